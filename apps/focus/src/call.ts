@@ -1,0 +1,243 @@
+/**
+ * One two-party call through the focus, as a B2BUA whose media is anchored in mediasoup: the caller's
+ * leg (UAS dialog) and the callee's leg (UAC dialog) each end on a WebRTC leg of one media room, so the
+ * call can later become a conference by re-wiring inside the same router.
+ *
+ *   caller ──INVITE(offer A)──▶ focus ──INVITE(offer B from mediasoup)──▶ callee
+ *          ◀──200(answer A)────       ◀──200(answer B)───────────────────
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from '@conclave/log';
+import { SdpNegotiationError, type MediaRoom, type MediaService, type WebRtcLeg } from '@conclave/media';
+import type { Binding } from './registrar.ts';
+import { isSipFailure, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from './srf.ts';
+import { quoteDisplayName } from './sip-uri.ts';
+
+export interface CallParty {
+  user: string;
+  displayName: string;
+  /** Address of record, e.g. sip:alice@127.0.0.1 */
+  aor: string;
+}
+
+export type CallState = 'setting-up' | 'connected' | 'ended';
+
+type CallEvents = {
+  connected: [];
+  ended: [reason: string];
+};
+
+export interface CallOptions {
+  srf: Srf;
+  media: MediaService;
+  domain: string;
+  caller: CallParty;
+  callee: CallParty;
+  target: Binding;
+  logger: Logger;
+}
+
+/** What the focus tells a caller whose SDP it cannot bridge (RFC 3261 §20.43 Warning, code 399). */
+export function mediaWarning(domain: string, err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return `399 ${domain} "${text.replace(/["\\\r\n]/g, ' ')}"`;
+}
+
+export class Call extends EventEmitter<CallEvents> {
+  readonly id: string;
+  readonly caller: CallParty;
+  readonly callee: CallParty;
+  readonly startedAt = Date.now();
+  #state: CallState = 'setting-up';
+  readonly #opts: CallOptions;
+  readonly #log: Logger;
+  #room: MediaRoom | undefined;
+  #legA: WebRtcLeg | undefined;
+  #legB: WebRtcLeg | undefined;
+  #uas: SrfDialog | undefined;
+  #uac: SrfDialog | undefined;
+  #uacRequest: SrfRequest | undefined;
+  #cancelled = false;
+  /** Renegotiations of one dialog must not overlap (a re-INVITE in progress answers 491 otherwise). */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(callId: string, options: CallOptions) {
+    super();
+    this.id = callId;
+    this.caller = options.caller;
+    this.callee = options.callee;
+    this.#opts = options;
+    this.#log = options.logger.child({ callId, caller: options.caller.user, callee: options.callee.user });
+  }
+
+  get state(): CallState {
+    return this.#state;
+  }
+
+  get room(): MediaRoom | undefined {
+    return this.#room;
+  }
+
+  /** The dialogs of the call once connected: callerDialog faces the caller, calleeDialog the callee. */
+  get dialogs(): { callerDialog: SrfDialog | undefined; calleeDialog: SrfDialog | undefined } {
+    return { callerDialog: this.#uas, calleeDialog: this.#uac };
+  }
+
+  /** Runs the call set-up for an authenticated INVITE; never throws (failures are answered and logged). */
+  async start(req: SrfRequest, res: SrfResponse): Promise<void> {
+    const { srf, media, domain } = this.#opts;
+    req.on('cancel', () => {
+      this.#cancelled = true;
+      this.#log.info('caller cancelled');
+      this.#uacRequest?.cancel(() => undefined);
+      this.#end('cancelled');
+    });
+    try {
+      this.#room = await media.createRoom({ label: `call ${this.id}` });
+      this.#legA = await this.#room.createWebRtcLeg({ label: this.caller.user });
+      try {
+        await this.#legA.applyRemoteOffer(req.body);
+      } catch (err) {
+        if (!(err instanceof SdpNegotiationError)) throw err;
+        this.#log.warn('caller SDP refused', { error: err.message });
+        res.send(488, { headers: { Warning: mediaWarning(domain, err) } });
+        this.#end('caller SDP refused');
+        return;
+      }
+      this.#legB = await this.#room.createWebRtcLeg({ label: this.callee.user });
+      const offerB = await this.#legB.createLocalOffer();
+      if (this.#cancelled) return;
+
+      this.#log.info('calling callee', { contact: this.#opts.target.contact });
+      let uac: SrfDialog;
+      try {
+        uac = await srf.createUAC(
+          this.#opts.target.contact,
+          {
+            localSdp: offerB,
+            headers: {
+              From: `${quoteDisplayName(this.caller.displayName)} <${this.caller.aor}>`,
+              To: `<${this.callee.aor}>`,
+            },
+          },
+          {
+            cbRequest: (uacReq) => {
+              this.#uacRequest = uacReq;
+              if (this.#cancelled) uacReq.cancel(() => undefined);
+            },
+            cbProvisional: (prov) => {
+              if (!this.#cancelled && (prov.status === 180 || prov.status === 183) && !res.finalResponseSent) {
+                res.send(180);
+              }
+            },
+          },
+        );
+      } catch (err) {
+        if (this.#cancelled) return;
+        const status = isSipFailure(err) ? err.status : 500;
+        const reason = isSipFailure(err) ? err.reason : undefined;
+        this.#log.info('callee did not answer', { status, reason, error: isSipFailure(err) ? undefined : (err as Error).message });
+        // A timeout towards a registered contact means the user is not reachable there (any more).
+        if (status === 408 || status === 503) res.send(480, 'Temporarily Unavailable - user not reachable');
+        else if (reason) res.send(status, reason);
+        else res.send(status);
+        this.#end(`callee answered ${status}`);
+        return;
+      }
+      this.#uac = uac;
+      if (this.#cancelled) {
+        uac.destroy();
+        return;
+      }
+      try {
+        await this.#legB.applyRemoteAnswer(uac.remote.sdp);
+      } catch (err) {
+        this.#log.warn('callee SDP refused', { error: (err as Error).message });
+        uac.destroy({ headers: { Reason: 'SIP;cause=488;text="media negotiation failed"' } });
+        res.send(488, { headers: { Warning: mediaWarning(domain, err) } });
+        this.#end('callee SDP refused');
+        return;
+      }
+      const answerA = await this.#legA.createLocalAnswer();
+      this.#uas = await srf.createUAS(req, res, { localSdp: answerA, headers: { 'Content-Type': 'application/sdp' } });
+      this.#state = 'connected';
+      this.#log.info('call connected');
+      this.emit('connected');
+      this.#wireDialogs();
+    } catch (err) {
+      this.#log.error('call set-up failed', { error: (err as Error).message });
+      if (!res.finalResponseSent && !this.#cancelled) res.send(500, 'Server Internal Error - call set-up failed');
+      this.#uac?.destroy();
+      this.#end('set-up failed');
+    }
+  }
+
+  /** Ends the call from the focus side (shutdown, admin). */
+  hangup(reason = 'ended by the focus'): void {
+    if (this.#state === 'ended') return;
+    this.#log.info('hanging up', { reason });
+    const headers = { headers: { Reason: `SIP;cause=200;text="${reason}"` } };
+    this.#uas?.destroy(headers);
+    this.#uac?.destroy(headers);
+    this.#end(reason);
+  }
+
+  #wireDialogs(): void {
+    const uas = this.#uas!;
+    const uac = this.#uac!;
+    uas.on('destroy', () => {
+      this.#log.info('caller hung up');
+      uac.destroy();
+      this.#end('caller hung up');
+    });
+    uac.on('destroy', () => {
+      this.#log.info('callee hung up');
+      uas.destroy();
+      this.#end('callee hung up');
+    });
+    uas.on('modify', (req, res) => this.#onReoffer(this.#legA!, req, res));
+    uac.on('modify', (req, res) => this.#onReoffer(this.#legB!, req, res));
+    this.#room!.on('renegotiationneeded', (leg: WebRtcLeg) => {
+      const dialog = leg === this.#legA ? uas : leg === this.#legB ? uac : undefined;
+      if (dialog) this.#serialize(() => this.#reoffer(leg, dialog));
+    });
+  }
+
+  /** A re-INVITE from a party (hold, resume, new media): answer from mediasoup's side. */
+  #onReoffer(leg: WebRtcLeg, req: SrfRequest, res: SrfResponse): void {
+    this.#serialize(async () => {
+      try {
+        await leg.applyRemoteOffer(req.body);
+        const answer = await leg.createLocalAnswer();
+        res.send(200, { body: answer, headers: { 'Content-Type': 'application/sdp' } });
+      } catch (err) {
+        this.#log.warn('re-offer refused', { leg: leg.label, error: (err as Error).message });
+        res.send(488, { headers: { Warning: mediaWarning(this.#opts.domain, err) } });
+      }
+    });
+  }
+
+  /** The focus re-offers a leg when what it should receive changed (someone joined, left, held). */
+  async #reoffer(leg: WebRtcLeg, dialog: SrfDialog): Promise<void> {
+    if (this.#state !== 'connected') return;
+    try {
+      const offer = await leg.createLocalOffer();
+      const answer = await dialog.modify(offer);
+      await leg.applyRemoteAnswer(answer);
+    } catch (err) {
+      this.#log.warn('focus re-offer failed', { leg: leg.label, error: (err as Error).message });
+    }
+  }
+
+  #serialize(task: () => Promise<void>): void {
+    this.#queue = this.#queue.then(task, task);
+  }
+
+  #end(reason: string): void {
+    if (this.#state === 'ended') return;
+    this.#state = 'ended';
+    this.#room?.close();
+    this.#log.info('call ended', { reason, seconds: Math.round((Date.now() - this.startedAt) / 1000) });
+    this.emit('ended', reason);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The Conclave focus: a drachtio-srf application. It connects to a drachtio(-compatible) server exactly
+ * as any drachtio app does, authenticates users, keeps registrations, and runs every call as a B2BUA
+ * whose media is anchored in mediasoup.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from '@conclave/log';
+import type { MediaService } from '@conclave/media';
+import { Call, type CallParty } from './call.ts';
+import { UserDirectory, type DirectoryUserInput } from './directory.ts';
+import { Registrar } from './registrar.ts';
+import { authenticatedUser, createSipAuth } from './sip-auth.ts';
+import { userOf } from './sip-uri.ts';
+import { createSrf, methodHandlers, type Srf, type SrfRequest, type SrfResponse } from './srf.ts';
+
+export interface FocusOptions {
+  /** Where the drachtio server's control port is, exactly as for `srf.connect`. */
+  drachtio: { host: string; port: number; secret: string };
+  domain: string;
+  users: DirectoryUserInput[];
+  admins: DirectoryUserInput[];
+  media: MediaService;
+  logger: Logger;
+}
+
+type FocusEvents = {
+  connected: [hostport: string];
+  disconnected: [];
+};
+
+export class Focus extends EventEmitter<FocusEvents> {
+  readonly directory: UserDirectory;
+  readonly registrar: Registrar;
+  readonly #srf: Srf;
+  readonly #opts: FocusOptions;
+  readonly #log: Logger;
+  readonly #calls = new Map<string, Call>();
+  #closed = false;
+
+  constructor(options: FocusOptions) {
+    super();
+    this.#opts = options;
+    this.#log = options.logger;
+    this.directory = new UserDirectory(options.users, options.admins);
+    this.registrar = new Registrar({ logger: this.#log.child('registrar') });
+    this.#srf = createSrf();
+    this.#installHandlers();
+  }
+
+  get srf(): Srf {
+    return this.#srf;
+  }
+
+  get calls(): Call[] {
+    return [...this.#calls.values()];
+  }
+
+  /** Connects to the drachtio server; resolves on the first successful connection. */
+  start(): Promise<string> {
+    const { host, port, secret } = this.#opts.drachtio;
+    return new Promise((resolve) => {
+      let first = true;
+      this.#srf.on('connect', (err, hostport) => {
+        if (err) return;
+        this.#log.info('connected to drachtio server', { at: `${host}:${port}`, sip: hostport });
+        this.emit('connected', hostport);
+        if (first) {
+          first = false;
+          resolve(hostport);
+        }
+      });
+      this.#srf.on('error', (err) => {
+        // drachtio-srf reconnects by itself; say so once per failure.
+        if (!this.#closed) this.#log.warn('drachtio connection error (retrying)', { error: err.message });
+      });
+      this.#srf.on('disconnect', () => {
+        if (!this.#closed) this.#log.warn('disconnected from drachtio server');
+        this.emit('disconnected');
+      });
+      void this.#srf.connect({ host, port, secret });
+    });
+  }
+
+  /** Ends every call with BYE, then disconnects. */
+  async stop(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const calls = this.calls;
+    for (const call of calls) call.hangup('service shutting down');
+    if (calls.length > 0) await new Promise((r) => setTimeout(r, 300)); // let the BYEs leave
+    this.registrar.close();
+    this.#srf.disconnect();
+    this.#log.info('focus stopped', { callsEnded: calls.length });
+  }
+
+  #installHandlers(): void {
+    const srf = this.#srf;
+    const handlers = methodHandlers(srf);
+    const auth = createSipAuth({ realm: this.#opts.domain, directory: this.directory, logger: this.#log.child('auth') });
+    for (const method of ['register', 'invite', 'subscribe', 'refer', 'message']) srf.use(method, auth);
+
+    handlers.register((req, res) => this.registrar.handle(req, res));
+    handlers.invite((req, res) => this.#onInvite(req, res));
+    handlers.options((_req, res) => res.send(200, { headers: { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, UPDATE, INFO' } }));
+  }
+
+  #party(user: string): CallParty {
+    const entry = this.directory.get(user);
+    return { user, displayName: entry?.displayName ?? user, aor: `sip:${user}@${this.#opts.domain}` };
+  }
+
+  #onInvite(req: SrfRequest, res: SrfResponse): void {
+    const callId = req.get('Call-ID');
+    const log = this.#log.child({ callId });
+    const caller = authenticatedUser(req)!;
+    const target = userOf(req.uri);
+    if (!target || !this.directory.get(target)) {
+      log.info('call to unknown user', { caller, uri: req.uri });
+      res.send(404, 'Not Found - no such user');
+      return;
+    }
+    if (target === caller) {
+      res.send(486, 'Busy Here - you cannot call yourself');
+      return;
+    }
+    const binding = this.registrar.lookup(target);
+    if (!binding) {
+      log.info('callee offline', { caller, callee: target });
+      res.send(480, 'Temporarily Unavailable - user is offline');
+      return;
+    }
+    const call = new Call(callId, {
+      srf: this.#srf,
+      media: this.#opts.media,
+      domain: this.#opts.domain,
+      caller: this.#party(caller),
+      callee: this.#party(target),
+      target: binding,
+      logger: this.#log.child('call'),
+    });
+    this.#calls.set(callId, call);
+    call.once('ended', () => this.#calls.delete(callId));
+    void call.start(req, res);
+  }
+}

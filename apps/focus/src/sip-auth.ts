@@ -1,0 +1,70 @@
+/**
+ * Digest authentication of incoming requests (REGISTER, INVITE, SUBSCRIBE, REFER, MESSAGE …) as a
+ * drachtio-srf middleware. The authenticated user name is attached to the request for the handlers;
+ * a From identity that differs from the authenticated user is refused (no spoofing of callers).
+ */
+import { DigestAuthenticator } from '@conclave/sip-digest';
+import type { Logger } from '@conclave/log';
+import type { UserDirectory } from './directory.ts';
+import { parseNameAddr } from './sip-uri.ts';
+import type { SrfMiddleware, SrfRequest } from './srf.ts';
+
+const AUTHENTICATED = Symbol('conclave.authenticatedUser');
+
+export function authenticatedUser(req: SrfRequest): string | undefined {
+  return (req as unknown as Record<symbol, string | undefined>)[AUTHENTICATED];
+}
+
+export interface SipAuthOptions {
+  realm: string;
+  directory: UserDirectory;
+  logger: Logger;
+}
+
+export function createSipAuth(options: SipAuthOptions): SrfMiddleware {
+  const authenticator = new DigestAuthenticator({ realm: options.realm });
+  const log = options.logger;
+  return (req, res, next) => {
+    const credentials = req.get('Authorization') || undefined;
+    const result = authenticator.verify({ credentials, method: req.method, passwordOf: options.directory.passwordOf });
+    const callLog = log.child({ callId: req.get('Call-ID'), method: req.method, from: req.source_address });
+    if (result.ok) {
+      const from = parseNameAddr(req.get('From'));
+      if (!from || from.user !== result.username) {
+        callLog.warn('refused: From does not match the authenticated user', { user: result.username, fromHeader: req.get('From') });
+        res.send(403, 'Forbidden - From does not match credentials');
+        return;
+      }
+      (req as unknown as Record<symbol, string>)[AUTHENTICATED] = result.username;
+      next();
+      return;
+    }
+    const challenge = (stale: boolean) =>
+      res.send(401, 'Unauthorized', {
+        headers: { 'WWW-Authenticate': authenticator.challenge({ stale, userAgent: req.get('User-Agent') || undefined }) },
+      });
+    switch (result.reason) {
+      case 'missing':
+        challenge(false);
+        return;
+      case 'stale-nonce':
+      case 'bad-nonce':
+      case 'replayed-nonce-count':
+        callLog.info('re-challenging', { reason: result.reason, user: result.username });
+        challenge(result.reason === 'stale-nonce');
+        return;
+      case 'malformed':
+      case 'wrong-realm':
+      case 'unsupported-algorithm':
+        callLog.warn('bad credentials', { reason: result.reason, user: result.username });
+        res.send(400, `Bad Request - ${result.reason.replace(/-/g, ' ')} in Authorization`);
+        return;
+      case 'unknown-user':
+      case 'wrong-password':
+        // Same answer for both, so the response does not reveal which user names exist.
+        callLog.warn('authentication failed', { reason: result.reason, user: result.username });
+        res.send(403, 'Forbidden - wrong user name or password');
+        return;
+    }
+  };
+}

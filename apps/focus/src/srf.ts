@@ -1,0 +1,41 @@
+/**
+ * The slice of drachtio-srf the focus uses, typed. drachtio-srf's bundled typings miss a few
+ * members (srf.register, srf.subscribe, SipError), so they are declared here once.
+ */
+import Srf from 'drachtio-srf';
+
+export type { Srf };
+export type SrfRequest = Srf.SrfRequest;
+export type SrfResponse = Srf.SrfResponse;
+export type SrfDialog = Srf.Dialog;
+export type SrfMiddleware = (req: SrfRequest, res: SrfResponse, next: (err?: unknown) => void) => void;
+export type SrfHandler = (req: SrfRequest, res: SrfResponse) => void;
+
+/** Method-specific handler registration that drachtio-srf adds at run time (one per SIP method). */
+export interface SrfMethodHandlers {
+  register(handler: SrfHandler): void;
+  subscribe(handler: SrfHandler): void;
+  refer(handler: SrfHandler): void;
+  options(handler: SrfHandler): void;
+  message(handler: SrfHandler): void;
+  invite(handler: SrfHandler): void;
+}
+
+export function methodHandlers(srf: Srf): SrfMethodHandlers {
+  return srf as unknown as SrfMethodHandlers;
+}
+
+/** The error drachtio-srf rejects createUAC/createUAS/request promises with on a SIP failure. */
+export interface SipFailure extends Error {
+  status: number;
+  reason?: string;
+  res?: SrfResponse;
+}
+
+export function isSipFailure(err: unknown): err is SipFailure {
+  return err instanceof Error && typeof (err as Partial<SipFailure>).status === 'number';
+}
+
+export function createSrf(): Srf {
+  return new Srf();
+}

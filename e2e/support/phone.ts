@@ -1,0 +1,120 @@
+/**
+ * One user's browser and page, driven through the page's documented data-testid contract.
+ */
+import { chromium, expect, type Browser, type Page } from '@playwright/test';
+import { CHROMIUM, E2E_BASE_URL } from './env.ts';
+import { toneFile, type UserName } from './tones.ts';
+
+export interface UserPage {
+  user: UserName;
+  browser: Browser;
+  page: Page;
+  close(): Promise<void>;
+}
+
+export async function openUserPage(user: UserName, path = '/'): Promise<UserPage> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync',
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      `--use-file-for-fake-audio-capture=${toneFile(user)}`,
+      '--autoplay-policy=no-user-gesture-required',
+      '--allow-loopback-in-peer-connection',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+    ],
+  });
+  const context = await browser.newContext({ baseURL: E2E_BASE_URL, permissions: ['microphone', 'camera'] });
+  const page = await context.newPage();
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') console.log(`[${user} page] ${msg.text()}`);
+  });
+  await page.goto(path);
+  return { user, browser, page, close: () => browser.close() };
+}
+
+export async function login(p: UserPage, password = `${p.user}-secret`): Promise<void> {
+  await p.page.getByTestId('login-user').fill(p.user);
+  await p.page.getByTestId('login-password').fill(password);
+  await p.page.getByTestId('login-submit').click();
+}
+
+export async function expectRegistered(p: UserPage): Promise<void> {
+  await expect(p.page.getByTestId('registration-status')).toContainText(/\bregistered\b/i, { timeout: 15_000 });
+}
+
+export async function dial(p: UserPage, target: string): Promise<void> {
+  await p.page.getByTestId('dial-input').fill(target);
+  await p.page.getByTestId('dial-button').click();
+}
+
+export function line(p: UserPage, party: string) {
+  return p.page.locator(`[data-testid="line"][data-party*="${party}"]`);
+}
+
+/**
+ * Listens to every remote audio element of the page for `ms` and returns the frequencies (Hz) whose
+ * level stands well above the spectrum's median — the tones this page receives.
+ */
+export async function receivedTones(p: UserPage, ms = 1500): Promise<number[]> {
+  return p.page.evaluate(async (duration) => {
+    const elements = [...document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')];
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analysers: AnalyserNode[] = [];
+    for (const el of elements) {
+      const stream = el.srcObject;
+      if (!(stream instanceof MediaStream) || stream.getAudioTracks().length === 0) continue;
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 8192;
+      analyser.smoothingTimeConstant = 0.5;
+      ctx.createMediaStreamSource(stream).connect(analyser);
+      analysers.push(analyser);
+    }
+    if (analysers.length === 0) return [];
+    const bins = analysers[0]!.frequencyBinCount;
+    const sum = new Float64Array(bins);
+    let frames = 0;
+    const end = performance.now() + duration;
+    while (performance.now() < end) {
+      await new Promise((r) => setTimeout(r, 100));
+      for (const a of analysers) {
+        const data = new Float32Array(bins);
+        a.getFloatFrequencyData(data);
+        // Sum power (not dB) across elements: a tone on any remote track counts.
+        for (let i = 0; i < bins; i++) sum[i]! += Math.pow(10, data[i]! / 10);
+      }
+      frames++;
+    }
+    await ctx.close();
+    const db = Array.from(sum, (v) => 10 * Math.log10(v / frames + 1e-20));
+    const sorted = [...db].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    const hz = (i: number) => (i * 48000) / 8192;
+    const peaks: number[] = [];
+    for (let i = 2; i < bins - 2; i++) {
+      const v = db[i]!;
+      if (v > median + 30 && v >= db[i - 1]! && v >= db[i + 1]! && v >= db[i - 2]! && v >= db[i + 2]! && hz(i) > 100 && hz(i) < 8000) {
+        peaks.push(Math.round(hz(i)));
+      }
+    }
+    return peaks;
+  }, ms);
+}
+
+/** True when one of the peaks is within `tolerance` Hz of `freq`. */
+export function hasTone(peaks: number[], freq: number, tolerance = 20): boolean {
+  return peaks.some((p) => Math.abs(p - freq) <= tolerance);
+}
+
+/** Waits until the page receives `freq` (media takes a moment to flow after the answer). */
+export async function expectHears(p: UserPage, freq: number, timeoutMs = 10_000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let peaks: number[] = [];
+  while (Date.now() < deadline) {
+    peaks = await receivedTones(p);
+    if (hasTone(peaks, freq)) return peaks;
+  }
+  throw new Error(`${p.user} does not hear ${freq} Hz; peaks heard: [${peaks.join(', ')}]`);
+}
