@@ -3,16 +3,8 @@
  * the focus (a drachtio-srf app connected to it like to any drachtio-server), a mediasoup worker pool
  * and the web page. With `drachtio.embedded: false` the focus connects to a real drachtio-server instead.
  */
-import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger } from '@conclave/log';
-import { SipServer } from '@conclave/sip-server';
-import { MediaService } from '@conclave/media';
-import { Focus } from '@conclave/focus';
 import { ConfigError, loadConfig, type ConclaveConfig } from './config.ts';
-import { WebServer } from './web-server.ts';
 
 const HELP = `Usage: conclave [options]
 
@@ -28,8 +20,6 @@ Environment:
   CONCLAVE_CONFIG       config file path (when --config is not given)
   CONCLAVE_LOG_LEVEL    debug | info | warn | error (overrides "logLevel")
 `;
-
-const WEB_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../web/dist');
 
 async function main(): Promise<number> {
   let args;
@@ -60,94 +50,10 @@ async function main(): Promise<number> {
     process.stdout.write(JSON.stringify(config, null, 2) + '\n');
     return 0;
   }
-  await run(config);
+  // The runtime (mediasoup, SIP, focus) is loaded only now, so --help and config errors stay instant.
+  const { runConclave } = await import('./app.ts');
+  await runConclave(config);
   return -1; // keeps running until a signal
-}
-
-async function run(config: ConclaveConfig): Promise<void> {
-  const level = (process.env['CONCLAVE_LOG_LEVEL'] as ConclaveConfig['logLevel'] | undefined) ?? config.logLevel;
-  const log = createLogger('conclave', { level });
-  const stoppers: Array<() => Promise<void> | void> = [];
-  let stopping = false;
-  const stop = async (signal: string, exitCode = 0) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('stopping', { signal });
-    for (const s of stoppers.reverse()) {
-      try {
-        await s();
-      } catch (err) {
-        log.warn('error while stopping', { error: (err as Error).message });
-      }
-    }
-    log.info('stopped');
-    process.exit(exitCode);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-
-  try {
-    const media = await MediaService.create({
-      workers: config.media.workers || cpus().length,
-      listenIp: config.media.listenIp,
-      announcedAddress: config.media.announcedAddress ?? undefined,
-      rtcMinPort: config.media.rtcMinPort,
-      rtcMaxPort: config.media.rtcMaxPort,
-      logger: log.child('media'),
-    });
-    stoppers.push(() => media.close());
-
-    const lines: string[] = [];
-    if (config.drachtio.embedded) {
-      const sip = new SipServer({
-        listen: {
-          udp: { host: config.sip.host, port: config.sip.udpPort },
-          tcp: { host: config.sip.host, port: config.sip.tcpPort },
-          ws: { host: config.sip.host, port: config.sip.wsPort },
-        },
-        control: { host: config.drachtio.host, port: config.drachtio.port, secret: config.drachtio.secret },
-        logger: log.child('sip-server'),
-      });
-      const a = await sip.start();
-      stoppers.push(() => sip.close());
-      if (a.udp) lines.push(`SIP over UDP         sip:${a.udp.host}:${a.udp.port};transport=udp`);
-      if (a.tcp) lines.push(`SIP over TCP         sip:${a.tcp.host}:${a.tcp.port};transport=tcp`);
-      if (a.ws) lines.push(`SIP over WebSocket   ws://${a.ws.host}:${a.ws.port}`);
-      lines.push(`drachtio control     ${a.control.host}:${a.control.port} (embedded server)`);
-    } else {
-      lines.push(`drachtio control     ${config.drachtio.host}:${config.drachtio.port} (external drachtio-server)`);
-    }
-
-    const focus = new Focus({
-      drachtio: config.drachtio,
-      domain: config.domain,
-      users: config.users,
-      admins: config.admins,
-      media,
-      logger: log.child('focus'),
-    });
-    // Stop the focus first (BYE to every call) while the SIP server can still carry the BYEs.
-    await focus.start();
-    stoppers.push(() => focus.stop());
-
-    const wsUri = `ws://${config.sip.host}:${config.sip.wsPort}`;
-    const web = new WebServer({
-      host: config.http.host,
-      port: config.http.port,
-      root: WEB_ROOT,
-      pageConfig: { wsUri, domain: config.domain, conferenceFactoryUri: `sip:${config.conference.factoryUser}@${config.domain}`, adminApi: '/api' },
-      logger: log.child('web'),
-    });
-    const w = await web.start();
-    stoppers.push(() => web.close());
-    lines.unshift(`Web page             http://${w.host}:${w.port}/`);
-    lines.push(`mediasoup            ${media.workerCount} worker(s), RTC ports ${config.media.rtcMinPort}-${config.media.rtcMaxPort} on ${config.media.listenIp}`);
-    lines.push(`SIP domain           ${config.domain}  (conference factory sip:${config.conference.factoryUser}@${config.domain})`);
-    process.stdout.write(`\nConclave is running:\n  ${lines.join('\n  ')}\nPress Ctrl-C to stop.\n\n`);
-  } catch (err) {
-    log.error('start-up failed', { error: (err as Error).message });
-    await stop('start-up failure', 1);
-  }
 }
 
 main().then(
