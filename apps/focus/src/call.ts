@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '@conclave/log';
 import { SdpNegotiationError, type MediaRoom, type MediaService, type WebRtcLeg } from '@conclave/media';
 import type { Binding } from './registrar.ts';
-import { isSipFailure, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from './srf.ts';
+import { isSipFailure, type Srf, type SrfDialog, type SrfRequest, type SrfResponse, reply } from './srf.ts';
 import { quoteDisplayName } from './sip-uri.ts';
 
 export interface CallParty {
@@ -100,7 +100,7 @@ export class Call extends EventEmitter<CallEvents> {
       } catch (err) {
         if (!(err instanceof SdpNegotiationError)) throw err;
         this.#log.warn('caller SDP refused', { error: err.message });
-        res.send(488, { headers: { Warning: mediaWarning(domain, err) } });
+        reply(res, 488, undefined, { headers: { Warning: mediaWarning(domain, err) } });
         this.#end('caller SDP refused');
         return;
       }
@@ -127,7 +127,7 @@ export class Call extends EventEmitter<CallEvents> {
             },
             cbProvisional: (prov) => {
               if (!this.#cancelled && (prov.status === 180 || prov.status === 183) && !res.finalResponseSent) {
-                res.send(180);
+                reply(res, 180);
               }
             },
           },
@@ -138,9 +138,9 @@ export class Call extends EventEmitter<CallEvents> {
         const reason = isSipFailure(err) ? err.reason : undefined;
         this.#log.info('callee did not answer', { status, reason, error: isSipFailure(err) ? undefined : (err as Error).message });
         // A timeout towards a registered contact means the user is not reachable there (any more).
-        if (status === 408 || status === 503) res.send(480, 'Temporarily Unavailable - user not reachable');
-        else if (reason) res.send(status, reason);
-        else res.send(status);
+        if (status === 408 || status === 503) reply(res, 480, 'Temporarily Unavailable - user not reachable');
+        else if (reason) reply(res, status, reason);
+        else reply(res, status);
         this.#end(`callee answered ${status}`);
         return;
       }
@@ -154,7 +154,7 @@ export class Call extends EventEmitter<CallEvents> {
       } catch (err) {
         this.#log.warn('callee SDP refused', { error: (err as Error).message });
         uac.destroy({ headers: { Reason: 'SIP;cause=488;text="media negotiation failed"' } });
-        res.send(488, { headers: { Warning: mediaWarning(domain, err) } });
+        reply(res, 488, undefined, { headers: { Warning: mediaWarning(domain, err) } });
         this.#end('callee SDP refused');
         return;
       }
@@ -166,7 +166,7 @@ export class Call extends EventEmitter<CallEvents> {
       this.#wireDialogs();
     } catch (err) {
       this.#log.error('call set-up failed', { error: (err as Error).message });
-      if (!res.finalResponseSent && !this.#cancelled) res.send(500, 'Server Internal Error - call set-up failed');
+      if (!res.finalResponseSent && !this.#cancelled) reply(res, 500, 'Server Internal Error - call set-up failed');
       this.#uac?.destroy();
       this.#end('set-up failed');
     }
@@ -209,10 +209,10 @@ export class Call extends EventEmitter<CallEvents> {
       try {
         await leg.applyRemoteOffer(req.body);
         const answer = await leg.createLocalAnswer();
-        res.send(200, { body: answer, headers: { 'Content-Type': 'application/sdp' } });
+        reply(res, 200, undefined, { body: answer, headers: { 'Content-Type': 'application/sdp' } });
       } catch (err) {
         this.#log.warn('re-offer refused', { leg: leg.label, error: (err as Error).message });
-        res.send(488, { headers: { Warning: mediaWarning(this.#opts.domain, err) } });
+        reply(res, 488, undefined, { headers: { Warning: mediaWarning(this.#opts.domain, err) } });
       }
     });
   }

@@ -11,7 +11,7 @@ import { UserDirectory, type DirectoryUserInput } from './directory.ts';
 import { Registrar } from './registrar.ts';
 import { authenticatedUser, createSipAuth } from './sip-auth.ts';
 import { userOf } from './sip-uri.ts';
-import { createSrf, methodHandlers, type Srf, type SrfRequest, type SrfResponse } from './srf.ts';
+import { createSrf, methodHandlers, type Srf, type SrfRequest, type SrfResponse, reply } from './srf.ts';
 
 export interface FocusOptions {
   /** Where the drachtio server's control port is, exactly as for `srf.connect`. */
@@ -101,7 +101,7 @@ export class Focus extends EventEmitter<FocusEvents> {
 
     handlers.register((req, res) => this.registrar.handle(req, res));
     handlers.invite((req, res) => this.#onInvite(req, res));
-    handlers.options((_req, res) => res.send(200, { headers: { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, UPDATE, INFO' } }));
+    handlers.options((_req, res) => reply(res, 200, undefined, { headers: { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, UPDATE, INFO' } }));
   }
 
   #party(user: string): CallParty {
@@ -116,17 +116,17 @@ export class Focus extends EventEmitter<FocusEvents> {
     const target = userOf(req.uri);
     if (!target || !this.directory.get(target)) {
       log.info('call to unknown user', { caller, uri: req.uri });
-      res.send(404, 'Not Found - no such user');
+      reply(res, 404, 'Not Found - no such user');
       return;
     }
     if (target === caller) {
-      res.send(486, 'Busy Here - you cannot call yourself');
+      reply(res, 486, 'Busy Here - you cannot call yourself');
       return;
     }
     const binding = this.registrar.lookup(target);
     if (!binding) {
       log.info('callee offline', { caller, callee: target });
-      res.send(480, 'Temporarily Unavailable - user is offline');
+      reply(res, 480, 'Temporarily Unavailable - user is offline');
       return;
     }
     const call = new Call(callId, {

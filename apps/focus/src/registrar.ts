@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '@conclave/log';
 import { authenticatedUser } from './sip-auth.ts';
 import { parseNameAddr } from './sip-uri.ts';
-import type { SrfRequest, SrfResponse } from './srf.ts';
+import { reply, type SrfRequest, type SrfResponse } from './srf.ts';
 
 export interface Binding {
   user: string;
@@ -77,7 +77,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     const to = parseNameAddr(req.get('To'));
     if (!user || !to || to.user !== user) {
       log.warn('REGISTER for another user refused', { user, to: req.get('To') });
-      res.send(403, 'Forbidden - may only register your own address');
+      reply(res, 403, 'Forbidden - may only register your own address');
       return;
     }
     const contactHeader = req.get('Contact');
@@ -86,11 +86,11 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
 
     if (contactHeader && contactHeader.trim() === '*') {
       if (expiresHeader !== 0) {
-        res.send(400, 'Bad Request - Contact * requires Expires: 0');
+        reply(res, 400, 'Bad Request - Contact * requires Expires: 0');
         return;
       }
       for (const b of this.bindingsOf(user)) this.#remove(b, 'removed');
-      res.send(200, { headers: { Expires: '0' } });
+      reply(res, 200, undefined, { headers: { Expires: '0' } });
       return;
     }
 
@@ -98,11 +98,11 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     for (const c of contacts) {
       const requested = c.expires ?? expiresHeader ?? this.#default;
       if (!Number.isFinite(requested) || requested < 0) {
-        res.send(400, 'Bad Request - invalid expires');
+        reply(res, 400, 'Bad Request - invalid expires');
         return;
       }
       if (requested > 0 && requested < this.#min) {
-        res.send(423, 'Interval Too Brief', { headers: { 'Min-Expires': String(this.#min) } });
+        reply(res, 423, 'Interval Too Brief', { headers: { 'Min-Expires': String(this.#min) } });
         return;
       }
     }
@@ -138,7 +138,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     }
     const mine = contacts[0] && current.find((b) => b.contact === contacts[0]!.uri);
     headers['Expires'] = String(mine ? Math.round((mine.expiresAt - now) / 1000) : 0);
-    res.send(200, { headers });
+    reply(res, 200, undefined, { headers });
   }
 
   close(): void {

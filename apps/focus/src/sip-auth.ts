@@ -7,7 +7,7 @@ import { DigestAuthenticator } from '@conclave/sip-digest';
 import type { Logger } from '@conclave/log';
 import type { UserDirectory } from './directory.ts';
 import { parseNameAddr } from './sip-uri.ts';
-import type { SrfMiddleware, SrfRequest } from './srf.ts';
+import { reply, type SrfMiddleware, type SrfRequest } from './srf.ts';
 
 const AUTHENTICATED = Symbol('conclave.authenticatedUser');
 
@@ -32,7 +32,7 @@ export function createSipAuth(options: SipAuthOptions): SrfMiddleware {
       const from = parseNameAddr(req.get('From'));
       if (!from || from.user !== result.username) {
         callLog.warn('refused: From does not match the authenticated user', { user: result.username, fromHeader: req.get('From') });
-        res.send(403, 'Forbidden - From does not match credentials');
+        reply(res, 403, 'Forbidden - From does not match credentials');
         return;
       }
       (req as unknown as Record<symbol, string>)[AUTHENTICATED] = result.username;
@@ -40,7 +40,7 @@ export function createSipAuth(options: SipAuthOptions): SrfMiddleware {
       return;
     }
     const challenge = (stale: boolean) =>
-      res.send(401, 'Unauthorized', {
+      reply(res, 401, 'Unauthorized', {
         headers: { 'WWW-Authenticate': authenticator.challenge({ stale, userAgent: req.get('User-Agent') || undefined }) },
       });
     switch (result.reason) {
@@ -57,13 +57,13 @@ export function createSipAuth(options: SipAuthOptions): SrfMiddleware {
       case 'wrong-realm':
       case 'unsupported-algorithm':
         callLog.warn('bad credentials', { reason: result.reason, user: result.username });
-        res.send(400, `Bad Request - ${result.reason.replace(/-/g, ' ')} in Authorization`);
+        reply(res, 400, `Bad Request - ${result.reason.replace(/-/g, ' ')} in Authorization`);
         return;
       case 'unknown-user':
       case 'wrong-password':
         // Same answer for both, so the response does not reveal which user names exist.
         callLog.warn('authentication failed', { reason: result.reason, user: result.username });
-        res.send(403, 'Forbidden - wrong user name or password');
+        reply(res, 403, 'Forbidden - wrong user name or password');
         return;
     }
   };

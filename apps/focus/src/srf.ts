@@ -8,7 +8,8 @@ export type { Srf };
 export type SrfRequest = Srf.SrfRequest;
 export type SrfResponse = Srf.SrfResponse;
 export type SrfDialog = Srf.Dialog;
-export type SrfMiddleware = (req: SrfRequest, res: SrfResponse, next: (err?: unknown) => void) => void;
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- drachtio-srf's own signature
+export type SrfMiddleware = (req: SrfRequest, res: SrfResponse, next: Function) => void;
 export type SrfHandler = (req: SrfRequest, res: SrfResponse) => void;
 
 /** Method-specific handler registration that drachtio-srf adds at run time (one per SIP method). */
@@ -38,4 +39,15 @@ export function isSipFailure(err: unknown): err is SipFailure {
 
 export function createSrf(): Srf {
   return new Srf();
+}
+
+export interface ReplyOptions {
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** Sends a final or provisional response; the reason phrase is optional (drachtio fills in the standard one). */
+export function reply(res: SrfResponse, status: number, reason?: string, options: ReplyOptions = {}): void {
+  if (reason === undefined) res.send(status, options);
+  else res.send(status, reason, options);
 }

@@ -208,7 +208,7 @@ export function describeStatus(s: AgentStatus, wsUri: string): string {
     case 'offline':
       return 'signed out';
     case 'connecting':
-      return s.attempts > 1 ? `server unreachable (${wsUri}), reconnecting… attempt ${s.attempts}` : `connecting to ${wsUri}…`;
+      return `connecting to ${wsUri}…`;
     case 'reconnecting':
       return s.everConnected
         ? `connection lost, reconnecting…${s.attempts > 1 ? ` attempt ${s.attempts}` : ''}`

@@ -1,0 +1,507 @@
+/**
+ * Line: one call (a JsSIP RTCSession) as the softphone shows it: who, what state, how long,
+ * held / muted, why it ended, and which remote tracks to play.
+ *
+ * Remote media: every track announced by the RTCPeerConnection 'track' event is kept (deduplicated
+ * by id), including tracks added later by re-INVITEs (a conference focus adds and removes m-lines).
+ * A track is dropped when its transceiver stops (m-line removed / port 0) or the track ends.
+ */
+import type {
+  EndEvent,
+  HoldEvent,
+  PeerConnectionEvent,
+  ReferEvent,
+  RTCSession,
+} from 'jssip/lib/RTCSession';
+import type { IncomingResponse } from 'jssip/lib/SIPMessage';
+import type { NameAddrHeader } from 'jssip/lib/NameAddrHeader';
+import { Emitter } from './emitter.ts';
+import type { Logger } from './log.ts';
+import { stopStream } from './media.ts';
+import { userPart } from './target.ts';
+import { describeCallEnd, type CallEnd, type EndDescription } from './words.ts';
+
+/** The public, test-visible state of a line (data-state). */
+export type LineState = 'ringing' | 'active' | 'held' | 'ended';
+
+/** Finer-grained progress for the UI text. */
+export type LinePhase = 'calling' | 'ringing' | 'answering' | 'connected' | 'ended';
+
+/** What the line is for: a plain call, or our leg to a conference focus. */
+export type LineRole = 'call' | 'conference';
+
+export interface LineSnapshot {
+  readonly id: string;
+  readonly direction: 'incoming' | 'outgoing';
+  /** Remote SIP URI, e.g. "sip:bob@127.0.0.1" (data-party). */
+  readonly party: string;
+  /** Display name, or the user part of the URI. */
+  readonly displayName: string;
+  readonly state: LineState;
+  readonly phase: LinePhase;
+  readonly role: LineRole;
+  readonly createdAt: number;
+  /** When the call was answered (duration counts from here). */
+  readonly answeredAt: number | null;
+  readonly endedAt: number | null;
+  readonly muted: boolean;
+  readonly localHold: boolean;
+  /** The other side (or the focus) put us on hold. */
+  readonly remoteHold: boolean;
+  /** A hold/resume re-INVITE is in flight. */
+  readonly holdPending: boolean;
+  /** Early media (183) or ringback (180) received. */
+  readonly remoteRinging: boolean;
+  /** Incoming offer carries video. */
+  readonly offersVideo: boolean;
+  readonly video: boolean;
+  /** Present once ended: why. */
+  readonly end: EndDescription | null;
+  /** A problem on a live line (hold failed, media renegotiation failed, transfer failed...). */
+  readonly error: string | null;
+  /** Conference URI if the answer's Contact carried ";isfocus" (RFC 4579). */
+  readonly focusUri: string | null;
+  readonly remoteTracks: readonly MediaStreamTrack[];
+  readonly localStream: MediaStream | null;
+}
+
+export interface IncomingRefer {
+  readonly line: Line;
+  /** Refer-To URI (headers such as Replaces stripped). */
+  readonly target: string;
+  /** Starts the referred call with these JsSIP call options. */
+  readonly accept: (options: Record<string, unknown>) => void;
+  readonly reject: () => void;
+}
+
+export type LineEvents = {
+  change: [];
+  ended: [];
+  /** The other side asked us to call someone else (transfer / join a conference). */
+  refer: [IncomingRefer];
+};
+
+export interface LineInit {
+  readonly session: RTCSession;
+  readonly direction: 'incoming' | 'outgoing';
+  readonly role?: LineRole;
+  readonly localStream?: MediaStream | null;
+  readonly video?: boolean;
+  readonly offersVideo?: boolean;
+  readonly log: Logger;
+}
+
+let lineCounter = 0;
+
+function isResponse(message: unknown): message is IncomingResponse {
+  return typeof message === 'object' && message !== null && typeof (message as { status_code?: unknown }).status_code === 'number';
+}
+
+function identityOf(header: NameAddrHeader | undefined): { uri: string; name: string } {
+  if (!header) return { uri: 'sip:unknown', name: 'unknown' };
+  const uri = header.uri.clone();
+  // Identity for humans and tests: scheme, user, host[, port]; no transport or other params.
+  uri.clearParams();
+  uri.clearHeaders();
+  const text = uri.toString();
+  const display = (header.display_name ?? '').trim();
+  return { uri: text, name: display || userPart(text) };
+}
+
+const HOLD_RETRY_MS = 250;
+const HOLD_MAX_TRIES = 40;
+
+export class Line {
+  readonly id: string;
+  readonly direction: 'incoming' | 'outgoing';
+  readonly party: string;
+  readonly displayName: string;
+  readonly createdAt = Date.now();
+  readonly events: Emitter<LineEvents>;
+  #session: RTCSession;
+  #log: Logger;
+  #role: LineRole;
+  #phase: LinePhase;
+  #answeredAt: number | null = null;
+  #endedAt: number | null = null;
+  #end: EndDescription | null = null;
+  #error: string | null = null;
+  #localHold = false;
+  #remoteHold = false;
+  #holdPending = false;
+  #holdIntent: boolean | null = null;
+  #holdTimer: ReturnType<typeof setTimeout> | undefined;
+  #muted = false;
+  #remoteRinging = false;
+  #offersVideo: boolean;
+  #video: boolean;
+  #focusUri: string | null = null;
+  #localStream: MediaStream | null;
+  #pc: RTCPeerConnection | null = null;
+  #tracks = new Map<string, MediaStreamTrack>();
+  #snapshot: LineSnapshot | null = null;
+
+  constructor(init: LineInit) {
+    lineCounter += 1;
+    this.id = `line-${lineCounter}`;
+    this.#session = init.session;
+    this.direction = init.direction;
+    this.#role = init.role ?? 'call';
+    this.#localStream = init.localStream ?? null;
+    this.#video = init.video ?? false;
+    this.#offersVideo = init.offersVideo ?? false;
+    this.#phase = init.direction === 'incoming' ? 'ringing' : 'calling';
+    const who = identityOf(init.session.remote_identity);
+    this.party = who.uri;
+    this.displayName = who.name;
+    this.#log = init.log.child({ line: this.id, party: this.party });
+    this.events = new Emitter<LineEvents>((error, event) => {
+      this.#log.error('line listener failed', { event: String(event), error: String(error) });
+    });
+    this.#wire();
+  }
+
+  /** The JsSIP session (for flows layered on top: REFER, conference). */
+  get session(): RTCSession {
+    return this.#session;
+  }
+
+  get role(): LineRole {
+    return this.#role;
+  }
+
+  get state(): LineState {
+    if (this.#phase === 'ended') return 'ended';
+    if (this.#phase !== 'connected') return 'ringing';
+    return this.#localHold ? 'held' : 'active';
+  }
+
+  get ended(): boolean {
+    return this.#phase === 'ended';
+  }
+
+  get focusUri(): string | null {
+    return this.#focusUri;
+  }
+
+  get snapshot(): LineSnapshot {
+    this.#snapshot ??= Object.freeze({
+      id: this.id,
+      direction: this.direction,
+      party: this.party,
+      displayName: this.displayName,
+      state: this.state,
+      phase: this.#phase,
+      role: this.#role,
+      createdAt: this.createdAt,
+      answeredAt: this.#answeredAt,
+      endedAt: this.#endedAt,
+      muted: this.#muted,
+      localHold: this.#localHold,
+      remoteHold: this.#remoteHold,
+      holdPending: this.#holdPending,
+      remoteRinging: this.#remoteRinging,
+      offersVideo: this.#offersVideo,
+      video: this.#video,
+      end: this.#end,
+      error: this.#error,
+      focusUri: this.#focusUri,
+      remoteTracks: Object.freeze([...this.#tracks.values()]),
+      localStream: this.#localStream,
+    });
+    return this.#snapshot;
+  }
+
+  /** Answers an incoming call with an already acquired local stream (ownership passes to the line). */
+  answer(localStream: MediaStream, video: boolean): void {
+    if (this.direction !== 'incoming' || this.#phase !== 'ringing') {
+      stopStream(localStream);
+      throw new Error(`${this.id}: cannot answer a call that is ${this.#phase}`);
+    }
+    this.#localStream = localStream;
+    this.#video = video;
+    this.#phase = 'answering';
+    this.#changed();
+    this.#session.answer({
+      mediaStream: localStream,
+      pcConfig: { iceServers: [] },
+    });
+  }
+
+  /** Rejects an incoming call (486 Busy Here by default; 603 Decline is the other choice). */
+  decline(statusCode: 486 | 603 = 486): void {
+    if (this.ended) return;
+    this.#session.terminate({ status_code: statusCode, reason_phrase: statusCode === 486 ? 'Busy Here' : 'Decline' });
+  }
+
+  /** Cancels (ringing outgoing), declines (ringing incoming) or hangs up (established). */
+  hangup(): void {
+    if (this.ended) return;
+    if (this.direction === 'incoming' && this.#phase === 'ringing') {
+      this.decline(486);
+      return;
+    }
+    try {
+      this.#session.terminate();
+    } catch (error) {
+      // JsSIP refuses to terminate in a few transient states; end our side anyway.
+      this.#log.warn('terminate failed', { error: String(error) });
+      this.#finish({ originator: 'local', cause: 'Terminated', statusCode: null, reasonPhrase: null, warning: null, failed: this.#answeredAt === null });
+    }
+  }
+
+  hold(): void {
+    this.#holdIntent = true;
+    this.#applyHoldIntent(0);
+  }
+
+  resume(): void {
+    this.#holdIntent = false;
+    this.#applyHoldIntent(0);
+  }
+
+  setMuted(muted: boolean): void {
+    if (this.ended) return;
+    if (muted) this.#session.mute({ audio: true, video: true });
+    else this.#session.unmute({ audio: true, video: true });
+    // JsSIP emits muted/unmuted; keep our flag right even if it does not (no local stream yet).
+    this.#muted = muted;
+    this.#changed();
+  }
+
+  /** Sends an in-dialog REFER (RFC 3515). Resolves on a 2xx NOTIFY sipfrag, rejects otherwise. */
+  refer(target: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (error: Error | null): void => {
+        if (settled) return;
+        settled = true;
+        if (error) reject(error);
+        else resolve();
+      };
+      try {
+        this.#session.refer(target, {
+          eventHandlers: {
+            requestFailed: (e: { response?: IncomingResponse; cause?: string }) =>
+              settle(new Error(`REFER to ${this.party} refused: ${e.response ? `${e.response.status_code} ${e.response.reason_phrase}` : e.cause ?? 'no answer'}`)),
+            accepted: () => settle(null),
+            failed: (e: { status_line?: { status_code?: number; reason_phrase?: string } }) =>
+              settle(new Error(`${this.displayName} could not join: ${e.status_line ? `${e.status_line.status_code ?? ''} ${e.status_line.reason_phrase ?? ''}`.trim() : 'failed'}`)),
+          },
+        });
+      } catch (error) {
+        settle(new Error(`REFER to ${this.party} failed: ${String(error)}`));
+      }
+    });
+  }
+
+  /** Shows a problem on this line without ending it. */
+  setError(message: string | null): void {
+    this.#error = message;
+    this.#changed();
+  }
+
+  /** Marks the line as our leg to a conference focus. */
+  setRole(role: LineRole): void {
+    this.#role = role;
+    this.#changed();
+  }
+
+  #applyHoldIntent(attempt: number): void {
+    clearTimeout(this.#holdTimer);
+    const want = this.#holdIntent;
+    if (want === null || this.ended) return;
+    if (this.#phase !== 'connected') {
+      this.#holdIntent = null;
+      return;
+    }
+    if (want === this.#localHold) {
+      this.#holdIntent = null;
+      return;
+    }
+    const done = (): void => {
+      this.#holdPending = false;
+      this.#changed();
+    };
+    // hold()/unhold() return false while another offer/answer is in progress (e.g. a focus re-INVITE).
+    const started = want ? this.#session.hold({}, done) : this.#session.unhold({}, done);
+    if (started) {
+      this.#holdIntent = null;
+      this.#holdPending = true;
+      this.#error = null;
+      this.#changed();
+      return;
+    }
+    if (attempt >= HOLD_MAX_TRIES) {
+      this.#holdIntent = null;
+      this.setError(`could not ${want ? 'hold' : 'resume'} the call: it is busy renegotiating media, try again`);
+      return;
+    }
+    this.#holdTimer = setTimeout(() => this.#applyHoldIntent(attempt + 1), HOLD_RETRY_MS);
+  }
+
+  #changed(): void {
+    this.#snapshot = null;
+    this.events.emit('change');
+  }
+
+  #wire(): void {
+    const s = this.#session;
+    if (s.connection) this.#attachPeerConnection(s.connection);
+    s.on('peerconnection', (e: PeerConnectionEvent) => this.#attachPeerConnection(e.peerconnection));
+    s.on('progress', (e: { response?: IncomingResponse }) => {
+      if (this.direction !== 'outgoing') return;
+      const code = e.response?.status_code ?? 0;
+      if (code === 180 || code === 183) this.#remoteRinging = true;
+      this.#phase = 'ringing';
+      this.#changed();
+    });
+    s.on('accepted', (e: { response?: IncomingResponse }) => {
+      this.#connected();
+      if (e.response) this.#detectFocus(e.response);
+    });
+    s.on('confirmed', () => this.#connected());
+    s.on('hold', (e: HoldEvent) => this.#onHold(String(e.originator), true));
+    s.on('unhold', (e: HoldEvent) => this.#onHold(String(e.originator), false));
+    s.on('muted', () => {
+      this.#muted = true;
+      this.#changed();
+    });
+    s.on('unmuted', () => {
+      this.#muted = false;
+      this.#changed();
+    });
+    s.on('ended', (e: EndEvent) => this.#onEnd(e, false));
+    s.on('failed', (e: EndEvent) => this.#onEnd(e, true));
+    s.on('getusermediafailed', (error: unknown) => this.setError(`microphone unavailable: ${String(error)}`));
+    s.on('peerconnection:setremotedescriptionfailed', (error: unknown) => {
+      this.#log.warn('remote description rejected', { error: String(error) });
+      this.setError(`media could not be negotiated: the browser rejected the other side's offer (${String(error)})`);
+    });
+    s.on('peerconnection:createanswerfailed', (error: unknown) => this.setError(`media could not be negotiated: ${String(error)}`));
+    s.on('reinvite', () => this.#log.debug('re-INVITE received'));
+    s.on('refer', (e: ReferEvent) => this.#onRefer(e));
+  }
+
+  #connected(): void {
+    if (this.#phase === 'ended') return;
+    if (this.#answeredAt === null) this.#answeredAt = Date.now();
+    this.#phase = 'connected';
+    this.#pruneTracks();
+    this.#changed();
+  }
+
+  #detectFocus(response: IncomingResponse): void {
+    try {
+      const contact = response.parseHeader<NameAddrHeader>('contact');
+      if (contact && contact.hasParam('isfocus')) {
+        const uri = contact.uri.clone();
+        uri.clearHeaders();
+        this.#focusUri = uri.toString();
+        this.#log.info('answered by a conference focus', { focus: this.#focusUri });
+        this.#changed();
+      }
+    } catch (error) {
+      this.#log.warn('unparsable Contact in 2xx', { error: String(error) });
+    }
+  }
+
+  #onHold(originator: string, held: boolean): void {
+    if (originator === 'local') this.#localHold = held;
+    else this.#remoteHold = held;
+    this.#changed();
+  }
+
+  #onRefer(e: ReferEvent): void {
+    const referTo = (e.request as unknown as { refer_to?: NameAddrHeader }).refer_to;
+    if (!referTo) {
+      e.reject();
+      return;
+    }
+    const uri = referTo.uri.clone();
+    uri.clearHeaders();
+    const target = uri.toString();
+    this.#log.info('REFER received', { target });
+    this.events.emit('refer', {
+      line: this,
+      target,
+      accept: (options) => e.accept(undefined, options),
+      reject: () => e.reject(),
+    });
+  }
+
+  #onEnd(e: EndEvent, failedEvent: boolean): void {
+    const message: unknown = e.message;
+    const response = isResponse(message) ? message : null;
+    let warning: string | null = null;
+    try {
+      warning = response?.getHeader('Warning') || null;
+    } catch {
+      warning = null;
+    }
+    this.#finish({
+      originator: (['local', 'remote', 'system'].includes(String(e.originator)) ? String(e.originator) : 'system') as CallEnd['originator'],
+      cause: String(e.cause ?? 'Terminated'),
+      statusCode: response?.status_code ?? null,
+      reasonPhrase: response?.reason_phrase ?? null,
+      warning,
+      failed: failedEvent && this.#answeredAt === null,
+    });
+  }
+
+  #finish(end: CallEnd): void {
+    if (this.#phase === 'ended') return;
+    clearTimeout(this.#holdTimer);
+    this.#phase = 'ended';
+    this.#endedAt = Date.now();
+    this.#end = describeCallEnd(end, {
+      direction: this.direction,
+      partyName: this.displayName,
+      conference: this.#role === 'conference',
+    });
+    this.#log.info('call ended', { ...end, text: this.#end.text });
+    this.#holdPending = false;
+    this.#tracks.clear();
+    stopStream(this.#localStream);
+    this.#changed();
+    this.events.emit('ended');
+  }
+
+  #attachPeerConnection(pc: RTCPeerConnection): void {
+    if (this.#pc === pc) return;
+    this.#pc = pc;
+    pc.addEventListener('track', (e: RTCTrackEvent) => this.#addTrack(e.track));
+    pc.addEventListener('signalingstatechange', () => {
+      if (pc.signalingState === 'stable') this.#pruneTracks();
+    });
+    // Tracks that were already flowing before we looked (e.g. a late attach).
+    for (const t of pc.getTransceivers()) {
+      const dir = t.currentDirection;
+      if (dir === 'sendrecv' || dir === 'recvonly') this.#addTrack(t.receiver.track);
+    }
+  }
+
+  #addTrack(track: MediaStreamTrack): void {
+    if (this.ended || this.#tracks.has(track.id)) return;
+    this.#tracks.set(track.id, track);
+    track.addEventListener('ended', () => this.#pruneTracks());
+    this.#log.info('remote track', { kind: track.kind, track: track.id });
+    this.#changed();
+  }
+
+  #pruneTracks(): void {
+    const pc = this.#pc;
+    if (!pc || this.#tracks.size === 0) return;
+    let removed = false;
+    const transceivers = pc.signalingState === 'closed' ? [] : pc.getTransceivers();
+    for (const [id, track] of this.#tracks) {
+      const t = transceivers.find((x) => x.receiver.track === track);
+      const stopped = !t || t.currentDirection === 'stopped' || (t as { stopped?: boolean }).stopped === true;
+      if (stopped || track.readyState === 'ended') {
+        this.#tracks.delete(id);
+        removed = true;
+      }
+    }
+    if (removed) this.#changed();
+  }
+}

@@ -1,0 +1,55 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from '@conclave/log';
+
+/** Maps event names to the tuple of arguments their listeners receive. */
+export type EventMap = Record<string, unknown[]>;
+
+type Listener<Args extends unknown[]> = (...args: Args) => void;
+
+/**
+ * A typed EventEmitter wrapper. Listeners that throw are logged and do not break the emitting code
+ * (the same contract as mediasoup's safeEmit): a faulty listener in the focus must never leave a
+ * leg half-negotiated.
+ */
+export class TypedEmitter<E extends EventMap> {
+  readonly #emitter = new EventEmitter();
+  readonly #emitterLog: Logger;
+
+  constructor(log: Logger) {
+    this.#emitterLog = log;
+    this.#emitter.setMaxListeners(Infinity);
+  }
+
+  on<K extends keyof E & string>(event: K, listener: Listener<E[K]>): this {
+    this.#emitter.on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  once<K extends keyof E & string>(event: K, listener: Listener<E[K]>): this {
+    this.#emitter.once(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  off<K extends keyof E & string>(event: K, listener: Listener<E[K]>): this {
+    this.#emitter.off(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  listenerCount<K extends keyof E & string>(event: K): number {
+    return this.#emitter.listenerCount(event);
+  }
+
+  protected safeEmit<K extends keyof E & string>(event: K, ...args: E[K]): void {
+    for (const listener of this.#emitter.listeners(event)) {
+      try {
+        (listener as (...a: unknown[]) => void)(...args);
+      } catch (err) {
+        this.#emitterLog.error('event listener threw', { event, err });
+      }
+    }
+    // once() wrappers must be consumed like EventEmitter.emit would.
+    this.#emitter.rawListeners(event).forEach((raw) => {
+      if ((raw as { listener?: unknown }).listener) this.#emitter.removeListener(event, raw as (...a: unknown[]) => void);
+    });
+  }
+}

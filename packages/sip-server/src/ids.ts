@@ -1,0 +1,73 @@
+/** Identifier generation in the shapes drachtio-server (sofia-sip) produces. */
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** Random alphanumeric string (unbiased). */
+export function randomAlnum(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const b of randomBytes(length * 2)) {
+      if (b < 248) out += ALNUM[b % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+/** To/From tag: 13 alphanumeric characters, e.g. `HagBXQD9NNypF`. */
+export function newTag(): string {
+  return randomAlnum(13);
+}
+
+/** Via branch: RFC 3261 magic cookie + 13 characters, e.g. `z9hG4bKjX89D3jyBUF4a`. */
+export function newBranch(): string {
+  return 'z9hG4bK' + randomAlnum(13);
+}
+
+/** drachtio message ids and transaction ids are UUIDs. */
+export function newUuid(): string {
+  return randomUUID();
+}
+
+/**
+ * Call-IDs for requests the server originates: UUID-like, where only the first 8 hex digits change
+ * within one process (`25ce4431-6378-1240-04ac-3e2693c6e061`).
+ */
+export class CallIdGenerator {
+  readonly #suffix: string;
+  #counter: number;
+
+  constructor() {
+    const h = randomBytes(14).toString('hex');
+    this.#suffix = `${h.slice(0, 4)}-${h.slice(4, 8)}-${h.slice(8, 12)}-${h.slice(12, 24)}`;
+    this.#counter = randomInt(0, 0x7fffffff);
+  }
+
+  next(): string {
+    this.#counter = (this.#counter + 0x4a3b1f7 + randomInt(0, 0xffff)) >>> 0;
+    return `${this.#counter.toString(16).padStart(8, '0')}-${this.#suffix}`;
+  }
+}
+
+/** Process-wide CSeq counter for new out-of-dialog requests, with a random start. */
+export class CSeqCounter {
+  #next: number;
+
+  constructor() {
+    this.#next = randomInt(100_000_000, 200_000_000);
+  }
+
+  next(): number {
+    const v = this.#next;
+    this.#next = this.#next >= 0x7ffffff0 ? 1 : this.#next + 1;
+    return v;
+  }
+}
+
+/** `hh:mm:ss.micro` (UTC) as in drachtio's wire messages. */
+export function wireTime(now = new Date()): string {
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  const micros = now.getUTCMilliseconds() * 1000 + Math.floor(Math.random() * 1000);
+  return `${pad(now.getUTCHours())}:${pad(now.getUTCMinutes())}:${pad(now.getUTCSeconds())}.${pad(micros, 6)}`;
+}

@@ -1,0 +1,337 @@
+/**
+ * A scriptable SIP user agent over a real UDP socket: REGISTER, INVITE/ACK/BYE, in-dialog requests,
+ * SUBSCRIBE, REFER, answering incoming requests, and digest authentication (MD5 or SHA-256, whatever the
+ * challenge says). Loopback only, so it does not retransmit; it does ACK, as a UAC must.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { computeDigestResponse, parseDigestParams, type DigestAlgorithm } from '@conclave/sip-digest';
+import { parseMessage, parseNameAddr, SipRequest, SipResponse, tagOf, type SipMessage } from '@conclave/sip-message';
+
+export interface SipTestUaOptions {
+  user: string;
+  password?: string;
+  displayName?: string;
+  domain: string;
+  /** The SIP server (UDP). */
+  server: { host: string; port: number };
+  userAgent?: string;
+}
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  body?: string;
+  contentType?: string;
+  /** Milliseconds to wait for a final response. */
+  timeoutMs?: number;
+}
+
+export interface TransactionResult {
+  final: SipResponse;
+  provisional: SipResponse[];
+  request: SipRequest;
+}
+
+export interface IncomingRequest {
+  request: SipRequest;
+  /** Sends a response; a To-tag is added for dialog-creating requests. */
+  respond(status: number, reason?: string, options?: { headers?: Record<string, string>; body?: string; contentType?: string }): void;
+}
+
+type UaEvents = { request: [incoming: IncomingRequest] };
+
+const rand = (n: number) => randomBytes(n).toString('hex');
+
+export class SipTestUa extends EventEmitter<UaEvents> {
+  readonly options: SipTestUaOptions;
+  readonly aor: string;
+  readonly #socket: Socket;
+  #port = 0;
+  #cseq = 1;
+  readonly #pending = new Map<string, (msg: SipResponse) => void>();
+  readonly dialogs = new Map<string, SipTestDialog>();
+  /** Last messages received, for assertions on what the server sent. */
+  readonly received: SipMessage[] = [];
+  #localTagByCallId = new Map<string, string>();
+
+  private constructor(options: SipTestUaOptions) {
+    super();
+    this.options = options;
+    this.aor = `sip:${options.user}@${options.domain}`;
+    this.#socket = createSocket('udp4');
+    this.#socket.on('message', (data) => this.#onMessage(data));
+  }
+
+  static async create(options: SipTestUaOptions): Promise<SipTestUa> {
+    const ua = new SipTestUa(options);
+    await new Promise<void>((ok) => ua.#socket.bind(0, '127.0.0.1', () => ok()));
+    ua.#port = ua.#socket.address().port;
+    return ua;
+  }
+
+  get contact(): string {
+    return `<sip:${this.options.user}@127.0.0.1:${this.#port};transport=udp>`;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  close(): void {
+    this.#socket.close();
+  }
+
+  register(expires = 300): Promise<TransactionResult> {
+    return this.send('REGISTER', `sip:${this.options.domain}`, { headers: { To: `<${this.aor}>`, Expires: String(expires) } });
+  }
+
+  /** INVITE; on a 2xx the ACK is sent and a dialog returned. */
+  async invite(target: string, sdp: string, options: RequestOptions = {}): Promise<TransactionResult & { dialog?: SipTestDialog }> {
+    const result = await this.send('INVITE', target, { ...options, body: sdp, contentType: 'application/sdp' });
+    if (result.final.status >= 200 && result.final.status < 300) {
+      const dialog = SipTestDialog.fromUacResponse(this, result.request, result.final);
+      this.dialogs.set(dialog.callId, dialog);
+      dialog.sendAck(result.final);
+      return { ...result, dialog };
+    }
+    return result;
+  }
+
+  /** Sends an out-of-dialog request, answering one digest challenge. */
+  async send(method: string, uri: string, options: RequestOptions = {}, callId = `${rand(8)}@testua`): Promise<TransactionResult> {
+    const fromTag = rand(4);
+    this.#localTagByCallId.set(callId, fromTag);
+    const build = (auth?: string) => {
+      const req = new SipRequest(method, uri);
+      req.append('Via', `SIP/2.0/UDP 127.0.0.1:${this.#port};rport;branch=z9hG4bK${rand(8)}`);
+      req.append('Max-Forwards', '70');
+      const display = this.options.displayName ? `"${this.options.displayName}" ` : '';
+      req.append('From', `${display}<${this.aor}>;tag=${fromTag}`);
+      req.append('To', options.headers?.['To'] ?? `<${uri}>`);
+      req.append('Call-ID', callId);
+      req.append('CSeq', `${this.#cseq++} ${method}`);
+      req.append('Contact', this.contact);
+      req.append('User-Agent', this.options.userAgent ?? 'conclave-test-ua');
+      for (const [k, v] of Object.entries(options.headers ?? {})) if (k !== 'To') req.append(k, v);
+      if (auth) req.append('Authorization', auth);
+      req.setBody(options.body ?? '', options.body ? options.contentType ?? 'application/sdp' : undefined);
+      return req;
+    };
+    let request = build();
+    let result = await this.transact(request, options.timeoutMs);
+    if ((result.final.status === 401 || result.final.status === 407) && this.options.password !== undefined) {
+      if (method === 'INVITE') this.#ackNon2xx(request, result.final);
+      const challenge = result.final.get(result.final.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate');
+      request = build(this.#authorize(method, uri, challenge ?? ''));
+      result = await this.transact(request, options.timeoutMs);
+    }
+    if (method === 'INVITE' && result.final.status >= 300) this.#ackNon2xx(request, result.final);
+    return result;
+  }
+
+  /** Sends a request and collects responses until a final one. */
+  transact(request: SipRequest, timeoutMs = 10_000): Promise<TransactionResult> {
+    const branch = /branch=([^;\s]+)/.exec(request.get('Via') ?? '')?.[1] ?? '';
+    const key = `${branch}|${request.method === 'ACK' ? 'INVITE' : request.method}`;
+    const provisional: SipResponse[] = [];
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(key);
+        reject(new Error(`${request.method} ${request.uri}: no final response within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(key, (res) => {
+        if (res.status < 200) {
+          provisional.push(res);
+          return;
+        }
+        clearTimeout(timer);
+        this.#pending.delete(key);
+        resolve({ final: res, provisional, request });
+      });
+      this.sendRaw(request);
+    });
+  }
+
+  sendRaw(message: SipMessage | string): void {
+    const data = typeof message === 'string' ? Buffer.from(message) : message.toBuffer();
+    this.#socket.send(data, this.options.server.port, this.options.server.host);
+  }
+
+  nextCSeq(): number {
+    return this.#cseq++;
+  }
+
+  /** Answers an incoming INVITE with 200 and an SDP answer; returns the new dialog. */
+  acceptInvite(incoming: IncomingRequest, sdp: string): SipTestDialog {
+    const req = incoming.request;
+    const localTag = this.#localTagByCallId.get(req.callId) ?? rand(4);
+    this.#localTagByCallId.set(req.callId, localTag);
+    incoming.respond(200, 'OK', { body: sdp, contentType: 'application/sdp' });
+    const dialog = new SipTestDialog(this, {
+      callId: req.callId,
+      localUri: req.get('To')!.replace(/;tag=.*$/, ''),
+      remoteUri: req.get('From')!.replace(/;tag=.*$/, ''),
+      localTag,
+      remoteTag: tagOf(req.from) ?? '',
+      remoteTarget: req.contacts[0]?.uri ?? req.uri,
+      remoteSdp: req.body.toString(),
+    });
+    this.dialogs.set(req.callId, dialog);
+    return dialog;
+  }
+
+  #authorize(method: string, uri: string, challenge: string): string {
+    const c = parseDigestParams(challenge);
+    if (!c) throw new Error(`unreadable challenge: ${challenge}`);
+    const algorithm = (c['algorithm'] ?? 'MD5') as DigestAlgorithm;
+    const cnonce = rand(8);
+    const nc = '00000001';
+    const qop = c['qop']?.split(',').map((s) => s.trim()).includes('auth') ? 'auth' : undefined;
+    const response = computeDigestResponse({
+      algorithm, username: this.options.user, realm: c['realm'] ?? '', password: this.options.password ?? '',
+      method, uri, nonce: c['nonce'] ?? '', qop, nc, cnonce,
+    });
+    return `Digest username="${this.options.user}", realm="${c['realm']}", nonce="${c['nonce']}", uri="${uri}", ` +
+      `response="${response}", algorithm=${algorithm}` + (qop ? `, qop=auth, nc=${nc}, cnonce="${cnonce}"` : '');
+  }
+
+  #ackNon2xx(request: SipRequest, response: SipResponse): void {
+    const ack = new SipRequest('ACK', request.uri);
+    ack.append('Via', request.get('Via')!);
+    ack.append('Max-Forwards', '70');
+    ack.append('From', request.get('From')!);
+    ack.append('To', response.get('To')!);
+    ack.append('Call-ID', request.get('Call-ID')!);
+    ack.append('CSeq', `${request.cseq.seq} ACK`);
+    ack.setBody('');
+    this.sendRaw(ack);
+  }
+
+  #onMessage(data: Buffer): void {
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(data);
+    } catch {
+      return;
+    }
+    this.received.push(msg);
+    if (this.received.length > 500) this.received.shift();
+    if (msg.kind === 'response') {
+      const branch = msg.topVia ? /branch=([^;\s]+)/.exec(msg.get('Via') ?? '')?.[1] : undefined;
+      this.#pending.get(`${branch}|${msg.cseq.method}`)?.(msg);
+      return;
+    }
+    this.#onRequest(msg);
+  }
+
+  #onRequest(request: SipRequest): void {
+    if (request.method === 'ACK') return;
+    let toTag = tagOf(request.to);
+    if (!toTag) {
+      toTag = this.#localTagByCallId.get(request.callId) ?? rand(4);
+      this.#localTagByCallId.set(request.callId, toTag);
+    }
+    const dialog = this.dialogs.get(request.callId);
+    const respond: IncomingRequest['respond'] = (status, reason, options = {}) => {
+      const res = new SipResponse(status, reason ?? (status === 200 ? 'OK' : 'Response'));
+      for (const v of request.getAll('Via')) res.append('Via', v);
+      res.append('From', request.get('From')!);
+      res.append('To', tagOf(request.to) ? request.get('To')! : `${request.get('To')};tag=${toTag}`);
+      res.append('Call-ID', request.callId);
+      res.append('CSeq', request.get('CSeq')!);
+      if (status >= 200 && status < 300 && ['INVITE', 'SUBSCRIBE', 'REFER'].includes(request.method)) res.append('Contact', this.contact);
+      for (const [k, v] of Object.entries(options.headers ?? {})) res.append(k, v);
+      res.setBody(options.body ?? '', options.body ? options.contentType ?? 'application/sdp' : undefined);
+      this.sendRaw(res);
+    };
+    if (request.method === 'BYE' && dialog) {
+      this.dialogs.delete(request.callId);
+      dialog.emit('bye', request);
+    }
+    if (request.method === 'INVITE' && dialog && request.body.length > 0) dialog.remoteSdp = request.body.toString();
+    if (request.method === 'NOTIFY') dialog?.emit('notify', request);
+    if (this.listenerCount('request') > 0) this.emit('request', { request, respond });
+    else if (request.method === 'INVITE') respond(486, 'Busy Here');
+    else respond(200);
+  }
+}
+
+type DialogEvents = { bye: [request: SipRequest]; notify: [request: SipRequest] };
+
+/** The UA's view of one dialog: enough to send in-dialog requests and see what arrives. */
+export class SipTestDialog extends EventEmitter<DialogEvents> {
+  readonly callId: string;
+  readonly localUri: string;
+  readonly remoteUri: string;
+  readonly localTag: string;
+  readonly remoteTag: string;
+  remoteTarget: string;
+  remoteSdp: string;
+  readonly #ua: SipTestUa;
+
+  constructor(ua: SipTestUa, fields: { callId: string; localUri: string; remoteUri: string; localTag: string; remoteTag: string; remoteTarget: string; remoteSdp: string }) {
+    super();
+    this.#ua = ua;
+    this.callId = fields.callId;
+    this.localUri = fields.localUri;
+    this.remoteUri = fields.remoteUri;
+    this.localTag = fields.localTag;
+    this.remoteTag = fields.remoteTag;
+    this.remoteTarget = fields.remoteTarget;
+    this.remoteSdp = fields.remoteSdp;
+  }
+
+  static fromUacResponse(ua: SipTestUa, request: SipRequest, response: SipResponse): SipTestDialog {
+    const contact = response.contacts[0]?.uri ?? request.uri;
+    return new SipTestDialog(ua, {
+      callId: request.callId,
+      localUri: request.get('From')!.replace(/;tag=.*$/, ''),
+      remoteUri: response.get('To')!.replace(/;tag=.*$/, ''),
+      localTag: tagOf(request.from)!,
+      remoteTag: tagOf(response.to) ?? '',
+      remoteTarget: contact,
+      remoteSdp: response.body.toString(),
+    });
+  }
+
+  /** The Contact of the remote party as it appeared, parameters included (e.g. `;isfocus`). */
+  static contactHeaderOf(response: SipResponse): string | undefined {
+    return response.get('Contact');
+  }
+
+  build(method: string, options: RequestOptions = {}, cseq = this.#ua.nextCSeq()): SipRequest {
+    const req = new SipRequest(method, this.remoteTarget);
+    req.append('Via', `SIP/2.0/UDP 127.0.0.1:${this.#ua.port};rport;branch=z9hG4bK${rand(8)}`);
+    req.append('Max-Forwards', '70');
+    req.append('From', `${this.localUri};tag=${this.localTag}`);
+    req.append('To', `${this.remoteUri};tag=${this.remoteTag}`);
+    req.append('Call-ID', this.callId);
+    req.append('CSeq', `${cseq} ${method}`);
+    req.append('Contact', this.#ua.contact);
+    for (const [k, v] of Object.entries(options.headers ?? {})) req.append(k, v);
+    req.setBody(options.body ?? '', options.body ? options.contentType ?? 'application/sdp' : undefined);
+    return req;
+  }
+
+  request(method: string, options: RequestOptions = {}): Promise<TransactionResult> {
+    return this.#ua.transact(this.build(method, options), options.timeoutMs);
+  }
+
+  /** re-INVITE with a new offer; ACKs a 2xx. */
+  async reinvite(sdp: string): Promise<TransactionResult> {
+    const result = await this.request('INVITE', { body: sdp, contentType: 'application/sdp' });
+    if (result.final.status < 300) this.sendAck(result.final, result.request.cseq.seq);
+    return result;
+  }
+
+  bye(): Promise<TransactionResult> {
+    this.#ua.dialogs.delete(this.callId);
+    return this.request('BYE');
+  }
+
+  sendAck(response: SipResponse, cseq = response.cseq.seq): void {
+    const ack = this.build('ACK', {}, cseq);
+    this.#ua.sendRaw(ack);
+  }
+}
