@@ -10,10 +10,11 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # Packages: build tools + libraries for the mediasoup worker, Chromium for the e2e tests, sox for tone
-# files, xmllint for schema checks, SIP phones/tools for interop tests.
+# files, xmllint for schema checks, SIP phones/tools for interop tests, Kamailio as the
+# reference proxy for `pnpm bench`.
 APT_PACKAGES=(g++ make pkg-config python3 ninja-build flatbuffers-compiler libflatbuffers-dev libuv1-dev
   libssl-dev libsrtp2-dev libabsl-dev libusrsctp-dev chromium sox libxml2-utils fonts-dejavu-core
-  baresip-core baresip linphone-cli sip-tester sipsak)
+  baresip-core baresip linphone-cli sip-tester sipsak kamailio)
 MESON_MIN=1.1
 
 missing=()

@@ -40,16 +40,13 @@ export class TypedEmitter<E extends EventMap> {
   }
 
   protected safeEmit<K extends keyof E & string>(event: K, ...args: E[K]): void {
-    for (const listener of this.#emitter.listeners(event)) {
+    // rawListeners() keeps once() wrappers, which remove themselves when called.
+    for (const listener of this.#emitter.rawListeners(event)) {
       try {
-        (listener as (...a: unknown[]) => void)(...args);
+        (listener as (...a: unknown[]) => void).apply(this.#emitter, args);
       } catch (err) {
         this.#emitterLog.error('event listener threw', { event, err });
       }
     }
-    // once() wrappers must be consumed like EventEmitter.emit would.
-    this.#emitter.rawListeners(event).forEach((raw) => {
-      if ((raw as { listener?: unknown }).listener) this.#emitter.removeListener(event, raw as (...a: unknown[]) => void);
-    });
   }
 }

@@ -6,7 +6,8 @@ export type EventMap = Record<string, unknown[]>;
 export type Listener<Args extends unknown[]> = (...args: Args) => void;
 
 export class Emitter<E extends EventMap> {
-  #listeners = new Map<keyof E, Set<Listener<never[]>>>();
+  // Values are Listener<E[K]> for their key K; stored untyped because the map mixes keys.
+  #listeners = new Map<keyof E, Set<unknown>>();
   #onError: (error: unknown, event: keyof E) => void;
 
   constructor(onError?: (error: unknown, event: keyof E) => void) {
@@ -25,7 +26,7 @@ export class Emitter<E extends EventMap> {
       set = new Set();
       this.#listeners.set(event, set);
     }
-    set.add(listener as Listener<never[]>);
+    set.add(listener);
     return () => this.off(event, listener);
   }
 
@@ -38,7 +39,7 @@ export class Emitter<E extends EventMap> {
   }
 
   off<K extends keyof E>(event: K, listener: Listener<E[K]>): void {
-    this.#listeners.get(event)?.delete(listener as Listener<never[]>);
+    this.#listeners.get(event)?.delete(listener);
   }
 
   emit<K extends keyof E>(event: K, ...args: E[K]): void {
@@ -46,7 +47,7 @@ export class Emitter<E extends EventMap> {
     if (!set) return;
     for (const listener of [...set]) {
       try {
-        (listener as unknown as Listener<E[K]>)(...args);
+        (listener as Listener<E[K]>)(...args);
       } catch (error) {
         this.#onError(error, event);
       }

@@ -88,6 +88,8 @@ export interface LineInit {
   readonly localStream?: MediaStream | null;
   readonly video?: boolean;
   readonly offersVideo?: boolean;
+  /** Known up front when a focus calls us (";isfocus" in the INVITE's Contact). */
+  readonly focusUri?: string | null;
   readonly log: Logger;
 }
 
@@ -151,6 +153,7 @@ export class Line {
     this.#video = init.video ?? false;
     this.#offersVideo = init.offersVideo ?? false;
     this.#phase = init.direction === 'incoming' ? 'ringing' : 'calling';
+    this.#focusUri = init.focusUri ?? null;
     const who = identityOf(init.session.remote_identity);
     this.party = who.uri;
     this.displayName = who.name;

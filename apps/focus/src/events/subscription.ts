@@ -1,0 +1,141 @@
+/**
+ * One subscription of the focus acting as notifier (RFC 6665): the dialog a SUBSCRIBE created, its
+ * expiry, refreshes, and the NOTIFYs sent on it. Knows nothing of what the documents say: the owner
+ * passes a function that renders the document for a given per-subscription version.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from '@conclave/log';
+import { reply, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
+
+/** Renders the body of the next NOTIFY; `version` is this subscription's next version number. */
+export type DocumentRenderer = (version: number) => string;
+
+export type TerminationReason = 'timeout' | 'noresource' | 'deactivated' | 'rejected' | 'unsubscribed' | 'failed';
+
+export interface SubscriptionOptions {
+  dialog: SrfDialog;
+  event: string;
+  contentType: string;
+  /** Authenticated user name of the subscriber. */
+  subscriber: string;
+  expiresSeconds: number;
+  minExpires: number;
+  maxExpires: number;
+  /** The full state, for the first NOTIFY and every refresh. */
+  fullState: DocumentRenderer;
+  logger: Logger;
+}
+
+type SubscriptionEvents = { terminated: [reason: TerminationReason] };
+
+export class Subscription extends EventEmitter<SubscriptionEvents> {
+  readonly subscriber: string;
+  readonly event: string;
+  readonly #opts: SubscriptionOptions;
+  readonly #dialog: SrfDialog;
+  readonly #log: Logger;
+  #version = 0;
+  #expiresAt = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #terminated = false;
+  #ended = false;
+  /** NOTIFYs go out one at a time so versions arrive in order even over UDP. */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(options: SubscriptionOptions) {
+    super();
+    this.#opts = options;
+    this.#dialog = options.dialog;
+    this.subscriber = options.subscriber;
+    this.event = options.event;
+    this.#log = options.logger.child({ callId: options.dialog.sip.callId, subscriber: options.subscriber, event: options.event });
+    this.#arm(options.expiresSeconds);
+    this.#dialog.on('subscribe', (req: SrfRequest, res: SrfResponse) => this.#onRefresh(req, res));
+    this.#dialog.on('unsubscribe', () => this.terminate('unsubscribed'));
+    this.#dialog.on('destroy', () => this.#finish('unsubscribed'));
+    this.notify(options.fullState);
+  }
+
+  get terminated(): boolean {
+    return this.#terminated;
+  }
+
+  /** The version of the last document sent (0 before the first NOTIFY). */
+  get version(): number {
+    return this.#version;
+  }
+
+  get callId(): string {
+    return this.#dialog.sip.callId;
+  }
+
+  /** Queues a NOTIFY whose body is rendered with this subscription's next version. */
+  notify(render: DocumentRenderer): void {
+    if (this.#terminated) return;
+    this.#send(render, 'active');
+  }
+
+  /** Ends the subscription with a final NOTIFY (full state) carrying Subscription-State terminated. */
+  terminate(reason: TerminationReason): void {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    clearTimeout(this.#timer);
+    this.#send(this.#opts.fullState, 'terminated', reason === 'unsubscribed' ? undefined : reason);
+    this.#queue = this.#queue.then(() => this.#finish(reason));
+  }
+
+  #send(render: DocumentRenderer, state: 'active' | 'terminated', reason?: string): void {
+    this.#queue = this.#queue.then(async () => {
+      const version = ++this.#version;
+      const remaining = Math.max(0, Math.round((this.#expiresAt - Date.now()) / 1000));
+      const subscriptionState = state === 'active' ? `active;expires=${remaining}` : `terminated${reason ? `;reason=${reason}` : ''}`;
+      try {
+        const res = await this.#dialog.request({
+          method: 'NOTIFY',
+          headers: { Event: this.event, 'Subscription-State': subscriptionState, 'Content-Type': this.#opts.contentType },
+          body: render(version),
+        } as unknown as SrfRequest);
+        if (res.status === 481 || res.status === 408 || res.status >= 500) {
+          this.#log.info('subscriber gone; ending subscription', { status: res.status });
+          this.#finish('failed');
+        }
+      } catch (err) {
+        this.#log.warn('NOTIFY failed', { version, error: (err as Error).message });
+        this.#finish('failed');
+      }
+    });
+  }
+
+  #onRefresh(req: SrfRequest, res: SrfResponse): void {
+    const requested = req.has('Expires') ? parseInt(req.get('Expires'), 10) : this.#opts.maxExpires;
+    if (!Number.isFinite(requested) || requested < 0) {
+      reply(res, 400, 'Bad Request - invalid Expires');
+      return;
+    }
+    if (requested > 0 && requested < this.#opts.minExpires) {
+      reply(res, 423, 'Interval Too Brief', { headers: { 'Min-Expires': String(this.#opts.minExpires) } });
+      return;
+    }
+    const granted = Math.min(requested, this.#opts.maxExpires);
+    this.#arm(granted);
+    reply(res, 200, undefined, { headers: { Expires: String(granted) } });
+    this.#log.debug('subscription refreshed', { expires: granted });
+    this.notify(this.#opts.fullState);
+  }
+
+  #arm(seconds: number): void {
+    clearTimeout(this.#timer);
+    this.#expiresAt = Date.now() + seconds * 1000;
+    this.#timer = setTimeout(() => this.terminate('timeout'), seconds * 1000);
+    this.#timer.unref();
+  }
+
+  #finish(reason: TerminationReason): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#terminated = true;
+    clearTimeout(this.#timer);
+    this.#log.info('subscription ended', { reason, lastVersion: this.#version });
+    this.emit('terminated', reason);
+  }
+}

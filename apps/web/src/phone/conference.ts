@@ -1,0 +1,212 @@
+/**
+ * Conference (RFC 4579 / RFC 4575) on top of lines, without touching the 1:1 call code:
+ *
+ *   create:  INVITE the conference factory URI; the 2xx Contact carries ";isfocus" and names the
+ *            conference URI (Line.focusUri).
+ *   add:     REFER each other party (in its existing dialog) to the conference URI; when the
+ *            NOTIFY sipfrag says 2xx the party has joined and our 1:1 line with it is hung up.
+ *            A failed REFER leaves the 1:1 line as it was (never lose a call).
+ *   roster:  SUBSCRIBE to the "conference" event package at the conference URI and feed every
+ *            NOTIFY body to a ConferenceInfoParser.
+ *
+ * Any line whose 2xx says ";isfocus" (also one we joined after being REFERred) gets a
+ * ConferenceSession, so participants see the roster too.
+ */
+import type { Subscriber } from 'jssip/lib/Subscriber';
+import type { IncomingRequest } from 'jssip/lib/SIPMessage';
+import { Emitter } from './emitter.ts';
+import type { Line } from './line.ts';
+import type { Logger } from './log.ts';
+import type { ConferenceInfoParser, ConferenceRoster } from './roster.ts';
+
+export type SubscriptionState = 'none' | 'pending' | 'active' | 'terminated';
+
+export type InviteeStatus = 'inviting' | 'joined' | 'failed';
+
+export interface Invitee {
+  readonly party: string;
+  readonly displayName: string;
+  readonly status: InviteeStatus;
+  readonly error: string | null;
+}
+
+export interface ConferenceSnapshot {
+  /** Our line to the focus. */
+  readonly lineId: string;
+  /** Conference URI (from the ";isfocus" Contact), null until the focus answered. */
+  readonly uri: string | null;
+  readonly phase: 'creating' | 'active' | 'ended';
+  readonly subscription: SubscriptionState;
+  readonly roster: ConferenceRoster | null;
+  readonly invitees: readonly Invitee[];
+  readonly error: string | null;
+}
+
+/** What a ConferenceSession needs from the signed-in agent. */
+export interface SubscribeCapable {
+  subscribe(target: string, eventName: string, accept: string, options: { expires?: number; contentType?: string }): Subscriber;
+}
+
+export type ConferenceEvents = { change: [] };
+
+const RESUBSCRIBE_MS = 3000;
+const REFER_TIMEOUT_MS = 30_000;
+
+export class ConferenceSession {
+  readonly line: Line;
+  readonly events = new Emitter<ConferenceEvents>();
+  #agent: SubscribeCapable;
+  #parser: ConferenceInfoParser;
+  #log: Logger;
+  #subscriber: Subscriber | null = null;
+  #subscription: SubscriptionState = 'none';
+  #roster: ConferenceRoster | null = null;
+  #invitees = new Map<string, Invitee>();
+  #error: string | null = null;
+  #closed = false;
+  #resubscribeTimer: ReturnType<typeof setTimeout> | undefined;
+  #failedSubscriptions = 0;
+  #snapshot: ConferenceSnapshot | null = null;
+  #offLine: Array<() => void> = [];
+
+  constructor(line: Line, agent: SubscribeCapable, parser: ConferenceInfoParser, log: Logger) {
+    this.line = line;
+    this.#agent = agent;
+    this.#parser = parser;
+    this.#log = log.child({ conferenceLine: line.id });
+    this.#offLine.push(
+      line.events.on('change', () => {
+        if (line.focusUri && this.#subscription === 'none' && !this.#closed) this.#subscribe();
+        this.#changed();
+      }),
+      line.events.on('ended', () => this.close()),
+    );
+    if (line.focusUri) this.#subscribe();
+  }
+
+  get snapshot(): ConferenceSnapshot {
+    const line = this.line;
+    this.#snapshot ??= Object.freeze({
+      lineId: line.id,
+      uri: line.focusUri,
+      phase: line.ended ? 'ended' : line.focusUri ? 'active' : 'creating',
+      subscription: this.#subscription,
+      roster: this.#roster,
+      invitees: Object.freeze([...this.#invitees.values()]),
+      error: this.#error,
+    });
+    return this.#snapshot;
+  }
+
+  /**
+   * REFERs each line's party to the conference. Resolves when every REFER has settled; never
+   * rejects (failures are shown per invitee and on the line).
+   */
+  async invite(lines: readonly Line[]): Promise<void> {
+    const uri = this.line.focusUri;
+    if (!uri) throw new Error('the conference has no focus URI yet');
+    await Promise.all(lines.map((l) => this.#inviteOne(l, uri)));
+  }
+
+  async #inviteOne(line: Line, uri: string): Promise<void> {
+    this.#setInvitee({ party: line.party, displayName: line.displayName, status: 'inviting', error: null });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        line.refer(uri),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${line.displayName} did not confirm joining the conference`)), REFER_TIMEOUT_MS);
+        }),
+      ]);
+      this.#setInvitee({ party: line.party, displayName: line.displayName, status: 'joined', error: null });
+      // The party now talks to the focus directly: our 1:1 leg with it is no longer needed.
+      if (!line.ended) line.hangup();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.#log.warn('invite failed', { party: line.party, error: message });
+      this.#setInvitee({ party: line.party, displayName: line.displayName, status: 'failed', error: message });
+      line.setError(`not added to the conference: ${message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#resubscribeTimer);
+    for (const off of this.#offLine) off();
+    this.#offLine = [];
+    const subscriber = this.#subscriber;
+    this.#subscriber = null;
+    if (subscriber && this.#subscription !== 'terminated') {
+      try {
+        subscriber.terminate();
+      } catch (error) {
+        this.#log.debug('unsubscribe failed', { error: String(error) });
+      }
+    }
+    this.#subscription = 'terminated';
+    this.#changed();
+  }
+
+  #setInvitee(invitee: Invitee): void {
+    this.#invitees.set(invitee.party, invitee);
+    this.#changed();
+  }
+
+  #subscribe(): void {
+    const uri = this.line.focusUri;
+    if (!uri || this.#closed) return;
+    let subscriber: Subscriber;
+    try {
+      subscriber = this.#agent.subscribe(uri, 'conference', 'application/conference-info+xml', { expires: 600 });
+    } catch (error) {
+      this.#error = `roster unavailable: ${String(error)}`;
+      this.#changed();
+      return;
+    }
+    this.#subscriber = subscriber;
+    this.#subscription = 'pending';
+    subscriber.on('active', () => {
+      this.#failedSubscriptions = 0;
+      this.#subscription = 'active';
+      this.#changed();
+    });
+    subscriber.on('notify', (_isFinal: boolean, _request: IncomingRequest, body: string | undefined) => {
+      if (!body) return;
+      try {
+        this.#roster = this.#parser(body, this.#roster);
+        this.#error = null;
+      } catch (error) {
+        this.#log.warn('unparsable conference-info', { error: String(error) });
+        this.#error = `roster update not understood: ${String(error)}`;
+      }
+      this.#changed();
+    });
+    subscriber.on('terminated', (code: number, reason: string | undefined) => {
+      if (this.#subscriber !== subscriber) return;
+      this.#subscriber = null;
+      this.#subscription = 'terminated';
+      this.#log.info('conference subscription terminated', { code, reason });
+      if (this.#roster === null) this.#failedSubscriptions += 1;
+      if (this.#failedSubscriptions >= 3) {
+        this.#error = `roster unavailable: the focus refused the subscription (${reason ?? `code ${code}`})`;
+      } else if (!this.#closed && !this.line.ended) {
+        // The focus may end a subscription (expiry, restart): ask again, the roster is worth it.
+        this.#resubscribeTimer = setTimeout(() => {
+          this.#subscription = 'none';
+          this.#subscribe();
+        }, RESUBSCRIBE_MS);
+      }
+      this.#changed();
+    });
+    subscriber.subscribe();
+    this.#changed();
+  }
+
+  #changed(): void {
+    this.#snapshot = null;
+    this.events.emit('change');
+  }
+}

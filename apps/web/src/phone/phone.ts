@@ -1,0 +1,547 @@
+/**
+ * Phone: the softphone's state store. Owns the signed-in SipAgent, the Lines and the conference
+ * sessions, and publishes immutable PhoneSnapshots (React reads them with useSyncExternalStore).
+ * All user intents are methods here; the UI never touches JsSIP.
+ */
+import type { CallOptions } from 'jssip/lib/UA';
+import type { RTCSession } from 'jssip/lib/RTCSession';
+import type { NameAddrHeader } from 'jssip/lib/NameAddrHeader';
+import type { IncomingRequest } from 'jssip/lib/SIPMessage';
+import { SipAgent, type NewSession } from './agent.ts';
+import { ConferenceSession, type ConferenceSnapshot } from './conference.ts';
+import type { PhoneConfig } from './config.ts';
+import { CredentialStore } from './credentials.ts';
+import { Line, type IncomingRefer, type LineRole, type LineSnapshot } from './line.ts';
+import type { Logger } from './log.ts';
+import { acquireLocalMedia, stopStream, type LocalMedia } from './media.ts';
+import { parseConferenceInfoDom, type ConferenceInfoParser } from './roster.ts';
+import { normalizeTarget } from './target.ts';
+import { describeStatus, type AgentStatus } from './words.ts';
+
+export interface Account {
+  /** "alice" */
+  readonly user: string;
+  /** "sip:alice@127.0.0.1" */
+  readonly uri: string;
+}
+
+export interface PhoneSnapshot {
+  readonly config: PhoneConfig;
+  /** Set when /config.json could not be used. */
+  readonly configWarning: string | null;
+  /** Signed in (an agent exists, whatever its connection state). */
+  readonly account: Account | null;
+  readonly status: AgentStatus;
+  /** The registration-status text. */
+  readonly statusText: string;
+  /** Why the last sign-in attempt failed. */
+  readonly loginError: string | null;
+  /** Pre-fill for the login form. */
+  readonly lastUser: string;
+  /** Global error banner. */
+  readonly error: string | null;
+  /** Inline problem with what was typed in the dial box. */
+  readonly dialError: string | null;
+  /** Acquiring the microphone / placing a call. */
+  readonly dialing: boolean;
+  readonly lines: readonly LineSnapshot[];
+  /** No call left (ended lines still fading out do not count). */
+  readonly idle: boolean;
+  /** The conference button may be pressed. */
+  readonly canConference: boolean;
+  /** A conference exists already (the button adds calls to it). */
+  readonly conferenceExists: boolean;
+  readonly conference: ConferenceSnapshot | null;
+}
+
+export interface PhoneOptions {
+  readonly config: PhoneConfig;
+  readonly configWarning?: string | null;
+  readonly log: Logger;
+  readonly credentials?: CredentialStore;
+  readonly conferenceInfoParser?: ConferenceInfoParser;
+  /** How long an ended line stays visible. */
+  readonly endedLingerMs?: number;
+}
+
+export interface CallPreferences {
+  /** Send video if a camera is available. */
+  readonly video?: boolean;
+  /** Put the currently active call(s) on hold first. The user's explicit choice; never implied. */
+  readonly holdOthers?: boolean;
+}
+
+interface PendingOutgoing {
+  readonly media: LocalMedia | null;
+  readonly role: LineRole;
+  /** Hang this line up once the new call is answered (REFER-initiated transfer). */
+  readonly replaces: Line | null;
+}
+
+const PC_CONFIG: RTCConfiguration = { iceServers: [] };
+
+function hasVideoOffer(sdp: string | undefined): boolean {
+  return typeof sdp === 'string' && /^m=video [1-9]/m.test(sdp);
+}
+
+export class Phone {
+  readonly config: PhoneConfig;
+  #configWarning: string | null;
+  #log: Logger;
+  #credentials: CredentialStore;
+  #parser: ConferenceInfoParser;
+  #lingerMs: number;
+  #agent: SipAgent | null = null;
+  #status: AgentStatus = { connection: 'offline', registration: 'none', failure: null, aor: null, attempts: 0, everConnected: false };
+  #loginError: string | null = null;
+  #error: string | null = null;
+  #dialError: string | null = null;
+  #dialing = 0;
+  #lines = new Map<string, Line>();
+  #conferences = new Map<string, ConferenceSession>();
+  #removalTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  #pendingOutgoing: PendingOutgoing | null = null;
+  #listeners = new Set<() => void>();
+  #snapshot: PhoneSnapshot | null = null;
+  #publishQueued = false;
+
+  constructor(options: PhoneOptions) {
+    this.config = options.config;
+    this.#configWarning = options.configWarning ?? null;
+    this.#log = options.log;
+    this.#credentials = options.credentials ?? new CredentialStore();
+    this.#parser = options.conferenceInfoParser ?? parseConferenceInfoDom;
+    this.#lingerMs = options.endedLingerMs ?? 3000;
+  }
+
+  // ---- store protocol (useSyncExternalStore) ----
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  };
+
+  getSnapshot = (): PhoneSnapshot => {
+    this.#snapshot ??= this.#buildSnapshot();
+    return this.#snapshot;
+  };
+
+  /** The conference-info parser can be swapped (e.g. for @conclave/conference-info). */
+  setConferenceInfoParser(parser: ConferenceInfoParser): void {
+    this.#parser = parser;
+  }
+
+  // ---- account ----
+
+  /** Signs in with remembered credentials, if any. Returns whether it tried. */
+  autoLogin(): boolean {
+    const saved = this.#credentials.load();
+    if (!saved) return false;
+    this.login(saved.user, saved.password, true);
+    return true;
+  }
+
+  login(user: string, password: string, remember: boolean): void {
+    const name = user.trim();
+    if (name === '' || password === '') {
+      this.#loginError = name === '' ? 'enter your user name' : 'enter your password';
+      this.#publish();
+      return;
+    }
+    if (this.#agent) void this.#closeAgent();
+    this.#loginError = null;
+    this.#error = null;
+    let agent: SipAgent;
+    try {
+      agent = new SipAgent(this.config, { user: name, password }, this.#log);
+    } catch (error) {
+      this.#loginError = `cannot sign in as "${name}": ${String(error)}`;
+      this.#publish();
+      return;
+    }
+    this.#agent = agent;
+    this.#credentials.rememberUser(name);
+    if (remember) this.#credentials.save({ user: name, password });
+    else this.#credentials.forget();
+
+    agent.events.on('status', (status) => {
+      if (this.#agent !== agent) return;
+      this.#status = status;
+      this.#publish();
+    });
+    agent.events.on('session', (s) => {
+      if (this.#agent === agent) this.#onSession(s);
+    });
+    agent.events.on('authFailed', (message) => {
+      if (this.#agent !== agent) return;
+      // Wrong credentials: stop retrying and go back to the login form.
+      this.#credentials.forget();
+      this.#loginError = message;
+      void this.#closeAgent();
+    });
+    this.#status = agent.status;
+    agent.start();
+    this.#publish();
+  }
+
+  async logout(): Promise<void> {
+    this.#credentials.forget();
+    this.#loginError = null;
+    await this.#closeAgent();
+    this.#status = { ...this.#status, connection: 'offline', registration: 'none', failure: null, attempts: 0 };
+    this.#publish();
+  }
+
+  /** Page is going away: hang up and unregister as well as we can. */
+  close(): void {
+    void this.#closeAgent();
+  }
+
+  // ---- calls ----
+
+  async dial(input: string, prefs: CallPreferences = {}): Promise<void> {
+    const target = normalizeTarget(input, this.#agent?.domain ?? this.config.domain);
+    if (!target.ok) {
+      this.#dialError = target.error;
+      this.#publish();
+      return;
+    }
+    await this.#placeCall(target.uri, 'call', prefs);
+  }
+
+  async answer(lineId: string, prefs: CallPreferences = {}): Promise<void> {
+    const line = this.#lines.get(lineId);
+    if (!line || line.direction !== 'incoming' || line.state !== 'ringing') return;
+    const offersVideo = line.snapshot.offersVideo;
+    let media: LocalMedia;
+    try {
+      media = await acquireLocalMedia(Boolean(prefs.video) && offersVideo);
+    } catch (error) {
+      this.#setError(`cannot answer: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    if (line.ended || line.snapshot.phase !== 'ringing') {
+      stopStream(media.stream); // caller gave up while we were getting the microphone
+      return;
+    }
+    if (prefs.holdOthers) this.#holdActive(line);
+    try {
+      line.answer(media.stream, media.video);
+    } catch (error) {
+      this.#setError(`cannot answer: ${String(error)}`);
+    }
+  }
+
+  decline(lineId: string): void {
+    this.#lines.get(lineId)?.decline(486);
+  }
+
+  hangup(lineId: string): void {
+    this.#lines.get(lineId)?.hangup();
+  }
+
+  hold(lineId: string): void {
+    this.#lines.get(lineId)?.hold();
+  }
+
+  resume(lineId: string): void {
+    this.#lines.get(lineId)?.resume();
+  }
+
+  setMuted(lineId: string, muted: boolean): void {
+    this.#lines.get(lineId)?.setMuted(muted);
+  }
+
+  dismissError(): void {
+    this.#error = null;
+    this.#publish();
+  }
+
+  clearDialError(): void {
+    if (this.#dialError === null) return;
+    this.#dialError = null;
+    this.#publish();
+  }
+
+  // ---- conference ----
+
+  /**
+   * Creates a conference at the factory URI and brings every other connected call into it, or,
+   * if we already talk to a conference, adds the other calls to that one.
+   */
+  async startConference(): Promise<void> {
+    const calls = this.#connectedLines().filter((l) => l.role === 'call');
+    const existing = this.#activeConferenceLine();
+    if (existing?.focusUri) {
+      await this.#conferenceFor(existing).invite(calls);
+      return;
+    }
+    if (!this.getSnapshot().canConference) return;
+    const line = await this.#placeCall(this.config.conferenceFactoryUri, 'conference', { video: false });
+    if (!line) return;
+    const outcome = await new Promise<'focus' | 'no-focus' | 'ended'>((resolve) => {
+      const check = (): void => {
+        if (line.ended) resolve('ended');
+        else if (line.focusUri) resolve('focus');
+        else if (line.state === 'active' || line.state === 'held') resolve('no-focus');
+        else return;
+        off();
+        offEnd();
+      };
+      const off = line.events.on('change', check);
+      const offEnd = line.events.on('ended', check);
+      check();
+    });
+    if (outcome === 'ended') {
+      this.#setError(`could not create the conference: ${line.snapshot.end?.text ?? 'the call failed'}`);
+      return;
+    }
+    if (outcome === 'no-focus') {
+      line.setError('the conference server answered without ";isfocus": the other calls were left as they are');
+      return;
+    }
+    await this.#conferenceFor(line).invite(calls);
+  }
+
+  // ---- internals ----
+
+  async #placeCall(uri: string, role: LineRole, prefs: CallPreferences): Promise<Line | null> {
+    const agent = this.#agent;
+    if (!agent) {
+      this.#setError('sign in first');
+      return null;
+    }
+    if (!agent.connected) {
+      this.#setError(`cannot call: not connected to the server (${this.getSnapshot().statusText})`);
+      return null;
+    }
+    this.#dialError = null;
+    this.#dialing += 1;
+    this.#publish();
+    let media: LocalMedia;
+    try {
+      media = await acquireLocalMedia(Boolean(prefs.video));
+    } catch (error) {
+      this.#dialing -= 1;
+      this.#setError(`cannot call: ${error instanceof Error ? error.message : String(error)}`);
+      return null;
+    }
+    this.#dialing -= 1;
+    if (this.#agent !== agent || agent.closed) {
+      stopStream(media.stream);
+      this.#publish();
+      return null;
+    }
+    if (prefs.holdOthers) this.#holdActive(null);
+    if (media.note) this.#setError(media.note);
+    const options: CallOptions = {
+      mediaStream: media.stream,
+      pcConfig: PC_CONFIG,
+      rtcOfferConstraints: { offerToReceiveAudio: true, offerToReceiveVideo: media.video },
+    };
+    this.#pendingOutgoing = { media, role, replaces: null };
+    let session: RTCSession;
+    try {
+      session = agent.call(uri, options); // 'session' fires synchronously and creates the Line
+    } catch (error) {
+      stopStream(media.stream);
+      this.#setError(`cannot call ${uri}: ${String(error)}`);
+      return null;
+    } finally {
+      this.#pendingOutgoing = null;
+    }
+    this.#publish();
+    return [...this.#lines.values()].find((l) => l.session === session) ?? null;
+  }
+
+  #holdActive(except: Line | null): void {
+    for (const line of this.#lines.values()) {
+      if (line !== except && line.state === 'active') line.hold();
+    }
+  }
+
+  #onSession({ session, originator, request }: NewSession): void {
+    let line: Line;
+    if (originator === 'remote') {
+      const incoming = request as IncomingRequest;
+      let focusUri: string | null = null;
+      try {
+        const contact = incoming.parseHeader<NameAddrHeader>('contact');
+        if (contact?.hasParam('isfocus')) focusUri = contact.uri.toString();
+      } catch {
+        focusUri = null;
+      }
+      line = new Line({
+        session,
+        direction: 'incoming',
+        offersVideo: hasVideoOffer(incoming.body),
+        focusUri,
+        role: focusUri ? 'conference' : 'call',
+        log: this.#log,
+      });
+    } else {
+      const pending = this.#pendingOutgoing;
+      this.#pendingOutgoing = null;
+      line = new Line({
+        session,
+        direction: 'outgoing',
+        localStream: pending?.media?.stream ?? null,
+        video: pending?.media?.video ?? false,
+        role: pending?.role ?? 'call',
+        log: this.#log,
+      });
+      if (pending?.replaces) this.#hangUpWhenAnswered(line, pending.replaces);
+    }
+    this.#lines.set(line.id, line);
+    line.events.on('change', () => {
+      if (line.focusUri && !this.#conferences.has(line.id)) {
+        if (line.role !== 'conference') line.setRole('conference');
+        this.#conferenceFor(line);
+      }
+      this.#publish();
+    });
+    line.events.on('ended', () => this.#scheduleRemoval(line));
+    line.events.on('refer', (refer) => void this.#onRefer(refer));
+    if (line.role === 'conference') this.#conferenceFor(line);
+    this.#publish();
+  }
+
+  /**
+   * The other side (a transferor, or the conference creator via the focus) asks us to call a
+   * target. We follow it, and drop the old call once the new one is answered.
+   */
+  async #onRefer(refer: IncomingRefer): Promise<void> {
+    const agent = this.#agent;
+    if (!agent) {
+      refer.reject();
+      return;
+    }
+    let media: LocalMedia;
+    try {
+      media = await acquireLocalMedia(refer.line.snapshot.video);
+    } catch (error) {
+      refer.reject();
+      refer.line.setError(`could not follow the transfer to ${refer.target}: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    this.#pendingOutgoing = { media, role: 'call', replaces: refer.line };
+    try {
+      refer.accept({
+        mediaStream: media.stream,
+        pcConfig: PC_CONFIG,
+        rtcOfferConstraints: { offerToReceiveAudio: true, offerToReceiveVideo: media.video },
+      });
+    } catch (error) {
+      refer.line.setError(`could not follow the transfer to ${refer.target}: ${String(error)}`);
+    } finally {
+      if (this.#pendingOutgoing?.media === media) {
+        // accept() declined to start a call (old dialog already gone).
+        this.#pendingOutgoing = null;
+        stopStream(media.stream);
+      }
+    }
+  }
+
+  #hangUpWhenAnswered(next: Line, old: Line): void {
+    const off = next.events.on('change', () => {
+      if (next.state === 'active' || next.state === 'held') {
+        off();
+        if (!old.ended) old.hangup();
+      } else if (next.ended) {
+        off();
+      }
+    });
+  }
+
+  #conferenceFor(line: Line): ConferenceSession {
+    let conference = this.#conferences.get(line.id);
+    if (!conference) {
+      const agent = this.#agent;
+      if (!agent) throw new Error('not signed in');
+      conference = new ConferenceSession(line, agent, (xml, prev) => this.#parser(xml, prev), this.#log);
+      conference.events.on('change', () => this.#publish());
+      this.#conferences.set(line.id, conference);
+    }
+    return conference;
+  }
+
+  #activeConferenceLine(): Line | null {
+    return this.#connectedLines().find((l) => l.role === 'conference' && l.focusUri !== null) ?? null;
+  }
+
+  #connectedLines(): Line[] {
+    return [...this.#lines.values()].filter((l) => l.state === 'active' || l.state === 'held');
+  }
+
+  #scheduleRemoval(line: Line): void {
+    this.#publish();
+    const timer = setTimeout(() => {
+      this.#removalTimers.delete(line.id);
+      this.#lines.delete(line.id);
+      this.#conferences.get(line.id)?.close();
+      this.#conferences.delete(line.id);
+      line.events.removeAllListeners();
+      this.#publish();
+    }, this.#lingerMs);
+    this.#removalTimers.set(line.id, timer);
+  }
+
+  async #closeAgent(): Promise<void> {
+    const agent = this.#agent;
+    this.#agent = null;
+    for (const conference of this.#conferences.values()) conference.close();
+    for (const line of this.#lines.values()) line.hangup();
+    if (agent) await agent.close();
+    this.#publish();
+  }
+
+  #setError(message: string): void {
+    this.#error = message;
+    this.#publish();
+  }
+
+  /** Coalesces bursts of changes into one snapshot per microtask. */
+  #publish(): void {
+    this.#snapshot = null;
+    if (this.#publishQueued) return;
+    this.#publishQueued = true;
+    queueMicrotask(() => {
+      this.#publishQueued = false;
+      for (const listener of [...this.#listeners]) listener();
+    });
+  }
+
+  #buildSnapshot(): PhoneSnapshot {
+    const lines = [...this.#lines.values()].map((l) => l.snapshot);
+    const live = lines.filter((l) => l.state !== 'ended');
+    const connected = live.filter((l) => l.state === 'active' || l.state === 'held');
+    const confLine = connected.find((l) => l.role === 'conference' && l.focusUri !== null) ?? null;
+    const creating = live.some((l) => l.role === 'conference' && l.focusUri === null);
+    const calls = connected.filter((l) => l.role === 'call');
+    const canConference = confLine
+      ? calls.length > 0
+      : !creating && calls.some((l) => l.state === 'held') && calls.some((l) => l.state === 'active');
+    const conferenceLine =
+      [...this.#lines.values()].reverse().find((l) => this.#conferences.has(l.id) && !l.ended) ??
+      [...this.#lines.values()].reverse().find((l) => this.#conferences.has(l.id)) ??
+      null;
+    const agent = this.#agent;
+    return Object.freeze({
+      config: this.config,
+      configWarning: this.#configWarning,
+      account: agent ? { user: agent.user, uri: agent.uri } : null,
+      status: this.#status,
+      statusText: describeStatus(this.#status, this.config.wsUri),
+      loginError: this.#loginError,
+      lastUser: this.#credentials.lastUser(),
+      error: this.#error,
+      dialError: this.#dialError,
+      dialing: this.#dialing > 0,
+      lines: Object.freeze(lines),
+      idle: live.length === 0,
+      canConference,
+      conferenceExists: confLine !== null,
+      conference: conferenceLine ? (this.#conferences.get(conferenceLine.id)?.snapshot ?? null) : null,
+    });
+  }
+}

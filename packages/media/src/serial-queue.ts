@@ -1,0 +1,15 @@
+/**
+ * Runs async tasks one at a time, in call order. Every offer/answer step of a leg goes through one
+ * queue so that concurrent triggers (a remote re-offer racing a participant joining) never interleave
+ * their awaits on the same SDP state. Tasks never await another queue's tasks, so queues cannot deadlock.
+ */
+export class SerialQueue {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  push<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(task, task);
+    // The chain must survive a failed task; the caller still sees the rejection through `run`.
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+}
