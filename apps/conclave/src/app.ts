@@ -73,6 +73,7 @@ export async function runConclave(config: ConclaveConfig): Promise<void> {
       users: config.users,
       admins: config.admins,
       media,
+      conference: config.conference,
       logger: log.child('focus'),
     });
     // Stop the focus first (BYE to every call) while the SIP server can still carry the BYEs.
@@ -90,7 +91,7 @@ export async function runConclave(config: ConclaveConfig): Promise<void> {
     const w = await web.start();
     stoppers.push(() => web.close());
     lines.unshift(`Web page             http://${w.host}:${w.port}/`);
-    lines.push(`mediasoup            ${media.workerCount} worker(s), RTC ports ${config.media.rtcMinPort}-${config.media.rtcMaxPort} on ${config.media.listenIp}`);
+    lines.push(`mediasoup            ${media.workerPids.length} worker(s), RTC ports ${config.media.rtcMinPort}-${config.media.rtcMaxPort} on ${config.media.listenIp}`);
     lines.push(`SIP domain           ${config.domain}  (conference factory sip:${config.conference.factoryUser}@${config.domain})`);
     process.stdout.write(`\nConclave is running:\n  ${lines.join('\n  ')}\nPress Ctrl-C to stop.\n\n`);
   } catch (err) {

@@ -8,9 +8,9 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '@conclave/log';
-import { SdpNegotiationError, type MediaRoom, type MediaService, type WebRtcLeg } from '@conclave/media';
+import { SdpNegotiationError, type MediaService, type Room, type WebRtcLeg } from '@conclave/media';
 import type { Binding } from './registrar.ts';
-import { isSipFailure, type Srf, type SrfDialog, type SrfRequest, type SrfResponse, reply } from './srf.ts';
+import { dialogConnected, isSipFailure, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from './srf.ts';
 import { quoteDisplayName } from './sip-uri.ts';
 
 export interface CallParty {
@@ -22,9 +22,17 @@ export interface CallParty {
 
 export type CallState = 'setting-up' | 'connected' | 'ended';
 
+/** The caller's side (the UAS dialog towards the caller) or the callee's (the UAC dialog). */
+export type CallSide = 'caller' | 'callee';
+
 type CallEvents = {
   connected: [];
   ended: [reason: string];
+  /**
+   * A REFER arrived on one side. With no listener the call relays it to the other party (a transfer);
+   * a listener takes over and must answer it, calling relayRefer() itself if it declines.
+   */
+  refer: [side: CallSide, req: SrfRequest, res: SrfResponse];
 };
 
 export interface CallOptions {
@@ -51,13 +59,15 @@ export class Call extends EventEmitter<CallEvents> {
   #state: CallState = 'setting-up';
   readonly #opts: CallOptions;
   readonly #log: Logger;
-  #room: MediaRoom | undefined;
+  #room: Room | undefined;
   #legA: WebRtcLeg | undefined;
   #legB: WebRtcLeg | undefined;
   #uas: SrfDialog | undefined;
   #uac: SrfDialog | undefined;
   #uacRequest: SrfRequest | undefined;
   #cancelled = false;
+  /** Sides handed over to someone else (a conference) by release(). */
+  readonly #released = new Set<CallSide>();
   /** Renegotiations of one dialog must not overlap (a re-INVITE in progress answers 491 otherwise). */
   #queue: Promise<void> = Promise.resolve();
 
@@ -74,13 +84,85 @@ export class Call extends EventEmitter<CallEvents> {
     return this.#state;
   }
 
-  get room(): MediaRoom | undefined {
+  get room(): Room | undefined {
     return this.#room;
   }
 
   /** The dialogs of the call once connected: callerDialog faces the caller, calleeDialog the callee. */
   get dialogs(): { callerDialog: SrfDialog | undefined; calleeDialog: SrfDialog | undefined } {
     return { callerDialog: this.#uas, calleeDialog: this.#uac };
+  }
+
+  dialogOf(side: CallSide): SrfDialog | undefined {
+    return side === 'caller' ? this.#uas : this.#uac;
+  }
+
+  legOf(side: CallSide): WebRtcLeg | undefined {
+    return side === 'caller' ? this.#legA : this.#legB;
+  }
+
+  /** The party on the other side of `side`. */
+  partyOpposite(side: CallSide): CallParty & { side: CallSide } {
+    return side === 'caller' ? { ...this.callee, side: 'callee' } : { ...this.caller, side: 'caller' };
+  }
+
+  /**
+   * Hands one side's dialog and media leg to a new owner (the conference focus moving that party into
+   * a conference). The call forgets them: ending the call no longer touches them.
+   */
+  release(side: CallSide): { dialog: SrfDialog; leg: WebRtcLeg } | undefined {
+    const dialog = this.dialogOf(side);
+    const leg = this.legOf(side);
+    if (this.#state !== 'connected' || !dialog || !leg || this.#released.has(side) || !dialogConnected(dialog)) return undefined;
+    this.#released.add(side);
+    dialog.removeAllListeners('destroy');
+    dialog.removeAllListeners('modify');
+    dialog.removeAllListeners('refer');
+    dialog.removeAllListeners('notify');
+    this.#log.info('call side handed over', { side });
+    return { dialog, leg };
+  }
+
+  /**
+   * Relays a REFER to the other party (an ordinary transfer through the B2BUA), and that party's
+   * progress NOTIFYs back to the referrer.
+   */
+  relayRefer(side: CallSide, req: SrfRequest, res: SrfResponse): void {
+    const from = this.dialogOf(side);
+    const to = this.dialogOf(side === 'caller' ? 'callee' : 'caller');
+    const referTo = req.get('Refer-To');
+    if (!referTo) {
+      reply(res, 400, 'Bad Request - missing Refer-To');
+      return;
+    }
+    if (!from || !to || !dialogConnected(to) || this.#released.has(side === 'caller' ? 'callee' : 'caller')) {
+      reply(res, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    const referrer = side === 'caller' ? this.caller : this.callee;
+    to.removeAllListeners('notify');
+    to.on('notify', (nreq: SrfRequest, nres: SrfResponse) => {
+      reply(nres, 200);
+      if (!/^refer/i.test(nreq.get('Event') ?? '') || !dialogConnected(from)) return;
+      from
+        .request({
+          method: 'NOTIFY',
+          headers: { Event: nreq.get('Event'), 'Subscription-State': nreq.get('Subscription-State') ?? 'active', 'Content-Type': nreq.get('Content-Type') ?? 'message/sipfrag;version=2.0' },
+          body: nreq.body,
+        } as unknown as SrfRequest)
+        .catch((err: Error) => this.#log.info('relayed refer NOTIFY failed', { error: err.message }));
+    });
+    to.request({
+      method: 'REFER',
+      headers: { 'Refer-To': referTo, 'Referred-By': req.get('Referred-By') ?? `<${referrer.aor}>` },
+    } as unknown as SrfRequest).then(
+      (r) => reply(res, r.status, r.reason),
+      (err: Error) => {
+        this.#log.warn('REFER relay failed', { error: err.message });
+        reply(res, isSipFailure(err) ? err.status : 500, isSipFailure(err) ? err.reason : 'Server Internal Error');
+      },
+    );
+    this.#log.info('REFER relayed to the other party', { from: side, referTo });
   }
 
   /** Runs the call set-up for an authenticated INVITE; never throws (failures are answered and logged). */
@@ -177,8 +259,8 @@ export class Call extends EventEmitter<CallEvents> {
     if (this.#state === 'ended') return;
     this.#log.info('hanging up', { reason });
     const headers = { headers: { Reason: `SIP;cause=200;text="${reason}"` } };
-    this.#uas?.destroy(headers);
-    this.#uac?.destroy(headers);
+    if (!this.#released.has('caller')) this.#uas?.destroy(headers);
+    if (!this.#released.has('callee')) this.#uac?.destroy(headers);
     this.#end(reason);
   }
 
@@ -187,18 +269,24 @@ export class Call extends EventEmitter<CallEvents> {
     const uac = this.#uac!;
     uas.on('destroy', () => {
       this.#log.info('caller hung up');
-      uac.destroy();
+      if (!this.#released.has('callee')) uac.destroy();
       this.#end('caller hung up');
     });
     uac.on('destroy', () => {
       this.#log.info('callee hung up');
-      uas.destroy();
+      if (!this.#released.has('caller')) uas.destroy();
       this.#end('callee hung up');
     });
+    const onRefer = (side: CallSide) => (req: SrfRequest, res: SrfResponse) => {
+      if (this.listenerCount('refer') > 0) this.emit('refer', side, req, res);
+      else this.relayRefer(side, req, res);
+    };
+    uas.on('refer', onRefer('caller'));
+    uac.on('refer', onRefer('callee'));
     uas.on('modify', (req, res) => this.#onReoffer(this.#legA!, req, res));
     uac.on('modify', (req, res) => this.#onReoffer(this.#legB!, req, res));
     this.#room!.on('renegotiationneeded', (leg: WebRtcLeg) => {
-      const dialog = leg === this.#legA ? uas : leg === this.#legB ? uac : undefined;
+      const dialog = leg === this.#legA && !this.#released.has('caller') ? uas : leg === this.#legB && !this.#released.has('callee') ? uac : undefined;
       if (dialog) this.#serialize(() => this.#reoffer(leg, dialog));
     });
   }

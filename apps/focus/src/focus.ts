@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '@conclave/log';
 import type { MediaService } from '@conclave/media';
 import { Call, type CallParty } from './call.ts';
+import { ConferenceFocus, type ReferMode } from './conference/conference-focus.ts';
 import { UserDirectory, type DirectoryUserInput } from './directory.ts';
 import { Registrar } from './registrar.ts';
 import { authenticatedUser, createSipAuth } from './sip-auth.ts';
@@ -20,6 +21,7 @@ export interface FocusOptions {
   users: DirectoryUserInput[];
   admins: DirectoryUserInput[];
   media: MediaService;
+  conference: { factoryUser: string; referMode: ReferMode; maxParticipants: number; allowExternalDialOut: boolean };
   logger: Logger;
 }
 
@@ -31,6 +33,7 @@ type FocusEvents = {
 export class Focus extends EventEmitter<FocusEvents> {
   readonly directory: UserDirectory;
   readonly registrar: Registrar;
+  readonly conferences: ConferenceFocus;
   readonly #srf: Srf;
   readonly #opts: FocusOptions;
   readonly #log: Logger;
@@ -44,6 +47,15 @@ export class Focus extends EventEmitter<FocusEvents> {
     this.directory = new UserDirectory(options.users, options.admins);
     this.registrar = new Registrar({ logger: this.#log.child('registrar') });
     this.#srf = createSrf();
+    this.conferences = new ConferenceFocus({
+      srf: this.#srf,
+      media: options.media,
+      directory: this.directory,
+      registrar: this.registrar,
+      domain: options.domain,
+      ...options.conference,
+      logger: this.#log.child('conference'),
+    });
     this.#installHandlers();
   }
 
@@ -87,6 +99,7 @@ export class Focus extends EventEmitter<FocusEvents> {
     this.#closed = true;
     const calls = this.calls;
     for (const call of calls) call.hangup('service shutting down');
+    this.conferences.stop();
     if (calls.length > 0) await new Promise((r) => setTimeout(r, 300)); // let the BYEs leave
     this.registrar.close();
     this.#srf.disconnect();
@@ -101,6 +114,11 @@ export class Focus extends EventEmitter<FocusEvents> {
 
     handlers.register((req, res) => this.registrar.handle(req, res));
     handlers.invite((req, res) => this.#onInvite(req, res));
+    handlers.subscribe((req, res) => this.#guard(req, res, () => this.conferences.handleSubscribe(req, res)));
+    handlers.refer((req, res) => {
+      if (this.conferences.sessionFor(req.uri)) this.#guard(req, res, () => this.conferences.handleOutOfDialogRefer(req, res));
+      else reply(res, 404, 'Not Found - REFER outside a dialog is only accepted for conferences');
+    });
     handlers.options((_req, res) => reply(res, 200, undefined, { headers: { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, UPDATE, INFO' } }));
   }
 
@@ -113,6 +131,10 @@ export class Focus extends EventEmitter<FocusEvents> {
     const callId = req.get('Call-ID');
     const log = this.#log.child({ callId });
     const caller = authenticatedUser(req)!;
+    if (this.conferences.serves(req.uri)) {
+      this.#guard(req, res, () => this.conferences.handleInvite(req, res));
+      return;
+    }
     const target = userOf(req.uri);
     if (!target || !this.directory.get(target)) {
       log.info('call to unknown user', { caller, uri: req.uri });
@@ -140,6 +162,25 @@ export class Focus extends EventEmitter<FocusEvents> {
     });
     this.#calls.set(callId, call);
     call.once('ended', () => this.#calls.delete(callId));
+    call.on('refer', (side, referReq, referRes) => {
+      this.conferences.handleCallRefer(call, side, referReq, referRes).then(
+        (handled) => {
+          if (!handled) call.relayRefer(side, referReq, referRes);
+        },
+        (err: Error) => {
+          log.error('REFER handling failed', { error: err.message });
+          if (!referRes.finalResponseSent) reply(referRes, 500, 'Server Internal Error');
+        },
+      );
+    });
     void call.start(req, res);
+  }
+
+  /** Runs an async handler; an unexpected failure is logged with the Call-ID and answered 500. */
+  #guard(req: SrfRequest, res: SrfResponse, work: () => Promise<void>): void {
+    work().catch((err: Error) => {
+      this.#log.error('request handling failed', { callId: req.get('Call-ID'), method: req.method, error: err.message });
+      if (!res.finalResponseSent) reply(res, 500, 'Server Internal Error');
+    });
   }
 }

@@ -1,7 +1,10 @@
 export { Focus } from './focus.ts';
 export type { FocusOptions } from './focus.ts';
 export { Call, mediaWarning } from './call.ts';
-export type { CallParty, CallState } from './call.ts';
+export type { CallParty, CallSide, CallState } from './call.ts';
 export { Registrar } from './registrar.ts';
 export type { Binding } from './registrar.ts';
 export { UserDirectory } from './directory.ts';
+export { ConferenceFocus, parseReferTo } from './conference/conference-focus.ts';
+export type { ReferMode } from './conference/conference-focus.ts';
+export type { ConferenceControl, Actor, AdminAuthenticator } from './admin/control.ts';

@@ -51,3 +51,14 @@ export function reply(res: SrfResponse, status: number, reason?: string, options
   if (reason === undefined) res.send(status, options);
   else res.send(status, reason, options);
 }
+
+/** Runtime members of drachtio-srf's Dialog that its typings omit. */
+interface DialogRuntime {
+  connected: boolean;
+  id: string;
+}
+
+/** False once the dialog has ended (BYE sent or received). */
+export function dialogConnected(dialog: SrfDialog): boolean {
+  return (dialog as unknown as DialogRuntime).connected === true;
+}

@@ -50,7 +50,7 @@ export interface ExecutionInfo {
 export interface UriEntry {
   uri: string;
   displayText?: string;
-  /** e.g. "participation", "streaming", "web-page" (RFC 4575 section 5.3.3/5.3.4). */
+  /** e.g. "participation", "streaming", "web-page" (RFC 4575). */
   purpose?: string;
   modified?: ExecutionInfo;
 }
@@ -161,7 +161,7 @@ export interface ConferenceInfo {
   /** The conference URI. */
   entity: string;
   state: ElementState;
-  /** Per-subscription document version (RFC 4575 section 5.1), 0..2^32-1. */
+  /** Per-subscription document version (xs:unsignedInt): +1 for each document sent to a subscriber. */
   version: number;
   description?: ConferenceDescription;
   hostInfo?: HostInfo;

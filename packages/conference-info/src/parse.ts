@@ -32,6 +32,7 @@ import {
   type User,
 } from './model.ts';
 import { DEFAULT_XML_READ_LIMITS, readXml, type XmlElement, type XmlReadLimits } from './xml-reader.ts';
+import { isDateTime } from './xml-writer.ts';
 
 export interface ParseOptions {
   /** Override the reader's limits (size, depth, element count, attributes per element). */
@@ -155,7 +156,8 @@ function assignDefined<T extends object>(target: T, values: Partial<T>): T {
 
 function toExecution(el: XmlElement | undefined): ExecutionInfo | undefined {
   if (!el) return undefined;
-  return assignDefined<ExecutionInfo>({}, { when: token(el, 'when'), reason: text(el, 'reason'), by: token(el, 'by') });
+  const when = token(el, 'when');
+  return assignDefined<ExecutionInfo>({}, { when: when !== undefined && isDateTime(when) ? when : undefined, reason: text(el, 'reason'), by: token(el, 'by') });
 }
 
 function toUriList(el: XmlElement | undefined): UriList | undefined {

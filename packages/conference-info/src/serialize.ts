@@ -23,7 +23,7 @@ import {
   type UriList,
   type User,
 } from './model.ts';
-import { sanitizeUri, XmlWriter } from './xml-writer.ts';
+import { isDateTime, sanitizeUri, XmlWriter } from './xml-writer.ts';
 
 export interface SerializeOptions {
   /** Indent with newlines and two spaces (default true). Leaf text is never padded. */
@@ -33,7 +33,6 @@ export interface SerializeOptions {
 }
 
 const EXT_PREFIX = 'cx';
-const DATE_TIME_RE = /^-?\d{4,}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-](0\d|1[0-4]):[0-5]\d)?$/;
 const LANGUAGE_RE = /^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$/;
 
 /** Serialises a document. Throws ConferenceInfoSerializeError when a key or number is unusable. */
@@ -98,7 +97,7 @@ function formatBoolean(value: boolean | undefined, path: string): string | undef
 
 function formatDateTime(value: string | undefined, path: string): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !DATE_TIME_RE.test(value)) throw new ConferenceInfoSerializeError(path, `must be an xs:dateTime such as 2026-01-31T12:00:00Z, got ${String(value)}`);
+  if (typeof value !== 'string' || !isDateTime(value)) throw new ConferenceInfoSerializeError(path, `must be an xs:dateTime such as 2026-01-31T12:00:00Z, got ${String(value)}`);
   return value;
 }
 
@@ -148,7 +147,7 @@ function writeDescription(w: XmlWriter, d: ConferenceDescription, path: string):
     w.open('available-media');
     d.availableMedia.forEach((m, i) => {
       const p = `${path}.availableMedia[${i}]`;
-      requireNonEmpty(m.label, `${p}.label`);
+      if (typeof m.label !== 'string') throw new ConferenceInfoSerializeError(`${p}.label`, 'must be a string');
       if (typeof m.type !== 'string') throw new ConferenceInfoSerializeError(`${p}.type`, 'must be a string');
       w.open('entry', { label: m.label });
       w.leaf('display-text', m.displayText);

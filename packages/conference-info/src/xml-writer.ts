@@ -6,6 +6,21 @@
 // Characters XML 1.0 cannot carry even as references (controls, lone surrogates, U+FFFE/U+FFFF).
 const INVALID_XML_CHARS = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 
+const DATE_TIME_RE = /^-?([1-9]\d{4,}|\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-](0\d|1[0-3]):[0-5]\d|[+-]14:00)?$/;
+
+/** xs:dateTime lexical form (e.g. `new Date().toISOString()`), with a real calendar day. */
+export function isDateTime(value: string): boolean {
+  const m = DATE_TIME_RE.exec(value);
+  if (!m) return false;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (year === 0) return false;
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+  return day <= days;
+}
+
 /** Replaces characters XML 1.0 cannot represent with U+FFFD. */
 export function toXmlChars(value: string): string {
   return value.replace(INVALID_XML_CHARS, '\uFFFD');
@@ -32,27 +47,51 @@ export function escapeAttribute(value: string): string {
     .replace(/\r/g, '&#13;');
 }
 
+// RFC 3986 URI-reference, as libxml2 checks xs:anyURI (after replacing controls, non-ASCII, space and
+// <>"{}|\^` with '_', which it tolerates).
+const PCT = '%[0-9A-Fa-f]{2}';
+const PCHAR = `(?:[A-Za-z0-9\\-._~!$&'()*+,;=:@]|${PCT})`;
+const REG_NAME = `(?:[A-Za-z0-9\\-._~!$&'()*+,;=]|${PCT})*`;
+const USERINFO = `(?:[A-Za-z0-9\\-._~!$&'()*+,;=:]|${PCT})*`;
+const IP_LITERAL = '\\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\\.[A-Za-z0-9\\-._~!$&\'()*+,;=:]+)\\]';
+// libxml2 wants at least one port digit after a colon (RFC 3986 allows none).
+const AUTHORITY = `(?:${USERINFO}@)?(?:${IP_LITERAL}|${REG_NAME})(?::[0-9]{1,8})?`;
+const TAIL = `(?:\\?(?:${PCHAR}|[/?])*)?(?:#(?:${PCHAR}|[/?])*)?`;
+const HIER = `(?://${AUTHORITY}(?:/${PCHAR}*)*|/(?:${PCHAR}+(?:/${PCHAR}*)*)?|${PCHAR}+(?:/${PCHAR}*)*|)`;
+const NOSCHEME_SEGMENT = `(?:[A-Za-z0-9\\-._~!$&'()*+,;=@]|${PCT})+`;
+const RELATIVE = `(?://${AUTHORITY}(?:/${PCHAR}*)*|/(?:${PCHAR}+(?:/${PCHAR}*)*)?|${NOSCHEME_SEGMENT}(?:/${PCHAR}*)*|)`;
+const URI_REFERENCE_RE = new RegExp(`^(?:[A-Za-z][A-Za-z0-9+.-]*:${HIER}|${RELATIVE})${TAIL}$`);
+const TOLERATED_RE = /[\u0000-\u001f\u007f-\u{10ffff} <>"{}|\\^`]/gu;
+
+function isAcceptedUri(value: string): boolean {
+  return URI_REFERENCE_RE.test(value.replace(TOLERATED_RE, '_'));
+}
+
 /**
  * Makes a value acceptable as xs:anyURI to strict validators (libxml2 parses anyURI as an RFC 3986
- * reference after escaping spaces and non-ASCII): stray '%' becomes %25, '[' ']' and any second '#'
- * are percent-encoded, and a scheme-less value cannot start with ':'. Well-formed SIP URIs pass
- * unchanged, except IPv6 literals whose brackets are encoded.
+ * reference). Well-formed URIs pass unchanged. Otherwise: stray '%' becomes %25, '[' ']' and any
+ * second '#' are percent-encoded (so IPv6 SIP URIs become sip:a@%5B::1%5D), and if that is not
+ * enough every delimiter after the scheme is percent-encoded.
  */
 export function sanitizeUri(value: string): string {
-  let out = toXmlChars(value)
-    .replace(/[\t\n\r]/g, ' ')
+  // xs:anyURI collapses whitespace before anything else looks at it.
+  const clean = toXmlChars(value).replace(/[\t\n\r ]+/g, ' ').trim();
+  if (isAcceptedUri(clean)) return clean;
+  let out = clean
     .replace(/%(?![0-9A-Fa-f]{2})/g, '%25')
     .replace(/\[/g, '%5B')
     .replace(/\]/g, '%5D');
   const hash = out.indexOf('#');
   if (hash >= 0) out = out.slice(0, hash + 1) + out.slice(hash + 1).replace(/#/g, '%23');
-  if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(out)) {
-    // A relative reference: its first path segment may not contain ':'.
-    const end = out.search(/[/?#]/);
-    const head = end < 0 ? out : out.slice(0, end);
-    out = head.replace(/:/g, '%3A') + (end < 0 ? '' : out.slice(end));
+  if (isAcceptedUri(out)) return out;
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.exec(out)?.[0] ?? '';
+  const keep = scheme ? /[A-Za-z0-9\-._~!$&'()*+,;=:@%]/ : /[A-Za-z0-9\-._~!$&'()*+,;=@%]/;
+  let rest = '';
+  for (const ch of out.slice(scheme.length)) {
+    if (keep.test(ch) || ch.replace(TOLERATED_RE, '_') === '_') rest += ch;
+    else rest += [...new TextEncoder().encode(ch)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
   }
-  return out;
+  return scheme + rest;
 }
 
 /** Accumulates an indented document. Leaf elements are written on one line (no added whitespace in text). */

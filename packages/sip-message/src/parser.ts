@@ -13,6 +13,11 @@ export interface ParseOptions {
   stream?: boolean;
   /** Upper bound on header fields; more is a parse error ("Too many headers"). Default 256. */
   maxHeaders?: number;
+  /**
+   * Skip the RFC 3261 §8.1.1 mandatory-header checks (Via, From, To, Call-ID, CSeq). For messages
+   * that are templates rather than wire messages, e.g. what a drachtio app sends to its server.
+   */
+  lenient?: boolean;
 }
 
 const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
@@ -77,7 +82,7 @@ export function parseMessage(data: Buffer | string, options: ParseOptions = {}):
   msg.headers = fields;
 
   try {
-    validate(msg);
+    if (!options.lenient) validate(msg);
     msg.body = Buffer.from(bodyOf(msg, rest, options.stream === true));
   } catch (err) {
     if (err instanceof SipParseError) {

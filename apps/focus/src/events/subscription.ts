@@ -7,8 +7,8 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '@conclave/log';
 import { reply, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
 
-/** Renders the body of the next NOTIFY; `version` is this subscription's next version number. */
-export type DocumentRenderer = (version: number) => string;
+/** Renders the body of a NOTIFY. */
+export type DocumentRenderer = () => string;
 
 export type TerminationReason = 'timeout' | 'noresource' | 'deactivated' | 'rejected' | 'unsubscribed' | 'failed';
 
@@ -34,7 +34,7 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
   readonly #opts: SubscriptionOptions;
   readonly #dialog: SrfDialog;
   readonly #log: Logger;
-  #version = 0;
+  #sent = 0;
   #expiresAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #terminated = false;
@@ -50,8 +50,10 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     this.event = options.event;
     this.#log = options.logger.child({ callId: options.dialog.sip.callId, subscriber: options.subscriber, event: options.event });
     this.#arm(options.expiresSeconds);
-    this.#dialog.on('subscribe', (req: SrfRequest, res: SrfResponse) => this.#onRefresh(req, res));
-    this.#dialog.on('unsubscribe', () => this.terminate('unsubscribed'));
+    // drachtio-srf emits these on SUBSCRIBE dialogs; its typings only list the INVITE-dialog events.
+    const events = this.#dialog as unknown as NodeJS.EventEmitter;
+    events.on('subscribe', (req: SrfRequest, res: SrfResponse) => this.#onRefresh(req, res));
+    events.on('unsubscribe', () => this.terminate('unsubscribed'));
     this.#dialog.on('destroy', () => this.#finish('unsubscribed'));
     this.notify(options.fullState);
   }
@@ -60,16 +62,16 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     return this.#terminated;
   }
 
-  /** The version of the last document sent (0 before the first NOTIFY). */
-  get version(): number {
-    return this.#version;
+  /** How many NOTIFYs this subscription has sent. */
+  get notifications(): number {
+    return this.#sent;
   }
 
   get callId(): string {
     return this.#dialog.sip.callId;
   }
 
-  /** Queues a NOTIFY whose body is rendered with this subscription's next version. */
+  /** Queues a NOTIFY; the body is rendered when its turn comes. */
   notify(render: DocumentRenderer): void {
     if (this.#terminated) return;
     this.#send(render, 'active');
@@ -86,21 +88,21 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
 
   #send(render: DocumentRenderer, state: 'active' | 'terminated', reason?: string): void {
     this.#queue = this.#queue.then(async () => {
-      const version = ++this.#version;
+      const n = ++this.#sent;
       const remaining = Math.max(0, Math.round((this.#expiresAt - Date.now()) / 1000));
       const subscriptionState = state === 'active' ? `active;expires=${remaining}` : `terminated${reason ? `;reason=${reason}` : ''}`;
       try {
         const res = await this.#dialog.request({
           method: 'NOTIFY',
           headers: { Event: this.event, 'Subscription-State': subscriptionState, 'Content-Type': this.#opts.contentType },
-          body: render(version),
+          body: render(),
         } as unknown as SrfRequest);
         if (res.status === 481 || res.status === 408 || res.status >= 500) {
           this.#log.info('subscriber gone; ending subscription', { status: res.status });
           this.#finish('failed');
         }
       } catch (err) {
-        this.#log.warn('NOTIFY failed', { version, error: (err as Error).message });
+        this.#log.warn('NOTIFY failed', { notification: n, error: (err as Error).message });
         this.#finish('failed');
       }
     });
@@ -135,7 +137,7 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     this.#ended = true;
     this.#terminated = true;
     clearTimeout(this.#timer);
-    this.#log.info('subscription ended', { reason, lastVersion: this.#version });
+    this.#log.info('subscription ended', { reason, notifications: this.#sent });
     this.emit('terminated', reason);
   }
 }

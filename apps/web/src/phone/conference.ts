@@ -7,7 +7,7 @@
  *            NOTIFY sipfrag says 2xx the party has joined and our 1:1 line with it is hung up.
  *            A failed REFER leaves the 1:1 line as it was (never lose a call).
  *   roster:  SUBSCRIBE to the "conference" event package at the conference URI and feed every
- *            NOTIFY body to a ConferenceInfoParser.
+ *            NOTIFY body to a ConferenceInfoReader (re-SUBSCRIBE when it reports a version gap).
  *
  * Any line whose 2xx says ";isfocus" (also one we joined after being REFERred) gets a
  * ConferenceSession, so participants see the roster too.
@@ -17,7 +17,7 @@ import type { IncomingRequest } from 'jssip/lib/SIPMessage';
 import { Emitter } from './emitter.ts';
 import type { Line } from './line.ts';
 import type { Logger } from './log.ts';
-import type { ConferenceInfoParser, ConferenceRoster } from './roster.ts';
+import type { ConferenceInfoReader, ConferenceInfoReaderFactory, ConferenceRoster } from './roster.ts';
 
 export type SubscriptionState = 'none' | 'pending' | 'active' | 'terminated';
 
@@ -56,7 +56,8 @@ export class ConferenceSession {
   readonly line: Line;
   readonly events = new Emitter<ConferenceEvents>();
   #agent: SubscribeCapable;
-  #parser: ConferenceInfoParser;
+  #readerFactory: ConferenceInfoReaderFactory;
+  #reader: ConferenceInfoReader | null = null;
   #log: Logger;
   #subscriber: Subscriber | null = null;
   #subscription: SubscriptionState = 'none';
@@ -69,19 +70,25 @@ export class ConferenceSession {
   #snapshot: ConferenceSnapshot | null = null;
   #offLine: Array<() => void> = [];
 
-  constructor(line: Line, agent: SubscribeCapable, parser: ConferenceInfoParser, log: Logger) {
+  constructor(line: Line, agent: SubscribeCapable, readerFactory: ConferenceInfoReaderFactory, log: Logger) {
     this.line = line;
     this.#agent = agent;
-    this.#parser = parser;
+    this.#readerFactory = readerFactory;
     this.#log = log.child({ conferenceLine: line.id });
     this.#offLine.push(
       line.events.on('change', () => {
-        if (line.focusUri && this.#subscription === 'none' && !this.#closed) this.#subscribe();
+        if (this.#subscription === 'none') this.#subscribeWhenReady();
         this.#changed();
       }),
       line.events.on('ended', () => this.close()),
     );
-    if (line.focusUri) this.#subscribe();
+    this.#subscribeWhenReady();
+  }
+
+  /** Subscribes once the focus answered (not while an incoming focus call is still ringing). */
+  #subscribeWhenReady(): void {
+    const connected = this.line.state === 'active' || this.line.state === 'held';
+    if (this.line.focusUri && connected && !this.#closed) this.#subscribe();
   }
 
   get snapshot(): ConferenceSnapshot {
@@ -173,14 +180,19 @@ export class ConferenceSession {
       this.#subscription = 'active';
       this.#changed();
     });
+    // A new subscription starts with a full state: a fresh reader.
+    const reader = this.#readerFactory();
+    this.#reader = reader;
     subscriber.on('notify', (_isFinal: boolean, _request: IncomingRequest, body: string | undefined) => {
-      if (!body) return;
+      if (!body || this.#reader !== reader) return;
       try {
-        this.#roster = this.#parser(body, this.#roster);
+        const update = reader.apply(body);
+        if (update.roster) this.#roster = update.roster;
         this.#error = null;
+        if (update.resubscribe) this.#renewSubscription('version gap in conference-info');
       } catch (error) {
-        this.#log.warn('unparsable conference-info', { error: String(error) });
-        this.#error = `roster update not understood: ${String(error)}`;
+        this.#log.warn('unreadable conference-info', { error: String(error) });
+        this.#error = `roster update not understood: ${error instanceof Error ? error.message : String(error)}`;
       }
       this.#changed();
     });
@@ -203,6 +215,23 @@ export class ConferenceSession {
     });
     subscriber.subscribe();
     this.#changed();
+  }
+
+  /** Drops the current subscription and asks again (to get a full state). */
+  #renewSubscription(why: string): void {
+    this.#log.info('renewing the conference subscription', { why });
+    const subscriber = this.#subscriber;
+    this.#subscriber = null;
+    this.#reader = null;
+    this.#subscription = 'none';
+    try {
+      subscriber?.terminate();
+    } catch {
+      // already gone
+    }
+    queueMicrotask(() => {
+      if (!this.#closed && !this.line.ended && this.#subscription === 'none') this.#subscribe();
+    });
   }
 
   #changed(): void {

@@ -14,7 +14,8 @@ import { CredentialStore } from './credentials.ts';
 import { Line, type IncomingRefer, type LineRole, type LineSnapshot } from './line.ts';
 import type { Logger } from './log.ts';
 import { acquireLocalMedia, stopStream, type LocalMedia } from './media.ts';
-import { parseConferenceInfoDom, type ConferenceInfoParser } from './roster.ts';
+import { createConferenceInfoReader } from './conference-info-reader.ts';
+import type { ConferenceInfoReaderFactory } from './roster.ts';
 import { normalizeTarget } from './target.ts';
 import { describeStatus, type AgentStatus } from './words.ts';
 
@@ -29,8 +30,10 @@ export interface PhoneSnapshot {
   readonly config: PhoneConfig;
   /** Set when /config.json could not be used. */
   readonly configWarning: string | null;
-  /** Signed in (an agent exists, whatever its connection state). */
+  /** An agent exists (signing in, signed in, or reconnecting). */
   readonly account: Account | null;
+  /** The agent has registered at least once: show the phone (even while reconnecting). */
+  readonly signedIn: boolean;
   readonly status: AgentStatus;
   /** The registration-status text. */
   readonly statusText: string;
@@ -59,7 +62,8 @@ export interface PhoneOptions {
   readonly configWarning?: string | null;
   readonly log: Logger;
   readonly credentials?: CredentialStore;
-  readonly conferenceInfoParser?: ConferenceInfoParser;
+  /** Reads conference-info NOTIFY bodies (default: @conclave/conference-info). */
+  readonly conferenceInfoReader?: ConferenceInfoReaderFactory;
   /** How long an ended line stays visible. */
   readonly endedLingerMs?: number;
 }
@@ -89,9 +93,10 @@ export class Phone {
   #configWarning: string | null;
   #log: Logger;
   #credentials: CredentialStore;
-  #parser: ConferenceInfoParser;
+  #readerFactory: ConferenceInfoReaderFactory;
   #lingerMs: number;
   #agent: SipAgent | null = null;
+  #signedIn = false;
   #status: AgentStatus = { connection: 'offline', registration: 'none', failure: null, aor: null, attempts: 0, everConnected: false };
   #loginError: string | null = null;
   #error: string | null = null;
@@ -101,6 +106,8 @@ export class Phone {
   #conferences = new Map<string, ConferenceSession>();
   #removalTimers = new Map<string, ReturnType<typeof setTimeout>>();
   #pendingOutgoing: PendingOutgoing | null = null;
+  /** Incoming lines whose microphone is being acquired (a second click must not answer twice). */
+  #answering = new Set<string>();
   #listeners = new Set<() => void>();
   #snapshot: PhoneSnapshot | null = null;
   #publishQueued = false;
@@ -110,7 +117,7 @@ export class Phone {
     this.#configWarning = options.configWarning ?? null;
     this.#log = options.log;
     this.#credentials = options.credentials ?? new CredentialStore();
-    this.#parser = options.conferenceInfoParser ?? parseConferenceInfoDom;
+    this.#readerFactory = options.conferenceInfoReader ?? createConferenceInfoReader;
     this.#lingerMs = options.endedLingerMs ?? 3000;
   }
 
@@ -126,9 +133,9 @@ export class Phone {
     return this.#snapshot;
   };
 
-  /** The conference-info parser can be swapped (e.g. for @conclave/conference-info). */
-  setConferenceInfoParser(parser: ConferenceInfoParser): void {
-    this.#parser = parser;
+  /** The Line behind a snapshot id: for console debugging and the smoke scripts only. */
+  debugLine(lineId: string): Line | undefined {
+    return this.#lines.get(lineId);
   }
 
   // ---- account ----
@@ -167,6 +174,7 @@ export class Phone {
     agent.events.on('status', (status) => {
       if (this.#agent !== agent) return;
       this.#status = status;
+      if (status.registration === 'registered') this.#signedIn = true;
       this.#publish();
     });
     agent.events.on('session', (s) => {
@@ -211,14 +219,17 @@ export class Phone {
 
   async answer(lineId: string, prefs: CallPreferences = {}): Promise<void> {
     const line = this.#lines.get(lineId);
-    if (!line || line.direction !== 'incoming' || line.state !== 'ringing') return;
+    if (!line || line.direction !== 'incoming' || line.state !== 'ringing' || this.#answering.has(lineId)) return;
     const offersVideo = line.snapshot.offersVideo;
     let media: LocalMedia;
+    this.#answering.add(lineId);
     try {
       media = await acquireLocalMedia(Boolean(prefs.video) && offersVideo);
     } catch (error) {
       this.#setError(`cannot answer: ${error instanceof Error ? error.message : String(error)}`);
       return;
+    } finally {
+      this.#answering.delete(lineId);
     }
     if (line.ended || line.snapshot.phase !== 'ringing') {
       stopStream(media.stream); // caller gave up while we were getting the microphone
@@ -458,7 +469,7 @@ export class Phone {
     if (!conference) {
       const agent = this.#agent;
       if (!agent) throw new Error('not signed in');
-      conference = new ConferenceSession(line, agent, (xml, prev) => this.#parser(xml, prev), this.#log);
+      conference = new ConferenceSession(line, agent, this.#readerFactory, this.#log);
       conference.events.on('change', () => this.#publish());
       this.#conferences.set(line.id, conference);
     }
@@ -489,6 +500,7 @@ export class Phone {
   async #closeAgent(): Promise<void> {
     const agent = this.#agent;
     this.#agent = null;
+    this.#signedIn = false;
     for (const conference of this.#conferences.values()) conference.close();
     for (const line of this.#lines.values()) line.hangup();
     if (agent) await agent.close();
@@ -530,6 +542,7 @@ export class Phone {
       config: this.config,
       configWarning: this.#configWarning,
       account: agent ? { user: agent.user, uri: agent.uri } : null,
+      signedIn: agent !== null && this.#signedIn,
       status: this.#status,
       statusText: describeStatus(this.#status, this.config.wsUri),
       loginError: this.#loginError,

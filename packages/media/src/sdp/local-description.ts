@@ -121,7 +121,7 @@ export function writeLocalDescription(session: LocalSession): string {
       if (codec.fmtp) lines.push(`a=fmtp:${codec.payloadType} ${codec.fmtp}`);
     }
     const src = section.source;
-    if (src && section.direction !== 'recvonly' && section.direction !== 'inactive') {
+    if (src) {
       lines.push(`a=msid:${src.streamId} ${src.trackId}`);
       if (src.rtxSsrc !== undefined) lines.push(`a=ssrc-group:FID ${src.ssrc} ${src.rtxSsrc}`);
       for (const ssrc of src.rtxSsrc !== undefined ? [src.ssrc, src.rtxSsrc] : [src.ssrc]) {

@@ -1,0 +1,370 @@
+/**
+ * The conference focus (RFC 4353, RFC 4579): creates conferences at the factory URI, admits dial-ins,
+ * serves the conference event package (RFC 4575), and carries out REFERs — moving a call's party into
+ * a conference (intercept), calling parties (REFER to the focus) and removing them (method=BYE).
+ * Also the admin's ConferenceControl.
+ */
+import type { Logger } from '@conclave/log';
+import { ConferenceError, ConferenceRegistry, type Conference } from '@conclave/conference';
+import type { MediaService } from '@conclave/media';
+import type { Actor, ConferenceControl } from '../admin/control.ts';
+import type { Call, CallSide } from '../call.ts';
+import type { UserDirectory } from '../directory.ts';
+import type { Registrar } from '../registrar.ts';
+import { authenticatedUser } from '../sip-auth.ts';
+import { parseNameAddr, userOf } from '../sip-uri.ts';
+import { reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
+import { ConferenceSession, type Joiner } from './conference-session.ts';
+import { ReferProgress } from './refer-progress.ts';
+
+export type ReferMode = 'intercept' | 'pass-through';
+
+export interface ConferenceFocusOptions {
+  srf: Srf;
+  media: MediaService;
+  directory: UserDirectory;
+  registrar: Registrar;
+  domain: string;
+  factoryUser: string;
+  referMode: ReferMode;
+  maxParticipants: number;
+  allowExternalDialOut: boolean;
+  logger: Logger;
+}
+
+/** A Refer-To value taken apart: the target URI, its method parameter, and an embedded Replaces. */
+interface ReferTarget {
+  uri: string;
+  method: string | undefined;
+  replaces: string | undefined;
+}
+
+export class ConferenceFocus implements ConferenceControl {
+  readonly registry: ConferenceRegistry;
+  readonly #opts: ConferenceFocusOptions;
+  readonly #log: Logger;
+  readonly #sessions = new Map<string, ConferenceSession>();
+
+  constructor(options: ConferenceFocusOptions) {
+    this.#opts = options;
+    this.#log = options.logger;
+    this.registry = new ConferenceRegistry({ domain: options.domain, maxParticipants: options.maxParticipants, logger: options.logger.child('registry') });
+    this.registry.on('ended', (conference) => {
+      this.#sessions.get(conference.id)?.end('conference ended');
+      this.#sessions.delete(conference.id);
+    });
+  }
+
+  get factoryUri(): string {
+    return `sip:${this.#opts.factoryUser}@${this.#opts.domain}`;
+  }
+
+  get sessions(): ConferenceSession[] {
+    return [...this.#sessions.values()];
+  }
+
+  /** True for the factory URI and for URIs of live conferences (request-URIs the focus serves). */
+  serves(uri: string): boolean {
+    return this.#isFactory(uri) || this.#sessionFor(uri) !== undefined || this.#looksLikeConference(uri);
+  }
+
+  sessionFor(uri: string): ConferenceSession | undefined {
+    return this.#sessionFor(uri);
+  }
+
+  // ---- INVITE -------------------------------------------------------------------------------------
+
+  async handleInvite(req: SrfRequest, res: SrfResponse): Promise<void> {
+    const user = authenticatedUser(req)!;
+    const joiner = this.#joiner(user);
+    if (this.#isFactory(req.uri)) {
+      const conference = this.registry.create({ creator: joiner.aor, maxParticipants: this.#opts.maxParticipants });
+      const room = await this.#opts.media.createRoom({ label: conference.uri });
+      const session = new ConferenceSession({
+        conference, room, srf: this.#opts.srf, domain: this.#opts.domain, logger: this.#log,
+        onMemberRefer: (s, member, referReq, referRes) => {
+          void this.handleFocusRefer(referReq, referRes, s, () => {
+            reply(referRes, 202, 'Accepted');
+            return member.dialog;
+          });
+        },
+      });
+      this.#sessions.set(conference.id, session);
+      this.#log.info('conference created', { conference: conference.uri, creator: joiner.aor, callId: req.get('Call-ID') });
+      await session.joinFromInvite(req, res, joiner);
+      return;
+    }
+    const session = this.#sessionFor(req.uri);
+    if (!session) {
+      reply(res, 404, 'Not Found - no such conference');
+      return;
+    }
+    await session.joinFromInvite(req, res, joiner);
+  }
+
+  // ---- SUBSCRIBE ----------------------------------------------------------------------------------
+
+  async handleSubscribe(req: SrfRequest, res: SrfResponse): Promise<void> {
+    const event = (req.get('Event') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (event !== 'conference') {
+      reply(res, 489, 'Bad Event', { headers: { 'Allow-Events': 'conference' } });
+      return;
+    }
+    const session = this.#sessionFor(req.uri);
+    if (!session) {
+      reply(res, 404, 'Not Found - no such conference');
+      return;
+    }
+    const user = authenticatedUser(req)!;
+    const aor = this.#aor(user);
+    if (!session.isParticipant(aor) && !this.#opts.directory.isAdmin(user)) {
+      this.#log.warn('roster subscription refused: not a participant', { user, conference: session.conference.uri });
+      reply(res, 403, 'Forbidden - only participants and admins may watch this conference');
+      return;
+    }
+    await session.subscribe(req, res, user);
+  }
+
+  // ---- REFER --------------------------------------------------------------------------------------
+
+  /**
+   * A REFER on one side of a two-party call. Returns false when it is not about a conference (the
+   * call then relays it to the other party as an ordinary transfer).
+   */
+  async handleCallRefer(call: Call, side: CallSide, req: SrfRequest, res: SrfResponse): Promise<boolean> {
+    const target = parseReferTo(req.get('Refer-To'));
+    if (!target) {
+      reply(res, 400, 'Bad Request - missing or malformed Refer-To');
+      return true;
+    }
+    if (!this.#looksLikeConference(target.uri) && !this.#sessionFor(target.uri)) return false;
+    const session = this.#sessionFor(target.uri);
+    if (!session) {
+      reply(res, 404, 'Not Found - no such conference');
+      return true;
+    }
+    const referrer = authenticatedUserOfDialog(call, side);
+    if (!session.isParticipant(this.#aor(referrer)) && !this.#opts.directory.isAdmin(referrer)) {
+      reply(res, 403, 'Forbidden - only participants may bring parties into a conference');
+      return true;
+    }
+    if (this.#opts.referMode === 'pass-through') return false; // the party is referred and dials in itself
+    await this.#intercept(call, side, session, req, res);
+    return true;
+  }
+
+  /** An out-of-dialog REFER to a conference URI: accepted with a dialog of its own for the NOTIFYs. */
+  async handleOutOfDialogRefer(req: SrfRequest, res: SrfResponse): Promise<void> {
+    const session = this.#sessionFor(req.uri);
+    if (!session) {
+      reply(res, 404, 'Not Found - no such conference');
+      return;
+    }
+    await this.handleFocusRefer(req, res, session, () =>
+      this.#opts.srf.createUAS(req, res, { headers: { Contact: session.focusContact } } as unknown as { localSdp: string }),
+    );
+  }
+
+  /**
+   * REFER addressed to the focus: Refer-To a party → the focus calls it (dial-out, Replaces honoured);
+   * Refer-To `<party;method=BYE>` → the focus removes it. `accept` sends the 202 and returns the dialog
+   * that carries the progress NOTIFYs.
+   */
+  async handleFocusRefer(req: SrfRequest, res: SrfResponse, session: ConferenceSession, accept: () => Promise<SrfDialog> | SrfDialog): Promise<void> {
+    const user = authenticatedUser(req) ?? this.#memberUser(session, req);
+    const target = parseReferTo(req.get('Refer-To'));
+    if (!target) {
+      reply(res, 400, 'Bad Request - missing or malformed Refer-To');
+      return;
+    }
+    if (!user) {
+      reply(res, 403, 'Forbidden');
+      return;
+    }
+    const by = this.#aor(user);
+    const isModerator = session.conference.creator === by || this.#opts.directory.isAdmin(user);
+    if (target.method === 'BYE') {
+      if (!isModerator) {
+        reply(res, 403, 'Forbidden - only the creator or a moderator may remove participants');
+        return;
+      }
+      const victims = session.conference.participants.filter((p) => sameAddress(p.entity, target.uri));
+      if (victims.length === 0) {
+        reply(res, 404, 'Not Found - no such participant');
+        return;
+      }
+      const progress = new ReferProgress(await accept(), req, this.#log);
+      for (const v of victims) session.removeParticipant(v.id, by);
+      progress.final(200);
+      return;
+    }
+    if (!session.isParticipant(by) && !this.#opts.directory.isAdmin(user)) {
+      reply(res, 403, 'Forbidden - only participants may invite parties');
+      return;
+    }
+    const targetUser = userOf(target.uri);
+    const binding = targetUser && this.#opts.directory.get(targetUser) ? this.#opts.registrar.lookup(targetUser) : undefined;
+    const isLocal = targetUser !== undefined && this.#opts.directory.get(targetUser) !== undefined;
+    if (!isLocal && !this.#opts.allowExternalDialOut) {
+      reply(res, 403, 'Forbidden - the focus only calls local users');
+      return;
+    }
+    if (isLocal && !binding) {
+      reply(res, 480, 'Temporarily Unavailable - user is offline');
+      return;
+    }
+    const progress = new ReferProgress(await accept(), req, this.#log);
+    progress.trying();
+    const joiner: Joiner = isLocal ? this.#joiner(targetUser!) : { aor: target.uri, user: undefined, displayName: undefined };
+    const headers: Record<string, string> = target.replaces ? { Replaces: target.replaces, Require: 'replaces' } : {};
+    const status = await session.dialOut(binding?.contact ?? target.uri, joiner, by, headers);
+    progress.final(status);
+  }
+
+  // ---- admin --------------------------------------------------------------------------------------
+
+  async mute(conference: Conference, participantId: string, actor: Actor): Promise<void> {
+    const member = this.#member(conference, participantId);
+    await member.leg.setMutedByFocus(true);
+    conference.mute(participantId, { by: actor.uri });
+    this.#log.info('participant muted by focus', { conference: conference.uri, participant: member.aor, by: actor.user });
+  }
+
+  async unmute(conference: Conference, participantId: string, actor: Actor): Promise<void> {
+    const member = this.#member(conference, participantId);
+    await member.leg.setMutedByFocus(false);
+    conference.unmute(participantId);
+    this.#log.info('participant unmuted by focus', { conference: conference.uri, participant: member.aor, by: actor.user });
+  }
+
+  async kick(conference: Conference, participantId: string, actor: Actor): Promise<void> {
+    const session = this.#session(conference);
+    if (!session.removeParticipant(participantId, actor.uri, 'removed by an administrator')) {
+      if (conference.participant(participantId)) conference.leave(participantId, 'booted', { by: actor.uri });
+      else throw new ConferenceError('not-found', `no participant ${participantId}`);
+    }
+  }
+
+  async lock(conference: Conference, actor: Actor): Promise<void> {
+    conference.lock();
+    this.#log.info('conference locked', { conference: conference.uri, by: actor.user });
+  }
+
+  async unlock(conference: Conference, actor: Actor): Promise<void> {
+    conference.unlock();
+    this.#log.info('conference unlocked', { conference: conference.uri, by: actor.user });
+  }
+
+  async end(conference: Conference, actor: Actor): Promise<void> {
+    this.#log.info('conference ended by admin', { conference: conference.uri, by: actor.user });
+    this.#session(conference).end(`ended by ${actor.user}`);
+  }
+
+  /** Ends every conference (shutdown). */
+  stop(): void {
+    for (const session of this.#sessions.values()) session.end('service shutting down');
+    this.#sessions.clear();
+    this.registry.close();
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------
+
+  async #intercept(call: Call, side: CallSide, session: ConferenceSession, req: SrfRequest, res: SrfResponse): Promise<void> {
+    const other = call.partyOpposite(side);
+    const joiner = this.#joiner(other.user);
+    const referrerDialog = call.dialogOf(side)!;
+    let participant;
+    try {
+      participant = session.admit(joiner, { joiningMethod: 'dialed-out', by: this.#aor(authenticatedUserOfDialog(call, side)), status: 'dialing-out' });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      reply(res, code === 'locked' ? 403 : code === 'full' ? 486 : 500, code === 'locked' ? 'Forbidden - conference is locked' : code === 'full' ? 'Busy Here - conference is full' : 'Server Internal Error');
+      return;
+    }
+    reply(res, 202, 'Accepted');
+    const progress = new ReferProgress(referrerDialog, req, this.#log);
+    progress.trying();
+    const released = call.release(other.side);
+    if (!released) {
+      session.conference.leave(participant.id, 'failed', { reason: 'the call ended' });
+      progress.final(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    try {
+      await session.adoptCallLeg(released.dialog, released.leg, joiner, participant);
+      progress.final(200);
+    } catch (err) {
+      this.#log.warn('moving the party into the conference failed', { error: (err as Error).message, party: joiner.aor });
+      if (session.conference.participant(participant.id)) session.conference.leave(participant.id, 'failed');
+      released.dialog.destroy();
+      progress.final(500);
+    }
+  }
+
+  #joiner(user: string): Joiner {
+    const entry = this.#opts.directory.get(user);
+    return { aor: this.#aor(user), user, displayName: entry?.displayName ?? user };
+  }
+
+  #aor(user: string): string {
+    return `sip:${user}@${this.#opts.domain}`;
+  }
+
+  #isFactory(uri: string): boolean {
+    return userOf(uri) === this.#opts.factoryUser;
+  }
+
+  #looksLikeConference(uri: string): boolean {
+    return /^conf-/.test(userOf(uri) ?? '');
+  }
+
+  #sessionFor(uri: string): ConferenceSession | undefined {
+    const user = userOf(uri);
+    if (!user) return undefined;
+    const conference = this.registry.findByUri(`sip:${user}@${this.#opts.domain}`);
+    return conference ? this.#sessions.get(conference.id) : undefined;
+  }
+
+  #session(conference: Conference): ConferenceSession {
+    const s = this.#sessions.get(conference.id);
+    if (!s) throw new Error(`conference ${conference.uri} has no live session`);
+    return s;
+  }
+
+  #member(conference: Conference, participantId: string) {
+    const m = this.#session(conference).member(participantId);
+    if (!m) throw Object.assign(new Error(`no connected participant ${participantId}`), { code: 'not-found' });
+    return m;
+  }
+
+  #memberUser(session: ConferenceSession, req: SrfRequest): string | undefined {
+    const callId = req.get('Call-ID');
+    return session.members.find((m) => m.callId === callId)?.user;
+  }
+}
+
+/** The authenticated user on one side of a call (both sides are local users: calls run between them). */
+function authenticatedUserOfDialog(call: Call, side: CallSide): string {
+  return side === 'caller' ? call.caller.user : call.callee.user;
+}
+
+export function parseReferTo(value: string | undefined): ReferTarget | undefined {
+  if (!value) return undefined;
+  const addr = parseNameAddr(value);
+  if (!addr) return undefined;
+  const [base, headerPart] = addr.uri.split('?', 2) as [string, string | undefined];
+  const method = /;method=([A-Za-z]+)/i.exec(base)?.[1]?.toUpperCase();
+  const uri = base.replace(/;method=[A-Za-z]+/i, '');
+  let replaces: string | undefined;
+  for (const kv of headerPart?.split('&') ?? []) {
+    const [k, v] = kv.split('=', 2);
+    if (k?.toLowerCase() === 'replaces' && v) replaces = decodeURIComponent(v);
+  }
+  return { uri, method, replaces };
+}
+
+function sameAddress(a: string, b: string): boolean {
+  const ua = userOf(a);
+  const ub = userOf(b);
+  return ua !== undefined && ua === ub;
+}

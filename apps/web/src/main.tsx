@@ -1,0 +1,32 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { loadConfig } from './phone/config.ts';
+import { createLogger } from './phone/log.ts';
+import { Phone } from './phone/phone.ts';
+import { App } from './ui/App.tsx';
+import './ui/styles.css';
+
+declare global {
+  interface Window {
+    /** For debugging from the console / e2e tests: the softphone store. */
+    conclave?: { phone: Phone };
+  }
+}
+
+const log = createLogger('conclave-web');
+const { config, warning } = await loadConfig();
+if (warning) log.warn(warning);
+
+const phone = new Phone({ config, configWarning: warning, log });
+window.conclave = { phone };
+// Hang up and unregister when the tab goes away (best effort: the page may not get the chance).
+window.addEventListener('pagehide', () => phone.close());
+phone.autoLogin();
+
+const container = document.getElementById('root');
+if (!container) throw new Error('index.html has no #root element');
+createRoot(container).render(
+  <StrictMode>
+    <App phone={phone} />
+  </StrictMode>,
+);

@@ -1,0 +1,156 @@
+import { useEffect, useRef } from 'react';
+import type { LineSnapshot } from '../phone/line.ts';
+import type { Phone } from '../phone/phone.ts';
+import { initial } from './IncomingCall.tsx';
+import { LocalPreview, RemoteTrack } from './RemoteMedia.tsx';
+import { formatDuration } from './usePhone.ts';
+
+function phaseText(line: LineSnapshot): string {
+  switch (line.state) {
+    case 'ringing':
+      if (line.direction === 'incoming') return line.phase === 'answering' ? 'Connecting…' : 'Incoming call: answer or decline above';
+      return line.phase === 'calling' ? 'Calling…' : 'Ringing…';
+    case 'active':
+      return line.remoteHold ? `${line.displayName} put you on hold` : line.role === 'conference' ? 'In conference' : 'In call';
+    case 'held':
+      return line.holdPending ? 'Putting on hold…' : 'On hold';
+    case 'ended':
+      return line.end ? line.end.text : 'call ended';
+  }
+}
+
+const STATE_LABEL: Record<LineSnapshot['state'], string> = {
+  ringing: 'ringing',
+  active: 'active',
+  held: 'on hold',
+  ended: 'ended',
+};
+
+export function LineCard({ line, now, phone }: { line: LineSnapshot; now: number; phone: Phone }) {
+  const ended = line.state === 'ended';
+  const connected = line.state === 'active' || line.state === 'held';
+  const duration = line.answeredAt !== null ? formatDuration((line.endedAt ?? now) - line.answeredAt) : null;
+  const name = line.displayName;
+  const showLocalVideo = line.video && line.localStream !== null && line.localStream.getVideoTracks().length > 0 && !ended;
+  const endIsError = ended && line.end?.isError === true;
+  // An unanswered incoming call is handled by its alert (answer / decline); no second set of buttons.
+  const incomingRinging = line.direction === 'incoming' && line.phase === 'ringing';
+  const hangupRef = useRef<HTMLButtonElement>(null);
+
+  // Answering removes the alert that had the focus: give the keyboard the new call's controls.
+  useEffect(() => {
+    if (line.direction !== 'incoming' || line.state !== 'active') return;
+    const active = document.activeElement;
+    if (!active || active === document.body) hangupRef.current?.focus();
+  }, [line.direction, line.state]);
+
+  return (
+    <li
+      className={`line line-${line.state}${endIsError ? ' line-failed' : ''}`}
+      data-testid="line"
+      data-state={line.state}
+      data-party={line.party}
+      data-line-id={line.id}
+      data-direction={line.direction}
+      data-role={line.role}
+      data-muted={String(line.muted)}
+      data-remote-hold={String(line.remoteHold)}
+      aria-label={`${line.role === 'conference' ? 'Conference' : 'Call with'} ${name}, ${STATE_LABEL[line.state]}${duration ? `, ${duration}` : ''}`}
+    >
+      <div className="line-head">
+        <div className={`avatar avatar-${line.state}`} aria-hidden="true">
+          {line.role === 'conference' ? '⁂' : initial(name)}
+        </div>
+        <div className="line-who">
+          <span className="party-name">{line.role === 'conference' ? `Conference${name && name !== 'conference' ? ` · ${name}` : ''}` : name}</span>
+          <span className="party-uri mono" data-testid="line-party">
+            {line.party}
+          </span>
+        </div>
+        <div className="line-meta">
+          <span className={`chip chip-${line.state}`} data-testid="line-state">
+            {STATE_LABEL[line.state]}
+          </span>
+          <span className="duration mono" data-testid="line-duration" aria-hidden={duration === null}>
+            {duration ?? (line.direction === 'incoming' ? '↓' : '↑')}
+          </span>
+        </div>
+      </div>
+
+      <p className={`line-detail${endIsError ? ' line-detail-error' : ''}`} data-testid="line-detail" role={endIsError ? 'alert' : undefined}>
+        {phaseText(line)}
+        {line.muted && connected && <span className="tag">muted</span>}
+      </p>
+
+      {line.error !== null && !ended && (
+        <p className="line-error" role="alert" data-testid="line-error">
+          {line.error}
+        </p>
+      )}
+
+      {!ended && !incomingRinging && (
+        <div className="line-actions" role="group" aria-label={`Controls for the call with ${name}`}>
+          <button
+            type="button"
+            className={`button button-toggle${line.muted ? ' is-on' : ''}`}
+            data-testid="mute-button"
+            aria-pressed={line.muted}
+            disabled={!connected}
+            onClick={() => phone.setMuted(line.id, !line.muted)}
+            aria-label={line.muted ? `Unmute your microphone for ${name}` : `Mute your microphone for ${name}`}
+          >
+            {line.muted ? 'Unmute' : 'Mute'}
+          </button>
+          {line.state === 'held' ? (
+            <button
+              type="button"
+              className="button button-toggle is-on"
+              data-testid="resume-button"
+              disabled={line.holdPending}
+              onClick={() => phone.resume(line.id)}
+              aria-label={`Resume the call with ${name}`}
+            >
+              Resume
+            </button>
+          ) : (
+            <button
+              type="button"
+              className="button button-toggle"
+              data-testid="hold-button"
+              disabled={line.state !== 'active' || line.holdPending}
+              onClick={() => phone.hold(line.id)}
+              aria-label={`Hold the call with ${name}`}
+            >
+              Hold
+            </button>
+          )}
+          <button
+            ref={hangupRef}
+            type="button"
+            className="button button-hangup"
+            data-testid="hangup-button"
+            onClick={() => phone.hangup(line.id)}
+            aria-label={
+              line.state === 'ringing'
+                ? line.direction === 'incoming'
+                  ? `Decline the call from ${name}`
+                  : `Cancel the call to ${name}`
+                : `Hang up the call with ${name}`
+            }
+          >
+            {line.state === 'ringing' ? (line.direction === 'incoming' ? 'Decline' : 'Cancel') : 'Hang up'}
+          </button>
+        </div>
+      )}
+
+      {(line.remoteTracks.length > 0 || showLocalVideo) && (
+        <div className="line-media">
+          {line.remoteTracks.map((track) => (
+            <RemoteTrack key={track.id} track={track} party={line.party} lineId={line.id} />
+          ))}
+          {showLocalVideo && line.localStream && <LocalPreview stream={line.localStream} />}
+        </div>
+      )}
+    </li>
+  );
+}

@@ -1,0 +1,77 @@
+import { useId, useState, type FormEvent } from 'react';
+import type { Phone, PhoneSnapshot } from '../phone/phone.ts';
+
+export function LoginForm({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }) {
+  const [user, setUser] = useState(snap.lastUser);
+  const [password, setPassword] = useState('');
+  const [remember, setRemember] = useState(false);
+  const id = useId();
+
+  // Signing in: the agent exists but has not registered yet (connecting, or waiting for the server).
+  const pending = snap.account !== null && !snap.signedIn;
+
+  const submit = (e: FormEvent<HTMLFormElement>): void => {
+    e.preventDefault();
+    if (pending) return;
+    phone.login(user, password, remember);
+  };
+
+  return (
+    <form className="card login" onSubmit={submit} aria-labelledby={`${id}-title`} noValidate>
+      <h1 id={`${id}-title`} className="login-title">
+        Sign in
+      </h1>
+      <p className="muted">
+        Calls and conferences at <span className="mono">{snap.config.domain}</span>
+      </p>
+      <div className="field">
+        <label htmlFor={`${id}-user`}>User name</label>
+        <input
+          id={`${id}-user`}
+          data-testid="login-user"
+          name="username"
+          autoComplete="username"
+          autoCapitalize="none"
+          autoCorrect="off"
+          spellCheck={false}
+          autoFocus
+          required
+          value={user}
+          onChange={(e) => setUser(e.target.value)}
+          placeholder="alice"
+        />
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-password`}>Password</label>
+        <input
+          id={`${id}-password`}
+          data-testid="login-password"
+          type="password"
+          name="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+      </div>
+      <label className="check">
+        <input type="checkbox" data-testid="login-remember" checked={remember} onChange={(e) => setRemember(e.target.checked)} />
+        <span>Remember me on this browser</span>
+      </label>
+      {remember && <p className="hint">Your password will be stored in this browser until you sign out.</p>}
+      {snap.loginError !== null && (
+        <p className="form-error" role="alert" data-testid="login-error">
+          {snap.loginError}
+        </p>
+      )}
+      <button type="submit" className="button button-primary button-wide" data-testid="login-submit" disabled={pending} aria-busy={pending}>
+        {pending ? 'Signing in…' : 'Sign in'}
+      </button>
+      {pending && (
+        <button type="button" className="button button-quiet button-wide" data-testid="login-cancel" onClick={() => void phone.logout()}>
+          Cancel
+        </button>
+      )}
+    </form>
+  );
+}

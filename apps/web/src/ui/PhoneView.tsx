@@ -1,0 +1,53 @@
+import { useState } from 'react';
+import type { Phone, PhoneSnapshot } from '../phone/phone.ts';
+import { ConferencePanel } from './ConferencePanel.tsx';
+import { DialForm } from './DialForm.tsx';
+import { IncomingCall } from './IncomingCall.tsx';
+import { LineCard } from './LineCard.tsx';
+import { useRinger } from './ringer.ts';
+import { useNow } from './usePhone.ts';
+
+export function PhoneView({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }) {
+  // One preference shared by dialling and answering.
+  const [video, setVideo] = useState(false);
+  const incoming = snap.lines.filter((l) => l.direction === 'incoming' && l.state === 'ringing' && l.phase === 'ringing');
+  const hasActive = snap.lines.some((l) => l.state === 'active');
+  const ticking = snap.lines.some((l) => l.state === 'active' || l.state === 'held');
+  const now = useNow(ticking);
+  useRinger(incoming.length > 0, incoming[0]?.displayName ?? null);
+
+  return (
+    <div className="phone-view">
+      {incoming.map((line) => (
+        <IncomingCall
+          key={line.id}
+          line={line}
+          otherActive={hasActive}
+          onAnswer={(holdOthers) => void phone.answer(line.id, { video, holdOthers })}
+          onDecline={() => phone.decline(line.id)}
+        />
+      ))}
+
+      <DialForm phone={phone} snap={snap} video={video} onVideoChange={setVideo} hasActive={hasActive} />
+
+      <section className="lines" aria-labelledby="lines-title">
+        <h2 id="lines-title" className="section-title">
+          Calls
+        </h2>
+        {snap.lines.length === 0 ? (
+          <p className="empty" data-testid="no-calls">
+            No calls. Type a name above — for example <span className="mono">bob</span> — and press Enter.
+          </p>
+        ) : (
+          <ul className="line-list">
+            {snap.lines.map((line) => (
+              <LineCard key={line.id} line={line} now={now} phone={phone} />
+            ))}
+          </ul>
+        )}
+      </section>
+
+      {(snap.lines.length > 0 || snap.conference !== null) && <ConferencePanel phone={phone} snap={snap} />}
+    </div>
+  );
+}

@@ -1,0 +1,68 @@
+import { useEffect, useRef } from 'react';
+
+interface Props {
+  track: MediaStreamTrack;
+  party: string;
+  lineId: string;
+}
+
+/**
+ * One element per remote track. Audio elements are never muted: Chromium decodes a remote WebRTC
+ * track only while it is attached to a playing, unmuted element.
+ */
+export function RemoteTrack({ track, party, lineId }: Props) {
+  const ref = useRef<HTMLAudioElement & HTMLVideoElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    el.srcObject = new MediaStream([track]);
+    const play = (): void => {
+      el.play().catch(() => {
+        // Autoplay blocked (no user gesture yet): retry on the next interaction.
+        const retry = (): void => {
+          void el.play().catch(() => {});
+        };
+        window.addEventListener('pointerdown', retry, { once: true });
+        window.addEventListener('keydown', retry, { once: true });
+      });
+    };
+    play();
+    return () => {
+      el.pause();
+      el.srcObject = null;
+    };
+  }, [track]);
+
+  if (track.kind === 'video') {
+    return (
+      <video
+        ref={ref}
+        className="remote-video"
+        autoPlay
+        playsInline
+        muted
+        data-testid="remote-video"
+        data-party={party}
+        data-line-id={lineId}
+        data-track-id={track.id}
+        aria-label={`Video from ${party}`}
+      />
+    );
+  }
+  return <audio ref={ref} autoPlay data-testid="remote-audio" data-party={party} data-line-id={lineId} data-track-id={track.id} />;
+}
+
+/** Local camera preview (muted: it is our own audio). */
+export function LocalPreview({ stream }: { stream: MediaStream }) {
+  const ref = useRef<HTMLVideoElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    el.srcObject = new MediaStream(stream.getVideoTracks());
+    void el.play().catch(() => {});
+    return () => {
+      el.srcObject = null;
+    };
+  }, [stream]);
+  return <video ref={ref} className="local-video" autoPlay playsInline muted aria-label="Your camera" data-testid="local-video" />;
+}

@@ -1,0 +1,130 @@
+/**
+ * `pnpm bench`: call setups per second through the embedded SipServer + a drachtio-srf B2BUA, and the
+ * same load through Kamailio as a stateful proxy, on this machine, in one run. See bench/README.md.
+ *
+ *   SIPp caller -> embedded SipServer -> drachtio-srf createB2BUA app -> SIPp callee
+ *   SIPp caller -> Kamailio (tm + rr)                                 -> SIPp callee
+ *
+ * Progress goes to stderr, the results table to stdout.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { HELP, UsageError, parseOptions, type BenchOptions } from './lib/options.ts';
+import { capacity, latencyAtHalfLoad, measureDialogs, soak, warmUp, type PhaseContext } from './lib/phases.ts';
+import { loadNow, machineDescription, renderReport, toJson, type TargetReport } from './lib/report.ts';
+import { SippUas } from './lib/sipp.ts';
+import { EmbeddedTarget, KamailioTarget, type Target, type TargetName } from './lib/targets.ts';
+
+const stopOnExit = new Set<() => Promise<void>>();
+
+function progress(scope: string): (line: string) => void {
+  return (line) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)} ${scope}] ${line}\n`);
+}
+
+function sippVersion(): string {
+  try {
+    const out = execFileSync('sipp', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return /SIPp v[\w.-]+/.exec(out)?.[0] ?? 'SIPp';
+  } catch (err) {
+    // `sipp -v` exits non-zero on some versions but still prints.
+    const out = String((err as { stdout?: unknown }).stdout ?? '');
+    const m = /SIPp v[\w.-]+/.exec(out);
+    if (m) return m[0];
+    throw new Error('sipp not found: apt-get install -y sip-tester (or run pnpm setup as root)');
+  }
+}
+
+async function benchTarget(name: TargetName, opts: BenchOptions, out: string): Promise<TargetReport> {
+  const say = progress(name);
+  const dir = join(out, name);
+  mkdirSync(dir, { recursive: true });
+  const p = opts.basePort;
+  const ports = { embeddedSip: p, control: p + 1, kamailio: p + 2, callee: p + 3 };
+  let callerPort = p + 10;
+  const report: TargetReport = { name, description: name };
+  let target: Target | undefined;
+  let uas: SippUas | undefined;
+  try {
+    uas = await SippUas.start(ports.callee, dir);
+    const u = uas;
+    stopOnExit.add(() => u.stop());
+    target = name === 'embedded'
+      ? await EmbeddedTarget.start({ sipPort: ports.embeddedSip, controlPort: ports.control, calleePort: ports.callee, dir, logLevel: opts.logLevel })
+      : await KamailioTarget.start({ port: ports.kamailio, calleePort: ports.callee, dir, children: opts.kamailioChildren });
+    const t = target;
+    stopOnExit.add(() => t.stop());
+    report.description = target.description;
+    say(`started: ${target.description} on udp/${target.sipAddress}`);
+    const ctx: PhaseContext = {
+      target, uas, opts, dir, progress: say,
+      nextCallerPort: () => {
+        const port = callerPort;
+        callerPort = callerPort >= p + 99 ? p + 10 : callerPort + 1;
+        return port;
+      },
+      settleSeconds: opts.settleSeconds ?? (name === 'embedded' ? 35 : 8),
+    };
+    report.warmUp = await warmUp(ctx);
+    report.dialogs = await measureDialogs(ctx);
+    // The soak starts from the settled, call-free state the dialogs phase ended in.
+    if (opts.soakMinutes > 0) report.soak = await soak(ctx, report.dialogs.after);
+    report.capacity = await capacity(ctx);
+    const best = report.capacity.best;
+    if (best) report.halfLoad = await latencyAtHalfLoad(ctx, best.rate);
+    else say('no capacity step was sustained: no half-load measurement');
+  } catch (err) {
+    report.error = err instanceof Error ? err.message : String(err);
+    say(`ERROR: ${report.error}`);
+  } finally {
+    await target?.stop();
+    await uas?.stop();
+    stopOnExit.clear();
+  }
+  return report;
+}
+
+async function main(): Promise<number> {
+  let opts: BenchOptions | 'help';
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n\n${HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (opts === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const sipp = sippVersion();
+  const out = opts.out ? resolve(opts.out) : mkdtempSync(join(tmpdir(), 'conclave-bench-'));
+  mkdirSync(out, { recursive: true });
+  const started = new Date();
+  const loadAtStart = loadNow();
+  progress('run')(`${sipp}; files in ${out}; load average ${loadAtStart.join(' ')}`);
+  const reports: TargetReport[] = [];
+  for (const name of opts.targets) reports.push(await benchTarget(name, opts, out));
+  const info = { started, finished: new Date(), machine: machineDescription(), loadAtStart, sipp, out };
+  process.stdout.write(renderReport(reports, info, opts) + '\n');
+  if (opts.json) writeFileSync(opts.json, JSON.stringify(toJson(reports, info, opts), null, 2) + '\n');
+  return reports.some((r) => r.error !== undefined) ? 1 : 0;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`\n[bench] ${sig}: stopping servers and SIPp\n`);
+    void Promise.allSettled([...stopOnExit].map((stop) => stop())).finally(() => process.exit(130));
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`[bench] harness error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    void Promise.allSettled([...stopOnExit].map((stop) => stop())).finally(() => process.exit(1));
+  },
+);

@@ -1,0 +1,15 @@
+export { MediaService, type MediaServiceOptions, type MediaServiceEvents } from './media-service.ts';
+export { Room, type RoomOptions, type RoomEvents, type RoomCloseReason } from './room.ts';
+export {
+  WebRtcLeg,
+  type WebRtcLegOptions,
+  type WebRtcLegEvents,
+  type SignalingState,
+  type LegCloseReason,
+  type LegStats,
+  type SectionStats,
+  type StreamCounters,
+} from './webrtc-leg.ts';
+export { SdpNegotiationError, NegotiationStateError, MediaClosedError } from './errors.ts';
+export type { WorkerLogLevel } from './worker-pool.ts';
+export type { Direction } from './sdp/remote-description.ts';

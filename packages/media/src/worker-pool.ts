@@ -1,0 +1,114 @@
+/**
+ * mediasoup worker processes: one per core by default. Rooms go to the least-loaded worker (load =
+ * rooms + legs hosted). A worker that dies is logged and replaced; its rooms close with reason
+ * 'worker-died' (the router emits 'workerclose' before the worker emits 'died').
+ */
+import { createWorker } from 'mediasoup';
+import type * as ms from 'mediasoup/types';
+import type { Logger } from '@conclave/log';
+
+export type WorkerLogLevel = 'debug' | 'warn' | 'error' | 'none';
+
+export interface LoadSource {
+  /** Rooms + legs currently hosted by this worker. */
+  load(): number;
+}
+
+interface Entry {
+  worker: ms.Worker;
+  hosted: Set<LoadSource>;
+}
+
+export interface WorkerPoolEvents {
+  died(pid: number, error: Error): void;
+  replaced(oldPid: number, newPid: number): void;
+}
+
+export class WorkerPool {
+  readonly #log: Logger;
+  readonly #logLevel: WorkerLogLevel;
+  readonly #entries: Entry[] = [];
+  readonly #replacing = new Set<Promise<void>>();
+  readonly #events: WorkerPoolEvents;
+  #closed = false;
+
+  private constructor(log: Logger, logLevel: WorkerLogLevel, events: WorkerPoolEvents) {
+    this.#log = log;
+    this.#logLevel = logLevel;
+    this.#events = events;
+  }
+
+  static async create(params: { size: number; log: Logger; logLevel?: WorkerLogLevel; events: WorkerPoolEvents }): Promise<WorkerPool> {
+    const size = Math.max(1, Math.floor(params.size));
+    const pool = new WorkerPool(params.log, params.logLevel ?? 'warn', params.events);
+    try {
+      for (let i = 0; i < size; i++) await pool.#spawn();
+    } catch (err) {
+      pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  get pids(): number[] {
+    return this.#entries.map((e) => e.worker.pid);
+  }
+
+  /** The least-loaded live worker; waits for a replacement if every worker just died. */
+  async pick(): Promise<{ worker: ms.Worker; host: (source: LoadSource) => () => void }> {
+    if (this.#entries.length === 0 && this.#replacing.size > 0) await Promise.allSettled([...this.#replacing]);
+    let best: Entry | undefined;
+    let bestLoad = Infinity;
+    for (const entry of this.#entries) {
+      const load = [...entry.hosted].reduce((n, s) => n + s.load(), 0);
+      if (load < bestLoad) {
+        best = entry;
+        bestLoad = load;
+      }
+    }
+    if (!best) throw new Error('no mediasoup worker is available');
+    const chosen = best;
+    return {
+      worker: chosen.worker,
+      host: (source) => {
+        chosen.hosted.add(source);
+        return () => chosen.hosted.delete(source);
+      },
+    };
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const entry of this.#entries.splice(0)) {
+      if (!entry.worker.closed) entry.worker.close();
+    }
+  }
+
+  async #spawn(): Promise<ms.Worker> {
+    const worker = await createWorker({ logLevel: this.#logLevel, disableLiburing: true });
+    if (this.#closed) {
+      worker.close();
+      throw new Error('worker pool closed');
+    }
+    const entry: Entry = { worker, hosted: new Set() };
+    this.#entries.push(entry);
+    worker.on('died', (error) => this.#onDied(entry, error));
+    this.#log.info('mediasoup worker started', { pid: worker.pid });
+    return worker;
+  }
+
+  #onDied(entry: Entry, error: Error): void {
+    const pid = entry.worker.pid;
+    const index = this.#entries.indexOf(entry);
+    if (index >= 0) this.#entries.splice(index, 1);
+    this.#log.error('mediasoup worker died; replacing it', { pid, err: error, rooms: entry.hosted.size });
+    this.#events.died(pid, error);
+    if (this.#closed) return;
+    const replacement = this.#spawn().then(
+      (worker) => this.#events.replaced(pid, worker.pid),
+      (err: unknown) => this.#log.error('cannot replace mediasoup worker', { pid, err }),
+    );
+    this.#replacing.add(replacement);
+    void replacement.finally(() => this.#replacing.delete(replacement));
+  }
+}

@@ -1,0 +1,1331 @@
+import dns from 'node:dns';
+import net from 'node:net';
+import type { Logger } from '@conclave/log';
+import {
+  SipParseError, SipRequest, SipResponse, canonicalHeaderName, formatNameAddr, formatSipUri, formatVia, getParam,
+  normalizeHeaderName, parseMessage, parseNameAddr, parseSipUri, parseVia, reasonPhrase, setParam,
+  splitHeaderList, tagOf, tryParseSipUri, viaBranch, viaSentBy, type NameAddr, type SipMessage, type Via,
+} from '@conclave/sip-message';
+import type { AppCommand, AppConnection } from './control/app-connection.ts';
+import { Dialog, DialogTable, dialogIdOf } from './dialogs.ts';
+import { CSeqCounter, CallIdGenerator, newBranch, newTag, newUuid, wireTime } from './ids.ts';
+import type { Limits } from './limits.ts';
+import { RouteTable } from './routes.ts';
+import { TimerSet, type SipTimers } from './timers.ts';
+import { ClientTransaction, ServerTransaction } from './transactions.ts';
+import { viaTransport, wireTransport, type Flow, type FlowTable, type HostPort, type TransportName } from './transport/flow.ts';
+import type { StreamTransport } from './transport/tcp.ts';
+import type { UdpTransport } from './transport/udp.ts';
+
+const CRLF = '\r\n';
+/** Headers the server always builds itself in what it sends. */
+const SERVER_OWNED = new Set(['via', 'from', 'to', 'call-id', 'cseq', 'content-length', 'max-forwards', 'contact', 'route']);
+/** Methods whose requests/responses carry a default Contact when the app gives none. */
+const DIALOG_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
+export interface AgentTransports {
+  udp?: UdpTransport;
+  tcp?: StreamTransport;
+  tls?: StreamTransport;
+  ws?: { local: HostPort };
+  wss?: { local: HostPort };
+}
+
+export interface AgentOptions {
+  log: Logger;
+  timers: SipTimers;
+  flows: FlowTable;
+  transports: AgentTransports;
+  limits: Limits;
+  secret: string;
+  version: string;
+  /** Called when an app authenticates / its connection closes. */
+  onAppConnected?: (app: AppConnection) => void;
+  onAppDisconnected?: (app: AppConnection) => void;
+}
+
+interface Counters {
+  requestsIn: number;
+  responsesIn: number;
+  malformed: number;
+}
+
+/**
+ * The SIP engine: transaction and dialog layer between the network (UDP/TCP/WS flows) and the
+ * drachtio-srf apps on the control port, speaking the drachtio wire protocol as drachtio-server does.
+ */
+export class Agent {
+  readonly #log: Logger;
+  readonly #timers: SipTimers;
+  readonly #flows: FlowTable;
+  readonly #transports: AgentTransports;
+  readonly #limits: Limits;
+  readonly #secret: string;
+  readonly #version: string;
+  readonly #opts: AgentOptions;
+  readonly #timerSet = new TimerSet();
+  readonly #routes = new RouteTable();
+  readonly #dialogs = new DialogTable();
+  readonly #serverByKey = new Map<string, ServerTransaction>();
+  readonly #serverById = new Map<string, ServerTransaction>();
+  readonly #clientByKey = new Map<string, ClientTransaction>();
+  readonly #clientById = new Map<string, ClientTransaction>();
+  /** Dialog ids of app INVITEs that failed, so the app's ACK for them is recognised and absorbed. */
+  readonly #failedInvites = new Map<string, number>();
+  readonly #apps = new Set<AppConnection>();
+  readonly #callIds = new CallIdGenerator();
+  readonly #cseq = new CSeqCounter();
+  readonly counters: Counters = { requestsIn: 0, responsesIn: 0, malformed: 0 };
+  #closed = false;
+
+  constructor(opts: AgentOptions) {
+    this.#opts = opts;
+    this.#log = opts.log;
+    this.#timers = opts.timers;
+    this.#flows = opts.flows;
+    this.#transports = opts.transports;
+    this.#limits = opts.limits;
+    this.#secret = opts.secret;
+    this.#version = opts.version;
+  }
+
+  /** Live state sizes, for tests and diagnostics (leak checks). */
+  get stats(): { serverTransactions: number; clientTransactions: number; dialogs: number; apps: number; timers: number } {
+    return {
+      serverTransactions: this.#serverById.size,
+      clientTransactions: this.#clientById.size,
+      dialogs: this.#dialogs.size,
+      apps: this.#apps.size,
+      timers: this.#timerSet.size,
+    };
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#timerSet.close();
+    for (const app of this.#apps) app.destroy();
+    this.#apps.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // App connections
+  // ---------------------------------------------------------------------------------------------
+
+  attachApp(app: AppConnection): void {
+    this.#apps.add(app);
+    app.onCommand = (cmd) => this.#onCommand(app, cmd);
+    app.onClose = () => this.#onAppClosed(app);
+  }
+
+  #onAppClosed(app: AppConnection): void {
+    if (!this.#apps.delete(app)) return;
+    this.#routes.removeApp(app);
+    // Pending incoming requests the app will never answer: fail them now rather than leak them.
+    for (const st of [...this.#serverById.values()]) {
+      if (st.app === app && st.lastStatus < 200 && st.method !== 'ACK') {
+        this.#respondLocally(st, 503, undefined, { 'Retry-After': '5' });
+      }
+    }
+    for (const d of this.#dialogs.ownedBy(app)) this.#removeDialog(d);
+    if (app.authenticated) {
+      app.log.info('app disconnected');
+      this.#opts.onAppDisconnected?.(app);
+    }
+  }
+
+  #hostports(): string {
+    const t = this.#transports;
+    const parts: string[] = [];
+    if (t.wss) parts.push(`wss/${t.wss.local.host}:${t.wss.local.port}`);
+    if (t.ws) parts.push(`ws/${t.ws.local.host}:${t.ws.local.port}`);
+    if (t.tls) parts.push(`tls/${t.tls.local.host}:${t.tls.local.port}`);
+    if (t.tcp) parts.push(`tcp/${t.tcp.local.host}:${t.tcp.local.port}`);
+    if (t.udp) parts.push(`udp/${t.udp.local.host}:${t.udp.local.port}`);
+    return parts.join(',');
+  }
+
+  #onCommand(app: AppConnection, cmd: AppCommand): void {
+    if (this.#closed) return;
+    if (!app.authenticated) {
+      if (cmd.type !== 'authenticate') {
+        app.log.warn('command before authentication, closing', { type: cmd.type });
+        app.respond(cmd.msgId, 'NO', 'not authenticated');
+        app.close();
+        return;
+      }
+      if (cmd.args[0] !== this.#secret) {
+        app.log.warn('app authentication failed: incorrect secret');
+        app.respond(cmd.msgId, 'NO', 'incorrect secret');
+        app.close();
+        return;
+      }
+      app.authenticated = true;
+      app.tags = (cmd.args[1] ?? '').split(',').filter(Boolean);
+      const hp = this.#hostports();
+      app.respond(cmd.msgId, 'OK', hp, this.#version, hp);
+      app.log.info('app connected', { tags: app.tags.join(',') || undefined });
+      this.#opts.onAppConnected?.(app);
+      return;
+    }
+    switch (cmd.type) {
+      case 'route': {
+        const verb = (cmd.args[0] ?? '').toLowerCase();
+        if (verb) this.#routes.add(verb, app);
+        app.respond(cmd.msgId, 'OK');
+        app.log.debug('route added', { verb });
+        return;
+      }
+      case 'remove_route': {
+        const verb = (cmd.args[0] ?? '').toLowerCase();
+        this.#routes.remove(verb, app);
+        app.respond(cmd.msgId, 'OK');
+        return;
+      }
+      case 'ping':
+        app.respond(cmd.msgId, 'OK', 'pong');
+        return;
+      case 'sip':
+        this.#onAppSip(app, cmd);
+        return;
+      case 'proxy':
+        this.#onAppProxy(app, cmd);
+        return;
+      case 'authenticate':
+        app.respond(cmd.msgId, 'OK', this.#hostports(), this.#version, this.#hostports());
+        return;
+      default:
+        app.log.warn('unsupported app command', { type: cmd.type });
+        app.respond(cmd.msgId, 'NOK', `unsupported command ${cmd.type}`);
+    }
+  }
+
+  #onAppProxy(app: AppConnection, cmd: AppCommand): void {
+    app.log.warn('proxy command not supported yet');
+    app.respond(cmd.msgId, 'NOK', 'proxy not supported');
+  }
+
+  #onAppSip(app: AppConnection, cmd: AppCommand): void {
+    const txnId = cmd.args[0] ?? '';
+    const dialogId = cmd.args[1] ?? '';
+    const proxy = cmd.args[2] ?? '';
+    let msg: SipMessage;
+    try {
+      msg = parseAppMessage(cmd.body);
+    } catch (err) {
+      app.log.warn('app sent an unparseable SIP message', { err: (err as Error).message });
+      app.respond(cmd.msgId, 'NOK', `unable to parse sip message: ${(err as Error).message}`);
+      return;
+    }
+    if (msg.kind === 'response') {
+      this.#appResponse(app, cmd.msgId, txnId, msg);
+      return;
+    }
+    if (msg.method === 'CANCEL' && txnId) {
+      this.#appCancel(app, cmd.msgId, txnId, msg);
+      return;
+    }
+    if (dialogId) {
+      this.#appRequestInDialog(app, cmd.msgId, dialogId, msg);
+      return;
+    }
+    this.#appRequestOutOfDialog(app, cmd.msgId, msg, proxy);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Network → agent
+  // ---------------------------------------------------------------------------------------------
+
+  /** Entry point for every SIP message a transport received. Never throws. */
+  receive(data: Buffer, flow: Flow): void {
+    if (this.#closed) return;
+    try {
+      this.#receive(data, flow);
+    } catch (err) {
+      this.#log.error('internal error handling SIP message', { err, from: `${flow.remote.host}:${flow.remote.port}`, stack: (err as Error).stack });
+    }
+  }
+
+  #receive(data: Buffer, flow: Flow): void {
+    const from = `${flow.transport}:${flow.remote.host}:${flow.remote.port}`;
+    if (data.length > this.#limits.maxMessageSize) {
+      this.counters.malformed++;
+      this.#log.warn('SIP message too large, answering 513', { from, bytes: data.length, limit: this.#limits.maxMessageSize });
+      let partial: unknown;
+      try {
+        partial = parseMessage(data, { stream: isStream(flow) });
+      } catch (err) {
+        partial = err instanceof SipParseError ? err.partial : undefined;
+      }
+      if (partial instanceof SipRequest) this.#respondStateless(partial, flow, 513, 'Message Too Large');
+      return;
+    }
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(data, { stream: isStream(flow), maxHeaders: this.#limits.maxHeaders });
+    } catch (err) {
+      this.counters.malformed++;
+      if (!(err instanceof SipParseError)) throw err;
+      this.#log.info('malformed SIP message', { from, reason: err.reason, detail: err.message });
+      if (err.partial instanceof SipRequest && err.partial.method !== 'ACK') {
+        this.#respondStateless(err.partial, flow, 400, err.reason);
+      }
+      return;
+    }
+    if (msg.kind === 'request') {
+      this.counters.requestsIn++;
+      this.#onNetworkRequest(msg, flow);
+    } else {
+      this.counters.responsesIn++;
+      this.#onNetworkResponse(msg, flow);
+    }
+  }
+
+  #onNetworkRequest(req: SipRequest, flow: Flow): void {
+    stampVia(req, flow);
+    if (flow.reliable) this.#learnAliases(req, flow);
+    const method = req.method;
+    const topVia = req.topVia!;
+    const mf = req.get('max-forwards');
+    if (mf !== undefined && Number(mf) === 0 && method !== 'ACK') {
+      this.#respondStateless(req, flow, 483, 'Too Many Hops');
+      return;
+    }
+    if (method === 'ACK') {
+      this.#onNetworkAck(req, flow, topVia);
+      return;
+    }
+    const key = serverKey(req, topVia, method);
+    const existing = this.#serverByKey.get(key);
+    if (existing) {
+      // Retransmission: repeat the last response, never bother the app again.
+      if (existing.lastResponse) existing.flow.send(existing.lastResponse);
+      return;
+    }
+    if (method === 'CANCEL') {
+      this.#onNetworkCancel(req, flow, topVia);
+      return;
+    }
+    const toTag = req.toTag;
+    if (toTag) {
+      this.#onNetworkInDialog(req, flow, key, toTag);
+      return;
+    }
+    if (this.#serverById.size >= this.#limits.maxServerTransactions) {
+      this.#log.warn('too many concurrent server transactions, rejecting', { limit: this.#limits.maxServerTransactions, method });
+      this.#respondStateless(req, flow, 503, 'Service Unavailable', { 'Retry-After': '5' });
+      return;
+    }
+    const perSource = this.#limits.maxTransactionsPerSource;
+    if (perSource > 0 && this.#countFromSource(flow.remote.host) >= perSource) {
+      this.#log.warn('too many concurrent transactions from one source, rejecting', { source: flow.remote.host, limit: perSource, method });
+      this.#respondStateless(req, flow, 503, 'Service Unavailable', { 'Retry-After': '5' });
+      return;
+    }
+    const app = this.#routes.pick(method.toLowerCase());
+    if (!app) {
+      this.#log.info(`no connected app for incoming ${method}`, { callId: req.get('call-id') });
+      const st = this.#newServerTxn(key, req, flow, undefined);
+      this.#respondLocally(st, 503);
+      return;
+    }
+    const st = this.#newServerTxn(key, req, flow, app);
+    if (method === 'INVITE') {
+      this.#respondLocally(st, 100);
+      st.timers.push(this.#timerSet.set(this.#timers.inviteServerTimeout, () => {
+        if (st.lastStatus < 200 && st.state !== 'terminated') {
+          this.#log.warn('app never answered INVITE, sending 408', { callId: req.get('call-id') });
+          this.#respondLocally(st, 408);
+        }
+      }));
+    } else {
+      // An app that never answers a non-INVITE request: drop the transaction after 64*T1.
+      st.timers.push(this.#timerSet.set(64 * this.#timers.T1 + this.#timers.T4, () => {
+        if (st.lastStatus < 200) this.#terminateServer(st);
+      }));
+    }
+    const local = flow.local;
+    this.#sendToApp(app, 'network', req.toBuffer(), wireTransport(flow.transport), flow.remote, st.id, '', `${local.host}|${local.port}|`);
+  }
+
+  #countFromSource(host: string): number {
+    let n = 0;
+    for (const st of this.#serverById.values()) if (st.flow.remote.host === host && st.lastStatus < 200) n++;
+    return n;
+  }
+
+  #onNetworkInDialog(req: SipRequest, flow: Flow, key: string, toTag: string): void {
+    const fromTag = req.fromTag ?? '';
+    const d = this.#dialogs.match(req.callId, toTag, fromTag);
+    if (!d || d.app.closed) {
+      if (d) this.#removeDialog(d);
+      this.#log.info('in-dialog request for unknown dialog', { method: req.method, callId: req.callId });
+      const st = this.#newServerTxn(key, req, flow, undefined);
+      this.#respondLocally(st, 481);
+      return;
+    }
+    const st = this.#newServerTxn(key, req, flow, d.app);
+    st.dialogId = d.id;
+    st.toTag = d.localTag;
+    const seq = req.cseq.seq;
+    if (seq > d.remoteSeq) d.remoteSeq = seq;
+    if (['INVITE', 'UPDATE', 'SUBSCRIBE', 'NOTIFY', 'REFER'].includes(req.method)) {
+      const contact = firstContactUri(req);
+      if (contact) d.remoteTarget = contact;
+    }
+    if (d.flow.closed || !d.flow.reliable) d.flow = flow;
+    if (req.method === 'INVITE') this.#respondLocally(st, 100);
+    if (req.method !== 'INVITE') {
+      st.timers.push(this.#timerSet.set(64 * this.#timers.T1 + this.#timers.T4, () => {
+        if (st.lastStatus < 200) this.#terminateServer(st);
+      }));
+    }
+    this.#sendToApp(d.app, 'network', req.toBuffer(), wireTransport(flow.transport), flow.remote, st.id, d.id, '');
+    if (req.method === 'BYE') {
+      // drachtio forgets the dialog as soon as a BYE arrives from the network.
+      this.#removeDialog(d);
+    }
+  }
+
+  #onNetworkAck(req: SipRequest, flow: Flow, topVia: Via): void {
+    const inviteKey = serverKey(req, topVia, 'INVITE');
+    const st = this.#serverByKey.get(inviteKey);
+    if (st && st.lastStatus >= 300) {
+      // ACK for a non-2xx final response: transaction business only (RFC 3261 §17.2.1).
+      if (st.state === 'completed') {
+        st.state = 'confirmed';
+        this.#clearTimers(st);
+        st.timers.push(this.#timerSet.set(flow.reliable ? 0 : this.#timers.T4, () => this.#terminateServer(st)));
+      }
+      return;
+    }
+    const toTag = req.toTag;
+    if (!toTag) return;
+    const d = this.#dialogs.match(req.callId, toTag, req.fromTag ?? '');
+    if (!d) {
+      this.#log.debug('ACK for unknown dialog dropped', { callId: req.callId });
+      return;
+    }
+    const pending = d.pendingAck;
+    if (!pending || pending.acked || pending.request.cseq.seq !== req.cseq.seq) return;
+    pending.acked = true;
+    d.pendingAck = undefined;
+    d.state = 'confirmed';
+    this.#clearTimers(pending);
+    // Keep absorbing INVITE retransmissions for the rest of Timer L.
+    pending.timers.push(this.#timerSet.set(64 * this.#timers.T1, () => this.#terminateServer(pending)));
+    if (d.flow.closed || !d.flow.reliable) d.flow = flow;
+    this.#sendToApp(d.app, 'network', req.toBuffer(), '', flow.remote, pending.id, d.id, '');
+  }
+
+  #onNetworkCancel(req: SipRequest, flow: Flow, topVia: Via): void {
+    const inv = this.#serverByKey.get(serverKey(req, topVia, 'INVITE'));
+    const key = serverKey(req, topVia, 'CANCEL');
+    const cst = this.#newServerTxn(key, req, flow, undefined);
+    if (!inv) {
+      this.#respondLocally(cst, 481);
+      return;
+    }
+    if (inv.lastStatus >= 200) {
+      // Too late: the INVITE already has its final response; CANCEL has no effect.
+      cst.toTag = inv.toTag;
+      this.#respondLocally(cst, 200);
+      return;
+    }
+    inv.toTag ??= newTag();
+    cst.toTag = inv.toTag;
+    this.#respondLocally(cst, 200);
+    this.#respondLocally(inv, 487);
+    const dialogId = dialogIdOf(req.callId, req.fromTag ?? '');
+    const d = this.#dialogs.get(dialogId);
+    const reported = d && d.role === 'uas' ? dialogId : '';
+    if (d && d.role === 'uas' && d.state === 'early') this.#removeDialog(d);
+    if (inv.app && !inv.app.closed) {
+      this.#sendToApp(inv.app, 'network', req.toBuffer(), wireTransport(flow.transport), flow.remote, inv.id, reported, '');
+    }
+  }
+
+  #onNetworkResponse(res: SipResponse, flow: Flow): void {
+    const via = res.topVia!;
+    const branch = viaBranch(via) ?? '';
+    let method: string;
+    try {
+      method = res.cseq.method;
+    } catch {
+      return;
+    }
+    const ct = this.#clientByKey.get(`${branch}|${method}`);
+    if (!ct) {
+      if (method === 'INVITE' && res.status >= 200 && res.status < 300) this.#stray2xx(res);
+      else this.#log.debug('response matches no transaction, dropped', { status: res.status, method, callId: res.get('call-id') });
+      return;
+    }
+    if (ct.method === 'CANCEL') {
+      if (res.status >= 200) this.#completeClient(ct);
+      return;
+    }
+    const status = res.status;
+    if (ct.method === 'INVITE') this.#inviteResponse(ct, res, flow, status);
+    else this.#nonInviteResponse(ct, res, flow, status);
+  }
+
+  #inviteResponse(ct: ClientTransaction, res: SipResponse, flow: Flow, status: number): void {
+    const initial = !ct.dialogId;
+    const dialogId = ct.dialogId ?? dialogIdOf(ct.request.callId, ct.request.fromTag ?? '');
+    if (status < 200) {
+      if (ct.state !== 'calling' && ct.state !== 'proceeding') return;
+      if (ct.state === 'calling') {
+        ct.state = 'proceeding';
+        this.#clearTimers(ct);
+      }
+      ct.provisionalReceived = true;
+      if (ct.pendingCancel) {
+        const send = ct.pendingCancel;
+        ct.pendingCancel = undefined;
+        send();
+      }
+      if (initial && status > 100 && res.toTag) this.#upsertUacDialog(ct, res, 'early');
+      this.#forwardResponse(ct, res, flow, dialogId);
+      return;
+    }
+    if (status < 300) {
+      const tag = res.toTag ?? '';
+      if (ct.state === 'accepted' && ct.acceptedTags.has(tag)) {
+        this.#stray2xx(res);
+        return;
+      }
+      if (ct.state === 'calling' || ct.state === 'proceeding') {
+        this.#clearTimers(ct);
+        ct.state = 'accepted';
+        ct.timers.push(this.#timerSet.set(64 * this.#timers.T1, () => this.#terminateClient(ct)));
+      }
+      if (ct.state !== 'accepted') return;
+      ct.acceptedTags.add(tag);
+      ct.pendingCancel = undefined;
+      if (initial) this.#upsertUacDialog(ct, res, 'confirmed');
+      const d = this.#dialogs.get(dialogId);
+      if (d) {
+        d.lastInviteSeq = ct.request.cseq.seq;
+        d.lastInviteStatus = status;
+        if (!initial) {
+          const contact = firstContactUri(res);
+          if (contact) d.remoteTarget = contact;
+        }
+      }
+      this.#forwardResponse(ct, res, flow, dialogId);
+      return;
+    }
+    // 3xx-6xx: the server ACKs at transaction level and the app's ACK (if any) is absorbed.
+    if (ct.state === 'completed') {
+      if (ct.ackBytes) ct.flow.send(ct.ackBytes);
+      return;
+    }
+    if (ct.state !== 'calling' && ct.state !== 'proceeding') return;
+    this.#clearTimers(ct);
+    ct.state = 'completed';
+    ct.ackBytes = buildNon2xxAck(ct.request, res).toBuffer();
+    ct.flow.send(ct.ackBytes);
+    ct.timers.push(this.#timerSet.set(ct.flow.reliable ? 0 : 64 * this.#timers.T1, () => this.#terminateClient(ct)));
+    const d = this.#dialogs.get(dialogId);
+    if (d) {
+      d.lastInviteSeq = ct.request.cseq.seq;
+      d.lastInviteStatus = status;
+    }
+    if (initial) {
+      if (d && d.role === 'uac' && d.state === 'early') this.#removeDialog(d);
+      this.#rememberFailedInvite(dialogId);
+    }
+    this.#forwardResponse(ct, res, flow, dialogId);
+  }
+
+  #nonInviteResponse(ct: ClientTransaction, res: SipResponse, flow: Flow, status: number): void {
+    if (ct.state === 'completed' || ct.state === 'terminated') return;
+    let dialogId = ct.dialogId ?? '';
+    if (!ct.dialogId && ct.method === 'SUBSCRIBE') dialogId = dialogIdOf(ct.request.callId, ct.request.fromTag ?? '');
+    if (status < 200) {
+      if (ct.state === 'trying') ct.state = 'proceeding';
+      this.#forwardResponse(ct, res, flow, dialogId);
+      return;
+    }
+    this.#clearTimers(ct);
+    ct.state = 'completed';
+    ct.timers.push(this.#timerSet.set(ct.flow.reliable ? 0 : this.#timers.T4, () => this.#terminateClient(ct)));
+    if (!ct.dialogId && ct.method === 'SUBSCRIBE' && status < 300 && res.toTag) this.#upsertUacDialog(ct, res, 'confirmed');
+    this.#forwardResponse(ct, res, flow, dialogId);
+    const d = ct.dialogId ? this.#dialogs.get(ct.dialogId) : undefined;
+    if (d && ct.method === 'BYE') this.#removeDialog(d);
+    if (d && ct.method === 'NOTIFY' && d.method === 'SUBSCRIBE' && status < 300 && /terminated/i.test(ct.request.get('subscription-state') ?? '')) {
+      this.#removeDialog(d);
+    }
+  }
+
+  /** A 2xx retransmission outside its transaction: re-send the ACK if the app already sent one. */
+  #stray2xx(res: SipResponse): void {
+    const fromTag = res.fromTag;
+    if (!fromTag) return;
+    const d = this.#dialogs.get(dialogIdOf(res.get('call-id') ?? '', fromTag));
+    if (!d || !d.lastAck) return;
+    if (d.lastAck.seq === res.cseq.seq) d.lastAck.flow.send(d.lastAck.bytes);
+  }
+
+  #forwardResponse(ct: ClientTransaction, res: SipResponse, flow: Flow, dialogId: string): void {
+    if (!ct.app || ct.app.closed) return;
+    this.#sendToApp(ct.app, 'network', res.toBuffer(), wireTransport(flow.transport), flow.remote, ct.id, dialogId, '');
+  }
+
+  #upsertUacDialog(ct: ClientTransaction, res: SipResponse, state: 'early' | 'confirmed'): void {
+    if (!ct.app) return;
+    const req = ct.request;
+    const localTag = req.fromTag ?? '';
+    const remoteTag = res.toTag ?? '';
+    const id = dialogIdOf(req.callId, localTag);
+    let d = this.#dialogs.get(id);
+    const target = firstContactUri(res);
+    if (!d) {
+      d = new Dialog({
+        id, role: 'uac', method: ct.method, callId: req.callId, localTag, remoteTag,
+        localHeader: req.get('from') ?? '', remoteHeader: res.get('to') ?? '', remoteTarget: target ?? req.uri,
+        routeSet: res.getAll('record-route').reverse(), localSeq: req.cseq.seq, remoteSeq: 0, flow: ct.flow, app: ct.app,
+      });
+      this.#dialogs.add(d);
+    } else {
+      if (d.remoteTag !== remoteTag) this.#dialogs.setRemoteTag(d, remoteTag);
+      d.remoteHeader = res.get('to') ?? d.remoteHeader;
+      if (target) d.remoteTarget = target;
+      if (state === 'confirmed') d.routeSet = res.getAll('record-route').reverse();
+    }
+    d.lastInviteSeq = req.cseq.seq;
+    if (state === 'confirmed') d.state = 'confirmed';
+  }
+
+  #learnAliases(req: SipRequest, flow: Flow): void {
+    try {
+      for (const c of req.contacts) {
+        const u = tryParseSipUri(c.uri);
+        if (u) this.#flows.alias(flow, u.host, u.port);
+      }
+    } catch {
+      // a bad Contact is the app's problem, not routing's
+    }
+    const v = req.topVia;
+    if (v) this.#flows.alias(flow, v.host, v.port);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // App → network: responses
+  // ---------------------------------------------------------------------------------------------
+
+  #appResponse(app: AppConnection, msgId: string, txnId: string, res: SipResponse): void {
+    const st = this.#serverById.get(txnId);
+    if (!st) {
+      app.respond(msgId, 'NOK', 'unknown transaction id');
+      return;
+    }
+    if (st.lastStatus >= 200) {
+      app.respond(msgId, 'NOK', 'final response already sent');
+      return;
+    }
+    const req = st.request;
+    const status = res.status;
+    const appTo = res.get('to');
+    const appToTag = appTo ? safeTag(appTo) : undefined;
+    if (status > 100) st.toTag ??= appToTag ?? req.toTag ?? newTag();
+    const out = new SipResponse(status, res.reason || reasonPhrase(status));
+    copyVias(req, out);
+    out.append('From', req.get('from')!);
+    out.append('To', withTag(req.get('to')!, status > 100 ? st.toTag : undefined));
+    out.append('Call-ID', req.get('call-id')!);
+    out.append('CSeq', req.get('cseq')!);
+    const flow = st.flow;
+    const contactValues = res.getAll('contact');
+    if (contactValues.length) {
+      for (const c of contactValues) out.append('Contact', localizeAddress(c, flow.local));
+    } else if (DIALOG_METHODS.has(st.method) && status >= 200 && status < 300) {
+      out.append('Contact', defaultContact(flow));
+    }
+    // Dialog-forming responses echo the Record-Route set (RFC 3261 §12.1.1).
+    if (DIALOG_METHODS.has(st.method) && status > 100 && status < 300 && !st.dialogId) {
+      for (const rr of req.getAll('record-route')) out.append('Record-Route', rr);
+    }
+    copyAppHeaders(res, out);
+    out.setBody(res.body);
+    out.sortHeaders();
+
+    let dialog: Dialog | undefined;
+    const isInitialDialogRequest = !st.dialogId && (st.method === 'INVITE' || st.method === 'SUBSCRIBE');
+    if (isInitialDialogRequest && status > 100 && status < 300) {
+      dialog = this.#upsertUasDialog(st, out, status < 200 ? 'early' : 'confirmed');
+    } else if (st.dialogId) {
+      dialog = this.#dialogs.get(st.dialogId);
+    }
+    const bytes = out.toBuffer();
+    this.#sendResponseOnTxn(st, bytes, status);
+    if (status >= 200 && status < 300 && st.method === 'INVITE' && dialog) {
+      dialog.pendingAck = st;
+      this.#start2xxTimers(st, dialog);
+    }
+    if (isInitialDialogRequest && status >= 300) {
+      const d = this.#dialogs.get(dialogIdOf(req.callId, req.fromTag ?? ''));
+      if (d && d.state === 'early' && d.role === 'uas') this.#removeDialog(d);
+      dialog = undefined;
+    }
+    const dialogId = dialog && this.#dialogs.get(dialog.id) === dialog ? dialog.id : '';
+    const transport = st.method === 'INVITE' ? wireTransport(flow.transport) : '';
+    app.respond(msgId, 'OK', 'application', String(bytes.length), transport, flow.remote.host, String(flow.remote.port), wireTime(), st.id, dialogId, '', `Msg sent:|${CRLF}${bytes.toString('utf8')}`);
+    if (dialog && st.method === 'NOTIFY' && dialog.method === 'SUBSCRIBE' && status < 300 && /terminated/i.test(req.get('subscription-state') ?? '')) {
+      this.#removeDialog(dialog);
+    }
+  }
+
+  #upsertUasDialog(st: ServerTransaction, out: SipResponse, state: 'early' | 'confirmed'): Dialog | undefined {
+    if (!st.app) return undefined;
+    const req = st.request;
+    const remoteTag = req.fromTag ?? '';
+    const id = dialogIdOf(req.callId, remoteTag);
+    let d = this.#dialogs.get(id);
+    if (!d) {
+      d = new Dialog({
+        id, role: 'uas', method: st.method, callId: req.callId, localTag: st.toTag!, remoteTag,
+        localHeader: out.get('to')!, remoteHeader: req.get('from')!, remoteTarget: firstContactUri(req) ?? req.uri,
+        routeSet: req.getAll('record-route'), localSeq: req.cseq.seq, remoteSeq: req.cseq.seq, flow: st.flow, app: st.app,
+      });
+      this.#dialogs.add(d);
+    }
+    if (state === 'confirmed') d.state = 'confirmed';
+    return d;
+  }
+
+  #sendResponseOnTxn(st: ServerTransaction, bytes: Buffer, status: number): void {
+    st.flow.send(bytes);
+    st.lastResponse = bytes;
+    st.lastStatus = status;
+    if (status < 200) return;
+    this.#clearTimers(st);
+    const T1 = this.#timers.T1;
+    if (st.method === 'INVITE') {
+      if (status < 300) {
+        st.state = 'accepted';
+        return; // 2xx timers are started by the caller (they need the dialog)
+      }
+      st.state = 'completed';
+      if (!st.flow.reliable) {
+        let interval = T1;
+        const retransmit = () => {
+          if (st.state !== 'completed') return;
+          st.flow.send(bytes);
+          interval = Math.min(interval * 2, this.#timers.T2);
+          st.timers.push(this.#timerSet.set(interval, retransmit));
+        };
+        st.timers.push(this.#timerSet.set(interval, retransmit));
+      }
+      st.timers.push(this.#timerSet.set(64 * T1, () => {
+        if (st.state === 'completed') this.#log.debug('no ACK for final response (Timer H)', { callId: st.request.get('call-id') });
+        this.#terminateServer(st);
+      }));
+      return;
+    }
+    st.state = 'completed';
+    st.timers.push(this.#timerSet.set(st.flow.reliable ? 0 : 64 * T1, () => this.#terminateServer(st)));
+  }
+
+  /** 2xx to INVITE: retransmit until ACK (T1 doubling, capped at T2), BYE on timeout (64*T1). */
+  #start2xxTimers(st: ServerTransaction, d: Dialog): void {
+    const T1 = this.#timers.T1;
+    const bytes = st.lastResponse!;
+    if (!st.flow.reliable) {
+      let interval = T1;
+      const retransmit = () => {
+        if (st.acked || st.state !== 'accepted') return;
+        st.flow.send(bytes);
+        interval = Math.min(interval * 2, this.#timers.T2);
+        st.timers.push(this.#timerSet.set(interval, retransmit));
+      };
+      st.timers.push(this.#timerSet.set(interval, retransmit));
+    }
+    st.timers.push(this.#timerSet.set(64 * T1, () => {
+      if (st.acked) return;
+      this.#clearTimers(st);
+      this.#terminateServer(st);
+      if (d.pendingAck === st) d.pendingAck = undefined;
+      if (this.#dialogs.get(d.id) === d) this.#ackTimeout(d);
+    }));
+  }
+
+  /** No ACK for our 2xx: hang up with a BYE and tell the app with an `unsolicited` message. */
+  #ackTimeout(d: Dialog): void {
+    this.#log.info('ACK timeout, sending BYE', { callId: d.callId });
+    this.#withFlowFor(d, (flow) => {
+      const bye = this.#buildInDialogRequest(d, 'BYE', d.remoteTarget, flow ?? d.flow);
+      bye.set('Reason', 'SIP;cause=200;text="ACK timeout"');
+      bye.setBody(Buffer.alloc(0));
+      bye.sortHeaders();
+      const bytes = bye.toBuffer();
+      if (flow) {
+        this.#startClient(bye, bytes, flow, undefined, d.id);
+      }
+      const sentFlow = flow ?? d.flow;
+      if (!d.app.closed) {
+        const local = sentFlow.local;
+        const payload = ['sip', 'application', String(bytes.length), wireTransport(sentFlow.transport), local.host, String(local.port), wireTime(), 'unsolicited', d.id, ''].join('|');
+        d.app.send(`${payload}${CRLF}${bytes.toString('utf8')}`);
+      }
+      this.#removeDialog(d);
+    });
+  }
+
+  /** The server answers a request itself (100 Trying, 487, 481, 503...). */
+  #respondLocally(st: ServerTransaction, status: number, reason?: string, extra: Record<string, string> = {}): void {
+    if (st.lastStatus >= 200) return;
+    const req = st.request;
+    const out = new SipResponse(status, reason ?? reasonPhrase(status));
+    copyVias(req, out);
+    out.append('From', req.get('from') ?? '');
+    if (status > 100) st.toTag ??= req.toTag ?? newTag();
+    out.append('To', withTag(req.get('to') ?? '', status > 100 ? st.toTag : undefined));
+    out.append('Call-ID', req.get('call-id') ?? '');
+    out.append('CSeq', req.get('cseq') ?? '');
+    for (const [k, v] of Object.entries(extra)) out.append(k, v);
+    out.setBody(Buffer.alloc(0));
+    out.sortHeaders();
+    this.#sendResponseOnTxn(st, out.toBuffer(), status);
+  }
+
+  /** A response without a transaction (malformed requests, overload): best effort. */
+  #respondStateless(req: SipRequest, flow: Flow, status: number, reason: string, extra: Record<string, string> = {}): void {
+    try {
+      if (req.method === 'ACK') return;
+      const out = new SipResponse(status, reason);
+      let vias = req.getAll('via');
+      if (!vias.length) return;
+      try {
+        const v = parseVia(vias[0]!);
+        stampViaObject(v, flow);
+        vias = [formatVia(v), ...vias.slice(1)];
+      } catch {
+        // keep the Via as received
+      }
+      for (const v of vias) out.append('Via', v);
+      const from = req.get('from');
+      const to = req.get('to');
+      const callId = req.get('call-id');
+      const cseq = req.get('cseq');
+      if (!from || !to || !callId || !cseq) return;
+      out.append('From', from);
+      out.append('To', safeTag(to) ? to : `${to};tag=${newTag()}`);
+      out.append('Call-ID', callId);
+      out.append('CSeq', cseq);
+      for (const [k, v] of Object.entries(extra)) out.append(k, v);
+      out.setBody(Buffer.alloc(0));
+      out.sortHeaders();
+      flow.send(out.toBuffer());
+    } catch (err) {
+      this.#log.debug('could not build stateless response', { err });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // App → network: requests
+  // ---------------------------------------------------------------------------------------------
+
+  #appRequestOutOfDialog(app: AppConnection, msgId: string, req: SipRequest, proxy: string): void {
+    if (req.method === 'ACK') {
+      // An ACK with no dialog: the INVITE failed and the server already ACKed it.
+      app.respond(msgId, 'NOK', 'ACK for non-success final response is automatically generated by server');
+      return;
+    }
+    if (/^sips?:placeholder$/i.test(req.uri)) {
+      app.respond(msgId, 'NOK', 'request-uri sip:placeholder requires a dialog id');
+      return;
+    }
+    const routes = req.getAll('route');
+    const target = proxy || (routes.length ? parseNameAddrSafe(routes[0]!)?.uri : undefined) || req.uri;
+    this.#withFlow(target, undefined, (flow) => {
+      const sendFlow = flow ?? this.#fallbackFlow();
+      if (!sendFlow) {
+        app.respond(msgId, 'NOK', 'no transport available');
+        return;
+      }
+      const out = this.#buildOutOfDialogRequest(req, sendFlow);
+      const bytes = out.toBuffer();
+      if (!flow) {
+        // Unreachable target: report it as sofia would, with a locally generated 503.
+        const ctId = newUuid();
+        this.#echoRequest(app, msgId, bytes, sendFlow, ctId);
+        setImmediate(() => this.#deliverLocalResponse(app, out, sendFlow, ctId, this.#dialogIdForNew(out), 503, 'Service Unavailable'));
+        this.#log.info('no route to request target', { target, method: req.method });
+        return;
+      }
+      const ct = this.#startClient(out, bytes, flow, app, undefined);
+      this.#echoRequest(app, msgId, bytes, flow, ct.id);
+    });
+  }
+
+  #dialogIdForNew(req: SipRequest): string {
+    return req.method === 'INVITE' || req.method === 'SUBSCRIBE' ? dialogIdOf(req.callId, req.fromTag ?? '') : '';
+  }
+
+  #buildOutOfDialogRequest(req: SipRequest, flow: Flow): SipRequest {
+    const local = flow.local;
+    const out = new SipRequest(req.method, req.uri);
+    out.append('Via', ourVia(flow, newBranch()));
+    out.append('Max-Forwards', req.get('max-forwards') ?? '70');
+    const appFrom = req.get('from');
+    let from: NameAddr = appFrom ? parseNameAddr(localizeAddress(appFrom, local)) : { uri: `sip:${local.host}:${local.port}`, params: [], bracketed: true };
+    if (!tagOf(from)) from = { ...from, params: [...from.params, ['tag', newTag()]] };
+    out.append('From', formatNameAddr(from));
+    const appTo = req.get('to');
+    out.append('To', appTo ? formatNameAddr(parseNameAddr(appTo)) : `<${req.uri}>`);
+    out.append('Call-ID', req.get('call-id') ?? this.#callIds.next());
+    const appCseq = req.get('cseq');
+    const seq = appCseq && /^\s*\d+/.test(appCseq) ? Number(/\d+/.exec(appCseq)![0]) : this.#cseq.next();
+    out.append('CSeq', `${seq} ${req.method}`);
+    const contacts = req.getAll('contact');
+    if (contacts.length) for (const c of contacts) out.append('Contact', formatContact(localizeAddress(c, local)));
+    else if (DIALOG_METHODS.has(req.method)) out.append('Contact', defaultContact(flow));
+    for (const r of req.getAll('route')) out.append('Route', r);
+    copyAppHeaders(req, out);
+    out.setBody(req.body);
+    out.sortHeaders();
+    return out;
+  }
+
+  #appRequestInDialog(app: AppConnection, msgId: string, dialogId: string, req: SipRequest): void {
+    const d = this.#dialogs.get(dialogId);
+    if (!d) {
+      if (req.method === 'ACK') {
+        app.respond(msgId, 'NOK', 'ACK for non-success final response is automatically generated by server');
+        return;
+      }
+      app.respond(msgId, 'NOK', 'unable to find dialog for dialog id provided');
+      return;
+    }
+    if (req.method === 'ACK' && d.lastInviteStatus >= 300) {
+      app.respond(msgId, 'NOK', 'ACK for non-success final response is automatically generated by server');
+      return;
+    }
+    this.#withFlowFor(d, (flow) => {
+      if (this.#dialogs.get(d.id) !== d) {
+        app.respond(msgId, 'NOK', 'unable to find dialog for dialog id provided');
+        return;
+      }
+      const sendFlow = flow ?? d.flow;
+      const out = this.#buildInDialogRequest(d, req.method, d.remoteTarget, sendFlow);
+      const contacts = req.getAll('contact');
+      if (contacts.length) for (const c of contacts) out.append('Contact', formatContact(localizeAddress(c, sendFlow.local)));
+      else if (req.method === 'INVITE') out.append('Contact', defaultContact(sendFlow));
+      if (req.get('max-forwards')) out.set('Max-Forwards', req.get('max-forwards')!);
+      copyAppHeaders(req, out);
+      out.setBody(req.body);
+      out.sortHeaders();
+      const bytes = out.toBuffer();
+      if (req.method === 'ACK') {
+        if (flow) flow.send(bytes);
+        d.lastAck = { seq: d.lastInviteSeq, bytes, flow: sendFlow };
+        d.state = 'confirmed';
+        this.#echoRequest(app, msgId, bytes, sendFlow, newUuid());
+        return;
+      }
+      if (!flow) {
+        const ctId = newUuid();
+        this.#echoRequest(app, msgId, bytes, sendFlow, ctId);
+        setImmediate(() => this.#deliverLocalResponse(app, out, sendFlow, ctId, d.id, 503, 'Service Unavailable'));
+        this.#log.info('in-dialog request target unreachable', { method: req.method, callId: d.callId });
+        return;
+      }
+      if (req.method === 'INVITE') d.lastInviteSeq = out.cseq.seq;
+      const ct = this.#startClient(out, bytes, flow, app, d.id);
+      this.#echoRequest(app, msgId, bytes, flow, ct.id);
+    });
+  }
+
+  /** Request-line, Via, Max-Forwards, From, To, Call-ID, CSeq and Route for a request in a dialog. */
+  #buildInDialogRequest(d: Dialog, method: string, requestUri: string, flow: Flow): SipRequest {
+    const out = new SipRequest(method, requestUri);
+    out.append('Via', ourVia(flow, newBranch()));
+    out.append('Max-Forwards', '70');
+    out.append('From', d.localHeader);
+    out.append('To', d.remoteHeader);
+    out.append('Call-ID', d.callId);
+    const seq = method === 'ACK' ? d.lastInviteSeq : ++d.localSeq;
+    out.append('CSeq', `${seq} ${method}`);
+    for (const r of d.routeSet) out.append('Route', r);
+    return out;
+  }
+
+  #appCancel(app: AppConnection, msgId: string, inviteTxnId: string, req: SipRequest): void {
+    const inv = this.#clientById.get(inviteTxnId);
+    if (!inv || inv.method !== 'INVITE' || (inv.state !== 'calling' && inv.state !== 'proceeding')) {
+      app.respond(msgId, 'NOK', 'unknown transaction id or transaction already completed');
+      return;
+    }
+    const r = inv.request;
+    const cancel = new SipRequest('CANCEL', r.uri);
+    cancel.append('Via', r.getAll('via')[0]!);
+    cancel.append('Max-Forwards', '70');
+    cancel.append('From', r.get('from')!);
+    cancel.append('To', r.get('to')!);
+    cancel.append('Call-ID', r.callId);
+    cancel.append('CSeq', `${r.cseq.seq} CANCEL`);
+    for (const route of r.getAll('route')) cancel.append('Route', route);
+    copyAppHeaders(req, cancel);
+    cancel.setBody(Buffer.alloc(0));
+    cancel.sortHeaders();
+    const bytes = cancel.toBuffer();
+    const ctKey = `${viaBranch(r.topVia!) ?? ''}|CANCEL`;
+    const ctId = newUuid();
+    inv.cancelled = true;
+    const send = () => {
+      if (this.#clientByKey.has(ctKey)) return;
+      this.#startClient(cancel, bytes, inv.flow, undefined, undefined);
+    };
+    if (inv.provisionalReceived) send();
+    else inv.pendingCancel = send;
+    this.#echoRequest(app, msgId, bytes, inv.flow, ctId);
+  }
+
+  #echoRequest(app: AppConnection, msgId: string, bytes: Buffer, flow: Flow, txnId: string): void {
+    const addr = flow.transport === 'udp' ? flow.local : flow.remote;
+    app.respond(msgId, 'OK', 'application', String(bytes.length), wireTransport(flow.transport), addr.host, String(addr.port), wireTime(), txnId, `Msg sent:|${CRLF}${bytes.toString('utf8')}`);
+  }
+
+  /** A response the server makes up for an app request (timeout 408, unreachable 503). */
+  #deliverLocalResponse(app: AppConnection, req: SipRequest, flow: Flow, txnId: string, dialogId: string, status: number, reason: string): void {
+    if (app.closed) return;
+    const res = new SipResponse(status, reason);
+    res.append('Via', req.getAll('via')[0] ?? '');
+    res.append('From', req.get('from') ?? '');
+    res.append('To', req.get('to') ?? '');
+    res.append('Call-ID', req.get('call-id') ?? '');
+    res.append('CSeq', req.get('cseq') ?? '');
+    res.setBody(Buffer.alloc(0));
+    res.sortHeaders();
+    this.#sendToApp(app, 'network', res.toBuffer(), wireTransport(flow.transport), flow.remote, txnId, dialogId, '');
+  }
+
+  #startClient(req: SipRequest, bytes: Buffer, flow: Flow, app: AppConnection | undefined, dialogId: string | undefined): ClientTransaction {
+    const branch = viaBranch(req.topVia!) ?? '';
+    const ct = new ClientTransaction({ key: `${branch}|${req.method}`, request: req, bytes, flow, app, dialogId });
+    this.#clientByKey.set(ct.key, ct);
+    this.#clientById.set(ct.id, ct);
+    if (!flow.send(bytes)) {
+      this.#log.info('transport failure sending request', { method: req.method, to: `${flow.remote.host}:${flow.remote.port}` });
+    }
+    const T1 = this.#timers.T1;
+    if (!flow.reliable) {
+      let interval = T1;
+      const retransmit = () => {
+        const active = ct.method === 'INVITE' ? ct.state === 'calling' : ct.state === 'trying' || ct.state === 'proceeding';
+        if (!active) return;
+        ct.flow.send(bytes);
+        interval = ct.method === 'INVITE' ? interval * 2 : Math.min(interval * 2, this.#timers.T2);
+        if (ct.method !== 'INVITE' && ct.state === 'proceeding') interval = this.#timers.T2;
+        ct.timers.push(this.#timerSet.set(interval, retransmit));
+      };
+      ct.timers.push(this.#timerSet.set(interval, retransmit));
+    }
+    // Timer B / F: no (final) response in 64*T1 → the app gets a 408 as from the network.
+    ct.timers.push(this.#timerSet.set(64 * T1, () => {
+      const pending = ct.method === 'INVITE' ? ct.state === 'calling' : ct.state === 'trying' || ct.state === 'proceeding';
+      if (!pending) return;
+      this.#log.info('request timed out', { method: ct.method, callId: req.get('call-id') });
+      this.#terminateClient(ct);
+      if (ct.app && ct.method !== 'CANCEL') {
+        const dialogId = ct.dialogId ?? this.#dialogIdForNew(req);
+        this.#deliverLocalResponse(ct.app, req, flow, ct.id, dialogId, 408, 'Request Timeout');
+        if (ct.method === 'INVITE' && !ct.dialogId) {
+          const d = this.#dialogs.get(dialogId);
+          if (d && d.state === 'early') this.#removeDialog(d);
+          this.#rememberFailedInvite(dialogId);
+        }
+      }
+      if (ct.dialogId && ct.method === 'BYE') {
+        const d = this.#dialogs.get(ct.dialogId);
+        if (d) this.#removeDialog(d);
+      }
+    }));
+    return ct;
+  }
+
+  #completeClient(ct: ClientTransaction): void {
+    this.#clearTimers(ct);
+    ct.state = 'completed';
+    ct.timers.push(this.#timerSet.set(ct.flow.reliable ? 0 : this.#timers.T4, () => this.#terminateClient(ct)));
+  }
+
+  #rememberFailedInvite(dialogId: string): void {
+    this.#failedInvites.set(dialogId, Date.now());
+    this.#timerSet.set(64 * this.#timers.T1, () => this.#failedInvites.delete(dialogId));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Destinations
+  // ---------------------------------------------------------------------------------------------
+
+  #fallbackFlow(): Flow | undefined {
+    const t = this.#transports;
+    if (t.udp) return t.udp.flowTo('0.0.0.0', 0);
+    return undefined;
+  }
+
+  /** Where in-dialog requests go: the route set, else the remote target; reuse the dialog's connection. */
+  #withFlowFor(d: Dialog, cb: (flow: Flow | undefined) => void): void {
+    if (d.flow.reliable && !d.flow.closed) {
+      cb(d.flow);
+      return;
+    }
+    const first = d.routeSet[0];
+    const target = first ? parseNameAddrSafe(first)?.uri ?? d.remoteTarget : d.remoteTarget;
+    this.#withFlow(target, d.flow, cb);
+  }
+
+  /**
+   * Find (or open) the flow to reach a URI. Synchronous for IP literals and known aliases so the order
+   * of app commands is kept; hostnames go through the resolver.
+   */
+  #withFlow(uriText: string, preferred: Flow | undefined, cb: (flow: Flow | undefined) => void): void {
+    const uri = tryParseSipUri(uriText);
+    if (!uri) {
+      cb(undefined);
+      return;
+    }
+    const alias = this.#flows.byAlias(uri.host, uri.port) ?? (uri.port === undefined ? undefined : this.#flows.byAlias(uri.host, undefined));
+    if (alias) {
+      cb(alias);
+      return;
+    }
+    const transportParam = String(getParam(uri.params, 'transport') ?? '').toLowerCase();
+    let transport: TransportName = uri.scheme === 'sips' ? 'tls' : transportParam === 'tcp' ? 'tcp' : transportParam === 'tls' ? 'tls' : transportParam === 'ws' ? 'ws' : transportParam === 'wss' ? 'wss' : 'udp';
+    if (transport === 'udp' && !this.#transports.udp && this.#transports.tcp) transport = 'tcp';
+    const host = uri.host.toLowerCase();
+    if (host.endsWith('.invalid')) {
+      cb(undefined);
+      return;
+    }
+    if (transport === 'ws' || transport === 'wss') {
+      // Browsers cannot be dialled; only an existing connection from the same address would do.
+      cb(preferred && !preferred.closed && (preferred.transport === transport) ? preferred : undefined);
+      return;
+    }
+    const port = uri.port ?? (transport === 'tls' ? 5061 : 5060);
+    const connectTo = (ip: string) => {
+      if (preferred && !preferred.closed && preferred.transport === transport && preferred.remote.host === ip && preferred.remote.port === port) return preferred;
+      if (transport === 'udp') return this.#transports.udp?.flowTo(ip, port);
+      if (transport === 'tcp') return this.#transports.tcp?.connect(ip, port);
+      return this.#transports.tls?.connect(ip, port);
+    };
+    let ip = host.startsWith('[') ? host.slice(1, -1) : host;
+    if (ip === 'localhost') ip = '127.0.0.1';
+    if (net.isIP(ip)) {
+      cb(connectTo(ip));
+      return;
+    }
+    dns.lookup(ip, { family: 4 }, (err, address) => {
+      if (this.#closed) return;
+      if (err || !address) {
+        this.#log.info('cannot resolve request target', { host: ip, err: err?.code });
+        cb(undefined);
+        return;
+      }
+      cb(connectTo(address));
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Bookkeeping
+  // ---------------------------------------------------------------------------------------------
+
+  #newServerTxn(key: string, req: SipRequest, flow: Flow, app: AppConnection | undefined): ServerTransaction {
+    const st = new ServerTransaction(key, req, flow, app);
+    this.#serverByKey.set(key, st);
+    this.#serverById.set(st.id, st);
+    return st;
+  }
+
+  #terminateServer(st: ServerTransaction): void {
+    this.#clearTimers(st);
+    st.state = 'terminated';
+    if (this.#serverByKey.get(st.key) === st) this.#serverByKey.delete(st.key);
+    this.#serverById.delete(st.id);
+  }
+
+  #terminateClient(ct: ClientTransaction): void {
+    this.#clearTimers(ct);
+    ct.state = 'terminated';
+    if (this.#clientByKey.get(ct.key) === ct) this.#clientByKey.delete(ct.key);
+    this.#clientById.delete(ct.id);
+  }
+
+  #clearTimers(t: { timers: Array<NodeJS.Timeout | undefined> }): void {
+    for (const h of t.timers) this.#timerSet.clear(h);
+    t.timers = [];
+  }
+
+  #removeDialog(d: Dialog): void {
+    this.#dialogs.remove(d);
+    if (d.pendingAck) {
+      const st = d.pendingAck;
+      d.pendingAck = undefined;
+      if (!st.acked) {
+        st.acked = true;
+        this.#clearTimers(st);
+        st.timers.push(this.#timerSet.set(64 * this.#timers.T1, () => this.#terminateServer(st)));
+      }
+    }
+  }
+
+  /** `sip|<source>|<len>|<transport>|<addr>|<port>|<time>|<txnId>|<dialogId>|<extra>` + CRLF + msg */
+  #sendToApp(app: AppConnection, source: string, bytes: Buffer, transport: string, remote: HostPort, txnId: string, dialogId: string, extra: string): void {
+    if (app.closed) return;
+    const lead = ['sip', source, String(bytes.length), transport, remote.host, String(remote.port), wireTime(), txnId, dialogId, extra].join('|');
+    app.send(`${lead}${CRLF}${bytes.toString('utf8')}`);
+  }
+}
+
+// -----------------------------------------------------------------------------------------------
+// Helpers
+// -----------------------------------------------------------------------------------------------
+
+function isStream(flow: Flow): boolean {
+  return flow.transport === 'tcp' || flow.transport === 'tls';
+}
+
+/** Parse what an app sent: srf writes lower-case header names and computes Content-Length itself. */
+function parseAppMessage(text: string): SipMessage {
+  const buf = Buffer.from(text, 'utf8');
+  const msg = parseMessage(buf, { stream: true, maxHeaders: 1024, lenient: true });
+  // The frame delimits the message: take every byte after the blank line as the body.
+  const sep = buf.indexOf('\r\n\r\n');
+  if (sep >= 0) msg.body = Buffer.from(buf.subarray(sep + 4));
+  return msg;
+}
+
+function serverKey(req: SipRequest, via: Via, method: string): string {
+  const branch = viaBranch(via);
+  const m = method === 'ACK' ? 'INVITE' : method;
+  if (branch && branch.startsWith('z9hG4bK')) return `${branch}|${viaSentBy(via)}|${m}`;
+  // RFC 2543 peers: fall back to the identifying fields of the request.
+  return `legacy|${req.get('call-id')}|${req.fromTag ?? ''}|${req.cseq.seq}|${viaSentBy(via)}|${m}`;
+}
+
+/** RFC 3261 §18.2.1 + RFC 3581: note where the request really came from in its top Via. */
+function stampViaObject(via: Via, flow: Flow): void {
+  const rport = getParam(via.params, 'rport');
+  const remoteHost = flow.remote.host;
+  const hostBare = via.host.startsWith('[') ? via.host.slice(1, -1) : via.host;
+  if (rport !== undefined) {
+    setParam(via.params, 'rport', String(flow.remote.port));
+    if (hostBare !== remoteHost) setParam(via.params, 'received', remoteHost);
+    return;
+  }
+  if (hostBare !== remoteHost) setParam(via.params, 'received', remoteHost);
+  // Connection-oriented flows always carry the port (sofia does this for WebSocket clients).
+  if (flow.reliable) setParam(via.params, 'rport', String(flow.remote.port));
+}
+
+function stampVia(req: SipRequest, flow: Flow): void {
+  const idx = req.headers.findIndex((h) => normalizeHeaderName(h.name) === 'via');
+  if (idx < 0) return;
+  const field = req.headers[idx]!;
+  const values = splitHeaderList(field.value);
+  const via = parseVia(values[0]!);
+  stampViaObject(via, flow);
+  values[0] = formatVia(via);
+  req.headers[idx] = { name: field.name, value: values.join(', ') };
+}
+
+function ourVia(flow: Flow, branch: string): string {
+  const rport = flow.transport === 'ws' || flow.transport === 'wss' ? '' : ';rport';
+  return `SIP/2.0/${viaTransport(flow.transport)} ${flow.local.host}:${flow.local.port}${rport};branch=${branch}`;
+}
+
+function defaultContact(flow: Flow): string {
+  const t = flow.transport === 'udp' ? '' : `;transport=${flow.transport}`;
+  return `<sip:${flow.local.host}:${flow.local.port}${t}>`;
+}
+
+/** drachtio replaces `localhost` in app-supplied From/Contact with its own address. */
+function localizeAddress(value: string, local: HostPort): string {
+  if (!/@localhost\b|sips?:localhost\b/i.test(value)) return value;
+  try {
+    const na = parseNameAddr(value);
+    const uri = parseSipUri(na.uri);
+    if (uri.host.toLowerCase() !== 'localhost') return value;
+    uri.host = local.host;
+    uri.port ??= local.port;
+    return formatNameAddr({ ...na, uri: formatSipUri(uri) });
+  } catch {
+    return value;
+  }
+}
+
+function formatContact(value: string): string {
+  if (value.trim() === '*') return '*';
+  try {
+    return formatNameAddr(parseNameAddr(value));
+  } catch {
+    return value;
+  }
+}
+
+function parseNameAddrSafe(value: string): NameAddr | undefined {
+  try {
+    return parseNameAddr(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function firstContactUri(msg: SipMessage): string | undefined {
+  try {
+    return msg.contacts[0]?.uri;
+  } catch {
+    return undefined;
+  }
+}
+
+function safeTag(value: string): string | undefined {
+  try {
+    return tagOf(parseNameAddr(value));
+  } catch {
+    return undefined;
+  }
+}
+
+function withTag(value: string, tag: string | undefined): string {
+  if (!tag || safeTag(value)) return value;
+  return `${value};tag=${tag}`;
+}
+
+function copyVias(from: SipRequest, to: SipResponse): void {
+  for (const h of from.headers) if (normalizeHeaderName(h.name) === 'via') to.append('Via', h.value);
+}
+
+/**
+ * Everything the app set except what the server owns, with canonical header names. Like drachtio, a
+ * body that is plainly SDP gets `Content-Type: application/sdp` when the app gave no type.
+ */
+function copyAppHeaders(from: SipMessage, to: SipMessage): void {
+  for (const h of from.headers) {
+    const norm = normalizeHeaderName(h.name);
+    if (SERVER_OWNED.has(norm) || norm === 'record-route') continue;
+    to.append(canonicalHeaderName(h.name), h.value);
+  }
+  if (from.body.length && !from.has('content-type') && from.body.subarray(0, 4).toString('latin1') === 'v=0\r') {
+    to.append('Content-Type', 'application/sdp');
+  }
+}
+
+/** ACK for a non-2xx final response (RFC 3261 §17.1.1.3). */
+function buildNon2xxAck(req: SipRequest, res: SipResponse): SipRequest {
+  const ack = new SipRequest('ACK', req.uri);
+  ack.append('Via', req.getAll('via')[0]!);
+  ack.append('Max-Forwards', '70');
+  ack.append('From', req.get('from')!);
+  ack.append('To', res.get('to') ?? req.get('to')!);
+  ack.append('Call-ID', req.callId);
+  ack.append('CSeq', `${req.cseq.seq} ACK`);
+  for (const r of req.getAll('route')) ack.append('Route', r);
+  ack.setBody(Buffer.alloc(0));
+  ack.sortHeaders();
+  return ack;
+}
+
