@@ -170,7 +170,7 @@ export class Call extends EventEmitter<CallEvents> {
     const { srf, media, domain } = this.#opts;
     req.on('cancel', () => {
       this.#cancelled = true;
-      this.#log.info('caller cancelled');
+      this.#log.info('caller cancelled', { calleeInviteSent: this.#uacRequest !== undefined });
       this.#uacRequest?.cancel(() => undefined);
       this.#end('cancelled');
     });

@@ -96,6 +96,10 @@ async function main(): Promise<void> {
       await reinviteScenario(url, browsers);
       return;
     }
+    if (values.scenario === 'conference') {
+      await conferenceScenario(url, browsers);
+      return;
+    }
     if (values.scenario === 'multi') {
       await multiScenario(url, browsers);
       return;
@@ -221,6 +225,62 @@ async function reinviteScenario(url: string, browsers: Browser[]): Promise<void>
   check(after.length === 1 && Math.abs((after[0] ?? 0) - 600) < 15, `still hearing bob (${after.join(', ')} Hz)`);
   await alice.locator(`[data-testid="line"][data-party="${bobUri}"]`).getByTestId('hangup-button').click();
   await alice.locator('[data-testid="phone"][data-idle="true"]').waitFor();
+}
+
+/** All tones heard on a page, over every remote-audio element. */
+async function allTones(page: Page): Promise<number[]> {
+  const parties = await page.locator('[data-testid="remote-audio"]').evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute('data-party') ?? ''))]);
+  const out: number[] = [];
+  for (const p of parties) out.push(...(await remoteTone(page, p)));
+  return out.sort((a, b) => a - b);
+}
+
+/** alice calls bob, holds, calls carol, merges: RFC 4579 conference through the focus. */
+async function conferenceScenario(url: string, browsers: Browser[]): Promise<void> {
+  const open = opener(url, browsers);
+  const alice = await open('alice', 'tone-1000.wav');
+  const bob = await open('bob', 'tone-600.wav');
+  const carol = await open('carol', 'tone-1500.wav', PHONE);
+  const domain = (await alice.evaluate(() => window.conclave?.phone.config.domain)) ?? '127.0.0.1';
+  const line = (page: Page, user: string, state?: string) =>
+    page.locator(`[data-testid="line"][data-party="sip:${user}@${domain}"]${state ? `[data-state="${state}"]` : ''}`);
+
+  await alice.getByTestId('dial-input').fill('bob');
+  await alice.getByTestId('dial-button').click();
+  await bob.getByTestId('answer-button').click();
+  await line(alice, 'bob', 'active').getByTestId('hold-button').click();
+  await line(alice, 'bob', 'held').waitFor();
+  await alice.getByTestId('dial-input').fill('carol');
+  await alice.getByTestId('dial-button').click();
+  await carol.getByTestId('answer-button').click();
+  await line(alice, 'carol', 'active').waitFor();
+  await alice.getByTestId('conference-button').click();
+  const confLine = alice.locator('[data-testid="line"][data-role="conference"][data-state="active"]');
+  await confLine.waitFor({ timeout: 15000 });
+  check(true, `conference line active (party ${await confLine.getAttribute('data-party')})`);
+  const conferenceUri = await alice.getByTestId('conference').getAttribute('data-uri');
+  check(Boolean(conferenceUri), `conference URI from the ;isfocus Contact: ${conferenceUri}`);
+  await line(alice, 'bob').waitFor({ state: 'detached', timeout: 15000 }).then(() => check(true, "alice's 1:1 line to bob is gone"), () => check(false, "alice's 1:1 line to bob is gone"));
+  await line(alice, 'carol').waitFor({ state: 'detached', timeout: 15000 }).then(() => check(true, "alice's 1:1 line to carol is gone"), () => check(false, "alice's 1:1 line to carol is gone"));
+  await alice.waitForFunction(() => document.querySelectorAll('[data-testid="roster-entry"][data-status="connected"]').length >= 3, undefined, { timeout: 15000 })
+    .then(() => check(true, 'roster shows 3 connected entries'), () => check(false, 'roster shows 3 connected entries'));
+  const roster = await alice.locator('[data-testid="roster-entry"]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-entity')}=${e.getAttribute('data-status')}`));
+  process.stdout.write(`     roster: ${roster.join(' ')}\n`);
+  await alice.waitForTimeout(2000);
+  const a = await allTones(alice);
+  const b = await allTones(bob);
+  const c = await allTones(carol);
+  const has = (list: number[], f: number) => list.some((x) => Math.abs(x - f) < 15);
+  check(has(a, 600) && has(a, 1500), `alice hears bob and carol (${a.join(', ')} Hz)`);
+  check(has(b, 1000) && has(b, 1500), `bob hears alice and carol (${b.join(', ')} Hz)`);
+  check(has(c, 1000) && has(c, 600), `carol hears alice and bob (${c.join(', ')} Hz)`);
+  process.stdout.write(`     bob's lines: ${JSON.stringify(await bob.locator('[data-testid="line"]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-party')}:${e.getAttribute('data-state')}:${e.getAttribute('data-role')}`)))}\n`);
+  await shot(alice, 'conference-creator-desktop');
+  await shot(bob, 'conference-participant-desktop');
+  await shot(carol, 'conference-participant-phone');
+  await confLine.getByTestId('hangup-button').click();
+  await alice.locator('[data-testid="phone"][data-idle="true"]').waitFor();
+  check(true, 'alice leaves: idle');
 }
 
 /** Two calls at once: answer a second call with "hold current & answer", then the conference button. */

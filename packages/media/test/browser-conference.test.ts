@@ -231,6 +231,19 @@ describe('browser ⇄ media: 1:1, conference, hold, leave/recycle', { timeout: 9
     for (const name of ['alice', 'bob', 'carol'] as const) await hearsEveryone(name, t);
   });
 
+  it('an ICE restart from the browser keeps the call (same DTLS role, media flows again)', async (t) => {
+    const before = await legs.carol.getStats();
+    const offer = await peers.carol.createOffer(false, true);
+    await legs.carol.applyRemoteOffer(offer);
+    const answer = await legs.carol.createLocalAnswer();
+    assert.match(answer, /a=setup:passive/);
+    await peers.carol.applyAnswer(answer);
+    await hearsEveryone('carol', t);
+    const after = await legs.carol.getStats();
+    assert.equal(after.dtlsState, 'connected');
+    assert.ok(after.packetsIn > before.packetsIn);
+  });
+
   it('a party leaves (port 0) and a newcomer recycles the line with a new mid', async (t) => {
     const carolLinesBefore = (await legs.carol.getStats()).sections;
     legs.bob.close();

@@ -26,7 +26,7 @@ export interface Counters {
 interface PeerApi {
   start(options?: { video?: boolean }): boolean;
   videoStats(): Record<string, { framesDecoded: number; width: number; height: number; packets: number }>;
-  createOffer(options?: { hold?: boolean }): string;
+  createOffer(options?: { hold?: boolean; iceRestart?: boolean }): string;
   applyAnswer(sdp: string): string;
   answer(sdp: string): string;
   peaks(): Peaks;
@@ -127,8 +127,8 @@ export class BrowserPeer {
     ) as Promise<ReturnType<PeerApi[K]>>;
   }
 
-  createOffer(hold = false): Promise<string> {
-    return this.call('createOffer', { hold });
+  createOffer(hold = false, iceRestart = false): Promise<string> {
+    return this.call('createOffer', { hold, iceRestart });
   }
   applyAnswer(sdp: string): Promise<string> {
     return this.call('applyAnswer', sdp);

@@ -228,4 +228,37 @@ describe('SDP negotiation (real worker, hand-made SDP)', () => {
     const re = mlines(await c.createLocalOffer());
     assert.equal(re[1]!.port, 0);
   });
+
+  it('a party whose opus PT is not the router\'s (Firefox: 109) gets its consumer on a new sendonly line', async () => {
+    const r = await freshRoom('pt109');
+    const alice = await r.createWebRtcLeg({ label: 'alice' });
+    const firefoxish = CHROMIUM_OFFER.replace(/\b111\b/g, '109');
+    await alice.applyRemoteOffer(firefoxish);
+    await alice.createLocalAnswer();
+    const bob = await r.createWebRtcLeg({ label: 'bob' });
+    await bob.applyRemoteAnswer(fakeAnswer(await bob.createLocalOffer()));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(alice.needsRenegotiation, true);
+    const offer = await alice.createLocalOffer();
+    const lines = mlines(offer);
+    assert.deepEqual(lines.map((l) => l.direction), ['recvonly', 'sendonly']);
+    assert.equal(lines[0]!.payloads.split(' ')[0], '109', 'the party\'s line keeps its PT');
+    assert.equal(lines[1]!.payloads.split(' ')[0], '111', 'the consumer line uses the router\'s');
+  });
+
+  it('an ICE restart from the party gets fresh ICE credentials in the answer', async () => {
+    const r = await freshRoom('ice');
+    const alice = await r.createWebRtcLeg({ label: 'alice' });
+    await alice.applyRemoteOffer(CHROMIUM_OFFER);
+    const first = await alice.createLocalAnswer();
+    await alice.applyRemoteOffer(CHROMIUM_OFFER);
+    const same = await alice.createLocalAnswer();
+    await alice.applyRemoteOffer(CHROMIUM_OFFER.replace('a=ice-ufrag:3Cz1', 'a=ice-ufrag:9Zz9'));
+    const restarted = await alice.createLocalAnswer();
+    const ufrag = (sdp: string) => /a=ice-ufrag:(\S+)/.exec(sdp)?.[1];
+    assert.equal(ufrag(same), ufrag(first));
+    assert.notEqual(ufrag(restarted), ufrag(first));
+    assert.equal(/^o=\S+ \S+ (\d+)/m.exec(same)?.[1], /^o=\S+ \S+ (\d+)/m.exec(first)?.[1], 'unchanged description keeps its version');
+    assert.match(restarted, /a=setup:passive/, 'DTLS role unchanged');
+  });
 });
