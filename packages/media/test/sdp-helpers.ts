@@ -23,7 +23,7 @@ export function bundleOf(sdp: string): string[] {
 }
 
 /** Replaces every `from` line (regex, multiline) in an SDP. */
-export function edit(sdp: string, from: RegExp, to: string): string {
+export function edit(sdp: string, from: RegExp | string, to: string): string {
   return sdp.replace(from, to);
 }
 

@@ -36,10 +36,8 @@ export class SipStreamFramer {
       while (i < this.#buf.length && (this.#buf[i] === 0x0d || this.#buf[i] === 0x0a)) i++;
       if (i > 0) {
         const ws = this.#buf.subarray(0, i).toString('latin1');
-        if (i === this.#buf.length && ws.endsWith('\r')) {
-          // maybe the rest of a CRLF is still to come
-          if (ws === '\r' || ws === '\r\n\r') break;
-        }
+        // A partial keep-alive at the end of what we have: wait to see whether it becomes a ping.
+        if (i === this.#buf.length && ws !== '\r\n\r\n' && '\r\n\r\n'.startsWith(ws)) break;
         const pings = ws.split('\r\n\r\n').length - 1;
         for (let p = 0; p < pings; p++) out.push({ type: 'keepalive', kind: 'ping' });
         if (pings === 0 && ws.includes('\n')) out.push({ type: 'keepalive', kind: 'pong' });

@@ -136,7 +136,7 @@ function validate(msg: SipMessage): void {
   if (vias.length === 0) throw new SipParseError('Missing Via');
   for (const h of msg.headers) if (normalizeHeaderName(h.name) === 'via') parseViaList(h.value);
   const mf = msg.get('max-forwards');
-  if (mf !== undefined && !/^\d{1,3}$/.test(mf.trim())) throw new SipParseError('Bad Max-Forwards', `'${mf}'`);
+  if (mf !== undefined && !/^\d{1,10}$/.test(mf.trim())) throw new SipParseError('Bad Max-Forwards', `'${mf}'`);
   if (mf !== undefined && Number(mf) > 255) throw new SipParseError('Bad Max-Forwards', `'${mf}'`);
   const cls = msg.headers.filter((h) => normalizeHeaderName(h.name) === 'content-length').map((h) => h.value.trim());
   for (const cl of cls) if (!/^\d{1,10}$/.test(cl)) throw new SipParseError('Bad Content-Length', `'${cl}'`);

@@ -1,12 +1,11 @@
 /** TCP transport, stream framing, malformed input: 400 with a reason, drops, and no crash. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type Srf from 'drachtio-srf';
-import { SDP_A, SDP_B, SECRET, TcpPeer, UdpPeer, connectSrf, sipText, sleep, startServer, waitFor } from './helpers.ts';
+import { SDP_A, SDP_B, SECRET, TcpPeer, UdpPeer, connectSrf, sipText, sleep, startServer, waitFor, type LooseSrf } from './helpers.ts';
 
 test('TCP: INVITE in two chunks plus OPTIONS in the same segment, responses on the same connection, BYE back over it', async () => {
   const { server, addrs } = await startServer();
-  const app = await connectSrf(addrs.control, SECRET, (srf: Srf) => {
+  const app = await connectSrf(addrs.control, SECRET, (srf: LooseSrf) => {
     srf.options((_q, r) => r.send(200));
     srf.invite(async (req, res) => {
       const dlg = await srf.createUAS(req, res, { localSdp: SDP_B });
@@ -50,7 +49,7 @@ test('TCP: INVITE in two chunks plus OPTIONS in the same segment, responses on t
 
 test('malformed requests get 400 with the reason; garbage is dropped; the server keeps serving', async () => {
   const { server, addrs, log } = await startServer();
-  const app = await connectSrf(addrs.control, SECRET, (srf: Srf) => srf.options((_q, r) => r.send(200)));
+  const app = await connectSrf(addrs.control, SECRET, (srf: LooseSrf) => srf.options((_q, r) => r.send(200)));
   const peer = await new UdpPeer().bind();
   const port = addrs.udp!.port;
   try {
@@ -97,7 +96,7 @@ test('malformed requests get 400 with the reason; garbage is dropped; the server
 
 test('Max-Forwards 0 → 483; oversized UDP request → 513', async () => {
   const { server, addrs } = await startServer({ limits: { maxMessageSize: 2000 } });
-  const app = await connectSrf(addrs.control, SECRET, (srf: Srf) => srf.options((_q, r) => r.send(200)));
+  const app = await connectSrf(addrs.control, SECRET, (srf: LooseSrf) => srf.options((_q, r) => r.send(200)));
   const peer = await new UdpPeer().bind();
   try {
     peer.send(sipText([

@@ -1,9 +1,8 @@
 /** Outgoing calls: createUAC, re-INVITE, INFO, BYE, CANCEL, failures, timeouts, B2BUA. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type Srf from 'drachtio-srf';
 import { parseMessage, type SipRequest } from '@conclave/sip-message';
-import { SDP_A, SDP_B, SECRET, UdpPeer, WireTap, connectSrf, sipText, sleep, startServer, waitFor } from './helpers.ts';
+import { SDP_A, SDP_B, SECRET, UdpPeer, WireTap, connectSrf, sipText, sleep, startServer, waitFor, type LooseSrf } from './helpers.ts';
 
 interface UasBehaviour {
   /** Final status for new INVITEs (default 200); 0 = never answer. */
@@ -218,7 +217,7 @@ test('B2BUA between two raw UDP endpoints; BYE from A ends B (transcript f)', as
   const { server, addrs } = await startServer();
   const peerB = await new UdpPeer().bind();
   const uasB = scriptedUas(peerB);
-  const app = await connectSrf(addrs.control, SECRET, (srf: Srf) => {
+  const app = await connectSrf(addrs.control, SECRET, (srf: LooseSrf) => {
     srf.invite(async (req, res) => {
       const { uas, uac } = await srf.createB2BUA(req, res, `sip:alice@127.0.0.1:${peerB.port}`, { localSdpB: req.body, headers: { 'X-App': 'b2b', from: 'sip:carol@localhost', contact: 'sip:carol@localhost' } });
       uas.on('destroy', () => uac.destroy());

@@ -3,9 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import JsSIP from 'jssip';
-import type Srf from 'drachtio-srf';
 import { parseMessage, type SipMessage, type SipRequest } from '@conclave/sip-message';
-import { SDP_A, SDP_B, SECRET, WireTap, connectSrf, sipText, sleep, startServer, waitFor } from './helpers.ts';
+import { SDP_A, SDP_B, SECRET, WireTap, connectSrf, sipText, sleep, startServer, waitFor, type LooseSrf } from './helpers.ts';
 
 // JsSIP in Node, as the transcripts ran it: `ws` as the global WebSocket; no WebRTC (INVITEs get 488).
 (globalThis as Record<string, unknown>)['WebSocket'] = WebSocket;
@@ -15,7 +14,7 @@ test('JsSIP REGISTER over WS, app OPTIONS/INVITE/MESSAGE to the .invalid contact
   const { server, addrs } = await startServer();
   const tap = await new WireTap(addrs.control).listen();
   const registered: string[] = [];
-  const app = await connectSrf({ host: '127.0.0.1', port: tap.port }, SECRET, (srf: Srf) => {
+  const app = await connectSrf({ host: '127.0.0.1', port: tap.port }, SECRET, (srf: LooseSrf) => {
     srf.register((req, res) => {
       registered.push(req.get('Contact'));
       res.send(200, { headers: { Contact: req.get('Contact'), Expires: '300' } });
@@ -112,7 +111,7 @@ class WsSipClient {
 test('raw WS client calls the app (createUAS) and the app calls it back; in-dialog requests use the WS flow', async () => {
   const { server, addrs } = await startServer();
   const destroyed: string[] = [];
-  const app = await connectSrf(addrs.control, SECRET, (srf: Srf) => {
+  const app = await connectSrf(addrs.control, SECRET, (srf: LooseSrf) => {
     srf.invite(async (req, res) => {
       const dlg = await srf.createUAS(req, res, { localSdp: SDP_B });
       dlg.on('destroy', () => destroyed.push('uas'));

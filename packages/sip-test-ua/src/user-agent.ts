@@ -7,7 +7,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { computeDigestResponse, parseDigestParams, type DigestAlgorithm } from '@conclave/sip-digest';
-import { parseMessage, parseNameAddr, SipRequest, SipResponse, tagOf, type SipMessage } from '@conclave/sip-message';
+import { parseMessage, SipRequest, SipResponse, tagOf, type SipMessage } from '@conclave/sip-message';
+import { answerFor, identityOf, newAnswerIdentity, type AnswerIdentity } from './sdp.ts';
 
 export interface SipTestUaOptions {
   user: string;
@@ -86,11 +87,30 @@ export class SipTestUa extends EventEmitter<UaEvents> {
     return this.send('REGISTER', `sip:${this.options.domain}`, { headers: { To: `<${this.aor}>`, Expires: String(expires) } });
   }
 
+  /** SUBSCRIBE; on a 2xx a dialog is returned (NOTIFYs: notifiesFor(callId)). */
+  async subscribe(uri: string, event: string, expires = 600, options: RequestOptions = {}): Promise<TransactionResult & { dialog?: SipTestDialog }> {
+    const callId = `${rand(8)}@testua`;
+    const result = await this.send('SUBSCRIBE', uri, { ...options, headers: { Event: event, Expires: String(expires), Accept: 'application/conference-info+xml', ...options.headers } }, callId);
+    if (result.final.status >= 200 && result.final.status < 300) {
+      const dialog = SipTestDialog.fromUacResponse(this, result.request, result.final);
+      // The first NOTIFY may have come before the 2xx: take the focus's Contact from it if so.
+      this.dialogs.set(dialog.callId, dialog);
+      return { ...result, dialog };
+    }
+    return result;
+  }
+
+  /** Requests of a method received in one call (e.g. the NOTIFYs of a subscription), oldest first. */
+  requestsFor(callId: string, method: string): SipRequest[] {
+    return this.received.filter((m): m is SipRequest => m.kind === 'request' && m.callId === callId && m.method === method);
+  }
+
   /** INVITE; on a 2xx the ACK is sent and a dialog returned. */
   async invite(target: string, sdp: string, options: RequestOptions = {}): Promise<TransactionResult & { dialog?: SipTestDialog }> {
     const result = await this.send('INVITE', target, { ...options, body: sdp, contentType: 'application/sdp' });
     if (result.final.status >= 200 && result.final.status < 300) {
       const dialog = SipTestDialog.fromUacResponse(this, result.request, result.final);
+      dialog.identity = identityOf(sdp) ?? dialog.identity; // answers to re-offers keep our transport
       this.dialogs.set(dialog.callId, dialog);
       dialog.sendAck(result.final);
       return { ...result, dialog };
@@ -168,7 +188,7 @@ export class SipTestUa extends EventEmitter<UaEvents> {
     const localTag = this.#localTagByCallId.get(req.callId) ?? rand(4);
     this.#localTagByCallId.set(req.callId, localTag);
     incoming.respond(200, 'OK', { body: sdp, contentType: 'application/sdp' });
-    const dialog = new SipTestDialog(this, {
+    const dialog: SipTestDialog = new SipTestDialog(this, {
       callId: req.callId,
       localUri: req.get('To')!.replace(/;tag=.*$/, ''),
       remoteUri: req.get('From')!.replace(/;tag=.*$/, ''),
@@ -177,6 +197,7 @@ export class SipTestUa extends EventEmitter<UaEvents> {
       remoteTarget: req.contacts[0]?.uri ?? req.uri,
       remoteSdp: req.body.toString(),
     });
+    dialog.identity = identityOf(sdp) ?? dialog.identity;
     this.dialogs.set(req.callId, dialog);
     return dialog;
   }
@@ -249,7 +270,19 @@ export class SipTestUa extends EventEmitter<UaEvents> {
       this.dialogs.delete(request.callId);
       dialog.emit('bye', request);
     }
-    if (request.method === 'INVITE' && dialog && request.body.length > 0) dialog.remoteSdp = request.body.toString();
+    if (request.method === 'INVITE' && dialog && request.body.length > 0) {
+      // A re-offer in one of our dialogs: answer it like a browser would, same transport identity.
+      dialog.remoteSdp = request.body.toString();
+      const target = request.contacts[0];
+      if (target) dialog.remoteTarget = target.uri; // target refresh (RFC 3261 §12.2.2)
+      dialog.remoteContactHeader = request.get('Contact');
+      if (dialog.autoAnswer) {
+        respond(200, 'OK', { body: answerFor(dialog.remoteSdp, dialog.identity), contentType: 'application/sdp' });
+        dialog.reinvites.push(request);
+        dialog.emit('reinvite', request);
+        return;
+      }
+    }
     if (request.method === 'NOTIFY') dialog?.emit('notify', request);
     if (this.listenerCount('request') > 0) this.emit('request', { request, respond });
     else if (request.method === 'INVITE') respond(486, 'Busy Here');
@@ -257,7 +290,7 @@ export class SipTestUa extends EventEmitter<UaEvents> {
   }
 }
 
-type DialogEvents = { bye: [request: SipRequest]; notify: [request: SipRequest] };
+type DialogEvents = { bye: [request: SipRequest]; notify: [request: SipRequest]; reinvite: [request: SipRequest] };
 
 /** The UA's view of one dialog: enough to send in-dialog requests and see what arrives. */
 export class SipTestDialog extends EventEmitter<DialogEvents> {
@@ -268,6 +301,12 @@ export class SipTestDialog extends EventEmitter<DialogEvents> {
   readonly remoteTag: string;
   remoteTarget: string;
   remoteSdp: string;
+  /** Answer re-INVITEs automatically (with answerFor and this identity). */
+  autoAnswer = true;
+  identity: AnswerIdentity = newAnswerIdentity();
+  readonly reinvites: SipRequest[] = [];
+  /** The remote Contact as last seen, parameters included (`;isfocus`). */
+  remoteContactHeader: string | undefined;
   readonly #ua: SipTestUa;
 
   constructor(ua: SipTestUa, fields: { callId: string; localUri: string; remoteUri: string; localTag: string; remoteTag: string; remoteTarget: string; remoteSdp: string }) {
@@ -284,7 +323,7 @@ export class SipTestDialog extends EventEmitter<DialogEvents> {
 
   static fromUacResponse(ua: SipTestUa, request: SipRequest, response: SipResponse): SipTestDialog {
     const contact = response.contacts[0]?.uri ?? request.uri;
-    return new SipTestDialog(ua, {
+    const dialog = new SipTestDialog(ua, {
       callId: request.callId,
       localUri: request.get('From')!.replace(/;tag=.*$/, ''),
       remoteUri: response.get('To')!.replace(/;tag=.*$/, ''),
@@ -293,6 +332,8 @@ export class SipTestDialog extends EventEmitter<DialogEvents> {
       remoteTarget: contact,
       remoteSdp: response.body.toString(),
     });
+    dialog.remoteContactHeader = response.get('Contact');
+    return dialog;
   }
 
   /** The Contact of the remote party as it appeared, parameters included (e.g. `;isfocus`). */

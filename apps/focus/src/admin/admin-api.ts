@@ -8,7 +8,7 @@
  * contract in docs/admin-api.openapi.yaml.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Conference } from '@conclave/conference';
+import { ConferenceError, type Conference } from '@conclave/conference';
 import type { Logger } from '@conclave/log';
 import type { Actor, AdminAuthenticator, ConferenceControl } from './control.ts';
 import { AdminEventHub } from './event-stream.ts';
@@ -283,7 +283,15 @@ export class AdminApi {
     }
     const actor = this.#actor(principal!);
     this.#log.info('admin action', { user: actor.user, action, conference: conference.id, participant: participantId });
-    await this.#control[action](conference, participantId, actor);
+    try {
+      await this.#control[action](conference, participantId, actor);
+    } catch (error) {
+      // The participant left between the lookup and the action.
+      if (error instanceof ConferenceError && error.code === 'not-found') {
+        throw new ApiError(404, 'participant-not-found', `no participant ${participantId} in conference ${conference.id}`);
+      }
+      throw error;
+    }
     sendNoContent(res);
   }
 

@@ -360,8 +360,9 @@ export class Line {
       this.#changed();
     });
     s.on('accepted', (e: { response?: IncomingResponse }) => {
-      this.#connected();
+      // Focus first: whoever sees the line become active must also see its conference URI.
       if (e.response) this.#detectFocus(e.response);
+      this.#connected();
     });
     s.on('confirmed', () => this.#connected());
     s.on('hold', (e: HoldEvent) => this.#onHold(String(e.originator), true));
@@ -402,7 +403,6 @@ export class Line {
         uri.clearHeaders();
         this.#focusUri = uri.toString();
         this.#log.info('answered by a conference focus', { focus: this.#focusUri });
-        this.#changed();
       }
     } catch (error) {
       this.#log.warn('unparsable Contact in 2xx', { error: String(error) });
