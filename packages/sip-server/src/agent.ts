@@ -72,6 +72,7 @@ export class Agent {
   readonly #clientById = new Map<string, ClientTransaction>();
   /** Dialog ids of app INVITEs that failed, so the app's ACK for them is recognised and absorbed. */
   readonly #failedInvites = new Map<string, number>();
+  readonly #pendingBySource = new Map<string, number>();
   readonly #apps = new Set<AppConnection>();
   readonly #callIds = new CallIdGenerator();
   readonly #cseq = new CSeqCounter();
@@ -90,8 +91,9 @@ export class Agent {
   }
 
   /** Live state sizes, for tests and diagnostics (leak checks). */
-  get stats(): { serverTransactions: number; clientTransactions: number; dialogs: number; apps: number; timers: number } {
+  get stats(): { serverTransactions: number; clientTransactions: number; dialogs: number; apps: number; timers: number; pendingSources: number } {
     return {
+      pendingSources: this.#pendingBySource.size,
       serverTransactions: this.#serverById.size,
       clientTransactions: this.#clientById.size,
       dialogs: this.#dialogs.size,
@@ -348,9 +350,15 @@ export class Agent {
   }
 
   #countFromSource(host: string): number {
-    let n = 0;
-    for (const st of this.#serverById.values()) if (st.flow.remote.host === host && st.lastStatus < 200) n++;
-    return n;
+    return this.#pendingBySource.get(host) ?? 0;
+  }
+
+  /** Unanswered server transactions per source address (for the per-source limit). */
+  #trackPending(st: ServerTransaction, delta: 1 | -1): void {
+    const host = st.flow.remote.host;
+    const n = (this.#pendingBySource.get(host) ?? 0) + delta;
+    if (n <= 0) this.#pendingBySource.delete(host);
+    else this.#pendingBySource.set(host, n);
   }
 
   #onNetworkInDialog(req: SipRequest, flow: Flow, key: string, toTag: string): void {
@@ -696,6 +704,7 @@ export class Agent {
 
   #sendResponseOnTxn(st: ServerTransaction, bytes: Buffer, status: number): void {
     st.flow.send(bytes);
+    if (status >= 200 && st.lastStatus < 200 && st.state !== 'terminated') this.#trackPending(st, -1);
     st.lastResponse = bytes;
     st.lastStatus = status;
     if (status < 200) return;
@@ -1137,11 +1146,14 @@ export class Agent {
     const st = new ServerTransaction(key, req, flow, app);
     this.#serverByKey.set(key, st);
     this.#serverById.set(st.id, st);
+    this.#trackPending(st, 1);
     return st;
   }
 
   #terminateServer(st: ServerTransaction): void {
     this.#clearTimers(st);
+    if (st.state === 'terminated') return;
+    if (st.lastStatus < 200) this.#trackPending(st, -1);
     st.state = 'terminated';
     if (this.#serverByKey.get(st.key) === st) this.#serverByKey.delete(st.key);
     this.#serverById.delete(st.id);

@@ -129,8 +129,8 @@ export class SipServer {
   }
 
   /** Sizes of internal tables, for diagnostics and leak checks in tests. */
-  stats(): { serverTransactions: number; clientTransactions: number; dialogs: number; apps: number; timers: number; flows: number } {
-    const a = this.#agent?.stats ?? { serverTransactions: 0, clientTransactions: 0, dialogs: 0, apps: 0, timers: 0 };
+  stats(): { serverTransactions: number; clientTransactions: number; dialogs: number; apps: number; timers: number; pendingSources: number; flows: number } {
+    const a = this.#agent?.stats ?? { serverTransactions: 0, clientTransactions: 0, dialogs: 0, apps: 0, timers: 0, pendingSources: 0 };
     return { ...a, flows: this.#flows.size };
   }
 

@@ -55,6 +55,12 @@ export class Member extends EventEmitter<MemberEvents> {
     this.#dialog.on('destroy', () => this.#leave('bye'));
     this.#dialog.on('modify', (req: SrfRequest, res: SrfResponse) => this.#onReoffer(req, res));
     this.#dialog.on('refer', (req: SrfRequest, res: SrfResponse) => this.emit('refer', req, res));
+    // The focus holds no subscription to its members: a NOTIFY from one (e.g. a stray conference-info
+    // document) is refused and goes nowhere else.
+    this.#dialog.on('notify', (req: SrfRequest, res: SrfResponse) => {
+      this.#log.info('unexpected NOTIFY from a participant refused', { event: req.get('Event') });
+      reply(res, 481, 'Subscription Does Not Exist');
+    });
     this.leg.on('held', () => this.emit('held'));
     this.leg.on('resumed', () => this.emit('resumed'));
   }
