@@ -17,6 +17,8 @@ export interface EmbeddedTargetConfig {
   controlPort: number;
   calleeUri: string;
   logLevel: LogLevel;
+  /** limits.maxServerTransactions; undefined = the server's default. */
+  maxServerTransactions?: number;
 }
 
 export type TargetRequest = { type: 'memory'; id: number; gc: boolean } | { type: 'stop' };
@@ -38,6 +40,7 @@ async function main(): Promise<void> {
     listen: { udp: { host: '127.0.0.1', port: cfg.sipPort } },
     control: { host: '127.0.0.1', port: cfg.controlPort, secret },
     logger: log.child('sip-server'),
+    ...(cfg.maxServerTransactions !== undefined ? { limits: { maxServerTransactions: cfg.maxServerTransactions } } : {}),
   });
   const addresses = await server.start();
   const app = await B2buaApp.start({

@@ -51,7 +51,7 @@ async function benchTarget(name: TargetName, opts: BenchOptions, out: string): P
     const u = uas;
     stopOnExit.add(() => u.stop());
     target = name === 'embedded'
-      ? await EmbeddedTarget.start({ sipPort: ports.embeddedSip, controlPort: ports.control, calleePort: ports.callee, dir, logLevel: opts.logLevel })
+      ? await EmbeddedTarget.start({ sipPort: ports.embeddedSip, controlPort: ports.control, calleePort: ports.callee, dir, logLevel: opts.logLevel, maxServerTransactions: opts.serverTransactionLimit })
       : await KamailioTarget.start({ port: ports.kamailio, calleePort: ports.callee, dir, children: opts.kamailioChildren });
     const t = target;
     stopOnExit.add(() => t.stop());
@@ -71,8 +71,10 @@ async function benchTarget(name: TargetName, opts: BenchOptions, out: string): P
     // The soak starts from the settled, call-free state the dialogs phase ended in.
     if (opts.soakMinutes > 0) report.soak = await soak(ctx, report.dialogs.after);
     report.capacity = await capacity(ctx);
-    const best = report.capacity.best;
-    if (best) report.halfLoad = await latencyAtHalfLoad(ctx, best.rate);
+    // Half of the max sustained rate; if no long run held, half of the lowest rate tried for long.
+    const c = report.capacity;
+    const base = c.best?.rate ?? (c.confirms.length ? Math.min(...c.confirms.map((s) => s.rate)) : undefined);
+    if (base !== undefined) report.halfLoad = await latencyAtHalfLoad(ctx, base);
     else say('no capacity step was sustained: no half-load measurement');
   } catch (err) {
     report.error = err instanceof Error ? err.message : String(err);

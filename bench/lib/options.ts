@@ -13,6 +13,11 @@ export interface BenchOptions {
   maxRate: number;
   /** Bisection steps after the first failing rate. */
   refine: number;
+  /** Seconds of the confirmation run at the max rate; undefined = settle time + 5. */
+  confirmSeconds: number | undefined;
+  confirmTries: number;
+  /** limits.maxServerTransactions for the embedded server; undefined = its default. */
+  serverTransactionLimit: number | undefined;
   holdMs: number;
   latencySeconds: number;
   soakMinutes: number;
@@ -45,6 +50,9 @@ Options:
   --start-rate CPS        first capacity step (default 100); rates double until a step fails
   --max-rate CPS          highest rate tried (default 4000)
   --refine N              bisection steps between the last good and first bad rate (default 2)
+  --confirm S             seconds of the run that confirms the best step holds in steady state
+                          (default: settle time + 5 s)
+  --confirm-tries N       confirmation runs before giving up, each lower (default 2)
   --hold MS               call hold time between ACK and BYE (default 1000)
   --latency-duration S    seconds at half the max rate for p50/p99 and CPU (default 15)
   --soak MIN              soak minutes at constant load (default 1; the full soak is --soak 10)
@@ -57,6 +65,8 @@ Options:
                           kamailio P+2, SIPp callee P+3, SIPp callers P+10..P+99
   --kamailio-children N   Kamailio UDP worker processes (default 2 = cores)
   --log-level L           embedded server log level (default warn)
+  --server-limit N        pass limits.maxServerTransactions = N to the embedded server (default: its
+                          own default); to see what the engine does beyond that limit
   --out DIR               keep run files here (default: a new directory under /tmp)
   --json FILE             also write the results as JSON
   -h, --help              this text
@@ -84,7 +94,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
         'start-rate': { type: 'string' }, 'max-rate': { type: 'string' }, refine: { type: 'string' },
         hold: { type: 'string' }, 'latency-duration': { type: 'string' }, soak: { type: 'string' },
         'soak-rate': { type: 'string' }, dialogs: { type: 'string' }, 'dialog-rate': { type: 'string' },
-        settle: { type: 'string' }, 'base-port': { type: 'string' }, 'kamailio-children': { type: 'string' },
+        settle: { type: 'string' }, confirm: { type: 'string' }, 'confirm-tries': { type: 'string' },
+        'server-limit': { type: 'string' }, 'base-port': { type: 'string' }, 'kamailio-children': { type: 'string' },
         'log-level': { type: 'string' }, out: { type: 'string' }, json: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -110,6 +121,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     startRate: num(v['start-rate'], 'start-rate', 100, 1),
     maxRate: num(v['max-rate'], 'max-rate', 4000, 1),
     refine: num(v.refine, 'refine', 2, 0),
+    confirmSeconds: v.confirm === undefined ? undefined : num(v.confirm, 'confirm', 0, 1),
+    confirmTries: Math.round(num(v['confirm-tries'], 'confirm-tries', 2, 1)),
+    serverTransactionLimit: v['server-limit'] === undefined ? undefined : Math.round(num(v['server-limit'], 'server-limit', 0, 1)),
     holdMs: num(v.hold, 'hold', 1000, 0),
     latencySeconds: num(v['latency-duration'], 'latency-duration', 15, 1),
     soakMinutes: num(v.soak, 'soak', 1, 0),

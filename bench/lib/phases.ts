@@ -7,8 +7,10 @@
  *               concurrent calls; and the CPU an idle server spends on them.
  *  soak         constant load for the soak duration, memory sampled every 5 s; then, after all calls
  *               ended and the server's timers expired, memory (after GC) again: growth must be ~0.
- *  capacity     fixed-rate steps (doubling, then bisection): the highest rate with >= 99.9% successful
- *               calls, the rate actually kept up and p99 setup below the first retransmission (500 ms).
+ *  capacity     short fixed-rate steps (doubling, then bisection) find the highest rate with >= 99.9%
+ *               successful calls, the rate actually kept up and p99 setup below the first retransmission
+ *               (500 ms); a longer run at that rate confirms it holds once the server's per-call state
+ *               has reached its steady size (or finds a lower rate that does).
  *  latency      half the max rate: p50/p99 setup latency, server CPU per 1000 calls/s.
  */
 import { join } from 'node:path';
@@ -81,9 +83,36 @@ const RATE_KEPT_MIN = 0.97;
 const P99_MAX_MS = 500;
 const CAPACITY_RETRIES = 1;
 
+const QUIET_CORES = 0.5;
+const QUIET_WAIT_MAX_S = 30;
+
+/**
+ * The machine is shared with other work: before a measured step, wait (up to 30 s) until processes
+ * other than the server, the SIPp callee and this driver use less than half a core.
+ */
+async function waitForQuiet(ctx: PhaseContext): Promise<void> {
+  const ours = (): number => cpuSeconds([...ctx.target.pids(), ctx.uas.pid, process.pid]);
+  const t0 = performance.now();
+  let said = false;
+  for (;;) {
+    const m0 = machineCpu();
+    const o0 = ours();
+    await sleep(1000);
+    const others = machineCpu().busy - m0.busy - (ours() - o0);
+    if (others < QUIET_CORES) return;
+    if ((performance.now() - t0) / 1000 >= QUIET_WAIT_MAX_S) {
+      ctx.progress(`  machine still busy (others ${others.toFixed(2)} cores): measuring anyway`);
+      return;
+    }
+    if (!said) ctx.progress(`  machine busy (others ${others.toFixed(2)} cores): waiting up to ${QUIET_WAIT_MAX_S} s`);
+    said = true;
+  }
+}
+
 /** One SIPp caller run at a fixed rate, with the server's and the load generator's CPU. */
 export async function runStep(ctx: PhaseContext, label: string, rate: number, seconds: number, holdMs: number): Promise<StepResult> {
   checkAlive(ctx);
+  if (label !== 'soak') await waitForQuiet(ctx);
   const calls = Math.max(1, Math.round(rate * seconds));
   const serverPids = ctx.target.pids();
   const server0 = cpuSeconds(serverPids);
@@ -354,14 +383,25 @@ export async function soak(ctx: PhaseContext, before: TargetMemory): Promise<Soa
 }
 
 export interface CapacityResult {
+  /** Short fixed-rate steps (the search). */
   steps: StepResult[];
-  /** Highest sustained step, if any. */
-  best: StepResult | undefined;
+  /** Highest sustained short step. */
+  searchBest: StepResult | undefined;
   /** True when the search stopped at --max-rate without a failing step. */
   hitCeiling: boolean;
+  /** Long runs that check the rate holds once the server's state has reached its steady size. */
+  confirms: StepResult[];
+  /** The max sustained rate: the first confirmed long run (undefined if none held). */
+  best: StepResult | undefined;
 }
 
-/** Fixed-rate steps: double until a step is not sustained, then bisect. */
+/**
+ * 1. Search with short fixed-rate steps: double until a step is not sustained, then bisect.
+ * 2. Confirm: run the best rate for longer than the server keeps per-call state (settle time + 5 s),
+ *    because a server that holds transactions for 32 s only shows its steady-state limits after that.
+ *    If it does not hold, drain and retry at 90% of the rate of successful calls seen in the second
+ *    half of that run (at most 80% of the previous try).
+ */
 export async function capacity(ctx: PhaseContext): Promise<CapacityResult> {
   const o = ctx.opts;
   const steps: StepResult[] = [];
@@ -378,39 +418,63 @@ export async function capacity(ctx: PhaseContext): Promise<CapacityResult> {
     steps.push(step!);
     return step!;
   };
+  let searchBest: StepResult | undefined;
+  let firstBad: number | undefined;
   if (o.rate !== undefined) {
     const s = await run(o.rate);
-    return { steps, best: s.sustained ? s : undefined, hitCeiling: false };
-  }
-  let best: StepResult | undefined;
-  let firstBad: number | undefined;
-  let rate = Math.min(o.startRate, o.maxRate);
-  for (;;) {
-    const s = await run(rate);
-    if (!s.sustained) {
-      firstBad = rate;
-      break;
+    if (s.sustained) searchBest = s;
+  } else {
+    let rate = Math.min(o.startRate, o.maxRate);
+    for (;;) {
+      const s = await run(rate);
+      if (!s.sustained) {
+        firstBad = rate;
+        break;
+      }
+      searchBest = s;
+      if (rate >= o.maxRate) break;
+      rate = Math.min(rate * 2, o.maxRate);
     }
-    best = s;
-    if (rate >= o.maxRate) break;
-    rate = Math.min(rate * 2, o.maxRate);
-  }
-  if (firstBad !== undefined) {
-    let lo = best?.rate ?? 0;
-    let hi = firstBad;
-    for (let i = 0; i < o.refine; i++) {
-      const mid = Math.round((lo + hi) / 2 / 10) * 10 || Math.round((lo + hi) / 2);
-      if (mid <= lo || mid >= hi || (hi - lo) / hi < 0.08) break;
-      const s = await run(mid);
-      if (s.sustained) {
-        best = s;
-        lo = mid;
-      } else {
-        hi = mid;
+    if (firstBad !== undefined) {
+      let lo = searchBest?.rate ?? 0;
+      let hi = firstBad;
+      for (let i = 0; i < o.refine; i++) {
+        const mid = Math.round((lo + hi) / 2 / 10) * 10 || Math.round((lo + hi) / 2);
+        if (mid <= lo || mid >= hi || (hi - lo) / hi < 0.08) break;
+        const s = await run(mid);
+        if (s.sustained) {
+          searchBest = s;
+          lo = mid;
+        } else {
+          hi = mid;
+        }
       }
     }
   }
-  return { steps, best, hitCeiling: firstBad === undefined };
+  const result: CapacityResult = { steps, searchBest, hitCeiling: o.rate === undefined && firstBad === undefined, confirms: [], best: undefined };
+  if (!searchBest) return result;
+
+  const confirmSeconds = o.confirmSeconds ?? ctx.settleSeconds + 5;
+  let rate = searchBest.rate;
+  for (let attempt = 0; attempt < o.confirmTries; attempt++) {
+    if (attempt > 0) {
+      await sleep(ctx.settleSeconds * 1000);
+    } else {
+      // Start from a server without leftovers of the search, as the search steps did not.
+      await sleep(Math.min(ctx.settleSeconds, 10) * 1000);
+    }
+    const step = await runStep(ctx, `confirm-${rate}`, rate, confirmSeconds, o.holdMs);
+    ctx.progress(describeStep(step));
+    result.confirms.push(step);
+    if (step.sustained) {
+      result.best = step;
+      break;
+    }
+    const prev = rate;
+    rate = Math.max(1, Math.floor(Math.min(prev * 0.8, step.uac.steadyGoodput * 0.9) / 10) * 10 || Math.floor(prev * 0.5));
+    if (attempt + 1 < o.confirmTries) ctx.progress(`  ${prev}/s did not hold for ${confirmSeconds} s (${step.uac.steadyGoodput.toFixed(0)}/s ok in its second half); draining ${ctx.settleSeconds} s, then ${rate}/s`);
+  }
+  return result;
 }
 
 /** Half the max rate: latency percentiles and CPU per 1000 calls/s. */

@@ -110,6 +110,8 @@ export interface UacResult {
   setupMs: number[];
   /** Rate at which calls were actually started, calls/s (only with traceRtt). */
   achievedRate: number;
+  /** Successful calls per second among those started in the second half of the run (only with traceRtt). */
+  steadyGoodput: number;
   wallMs: number;
   /** Last lines of SIPp's error log, for reports. */
   errors: string;
@@ -192,6 +194,7 @@ export class SippUac {
       }
     }
     let achievedRate = 0;
+    let steadyGoodput = 0;
     if (sendTimes.length > 1) {
       let first = Infinity;
       let last = -Infinity;
@@ -201,6 +204,13 @@ export class SippUac {
       }
       const span = (last - first) / 1000;
       achievedRate = span > 0 ? (sendTimes.length - 1) / span : 0;
+      // Calls are started at a steady rate for the whole run (the target is known): the successful ones
+      // started in the second half, per second of the whole run's second half.
+      const plannedSpan = this.#opts.calls / this.#opts.rate;
+      const mid = first + (plannedSpan * 1000) / 2;
+      let late = 0;
+      for (const t of sendTimes) if (t >= mid) late++;
+      steadyGoodput = plannedSpan > 0 ? late / (plannedSpan / 2) : 0;
     }
     return {
       exit,
@@ -210,6 +220,7 @@ export class SippUac {
       retransmissions: n('Retransmissions(C)'),
       setupMs,
       achievedRate,
+      steadyGoodput,
       wallMs,
       errors: lastLines(join(this.#opts.dir, 'errors.log'), 12) || lastLines(join(this.#opts.dir, 'uac.stderr'), 5),
     };

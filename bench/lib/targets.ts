@@ -56,7 +56,7 @@ export const SIP_SERVER_ENTRY = join(import.meta.dirname, '..', '..', 'packages'
 
 export class EmbeddedTarget implements Target {
   readonly name = 'embedded' as const;
-  readonly description: string;
+  description: string;
   readonly sipAddress: string;
   readonly #child: ChildProcess;
   readonly #stderr: string;
@@ -77,7 +77,7 @@ export class EmbeddedTarget implements Target {
     });
   }
 
-  static async start(o: { sipPort: number; controlPort: number; calleePort: number; dir: string; logLevel: LogLevel }): Promise<EmbeddedTarget> {
+  static async start(o: { sipPort: number; controlPort: number; calleePort: number; dir: string; logLevel: LogLevel; maxServerTransactions: number | undefined }): Promise<EmbeddedTarget> {
     if (!existsSync(SIP_SERVER_ENTRY)) throw new Error(`the embedded SIP server is not there yet (${SIP_SERVER_ENTRY} missing)`);
     mkdirSync(o.dir, { recursive: true });
     const stderr = join(o.dir, 'embedded.stderr');
@@ -88,6 +88,7 @@ export class EmbeddedTarget implements Target {
       calleeUri: `sip:service@127.0.0.1:${o.calleePort}`,
       logLevel: o.logLevel,
     };
+    if (o.maxServerTransactions !== undefined) cfg.maxServerTransactions = o.maxServerTransactions;
     const child = fork(EMBEDDED_ENTRY, [JSON.stringify(cfg)], {
       execPath: process.execPath,
       execArgv: ['--expose-gc'],
@@ -95,6 +96,7 @@ export class EmbeddedTarget implements Target {
     });
     closeSync(fd);
     const target = new EmbeddedTarget(child, o.sipPort, stderr);
+    if (o.maxServerTransactions !== undefined) target.description += `, limits.maxServerTransactions = ${o.maxServerTransactions}`;
     const outcome = await new Promise<string | undefined>((resolve) => {
       const timer = setTimeout(() => resolve('no ready message within 20 s'), 20_000);
       child.on('message', (raw) => {
@@ -197,10 +199,10 @@ export class KamailioTarget implements Target {
     // -DD: stay in the foreground (workers are still forked); -E: log to stderr; -Y: runtime dir.
     const child = spawn('kamailio', ['-DD', '-E', '-f', KAMAILIO_CFG, '-Y', runDir, '-l', `udp:127.0.0.1:${o.port}`,
       '-A', `UAS_URI="sip:127.0.0.1:${o.calleePort}"`, '-A', `KAM_CHILDREN=${o.children}`,
-      '-A', `CTL_SOCKET="${ctlSocket}"`, '-m', '128', '-M', '8'],
+      '-A', `CTL_SOCKET="${ctlSocket}"`, '-m', '1024', '-M', '16'],
     { stdio: ['ignore', fd, fd] });
     closeSync(fd);
-    const description = `Kamailio ${version} (Debian), tm + rr stateful proxy, ${o.children} UDP workers`;
+    const description = `Kamailio ${version} (Debian), tm + rr stateful proxy, ${o.children} UDP workers, 1 GiB shm`;
     const target = new KamailioTarget(child, o.port, stderr, description, ctlSocket);
     // Kamailio has no readiness signal on stdout at debug=1: give it a moment, then check it is alive.
     await sleep(1500);

@@ -87,15 +87,21 @@ export async function receivedTones(p: UserPage, ms = 1500): Promise<number[]> {
       }
       frames++;
     }
+    // Bin width follows the context's real rate (headless Chromium often runs at 44.1 kHz, not 48).
+    const sampleRate = ctx.sampleRate;
     await ctx.close();
     const db = Array.from(sum, (v) => 10 * Math.log10(v / frames + 1e-20));
     const sorted = [...db].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)]!;
-    const hz = (i: number) => (i * 48000) / 8192;
+    const hz = (i: number) => (i * sampleRate) / 8192;
+    // A tone is a local maximum well above the noise floor and close to the strongest component
+    // (tones of similar level mix in a conference; codec artefacts sit far below them).
+    let max = -Infinity;
+    for (let i = 0; i < bins; i++) if (hz(i) > 100 && hz(i) < 8000) max = Math.max(max, db[i]!);
     const peaks: number[] = [];
     for (let i = 2; i < bins - 2; i++) {
       const v = db[i]!;
-      if (v > median + 30 && v >= db[i - 1]! && v >= db[i + 1]! && v >= db[i - 2]! && v >= db[i + 2]! && hz(i) > 100 && hz(i) < 8000) {
+      if (v > median + 30 && v > max - 20 && v >= db[i - 1]! && v >= db[i + 1]! && v >= db[i - 2]! && v >= db[i + 2]! && hz(i) > 100 && hz(i) < 8000) {
         peaks.push(Math.round(hz(i)));
       }
     }

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { createLogger } from '@conclave/log';
 import { SipServer } from '@conclave/sip-server';
 import { MediaService } from '@conclave/media';
-import { Focus } from '@conclave/focus';
+import { AdminApi, Focus, directoryAuthenticator } from '@conclave/focus';
 import type { ConclaveConfig } from './config.ts';
 import { WebServer } from './web-server.ts';
 
@@ -80,16 +80,25 @@ export async function runConclave(config: ConclaveConfig): Promise<void> {
     await focus.start();
     stoppers.push(() => focus.stop());
 
+    const admin = new AdminApi({
+      control: focus.conferences,
+      auth: directoryAuthenticator(focus.directory),
+      domain: config.domain,
+      logger: log.child('admin-api'),
+    });
+
     const wsUri = `ws://${config.sip.host}:${config.sip.wsPort}`;
     const web = new WebServer({
       host: config.http.host,
       port: config.http.port,
       root: WEB_ROOT,
       pageConfig: { wsUri, domain: config.domain, conferenceFactoryUri: `sip:${config.conference.factoryUser}@${config.domain}`, adminApi: '/api' },
+      routes: [(req, res) => admin.handle(req, res)],
       logger: log.child('web'),
     });
     const w = await web.start();
     stoppers.push(() => web.close());
+    stoppers.push(() => admin.close()); // runs before web.close(): event streams end first
     lines.unshift(`Web page             http://${w.host}:${w.port}/`);
     lines.push(`mediasoup            ${media.workerPids.length} worker(s), RTC ports ${config.media.rtcMinPort}-${config.media.rtcMaxPort} on ${config.media.listenIp}`);
     lines.push(`SIP domain           ${config.domain}  (conference factory sip:${config.conference.factoryUser}@${config.domain})`);

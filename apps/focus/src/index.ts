@@ -7,4 +7,4 @@ export type { Binding } from './registrar.ts';
 export { UserDirectory } from './directory.ts';
 export { ConferenceFocus, parseReferTo } from './conference/conference-focus.ts';
 export type { ReferMode } from './conference/conference-focus.ts';
-export type { ConferenceControl, Actor, AdminAuthenticator } from './admin/control.ts';
+export * from './admin/index.ts';

@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { Logger } from '@conclave/log';
 import {
   SipParseError, SipRequest, SipResponse, canonicalHeaderName, formatNameAddr, formatSipUri, formatVia, getParam,
-  normalizeHeaderName, parseMessage, parseNameAddr, parseSipUri, parseVia, reasonPhrase, setParam,
+  normalizeHeaderName, parseCSeq, parseMessage, parseNameAddr, parseSipUri, parseVia, reasonPhrase, setParam,
   splitHeaderList, tagOf, tryParseSipUri, viaBranch, viaSentBy, type NameAddr, type SipMessage, type Via,
 } from '@conclave/sip-message';
 import type { AppCommand, AppConnection } from './control/app-connection.ts';
@@ -346,7 +346,9 @@ export class Agent {
       }));
     }
     const local = flow.local;
-    this.#sendToApp(app, 'network', req.toBuffer(), wireTransport(flow.transport), flow.remote, st.id, '', `${local.host}|${local.port}|`);
+    const bytes = req.toBuffer();
+    this.#sendToApp(app, 'network', bytes, wireTransport(flow.transport), flow.remote, st.id, '', `${local.host}|${local.port}|`);
+    if (method === 'INVITE') this.#cdr('attempt', 'network', bytes);
   }
 
   #countFromSource(host: string): number {
@@ -382,13 +384,16 @@ export class Agent {
     }
     if (d.flow.closed || !d.flow.reliable) d.flow = flow;
     if (req.method === 'INVITE') this.#respondLocally(st, 100);
+    if (req.method === 'PRACK') this.#onPrack(req, d);
     if (req.method !== 'INVITE') {
       st.timers.push(this.#timerSet.set(64 * this.#timers.T1 + this.#timers.T4, () => {
         if (st.lastStatus < 200) this.#terminateServer(st);
       }));
     }
-    this.#sendToApp(d.app, 'network', req.toBuffer(), wireTransport(flow.transport), flow.remote, st.id, d.id, '');
+    const bytes = req.toBuffer();
+    this.#sendToApp(d.app, 'network', bytes, wireTransport(flow.transport), flow.remote, st.id, d.id, '');
     if (req.method === 'BYE') {
+      if (d.method === 'INVITE') this.#cdr('stop', 'network', bytes, 'normal-release');
       // drachtio forgets the dialog as soon as a BYE arrives from the network.
       this.#removeDialog(d);
     }
@@ -443,6 +448,7 @@ export class Agent {
     cst.toTag = inv.toTag;
     this.#respondLocally(cst, 200);
     this.#respondLocally(inv, 487);
+    this.#cdr('stop', 'network', req.toBuffer(), 'call-canceled');
     const dialogId = dialogIdOf(req.callId, req.fromTag ?? '');
     const d = this.#dialogs.get(dialogId);
     const reported = d && d.role === 'uas' ? dialogId : '';
@@ -509,7 +515,10 @@ export class Agent {
       if (ct.state !== 'accepted') return;
       ct.acceptedTags.add(tag);
       ct.pendingCancel = undefined;
-      if (initial) this.#upsertUacDialog(ct, res, 'confirmed');
+      if (initial) {
+        this.#upsertUacDialog(ct, res, 'confirmed');
+        this.#cdr('start', 'network', res.toBuffer(), 'uac');
+      }
       const d = this.#dialogs.get(dialogId);
       if (d) {
         d.lastInviteSeq = ct.request.cseq.seq;
@@ -541,6 +550,7 @@ export class Agent {
     if (initial) {
       if (d && d.role === 'uac' && d.state === 'early') this.#removeDialog(d);
       this.#rememberFailedInvite(dialogId);
+      this.#cdr('stop', 'network', res.toBuffer(), ct.cancelled && status === 487 ? 'call-canceled' : 'call-rejected');
     }
     this.#forwardResponse(ct, res, flow, dialogId);
   }
@@ -655,6 +665,13 @@ export class Agent {
       for (const rr of req.getAll('record-route')) out.append('Record-Route', rr);
     }
     copyAppHeaders(res, out);
+    const reliable = st.method === 'INVITE' && status > 100 && status < 200 && /\b100rel\b/i.test(res.getAll('require').join(','));
+    if (reliable) {
+      // RFC 3262: number the reliable provisional (unless the app did) and retransmit it until PRACKed.
+      const appRseq = Number(res.get('rseq'));
+      st.rseq = Number.isInteger(appRseq) && appRseq > 0 ? appRseq : st.rseq ? st.rseq + 1 : 1 + Math.floor(Math.random() * 0x7fff);
+      out.set('RSeq', String(st.rseq));
+    }
     out.setBody(res.body);
     out.sortHeaders();
 
@@ -667,6 +684,11 @@ export class Agent {
     }
     const bytes = out.toBuffer();
     this.#sendResponseOnTxn(st, bytes, status);
+    if (reliable) this.#retransmitReliable(st, bytes);
+    if (st.method === 'INVITE' && !st.dialogId && status >= 200) {
+      if (status < 300) this.#cdr('start', 'application', bytes, 'uas');
+      else this.#cdr('stop', 'application', bytes, 'call-rejected');
+    }
     if (status >= 200 && status < 300 && st.method === 'INVITE' && dialog) {
       dialog.pendingAck = st;
       this.#start2xxTimers(st, dialog);
@@ -681,6 +703,35 @@ export class Agent {
     app.respond(msgId, 'OK', 'application', String(bytes.length), transport, flow.remote.host, String(flow.remote.port), wireTime(), st.id, dialogId, '', `Msg sent:|${CRLF}${bytes.toString('utf8')}`);
     if (dialog && st.method === 'NOTIFY' && dialog.method === 'SUBSCRIBE' && status < 300 && /terminated/i.test(req.get('subscription-state') ?? '')) {
       this.#removeDialog(dialog);
+    }
+  }
+
+  #retransmitReliable(st: ServerTransaction, bytes: Buffer): void {
+    if (st.awaitingPrack) this.#clearTimers(st.awaitingPrack);
+    const pending = { rseq: st.rseq, timers: [] as Array<NodeJS.Timeout | undefined> };
+    st.awaitingPrack = pending;
+    if (st.flow.reliable) return;
+    let interval = this.#timers.T1;
+    const started = Date.now();
+    const again = () => {
+      if (st.awaitingPrack !== pending || st.lastStatus >= 200) return;
+      if (Date.now() - started >= 64 * this.#timers.T1) return;
+      st.flow.send(bytes);
+      interval *= 2;
+      pending.timers.push(this.#timerSet.set(interval, again));
+    };
+    pending.timers.push(this.#timerSet.set(interval, again));
+  }
+
+  /** A PRACK for a reliable provisional we sent stops its retransmission. */
+  #onPrack(req: SipRequest, d: Dialog): void {
+    const rack = /^\s*(\d+)\s+(\d+)\s+(\S+)/.exec(req.get('rack') ?? '');
+    if (!rack) return;
+    for (const st of this.#serverById.values()) {
+      if (st.method !== 'INVITE' || !st.awaitingPrack || st.awaitingPrack.rseq !== Number(rack[1])) continue;
+      if (st.request.callId !== d.callId || st.request.cseq.seq !== Number(rack[2])) continue;
+      this.#clearTimers(st.awaitingPrack);
+      st.awaitingPrack = undefined;
     }
   }
 
@@ -771,6 +822,7 @@ export class Agent {
       if (flow) {
         this.#startClient(bye, bytes, flow, undefined, d.id);
       }
+      this.#cdr('stop', 'application', bytes, 'system-initiated-termination');
       const sentFlow = flow ?? d.flow;
       if (!d.app.closed) {
         const local = sentFlow.local;
@@ -795,7 +847,9 @@ export class Agent {
     for (const [k, v] of Object.entries(extra)) out.append(k, v);
     out.setBody(Buffer.alloc(0));
     out.sortHeaders();
-    this.#sendResponseOnTxn(st, out.toBuffer(), status);
+    const bytes = out.toBuffer();
+    this.#sendResponseOnTxn(st, bytes, status);
+    if (st.method === 'INVITE' && !st.dialogId && status >= 300 && status !== 487 && st.app) this.#cdr('stop', 'application', bytes, 'call-rejected');
   }
 
   /** A response without a transaction (malformed requests, overload): best effort. */
@@ -806,11 +860,12 @@ export class Agent {
       let vias = req.getAll('via');
       if (!vias.length) return;
       try {
-        const v = parseVia(vias[0]!);
-        stampViaObject(v, flow);
-        vias = [formatVia(v), ...vias.slice(1)];
+        // A response whose Via we cannot parse could not be routed back by anyone: drop instead.
+        const parsed = vias.map((v) => parseVia(v));
+        stampViaObject(parsed[0]!, flow);
+        vias = [formatVia(parsed[0]!), ...vias.slice(1)];
       } catch {
-        // keep the Via as received
+        return;
       }
       for (const v of vias) out.append('Via', v);
       const from = req.get('from');
@@ -818,6 +873,10 @@ export class Agent {
       const callId = req.get('call-id');
       const cseq = req.get('cseq');
       if (!from || !to || !callId || !cseq) return;
+      // Echoing a header nobody can parse helps no one; such requests are dropped (and logged by the caller).
+      parseNameAddr(from);
+      parseNameAddr(to);
+      parseCSeq(cseq);
       out.append('From', from);
       out.append('To', safeTag(to) ? to : `${to};tag=${newTag()}`);
       out.append('Call-ID', callId);
@@ -865,6 +924,7 @@ export class Agent {
       }
       const ct = this.#startClient(out, bytes, flow, app, undefined);
       this.#echoRequest(app, msgId, bytes, flow, ct.id);
+      if (out.method === 'INVITE') this.#cdr('attempt', 'application', bytes);
     });
   }
 
@@ -943,6 +1003,7 @@ export class Agent {
       if (req.method === 'INVITE') d.lastInviteSeq = out.cseq.seq;
       const ct = this.#startClient(out, bytes, flow, app, d.id);
       this.#echoRequest(app, msgId, bytes, flow, ct.id);
+      if (out.method === 'BYE' && d.method === 'INVITE') this.#cdr('stop', 'application', bytes, 'normal-release');
     });
   }
 
@@ -1152,6 +1213,7 @@ export class Agent {
 
   #terminateServer(st: ServerTransaction): void {
     this.#clearTimers(st);
+    if (st.awaitingPrack) this.#clearTimers(st.awaitingPrack);
     if (st.state === 'terminated') return;
     if (st.lastStatus < 200) this.#trackPending(st, -1);
     st.state = 'terminated';
@@ -1182,6 +1244,17 @@ export class Agent {
         st.timers.push(this.#timerSet.set(64 * this.#timers.T1, () => this.#terminateServer(st)));
       }
     }
+  }
+
+  /**
+   * Call detail records, sent to one app that routed `cdr:attempt|start|stop` (round-robin), as
+   * `cdr:<type>|<source>|<time>[|<role or reason>]` + CRLF + the SIP message.
+   */
+  #cdr(type: 'attempt' | 'start' | 'stop', source: 'network' | 'application', bytes: Buffer, extra?: string): void {
+    const app = this.#routes.pick(`cdr:${type}`);
+    if (!app) return;
+    const lead = [`cdr:${type}`, source, wireTime(), ...(extra ? [extra] : [])].join('|');
+    app.send(`${lead}${CRLF}${bytes.toString('utf8')}`);
   }
 
   /** `sip|<source>|<len>|<transport>|<addr>|<port>|<time>|<txnId>|<dialogId>|<extra>` + CRLF + msg */

@@ -22,6 +22,9 @@ export class ServerTransaction {
   dialogId: string | undefined;
   /** Set once the ACK for a 2xx was forwarded; later copies are absorbed. */
   acked = false;
+  /** RFC 3262: last RSeq used for reliable provisional responses, and the one awaiting PRACK. */
+  rseq = 0;
+  awaitingPrack: { rseq: number; timers: Array<NodeJS.Timeout | undefined> } | undefined;
   timers: Array<NodeJS.Timeout | undefined> = [];
 
   constructor(key: string, request: SipRequest, flow: Flow, app: AppConnection | undefined) {

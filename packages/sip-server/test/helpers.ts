@@ -54,7 +54,7 @@ export interface AppReq {
   on(event: string, fn: (...args: any[]) => void): void;
 }
 export interface AppRes {
-  send(status: number, opts?: any, cb?: any): void;
+  send(status: number, ...rest: any[]): void;
 }
 type Handler = (req: AppReq, res: AppRes) => void;
 export interface LooseSrf {

@@ -214,7 +214,9 @@ export class AdminApi {
     const waitMs = this.#throttle.retryAfterMs(remote);
     if (waitMs === 0) return;
     const seconds = Math.ceil(waitMs / 1000);
-    this.#log.warn('admin login refused: too many failures from this address', { remote, retryAfter: seconds });
+    if (this.#throttle.reportRefusal(remote)) {
+      this.#log.warn('admin logins refused: too many failures from this address', { remote, retryAfter: seconds });
+    }
     throw new ApiError(429, 'too-many-requests', `too many failed logins; try again in ${seconds} s`, { 'Retry-After': String(seconds) });
   }
 

@@ -192,7 +192,7 @@ export class AdminEventHub {
     this.#keepAlive = setInterval(() => {
       for (const stream of [...this.#streams]) {
         if (!stream.isAuthorized()) {
-          this.#log.info('admin event stream ended: the session expired', { user: stream.user });
+          this.#log.info('admin event stream ended: the session expired or was revoked', { user: stream.user });
           this.#end(stream);
         } else {
           this.#write(stream, ': keep-alive\n\n');

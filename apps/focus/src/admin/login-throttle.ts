@@ -21,6 +21,8 @@ export class LoginThrottle {
   readonly #now: () => number;
   /** Failure times per address, oldest first, at most #max entries. */
   readonly #failures = new Map<string, number[]>();
+  /** Addresses blocked and already reported (one log line per block, not one per attempt). */
+  readonly #reported = new Set<string>();
 
   constructor(options: LoginThrottleOptions = {}) {
     this.#max = options.maxFailures ?? 5;
@@ -47,6 +49,14 @@ export class LoginThrottle {
 
   recordSuccess(address: string): void {
     this.#failures.delete(address);
+    this.#reported.delete(address);
+  }
+
+  /** Call on each refused attempt: true the first time in a block, so it is logged once. */
+  reportRefusal(address: string): boolean {
+    if (this.#reported.has(address)) return false;
+    this.#reported.add(address);
+    return true;
   }
 
   #recent(address: string): number[] {
@@ -55,6 +65,7 @@ export class LoginThrottle {
     const since = this.#now() - this.#windowMs;
     while (times.length > 0 && times[0]! <= since) times.shift();
     if (times.length === 0) this.#failures.delete(address);
+    if (times.length < this.#max) this.#reported.delete(address);
     return times;
   }
 
@@ -64,6 +75,7 @@ export class LoginThrottle {
       const oldest = this.#failures.keys().next().value;
       if (oldest === undefined) break;
       this.#failures.delete(oldest);
+      this.#reported.delete(oldest);
     }
   }
 }

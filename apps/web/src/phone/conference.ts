@@ -51,6 +51,7 @@ export type ConferenceEvents = { change: [] };
 
 const RESUBSCRIBE_MS = 3000;
 const REFER_TIMEOUT_MS = 30_000;
+const ROSTER_WAIT_MS = 5000;
 
 export class ConferenceSession {
   readonly line: Line;
@@ -116,26 +117,59 @@ export class ConferenceSession {
   }
 
   async #inviteOne(line: Line, uri: string): Promise<void> {
-    this.#setInvitee({ party: line.party, displayName: line.displayName, status: 'inviting', error: null });
+    const who = { party: line.party, displayName: line.displayName };
+    this.#setInvitee({ ...who, status: 'inviting', error: null });
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let offEnded: (() => void) | undefined;
+    const referred = line.refer(uri).then(() => 'accepted' as const);
+    referred.catch(() => {}); // the race below may have settled already
     try {
-      await Promise.race([
-        line.refer(uri),
+      const outcome = await Promise.race([
+        referred,
+        // With a B2BUA focus the party may follow the REFER and hang up our dialog before its
+        // NOTIFY reaches us: the roster then tells whether it joined.
+        new Promise<'ended'>((resolve) => {
+          if (line.ended) resolve('ended');
+          else offEnded = line.events.on('ended', () => resolve('ended'));
+        }),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`${line.displayName} did not confirm joining the conference`)), REFER_TIMEOUT_MS);
         }),
       ]);
-      this.#setInvitee({ party: line.party, displayName: line.displayName, status: 'joined', error: null });
+      if (outcome === 'ended' && !(await this.#rosterHas(line.party, ROSTER_WAIT_MS))) {
+        throw new Error(`the call with ${line.displayName} ended before joining`);
+      }
+      this.#setInvitee({ ...who, status: 'joined', error: null });
       // The party now talks to the focus directly: our 1:1 leg with it is no longer needed.
       if (!line.ended) line.hangup();
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.#log.warn('invite failed', { party: line.party, error: message });
-      this.#setInvitee({ party: line.party, displayName: line.displayName, status: 'failed', error: message });
-      line.setError(`not added to the conference: ${message}`);
+      this.#setInvitee({ ...who, status: 'failed', error: message });
+      if (!line.ended) line.setError(`not added to the conference: ${message}`);
     } finally {
       clearTimeout(timer);
+      offEnded?.();
     }
+  }
+
+  /** Resolves true once the roster lists `entity` as present (within `ms`). */
+  #rosterHas(entity: string, ms: number): Promise<boolean> {
+    const present = (): boolean =>
+      this.#roster?.entries.some((e) => e.entity === entity && e.status !== 'disconnected' && e.status !== 'disconnecting') === true;
+    if (present()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        off();
+        resolve(false);
+      }, ms);
+      const off = this.events.on('change', () => {
+        if (!present()) return;
+        clearTimeout(timer);
+        off();
+        resolve(true);
+      });
+    });
   }
 
   close(): void {

@@ -62,7 +62,7 @@ export function LineCard({ line, now, phone }: { line: LineSnapshot; now: number
           {line.role === 'conference' ? '⁂' : initial(name)}
         </div>
         <div className="line-who">
-          <span className="party-name">{line.role === 'conference' ? `Conference${name && name !== 'conference' ? ` · ${name}` : ''}` : name}</span>
+          <span className="party-name">{line.role === 'conference' ? 'Conference' : name}</span>
           <span className="party-uri mono" data-testid="line-party">
             {line.party}
           </span>

@@ -1,0 +1,14 @@
+import { chromium } from '@playwright/test';
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium' });
+const page = await b.newPage({ viewport: { width: 1280, height: 720 } });
+await page.goto('http://127.0.0.1:4199');
+await page.getByTestId('login-user').fill('alice');
+await page.getByTestId('login-password').fill('alice-secret');
+await page.getByTestId('login-remember').check();
+await page.getByTestId('login-submit').click();
+await page.waitForTimeout(3500);
+console.log(await page.getByTestId('registration-status').textContent());
+await page.screenshot({ path: 'apps/web/screenshots/login-server-unreachable-desktop.png' });
+await page.getByTestId('login-cancel').click();
+console.log(await page.getByTestId('registration-status').textContent());
+await b.close();
