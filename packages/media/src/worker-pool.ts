@@ -1,6 +1,6 @@
 /**
- * mediasoup worker processes: one per core by default. Rooms go to the least-loaded worker (load =
- * rooms + legs hosted). A worker that dies is logged and replaced; its rooms close with reason
+ * mediasoup worker processes: one per core by default. Routers go to the least-loaded worker (load =
+ * routers + WebRTC transports hosted). A worker that dies is logged and replaced; its rooms close with reason
  * 'worker-died' (the router emits 'workerclose' before the worker emits 'died').
  */
 import { createWorker } from 'mediasoup';
@@ -10,7 +10,7 @@ import type { Logger } from '@conclave/log';
 export type WorkerLogLevel = 'debug' | 'warn' | 'error' | 'none';
 
 export interface LoadSource {
-  /** Rooms + legs currently hosted by this worker. */
+  /** Routers + transports currently hosted by this worker. */
   load(): number;
 }
 
@@ -54,19 +54,30 @@ export class WorkerPool {
     return this.#entries.map((e) => e.worker.pid);
   }
 
-  /** The least-loaded live worker; waits for a replacement if every worker just died. */
-  async pick(): Promise<{ worker: ms.Worker; host: (source: LoadSource) => () => void }> {
+  get workers(): ms.Worker[] {
+    return this.#entries.map((e) => e.worker);
+  }
+
+  /**
+   * The least-loaded live worker (that passes `accept`, when given); waits for a replacement if every
+   * worker just died. Resolves undefined only when `accept` refuses every worker.
+   */
+  async pick(accept?: (worker: ms.Worker) => boolean): Promise<{ worker: ms.Worker; host: (source: LoadSource) => () => void } | undefined> {
     if (this.#entries.length === 0 && this.#replacing.size > 0) await Promise.allSettled([...this.#replacing]);
     let best: Entry | undefined;
     let bestLoad = Infinity;
     for (const entry of this.#entries) {
+      if (accept && !accept(entry.worker)) continue;
       const load = [...entry.hosted].reduce((n, s) => n + s.load(), 0);
       if (load < bestLoad) {
         best = entry;
         bestLoad = load;
       }
     }
-    if (!best) throw new Error('no mediasoup worker is available');
+    if (!best) {
+      if (accept && this.#entries.length > 0) return undefined;
+      throw new Error('no mediasoup worker is available');
+    }
     const chosen = best;
     return {
       worker: chosen.worker,
