@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { E2E_BASE_URL } from './support/env.ts';
+import { E2E_BASE_URL, E2E_PASSTHROUGH_URL } from './support/env.ts';
 
 /**
  * End-to-end tests: the real product (embedded SIP server, focus, mediasoup, web page) started once on
@@ -14,13 +14,16 @@ export default defineConfig({
   reporter: [['list']],
   globalSetup: './support/global-setup.ts',
   use: { baseURL: E2E_BASE_URL, trace: 'retain-on-failure', screenshot: 'only-on-failure' },
-  webServer: {
-    command: 'node ../apps/conclave/src/main.ts --config conclave.e2e.json',
-    url: `${E2E_BASE_URL}/config.json`,
+  webServer: [
+    { file: 'conclave.e2e.json', url: E2E_BASE_URL },
+    { file: 'conclave.e2e-passthrough.json', url: E2E_PASSTHROUGH_URL },
+  ].map(({ file, url }) => ({
+    command: `node ../apps/conclave/src/main.ts --config ${file}`,
+    url: `${url}/config.json`,
     reuseExistingServer: false,
     timeout: 60_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-    gracefulShutdown: { signal: 'SIGTERM', timeout: 5_000 },
-  },
+    stdout: process.env['E2E_SERVER_LOGS'] ? ('pipe' as const) : ('ignore' as const),
+    stderr: 'pipe' as const,
+    gracefulShutdown: { signal: 'SIGTERM' as const, timeout: 5_000 },
+  })),
 });

@@ -12,7 +12,7 @@ export interface UserPage {
   close(): Promise<void>;
 }
 
-export async function openUserPage(user: UserName, path = '/'): Promise<UserPage> {
+export async function openUserPage(user: UserName, path = '/', baseURL = E2E_BASE_URL): Promise<UserPage> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -25,7 +25,7 @@ export async function openUserPage(user: UserName, path = '/'): Promise<UserPage
       '--disable-features=WebRtcHideLocalIpsWithMdns',
     ],
   });
-  const context = await browser.newContext({ baseURL: E2E_BASE_URL, permissions: ['microphone', 'camera'] });
+  const context = await browser.newContext({ baseURL, permissions: ['microphone', 'camera'] });
   const page = await context.newPage();
   page.on('console', (msg) => {
     if (msg.type() === 'error') console.log(`[${user} page] ${msg.text()}`);

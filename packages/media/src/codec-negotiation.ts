@@ -90,9 +90,16 @@ export function lineCapabilities(lineCodecs: LocalCodec[], router: ms.RtpCapabil
 
 /**
  * consume() capabilities for a consumer-only line: the codecs the party has shown (router defaults if it
- * has shown none of this kind yet), and the router's header extensions with the ROUTER's ids.
+ * has shown none of this kind yet), and the router's header extensions with the ROUTER's ids, except
+ * those whose id the party's own lines already use for another extension (`reservedIds`, id → uri):
+ * one BUNDLE cannot map an id to two extensions.
  */
-export function consumerCapabilities(kind: MediaKind, remoteCodecs: Iterable<SdpCodec>, router: ms.RtpCapabilities): ms.RtpCapabilities {
+export function consumerCapabilities(
+  kind: MediaKind,
+  remoteCodecs: Iterable<SdpCodec>,
+  router: ms.RtpCapabilities,
+  reservedIds: ReadonlyMap<number, string> = new Map(),
+): ms.RtpCapabilities {
   const remote = [...remoteCodecs];
   const known = remote.some((c) => c.mimeType.toLowerCase().startsWith(`${kind}/`));
   const codecs: ms.RtpCodecCapability[] = [];
@@ -103,7 +110,10 @@ export function consumerCapabilities(kind: MediaKind, remoteCodecs: Iterable<Sdp
     codecs.push({ ...r, rtcpFeedback: match ? match.rtcpFeedback : (r.rtcpFeedback ?? []) });
   }
   const headerExtensions = (router.headerExtensions ?? []).filter(
-    (h) => h.kind === kind && CONSUMER_HEADER_EXTENSIONS[kind].includes(h.uri),
+    (h) =>
+      h.kind === kind &&
+      CONSUMER_HEADER_EXTENSIONS[kind].includes(h.uri) &&
+      (reservedIds.get(h.preferredId) ?? h.uri) === h.uri,
   );
   return { codecs, headerExtensions };
 }

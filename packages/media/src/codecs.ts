@@ -42,6 +42,12 @@ export const CONSUMER_HEADER_EXTENSIONS: Record<MediaKind, string[]> = {
   ],
 };
 
+/**
+ * RFC 6464 client-to-mixer audio level. The one extension a line carrying the party's producer may
+ * negotiate (MediaService option `speakerDetection`): mediasoup's ActiveSpeakerObserver reads it.
+ */
+export const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
+
 /** RTCP feedback we accept from/offer to a remote on lines carrying its producer. */
 export const PRODUCER_RTCP_FEEDBACK: Record<MediaKind, ms.RtcpFeedback[]> = {
   audio: [],

@@ -1,4 +1,5 @@
-export { MediaService, type MediaServiceOptions, type MediaServiceEvents } from './media-service.ts';
+export { MediaService, DEFAULT_MAX_TRANSPORTS_PER_WORKER, type MediaServiceOptions, type MediaServiceEvents } from './media-service.ts';
+export type { WorkerUsage } from './router-registry.ts';
 export { Room, type RoomOptions, type RoomEvents, type RoomCloseReason } from './room.ts';
 export {
   WebRtcLeg,

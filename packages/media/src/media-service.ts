@@ -8,9 +8,15 @@ import type * as ms from 'mediasoup/types';
 import type { Logger } from '@conclave/log';
 import { TypedEmitter } from './typed-emitter.ts';
 import { MediaClosedError } from './errors.ts';
-import { ROUTER_MEDIA_CODECS } from './codecs.ts';
 import { Room, type RoomOptions, type TransportSettings } from './room.ts';
+import { RouterRegistry, type WorkerUsage } from './router-registry.ts';
 import { WorkerPool, type WorkerLogLevel } from './worker-pool.ts';
+
+/** Default MediaServiceOptions.maxTransportsPerWorker. */
+export const DEFAULT_MAX_TRANSPORTS_PER_WORKER = 100;
+
+/** mediasoup ActiveSpeakerObserver interval (ms): how often the dominant speaker is re-evaluated. */
+const SPEAKER_OBSERVER_INTERVAL_MS = 300;
 
 export interface MediaServiceOptions {
   /** Worker processes; default one per core. */
@@ -26,6 +32,18 @@ export interface MediaServiceOptions {
   enableTcp?: boolean;
   /** mediasoup worker log level (worker lines go to mediasoup's debug logger). Default 'warn'. */
   workerLogLevel?: WorkerLogLevel;
+  /**
+   * A room places a new leg's transport on another worker (a router of the room there, producers piped
+   * between the room's routers) once its own worker hosts this many WebRTC transports. Default 100.
+   */
+  maxTransportsPerWorker?: number;
+  /**
+   * Rooms emit 'activespeaker'. This needs the RFC 6464 audio level in the parties' RTP, so the SDP
+   * of every leg then negotiates `a=extmap:<id> urn:ietf:params:rtp-hdrext:ssrc-audio-level` on the
+   * party's audio line (the one departure from "fix B"), and consumer-only lines leave out router
+   * extensions whose id that line uses (with Chromium's offers: the mid extension, id 1). Default false.
+   */
+  speakerDetection?: boolean;
 }
 
 export type MediaServiceEvents = {
@@ -38,13 +56,16 @@ export class MediaService extends TypedEmitter<MediaServiceEvents> {
   readonly #log: Logger;
   readonly #transportSettings: TransportSettings;
   readonly #rooms = new Set<Room>();
+  readonly #speakerDetection: boolean;
   #pool!: WorkerPool;
+  #registry!: RouterRegistry;
   #closed = false;
 
-  private constructor(log: Logger, transportSettings: TransportSettings) {
+  private constructor(log: Logger, transportSettings: TransportSettings, speakerDetection: boolean) {
     super(log);
     this.#log = log;
     this.#transportSettings = transportSettings;
+    this.#speakerDetection = speakerDetection;
   }
 
   static async create(options: MediaServiceOptions): Promise<MediaService> {
@@ -61,7 +82,11 @@ export class MediaService extends TypedEmitter<MediaServiceEvents> {
     };
     const listenInfos: ms.TransportListenInfo[] = [{ protocol: 'udp', ...base }];
     if (options.enableTcp !== false) listenInfos.push({ protocol: 'tcp', ...base });
-    const service = new MediaService(log, { listenInfos });
+    const maxTransportsPerWorker = options.maxTransportsPerWorker ?? DEFAULT_MAX_TRANSPORTS_PER_WORKER;
+    if (!Number.isInteger(maxTransportsPerWorker) || maxTransportsPerWorker < 1) {
+      throw new RangeError(`invalid maxTransportsPerWorker ${maxTransportsPerWorker}`);
+    }
+    const service = new MediaService(log, { listenInfos }, options.speakerDetection === true);
     service.#pool = await WorkerPool.create({
       size: options.workers ?? os.cpus().length,
       log,
@@ -71,7 +96,8 @@ export class MediaService extends TypedEmitter<MediaServiceEvents> {
         replaced: (oldPid, newPid) => service.safeEmit('workerreplaced', { oldPid, newPid }),
       },
     });
-    log.info('media service ready', { workers: service.#pool.pids.length, ports: `${rtcMinPort}-${rtcMaxPort}` });
+    service.#registry = new RouterRegistry({ pool: service.#pool, maxTransportsPerWorker, log });
+    log.info('media service ready', { workers: service.#pool.pids.length, ports: `${rtcMinPort}-${rtcMaxPort}`, maxTransportsPerWorker });
     return service;
   }
 
@@ -85,26 +111,43 @@ export class MediaService extends TypedEmitter<MediaServiceEvents> {
     return this.#pool.pids;
   }
 
-  /** One router on the least-loaded worker. */
+  /** A room whose home router is on the least-loaded worker. */
   async createRoom(options: RoomOptions): Promise<Room> {
     if (this.#closed) throw new MediaClosedError('media service is closed');
-    const { worker, host } = await this.#pool.pick();
-    const router = await worker.createRouter({ mediaCodecs: ROUTER_MEDIA_CODECS });
+    const holder = {};
+    const home = await this.#registry.create(holder);
+    if (!home) throw new Error('no mediasoup worker is available');
+    let speakerObserver: ms.ActiveSpeakerObserver | undefined;
+    try {
+      if (this.#speakerDetection) speakerObserver = await home.router.createActiveSpeakerObserver({ interval: SPEAKER_OBSERVER_INTERVAL_MS });
+    } catch (err) {
+      home.release(holder);
+      throw err;
+    }
+    if (this.#closed) {
+      home.release(holder);
+      throw new MediaClosedError('media service closed while creating a room');
+    }
     const room = new Room({
       id: randomUUID(),
       label: options.label,
-      router,
-      worker,
+      home,
+      registry: this.#registry,
       transportSettings: this.#transportSettings,
+      ...(speakerObserver ? { speakerObserver } : {}),
       log: this.#log,
     });
-    const unhost = host({ load: () => 1 + room.legs.length });
+    home.hold(room);
+    home.release(holder);
     this.#rooms.add(room);
-    room.once('closed', () => {
-      unhost();
-      this.#rooms.delete(room);
-    });
+    room.once('closed', () => this.#rooms.delete(room));
     return room;
+  }
+
+  /** What every worker hosts (routers and their transports): for tests and admin pages, and to prove nothing leaked. */
+  async getWorkerUsage(): Promise<WorkerUsage[]> {
+    if (this.#closed) return [];
+    return this.#registry.usage();
   }
 
   /** Closes every room and worker. Idempotent. */

@@ -11,13 +11,20 @@
  * Rules taken from recipes/sdp-bridge.md: answer a=setup:passive and never flip the DTLS role; no
  * a=extmap on lines that carry a producer ("fix B"), router ids on consumer-only lines; explicit
  * unique mids for consumers; consumers created paused and resumed once the description is complete.
+ * With speaker detection on, a producer's audio line negotiates ssrc-audio-level (and nothing else),
+ * and consumer-only lines leave out router extensions whose id that line already uses.
+ *
+ * A leg belongs to one room at a time (LegRoomLink). Its transport never moves: when another room
+ * adopts the leg, only its consumers change; its room pipes producers between routers as needed.
  */
 import type * as ms from 'mediasoup/types';
 import type { Logger } from '@conclave/log';
+import type { Room } from './room.ts';
+import type { RouterLease } from './router-registry.ts';
 import { TypedEmitter } from './typed-emitter.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { MediaClosedError, NegotiationStateError, SdpNegotiationError } from './errors.ts';
-import { isMediaCodecMime, type MediaKind } from './codecs.ts';
+import { AUDIO_LEVEL_URI, isMediaCodecMime, type MediaKind } from './codecs.ts';
 import {
   answerCodecs,
   canCarry,
@@ -54,15 +61,22 @@ export type WebRtcLegEvents = {
   /** The leg's SDP must be re-offered (createLocalOffer + applyRemoteAnswer). Also re-emitted by the room. */
   renegotiationneeded: [];
   dtlsstatechange: [ms.DtlsState];
+  /** setMutedByFocus() changed the state. */
+  mutedbyfocuschange: [boolean];
   closed: [LegCloseReason];
 };
 
 /** What the room gives each leg; keeps the leg ignorant of the room's bookkeeping. */
 export interface LegRoomLink {
+  readonly room: Room;
   readonly routerCapabilities: ms.RtpCapabilities;
   producerAdded(leg: WebRtcLeg, producer: ms.Producer): void;
   renegotiationNeeded(leg: WebRtcLeg): void;
   legClosed(leg: WebRtcLeg): void;
+  /** Held/resumed, muted/unmuted by the focus: who may be the active speaker changed. */
+  activityChanged(leg: WebRtcLeg): void;
+  /** The leg's router closed under its transport (its worker died). */
+  routerClosed(leg: WebRtcLeg): void;
 }
 
 export interface StreamCounters {
@@ -85,6 +99,9 @@ export interface LegStats {
   legId: string;
   label: string;
   held: boolean;
+  mutedByFocus: boolean;
+  /** mediasoup worker hosting the leg's transport. */
+  workerPid: number;
   signalingState: SignalingState;
   iceState: ms.IceState;
   dtlsState: ms.DtlsState;
@@ -132,6 +149,11 @@ interface OfferSnapshot {
   dirty: boolean;
 }
 
+/** The extensions of a line that the new description keeps with the same id. */
+function keptExtensions(current: { id: number; uri: string }[], rs: RemoteSection): { id: number; uri: string }[] {
+  return current.filter((h) => rs.headerExtensions.some((r) => r.id === h.id && r.uri === h.uri));
+}
+
 const RECEIVES = (d: Direction): boolean => d === 'sendrecv' || d === 'recvonly';
 const SENDS = (d: Direction): boolean => d === 'sendrecv' || d === 'sendonly';
 
@@ -148,8 +170,11 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
   readonly label: string;
   readonly #log: Logger;
   readonly #transport: ms.WebRtcTransport;
-  readonly #link: LegRoomLink;
+  readonly #lease: RouterLease;
+  #link: LegRoomLink;
   readonly #offerVideo: boolean;
+  /** Negotiate ssrc-audio-level on the party's audio lines (speaker detection). */
+  readonly #audioLevels: boolean;
   readonly #queue = new SerialQueue();
 
   #sections: Section[] = [];
@@ -157,6 +182,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
   #negotiated = false;
   #closed = false;
   #held = false;
+  #mutedByFocus = false;
   /** Our DTLS setup once chosen; never changes afterwards (Chromium refuses a flip). */
   #localSetup: 'active' | 'passive' | undefined;
   #remoteFingerprint: string | undefined;
@@ -184,8 +210,10 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     id: string;
     options: WebRtcLegOptions;
     transport: ms.WebRtcTransport;
+    lease: RouterLease;
     link: LegRoomLink;
     log: Logger;
+    audioLevels?: boolean;
   }) {
     const log = params.log.child({ leg: params.options.label, legId: params.id });
     super(log);
@@ -193,8 +221,11 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     this.label = params.options.label;
     this.#log = log;
     this.#transport = params.transport;
+    this.#lease = params.lease;
     this.#link = params.link;
     this.#offerVideo = params.options.video === true;
+    this.#audioLevels = params.audioLevels === true;
+    this.#transport.on('routerclose', () => this.#link.routerClosed(this));
     this.#transport.on('dtlsstatechange', (state) => {
       this.#log.info('dtls state', { state });
       this.safeEmit('dtlsstatechange', state);
@@ -207,6 +238,22 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
   }
   get held(): boolean {
     return this.#held;
+  }
+  /** The admin muted this party (setMutedByFocus): nobody hears it. */
+  get mutedByFocus(): boolean {
+    return this.#mutedByFocus;
+  }
+  /** The room the leg belongs to now (it changes when another room adopts the leg). */
+  get room(): Room {
+    return this.#link.room;
+  }
+  /** PID of the mediasoup worker hosting this leg's transport (never changes, even on adoption). */
+  get workerPid(): number {
+    return this.#lease.worker.pid;
+  }
+  /** @internal The router the transport lives on. */
+  get routerLease(): RouterLease {
+    return this.#lease;
   }
   get signalingState(): SignalingState {
     return this.#state;
@@ -359,6 +406,23 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     });
   }
 
+  /**
+   * The admin mutes (or unmutes) this party: its audio producers are paused, so no other leg gets its
+   * audio. The SDP does not change. The state survives renegotiation, hold/resume and adoption.
+   */
+  setMutedByFocus(muted: boolean): Promise<void> {
+    const want = muted === true;
+    return this.#queue.push(async () => {
+      this.#assertOpen('setMutedByFocus');
+      if (this.#mutedByFocus === want) return;
+      this.#mutedByFocus = want;
+      this.#log.info(want ? 'muted by the focus' : 'unmuted by the focus');
+      await this.#syncPauses();
+      this.safeEmit('mutedbyfocuschange', want);
+      this.#link.activityChanged(this);
+    });
+  }
+
   async getStats(): Promise<LegStats> {
     this.#assertOpen('getStats');
     const [transportStats] = await this.#transport.getStats();
@@ -401,6 +465,8 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
       legId: this.id,
       label: this.label,
       held: this.#held,
+      mutedByFocus: this.#mutedByFocus,
+      workerPid: this.#lease.worker.pid,
       signalingState: this.#state,
       iceState: this.#transport.iceState,
       dtlsState: this.#transport.dtlsState,
@@ -449,6 +515,25 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     this.#known.delete(producerId);
   }
 
+  /** @internal The producer's party left this leg's room: stop consuming it (its line is freed). */
+  dropProducer(producerId: string): void {
+    this.forgetProducer(producerId);
+    const section = this.#sections.find((s) => s.consumer?.producerId === producerId);
+    if (section) this.#dropConsumer(section);
+  }
+
+  /**
+   * @internal Another room adopted the leg. Everything consumed from the old room goes (lines are
+   * freed, a re-offer is requested); the transport, the producers and the SDP session stay.
+   */
+  moveTo(link: LegRoomLink): void {
+    this.#pending.clear();
+    this.#known.clear();
+    this.#declined.clear();
+    this.#link = link;
+    for (const s of this.#sections) if (s.consumer) this.#dropConsumer(s);
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Planning (pure with respect to mediasoup: validates, returns the next section list)
   // ---------------------------------------------------------------------------------------------
@@ -488,7 +573,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
 
       if (!cur || cur.closed) {
         // A new line from the party (or a port-0 line it recycled): it carries the party's media.
-        const section = this.#newRemoteSection(rs);
+        const section = this.#newRemoteSection(rs, [...next, ...this.#sections.slice(rs.index + 1)]);
         if (outsideBundle) section.closed = true;
         next.push(section);
         continue;
@@ -501,6 +586,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
       }
       if (cur.receiving) {
         updated.codecs = answerCodecs(rs, this.#link.routerCapabilities);
+        updated.headerExtensions = keptExtensions(cur.headerExtensions, rs);
         if (!updated.codecs.some((c) => isMediaCodecMime(c.mimeType))) {
           updated.closed = true;
         }
@@ -547,6 +633,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
       if (rs.midSignaled && rs.mid !== cur.mid) {
         throw new SdpNegotiationError(`m-line ${i} of the answer has mid '${rs.mid}', the offer had '${cur.mid}'`);
       }
+      if (cur.receiving) updated.headerExtensions = keptExtensions(cur.headerExtensions, rs);
       updated.codecs = cur.codecs.filter((c) => rs.codecs.some((r) => sameCodec(r, c)));
       if (!updated.codecs.some((c) => isMediaCodecMime(c.mimeType))) {
         throw new SdpNegotiationError(
@@ -560,7 +647,8 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     });
   }
 
-  #newRemoteSection(rs: RemoteSection): Section {
+  /** A line the party created. `others`: the lines it will share the BUNDLE with. */
+  #newRemoteSection(rs: RemoteSection, others: Section[]): Section {
     const section: Section = {
       mid: rs.mid,
       midSignaled: rs.midSignaled,
@@ -570,7 +658,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
       closed: rs.port === 0 || !rs.kind,
       receiving: true,
       codecs: rs.kind ? answerCodecs(rs, this.#link.routerCapabilities) : [],
-      headerExtensions: [],
+      headerExtensions: this.#audioLevelExtension(rs, others),
       remoteDirection: rs.direction,
       localDirection: 'inactive',
       rtcpRsize: rs.rtcpRsize,
@@ -581,9 +669,35 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     return section;
   }
 
+  /**
+   * ssrc-audio-level with the party's id, for a new audio line carrying its producer (speaker
+   * detection), unless another open line of the BUNDLE already uses that id for something else.
+   */
+  #audioLevelExtension(rs: RemoteSection, others: Section[]): { id: number; uri: string }[] {
+    if (!this.#audioLevels || rs.kind !== 'audio') return [];
+    const offered = rs.headerExtensions.find((h) => h.uri === AUDIO_LEVEL_URI);
+    if (!offered || !Number.isInteger(offered.id) || offered.id < 1 || offered.id > 14) return [];
+    const taken = others.some((s) => !s.closed && s.headerExtensions.some((h) => h.id === offered.id && h.uri !== AUDIO_LEVEL_URI));
+    return taken ? [] : [{ id: offered.id, uri: AUDIO_LEVEL_URI }];
+  }
+
+  /** Extension ids the lines carrying the party's producers use (id → uri). */
+  #reservedExtensionIds(): Map<number, string> {
+    const out = new Map<number, string>();
+    for (const s of this.#sections) {
+      if (s.closed || !s.receiving) continue;
+      for (const h of s.headerExtensions) out.set(h.id, h.uri);
+    }
+    return out;
+  }
+
   /** m-line 0 (and 1 for video) of a server-originated first offer: router payload types. */
   #primarySection(kind: MediaKind, mid: string): Section {
     const codecs = primaryCodecs(kind, this.#link.routerCapabilities);
+    // Offering, we choose the id: the router's own, which no consumer line can use for anything else.
+    const audioLevel = this.#audioLevels && kind === 'audio'
+      ? (this.#link.routerCapabilities.headerExtensions ?? []).find((h) => h.kind === 'audio' && h.uri === AUDIO_LEVEL_URI)
+      : undefined;
     return {
       mid,
       midSignaled: true,
@@ -594,7 +708,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
       closed: false,
       receiving: true,
       codecs,
-      headerExtensions: [],
+      headerExtensions: audioLevel ? [{ id: audioLevel.preferredId, uri: AUDIO_LEVEL_URI }] : [],
       remoteDirection: 'sendrecv',
       localDirection: 'recvonly',
       rtcpRsize: true,
@@ -685,11 +799,12 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
           kind: s.kind,
           rtpParameters: {
             codecs,
-            headerExtensions: [],
+            // Only what the line negotiated: nothing (fix B), or ssrc-audio-level for speaker detection.
+            headerExtensions: s.headerExtensions.map((h) => ({ uri: h.uri as ms.RtpHeaderExtensionUri, id: h.id })),
             encodings: [encoding],
             rtcp: { cname: rs.cname ?? `${this.id}-${s.mid}`, reducedSize: s.rtcpRsize },
           },
-          paused: this.#held,
+          paused: this.#producerShouldPause(s.kind),
           appData: { legId: this.id, legLabel: this.label, mid: s.mid },
         });
       } catch (err) {
@@ -743,7 +858,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
       }
       const rtpCapabilities = target.receiving
         ? lineCapabilities(target.codecs, this.#link.routerCapabilities)
-        : consumerCapabilities(kind, this.#remoteCodecs.values(), this.#link.routerCapabilities);
+        : consumerCapabilities(kind, this.#remoteCodecs.values(), this.#link.routerCapabilities, this.#reservedExtensionIds());
       let consumer: ms.Consumer;
       try {
         consumer = await this.#transport.consume({
@@ -800,6 +915,14 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     do mid = `c${++this.#midCounter}`;
     while (used.has(mid));
     return mid;
+  }
+
+  /** Stops consuming on a line (the producer's party left the room, or this leg moved to another). */
+  #dropConsumer(section: Section): void {
+    const consumer = section.consumer;
+    if (!consumer) return;
+    if (!consumer.closed) consumer.close();
+    this.#onConsumerGone(consumer);
   }
 
   #onConsumerGone(consumer: ms.Consumer): void {
@@ -874,6 +997,12 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     this.#held = held;
     this.#log.info(held ? 'party put the call on hold' : 'party resumed the call');
     this.safeEmit(held ? 'held' : 'resumed');
+    this.#link.activityChanged(this);
+  }
+
+  /** A held party keeps sending (JsSIP only rewrites the SDP) and a muted one too: nobody may hear it. */
+  #producerShouldPause(kind: MediaKind | undefined): boolean {
+    return this.#held || (this.#mutedByFocus && kind === 'audio');
   }
 
   /** Applies hold and per-line directions to every consumer and producer of this leg. */
@@ -888,9 +1017,9 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
       }
       const p = s.producer;
       if (p && !p.closed) {
-        // A held party keeps sending (JsSIP only rewrites the SDP): nobody may hear it.
-        if (this.#held && !p.paused) ops.push(p.pause());
-        else if (!this.#held && p.paused) ops.push(p.resume());
+        const pause = this.#producerShouldPause(p.kind);
+        if (pause && !p.paused) ops.push(p.pause());
+        else if (!pause && p.paused) ops.push(p.resume());
       }
     }
     const results = await Promise.allSettled(ops);

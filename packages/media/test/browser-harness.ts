@@ -24,7 +24,7 @@ export interface Counters {
 }
 
 interface PeerApi {
-  start(options?: { video?: boolean }): boolean;
+  start(options?: { video?: boolean; rawAudio?: boolean }): boolean;
   videoStats(): Record<string, { framesDecoded: number; width: number; height: number; packets: number }>;
   createOffer(options?: { hold?: boolean; iceRestart?: boolean }): string;
   applyAnswer(sdp: string): string;
@@ -67,9 +67,16 @@ export class ToneDir {
   static async create(): Promise<ToneDir> {
     return new ToneDir(await mkdtemp(path.join(tmpdir(), 'conclave-media-tones-')));
   }
-  async tone(hz: number, seconds = 60): Promise<string> {
-    const file = path.join(this.dir, `tone-${hz}.wav`);
-    await run('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', file, 'synth', String(seconds), 'sine', String(hz), 'vol', '0.5']);
+  /** A sine tone; `volume` is sox's linear factor (0.5 ≈ -6 dBFS, 0.01 ≈ -40 dBFS). */
+  async tone(hz: number, seconds = 60, volume = 0.5): Promise<string> {
+    const file = path.join(this.dir, volume === 0.5 ? `tone-${hz}.wav` : `tone-${hz}-${volume}.wav`);
+    await run('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', file, 'synth', String(seconds), 'sine', String(hz), 'vol', String(volume)]);
+    return file;
+  }
+  /** Digital silence: a microphone that hears nothing. */
+  async silence(seconds = 60): Promise<string> {
+    const file = path.join(this.dir, 'silence.wav');
+    await run('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', file, 'trim', '0', String(seconds)]);
     return file;
   }
   remove(): Promise<void> {
@@ -91,7 +98,14 @@ export class BrowserPeer {
     this.#page = page;
   }
 
-  static async launch(name: string, toneHz: number, toneFile: string, pageUrl: string, options: { video?: boolean } = {}): Promise<BrowserPeer> {
+  /** `rawAudio`: no echo cancellation, noise suppression or gain control, so levels stay as in the file. */
+  static async launch(
+    name: string,
+    toneHz: number,
+    toneFile: string,
+    pageUrl: string,
+    options: { video?: boolean; rawAudio?: boolean } = {},
+  ): Promise<BrowserPeer> {
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       headless: true,
@@ -109,7 +123,7 @@ export class BrowserPeer {
       const page = await browser.newPage();
       await page.goto(pageUrl);
       const peer = new BrowserPeer(name, toneHz, browser, page);
-      await peer.call('start', { video: options.video === true });
+      await peer.call('start', { video: options.video === true, rawAudio: options.rawAudio === true });
       return peer;
     } catch (err) {
       await browser.close();
@@ -141,6 +155,10 @@ export class BrowserPeer {
   }
   counters(): Promise<Counters> {
     return this.call('counters');
+  }
+  /** The party's own m-line directions etc. (page view). */
+  info(): Promise<ReturnType<PeerApi['info']>> {
+    return this.call('info');
   }
 
   async close(): Promise<void> {

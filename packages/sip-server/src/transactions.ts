@@ -1,6 +1,7 @@
 import type { SipRequest } from '@conclave/sip-message';
 import type { AppConnection } from './control/app-connection.ts';
 import { newUuid } from './ids.ts';
+import type { ProxyOperation } from './proxy-operation.ts';
 import type { Flow } from './transport/flow.ts';
 
 /**
@@ -57,6 +58,10 @@ export class ClientTransaction {
   /** A CANCEL waiting for the first provisional response (RFC 3261 §9.1). */
   pendingCancel: (() => void) | undefined;
   cancelled = false;
+  /** Set when this request is a branch of a proxy operation: responses go upstream, not to an app. */
+  proxy: ProxyOperation | undefined;
+  /** Where the branch was sent (proxy result reporting). */
+  target = '';
   timers: Array<NodeJS.Timeout | undefined> = [];
 
   constructor(init: { key: string; request: SipRequest; bytes: Buffer; flow: Flow; app: AppConnection | undefined; dialogId: string | undefined }) {
@@ -68,5 +73,6 @@ export class ClientTransaction {
     this.app = init.app;
     this.dialogId = init.dialogId;
     this.state = this.method === 'INVITE' ? 'calling' : 'trying';
+    this.proxy = undefined;
   }
 }

@@ -38,6 +38,10 @@ test('TLS and WSS listeners with a configured certificate carry SIP; the app see
   assert.match(app.hostport, /^wss\/127\.0\.0\.1:\d+,tls\/127\.0\.0\.1:\d+$/);
   const sock = tls.connect({ host: '127.0.0.1', port: addrs.tls!.port, ca: creds.cert });
   const ws = new WebSocket(`wss://127.0.0.1:${addrs.wss!.port}`, 'sip', { ca: creds.cert });
+  const wsOpen = new Promise<void>((res, j) => {
+    ws.once('open', () => res());
+    ws.once('error', j);
+  });
   try {
     await new Promise<void>((r, j) => {
       sock.once('secureConnect', () => r());
@@ -53,10 +57,7 @@ test('TLS and WSS listeners with a configured certificate carry SIP; the app see
     assert.equal(r.kind === 'response' && r.status, 200);
     assert.match(r.getAll('via')[0]!, /;received=127\.0\.0\.1;rport=\d+$/);
 
-    await new Promise<void>((res, j) => {
-      ws.once('open', () => res());
-      ws.once('error', j);
-    });
+    await wsOpen;
     assert.equal(ws.protocol, 'sip');
     const wsGot: SipMessage[] = [];
     ws.on('message', (d: Buffer) => wsGot.push(parseMessage(d)));

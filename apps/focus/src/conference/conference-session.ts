@@ -39,6 +39,8 @@ export class ConferenceSession {
   readonly #log: Logger;
   readonly #onMemberRefer: ConferenceSessionOptions['onMemberRefer'];
   readonly #members = new Map<string, Member>();
+  /** Legs that asked for renegotiation before their member existed (set-up still in progress). */
+  readonly #pendingRenegotiation = new WeakSet<WebRtcLeg>();
   readonly #subscriptions = new Set<{ subscription: Subscription; versioning: SubscriptionVersioning }>();
   #ended = false;
 
@@ -49,7 +51,11 @@ export class ConferenceSession {
     this.#domain = options.domain;
     this.#log = options.logger.child({ conference: options.conference.uri });
     this.#onMemberRefer = options.onMemberRefer;
-    this.room.on('renegotiationneeded', (leg) => this.#memberOfLeg(leg)?.renegotiate());
+    this.room.on('renegotiationneeded', (leg) => {
+      const member = this.#memberOfLeg(leg);
+      if (member) member.renegotiate();
+      else this.#pendingRenegotiation.add(leg);
+    });
     this.room.on('closed', (reason) => {
       if (reason !== 'closed') this.end(`media ${reason}`);
     });
@@ -113,7 +119,7 @@ export class ConferenceSession {
         localSdp: answer,
         headers: { Contact: this.focusContact, 'Allow-Events': 'conference', 'Content-Type': 'application/sdp' },
       });
-      const member = this.#attach(participant.id, joiner, dialog, leg);
+      const member = this.#attach(participant.id, joiner, dialog, leg, true, true);
       log.info('participant joined (dial-in)', { participants: this.conference.size });
       return member;
     } catch (err) {
@@ -245,12 +251,16 @@ export class ConferenceSession {
     return this.#ended;
   }
 
-  #attach(participantId: string, joiner: Joiner, dialog: SrfDialog, leg: WebRtcLeg, connectNow = true): Member {
+  #attach(participantId: string, joiner: Joiner, dialog: SrfDialog, leg: WebRtcLeg, connectNow = true, awaitAck = false): Member {
     const member = new Member({
       participantId, aor: joiner.aor, user: joiner.user, dialog, leg,
-      focusContact: this.focusContact, domain: this.#domain, logger: this.#log,
+      focusContact: this.focusContact, domain: this.#domain, awaitAck, logger: this.#log,
     });
     this.#members.set(participantId, member);
+    if (this.#pendingRenegotiation.has(leg) || leg.needsRenegotiation) {
+      this.#pendingRenegotiation.delete(leg);
+      member.renegotiate();
+    }
     member.on('left', (why) => {
       if (this.#members.get(participantId) !== member) return;
       this.#members.delete(participantId);

@@ -29,8 +29,12 @@ export interface MemberOptions {
   /** The focus's Contact for this conference: `<conference-uri>;isfocus`. */
   focusContact: string;
   domain: string;
+  /** The dialog was just answered by the focus: no re-INVITE before the peer's ACK (RFC 3261 §14.1). */
+  awaitAck?: boolean;
   logger: Logger;
 }
+
+const ACK_WAIT_MS = 5000;
 
 export class Member extends EventEmitter<MemberEvents> {
   readonly participantId: string;
@@ -63,6 +67,15 @@ export class Member extends EventEmitter<MemberEvents> {
     });
     this.leg.on('held', () => this.emit('held'));
     this.leg.on('resumed', () => this.emit('resumed'));
+    if (options.awaitAck) {
+      this.#queue = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ACK_WAIT_MS);
+        this.#dialog.once('ack', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
   }
 
   get dialog(): SrfDialog {

@@ -13,7 +13,7 @@ import type {
   ReferEvent,
   RTCSession,
 } from 'jssip/lib/RTCSession';
-import type { IncomingResponse } from 'jssip/lib/SIPMessage';
+import type { IncomingRequest, IncomingResponse } from 'jssip/lib/SIPMessage';
 import type { NameAddrHeader } from 'jssip/lib/NameAddrHeader';
 import { Emitter } from './emitter.ts';
 import type { Logger } from './log.ts';
@@ -383,7 +383,15 @@ export class Line {
       this.setError(`media could not be negotiated: the browser rejected the other side's offer (${String(error)})`);
     });
     s.on('peerconnection:createanswerfailed', (error: unknown) => this.setError(`media could not be negotiated: ${String(error)}`));
-    s.on('reinvite', () => this.#log.debug('re-INVITE received'));
+    // A focus that moved this call into a conference (it intercepted a REFER) says so in the
+    // re-INVITE's Contact (RFC 4579 ";isfocus"): the line becomes a conference line.
+    s.on('reinvite', (e: { request: IncomingRequest }) => {
+      this.#log.debug('re-INVITE received');
+      if (this.#focusUri === null) {
+        this.#detectFocus(e.request);
+        if (this.#focusUri !== null) this.#changed();
+      }
+    });
     s.on('refer', (e: ReferEvent) => this.#onRefer(e));
   }
 
@@ -395,9 +403,9 @@ export class Line {
     this.#changed();
   }
 
-  #detectFocus(response: IncomingResponse): void {
+  #detectFocus(message: IncomingResponse | IncomingRequest): void {
     try {
-      const contact = response.parseHeader<NameAddrHeader>('contact');
+      const contact = message.parseHeader<NameAddrHeader>('contact');
       if (contact && contact.hasParam('isfocus')) {
         const uri = contact.uri.clone();
         uri.clearHeaders();
@@ -405,7 +413,7 @@ export class Line {
         this.#log.info('answered by a conference focus', { focus: this.#focusUri });
       }
     } catch (error) {
-      this.#log.warn('unparsable Contact in 2xx', { error: String(error) });
+      this.#log.warn('unparsable Contact', { error: String(error) });
     }
   }
 

@@ -44,6 +44,8 @@ export interface RemoteSection {
   ssrc?: number;
   rtxSsrc?: number;
   cname?: string;
+  /** a=extmap of the line (id → uri). */
+  headerExtensions: { id: number; uri: string }[];
   rtcpMux: boolean;
   rtcpRsize: boolean;
   inBundle: boolean;
@@ -166,6 +168,7 @@ export function parseRemoteDescription(sdp: string, kind: 'offer' | 'answer'): R
       direction: asDirection(m.direction) ?? asDirection((session as { direction?: unknown }).direction) ?? 'sendrecv',
       codecs,
       offeredCodecNames: names,
+      headerExtensions: (m.ext ?? []).map((e) => ({ id: Number(e.value), uri: String(e.uri) })),
       rtcpMux: m.rtcpMux === 'rtcp-mux',
       rtcpRsize: m.rtcpRsize === 'rtcp-rsize',
       inBundle: bundleMids.includes(mid),
