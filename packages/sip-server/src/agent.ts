@@ -8,6 +8,7 @@ import {
 } from '@conclave/sip-message';
 import type { AppCommand, AppConnection } from './control/app-connection.ts';
 import { Dialog, DialogTable, dialogIdOf } from './dialogs.ts';
+import { ProxyOperation, betterResponse, parseDuration, type ProxyOptions } from './proxy-operation.ts';
 import { CSeqCounter, CallIdGenerator, newBranch, newTag, newUuid, wireTime } from './ids.ts';
 import type { Limits } from './limits.ts';
 import { RouteTable } from './routes.ts';
@@ -201,9 +202,41 @@ export class Agent {
     }
   }
 
+  /** `proxy|<txnId>|remainInDialog|fullResponse|followRedirects|simultaneous/serial|provTimeout|finalTimeout|dest...` */
   #onAppProxy(app: AppConnection, cmd: AppCommand): void {
-    app.log.warn('proxy command not supported yet');
-    app.respond(cmd.msgId, 'NOK', 'proxy not supported');
+    const [txnId = '', rr = '', full = '', follow = '', fork = '', provT = '', finalT = '', ...dests] = cmd.args;
+    const st = this.#serverById.get(txnId);
+    if (!st || st.app !== app) {
+      app.respond(cmd.msgId, 'NOK', 'unknown transaction id');
+      return;
+    }
+    if (st.lastStatus >= 200 || st.proxy) {
+      app.respond(cmd.msgId, 'NOK', 'transaction already answered or proxied');
+      return;
+    }
+    const targets = dests.filter(Boolean);
+    if (!targets.length) {
+      app.respond(cmd.msgId, 'NOK', 'no destination');
+      return;
+    }
+    const opts: ProxyOptions = {
+      recordRoute: rr === 'remainInDialog', fullResponse: full === 'fullResponse', followRedirects: follow === 'followRedirects',
+      simultaneous: fork === 'simultaneous', provisionalTimeout: parseDuration(provT), finalTimeout: parseDuration(finalT),
+    };
+    const op = new ProxyOperation(st, app, cmd.msgId, opts, targets);
+    try {
+      const template = parseAppMessage(cmd.body);
+      for (const h of template.headers) {
+        const norm = normalizeHeaderName(h.name);
+        if (SERVER_OWNED.has(norm) || norm === 'record-route' || norm === 'content-type') continue;
+        op.templateHeaders.push({ name: canonicalHeaderName(h.name), value: h.value });
+      }
+    } catch {
+      // headers are optional
+    }
+    st.proxy = op;
+    app.log.debug('proxying request', { method: st.method, targets: targets.join(','), fork: opts.simultaneous ? 'simultaneous' : 'serial' });
+    this.#proxyNext(op);
   }
 
   #onAppSip(app: AppConnection, cmd: AppCommand): void {
@@ -292,6 +325,20 @@ export class Agent {
       this.#respondStateless(req, flow, 483, 'Too Many Hops');
       return;
     }
+    if (this.#popOwnRoutes(req) && !this.#isLocalTarget(req)) {
+      const key = serverKey(req, topVia, method);
+      if (method !== 'ACK' && this.#serverByKey.has(key)) {
+        const existing = this.#serverByKey.get(key)!;
+        if (existing.lastResponse) existing.flow.send(existing.lastResponse);
+        return;
+      }
+      if (method === 'CANCEL') {
+        this.#onNetworkCancel(req, flow, topVia);
+        return;
+      }
+      this.#relay(req, flow, key);
+      return;
+    }
     if (method === 'ACK') {
       this.#onNetworkAck(req, flow, topVia);
       return;
@@ -349,6 +396,15 @@ export class Agent {
     const bytes = req.toBuffer();
     this.#sendToApp(app, 'network', bytes, wireTransport(flow.transport), flow.remote, st.id, '', `${local.host}|${local.port}|`);
     if (method === 'INVITE') this.#cdr('attempt', 'network', bytes);
+  }
+
+  /** After popping our Routes: is the request for us (a dialog we are in, or addressed to us)? */
+  #isLocalTarget(req: SipRequest): boolean {
+    if (req.getAll('route').length) return false;
+    const toTag = req.toTag;
+    if (toTag && this.#dialogs.match(req.callId, toTag, req.fromTag ?? '')) return true;
+    const uri = tryParseSipUri(req.uri);
+    return !uri || this.#isOurAddress(uri.host, uri.port);
   }
 
   #countFromSource(host: string): number {
@@ -448,6 +504,11 @@ export class Agent {
     cst.toTag = inv.toTag;
     this.#respondLocally(cst, 200);
     this.#respondLocally(inv, 487);
+    if (inv.proxy) {
+      this.#proxyCancelAll(inv.proxy);
+      this.#proxyDone(inv.proxy);
+      return;
+    }
     this.#cdr('stop', 'network', req.toBuffer(), 'call-canceled');
     const dialogId = dialogIdOf(req.callId, req.fromTag ?? '');
     const d = this.#dialogs.get(dialogId);
@@ -504,7 +565,9 @@ export class Agent {
     if (status < 300) {
       const tag = res.toTag ?? '';
       if (ct.state === 'accepted' && ct.acceptedTags.has(tag)) {
-        this.#stray2xx(res);
+        // A proxy passes 2xx retransmissions upstream (RFC 6026); a UA re-sends its ACK.
+        if (ct.proxy) this.#relayUpstream(ct.proxy, res, true);
+        else this.#stray2xx(res);
         return;
       }
       if (ct.state === 'calling' || ct.state === 'proceeding') {
@@ -515,7 +578,7 @@ export class Agent {
       if (ct.state !== 'accepted') return;
       ct.acceptedTags.add(tag);
       ct.pendingCancel = undefined;
-      if (initial) {
+      if (initial && ct.app) {
         this.#upsertUacDialog(ct, res, 'confirmed');
         this.#cdr('start', 'network', res.toBuffer(), 'uac');
       }
@@ -547,7 +610,7 @@ export class Agent {
       d.lastInviteSeq = ct.request.cseq.seq;
       d.lastInviteStatus = status;
     }
-    if (initial) {
+    if (initial && ct.app) {
       if (d && d.role === 'uac' && d.state === 'early') this.#removeDialog(d);
       this.#rememberFailedInvite(dialogId);
       this.#cdr('stop', 'network', res.toBuffer(), ct.cancelled && status === 487 ? 'call-canceled' : 'call-rejected');
@@ -586,6 +649,10 @@ export class Agent {
   }
 
   #forwardResponse(ct: ClientTransaction, res: SipResponse, flow: Flow, dialogId: string): void {
+    if (ct.proxy) {
+      this.#proxyResponse(ct, res, flow);
+      return;
+    }
     if (!ct.app || ct.app.closed) return;
     this.#sendToApp(ct.app, 'network', res.toBuffer(), wireTransport(flow.transport), flow.remote, ct.id, dialogId, '');
   }
@@ -640,6 +707,10 @@ export class Agent {
     }
     if (st.lastStatus >= 200) {
       app.respond(msgId, 'NOK', 'final response already sent');
+      return;
+    }
+    if (st.proxy) {
+      app.respond(msgId, 'NOK', 'transaction is being proxied');
       return;
     }
     const req = st.request;
@@ -1027,6 +1098,12 @@ export class Agent {
       app.respond(msgId, 'NOK', 'unknown transaction id or transaction already completed');
       return;
     }
+    const bytes = this.#cancelClient(inv, req);
+    this.#echoRequest(app, msgId, bytes, inv.flow, newUuid());
+  }
+
+  /** CANCEL an INVITE client transaction (RFC 3261 §9.1): now if it had a provisional, else once it does. */
+  #cancelClient(inv: ClientTransaction, extra?: SipRequest): Buffer {
     const r = inv.request;
     const cancel = new SipRequest('CANCEL', r.uri);
     cancel.append('Via', r.getAll('via')[0]!);
@@ -1036,12 +1113,11 @@ export class Agent {
     cancel.append('Call-ID', r.callId);
     cancel.append('CSeq', `${r.cseq.seq} CANCEL`);
     for (const route of r.getAll('route')) cancel.append('Route', route);
-    copyAppHeaders(req, cancel);
+    if (extra) copyAppHeaders(extra, cancel);
     cancel.setBody(Buffer.alloc(0));
     cancel.sortHeaders();
     const bytes = cancel.toBuffer();
     const ctKey = `${viaBranch(r.topVia!) ?? ''}|CANCEL`;
-    const ctId = newUuid();
     inv.cancelled = true;
     const send = () => {
       if (this.#clientByKey.has(ctKey)) return;
@@ -1049,7 +1125,7 @@ export class Agent {
     };
     if (inv.provisionalReceived) send();
     else inv.pendingCancel = send;
-    this.#echoRequest(app, msgId, bytes, inv.flow, ctId);
+    return bytes;
   }
 
   #echoRequest(app: AppConnection, msgId: string, bytes: Buffer, flow: Flow, txnId: string): void {
@@ -1060,15 +1136,20 @@ export class Agent {
   /** A response the server makes up for an app request (timeout 408, unreachable 503). */
   #deliverLocalResponse(app: AppConnection, req: SipRequest, flow: Flow, txnId: string, dialogId: string, status: number, reason: string): void {
     if (app.closed) return;
+    const res = this.#localResponse(req, status, reason);
+    this.#sendToApp(app, 'network', res.toBuffer(), wireTransport(flow.transport), flow.remote, txnId, dialogId, '');
+  }
+
+  #localResponse(req: SipRequest, status: number, reason: string): SipResponse {
     const res = new SipResponse(status, reason);
-    res.append('Via', req.getAll('via')[0] ?? '');
+    for (const v of req.getAll('via')) res.append('Via', v);
     res.append('From', req.get('from') ?? '');
     res.append('To', req.get('to') ?? '');
     res.append('Call-ID', req.get('call-id') ?? '');
     res.append('CSeq', req.get('cseq') ?? '');
     res.setBody(Buffer.alloc(0));
     res.sortHeaders();
-    this.#sendToApp(app, 'network', res.toBuffer(), wireTransport(flow.transport), flow.remote, txnId, dialogId, '');
+    return res;
   }
 
   #startClient(req: SipRequest, bytes: Buffer, flow: Flow, app: AppConnection | undefined, dialogId: string | undefined): ClientTransaction {
@@ -1098,6 +1179,11 @@ export class Agent {
       if (!pending) return;
       this.#log.info('request timed out', { method: ct.method, callId: req.get('call-id') });
       this.#terminateClient(ct);
+      if (ct.proxy) {
+        // Shaped like a downstream response (our Via on top) so the proxy path can treat it as one.
+        this.#proxyResponse(ct, this.#localResponse(req, 408, 'Request Timeout'), flow);
+        return;
+      }
       if (ct.app && ct.method !== 'CANCEL') {
         const dialogId = ct.dialogId ?? this.#dialogIdForNew(req);
         this.#deliverLocalResponse(ct.app, req, flow, ct.id, dialogId, 408, 'Request Timeout');
@@ -1124,6 +1210,217 @@ export class Agent {
   #rememberFailedInvite(dialogId: string): void {
     this.#failedInvites.set(dialogId, Date.now());
     this.#timerSet.set(64 * this.#timers.T1, () => this.#failedInvites.delete(dialogId));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Proxy (srf.proxyRequest, and relaying in-dialog requests along our Record-Route)
+  // ---------------------------------------------------------------------------------------------
+
+  #proxyNext(op: ProxyOperation): void {
+    if (op.finished) return;
+    while (op.pending.length) {
+      const target = op.pending.shift()!;
+      if (op.tried.has(target)) continue;
+      op.tried.add(target);
+      this.#proxyLaunch(op, target, target);
+      if (!op.opts.simultaneous) return;
+    }
+    if (op.branches.size === 0) this.#proxyFinish(op);
+  }
+
+  /** Send one branch: `requestUri` goes in the request line, `destination` decides where it is sent. */
+  #proxyLaunch(op: ProxyOperation, requestUri: string, destination: string): void {
+    this.#withFlow(destination, undefined, (flow) => {
+      if (op.finished) return;
+      if (!flow) {
+        this.#log.info('proxy target unreachable', { target: destination });
+        op.best ??= this.#proxyLocal(op, 503, 'Service Unavailable');
+        setImmediate(() => this.#proxyNext(op));
+        return;
+      }
+      const orig = op.st.request;
+      const out = new SipRequest(orig.method, requestUri);
+      out.headers = orig.headers.map((h) => ({ ...h }));
+      const mf = Number(orig.get('max-forwards') ?? '70');
+      out.set('Max-Forwards', String(Math.max(0, (Number.isFinite(mf) ? mf : 70) - 1)));
+      for (const h of op.templateHeaders) out.set(h.name, h.value);
+      if (op.opts.recordRoute && DIALOG_METHODS.has(orig.method)) {
+        const t = flow.transport === 'udp' ? '' : `;transport=${flow.transport}`;
+        out.prepend('Record-Route', `<sip:${flow.local.host}:${flow.local.port}${t};lr>`);
+      }
+      out.prepend('Via', ourVia(flow, newBranch()));
+      out.body = orig.body;
+      const bytes = out.toBuffer();
+      const ct = this.#startClient(out, bytes, flow, undefined, undefined);
+      ct.proxy = op;
+      ct.target = requestUri;
+      op.branches.add(ct);
+      if (op.opts.provisionalTimeout > 0) {
+        ct.timers.push(this.#timerSet.set(op.opts.provisionalTimeout, () => {
+          if (!ct.provisionalReceived && op.branches.has(ct)) this.#proxyBranchFailed(op, ct, 'no provisional response');
+        }));
+      }
+      if (op.opts.finalTimeout > 0) {
+        ct.timers.push(this.#timerSet.set(op.opts.finalTimeout, () => {
+          if (op.branches.has(ct) && (ct.state === 'calling' || ct.state === 'proceeding' || ct.state === 'trying')) this.#proxyBranchFailed(op, ct, 'no final response');
+        }));
+      }
+    });
+  }
+
+  #proxyBranchFailed(op: ProxyOperation, ct: ClientTransaction, why: string): void {
+    this.#log.info('proxy branch abandoned', { target: ct.target, why });
+    op.branches.delete(ct);
+    if (ct.method === 'INVITE' && (ct.state === 'calling' || ct.state === 'proceeding')) this.#cancelClient(ct);
+    op.best ??= this.#proxyLocal(op, 408, 'Request Timeout');
+    this.#proxyNext(op);
+  }
+
+  #proxyResponse(ct: ClientTransaction, res: SipResponse, flow: Flow): void {
+    const op = ct.proxy!;
+    const status = res.status;
+    if (op.app && op.opts.fullResponse && !op.app.closed && !op.finished) {
+      const bytes = res.toBuffer();
+      op.app.respond(op.msgId, 'OK', 'network', String(bytes.length), wireTransport(flow.transport), flow.remote.host, String(flow.remote.port), wireTime(), ct.id, '', `continue${CRLF}${bytes.toString('utf8')}`);
+    }
+    if (status === 100) return;
+    const member = op.branches.has(ct);
+    if (status >= 200 && status < 300) {
+      if (op.st.method === 'INVITE' || !op.answered) {
+        this.#relayUpstream(op, res, false);
+        op.answered = true;
+      }
+      op.branches.delete(ct);
+      if (!op.finished) {
+        if (op.st.method === 'INVITE') for (const other of op.branches) this.#cancelClient(other);
+        op.branches.clear();
+        this.#proxyDone(op);
+      }
+      return;
+    }
+    if (!member || op.finished) return;
+    if (status < 200) {
+      this.#relayUpstream(op, res, false);
+      return;
+    }
+    op.branches.delete(ct);
+    if (status >= 300 && status < 400 && op.opts.followRedirects) {
+      for (const c of safeContacts(res)) if (!op.tried.has(c)) op.pending.push(c);
+    } else if (betterResponse(op.best, res)) {
+      op.best = res;
+    }
+    if (op.opts.simultaneous && op.pending.length === 0 && op.branches.size > 0) return;
+    this.#proxyNext(op);
+  }
+
+  /** Forward a downstream response to the upstream client: drop our Via, send on the server transaction. */
+  #relayUpstream(op: ProxyOperation, res: SipResponse, retransmission: boolean): void {
+    const up = new SipResponse(res.status, res.reason);
+    up.headers = res.headers.map((h) => ({ ...h }));
+    const idx = up.headers.findIndex((h) => normalizeHeaderName(h.name) === 'via');
+    if (idx >= 0) {
+      const values = splitHeaderList(up.headers[idx]!.value).slice(1);
+      if (values.length) up.headers[idx] = { name: up.headers[idx]!.name, value: values.join(', ') };
+      else up.headers.splice(idx, 1);
+    }
+    up.body = res.body;
+    const bytes = up.toBuffer();
+    const st = op.st;
+    if (retransmission || st.lastStatus >= 200) {
+      // 2xx retransmissions and forked 2xx pass through statelessly.
+      if (res.status >= 200 && res.status < 300) st.flow.send(bytes);
+      return;
+    }
+    this.#sendResponseOnTxn(st, bytes, res.status);
+    if (st.method === 'INVITE' && res.status >= 200 && res.status < 300) {
+      // The ACK is end-to-end; keep the transaction only to absorb INVITE retransmissions.
+      st.acked = true;
+      st.timers.push(this.#timerSet.set(64 * this.#timers.T1, () => this.#terminateServer(st)));
+    }
+  }
+
+  #proxyFinish(op: ProxyOperation): void {
+    if (op.finished) return;
+    if (!op.answered) {
+      const best = op.best ?? this.#proxyLocal(op, 408, 'Request Timeout');
+      if (best.status === 503) {
+        // RFC 3261 §16.7: a 503 is not passed upstream as such.
+        best.status = 500;
+        best.reason = 'Server Internal Error';
+      }
+      this.#relayUpstream(op, best, false);
+    }
+    this.#proxyDone(op);
+  }
+
+  /** A response the proxy makes up, shaped like a downstream one (a placeholder Via on top to be stripped). */
+  #proxyLocal(op: ProxyOperation, status: number, reason: string): SipResponse {
+    const res = this.#localResponse(op.st.request, status, reason);
+    res.prepend('Via', 'SIP/2.0/UDP 0.0.0.0;branch=z9hG4bKproxylocal');
+    return res;
+  }
+
+  #proxyCancelAll(op: ProxyOperation): void {
+    for (const ct of op.branches) if (ct.method === 'INVITE') this.#cancelClient(ct);
+    op.branches.clear();
+    op.pending.length = 0;
+  }
+
+  #proxyDone(op: ProxyOperation): void {
+    if (op.finished) return;
+    op.finished = true;
+    if (op.app && !op.app.closed) op.app.respond(op.msgId, 'OK', 'done');
+  }
+
+  /** Our own Route entries at the top of a request (we Record-Routed the dialog): pop them. */
+  #popOwnRoutes(req: SipRequest): boolean {
+    let popped = false;
+    for (;;) {
+      const routes = req.getAll('route');
+      const first = routes[0];
+      if (!first) return popped;
+      const uri = tryParseSipUri(parseNameAddrSafe(first)?.uri ?? '');
+      if (!uri || !this.#isOurAddress(uri.host, uri.port)) return popped;
+      req.remove('route');
+      for (const r of routes.slice(1)) req.append('Route', r);
+      popped = true;
+    }
+  }
+
+  #isOurAddress(host: string, port: number | undefined): boolean {
+    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+    const t = this.#transports;
+    for (const l of [t.udp?.local, t.tcp?.local, t.tls?.local, t.ws?.local, t.wss?.local]) {
+      if (!l) continue;
+      const sameHost = h === l.host.toLowerCase() || (h === 'localhost' && l.host === '127.0.0.1');
+      if (sameHost && (port ?? 5060) === l.port) return true;
+    }
+    return false;
+  }
+
+  /** Relay an in-dialog request of a dialog we Record-Routed (no app involved). */
+  #relay(req: SipRequest, flow: Flow, key: string): void {
+    const routes = req.getAll('route');
+    const next = routes.length ? parseNameAddrSafe(routes[0]!)?.uri ?? req.uri : req.uri;
+    if (req.method === 'ACK') {
+      this.#withFlow(next, undefined, (out) => {
+        if (!out) return;
+        const ack = new SipRequest('ACK', req.uri);
+        ack.headers = req.headers.map((h) => ({ ...h }));
+        const mf = Number(req.get('max-forwards') ?? '70');
+        ack.set('Max-Forwards', String(Math.max(0, (Number.isFinite(mf) ? mf : 70) - 1)));
+        ack.prepend('Via', ourVia(out, newBranch()));
+        ack.body = req.body;
+        out.send(ack.toBuffer());
+      });
+      return;
+    }
+    const st = this.#newServerTxn(key, req, flow, undefined);
+    if (req.method === 'INVITE') this.#respondLocally(st, 100);
+    const op = new ProxyOperation(st, undefined, '', { recordRoute: false, fullResponse: false, followRedirects: false, simultaneous: false, provisionalTimeout: 0, finalTimeout: 0 }, []);
+    st.proxy = op;
+    op.tried.add(next);
+    this.#proxyLaunch(op, req.uri, next);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1348,6 +1645,14 @@ function formatContact(value: string): string {
     return formatNameAddr(parseNameAddr(value));
   } catch {
     return value;
+  }
+}
+
+function safeContacts(msg: SipMessage): string[] {
+  try {
+    return msg.contacts.map((c) => c.uri);
+  } catch {
+    return [];
   }
 }
 

@@ -26,6 +26,8 @@ export class ServerTransaction {
   /** RFC 3262: last RSeq used for reliable provisional responses, and the one awaiting PRACK. */
   rseq = 0;
   awaitingPrack: { rseq: number; timers: Array<NodeJS.Timeout | undefined> } | undefined;
+  /** Set when an app handed this request to the proxy (or we relay it along our Record-Route). */
+  proxy: ProxyOperation | undefined;
   timers: Array<NodeJS.Timeout | undefined> = [];
 
   constructor(key: string, request: SipRequest, flow: Flow, app: AppConnection | undefined) {
@@ -34,6 +36,7 @@ export class ServerTransaction {
     this.method = request.method;
     this.flow = flow;
     this.app = app;
+    this.proxy = undefined;
   }
 }
 
