@@ -112,7 +112,7 @@ export class WorkerPool {
     const pid = entry.worker.pid;
     const index = this.#entries.indexOf(entry);
     if (index >= 0) this.#entries.splice(index, 1);
-    this.#log.error('mediasoup worker died; replacing it', { pid, err: error, rooms: entry.hosted.size });
+    this.#log.error('mediasoup worker died; replacing it', { pid, err: error });
     this.#events.died(pid, error);
     if (this.#closed) return;
     const replacement = this.#spawn().then(

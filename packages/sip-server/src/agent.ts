@@ -1256,12 +1256,12 @@ export class Agent {
       ct.target = requestUri;
       op.branches.add(ct);
       if (op.opts.provisionalTimeout > 0) {
-        ct.timers.push(this.#timerSet.set(op.opts.provisionalTimeout, () => {
+        ct.proxyTimers.push(this.#timerSet.set(op.opts.provisionalTimeout, () => {
           if (!ct.provisionalReceived && op.branches.has(ct)) this.#proxyBranchFailed(op, ct, 'no provisional response');
         }));
       }
       if (op.opts.finalTimeout > 0) {
-        ct.timers.push(this.#timerSet.set(op.opts.finalTimeout, () => {
+        ct.proxyTimers.push(this.#timerSet.set(op.opts.finalTimeout, () => {
           if (op.branches.has(ct) && (ct.state === 'calling' || ct.state === 'proceeding' || ct.state === 'trying')) this.#proxyBranchFailed(op, ct, 'no final response');
         }));
       }
@@ -1520,6 +1520,8 @@ export class Agent {
 
   #terminateClient(ct: ClientTransaction): void {
     this.#clearTimers(ct);
+    for (const h of ct.proxyTimers) this.#timerSet.clear(h);
+    ct.proxyTimers = [];
     ct.state = 'terminated';
     if (this.#clientByKey.get(ct.key) === ct) this.#clientByKey.delete(ct.key);
     this.#clientById.delete(ct.id);

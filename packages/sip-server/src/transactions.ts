@@ -65,6 +65,8 @@ export class ClientTransaction {
   proxy: ProxyOperation | undefined;
   /** Where the branch was sent (proxy result reporting). */
   target = '';
+  /** Proxy provisional/final timeouts: separate from the RFC 3261 timers, which state changes clear. */
+  proxyTimers: Array<NodeJS.Timeout | undefined> = [];
   timers: Array<NodeJS.Timeout | undefined> = [];
 
   constructor(init: { key: string; request: SipRequest; bytes: Buffer; flow: Flow; app: AppConnection | undefined; dialogId: string | undefined }) {

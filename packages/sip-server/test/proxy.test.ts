@@ -22,7 +22,8 @@ async function agentUa(behaviour: Behaviour): Promise<{ peer: UdpPeer; got: SipR
     got.push(m);
     const send = (status: string, req: SipRequest, extra: string[] = [], body = '', withTag = true) => {
       const to = withTag && !req.toTag ? `${req.get('to')};tag=${tag}` : req.get('to');
-      peer.socket.send(Buffer.from(sipText([`SIP/2.0 ${status}`, ...req.getAll('via').map((v) => `Via: ${v}`), `From: ${req.get('from')}`, `To: ${to}`, `Call-ID: ${req.callId}`, `CSeq: ${req.get('cseq')}`, ...extra], body)), rinfo.port, rinfo.address);
+      const rr = req.getAll('record-route').map((r) => `Record-Route: ${r}`);
+      peer.socket.send(Buffer.from(sipText([`SIP/2.0 ${status}`, ...req.getAll('via').map((v) => `Via: ${v}`), ...rr, `From: ${req.get('from')}`, `To: ${to}`, `Call-ID: ${req.callId}`, `CSeq: ${req.get('cseq')}`, ...extra], body)), rinfo.port, rinfo.address);
     };
     const contact = `Contact: <sip:ua@127.0.0.1:${peer.port}>`;
     if (m.method === 'ACK') return;
