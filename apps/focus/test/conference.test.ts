@@ -220,6 +220,27 @@ test('REFER to the focus: dial-out with sipfrag progress, removal by the creator
   await waitFor(() => stack.focus.conferences.registry.size === 0, 'conference ended');
 });
 
+test('a malformed conference-info NOTIFY from a participant is refused and reaches no subscriber', async () => {
+  const alice = await registered('alice');
+  const bob = await registered('bob');
+  const { uri, dialog } = await createConference(alice);
+  const w = await watch(alice, uri);
+  const bobJoin = await bob.invite(uri, webrtcLikeOffer());
+  await w.until((x) => x.entities().length === 2, 'two in the roster');
+  await new Promise((r) => setTimeout(r, 300));
+  const before = w.notifies().length;
+  const bad = await bobJoin.dialog!.request('NOTIFY', {
+    headers: { Event: 'conference', 'Subscription-State': 'active', 'Content-Type': 'application/conference-info+xml' },
+    body: '<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" entity="x" version="999"><users><user entity="sip:mallory@evil">',
+  });
+  assert.equal(bad.final.status, 481);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(w.notifies().length, before, 'no NOTIFY reached the subscriber');
+  assert.ok(!w.notifies().some((n) => n.body.toString().includes('mallory')));
+  await bobJoin.dialog!.bye();
+  await dialog.bye();
+});
+
 test('locked conferences refuse dial-ins with 403; unknown conferences 404', async () => {
   const alice = await registered('alice');
   const dave = await registered('dave');

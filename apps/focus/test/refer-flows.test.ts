@@ -123,3 +123,49 @@ describe('intercept: the focus moves the party\'s existing leg', () => {
     await waitFor(() => stack.focus.conferences.registry.size === 0, 'conference over');
   });
 });
+
+describe('REFER races (intercept)', () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startStack({ referMode: 'intercept' });
+  });
+  after(() => stack.close());
+
+  test('two REFERs for the same party at once: one moves it, the other fails cleanly', async () => {
+    const bob = await bobPhone(stack);
+    const { alice, call, conf, confUri } = await callAndConference(stack, bob);
+    const headers = { 'Refer-To': `<${confUri}>`, 'Referred-By': '<sip:alice@127.0.0.1>' };
+    const [r1, r2] = await Promise.all([call.request('REFER', { headers }), call.request('REFER', { headers })]);
+    assert.deepEqual([r1.final.status, r2.final.status].sort(), [202, 202]);
+    await waitFor(() => sipfrags(alice, call.callId).filter((f) => !f.startsWith('SIP/2.0 100')).length === 2, 'two final sipfrags');
+    const finals = sipfrags(alice, call.callId).filter((f) => !f.startsWith('SIP/2.0 100')).sort();
+    assert.equal(finals.filter((f) => f === 'SIP/2.0 200 OK').length, 1, `finals: ${finals}`);
+    const conference = stack.focus.conferences.registry.findByUri(confUri)!;
+    await waitFor(() => conference.participants.filter((p) => p.entity === 'sip:bob@127.0.0.1').length === 1, 'bob exactly once');
+    await call.bye();
+    await conf.bye();
+    for (const d of bob.dialogs.values()) await d.bye();
+    await waitFor(() => stack.focus.conferences.registry.size === 0, 'conference over');
+  });
+
+  test('the party hangs up while being referred: no ghost participant, the focus keeps working', async () => {
+    const bob = await bobPhone(stack);
+    const { call, conf, confUri } = await callAndConference(stack, bob);
+    const bobCall = [...bob.dialogs.values()][0]!;
+    const [refer] = await Promise.all([
+      call.request('REFER', { headers: { 'Refer-To': `<${confUri}>` } }),
+      bobCall.bye(),
+    ]);
+    assert.ok([202, 481].includes(refer.final.status), `REFER answered ${refer.final.status}`);
+    const conference = stack.focus.conferences.registry.findByUri(confUri)!;
+    await waitFor(() => !conference.participants.some((p) => p.entity === 'sip:bob@127.0.0.1'), 'no bob in the conference');
+    await waitFor(() => stack.focus.calls.length === 0, 'the call is over');
+    // The focus still serves new calls.
+    const again = await callAndConference(stack, bob);
+    assert.ok(again.confUri);
+    await again.call.bye();
+    await again.conf.bye();
+    await conf.bye().catch(() => undefined);
+    await waitFor(() => stack.focus.conferences.registry.size === 0, 'all conferences over');
+  });
+});
