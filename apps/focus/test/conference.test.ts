@@ -241,6 +241,40 @@ test('a malformed conference-info NOTIFY from a participant is refused and reach
   await dialog.bye();
 });
 
+test('moderation: mute shows muted-via-focus and pauses the media, kick sends BYE, end closes everything', async () => {
+  const alice = await registered('alice');
+  const bob = await registered('bob');
+  const carol = await registered('carol');
+  const { uri, dialog } = await createConference(alice);
+  const w = await watch(alice, uri);
+  const bobJoin = await bob.invite(uri, webrtcLikeOffer());
+  const carolJoin = await carol.invite(uri, webrtcLikeOffer());
+  await w.until((x) => x.entities().length === 3, 'three in the roster');
+  const focus = stack.focus.conferences;
+  const conference = focus.registry.findByUri(uri)!;
+  const actor = { user: 'admin', uri: 'sip:admin@127.0.0.1' };
+  const pid = (entity: string) => conference.participants.find((p) => p.entity === entity)!.id;
+
+  await focus.mute(conference, pid('sip:bob@127.0.0.1'), actor);
+  await w.until((x) => x.statusOf('sip:bob@127.0.0.1') === 'muted-via-focus', 'bob muted in the roster');
+  assert.equal(focus.sessionFor(uri)!.member(pid('sip:bob@127.0.0.1'))!.leg.mutedByFocus, true, 'media paused at the router');
+  await focus.unmute(conference, pid('sip:bob@127.0.0.1'), actor);
+  await w.until((x) => x.statusOf('sip:bob@127.0.0.1') === 'connected', 'bob unmuted');
+
+  const carolBye = new Promise((ok) => carolJoin.dialog!.once('bye', ok));
+  await focus.kick(conference, pid('sip:carol@127.0.0.1'), actor);
+  await carolBye;
+  await w.until((x) => x.entities().filter((e) => x.statusOf(e) === 'connected').length === 2, 'carol gone');
+  const carolUser = w.state!.users!.entries.find((u) => u.entity === 'sip:carol@127.0.0.1');
+  if (carolUser) assert.equal(carolUser.endpoints[0]!.disconnectionMethod, 'booted');
+
+  const byes = [new Promise((ok) => dialog.once('bye', ok)), new Promise((ok) => bobJoin.dialog!.once('bye', ok))];
+  await focus.end(conference, actor);
+  await Promise.all(byes);
+  await waitFor(() => w.notifies().some((n) => /^terminated/.test(n.get('Subscription-State') ?? '')), 'final NOTIFY');
+  await waitFor(() => focus.registry.size === 0, 'conference removed');
+});
+
 test('locked conferences refuse dial-ins with 403; unknown conferences 404', async () => {
   const alice = await registered('alice');
   const dave = await registered('dave');

@@ -6,7 +6,7 @@ import {
   normalizeHeaderName, parseCSeq, parseMessage, parseNameAddr, parseSipUri, parseVia, reasonPhrase, setParam,
   splitHeaderList, tagOf, tryParseSipUri, viaBranch, viaSentBy, type NameAddr, type SipMessage, type Via,
 } from '@conclave/sip-message';
-import type { AppCommand, AppConnection } from './control/app-connection.ts';
+import { AppConnection, type AppCommand } from './control/app-connection.ts';
 import { Dialog, DialogTable, dialogIdOf } from './dialogs.ts';
 import { ProxyOperation, betterResponse, parseDuration, type ProxyOptions } from './proxy-operation.ts';
 import { CSeqCounter, CallIdGenerator, newBranch, newTag, newUuid, wireTime } from './ids.ts';
@@ -32,6 +32,22 @@ export interface AgentTransports {
   wss?: { local: HostPort };
 }
 
+/** What an outbound router sees of a new incoming request. */
+export interface OutboundRequestInfo {
+  method: string;
+  uri: string;
+  from: string;
+  to: string;
+  callId: string;
+  source: HostPort;
+}
+
+/**
+ * Outbound connection mode (apps using `srf.listen`): for a new out-of-dialog request, return where an
+ * app listens to have the server connect there and hand the request over; undefined = route as usual.
+ */
+export type OutboundRouter = (info: OutboundRequestInfo) => HostPort | undefined | Promise<HostPort | undefined>;
+
 export interface AgentOptions {
   log: Logger;
   timers: SipTimers;
@@ -40,6 +56,7 @@ export interface AgentOptions {
   limits: Limits;
   secret: string;
   version: string;
+  outbound?: OutboundRouter;
   /** Called when an app authenticates / its connection closes. */
   onAppConnected?: (app: AppConnection) => void;
   onAppDisconnected?: (app: AppConnection) => void;
@@ -74,6 +91,8 @@ export class Agent {
   /** Dialog ids of app INVITEs that failed, so the app's ACK for them is recognised and absorbed. */
   readonly #failedInvites = new Map<string, number>();
   readonly #pendingBySource = new Map<string, number>();
+  /** Outbound connections not yet authenticated, with the request waiting for them. */
+  readonly #outboundPending = new Map<AppConnection, ServerTransaction>();
   readonly #apps = new Set<AppConnection>();
   readonly #callIds = new CallIdGenerator();
   readonly #cseq = new CSeqCounter();
@@ -122,6 +141,12 @@ export class Agent {
 
   #onAppClosed(app: AppConnection): void {
     if (!this.#apps.delete(app)) return;
+    const waiting = this.#outboundPending.get(app);
+    if (waiting) {
+      this.#outboundPending.delete(app);
+      this.#log.info('outbound connection to app failed, answering 480', { remote: app.remote });
+      this.#respondLocally(waiting, 480);
+    }
     this.#routes.removeApp(app);
     // Pending incoming requests the app will never answer: fail them now rather than leak them.
     for (const st of [...this.#serverById.values()]) {
@@ -166,8 +191,13 @@ export class Agent {
       app.tags = (cmd.args[1] ?? '').split(',').filter(Boolean);
       const hp = this.#hostports();
       app.respond(cmd.msgId, 'OK', hp, this.#version, hp);
-      app.log.info('app connected', { tags: app.tags.join(',') || undefined });
+      app.log.info(app.outbound ? 'outbound app connection authenticated' : 'app connected', { tags: app.tags.join(',') || undefined });
       this.#opts.onAppConnected?.(app);
+      const waiting = this.#outboundPending.get(app);
+      if (waiting) {
+        this.#outboundPending.delete(app);
+        this.#handOver(waiting, app);
+      }
       return;
     }
     switch (cmd.type) {
@@ -370,6 +400,7 @@ export class Agent {
       this.#respondStateless(req, flow, 503, 'Service Unavailable', { 'Retry-After': '5' });
       return;
     }
+    if (this.#opts.outbound && this.#routeOutbound(req, flow, key)) return;
     const app = this.#routes.pick(method.toLowerCase());
     if (!app) {
       this.#log.info(`no connected app for incoming ${method}`, { callId: req.get('call-id') });
@@ -378,8 +409,16 @@ export class Agent {
       return;
     }
     const st = this.#newServerTxn(key, req, flow, app);
-    if (method === 'INVITE') {
-      this.#respondLocally(st, 100);
+    if (method === 'INVITE') this.#respondLocally(st, 100);
+    this.#handOver(st, app);
+  }
+
+  /** Give a new incoming request to its app: guard timers, then `sip|network|…` with the local address. */
+  #handOver(st: ServerTransaction, app: AppConnection): void {
+    const req = st.request;
+    const flow = st.flow;
+    st.app = app;
+    if (st.method === 'INVITE') {
       st.timers.push(this.#timerSet.set(this.#timers.inviteServerTimeout, () => {
         if (st.lastStatus < 200 && st.state !== 'terminated') {
           this.#log.warn('app never answered INVITE, sending 408', { callId: req.get('call-id') });
@@ -395,7 +434,49 @@ export class Agent {
     const local = flow.local;
     const bytes = req.toBuffer();
     this.#sendToApp(app, 'network', bytes, wireTransport(flow.transport), flow.remote, st.id, '', `${local.host}|${local.port}|`);
-    if (method === 'INVITE') this.#cdr('attempt', 'network', bytes);
+    if (st.method === 'INVITE') this.#cdr('attempt', 'network', bytes);
+  }
+
+  /** Outbound mode: ask the router; if it names an app, connect there and hand the request over once authenticated. */
+  #routeOutbound(req: SipRequest, flow: Flow, key: string): boolean {
+    const info: OutboundRequestInfo = {
+      method: req.method, uri: req.uri, from: req.get('from') ?? '', to: req.get('to') ?? '', callId: req.get('call-id') ?? '', source: flow.remote,
+    };
+    let decision: ReturnType<OutboundRouter>;
+    try {
+      decision = this.#opts.outbound!(info);
+    } catch (err) {
+      this.#log.warn('outbound router threw; routing normally', { err });
+      return false;
+    }
+    if (!decision) return false;
+    const st = this.#newServerTxn(key, req, flow, undefined);
+    if (req.method === 'INVITE') this.#respondLocally(st, 100);
+    const connect = (target: HostPort | undefined) => {
+      if (this.#closed || st.lastStatus >= 200) return;
+      if (!target) {
+        this.#respondLocally(st, 480);
+        return;
+      }
+      const socket = net.connect({ host: target.host, port: target.port });
+      const app = new AppConnection(socket, this.#log.child('outbound'));
+      app.outbound = true;
+      this.attachApp(app);
+      this.#outboundPending.set(app, st);
+      // The app must authenticate promptly, or the caller gets 480 as with drachtio.
+      this.#timerSet.set(Math.max(2000, 8 * this.#timers.T1), () => {
+        if (this.#outboundPending.get(app) === st) app.destroy();
+      });
+    };
+    if (decision instanceof Promise) {
+      decision.then(connect, (err: unknown) => {
+        this.#log.warn('outbound router failed', { err });
+        connect(undefined);
+      });
+    } else {
+      connect(decision);
+    }
+    return true;
   }
 
   /** After popping our Routes: is the request for us (a dialog we are in, or addressed to us)? */

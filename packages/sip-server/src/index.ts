@@ -5,3 +5,4 @@ export {
 export { type SipTimerOptions } from './timers.ts';
 export { type LimitOptions } from './limits.ts';
 export { type HostPort, type TransportName } from './transport/flow.ts';
+export { type OutboundRouter, type OutboundRequestInfo } from './agent.ts';

@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import type tls from 'node:tls';
 import { createLogger, type Logger } from '@conclave/log';
-import { Agent } from './agent.ts';
+import { Agent, type OutboundRouter } from './agent.ts';
 import { AppConnection } from './control/app-connection.ts';
 import { resolveLimits, type LimitOptions } from './limits.ts';
 import { resolveTimers, type SipTimerOptions } from './timers.ts';
@@ -45,6 +45,13 @@ export interface SipServerOptions {
   /** T1/T2/T4 overrides (tests use small values to exercise retransmissions and timeouts quickly). */
   timers?: SipTimerOptions;
   limits?: LimitOptions;
+  /**
+   * Outbound connection mode, for apps that use `srf.listen()` instead of `srf.connect()`: new incoming
+   * requests (of `methods`, default all) make the server connect to the app at host:port and hand the
+   * request over on that connection. A function decides per request (return undefined to route as usual).
+   * If the app cannot be reached or does not authenticate, the caller gets 480 (as with drachtio).
+   */
+  outbound?: { host: string; port: number; methods?: string[] } | OutboundRouter;
 }
 
 export interface SipServerAddresses {
@@ -184,6 +191,7 @@ export class SipServer {
       if (this.#wss) transports.wss = this.#wss;
       this.#agent = new Agent({
         log, timers, limits, flows: this.#flows, transports, secret: o.control.secret, version: SERVER_VERSION,
+        ...(o.outbound ? { outbound: outboundRouter(o.outbound) } : {}),
         onAppConnected: (app) => this.#emit('app:connected', appInfo(app)),
         onAppDisconnected: (app) => this.#emit('app:disconnected', appInfo(app)),
       });
@@ -260,6 +268,12 @@ export class SipServer {
     await Promise.all(closing);
     this.#log.info('sip server closed');
   }
+}
+
+function outboundRouter(o: NonNullable<SipServerOptions['outbound']>): OutboundRouter {
+  if (typeof o === 'function') return o;
+  const methods = o.methods?.map((m) => m.toUpperCase());
+  return (info) => (!methods || methods.includes(info.method.toUpperCase()) ? { host: o.host, port: o.port } : undefined);
 }
 
 function appInfo(app: AppConnection): AppInfo {

@@ -14,7 +14,8 @@ export class ServerTransaction {
   readonly request: SipRequest;
   readonly method: string;
   readonly flow: Flow;
-  readonly app: AppConnection | undefined;
+  /** The app handling the request; set late when it is routed over an outbound connection. */
+  app: AppConnection | undefined;
   state: 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated' = 'proceeding';
   toTag: string | undefined;
   lastResponse: Buffer | undefined;

@@ -56,6 +56,13 @@ export class ConferenceSession {
       if (member) member.renegotiate();
       else this.#pendingRenegotiation.add(leg);
     });
+    // mediasoup's active-speaker observer names a leg; the roster marks its participant as speaking.
+    this.room.on('activespeaker', (leg) => {
+      const member = leg ? this.#memberOfLeg(leg) : undefined;
+      if (this.conference.ended) return;
+      if (member && !this.conference.participant(member.participantId)) return;
+      this.conference.setSpeaker(member?.participantId);
+    });
     this.room.on('closed', (reason) => {
       if (reason !== 'closed') this.end(`media ${reason}`);
     });

@@ -47,6 +47,11 @@ export class AdminSessionStore {
     remove(this.#local, KEY);
   }
 
+  /** The session is kept in localStorage ("remember me"). */
+  remembered(): boolean {
+    return parse(get(this.#local, KEY)) !== null;
+  }
+
   lastUser(): string {
     return get(this.#local, LAST_USER_KEY) ?? '';
   }

@@ -34,6 +34,8 @@ export class AppConnection {
   authenticated = false;
   tags: string[] = [];
   readonly routes = new Set<string>();
+  /** Outbound mode: the server opened this connection to hand over one incoming request. */
+  outbound = false;
   #closed = false;
   readonly #framer = new WireFramer();
   onCommand: (cmd: AppCommand) => void = () => {};
