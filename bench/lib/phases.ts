@@ -142,7 +142,8 @@ export async function runStep(ctx: PhaseContext, label: string, rate: number, se
   const problems: string[] = [];
   if (typeof res.exit !== 'number' || res.exit > 1) problems.push(`SIPp exit ${res.exit}`);
   if (successRatio < SUCCESS_MIN) problems.push(`${res.successful}/${calls} calls ok (${res.failed} failed)`);
-  if (res.achievedRate < rate * RATE_KEPT_MIN) problems.push(`calls started at ${res.achievedRate.toFixed(0)}/s`);
+  // (Only successful calls have timestamps, so the started rate is only meaningful when they all are.)
+  if (successRatio >= SUCCESS_MIN && res.achievedRate < rate * RATE_KEPT_MIN) problems.push(`calls started at ${res.achievedRate.toFixed(0)}/s`);
   if (latency && latency.p99 > P99_MAX_MS) problems.push(`p99 setup ${latency.p99} ms`);
   return {
     label,

@@ -29,6 +29,8 @@ export interface TargetMemory {
   inUse?: number;
   /** B2BUA call counters (embedded only). */
   calls?: B2buaStats;
+  /** process.memoryUsage() of the Node process (embedded only). */
+  node?: NodeJS.MemoryUsage;
 }
 
 export interface Target {
@@ -135,7 +137,7 @@ export class EmbeddedTarget implements Target {
     this.#pending.delete(id);
     // Read /proc after the GC so RSS reflects it too.
     const after = memory(this.pids());
-    return reply ? { ...after, inUse: reply.usage.heapUsed + reply.usage.external, calls: reply.calls } : after;
+    return reply ? { ...after, inUse: reply.usage.heapUsed + reply.usage.external, calls: reply.calls, node: reply.usage } : after;
   }
 
   exitReason(): string | undefined {

@@ -8,6 +8,9 @@ import {
 } from '@conclave/sip-message';
 import { AppConnection, type AppCommand } from './control/app-connection.ts';
 import { Dialog, DialogTable, dialogIdOf } from './dialogs.ts';
+import {
+  SERVER_OWNED, isStream, parseAppMessage, serverKey, stampViaObject, stampVia, ourVia, defaultContact, localizeAddress, formatContact, safeContacts, parseNameAddrSafe, firstContactUri, safeTag, withTag, copyVias, copyAppHeaders, buildNon2xxAck,
+} from './header-policy.ts';
 import { ProxyOperation, betterResponse, parseDuration, type ProxyOptions } from './proxy-operation.ts';
 import { CSeqCounter, CallIdGenerator, newBranch, newTag, newUuid, wireTime } from './ids.ts';
 import type { Limits } from './limits.ts';
@@ -19,8 +22,6 @@ import type { StreamTransport } from './transport/tcp.ts';
 import type { UdpTransport } from './transport/udp.ts';
 
 const CRLF = '\r\n';
-/** Headers the server always builds itself in what it sends. */
-const SERVER_OWNED = new Set(['via', 'from', 'to', 'call-id', 'cseq', 'content-length', 'max-forwards', 'contact', 'route']);
 /** Methods whose requests/responses carry a default Contact when the app gives none. */
 const DIALOG_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 
@@ -1644,161 +1645,3 @@ export class Agent {
     app.send(`${lead}${CRLF}${bytes.toString('utf8')}`);
   }
 }
-
-// -----------------------------------------------------------------------------------------------
-// Helpers
-// -----------------------------------------------------------------------------------------------
-
-function isStream(flow: Flow): boolean {
-  return flow.transport === 'tcp' || flow.transport === 'tls';
-}
-
-/** Parse what an app sent: srf writes lower-case header names and computes Content-Length itself. */
-function parseAppMessage(text: string): SipMessage {
-  const buf = Buffer.from(text, 'utf8');
-  const msg = parseMessage(buf, { stream: true, maxHeaders: 1024, lenient: true });
-  // The frame delimits the message: take every byte after the blank line as the body.
-  const sep = buf.indexOf('\r\n\r\n');
-  if (sep >= 0) msg.body = Buffer.from(buf.subarray(sep + 4));
-  return msg;
-}
-
-function serverKey(req: SipRequest, via: Via, method: string): string {
-  const branch = viaBranch(via);
-  const m = method === 'ACK' ? 'INVITE' : method;
-  if (branch && branch.startsWith('z9hG4bK')) return `${branch}|${viaSentBy(via)}|${m}`;
-  // RFC 2543 peers: fall back to the identifying fields of the request.
-  return `legacy|${req.get('call-id')}|${req.fromTag ?? ''}|${req.cseq.seq}|${viaSentBy(via)}|${m}`;
-}
-
-/** RFC 3261 §18.2.1 + RFC 3581: note where the request really came from in its top Via. */
-function stampViaObject(via: Via, flow: Flow): void {
-  const rport = getParam(via.params, 'rport');
-  const remoteHost = flow.remote.host;
-  const hostBare = via.host.startsWith('[') ? via.host.slice(1, -1) : via.host;
-  if (rport !== undefined) {
-    setParam(via.params, 'rport', String(flow.remote.port));
-    if (hostBare !== remoteHost) setParam(via.params, 'received', remoteHost);
-    return;
-  }
-  if (hostBare !== remoteHost) setParam(via.params, 'received', remoteHost);
-  // Connection-oriented flows always carry the port (sofia does this for WebSocket clients).
-  if (flow.reliable) setParam(via.params, 'rport', String(flow.remote.port));
-}
-
-function stampVia(req: SipRequest, flow: Flow): void {
-  const idx = req.headers.findIndex((h) => normalizeHeaderName(h.name) === 'via');
-  if (idx < 0) return;
-  const field = req.headers[idx]!;
-  const values = splitHeaderList(field.value);
-  const via = parseVia(values[0]!);
-  stampViaObject(via, flow);
-  values[0] = formatVia(via);
-  req.headers[idx] = { name: field.name, value: values.join(', ') };
-}
-
-function ourVia(flow: Flow, branch: string): string {
-  const rport = flow.transport === 'ws' || flow.transport === 'wss' ? '' : ';rport';
-  return `SIP/2.0/${viaTransport(flow.transport)} ${flow.local.host}:${flow.local.port}${rport};branch=${branch}`;
-}
-
-function defaultContact(flow: Flow): string {
-  const t = flow.transport === 'udp' ? '' : `;transport=${flow.transport}`;
-  return `<sip:${flow.local.host}:${flow.local.port}${t}>`;
-}
-
-/** drachtio replaces `localhost` in app-supplied From/Contact with its own address. */
-function localizeAddress(value: string, local: HostPort): string {
-  if (!/@localhost\b|sips?:localhost\b/i.test(value)) return value;
-  try {
-    const na = parseNameAddr(value);
-    const uri = parseSipUri(na.uri);
-    if (uri.host.toLowerCase() !== 'localhost') return value;
-    uri.host = local.host;
-    uri.port ??= local.port;
-    return formatNameAddr({ ...na, uri: formatSipUri(uri) });
-  } catch {
-    return value;
-  }
-}
-
-function formatContact(value: string): string {
-  if (value.trim() === '*') return '*';
-  try {
-    return formatNameAddr(parseNameAddr(value));
-  } catch {
-    return value;
-  }
-}
-
-function safeContacts(msg: SipMessage): string[] {
-  try {
-    return msg.contacts.map((c) => c.uri);
-  } catch {
-    return [];
-  }
-}
-
-function parseNameAddrSafe(value: string): NameAddr | undefined {
-  try {
-    return parseNameAddr(value);
-  } catch {
-    return undefined;
-  }
-}
-
-function firstContactUri(msg: SipMessage): string | undefined {
-  try {
-    return msg.contacts[0]?.uri;
-  } catch {
-    return undefined;
-  }
-}
-
-function safeTag(value: string): string | undefined {
-  try {
-    return tagOf(parseNameAddr(value));
-  } catch {
-    return undefined;
-  }
-}
-
-function withTag(value: string, tag: string | undefined): string {
-  if (!tag || safeTag(value)) return value;
-  return `${value};tag=${tag}`;
-}
-
-function copyVias(from: SipRequest, to: SipResponse): void {
-  for (const h of from.headers) if (normalizeHeaderName(h.name) === 'via') to.append('Via', h.value);
-}
-
-/**
- * Everything the app set except what the server owns, with canonical header names. Like drachtio, a
- * body that is plainly SDP gets `Content-Type: application/sdp` when the app gave no type.
- */
-function copyAppHeaders(from: SipMessage, to: SipMessage): void {
-  for (const h of from.headers) {
-    const norm = normalizeHeaderName(h.name);
-    if (SERVER_OWNED.has(norm) || norm === 'record-route') continue;
-    to.append(canonicalHeaderName(h.name), h.value);
-  }
-  if (from.body.length && !from.has('content-type') && from.body.subarray(0, 4).toString('latin1') === 'v=0\r') {
-    to.append('Content-Type', 'application/sdp');
-  }
-}
-
-/** ACK for a non-2xx final response (RFC 3261 §17.1.1.3). */
-function buildNon2xxAck(req: SipRequest, res: SipResponse): SipRequest {
-  const ack = new SipRequest('ACK', req.uri);
-  ack.append('Via', req.getAll('via')[0]!);
-  ack.append('Max-Forwards', '70');
-  ack.append('From', req.get('from')!);
-  ack.append('To', res.get('to') ?? req.get('to')!);
-  ack.append('Call-ID', req.callId);
-  ack.append('CSeq', `${req.cseq.seq} ACK`);
-  for (const r of req.getAll('route')) ack.append('Route', r);
-  ack.setBody(Buffer.alloc(0));
-  ack.sortHeaders();
-  return ack;
-}
-

@@ -142,6 +142,10 @@ export class Member extends EventEmitter<MemberEvents> {
         return this.#reoffer(attempt + 1);
       }
       const status = isSipFailure(err) ? err.status : undefined;
+      if (this.#gone || !dialogConnected(this.#dialog)) {
+        this.#log.debug('re-offer dropped: the participant left meanwhile', { error: (err as Error).message });
+        return;
+      }
       this.#log.warn('focus re-offer failed', { status, error: (err as Error).message });
       if (status === 481 || status === 408) this.#leave('failed');
     }
