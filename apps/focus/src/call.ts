@@ -170,7 +170,7 @@ export class Call extends EventEmitter<CallEvents> {
     const { srf, media, domain } = this.#opts;
     req.on('cancel', () => {
       this.#cancelled = true;
-      this.#log.info('caller cancelled', { calleeInviteSent: this.#uacRequest !== undefined });
+      this.#log.info('caller cancelled', { calleeInviteSent: Boolean(this.#uacRequest) });
       this.#uacRequest?.cancel(() => undefined);
       this.#end('cancelled');
     });
@@ -203,10 +203,12 @@ export class Call extends EventEmitter<CallEvents> {
             },
           },
           {
-            cbRequest: (uacReq) => {
+            // drachtio-srf calls cbRequest(err, req) although its typings say (req).
+            cbRequest: ((_err: unknown, uacReq: SrfRequest | undefined) => {
+              if (!uacReq) return;
               this.#uacRequest = uacReq;
               if (this.#cancelled) uacReq.cancel(() => undefined);
-            },
+            }) as unknown as (req: SrfRequest) => void,
             cbProvisional: (prov) => {
               if (!this.#cancelled && (prov.status === 180 || prov.status === 183) && !res.finalResponseSent) {
                 reply(res, 180);

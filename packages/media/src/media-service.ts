@@ -11,12 +11,11 @@ import { MediaClosedError } from './errors.ts';
 import { Room, type RoomOptions, type TransportSettings } from './room.ts';
 import { RouterRegistry, type WorkerUsage } from './router-registry.ts';
 import { WorkerPool, type WorkerLogLevel } from './worker-pool.ts';
+import { createSpeakerObservers, type SpeakerObservers } from './speaker-detector.ts';
 
 /** Default MediaServiceOptions.maxTransportsPerWorker. */
 export const DEFAULT_MAX_TRANSPORTS_PER_WORKER = 100;
 
-/** mediasoup ActiveSpeakerObserver interval (ms): how often the dominant speaker is re-evaluated. */
-const SPEAKER_OBSERVER_INTERVAL_MS = 300;
 
 export interface MediaServiceOptions {
   /** Worker processes; default one per core. */
@@ -117,9 +116,9 @@ export class MediaService extends TypedEmitter<MediaServiceEvents> {
     const holder = {};
     const home = await this.#registry.create(holder);
     if (!home) throw new Error('no mediasoup worker is available');
-    let speakerObserver: ms.ActiveSpeakerObserver | undefined;
+    let speakerObservers: SpeakerObservers | undefined;
     try {
-      if (this.#speakerDetection) speakerObserver = await home.router.createActiveSpeakerObserver({ interval: SPEAKER_OBSERVER_INTERVAL_MS });
+      if (this.#speakerDetection) speakerObservers = await createSpeakerObservers(home.router);
     } catch (err) {
       home.release(holder);
       throw err;
@@ -134,7 +133,7 @@ export class MediaService extends TypedEmitter<MediaServiceEvents> {
       home,
       registry: this.#registry,
       transportSettings: this.#transportSettings,
-      ...(speakerObserver ? { speakerObserver } : {}),
+      ...(speakerObservers ? { speakerObservers } : {}),
       log: this.#log,
     });
     home.hold(room);

@@ -16,7 +16,7 @@ import { TypedEmitter } from './typed-emitter.ts';
 import { MediaClosedError } from './errors.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { ProducerPipes } from './producer-pipes.ts';
-import { SpeakerDetector } from './speaker-detector.ts';
+import { SpeakerDetector, type SpeakerObservers } from './speaker-detector.ts';
 import type { RouterLease, RouterRegistry } from './router-registry.ts';
 import { WebRtcLeg, type LegRoomLink, type LegStats, type WebRtcLegOptions } from './webrtc-leg.ts';
 
@@ -71,7 +71,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     home: RouterLease;
     registry: RouterRegistry;
     transportSettings: TransportSettings;
-    speakerObserver?: ms.ActiveSpeakerObserver;
+    speakerObservers?: SpeakerObservers;
     log: Logger;
   }) {
     const log = params.log.child({ room: params.label, roomId: params.id });
@@ -83,9 +83,9 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#transportSettings = params.transportSettings;
     this.#log = log;
     this.#pipes = new ProducerPipes(log);
-    this.#audioLevels = params.speakerObserver !== undefined;
-    this.#speaker = params.speakerObserver
-      ? new SpeakerDetector<WebRtcLeg>(params.speakerObserver, log, (leg) => {
+    this.#audioLevels = params.speakerObservers !== undefined;
+    this.#speaker = params.speakerObservers
+      ? new SpeakerDetector<WebRtcLeg>(params.speakerObservers, log, (leg) => {
           if (this.#closed) return;
           this.#log.debug('active speaker', { leg: leg?.label });
           this.safeEmit('activespeaker', leg);

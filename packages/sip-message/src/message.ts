@@ -1,6 +1,6 @@
 import { SipParseError } from './errors.ts';
 import { canonicalHeaderName, headerRank, isListHeader, normalizeHeaderName } from './header-names.ts';
-import { parseNameAddr, parseNameAddrList, tagOf, type NameAddr } from './name-addr.ts';
+import { parseNameAddr, tagOf, type NameAddr } from './name-addr.ts';
 import { splitHeaderList } from './split.ts';
 import { parseViaList, type Via } from './via.ts';
 

@@ -2,14 +2,15 @@ import dns from 'node:dns';
 import net from 'node:net';
 import type { Logger } from '@conclave/log';
 import {
-  SipParseError, SipRequest, SipResponse, canonicalHeaderName, formatNameAddr, formatSipUri, formatVia, getParam,
-  normalizeHeaderName, parseCSeq, parseMessage, parseNameAddr, parseSipUri, parseVia, reasonPhrase, setParam,
-  splitHeaderList, tagOf, tryParseSipUri, viaBranch, viaSentBy, type NameAddr, type SipMessage, type Via,
+  SipParseError, SipRequest, SipResponse, canonicalHeaderName, formatNameAddr, formatVia, getParam,
+  normalizeHeaderName, parseCSeq, parseMessage, parseNameAddr, parseVia, reasonPhrase,
+  splitHeaderList, tagOf, tryParseSipUri, viaBranch, type NameAddr, type SipMessage, type Via,
 } from '@conclave/sip-message';
 import { AppConnection, type AppCommand } from './control/app-connection.ts';
 import { Dialog, DialogTable, dialogIdOf } from './dialogs.ts';
 import {
-  SERVER_OWNED, isStream, parseAppMessage, serverKey, stampViaObject, stampVia, ourVia, defaultContact, localizeAddress, formatContact, safeContacts, parseNameAddrSafe, firstContactUri, safeTag, withTag, copyVias, copyAppHeaders, buildNon2xxAck,
+  SERVER_OWNED, buildNon2xxAck, copyAppHeaders, copyVias, defaultContact, firstContactUri, formatContact, isStream,
+  localizeAddress, ourVia, parseAppMessage, parseNameAddrSafe, safeContacts, safeTag, serverKey, stampVia, stampViaObject, withTag,
 } from './header-policy.ts';
 import { ProxyOperation, betterResponse, parseDuration, type ProxyOptions } from './proxy-operation.ts';
 import { CSeqCounter, CallIdGenerator, newBranch, newTag, newUuid, wireTime } from './ids.ts';
@@ -17,7 +18,7 @@ import type { Limits } from './limits.ts';
 import { RouteTable } from './routes.ts';
 import { TimerSet, type SipTimers } from './timers.ts';
 import { ClientTransaction, ServerTransaction } from './transactions.ts';
-import { viaTransport, wireTransport, type Flow, type FlowTable, type HostPort, type TransportName } from './transport/flow.ts';
+import { wireTransport, type Flow, type FlowTable, type HostPort, type TransportName } from './transport/flow.ts';
 import type { StreamTransport } from './transport/tcp.ts';
 import type { UdpTransport } from './transport/udp.ts';
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { SECRET, UdpPeer, WireTap, connectSrf, sipText, sleep, startServer, waitFor, type LooseSrf } from './helpers.ts';
+import { SECRET, UdpPeer, WireTap, connectSrf, sipText, sleep, startServer, waitFor } from './helpers.ts';
 
 function frame(payload: string): string {
   return `${Buffer.byteLength(payload)}#${payload}`;

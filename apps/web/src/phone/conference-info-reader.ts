@@ -33,7 +33,7 @@ function toEntry(user: User): RosterEntry {
     displayText: user.displayText ?? ep?.displayText ?? null,
     status: ep ? (ep.status ?? 'connected') : 'disconnected',
     roles: user.roles ?? [],
-    media: (ep?.media ?? []).map((m) => ({ id: m.id, type: m.type ?? null, status: m.status ?? null })),
+    media: (ep?.media ?? []).map((m) => ({ id: m.id, type: m.type ?? null, status: m.status ?? null, label: m.label ?? null, srcId: m.srcId ?? null })),
     speaking: user.endpoints.some((e) => e.speaking === true),
     mutedByFocus: ep?.mutedByFocus === true,
   };

@@ -15,11 +15,21 @@ import type {
 } from 'jssip/lib/RTCSession';
 import type { IncomingRequest, IncomingResponse } from 'jssip/lib/SIPMessage';
 import type { NameAddrHeader } from 'jssip/lib/NameAddrHeader';
+import type { DTMF_TRANSPORT } from 'jssip/lib/Constants';
 import { Emitter } from './emitter.ts';
 import type { Logger } from './log.ts';
 import { stopStream } from './media.ts';
 import { userPart } from './target.ts';
-import { describeCallEnd, type CallEnd, type EndDescription } from './words.ts';
+import {
+  describeCallEnd,
+  describeDtmfProblem,
+  describeTransfer,
+  describeTransferEnd,
+  type CallEnd,
+  type DtmfProblem,
+  type EndDescription,
+  type TransferPhase,
+} from './words.ts';
 
 /** The public, test-visible state of a line (data-state). */
 export type LineState = 'ringing' | 'active' | 'held' | 'ended';
@@ -62,7 +72,34 @@ export interface LineSnapshot {
   /** Conference URI if the answer's Contact carried ";isfocus" (RFC 4579). */
   readonly focusUri: string | null;
   readonly remoteTracks: readonly MediaStreamTrack[];
+  /** Per remote track id: the msid stream id (a conference focus names the source leg there) and the m-line's mid. */
+  readonly remoteTrackSources: ReadonlyMap<string, RemoteTrackSource>;
   readonly localStream: MediaStream | null;
+  /** The microphone track this call sends (changes when the microphone is switched). */
+  readonly localAudioTrack: MediaStreamTrack | null;
+  /** The camera track this call sends, if any. */
+  readonly localVideoTrack: MediaStreamTrack | null;
+  /** Keypad digits played out so far (RFC 4733), newest last; at most DTMF_HISTORY characters. */
+  readonly dtmfSent: string;
+  /** Why the last keypad press could not be sent. */
+  readonly dtmfError: string | null;
+  /** A blind transfer we asked for (REFER), while it runs and after it failed. */
+  readonly transfer: TransferSnapshot | null;
+}
+
+export interface RemoteTrackSource {
+  readonly streamId: string | null;
+  readonly mid: string | null;
+}
+
+export interface TransferSnapshot {
+  /** Refer-To URI. */
+  readonly target: string;
+  readonly targetName: string;
+  readonly phase: TransferPhase;
+  /** The words for the phase. */
+  readonly text: string;
+  readonly done: boolean;
 }
 
 export interface IncomingRefer {
@@ -113,6 +150,14 @@ function identityOf(header: NameAddrHeader | undefined): { uri: string; name: st
 const HOLD_RETRY_MS = 250;
 const HOLD_MAX_TRIES = 40;
 
+export const DTMF_HISTORY = 24;
+/** Keypad tone length and gap (ms): long enough for any IVR, short enough for quick typing. */
+const DTMF_DURATION_MS = 160;
+const DTMF_GAP_MS = 70;
+const DTMF_KEYS = /^[0-9*#]+$/;
+/** A transfer without a final NOTIFY for this long is given up (the call stays). */
+const TRANSFER_TIMEOUT_MS = 60_000;
+
 export class Line {
   readonly id: string;
   readonly direction: 'incoming' | 'outgoing';
@@ -141,6 +186,14 @@ export class Line {
   #localStream: MediaStream | null;
   #pc: RTCPeerConnection | null = null;
   #tracks = new Map<string, MediaStreamTrack>();
+  #trackSources = new Map<string, RemoteTrackSource>();
+  #dtmfSent = '';
+  #dtmfError: string | null = null;
+  #dtmfSenders = new WeakSet<RTCDTMFSender>();
+  #transfer: TransferSnapshot | null = null;
+  #transferTimer: ReturnType<typeof setTimeout> | undefined;
+  #transferAttempt = 0;
+  #endNote: string | null = null;
   #snapshot: LineSnapshot | null = null;
 
   constructor(init: LineInit) {
@@ -210,7 +263,13 @@ export class Line {
       error: this.#error,
       focusUri: this.#focusUri,
       remoteTracks: Object.freeze([...this.#tracks.values()]),
+      remoteTrackSources: new Map(this.#trackSources),
       localStream: this.#localStream,
+      localAudioTrack: this.#localStream?.getAudioTracks()[0] ?? null,
+      localVideoTrack: this.#localStream?.getVideoTracks()[0] ?? null,
+      dtmfSent: this.#dtmfSent,
+      dtmfError: this.#dtmfError,
+      transfer: this.#transfer,
     });
     return this.#snapshot;
   }
@@ -237,9 +296,13 @@ export class Line {
     this.#session.terminate({ status_code: statusCode, reason_phrase: statusCode === 486 ? 'Busy Here' : 'Decline' });
   }
 
-  /** Cancels (ringing outgoing), declines (ringing incoming) or hangs up (established). */
-  hangup(): void {
+  /**
+   * Cancels (ringing outgoing), declines (ringing incoming) or hangs up (established). `note`
+   * replaces "you hung up" as the end text (e.g. after following a transfer).
+   */
+  hangup(note?: string): void {
     if (this.ended) return;
+    if (note !== undefined) this.#endNote = note;
     if (this.direction === 'incoming' && this.#phase === 'ringing') {
       this.decline(486);
       return;
@@ -296,6 +359,176 @@ export class Line {
         settle(new Error(`REFER to ${this.party} failed: ${String(error)}`));
       }
     });
+  }
+
+  /**
+   * Plays keypad tones in the media path (RFC 4733 telephone-event in the audio RTP stream; the
+   * focus passes them through). Problems are shown on the line (dtmfError), never thrown.
+   */
+  sendDtmf(tones: string): void {
+    const problem = this.#dtmfProblem(tones);
+    if (problem) {
+      this.#dtmfError = describeDtmfProblem(problem, tones);
+      this.#changed();
+      return;
+    }
+    try {
+      this.#session.sendDTMF(tones, { transportType: 'RFC2833' as DTMF_TRANSPORT, duration: DTMF_DURATION_MS, interToneGap: DTMF_GAP_MS });
+      if (this.#dtmfError !== null) {
+        this.#dtmfError = null;
+        this.#changed();
+      }
+    } catch (error) {
+      this.#log.warn('sendDTMF failed', { error: String(error) });
+      this.#dtmfError = `keypad tones could not be sent: ${error instanceof Error ? error.message : String(error)}`;
+      this.#changed();
+    }
+  }
+
+  #dtmfProblem(tones: string): DtmfProblem | null {
+    if (!DTMF_KEYS.test(tones)) return 'bad-key';
+    if (this.#phase !== 'connected') return 'not-connected';
+    if (this.#localHold || this.#remoteHold) return 'held';
+    const sender = this.#pc?.getSenders().find((s) => s.track?.kind === 'audio');
+    if (!sender) return 'no-audio';
+    const dtmf = sender.dtmf;
+    if (!dtmf || !dtmf.canInsertDTMF) return 'no-telephone-event';
+    if (!this.#dtmfSenders.has(dtmf)) {
+      this.#dtmfSenders.add(dtmf);
+      // 'tonechange' fires as each tone starts playing out (and with '' when the buffer ran dry).
+      dtmf.addEventListener('tonechange', (e: RTCDTMFToneChangeEvent) => {
+        if (e.tone === '' || e.tone === ',' || this.ended) return;
+        this.#dtmfSent = (this.#dtmfSent + e.tone).slice(-DTMF_HISTORY);
+        this.#changed();
+      });
+    }
+    return null;
+  }
+
+  /**
+   * Blind transfer (RFC 3515 REFER in this dialog, RFC 5589 §6): the other party is asked to call
+   * `target`. Progress comes in sipfrag NOTIFYs; on 2xx we hang up (the other party now talks to
+   * the target); a failure leaves the call as it is.
+   */
+  transfer(target: string, targetName: string): void {
+    if (this.ended || this.#phase !== 'connected') return;
+    if (this.#transfer && !this.#transfer.done) return;
+    const attempt = ++this.#transferAttempt;
+    const update = (phase: TransferPhase, extra: { statusCode?: number | null; reasonPhrase?: string | null; failure?: 'refer-rejected' | 'notify' | 'transport' | 'timeout'; cause?: string | null } = {}): void => {
+      // Late events of an earlier attempt, or anything after the outcome, change nothing.
+      if (attempt !== this.#transferAttempt || !this.#transfer || this.#transfer.done) return;
+      const done = phase === 'succeeded' || phase === 'failed';
+      this.#transfer = Object.freeze({
+        target,
+        targetName,
+        phase,
+        text: describeTransfer({ phase, partyName: this.displayName, targetName, ...extra }),
+        done,
+      });
+      this.#log.info('transfer progress', { target, phase, ...extra });
+      if (done) clearTimeout(this.#transferTimer);
+      this.#changed();
+      if (phase === 'succeeded' && !this.ended) this.hangup();
+    };
+    this.#transfer = Object.freeze({
+      target,
+      targetName,
+      phase: 'requesting',
+      text: describeTransfer({ phase: 'requesting', partyName: this.displayName, targetName }),
+      done: false,
+    });
+    this.#error = null;
+    this.#changed();
+    clearTimeout(this.#transferTimer);
+    this.#transferTimer = setTimeout(() => update('failed', { failure: 'timeout' }), TRANSFER_TIMEOUT_MS);
+    type StatusLine = { status_line?: { status_code?: number | string; reason_phrase?: string } };
+    const codeOf = (e: StatusLine): number | null => {
+      const n = Number(e.status_line?.status_code);
+      return Number.isFinite(n) ? n : null;
+    };
+    try {
+      this.#session.refer(target, {
+        eventHandlers: {
+          requestSucceeded: () => update('accepted'),
+          requestFailed: (e: { response?: IncomingResponse | null; cause?: string }) =>
+            update('failed', {
+              failure: 'refer-rejected',
+              statusCode: e.response?.status_code ?? null,
+              reasonPhrase: e.response?.reason_phrase ?? null,
+              cause: e.cause ?? null,
+            }),
+          trying: () => update('trying'),
+          progress: () => update('ringing'),
+          accepted: () => update('succeeded'),
+          failed: (e: StatusLine) =>
+            update('failed', { failure: 'notify', statusCode: codeOf(e), reasonPhrase: e.status_line?.reason_phrase ?? null }),
+        },
+      });
+    } catch (error) {
+      update('failed', { failure: 'refer-rejected', cause: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  /**
+   * Sends `track` instead of the current microphone (or camera) track: RTCRtpSender.replaceTrack,
+   * no renegotiation. The new track inherits the old one's enabled state (mute / hold); the old
+   * one is stopped. Returns false (and stops `track`) when this call sends no media of that kind.
+   */
+  async replaceLocalTrack(track: MediaStreamTrack): Promise<boolean> {
+    const pc = this.#pc;
+    const stream = this.#localStream;
+    const senders = this.ended || !pc || pc.signalingState === 'closed' ? [] : pc.getSenders().filter((s) => s.track?.kind === track.kind);
+    if (senders.length === 0 || !stream) {
+      track.stop();
+      return false;
+    }
+    const old = senders[0]!.track!;
+    track.enabled = old.enabled;
+    for (const sender of senders) await sender.replaceTrack(track);
+    if (this.ended) {
+      track.stop();
+      return false;
+    }
+    for (const t of stream.getTracks()) {
+      if (t.kind === track.kind && t !== track) {
+        stream.removeTrack(t);
+        t.stop();
+      }
+    }
+    if (!stream.getTracks().includes(track)) stream.addTrack(track);
+    this.#log.info('local track replaced', { kind: track.kind, label: track.label });
+    this.#changed();
+    return true;
+  }
+
+  /**
+   * What the receivers say right now: the audio level (0..1) per remote msid stream id, and the SSRC
+   * per remote track id. For matching conference video tiles to speakers; cheap, no stats round trip
+   * unless the RFC 6464 audio level is not in the RTP.
+   */
+  async remoteMediaInfo(): Promise<{ audioLevels: Map<string, number>; ssrcs: Map<string, number> }> {
+    const audioLevels = new Map<string, number>();
+    const ssrcs = new Map<string, number>();
+    const pc = this.#pc;
+    if (!pc || this.ended || pc.signalingState === 'closed') return { audioLevels, ssrcs };
+    for (const t of pc.getTransceivers()) {
+      const track = t.receiver.track;
+      if (!this.#tracks.has(track.id)) continue;
+      const sources = t.receiver.getSynchronizationSources();
+      const first = sources[0];
+      if (first) ssrcs.set(track.id, first.source);
+      const streamId = this.#trackSources.get(track.id)?.streamId;
+      if (track.kind !== 'audio' || !streamId) continue;
+      let level = first?.audioLevel;
+      if (level === undefined) {
+        const stats = await t.receiver.getStats();
+        stats.forEach((r: { type?: string; audioLevel?: number }) => {
+          if (r.type === 'inbound-rtp' && typeof r.audioLevel === 'number') level = r.audioLevel;
+        });
+      }
+      audioLevels.set(streamId, Math.max(audioLevels.get(streamId) ?? 0, level ?? 0));
+    }
+    return { audioLevels, ssrcs };
   }
 
   /** Shows a problem on this line without ending it. */
@@ -465,14 +698,26 @@ export class Line {
     clearTimeout(this.#holdTimer);
     this.#phase = 'ended';
     this.#endedAt = Date.now();
-    this.#end = describeCallEnd(end, {
-      direction: this.direction,
-      partyName: this.displayName,
-      conference: this.#role === 'conference',
-    });
+    clearTimeout(this.#transferTimer);
+    const transfer = this.#transfer;
+    if (this.#endNote !== null && end.originator === 'local') {
+      this.#end = { text: this.#endNote, isError: false };
+    } else if (transfer && transfer.phase !== 'failed' && (transfer.phase === 'succeeded' || end.originator === 'remote')) {
+      // Our own BYE after the 2xx NOTIFY, or the transferee hanging up once the target answered
+      // (its BYE can overtake the relayed NOTIFY): say what happened, not "bob hung up".
+      this.#end = { text: describeTransferEnd(transfer.phase, this.displayName, transfer.targetName), isError: false };
+      if (!transfer.done) this.#transfer = Object.freeze({ ...transfer, done: true });
+    } else {
+      this.#end = describeCallEnd(end, {
+        direction: this.direction,
+        partyName: this.displayName,
+        conference: this.#role === 'conference',
+      });
+    }
     this.#log.info('call ended', { ...end, text: this.#end.text });
     this.#holdPending = false;
     this.#tracks.clear();
+    this.#trackSources.clear();
     stopStream(this.#localStream);
     this.#changed();
     this.events.emit('ended');
@@ -481,20 +726,21 @@ export class Line {
   #attachPeerConnection(pc: RTCPeerConnection): void {
     if (this.#pc === pc) return;
     this.#pc = pc;
-    pc.addEventListener('track', (e: RTCTrackEvent) => this.#addTrack(e.track));
+    pc.addEventListener('track', (e: RTCTrackEvent) => this.#addTrack(e.track, e.streams[0]?.id ?? null, e.transceiver?.mid ?? null));
     pc.addEventListener('signalingstatechange', () => {
       if (pc.signalingState === 'stable') this.#pruneTracks();
     });
     // Tracks that were already flowing before we looked (e.g. a late attach).
     for (const t of pc.getTransceivers()) {
       const dir = t.currentDirection;
-      if (dir === 'sendrecv' || dir === 'recvonly') this.#addTrack(t.receiver.track);
+      if (dir === 'sendrecv' || dir === 'recvonly') this.#addTrack(t.receiver.track, null, t.mid);
     }
   }
 
-  #addTrack(track: MediaStreamTrack): void {
+  #addTrack(track: MediaStreamTrack, streamId: string | null, mid: string | null): void {
     if (this.ended || this.#tracks.has(track.id)) return;
     this.#tracks.set(track.id, track);
+    this.#trackSources.set(track.id, { streamId, mid });
     track.addEventListener('ended', () => this.#pruneTracks());
     this.#log.info('remote track', { kind: track.kind, track: track.id });
     this.#changed();
@@ -510,6 +756,7 @@ export class Line {
       const stopped = !t || t.currentDirection === 'stopped' || (t as { stopped?: boolean }).stopped === true;
       if (stopped || track.readyState === 'ended') {
         this.#tracks.delete(id);
+        this.#trackSources.delete(id);
         removed = true;
       }
     }

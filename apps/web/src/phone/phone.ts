@@ -13,10 +13,11 @@ import type { PhoneConfig } from './config.ts';
 import { CredentialStore } from './credentials.ts';
 import { Line, type IncomingRefer, type LineRole, type LineSnapshot } from './line.ts';
 import type { Logger } from './log.ts';
-import { acquireLocalMedia, stopStream, type LocalMedia } from './media.ts';
+import { DeviceManager, type DeviceKind, type DevicesSnapshot } from './devices.ts';
+import { acquireLocalMedia, acquireTrack, stopStream, type LocalMedia, type MediaChoice } from './media.ts';
 import { createConferenceInfoReader } from './conference-info-reader.ts';
 import type { ConferenceInfoReaderFactory } from './roster.ts';
-import { normalizeTarget } from './target.ts';
+import { normalizeTarget, userPart } from './target.ts';
 import { describeStatus, type AgentStatus } from './words.ts';
 
 export interface Account {
@@ -55,6 +56,25 @@ export interface PhoneSnapshot {
   /** A conference exists already (the button adds calls to it). */
   readonly conferenceExists: boolean;
   readonly conference: ConferenceSnapshot | null;
+  /** Microphones, cameras and speakers, and the chosen ones. */
+  readonly devices: DevicesSnapshot;
+  /** What the microphone level meter measures. */
+  readonly microphone: MicrophoneSnapshot;
+  /** A device switch is in progress. */
+  readonly switchingDevice: DeviceKind | null;
+}
+
+/**
+ * The level meter follows the microphone track of the first active (not held) call; with no call,
+ * the "test microphone" track while that is on; otherwise nothing is captured.
+ */
+export interface MicrophoneSnapshot {
+  readonly track: MediaStreamTrack | null;
+  readonly source: 'call' | 'test' | null;
+  /** The call's mute button is on (the meter shows "muted" and 0). */
+  readonly muted: boolean;
+  /** The microphone test is on (only offered while idle). */
+  readonly testing: boolean;
 }
 
 export interface PhoneOptions {
@@ -66,6 +86,7 @@ export interface PhoneOptions {
   readonly conferenceInfoReader?: ConferenceInfoReaderFactory;
   /** How long an ended line stays visible. */
   readonly endedLingerMs?: number;
+  readonly devices?: DeviceManager;
 }
 
 export interface CallPreferences {
@@ -108,6 +129,10 @@ export class Phone {
   #pendingOutgoing: PendingOutgoing | null = null;
   /** Incoming lines whose microphone is being acquired (a second click must not answer twice). */
   #answering = new Set<string>();
+  #devices: DeviceManager;
+  #micTest: MediaStreamTrack | null = null;
+  #micTestPending = false;
+  #switchingDevice: DeviceKind | null = null;
   #listeners = new Set<() => void>();
   #snapshot: PhoneSnapshot | null = null;
   #publishQueued = false;
@@ -119,6 +144,8 @@ export class Phone {
     this.#credentials = options.credentials ?? new CredentialStore();
     this.#readerFactory = options.conferenceInfoReader ?? createConferenceInfoReader;
     this.#lingerMs = options.endedLingerMs ?? 3000;
+    this.#devices = options.devices ?? new DeviceManager();
+    this.#devices.events.on('change', () => this.#publish());
   }
 
   // ---- store protocol (useSyncExternalStore) ----
@@ -167,6 +194,7 @@ export class Phone {
       return;
     }
     this.#agent = agent;
+    this.#devices.watch();
     this.#credentials.rememberUser(name);
     if (remember) this.#credentials.save({ user: name, password });
     else this.#credentials.forget();
@@ -224,7 +252,7 @@ export class Phone {
     let media: LocalMedia;
     this.#answering.add(lineId);
     try {
-      media = await acquireLocalMedia(Boolean(prefs.video) && offersVideo);
+      media = await this.#acquire(Boolean(prefs.video) && offersVideo);
     } catch (error) {
       this.#setError(`cannot answer: ${error instanceof Error ? error.message : String(error)}`);
       return;
@@ -261,6 +289,97 @@ export class Phone {
 
   setMuted(lineId: string, muted: boolean): void {
     this.#lines.get(lineId)?.setMuted(muted);
+  }
+
+  /** Keypad: plays RFC 4733 tones on a call ("1", "*", "#", or several at once). */
+  sendDtmf(lineId: string, tones: string): void {
+    this.#lines.get(lineId)?.sendDtmf(tones);
+  }
+
+  /**
+   * Blind transfer: asks the other party of `lineId` to call `input` (a user name or SIP URI).
+   * Returns what is wrong with the input, or null when the REFER was sent.
+   */
+  transfer(lineId: string, input: string): string | null {
+    const line = this.#lines.get(lineId);
+    if (!line || (line.state !== 'active' && line.state !== 'held')) return 'this call is not connected';
+    const target = normalizeTarget(input, this.#agent?.domain ?? this.config.domain);
+    if (!target.ok) return target.error;
+    if (target.uri.toLowerCase() === line.party.toLowerCase()) return `that is ${line.displayName} already: transfer to someone else`;
+    line.transfer(target.uri, userPart(target.uri));
+    return null;
+  }
+
+  /**
+   * Chooses a device ('' = system default), remembered for next time. A new microphone or camera
+   * replaces the track of every call in progress (RTCRtpSender.replaceTrack, no renegotiation);
+   * the speaker applies to every remote audio element (the UI reads devices.selected.speaker).
+   */
+  async selectDevice(kind: DeviceKind, deviceId: string): Promise<void> {
+    if (this.#devices.selected[kind] === deviceId) return;
+    this.#devices.select(kind, deviceId);
+    if (kind === 'speaker') return;
+    const trackKind = kind === 'microphone' ? 'audio' : 'video';
+    const constraint = this.#devices.constraint(kind);
+    const lines = [...this.#lines.values()].filter((l) => {
+      const snap = l.snapshot;
+      return !l.ended && (trackKind === 'audio' ? snap.localAudioTrack : snap.localVideoTrack) !== null;
+    });
+    const testing = trackKind === 'audio' && this.#micTest !== null;
+    if (lines.length === 0 && !testing) return;
+    this.#switchingDevice = kind;
+    this.#publish();
+    try {
+      for (const line of lines) {
+        let track: MediaStreamTrack;
+        try {
+          track = await acquireTrack(trackKind, constraint);
+        } catch (error) {
+          line.setError(`could not switch the ${kind}: ${error instanceof Error ? error.message : String(error)}`);
+          continue;
+        }
+        try {
+          await line.replaceLocalTrack(track);
+        } catch (error) {
+          track.stop();
+          line.setError(`could not switch the ${kind}: ${String(error)}`);
+        }
+      }
+      if (testing) {
+        this.#stopMicTest();
+        await this.setMicTest(true);
+      }
+    } finally {
+      this.#switchingDevice = null;
+      void this.#devices.refresh();
+      this.#publish();
+    }
+  }
+
+  /** Microphone test while idle: captures the chosen microphone only for the level meter. */
+  async setMicTest(on: boolean): Promise<void> {
+    if (!on) {
+      this.#stopMicTest();
+      this.#publish();
+      return;
+    }
+    if (this.#micTest || this.#micTestPending) return;
+    this.#micTestPending = true;
+    this.#publish();
+    try {
+      const track = await acquireTrack('audio', this.#devices.constraint('microphone'));
+      if (!this.#micTestPending) {
+        track.stop(); // switched off while we waited for the microphone
+        return;
+      }
+      this.#micTest = track;
+    } catch (error) {
+      this.#setError(`cannot test the microphone: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      this.#micTestPending = false;
+      void this.#devices.refresh();
+      this.#publish();
+    }
   }
 
   dismissError(): void {
@@ -316,6 +435,25 @@ export class Phone {
 
   // ---- internals ----
 
+  #mediaChoice(): MediaChoice {
+    return { audio: this.#devices.constraint('microphone'), video: this.#devices.constraint('camera') };
+  }
+
+  async #acquire(video: boolean): Promise<LocalMedia> {
+    try {
+      return await acquireLocalMedia(video, this.#mediaChoice());
+    } finally {
+      // Labels appear once the browser has granted a device.
+      void this.#devices.refresh();
+    }
+  }
+
+  #stopMicTest(): void {
+    this.#micTestPending = false;
+    this.#micTest?.stop();
+    this.#micTest = null;
+  }
+
   async #placeCall(uri: string, role: LineRole, prefs: CallPreferences): Promise<Line | null> {
     const agent = this.#agent;
     if (!agent) {
@@ -331,7 +469,7 @@ export class Phone {
     this.#publish();
     let media: LocalMedia;
     try {
-      media = await acquireLocalMedia(Boolean(prefs.video));
+      media = await this.#acquire(Boolean(prefs.video));
     } catch (error) {
       this.#dialing -= 1;
       this.#setError(`cannot call: ${error instanceof Error ? error.message : String(error)}`);
@@ -372,6 +510,8 @@ export class Phone {
   }
 
   #onSession({ session, originator, request }: NewSession): void {
+    // A call takes over the meter (and the microphone): the test is over.
+    this.#stopMicTest();
     let line: Line;
     if (originator === 'remote') {
       const incoming = request as IncomingRequest;
@@ -429,7 +569,7 @@ export class Phone {
     }
     let media: LocalMedia;
     try {
-      media = await acquireLocalMedia(refer.line.snapshot.video);
+      media = await this.#acquire(refer.line.snapshot.video);
     } catch (error) {
       refer.reject();
       refer.line.setError(`could not follow the transfer to ${refer.target}: ${error instanceof Error ? error.message : String(error)}`);
@@ -457,7 +597,8 @@ export class Phone {
     const off = next.events.on('change', () => {
       if (next.state === 'active' || next.state === 'held') {
         off();
-        if (!old.ended) old.hangup();
+        const note = next.role === 'conference' ? 'moved into the conference' : `${old.displayName} transferred you to ${next.displayName}`;
+        if (!old.ended) old.hangup(note);
       } else if (next.ended) {
         off();
       }
@@ -503,6 +644,7 @@ export class Phone {
     this.#signedIn = false;
     for (const conference of this.#conferences.values()) conference.close();
     for (const line of this.#lines.values()) line.hangup();
+    this.#stopMicTest();
     if (agent) await agent.close();
     this.#publish();
   }
@@ -538,6 +680,10 @@ export class Phone {
       [...this.#lines.values()].reverse().find((l) => this.#conferences.has(l.id)) ??
       null;
     const agent = this.#agent;
+    const metered = lines.find((l) => l.state === 'active' && l.localAudioTrack !== null) ?? null;
+    const microphone: MicrophoneSnapshot = metered
+      ? { track: metered.localAudioTrack, source: 'call', muted: metered.muted, testing: false }
+      : { track: this.#micTest, source: this.#micTest ? 'test' : null, muted: false, testing: this.#micTest !== null || this.#micTestPending };
     return Object.freeze({
       config: this.config,
       configWarning: this.#configWarning,
@@ -555,6 +701,9 @@ export class Phone {
       canConference,
       conferenceExists: confLine !== null,
       conference: conferenceLine ? (this.#conferences.get(conferenceLine.id)?.snapshot ?? null) : null,
+      devices: this.#devices.snapshot,
+      microphone,
+      switchingDevice: this.#switchingDevice,
     });
   }
 }

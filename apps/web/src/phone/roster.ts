@@ -9,6 +9,10 @@ export interface RosterMedia {
   readonly type: string | null;
   /** sendrecv | sendonly | recvonly | inactive (from the focus's point of view). */
   readonly status: string | null;
+  /** RFC 4575 <label>: names the stream; matched against a remote track's msid stream id or mid. */
+  readonly label: string | null;
+  /** RFC 4575 <src-id>: the SSRC the focus sends this stream with. */
+  readonly srcId: string | null;
 }
 
 export interface RosterEntry {

@@ -218,3 +218,103 @@ export function describeStatus(s: AgentStatus, wsUri: string): string {
       return 'connected, registering…';
   }
 }
+
+// ---- blind transfer (REFER, RFC 3515) ----
+
+/** Where a transfer we asked for stands. */
+export type TransferPhase = 'requesting' | 'accepted' | 'trying' | 'ringing' | 'succeeded' | 'failed';
+
+export interface TransferProgress {
+  readonly phase: TransferPhase;
+  /** Short name of the party being transferred ("bob"). */
+  readonly partyName: string;
+  /** Short name of the transfer target ("carol"). */
+  readonly targetName: string;
+  /** failed: the REFER's final response, or the status line of the NOTIFY's sipfrag. */
+  readonly statusCode?: number | null;
+  readonly reasonPhrase?: string | null;
+  /** failed: where the failure came from. */
+  readonly failure?: 'refer-rejected' | 'notify' | 'transport' | 'timeout' | 'ended' | null;
+  /** failed without a status code: JsSIP cause ("Request Timeout", "Connection Error", ...). */
+  readonly cause?: string | null;
+}
+
+/** One sentence for the transfer status line of a call. Pure. */
+export function describeTransfer(t: TransferProgress): string {
+  const who = t.partyName || 'the other party';
+  const target = t.targetName || 'the new party';
+  switch (t.phase) {
+    case 'requesting':
+      return `transferring ${who} to ${target}…`;
+    case 'accepted':
+      return `${who} accepted the transfer to ${target}…`;
+    case 'trying':
+      return `${who} is calling ${target}…`;
+    case 'ringing':
+      return `${target} is ringing…`;
+    case 'succeeded':
+      return `transferred ${who} to ${target}`;
+    case 'failed':
+      return `transfer failed: ${transferFailureReason(t, who, target)} (you are still connected to ${who})`;
+  }
+}
+
+function transferFailureReason(t: TransferProgress, who: string, target: string): string {
+  const code = t.statusCode ?? null;
+  const status = sentence(code, t.reasonPhrase ?? null);
+  if (t.failure === 'timeout') return `no word from ${who} about calling ${target}`;
+  if (t.failure === 'refer-rejected') {
+    if (code === null) {
+      switch (t.cause) {
+        case 'Request Timeout':
+          return 'the server did not answer the transfer request';
+        case 'Connection Error':
+          return 'the connection to the server was lost';
+        case 'Dialog Error':
+          return 'the call no longer exists';
+        default:
+          return `the transfer request failed (${t.cause ?? 'unknown reason'})`;
+      }
+    }
+    if (code === 403) return `the server does not allow this transfer (${status})`;
+    if (code === 404 || code === 484) return `${target} is not a valid transfer target (${status})`;
+    if (code === 405 || code === 420 || code === 501) return `${who}'s phone does not support transfers (${status})`;
+    if (code === 481) return 'the call no longer exists';
+    if (code === 603) return `${who} declined the transfer`;
+    if (code >= 500 && code < 600) return `server error: ${status}`;
+    return `${who} refused the transfer (${status})`;
+  }
+  if (t.failure === 'notify' && code !== null) {
+    const end = describeCallEnd(
+      { originator: 'remote', cause: 'SIP Failure Code', statusCode: code, reasonPhrase: t.reasonPhrase ?? null, warning: null, failed: true },
+      { direction: 'outgoing', partyName: target, conference: false },
+    );
+    return `${who} could not reach ${target}: ${end.text}`;
+  }
+  if (t.failure === 'transport') return 'the connection to the server was lost';
+  return t.cause ?? 'unknown reason';
+}
+
+/** The end text of a line after (or during) a transfer we asked for. Pure. */
+export function describeTransferEnd(phase: TransferPhase, partyName: string, targetName: string): string {
+  return phase === 'succeeded' ? `transferred ${partyName} to ${targetName}` : `${partyName} hung up during the transfer to ${targetName}`;
+}
+
+// ---- DTMF (RFC 4733 telephone-event) ----
+
+export type DtmfProblem = 'not-connected' | 'held' | 'no-audio' | 'no-telephone-event' | 'bad-key';
+
+export function describeDtmfProblem(problem: DtmfProblem, key = ''): string {
+  switch (problem) {
+    case 'not-connected':
+      return 'keypad tones cannot be sent: the call is not connected';
+    case 'held':
+      return 'keypad tones cannot be sent while the call is on hold';
+    case 'no-audio':
+      return 'keypad tones cannot be sent: this call sends no audio';
+    case 'no-telephone-event':
+      return 'keypad tones cannot be sent: the other side did not accept RFC 4733 telephone-events';
+    case 'bad-key':
+      return `"${key}" is not a keypad key (0-9, * and # are)`;
+  }
+}
