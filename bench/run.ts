@@ -11,8 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { HELP, UsageError, parseOptions, type BenchOptions } from './lib/options.ts';
-import { capacity, latencyAtHalfLoad, measureDialogs, soak, warmUp, type PhaseContext } from './lib/phases.ts';
+import { HELP, UsageError, parseOptions, type BenchOptions, type PhaseName } from './lib/options.ts';
+import { capacity, latencyAtHalfLoad, measureDialogs, settledMemory, soak, warmUp, type PhaseContext } from './lib/phases.ts';
 import { loadNow, machineDescription, renderReport, toJson, type TargetReport } from './lib/report.ts';
 import { SippUas } from './lib/sipp.ts';
 import { EmbeddedTarget, KamailioTarget, type Target, type TargetName } from './lib/targets.ts';
@@ -67,9 +67,14 @@ async function benchTarget(name: TargetName, opts: BenchOptions, out: string): P
       settleSeconds: opts.settleSeconds ?? (name === 'embedded' ? 35 : 8),
     };
     report.warmUp = await warmUp(ctx);
-    report.dialogs = await measureDialogs(ctx);
-    // The soak starts from the settled, call-free state the dialogs phase ended in.
-    if (opts.soakMinutes > 0) report.soak = await soak(ctx, report.dialogs.after);
+    const want = (phase: PhaseName): boolean => opts.phases.includes(phase);
+    if (want('dialogs')) report.dialogs = await measureDialogs(ctx);
+    if (want('soak') && opts.soakMinutes > 0) {
+      // The soak starts from the settled, call-free state the dialogs phase ended in.
+      const before = report.dialogs?.after ?? await settledMemory(ctx, 'before the soak');
+      report.soak = await soak(ctx, before);
+    }
+    if (!want('capacity')) return report;
     report.capacity = await capacity(ctx);
     // Half of the max sustained rate; if no long run held, half of the lowest rate tried for long.
     const c = report.capacity;

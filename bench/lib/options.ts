@@ -3,8 +3,13 @@ import { parseArgs } from 'node:util';
 import type { LogLevel } from '../../packages/log/src/index.ts';
 import { TARGET_NAMES, type TargetName } from './targets.ts';
 
+export type PhaseName = 'dialogs' | 'soak' | 'capacity';
+export const PHASE_NAMES: readonly PhaseName[] = ['dialogs', 'soak', 'capacity'];
+
 export interface BenchOptions {
   targets: TargetName[];
+  /** Which measurements to run (the warm-up always runs). */
+  phases: PhaseName[];
   /** Seconds per fixed-rate step of the capacity search. */
   stepSeconds: number;
   /** Fixed rate instead of the search (calls/s), or undefined. */
@@ -45,6 +50,7 @@ or a target that could not be measured at all, 2 on bad options.
 
 Options:
   --targets LIST          embedded,kamailio (default both, in that order)
+  --phases LIST           dialogs,soak,capacity (default all; capacity includes the half-load run)
   --duration S            seconds per capacity step (default 6)
   --rate CPS              skip the search: measure one fixed rate and use it as "max"
   --start-rate CPS        first capacity step (default 100); rates double until a step fails
@@ -90,7 +96,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       strict: true,
       allowPositionals: false,
       options: {
-        targets: { type: 'string' }, duration: { type: 'string' }, rate: { type: 'string' },
+        targets: { type: 'string' }, phases: { type: 'string' }, duration: { type: 'string' }, rate: { type: 'string' },
         'start-rate': { type: 'string' }, 'max-rate': { type: 'string' }, refine: { type: 'string' },
         hold: { type: 'string' }, 'latency-duration': { type: 'string' }, soak: { type: 'string' },
         'soak-rate': { type: 'string' }, dialogs: { type: 'string' }, 'dialog-rate': { type: 'string' },
@@ -110,12 +116,17 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     if (!TARGET_NAMES.includes(t as TargetName)) throw new UsageError(`unknown target ${JSON.stringify(t)} (known: ${TARGET_NAMES.join(', ')})`);
   }
   if (targets.length === 0) throw new UsageError('--targets is empty');
+  const phases = (v.phases ?? PHASE_NAMES.join(',')).split(',').map((t) => t.trim()).filter(Boolean);
+  for (const p of phases) {
+    if (!PHASE_NAMES.includes(p as PhaseName)) throw new UsageError(`unknown phase ${JSON.stringify(p)} (known: ${PHASE_NAMES.join(', ')})`);
+  }
   const logLevel = (v['log-level'] ?? 'warn') as LogLevel;
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) throw new UsageError(`bad --log-level ${logLevel}`);
   const basePort = num(v['base-port'], 'base-port', 35060, 1024);
   if (basePort > 65535 - 100) throw new UsageError('--base-port too high');
   return {
     targets: [...new Set(targets)] as TargetName[],
+    phases: [...new Set(phases)] as PhaseName[],
     stepSeconds: num(v.duration, 'duration', 6, 1),
     rate: v.rate === undefined ? undefined : num(v.rate, 'rate', 0, 1),
     startRate: num(v['start-rate'], 'start-rate', 100, 1),

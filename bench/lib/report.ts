@@ -108,7 +108,8 @@ function cpuPer1000(s: StepResult | undefined): string {
 
 function memCell(d: DialogsResult | undefined): string {
   if (!d) return '-';
-  return `${d.inUsePer1000 !== undefined ? `${mib(d.inUsePer1000)} in use, ` : ''}PSS ${mib(d.pssPer1000)}`;
+  // (A Node process's PSS keeps its high-water mark, so only the allocator figure means anything there.)
+  return d.inUsePer1000 !== undefined ? `${mib(d.inUsePer1000)} in use` : `PSS ${mib(d.pssPer1000)}`;
 }
 
 function soakCell(s: SoakResult | undefined): string {
@@ -183,7 +184,8 @@ export function renderReport(reports: TargetReport[], info: RunInfo, opts: Bench
   add(`CPU holding ${opts.dialogs} idle calls`, (r) => (r.dialogs ? fmt.pct(r.dialogs.idleCores) + ' of a core' : '-'));
   add(`soak ${opts.soakMinutes} min @ ${opts.soakRate}/s: calls ok`, (r) => (r.soak ? `${r.soak.step.uac.successful}/${r.soak.step.calls}` : '-'));
   add('soak: memory growth after calls end', (r) => soakCell(r.soak), v && emb?.soak ? `flat (in use <= +${mib(TARGETS.inUseGrowthBytes)}): ${v.soak}` : '');
-  add('soak: PSS trend under load', (r) => (r.soak ? `${sign(r.soak.pssTrendPerMinute)}/min` : '-'));
+  add('soak: PSS before / peak / after', (r) => (r.soak ? `${mib(r.soak.before.pss)} / ${mib(Math.max(0, ...r.soak.samples.map((s) => s.pss)))} / ${mib(r.soak.after.pss)}` : '-'));
+  add('soak: PSS trend, 2nd half of load', (r) => (r.soak ? `${sign(r.soak.pssTrendPerMinute)}/min` : '-'));
   out.push(table(rows));
   out.push('');
   out.push(...NOTES);

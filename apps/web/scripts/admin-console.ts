@@ -82,11 +82,14 @@ async function shot(page: Page, name: string): Promise<void> {
 async function startConclave(configFile: string): Promise<string> {
   const config = JSON.parse(readFileSync(configFile, 'utf8')) as { http?: { port?: number } };
   const url = `http://127.0.0.1:${config.http?.port ?? 8080}`;
+  if (await fetch(`${url}/config.json`).then(() => true, () => false)) throw new Error(`something already answers at ${url}`);
   conclave = spawn(process.execPath, [join(repoRoot, 'apps/conclave/src/main.ts'), '--config', configFile], {
     cwd: repoRoot,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  const child = conclave;
   for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`Conclave exited with ${child.exitCode}`);
     try {
       if ((await fetch(`${url}/config.json`)).ok) return url;
     } catch {
@@ -210,7 +213,8 @@ async function main(): Promise<void> {
   for (const u of ['alice', 'bob', 'carol']) await expect(`roster: ${u} connected`, status(u, 'connected', 15000));
   check((await item.getAttribute('data-participant-count')) === '3', `participant count 3 (${await item.getAttribute('data-participant-count')})`);
   check((await entry('bob').getAttribute('data-participant-id'))?.startsWith('p') === true, 'roster entry matched to its API participant id');
-  check((await entry('alice').getByTestId('roster-entry-joining').textContent()) === 'created it', `alice's joining method: ${await entry('alice').getByTestId('roster-entry-joining').textContent()}`);
+  const joining = await Promise.all(['alice', 'bob', 'carol'].map(async (u) => `${u}: ${await entry(u).getByTestId('roster-entry-joining').textContent()}`));
+  check(joining.every((j) => !j.endsWith(': joined')), `joining methods from the API: ${joining.join(', ')}`);
   check((await entry('bob').getByTestId('roster-entry-duration').count()) === 1, 'time in conference shown');
   const subscription = await item.getByTestId('admin-roster').getAttribute('data-subscription');
   check(subscription === 'active', `roster from the conference event package (subscription ${subscription})`);
@@ -307,14 +311,15 @@ async function main(): Promise<void> {
   const second = admin.locator('[data-testid="conference-item"]');
   await expect('factory dial-in: a conference appears', second.first().waitFor({ timeout: 5000 }));
   await expect('…with bob connected', second.first().locator(`[data-testid="roster-entry"][data-entity="${uri('bob')}"][data-status="connected"]`).waitFor({ timeout: 10000 }));
-  await bob.locator('[data-testid="line"]').first().getByTestId('hangup-button').click();
-  await expect('last participant leaves: the conference disappears', second.first().waitFor({ state: 'detached', timeout: 5000 }));
-
-  // ---- the server goes away and comes back ----
-  if (values.config) {
-    for (const p of [alice, bob, carol, dave]) await p.close();
+  if (!values.config) {
+    await bob.locator('[data-testid="line"]').first().getByTestId('hangup-button').click();
+    await expect('last participant leaves: the conference disappears', second.first().waitFor({ state: 'detached', timeout: 5000 }));
+  } else {
+    // ---- the server goes away (with bob's conference running) and comes back ----
+    for (const p of [alice, carol, dave]) await p.close();
     await stopConclave();
     await expect('server stopped: event stream reconnecting', admin.locator('[data-testid="admin-feed-status"][data-state="reconnecting"]').waitFor({ timeout: 5000 }));
+    await expect('…and the list is marked out of date', admin.locator('[data-testid="conference-list"][data-stale="true"]').waitFor({ timeout: 2000 }));
     await admin.waitForTimeout(1200);
     process.stdout.write(`     "${await admin.getByTestId('admin-feed-status').textContent()}" / "${await admin.getByTestId('admin-sip-status').textContent()}"\n`);
     await shot(admin, 'admin-reconnecting-desktop');
@@ -341,6 +346,10 @@ async function main(): Promise<void> {
   const throttled = (await admin.getByTestId('admin-login-error').textContent()) ?? '';
   check(/too many attempts, try again in \d+ s/.test(throttled), `throttled: "${throttled}"`);
   check(await admin.getByTestId('admin-login-submit').isDisabled(), 'submit waits while throttled');
+  await admin.waitForTimeout(2100);
+  const later = (await admin.getByTestId('admin-login-error').textContent()) ?? '';
+  const secs = (t: string) => Number(/in (\d+) s/.exec(t)?.[1] ?? NaN);
+  check(secs(later) < secs(throttled), `…counting down: "${later}"`);
   await admin.setViewportSize(PHONE);
   await shot(admin, 'admin-login-throttled-phone');
 }

@@ -382,6 +382,22 @@ export class Phone {
     }
   }
 
+  /** Shows a problem in the global error banner (e.g. the chosen speaker failed). */
+  showError(message: string): void {
+    this.#setError(message);
+  }
+
+  /** Receiver audio levels and SSRCs of a line (video tiles: who is speaking). */
+  async remoteMediaInfo(lineId: string): Promise<{ audioLevels: Map<string, number>; ssrcs: Map<string, number> } | null> {
+    const line = this.#lines.get(lineId);
+    if (!line) return null;
+    try {
+      return await line.remoteMediaInfo();
+    } catch {
+      return null; // the peer connection closed under us
+    }
+  }
+
   dismissError(): void {
     this.#error = null;
     this.#publish();

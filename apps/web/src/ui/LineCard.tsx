@@ -1,9 +1,13 @@
-import { useEffect, useRef } from 'react';
+import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import type { LineSnapshot } from '../phone/line.ts';
 import type { Phone } from '../phone/phone.ts';
+import type { ConferenceRoster } from '../phone/roster.ts';
 import { initial } from './IncomingCall.tsx';
-import { LocalPreview, RemoteTrack } from './RemoteMedia.tsx';
+import { isKeypadKey, Keypad } from './Keypad.tsx';
+import { RemoteTrack } from './RemoteMedia.tsx';
+import { TransferButton, TransferForm, TransferStatus } from './TransferControl.tsx';
 import { formatDuration } from './usePhone.ts';
+import { VideoTiles } from './VideoTiles.tsx';
 
 function phaseText(line: LineSnapshot): string {
   switch (line.state) {
@@ -26,12 +30,33 @@ const STATE_LABEL: Record<LineSnapshot['state'], string> = {
   ended: 'ended',
 };
 
-export function LineCard({ line, now, phone }: { line: LineSnapshot; now: number; phone: Phone }) {
+interface LineCardProps {
+  line: LineSnapshot;
+  now: number;
+  phone: Phone;
+  /** Chosen speaker ('' = default). */
+  speakerId?: string;
+  /** Our own AOR and name (the local video tile). */
+  self?: { uri: string; name: string };
+  /** Roster of the conference this line talks to (video tiles: names, active speaker). */
+  roster?: ConferenceRoster | null;
+}
+
+const NO_SELF = { uri: '', name: 'You' };
+
+export function LineCard({ line, now, phone, speakerId, self = NO_SELF, roster = null }: LineCardProps) {
   const ended = line.state === 'ended';
   const connected = line.state === 'active' || line.state === 'held';
   const duration = line.answeredAt !== null ? formatDuration((line.endedAt ?? now) - line.answeredAt) : null;
   const name = line.displayName;
-  const showLocalVideo = line.video && line.localStream !== null && line.localStream.getVideoTracks().length > 0 && !ended;
+  const audioTracks = line.remoteTracks.filter((t) => t.kind === 'audio');
+  const canKeypad = line.state === 'active';
+  const canTransfer = line.role === 'call' && connected;
+  const [keypadOpen, setKeypadOpen] = useState(true);
+  const [transferOpen, setTransferOpen] = useState(false);
+  const [flash, setFlash] = useState<{ key: string; at: number } | null>(null);
+  const transferButtonRef = useRef<HTMLDivElement>(null);
+  const onSinkError = useCallback((message: string) => phone.showError(message), [phone]);
   const endIsError = ended && line.end?.isError === true;
   // An unanswered incoming call is handled by its alert (answer / decline); no second set of buttons.
   const incomingRinging = line.direction === 'incoming' && line.phase === 'ringing';
@@ -44,6 +69,34 @@ export function LineCard({ line, now, phone }: { line: LineSnapshot; now: number
     if (!active || active === document.body) hangupRef.current?.focus();
   }, [line.direction, line.state]);
 
+  useEffect(() => {
+    if (!flash) return;
+    const timer = setTimeout(() => setFlash(null), 160);
+    return () => clearTimeout(timer);
+  }, [flash]);
+
+  useEffect(() => {
+    if (!canTransfer) setTransferOpen(false);
+  }, [canTransfer]);
+
+  const sendKey = (key: string): void => phone.sendDtmf(line.id, key);
+
+  // Typing 0-9, * or # anywhere in an active line (not in a text field) plays the tone.
+  const onKeyDown = (e: KeyboardEvent<HTMLLIElement>): void => {
+    if (!canKeypad || e.ctrlKey || e.metaKey || e.altKey || !isKeypadKey(e.key)) return;
+    const target = e.target as HTMLElement;
+    if (target.closest('input, textarea, select, [contenteditable="true"]')) return;
+    e.preventDefault();
+    sendKey(e.key);
+    setFlash({ key: e.key, at: Date.now() });
+  };
+
+  const closeTransfer = (sent: boolean): void => {
+    setTransferOpen(false);
+    // Back to the button that opened the form (Escape / Cancel), for keyboard users.
+    if (!sent) transferButtonRef.current?.querySelector('button')?.focus();
+  };
+
   return (
     <li
       className={`line line-${line.state}${endIsError ? ' line-failed' : ''}`}
@@ -55,6 +108,9 @@ export function LineCard({ line, now, phone }: { line: LineSnapshot; now: number
       data-role={line.role}
       data-muted={String(line.muted)}
       data-remote-hold={String(line.remoteHold)}
+      tabIndex={canKeypad ? 0 : undefined}
+      onKeyDown={onKeyDown}
+      aria-keyshortcuts={canKeypad ? '0 1 2 3 4 5 6 7 8 9 * #' : undefined}
       aria-label={`${line.role === 'conference' ? 'Conference' : 'Call with'} ${name}, ${STATE_LABEL[line.state]}${duration ? `, ${duration}` : ''}`}
     >
       <div className="line-head">
@@ -143,12 +199,36 @@ export function LineCard({ line, now, phone }: { line: LineSnapshot; now: number
         </div>
       )}
 
-      {(line.remoteTracks.length > 0 || showLocalVideo) && (
-        <div className="line-media">
-          {line.remoteTracks.map((track) => (
-            <RemoteTrack key={track.id} track={track} party={line.party} lineId={line.id} />
+      {(canKeypad || canTransfer) && (
+        <div className="line-more" role="group" aria-label={`More for the call with ${name}`} ref={transferButtonRef}>
+          {canKeypad && (
+            <button
+              type="button"
+              className={`button button-toggle${keypadOpen ? ' is-on' : ''}`}
+              data-testid="keypad-button"
+              aria-expanded={keypadOpen}
+              onClick={() => setKeypadOpen((v) => !v)}
+              aria-label={keypadOpen ? `Hide the keypad for ${name}` : `Show the keypad for ${name}`}
+            >
+              Keypad
+            </button>
+          )}
+          {canTransfer && <TransferButton line={line} open={transferOpen} onToggle={() => setTransferOpen((v) => !v)} />}
+        </div>
+      )}
+
+      {canTransfer && transferOpen && <TransferForm line={line} phone={phone} onClose={closeTransfer} />}
+      <TransferStatus line={line} />
+
+      {canKeypad && keypadOpen && <Keypad line={line} onKey={sendKey} flash={flash} />}
+
+      <VideoTiles line={line} phone={phone} self={self} roster={roster} />
+
+      {audioTracks.length > 0 && (
+        <div className="line-audio">
+          {audioTracks.map((track) => (
+            <RemoteTrack key={track.id} track={track} party={line.party} lineId={line.id} sinkId={speakerId} onSinkError={onSinkError} />
           ))}
-          {showLocalVideo && line.localStream && <LocalPreview stream={line.localStream} />}
         </div>
       )}
     </li>

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { Phone, PhoneSnapshot } from '../phone/phone.ts';
 import { ConferencePanel } from './ConferencePanel.tsx';
+import { DevicePanel } from './DevicePanel.tsx';
 import { DialForm } from './DialForm.tsx';
 import { IncomingCall } from './IncomingCall.tsx';
 import { LineCard } from './LineCard.tsx';
@@ -15,6 +16,8 @@ export function PhoneView({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }
   const ticking = snap.lines.some((l) => l.state === 'active' || l.state === 'held');
   const now = useNow(ticking);
   useRinger(incoming.length > 0, incoming[0]?.displayName ?? null);
+  const self = { uri: snap.account?.uri ?? '', name: snap.account?.user ?? 'You' };
+  const conference = snap.conference;
 
   return (
     <div className="phone-view">
@@ -41,13 +44,23 @@ export function PhoneView({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }
         ) : (
           <ul className="line-list">
             {snap.lines.map((line) => (
-              <LineCard key={line.id} line={line} now={now} phone={phone} />
+              <LineCard
+                key={line.id}
+                line={line}
+                now={now}
+                phone={phone}
+                speakerId={snap.devices.selected.speaker}
+                self={self}
+                roster={conference !== null && conference.lineId === line.id ? conference.roster : null}
+              />
             ))}
           </ul>
         )}
       </section>
 
       {(snap.lines.length > 0 || snap.conference !== null) && <ConferencePanel phone={phone} snap={snap} />}
+
+      <DevicePanel phone={phone} snap={snap} />
     </div>
   );
 }

@@ -4,13 +4,19 @@ interface Props {
   track: MediaStreamTrack;
   party: string;
   lineId: string;
+  /** Audio output device ('' = default; undefined = leave as is). */
+  sinkId?: string;
+  /** The chosen speaker could not be used. */
+  onSinkError?: (message: string) => void;
 }
+
+type SinkCapable = HTMLMediaElement & { setSinkId?: (id: string) => Promise<void>; sinkId?: string };
 
 /**
  * One element per remote track. Audio elements are never muted: Chromium decodes a remote WebRTC
  * track only while it is attached to a playing, unmuted element.
  */
-export function RemoteTrack({ track, party, lineId }: Props) {
+export function RemoteTrack({ track, party, lineId, sinkId, onSinkError }: Props) {
   const ref = useRef<HTMLAudioElement & HTMLVideoElement>(null);
   useEffect(() => {
     const el = ref.current;
@@ -33,6 +39,15 @@ export function RemoteTrack({ track, party, lineId }: Props) {
     };
   }, [track]);
 
+  // Speaker choice: HTMLMediaElement.setSinkId (where the browser has it).
+  useEffect(() => {
+    const el = ref.current as SinkCapable | null;
+    if (!el || track.kind !== 'audio' || sinkId === undefined || typeof el.setSinkId !== 'function' || el.sinkId === sinkId) return;
+    el.setSinkId(sinkId).catch((error: unknown) => {
+      onSinkError?.(`cannot play the call on the chosen speaker (${error instanceof Error ? error.message : String(error)}): using the default one`);
+    });
+  }, [track, sinkId, onSinkError]);
+
   if (track.kind === 'video') {
     return (
       <video
@@ -52,17 +67,17 @@ export function RemoteTrack({ track, party, lineId }: Props) {
   return <audio ref={ref} autoPlay data-testid="remote-audio" data-party={party} data-line-id={lineId} data-track-id={track.id} />;
 }
 
-/** Local camera preview (muted: it is our own audio). */
-export function LocalPreview({ stream }: { stream: MediaStream }) {
+/** Local camera preview (muted: it is our own audio). Follows camera switches (a new track). */
+export function LocalPreview({ track }: { track: MediaStreamTrack }) {
   const ref = useRef<HTMLVideoElement>(null);
   useEffect(() => {
     const el = ref.current;
     if (!el) return;
-    el.srcObject = new MediaStream(stream.getVideoTracks());
+    el.srcObject = new MediaStream([track]);
     void el.play().catch(() => {});
     return () => {
       el.srcObject = null;
     };
-  }, [stream]);
+  }, [track]);
   return <video ref={ref} className="local-video" autoPlay playsInline muted aria-label="Your camera" data-testid="local-video" />;
 }

@@ -59,7 +59,7 @@ export function AdminLogin({ admin, snap }: { admin: AdminConsole; snap: AdminSn
       <p className="hint">
         {remember
           ? 'Your password stays in this browser until you sign out (the console also signs in to SIP with it).'
-          : 'You stay signed in in this tab until you close it or sign out.'}
+          : 'You stay signed in on this tab until you close it or sign out.'}
       </p>
       {snap.loginError !== null && (
         <p className="form-error" role="alert" data-testid="admin-login-error">

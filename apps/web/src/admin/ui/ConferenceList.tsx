@@ -11,6 +11,7 @@ export function ConferenceList({ admin, snap }: { admin: AdminConsole; snap: Adm
   const now = useNow(snap.conferences.length > 0);
   const headingRef = useRef<HTMLHeadingElement>(null);
   const count = snap.conferences.length;
+  const stale = snap.feed.state !== 'live';
   const previous = useRef(count);
   // A conference that ends takes the focused button with it: keep keyboard users on the list.
   useEffect(() => {
@@ -41,12 +42,17 @@ export function ConferenceList({ admin, snap }: { admin: AdminConsole; snap: Adm
           </button>
         </p>
       )}
+      {stale && count > 0 && (
+        <p className="hint admin-stale" id={`${id}-stale`} data-testid="conference-list-stale">
+          Not connected to the server: this list may be out of date.
+        </p>
+      )}
       {count === 0 ? (
         <p className="empty" data-testid="conference-list-empty">
           {snap.listLoaded ? 'No conference is running.' : 'Loading the conference list…'}
         </p>
       ) : (
-        <ul className="admin-conference-list" data-testid="conference-list">
+        <ul className={`admin-conference-list${stale ? ' is-stale' : ''}`} data-testid="conference-list" data-stale={String(stale)} aria-describedby={stale ? `${id}-stale` : undefined}>
           {snap.conferences.map((c) => (
             <ConferenceItem key={c.id} admin={admin} conference={c} now={now} />
           ))}
@@ -122,9 +128,7 @@ function ConferenceItem({ admin, conference: c, now }: { admin: AdminConsole; co
             aria-busy={lockBusy}
             onClick={() => void admin.toggleLock(c.id)}
           >
-            <span aria-hidden="true" className="glyph">
-              {c.locked ? '🔒' : '🔓'}
-            </span>
+            <LockIcon locked={c.locked} />
             {c.locked ? 'Unlock' : 'Lock'}
           </button>
           <button
@@ -285,28 +289,34 @@ function RosterEntryRow({ admin, conference: c, entry: e, now }: { admin: AdminC
         </span>
       </div>
       <div className="admin-entry-meta">
-        <span className={`chip chip-roster chip-${e.status}`} data-testid="roster-entry-status">
-          {endpointStatusText(e.status)}
-        </span>
-        <span className={`speaking${e.speaking ? ' is-on' : ''}`} data-testid="speaking-indicator" data-speaking={String(e.speaking)}>
-          <span className="speaking-bars" aria-hidden="true">
-            <i />
-            <i />
-            <i />
+        <div className="admin-entry-state">
+          <span className={`chip chip-roster chip-${e.status}`} data-testid="roster-entry-status">
+            {endpointStatusText(e.status)}
           </span>
-          <span className={e.speaking ? '' : 'sr-only'}>{e.speaking ? 'speaking' : 'not speaking'}</span>
-        </span>
-        <span className="admin-entry-join muted">
-          <span data-testid="roster-entry-joining">{joiningMethodText(e.joiningMethod)}</span>
-          {e.joinedAt !== null && e.present && (
-            <>
-              {' · '}
-              <span className="duration" data-testid="roster-entry-duration" title={new Date(e.joinedAt).toLocaleTimeString()}>
-                {formatDuration(now - e.joinedAt)}
+          {e.present && (
+            <span className={`speaking${e.speaking ? ' is-on' : ''}`} data-testid="speaking-indicator" data-speaking={String(e.speaking)}>
+              <span className="speaking-bars" aria-hidden="true">
+                <i />
+                <i />
+                <i />
               </span>
-            </>
+              <span className={e.speaking ? '' : 'sr-only'}>{e.speaking ? 'speaking' : 'not speaking'}</span>
+            </span>
           )}
-        </span>
+        </div>
+        {e.present && (
+          <span className="admin-entry-join muted">
+            <span data-testid="roster-entry-joining">{joiningMethodText(e.joiningMethod)}</span>
+            {e.joinedAt !== null && (
+              <>
+                {' · '}
+                <span className="duration" data-testid="roster-entry-duration" title={`joined at ${new Date(e.joinedAt).toLocaleTimeString()}`}>
+                  {formatDuration(now - e.joinedAt)}
+                </span>
+              </>
+            )}
+          </span>
+        )}
       </div>
       {e.present && (
         <div className="admin-entry-actions">
@@ -337,5 +347,15 @@ function RosterEntryRow({ admin, conference: c, entry: e, now }: { admin: AdminC
         </div>
       )}
     </li>
+  );
+}
+
+/** A padlock, closed or open (text glyphs are not in every font). */
+function LockIcon({ locked }: { locked: boolean }) {
+  return (
+    <svg className="lock-icon" width="16" height="16" viewBox="0 0 16 16" aria-hidden="true" focusable="false">
+      <rect x="2.5" y="7" width="11" height="7.5" rx="1.5" fill="currentColor" />
+      <path d={locked ? 'M5 7V5a3 3 0 0 1 6 0v2' : 'M5 7V5a3 3 0 0 1 5.8-1.1'} fill="none" stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" />
+    </svg>
   );
 }

