@@ -42,6 +42,7 @@ export async function runConclave(config: ConclaveConfig): Promise<void> {
       announcedAddress: config.media.announcedAddress ?? undefined,
       rtcMinPort: config.media.rtcMinPort,
       rtcMaxPort: config.media.rtcMaxPort,
+      speakerDetection: config.media.speakerDetection,
       logger: log.child('media'),
     });
     stoppers.push(() => media.close());

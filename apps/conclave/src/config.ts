@@ -40,6 +40,8 @@ export interface ConclaveConfig {
     announcedAddress: string | null;
     rtcMinPort: number;
     rtcMaxPort: number;
+    /** Active-speaker detection for rosters (negotiates the RFC 6464 audio-level RTP extension). */
+    speakerDetection: boolean;
   };
   users: UserConfig[];
   admins: UserConfig[];
@@ -63,7 +65,7 @@ export function defaultConfig(): ConclaveConfig {
     sip: { host: '127.0.0.1', udpPort: 5060, tcpPort: 5060, wsPort: 8088 },
     drachtio: { embedded: true, host: '127.0.0.1', port: 9022, secret: 'cymru' },
     http: { host: '127.0.0.1', port: 8080 },
-    media: { workers: 0, listenIp: '127.0.0.1', announcedAddress: null, rtcMinPort: 40000, rtcMaxPort: 49999 },
+    media: { workers: 0, listenIp: '127.0.0.1', announcedAddress: null, rtcMinPort: 40000, rtcMaxPort: 49999, speakerDetection: true },
     users: DEFAULT_USER_NAMES.map((name) => ({
       name,
       password: `${name}-secret`,

@@ -300,7 +300,10 @@ async function main(): Promise<void> {
   await admin.keyboard.press('Shift+Tab');
   await admin.keyboard.press('Enter');
   await expect('end: the conference disappears', item.waitFor({ state: 'detached', timeout: 5000 }));
-  await expect("end: alice's conference call ended", alice.locator('[data-testid="phone"][data-idle="true"]').waitFor({ timeout: 10000 }));
+  if (!(await expect("end: alice's conference call ended", alice.locator('[data-testid="phone"][data-idle="true"]').waitFor({ timeout: 10000 })))) {
+    const lines = await alice.locator('[data-testid="line"]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-party')}:${e.getAttribute('data-state')}:${e.getAttribute('data-role')}:${e.textContent}`));
+    process.stdout.write(`     alice's lines: ${JSON.stringify(lines)}\n`);
+  }
   await expect("end: bob's call ended", bob.locator('[data-testid="phone"][data-idle="true"]').waitFor({ timeout: 10000 }));
   check(((await admin.getByTestId('admin-notice').textContent()) ?? '').includes('ended'), `notice: "${await admin.getByTestId('admin-notice').textContent()}"`);
   await shot(admin, 'admin-ended-desktop');
