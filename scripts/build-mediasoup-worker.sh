@@ -5,6 +5,12 @@
 # (worker/out/Release/mediasoup-worker, so no env var is needed at run time) and to a per-version
 # cache outside the repo, so a fresh install on the same machine restores it in a second.
 set -eu
+case "${1:-}" in -h|--help)
+  echo "Usage: sh scripts/build-mediasoup-worker.sh   (after pnpm install; needs the build tools scripts/setup.sh installs)"
+  echo "Builds node_modules/mediasoup/worker/out/Release/mediasoup-worker from mediasoup's sources against Debian's"
+  echo "libraries, or restores it from \$CONCLAVE_CACHE_DIR/mediasoup-worker/<version> (default ~/.cache/conclave)."
+  exit 0;;
+esac
 PROJ=$(cd "$(dirname "$0")/.." && pwd)
 MS_DIR=$(realpath "$PROJ/packages/media/node_modules/mediasoup")
 MS_VERSION=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$MS_DIR/package.json")

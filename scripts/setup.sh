@@ -6,6 +6,18 @@
 #   3. the mediasoup worker, built from source against Debian's libraries (cached per version)
 #   4. the web page bundle
 set -euo pipefail
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+  cat <<'HELP'
+Usage: bash scripts/setup.sh
+
+Installs what Conclave needs on Debian 12 and is quick when nothing is missing (npm start and npm test
+run it first): Debian packages (as root; otherwise prints the apt-get command), node modules via pnpm
+(Node 24 included), the mediasoup worker (built from source, cached in ~/.cache/conclave), the web page.
+
+Environment: CONCLAVE_CACHE_DIR  where built mediasoup workers are cached (default ~/.cache/conclave)
+HELP
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 

@@ -8,6 +8,11 @@ import { conferenceActionFailureText, feedStatusText, joiningMethodText, loginFa
 import { parseConference, parseSnapshot, sipKey, type ApiParticipant } from '../src/admin/api-types.ts';
 import { mergeRoster } from '../src/admin/roster-merge.ts';
 import { createConferenceInfoReader } from '../src/phone/conference-info-reader.ts';
+import { RosterSubscription } from '../src/admin/roster-subscription.ts';
+import { silentLogger } from '../src/phone/log.ts';
+import { userPart } from '../src/phone/target.ts';
+import { EventEmitter } from 'node:events';
+import type { Subscriber } from 'jssip/lib/Subscriber';
 
 test('sipKey ignores parameters, angle brackets and host case', () => {
   assert.equal(sipKey('sip:bob@Example.ORG;transport=ws'), 'sip:bob@example.org');
@@ -114,4 +119,92 @@ test('AdminClient: token, error kinds and Retry-After against a real HTTP server
 
   const dead = new AdminClient({ base: 'http://127.0.0.1:1/api', timeoutMs: 2000 });
   await assert.rejects(dead.login('admin', 'x'), (e: AdminApiError) => e.kind === 'unreachable');
+});
+
+// ---- RosterSubscription against a stand-in for JsSIP's Subscriber (the SIP side is covered by
+// scripts/admin-console.ts against the real focus) ----
+
+class FakeSubscriber extends EventEmitter {
+  state = 'init';
+  subscribes = 0;
+  terminated = 0;
+  subscribe(): void {
+    this.subscribes += 1;
+    this.state = 'notify_wait';
+  }
+  terminate(): void {
+    this.terminated += 1;
+  }
+}
+
+function doc(version: number, state: 'full' | 'partial', users: Array<[string, 'connected' | 'on-hold' | 'muted-via-focus']>): string {
+  const info: ConferenceInfo = {
+    entity: 'sip:conf-1@127.0.0.1', state, version,
+    users: { ...(state === 'partial' ? { state: 'partial' as const } : {}), entries: users.map(([name, status]) => ({
+      entity: `sip:${name}@127.0.0.1`, ...(state === 'partial' ? { state: 'partial' as const } : {}),
+      endpoints: [{ entity: `sip:${name}@x.invalid`, status, media: [] }],
+    })) },
+  };
+  return serialize(info);
+}
+
+test('RosterSubscription: full then partial, version gap -> in-dialog refresh, termination -> retry, close -> unsubscribe', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const subscribers: FakeSubscriber[] = [];
+  const agent = { subscribe: () => { const s = new FakeSubscriber(); subscribers.push(s); return s as unknown as Subscriber; } };
+  const sub = new RosterSubscription('sip:conf-1@127.0.0.1', agent, createConferenceInfoReader, silentLogger);
+  const statuses = () => sub.snapshot.roster?.entries.map((e) => `${userPart(e.entity)}=${e.status}`).join(' ') ?? null;
+  sub.start();
+  const first = subscribers[0]!;
+  assert.equal(first.subscribes, 1);
+  assert.equal(sub.snapshot.state, 'pending');
+  first.emit('active');
+  first.emit('notify', false, {}, doc(1, 'full', [['alice', 'connected'], ['bob', 'connected']]));
+  assert.equal(sub.snapshot.state, 'active');
+  assert.equal(statuses(), 'alice=connected bob=connected');
+  first.emit('notify', false, {}, doc(2, 'partial', [['bob', 'muted-via-focus']]));
+  assert.equal(statuses(), 'alice=connected bob=muted-via-focus');
+
+  // Version 3 was lost: refresh in the dialog, keep showing version 2 meanwhile.
+  first.emit('notify', false, {}, doc(4, 'partial', [['alice', 'on-hold']]));
+  assert.equal(first.subscribes, 2);
+  assert.equal(statuses(), 'alice=connected bob=muted-via-focus');
+  first.emit('notify', false, {}, doc(5, 'partial', [['alice', 'connected']]));
+  assert.equal(first.subscribes, 2, 'one refresh per gap');
+  first.emit('notify', false, {}, doc(6, 'full', [['alice', 'on-hold'], ['bob', 'connected']]));
+  assert.equal(statuses(), 'alice=on-hold bob=connected');
+
+  // The focus ends the subscription: retried after 2 s, roster kept meanwhile.
+  first.emit('terminated', 6, 'timeout');
+  assert.equal(sub.snapshot.state, 'retrying');
+  assert.match(sub.snapshot.error ?? '', /ended the subscription \(timeout\)/);
+  assert.equal(subscribers.length, 1);
+  t.mock.timers.tick(2000);
+  assert.equal(subscribers.length, 2);
+  const second = subscribers[1]!;
+  second.emit('notify', false, {}, doc(1, 'full', [['alice', 'connected']]));
+  assert.equal(statuses(), 'alice=connected');
+  assert.equal(sub.snapshot.error, null);
+
+  sub.close();
+  assert.equal(second.terminated, 1);
+  assert.equal(sub.snapshot.state, 'closed');
+  second.emit('notify', false, {}, doc(2, 'partial', [['alice', 'on-hold']]));
+  assert.equal(statuses(), 'alice=connected', 'nothing after close');
+});
+
+test('RosterSubscription gives up after 4 failures without a NOTIFY', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const subscribers: FakeSubscriber[] = [];
+  const agent = { subscribe: () => { const s = new FakeSubscriber(); subscribers.push(s); return s as unknown as Subscriber; } };
+  const sub = new RosterSubscription('sip:conf-1@127.0.0.1', agent, createConferenceInfoReader, silentLogger);
+  sub.start();
+  for (let i = 0; i < 4; i++) {
+    subscribers[i]!.emit('terminated', 2, undefined);
+    t.mock.timers.tick(20_000);
+  }
+  assert.equal(subscribers.length, 4);
+  assert.equal(sub.snapshot.state, 'failed');
+  assert.equal(sub.snapshot.error, 'the conference focus refused the subscription');
+  sub.close();
 });
