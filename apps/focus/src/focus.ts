@@ -25,6 +25,9 @@ export interface FocusOptions {
   logger: Logger;
 }
 
+/** The methods the focus handles (Allow header of OPTIONS and 405 answers). */
+const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, UPDATE, INFO';
+
 type FocusEvents = {
   connected: [hostport: string];
   disconnected: [];

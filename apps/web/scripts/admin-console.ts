@@ -338,6 +338,9 @@ async function main(): Promise<void> {
     await shot(admin, 'admin-session-lost-desktop');
     await adminLogin(admin);
     await expect('signed in again', admin.locator('[data-testid="admin-feed-status"][data-state="live"]').waitFor({ timeout: 10000 }));
+    await admin.reload();
+    await expect('reload: still signed in (session kept in this tab)', admin.locator('[data-testid="admin-feed-status"][data-state="live"]').waitFor({ timeout: 10000 }));
+    await expect('reload: rosters connected again', admin.locator('[data-testid="admin-sip-status"][data-state="connected"]').waitFor({ timeout: 10000 }));
     await admin.getByTestId('admin-logout-button').click();
     await expect('sign out', admin.getByTestId('admin-login-submit').waitFor({ timeout: 5000 }));
     check((await admin.evaluate(() => sessionStorage.getItem('conclave.admin.session'))) === null, 'sign out forgets the session');

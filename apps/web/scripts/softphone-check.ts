@@ -31,6 +31,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: join(webRoot, 'screenshots') },
     scenario: { type: 'string', default: 'all' },
     tones: { type: 'string', default: resolve(webRoot, '../../e2e/.tones') },
+    'sip-trace': { type: 'boolean', default: false },
   },
 });
 const outDir = resolve(values.out);
@@ -80,6 +81,19 @@ async function open(user: User, viewport = DESKTOP): Promise<UserPage> {
     if (m.type() === 'error') process.stdout.write(`  [${user} console] ${m.text()}\n`);
   });
   page.on('pageerror', (e) => process.stdout.write(`  [${user} pageerror] ${e.message}\n`));
+  if (values['sip-trace']) {
+    // First lines (+ Event / CSeq) of REFER / NOTIFY traffic and its answers.
+    page.on('websocket', (ws) => {
+      const show = (dir: string) => (frame: { payload: string | Buffer }) => {
+        const text = String(frame.payload);
+        if (!/^(REFER|NOTIFY) |^SIP\/2\.0 \d+ [\s\S]*CSeq: \d+ (REFER|NOTIFY)/.test(text)) return;
+        const keep = text.split('\r\n').filter((l, i) => i === 0 || /^(Event|CSeq|Subscription-State|Refer-To):/i.test(l) || /^SIP\/2\.0 \d+/.test(l));
+        process.stdout.write(`  [${user} ${dir}] ${keep.join(' | ')}\n`);
+      };
+      ws.on('framesent', show('>>'));
+      ws.on('framereceived', show('<<'));
+    });
+  }
   await page.goto('/');
   await page.getByTestId('login-user').fill(user);
   await page.getByTestId('login-password').fill(`${user}-secret`);

@@ -100,7 +100,7 @@ export class RosterSubscription {
   restart(): void {
     if (this.#closed) return;
     clearTimeout(this.#timer);
-    this.#drop(false);
+    this.#drop();
     this.#failures = 0;
     this.#subscribe();
   }
@@ -110,21 +110,22 @@ export class RosterSubscription {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
-    this.#drop(true);
+    this.#drop();
     this.#state = 'closed';
     this.#changed();
     this.events.removeAllListeners();
   }
 
-  /** Forgets the current subscriber; `unsubscribe` sends SUBSCRIBE Expires: 0 if it is alive. */
-  #drop(unsubscribe: boolean): void {
+  /** Forgets the current subscriber and ends it (Expires: 0; also stops JsSIP's refresh timer). */
+  #drop(): void {
     const subscriber = this.#subscriber;
     this.#subscriber = null;
     this.#reader = null;
     this.#refreshing = false;
-    if (!subscriber || !unsubscribe) return;
+    if (!subscriber) return;
     try {
-      if (subscriber.state !== 'terminated') subscriber.terminate();
+      // JsSIP sends nothing for a subscription that is already terminated, and throws before the first SUBSCRIBE.
+      subscriber.terminate();
     } catch (error) {
       this.#log.debug('unsubscribe failed', { error: String(error) });
     }
