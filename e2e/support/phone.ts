@@ -34,6 +34,20 @@ export async function openUserPage(user: UserName, path = '/', baseURL = E2E_BAS
   return { user, browser, page, close: () => browser.close() };
 }
 
+/** The admin console in its own browser (no microphone needed). */
+export async function openAdminPage(baseURL = E2E_BASE_URL): Promise<{ browser: Browser; page: Page; close(): Promise<void> }> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await (await browser.newContext({ baseURL })).newPage();
+  await page.goto('/admin');
+  await page.getByTestId('admin-login-user').fill('admin');
+  await page.getByTestId('admin-login-password').fill('admin-secret');
+  await page.getByTestId('admin-login-submit').click();
+  return { browser, page, close: () => browser.close() };
+}
+
 export async function login(p: UserPage, password = `${p.user}-secret`): Promise<void> {
   await p.page.getByTestId('login-user').fill(p.user);
   await p.page.getByTestId('login-password').fill(password);

@@ -86,8 +86,8 @@ async function open(user: User, viewport = DESKTOP): Promise<UserPage> {
     page.on('websocket', (ws) => {
       const show = (dir: string) => (frame: { payload: string | Buffer }) => {
         const text = String(frame.payload);
-        if (!/^(REFER|NOTIFY) |^SIP\/2\.0 \d+ [\s\S]*CSeq: \d+ (REFER|NOTIFY)/.test(text)) return;
-        const keep = text.split('\r\n').filter((l, i) => i === 0 || /^(Event|CSeq|Subscription-State|Refer-To):/i.test(l) || /^SIP\/2\.0 \d+/.test(l));
+        if (!/^(REFER|NOTIFY|INVITE) |^SIP\/2\.0 \d+ [\s\S]*CSeq: \d+ (REFER|NOTIFY|INVITE)/.test(text)) return;
+        const keep = text.split('\r\n').filter((l, i) => i === 0 || /^(Event|CSeq|Subscription-State|Refer-To):/i.test(l) || /^SIP\/2\.0 \d+/.test(l) || /^m=/.test(l));
         process.stdout.write(`  [${user} ${dir}] ${keep.join(' | ')}\n`);
       };
       ws.on('framesent', show('>>'));
@@ -285,8 +285,202 @@ async function transfer(): Promise<void> {
   }
 }
 
+async function level(p: UserPage): Promise<{ level: number; muted: string | null; source: string | null }> {
+  const m = p.page.getByTestId('mic-level');
+  return { level: Number(await m.getAttribute('data-level')), muted: await m.getAttribute('data-muted'), source: await m.getAttribute('data-source') };
+}
+
+/** Highest data-level seen over `ms`. */
+async function peakLevel(p: UserPage, ms = 1500): Promise<number> {
+  let peak = 0;
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    peak = Math.max(peak, (await level(p)).level);
+    await p.page.waitForTimeout(100);
+  }
+  return peak;
+}
+
+async function options(p: UserPage, testId: string): Promise<string[]> {
+  return p.page.getByTestId(testId).locator('option').allTextContents();
+}
+
+async function devices(): Promise<void> {
+  const [alice, bob] = await Promise.all([open('alice'), open('bob')]);
+  try {
+    const mics = await options(alice, 'device-microphone');
+    const cams = await options(alice, 'device-camera');
+    const speakers = await options(alice, 'device-speaker');
+    check(mics.length >= 2, `microphones: ${mics.join(' | ')}`);
+    check(cams.length >= 2, `cameras: ${cams.join(' | ')}`);
+    check(speakers.length >= 2, `speakers: ${speakers.join(' | ')}`);
+    const idle = await level(alice);
+    check(idle.level === 0 && idle.source === 'none', `idle, no test: meter off (level ${idle.level}, source ${idle.source})`);
+    await alice.page.getByTestId('mic-test').click();
+    const testPeak = await peakLevel(alice);
+    check(testPeak > 0.3, `microphone test: the meter moves with the tone (peak ${testPeak})`);
+    await shot(alice, 'devices-mic-test-desktop');
+    await alice.page.getByTestId('mic-test').click();
+    await alice.page.waitForTimeout(300);
+    check((await level(alice)).level === 0, 'test stopped: meter back to 0');
+
+    await call(alice, bob);
+    const inCall = await peakLevel(alice);
+    const src = (await level(alice)).source;
+    check(inCall > 0.3 && src === 'call', `in a call the meter follows the call's microphone (peak ${inCall}, source ${src})`);
+    await line(alice, 'bob').getByTestId('mute-button').click();
+    await alice.page.waitForTimeout(400);
+    const muted = await level(alice);
+    const mutedPeak = await peakLevel(alice, 800);
+    const mutedText = await alice.page.getByTestId('mic-level').textContent();
+    check(muted.muted === 'true' && mutedPeak === 0 && /muted/.test(mutedText ?? ''), `muted: data-muted=${muted.muted}, peak ${mutedPeak}, text "${mutedText}"`);
+    await shot(alice, 'devices-muted-desktop');
+    await line(alice, 'bob').getByTestId('mute-button').click();
+    const unmutedPeak = await peakLevel(alice);
+    check(unmutedPeak > 0.3, `unmuted: meter moves again (peak ${unmutedPeak})`);
+
+    // Switch the microphone mid-call: replaceTrack, bob keeps hearing alice.
+    const micSelect = alice.page.getByTestId('device-microphone');
+    const ids = await micSelect.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v !== ''));
+    const before = await alice.page.evaluate(() => window.conclave!.phone.getSnapshot().lines[0]!.localAudioTrack?.label ?? '');
+    const target = ids[ids.length - 1]!;
+    await micSelect.selectOption(target);
+    await alice.page.waitForFunction((t) => window.conclave!.phone.getSnapshot().lines[0]!.localAudioTrack?.label !== t, before, { timeout: 10_000 });
+    const after = await alice.page.evaluate(() => {
+      const l = window.conclave!.phone.getSnapshot().lines[0]!;
+      const pc = window.conclave!.phone.debugLine(l.id)!.session.connection;
+      const sent = pc.getSenders().find((s) => s.track?.kind === 'audio')?.track;
+      return { label: l.localAudioTrack?.label ?? '', senderIsNew: sent === l.localAudioTrack, enabled: sent?.enabled };
+    });
+    check(after.senderIsNew && after.label !== before, `microphone switched mid-call: "${before}" → "${after.label}" (sender carries the new track: ${after.senderIsNew})`);
+    let bobHears: number[] = [];
+    for (let i = 0; i < 5 && !near(bobHears, HZ.alice); i++) bobHears = await heard(bob);
+    check(near(bobHears, HZ.alice), `bob still hears alice after the switch: [${bobHears.join(', ')}]`);
+    check((await peakLevel(alice)) > 0.3, 'the meter follows the new microphone');
+
+    // Speaker: setSinkId on every remote audio element.
+    const spkIds = await alice.page.getByTestId('device-speaker').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v !== ''));
+    if (spkIds.length > 0) {
+      await alice.page.getByTestId('device-speaker').selectOption(spkIds[spkIds.length - 1]!);
+      await alice.page.waitForTimeout(500);
+      const sinks = await alice.page.locator('audio[data-testid="remote-audio"]').evaluateAll((els) => els.map((e) => (e as HTMLAudioElement & { sinkId: string }).sinkId));
+      check(sinks.length > 0 && sinks.every((x) => x === spkIds[spkIds.length - 1]), `speaker applied to remote audio (sinkId ${sinks.map((x) => x.slice(0, 8)).join(', ')})`);
+      let aliceHears: number[] = [];
+      for (let i = 0; i < 5 && !near(aliceHears, HZ.bob); i++) aliceHears = await heard(alice);
+      check(near(aliceHears, HZ.bob), `alice's remote audio still plays (decoded) on the chosen speaker: [${aliceHears.join(', ')}]`);
+    }
+    await shot(alice, 'devices-in-call-desktop');
+    await alice.page.setViewportSize(PHONE);
+    await shot(alice, 'devices-in-call-phone');
+    await alice.page.setViewportSize(DESKTOP);
+    await hangUpAll(alice);
+
+    // Remembered: after a reload (and signing in again) the choices are still there.
+    const stored = await alice.page.evaluate(() => localStorage.getItem('conclave.devices'));
+    await alice.page.reload();
+    await alice.page.getByTestId('login-user').fill('alice');
+    await alice.page.getByTestId('login-password').fill('alice-secret');
+    await alice.page.getByTestId('login-submit').click();
+    await alice.page.getByTestId('registration-status').filter({ hasText: /\bregistered\b/ }).waitFor();
+    await alice.page.waitForTimeout(500);
+    const micAfterReload = await micSelect.inputValue();
+    check(micAfterReload === target, `choices remembered across a reload (${stored})`);
+  } finally {
+    await Promise.all([alice.browser.close(), bob.browser.close()]);
+  }
+}
+
+async function tilesOf(p: UserPage) {
+  return p.page.getByTestId('video-tile').evaluateAll((els) =>
+    els.map((e) => ({ party: e.getAttribute('data-party'), local: e.getAttribute('data-local'), live: e.getAttribute('data-live'), speaking: e.getAttribute('data-speaking') })),
+  );
+}
+
+async function video(): Promise<void> {
+  const [alice, bob] = await Promise.all([open('alice'), open('bob', PHONE)]);
+  try {
+    await call(alice, bob, { video: true });
+    // The focus may bring video in with a re-INVITE after the call is up.
+    for (let i = 0; i < 40; i++) {
+      const [x, y] = [await tilesOf(alice), await tilesOf(bob)];
+      if (x.some((t) => t.local === 'false' && t.live === 'true') && y.some((t) => t.local === 'false' && t.live === 'true')) break;
+      await alice.page.waitForTimeout(250);
+    }
+    const a = await tilesOf(alice);
+    const b = await tilesOf(bob);
+    check(a.some((t) => t.local === 'false' && t.party?.includes('bob') && t.live === 'true') && a.some((t) => t.local === 'true'), `alice's tiles: ${JSON.stringify(a)}`);
+    check(b.some((t) => t.local === 'false' && t.party?.includes('alice') && t.live === 'true') && b.some((t) => t.local === 'true'), `bob's tiles: ${JSON.stringify(b)}`);
+    const frames = await alice.page.locator('[data-testid="video-tile"][data-local="false"] video').first().evaluate((v) => (v as HTMLVideoElement).videoWidth, undefined, { timeout: 2000 }).catch(() => 0);
+    check(frames > 0, `alice decodes bob's video (${frames} px wide)`);
+    await shot(alice, 'video-call-desktop');
+    await shot(bob, 'video-call-phone');
+    // Camera switch mid-call: the local tile follows the new track.
+    const camIds = await alice.page.getByTestId('device-camera').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v !== ''));
+    if (camIds.length > 1) {
+      const before = await alice.page.evaluate(() => window.conclave!.phone.getSnapshot().lines[0]!.localVideoTrack?.label);
+      await alice.page.getByTestId('device-camera').selectOption(camIds[camIds.length - 1]!);
+      await alice.page.waitForFunction((t) => window.conclave!.phone.getSnapshot().lines[0]!.localVideoTrack?.label !== t, before, { timeout: 10_000 }).catch(() => {});
+      const after = await alice.page.evaluate(() => window.conclave!.phone.getSnapshot().lines[0]!.localVideoTrack?.label);
+      check(after !== before, `camera switched mid-call: ${before} → ${after}`);
+    }
+    await hangUpAll(alice);
+    await alice.page.waitForTimeout(500);
+    check((await alice.page.getByTestId('video-tile').count()) === 0, 'tiles gone after the call');
+  } finally {
+    await Promise.all([alice.browser.close(), bob.browser.close()]);
+  }
+}
+
+/** Three video parties dial into one conference: tiles for every remote camera, the speaker outlined. */
+async function conferenceVideo(): Promise<void> {
+  const [alice, bob, carol] = await Promise.all([open('alice'), open('bob'), open('carol', PHONE)]);
+  try {
+    for (const p of [alice, bob, carol]) await p.page.getByTestId('video-toggle').check();
+    await alice.page.getByTestId('dial-input').fill('conference');
+    await alice.page.getByTestId('dial-button').click();
+    const conf = alice.page.getByTestId('conference');
+    await conf.and(alice.page.locator('[data-phase="active"]')).waitFor({ timeout: 15_000 });
+    const uri = (await conf.getAttribute('data-uri'))!;
+    check(uri.startsWith('sip:conf-'), `conference created: ${uri}`);
+    for (const p of [bob, carol]) {
+      await p.page.getByTestId('dial-input').fill(uri);
+      await p.page.getByTestId('dial-button').click();
+      await p.page.locator('[data-testid="line"][data-state="active"]').waitFor({ timeout: 15_000 });
+    }
+    let last: Record<string, Awaited<ReturnType<typeof tilesOf>>> = {};
+    for (let i = 0; i < 60; i++) {
+      last = { alice: await tilesOf(alice), bob: await tilesOf(bob), carol: await tilesOf(carol) };
+      if (Object.values(last).every((t) => t.filter((x) => x.local === 'false' && x.live === 'true').length >= 2)) break;
+      await alice.page.waitForTimeout(250);
+    }
+    for (const [who, tiles] of Object.entries(last)) {
+      const remote = tiles.filter((t) => t.local === 'false');
+      check(remote.length >= 2 && tiles.some((t) => t.local === 'true'), `${who}: ${remote.length} remote tile(s) (${remote.filter((t) => t.live === 'true').length} live) + own preview`);
+    }
+    // Active speaker: the roster's speaking flag, and the tile outlined for it.
+    let speakers: string[] = [];
+    let outlined = 0;
+    for (let i = 0; i < 40; i++) {
+      speakers = await alice.page.locator('[data-testid="roster-entry"][data-speaking="true"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-entity') ?? ''));
+      outlined = await alice.page.locator('[data-testid="video-tile"][data-speaking="true"]').count();
+      if (speakers.length > 0 && outlined > 0) break;
+      await alice.page.waitForTimeout(250);
+    }
+    note(`roster speaking on alice's page: [${speakers.join(', ')}]; tiles outlined: ${outlined}`);
+    await shot(alice, 'video-conference-desktop');
+    await shot(carol, 'video-conference-phone');
+    await hangUpAll(alice, bob, carol);
+  } finally {
+    await Promise.all([alice.browser.close(), bob.browser.close(), carol.browser.close()]);
+  }
+}
+
+function note(what: string): void {
+  process.stdout.write(`note ${what}\n`);
+}
+
 async function main(): Promise<void> {
-  const scenarios: Record<string, () => Promise<void>> = { dtmf, transfer };
+  const scenarios: Record<string, () => Promise<void>> = { dtmf, transfer, devices, video, 'conference-video': conferenceVideo };
   const wanted = values.scenario === 'all' ? Object.keys(scenarios) : values.scenario.split(',');
   for (const name of wanted) {
     const run = scenarios[name];

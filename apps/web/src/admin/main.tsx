@@ -16,11 +16,6 @@ declare global {
   }
 }
 
-/** /admin, /admin/, /admin/anything */
-export function isAdminPath(pathname: string): boolean {
-  return /^\/admin(?:\/|$)/.test(pathname);
-}
-
 export function startAdmin(container: HTMLElement, config: PhoneConfig, log: Logger): AdminConsole {
   document.title = 'Conclave admin';
   const admin = new AdminConsole({ config, log: log.child({ app: 'admin' }) });
