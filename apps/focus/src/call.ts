@@ -315,6 +315,12 @@ export class Call extends EventEmitter<CallEvents> {
       const answer = await dialog.modify(offer);
       await leg.applyRemoteAnswer(answer);
     } catch (err) {
+      await leg.rollbackLocalOffer().catch(() => undefined);
+      // A party that just hung up (or was moved into a conference) answers 481: nothing to worry about.
+      if (this.#state !== 'connected' || !dialogConnected(dialog)) {
+        this.#log.debug('re-offer dropped: the dialog ended meanwhile', { leg: leg.label });
+        return;
+      }
       this.#log.warn('focus re-offer failed', { leg: leg.label, error: (err as Error).message });
     }
   }
