@@ -63,6 +63,11 @@ export async function dial(p: UserPage, target: string): Promise<void> {
   await p.page.getByTestId('dial-button').click();
 }
 
+/** Waits until ended lines have faded out, so nothing shifts under the next click. */
+export async function settled(p: UserPage): Promise<void> {
+  await expect(p.page.locator('[data-testid="line"][data-state="ended"]')).toHaveCount(0, { timeout: 10_000 });
+}
+
 export function line(p: UserPage, party: string) {
   return p.page.locator(`[data-testid="line"][data-party*="${party}"]`);
 }

@@ -4,7 +4,7 @@
  * conference disappears from the admin list.
  */
 import { test, expect } from '@playwright/test';
-import { dial, expectHears, expectRegistered, line, login, openAdminPage, openUserPage, type UserPage } from '../support/phone.ts';
+import { dial, expectHears, expectRegistered, line, login, openAdminPage, openUserPage, settled, type UserPage } from '../support/phone.ts';
 import { TONES } from '../support/tones.ts';
 
 let alice: UserPage;
@@ -57,9 +57,11 @@ test('admin sees the conference, kicks carol; bob leaves; alice hangs up and the
   await expectHears(bob, TONES.alice);
 
   // bob leaves: alice's roster updates.
+  await settled(bob);
   await bob.page.locator('[data-testid="line"]:not([data-state="ended"])').first().getByTestId('hangup-button').click();
   await expect(connected(alice)).toHaveCount(1, { timeout: 3_000 });
   // alice hangs up: the conference disappears from the admin list.
+  await settled(alice);
   await line(alice, 'conference').getByTestId('hangup-button').click();
   await expect(item).toHaveCount(0, { timeout: 3_000 });
   await expect(alice.page.getByTestId('phone')).toHaveAttribute('data-idle', 'true');

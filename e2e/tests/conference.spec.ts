@@ -4,7 +4,7 @@
  * conference-event NOTIFYs) shows the same three connected entries; everyone hears both others' tones.
  */
 import { test, expect } from '@playwright/test';
-import { dial, expectHears, expectRegistered, line, login, openUserPage, type UserPage } from '../support/phone.ts';
+import { dial, expectHears, expectRegistered, line, login, openUserPage, settled, type UserPage } from '../support/phone.ts';
 import { E2E_BASE_URL, E2E_PASSTHROUGH_URL } from '../support/env.ts';
 import { TONES } from '../support/tones.ts';
 
@@ -64,6 +64,7 @@ for (const { mode, baseURL } of MODES) {
       console.log(`[${mode}] tones heard: ${JSON.stringify(heard)}`);
 
       // bob leaves: the others' rosters drop him; alice and carol still hear each other.
+      await settled(bob);
       const bobLines = bob.page.locator('[data-testid="line"]:not([data-state="ended"])');
       await bobLines.first().getByTestId('hangup-button').click();
       await expect(connectedEntries(alice)).toHaveCount(2, { timeout: 5_000 });

@@ -16,6 +16,8 @@ export function isKeypadKey(key: string): boolean {
 }
 
 interface Props {
+  /** Element id (the Keypad button's aria-controls). */
+  id?: string;
   line: LineSnapshot;
   onKey: (key: string) => void;
   /** The key last typed on the keyboard (lit briefly); `at` makes repeats visible. */
@@ -26,11 +28,11 @@ interface Props {
  * 12-key DTMF pad for one call. Tones go out in the media path (RFC 4733); the display shows the
  * digits as they actually play out (RTCDTMFSender 'tonechange'), not as they were pressed.
  */
-export function Keypad({ line, onKey, flash }: Props) {
+export function Keypad({ id: elementId, line, onKey, flash }: Props) {
   const id = useId();
   const name = line.displayName;
   return (
-    <div className="keypad" data-testid="dtmf-keypad" role="group" aria-labelledby={`${id}-title`}>
+    <div id={elementId} className="keypad" data-testid="dtmf-keypad" role="group" aria-labelledby={`${id}-title`}>
       <div className="keypad-display">
         <span id={`${id}-title`} className="keypad-title">
           Keypad

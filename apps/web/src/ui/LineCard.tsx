@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { useCallback, useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
 import type { LineSnapshot } from '../phone/line.ts';
 import type { Phone } from '../phone/phone.ts';
 import type { ConferenceRoster } from '../phone/roster.ts';
@@ -52,9 +52,12 @@ export function LineCard({ line, now, phone, speakerId, self = NO_SELF, roster =
   const audioTracks = line.remoteTracks.filter((t) => t.kind === 'audio');
   const canKeypad = line.state === 'active';
   const canTransfer = line.role === 'call' && connected;
-  const [keypadOpen, setKeypadOpen] = useState(true);
+  // Open by default on calls (menus, PINs); on a conference leg it is rarely needed.
+  const [keypadOpen, setKeypadOpen] = useState(line.role === 'call');
   const [transferOpen, setTransferOpen] = useState(false);
   const [flash, setFlash] = useState<{ key: string; at: number } | null>(null);
+  const panelId = useId();
+  const keypadShown = canKeypad && keypadOpen && !transferOpen;
   const transferButtonRef = useRef<HTMLDivElement>(null);
   const onSinkError = useCallback((message: string) => phone.showError(message), [phone]);
   const endIsError = ended && line.end?.isError === true;
@@ -204,23 +207,27 @@ export function LineCard({ line, now, phone, speakerId, self = NO_SELF, roster =
           {canKeypad && (
             <button
               type="button"
-              className={`button button-toggle${keypadOpen ? ' is-on' : ''}`}
+              className="button button-expander"
               data-testid="keypad-button"
-              aria-expanded={keypadOpen}
-              onClick={() => setKeypadOpen((v) => !v)}
-              aria-label={keypadOpen ? `Hide the keypad for ${name}` : `Show the keypad for ${name}`}
+              aria-expanded={keypadShown}
+              aria-controls={keypadShown ? `${panelId}-keypad` : undefined}
+              onClick={() => {
+                setTransferOpen(false);
+                setKeypadOpen(!keypadShown);
+              }}
+              aria-label={keypadShown ? `Hide the keypad for ${name}` : `Show the keypad for ${name}`}
             >
               Keypad
             </button>
           )}
-          {canTransfer && <TransferButton line={line} open={transferOpen} onToggle={() => setTransferOpen((v) => !v)} />}
+          {canTransfer && <TransferButton line={line} open={transferOpen} controls={`${panelId}-transfer`} onToggle={() => setTransferOpen((v) => !v)} />}
         </div>
       )}
 
-      {canTransfer && transferOpen && <TransferForm line={line} phone={phone} onClose={closeTransfer} />}
+      {canTransfer && transferOpen && <TransferForm id={`${panelId}-transfer`} line={line} phone={phone} onClose={closeTransfer} />}
       <TransferStatus line={line} />
 
-      {canKeypad && keypadOpen && <Keypad line={line} onKey={sendKey} flash={flash} />}
+      {keypadShown && <Keypad id={`${panelId}-keypad`} line={line} onKey={sendKey} flash={flash} />}
 
       <VideoTiles line={line} phone={phone} self={self} roster={roster} />
 

@@ -7,14 +7,15 @@ import './transfer.css';
  * Blind transfer of one call: "Transfer" opens a small form for the target; the REFER's progress
  * (NOTIFY sipfrag) is shown in words under it. A successful transfer ends the line.
  */
-export function TransferButton({ line, open, onToggle }: { line: LineSnapshot; open: boolean; onToggle: () => void }) {
+export function TransferButton({ line, open, controls, onToggle }: { line: LineSnapshot; open: boolean; controls: string; onToggle: () => void }) {
   const busy = line.transfer !== null && !line.transfer.done;
   return (
     <button
       type="button"
-      className={`button button-toggle${open ? ' is-on' : ''}`}
+      className="button button-expander"
       data-testid="transfer-button"
       aria-expanded={open}
+      aria-controls={open ? controls : undefined}
       disabled={busy || (line.state !== 'active' && line.state !== 'held')}
       onClick={onToggle}
       aria-label={`Transfer ${line.displayName} to someone else`}
@@ -24,7 +25,7 @@ export function TransferButton({ line, open, onToggle }: { line: LineSnapshot; o
   );
 }
 
-export function TransferForm({ line, phone, onClose }: { line: LineSnapshot; phone: Phone; onClose: (sent: boolean) => void }) {
+export function TransferForm({ id: formId, line, phone, onClose }: { id: string; line: LineSnapshot; phone: Phone; onClose: (sent: boolean) => void }) {
   const id = useId();
   const [target, setTarget] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -56,7 +57,7 @@ export function TransferForm({ line, phone, onClose }: { line: LineSnapshot; pho
   };
 
   return (
-    <form className="transfer-form" data-testid="transfer-form" onSubmit={submit} onKeyDown={onKeyDown} noValidate aria-label={`Transfer ${line.displayName}`}>
+    <form id={formId} className="transfer-form" data-testid="transfer-form" onSubmit={submit} onKeyDown={onKeyDown} noValidate aria-label={`Transfer ${line.displayName}`}>
       <label htmlFor={`${id}-target`} className="transfer-label">
         Transfer {line.displayName} to
       </label>
