@@ -54,8 +54,9 @@ Options:
   --duration S            seconds per capacity step (default 6)
   --rate CPS              skip the search: measure one fixed rate and use it as "max"
   --start-rate CPS        first capacity step (default 100); rates double until a step fails
-  --max-rate CPS          highest rate tried (default 4000)
-  --refine N              bisection steps between the last good and first bad rate (default 2)
+  --max-rate CPS          highest rate tried (default 2000: beyond it SIPp and the kernel's loopback
+                          UDP work need most of a 2-core machine)
+  --refine N              bisection steps between the last good and first bad rate (default 1)
   --confirm S             seconds of the run that confirms the best step holds in steady state
                           (default: settle time + 5 s)
   --confirm-tries N       confirmation runs before giving up, each lower (default 2)
@@ -65,8 +66,8 @@ Options:
   --soak-rate CPS         soak load (default 150: half of the 300 calls/s/core target)
   --dialogs N             concurrent calls held for the memory-per-dialog figure (default 1000)
   --dialog-rate CPS       rate at which they are set up (default 200)
-  --settle S              wait before a settled memory reading (default: 35 s embedded = 64*T1 + 3,
-                          8 s kamailio = tm wait timer + 3)
+  --settle S              wait before a settled memory reading (default: 33 s embedded = 64*T1 + 1,
+                          7 s kamailio = tm wait timer + 2)
   --base-port P           loopback ports P..P+99 (default 35060): embedded SIP P, control P+1,
                           kamailio P+2, SIPp callee P+3, SIPp callers P+10..P+99
   --kamailio-children N   Kamailio UDP worker processes (default 2 = cores)
@@ -130,8 +131,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     stepSeconds: num(v.duration, 'duration', 6, 1),
     rate: v.rate === undefined ? undefined : num(v.rate, 'rate', 0, 1),
     startRate: num(v['start-rate'], 'start-rate', 100, 1),
-    maxRate: num(v['max-rate'], 'max-rate', 4000, 1),
-    refine: num(v.refine, 'refine', 2, 0),
+    maxRate: num(v['max-rate'], 'max-rate', 2000, 1),
+    refine: num(v.refine, 'refine', 1, 0),
     confirmSeconds: v.confirm === undefined ? undefined : num(v.confirm, 'confirm', 0, 1),
     confirmTries: Math.round(num(v['confirm-tries'], 'confirm-tries', 2, 1)),
     serverTransactionLimit: v['server-limit'] === undefined ? undefined : Math.round(num(v['server-limit'], 'server-limit', 0, 1)),

@@ -103,11 +103,19 @@ export function memory(pids: readonly number[]): MemorySample {
   return { pss, rss };
 }
 
-/** Busy and total CPU time of the whole machine, in seconds summed over all cores. */
-export function machineCpu(): { busy: number; total: number } {
+export interface MachineCpu {
+  /** user + nice + system: time charged to processes (ours and everyone else's). */
+  busy: number;
+  /** irq + softirq: mostly the kernel's loopback UDP processing of the benchmark's own packets. */
+  kernel: number;
+  /** Time the hypervisor gave to other guests. */
+  steal: number;
+}
+
+/** CPU time of the whole machine from /proc/stat, in seconds summed over all cores. */
+export function machineCpu(): MachineCpu {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
   const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = v.reduce((a, b) => a + b, 0);
-  const idle = (v[3] ?? 0) + (v[4] ?? 0);
-  return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK };
+  const at = (i: number): number => v[i] ?? 0;
+  return { busy: (at(0) + at(1) + at(2)) / CLK_TCK, kernel: (at(5) + at(6)) / CLK_TCK, steal: at(7) / CLK_TCK };
 }

@@ -17,6 +17,12 @@ const SCENARIOS = join(import.meta.dirname, '..', 'scenarios');
 export const UAC_SCENARIO = join(SCENARIOS, 'uac.xml');
 export const UAS_SCENARIO = join(SCENARIOS, 'uas.xml');
 
+/**
+ * SIPp's UDP socket buffers default to 64 KB, which overflow on loopback bursts above ~2000 calls/s and
+ * turn into retransmission storms that are SIPp's, not the server's. 4 MB = Debian's net.core.rmem_max.
+ */
+const SOCKET_BUFFERS = ['-buff_size', String(4 * 1024 * 1024)];
+
 /** Resolves with the exit code (or the signal name) once the child has exited. */
 export function exited(child: ChildProcess): Promise<number | string> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
@@ -55,7 +61,7 @@ export class SippUas {
     mkdirSync(dir, { recursive: true });
     const stderrFile = join(dir, 'uas.stderr');
     const errFd = openSync(stderrFile, 'w');
-    const child = spawn('sipp', ['-sf', UAS_SCENARIO, '-i', '127.0.0.1', '-p', String(port), '-nostdin',
+    const child = spawn('sipp', ['-sf', UAS_SCENARIO, '-i', '127.0.0.1', '-p', String(port), '-nostdin', ...SOCKET_BUFFERS,
       '-trace_err', '-error_file', join(dir, 'uas-errors.log')], { cwd: dir, stdio: ['ignore', 'ignore', errFd] });
     closeSync(errFd);
     const uas = new SippUas(child, port, stderrFile);
@@ -144,7 +150,7 @@ export class SippUac {
     // Generous global timeout: SIPp should finish by itself within calls/rate + hold + a few seconds.
     const timeoutS = Math.ceil(opts.calls / opts.rate + opts.holdMs / 1000 + 60);
     const args = [opts.target, '-sf', UAC_SCENARIO, '-s', 'service', '-i', '127.0.0.1', '-p', String(opts.localPort),
-      '-nostdin', '-r', String(opts.rate), '-m', String(opts.calls), '-d', String(opts.holdMs), '-l', String(opts.limit),
+      '-nostdin', ...SOCKET_BUFFERS, '-r', String(opts.rate), '-m', String(opts.calls), '-d', String(opts.holdMs), '-l', String(opts.limit),
       '-recv_timeout', '10000', '-timeout', `${timeoutS}s`,
       '-trace_stat', '-stf', this.#statFile, '-fd', '1',
       '-trace_err', '-error_file', join(opts.dir, 'errors.log')];
@@ -204,13 +210,13 @@ export class SippUac {
       }
       const span = (last - first) / 1000;
       achievedRate = span > 0 ? (sendTimes.length - 1) / span : 0;
-      // Calls are started at a steady rate for the whole run (the target is known): the successful ones
-      // started in the second half, per second of the whole run's second half.
-      const plannedSpan = this.#opts.calls / this.#opts.rate;
-      const mid = first + (plannedSpan * 1000) / 2;
+      // Successful calls started in the second half of the run, per second of that half (never more
+      // than the offered rate).
+      const half = Math.max(span, this.#opts.calls / this.#opts.rate) / 2;
+      const mid = first + half * 1000;
       let late = 0;
       for (const t of sendTimes) if (t >= mid) late++;
-      steadyGoodput = plannedSpan > 0 ? late / (plannedSpan / 2) : 0;
+      steadyGoodput = half > 0 ? Math.min(this.#opts.rate, late / half) : 0;
     }
     return {
       exit,

@@ -32,6 +32,14 @@ export async function runConclave(config: ConclaveConfig): Promise<void> {
     log.info('stopped');
     process.exit(exitCode);
   };
+  // Last line of defence: a stray rejection or exception in one call's handling is logged loudly and
+  // must not take every other call down with the process.
+  process.on('unhandledRejection', (reason) => {
+    log.error('unhandled promise rejection (bug)', { error: reason instanceof Error ? reason.stack ?? reason.message : String(reason) });
+  });
+  process.on('uncaughtException', (err) => {
+    log.error('uncaught exception (bug)', { error: err.stack ?? err.message });
+  });
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 

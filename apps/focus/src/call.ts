@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '@conclave/log';
 import { SdpNegotiationError, type MediaService, type Room, type WebRtcLeg } from '@conclave/media';
 import type { Binding } from './registrar.ts';
-import { dialogConnected, isSipFailure, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from './srf.ts';
+import { dialogConnected, endDialog, isSipFailure, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from './srf.ts';
 import { quoteDisplayName } from './sip-uri.ts';
 
 export interface CallParty {
@@ -140,6 +140,10 @@ export class Call extends EventEmitter<CallEvents> {
       return;
     }
     const referrer = side === 'caller' ? this.caller : this.callee;
+    // The referrer's implicit subscription is named after ITS REFER (RFC 3515 §2.4.6: Event: refer;id=<CSeq>),
+    // not after the REFER the focus sent on the other leg.
+    const referCSeq = parseInt(req.get('CSeq'), 10);
+    const referEvent = Number.isFinite(referCSeq) ? `refer;id=${referCSeq}` : 'refer';
     to.removeAllListeners('notify');
     to.on('notify', (nreq: SrfRequest, nres: SrfResponse) => {
       reply(nres, 200);
@@ -147,7 +151,7 @@ export class Call extends EventEmitter<CallEvents> {
       from
         .request({
           method: 'NOTIFY',
-          headers: { Event: nreq.get('Event'), 'Subscription-State': nreq.get('Subscription-State') ?? 'active', 'Content-Type': nreq.get('Content-Type') ?? 'message/sipfrag;version=2.0' },
+          headers: { Event: referEvent, 'Subscription-State': nreq.get('Subscription-State') ?? 'active', 'Content-Type': nreq.get('Content-Type') ?? 'message/sipfrag;version=2.0' },
           body: nreq.body,
         } as unknown as SrfRequest)
         .catch((err: Error) => this.#log.info('relayed refer NOTIFY failed', { error: err.message }));
@@ -186,7 +190,8 @@ export class Call extends EventEmitter<CallEvents> {
         this.#end('caller SDP refused');
         return;
       }
-      this.#legB = await this.#room.createWebRtcLeg({ label: this.callee.user });
+      // The callee is offered video when the caller offered it (the browser's camera was on).
+      this.#legB = await this.#room.createWebRtcLeg({ label: this.callee.user, video: /^m=video [1-9]/m.test(req.body) });
       const offerB = await this.#legB.createLocalOffer();
       if (this.#cancelled) return;
 
@@ -230,14 +235,14 @@ export class Call extends EventEmitter<CallEvents> {
       }
       this.#uac = uac;
       if (this.#cancelled) {
-        uac.destroy();
+        endDialog(uac);
         return;
       }
       try {
         await this.#legB.applyRemoteAnswer(uac.remote.sdp);
       } catch (err) {
         this.#log.warn('callee SDP refused', { error: (err as Error).message });
-        uac.destroy({ headers: { Reason: 'SIP;cause=488;text="media negotiation failed"' } });
+        endDialog(uac, 'media negotiation failed');
         reply(res, 488, undefined, { headers: { Warning: mediaWarning(domain, err) } });
         this.#end('callee SDP refused');
         return;
@@ -251,7 +256,7 @@ export class Call extends EventEmitter<CallEvents> {
     } catch (err) {
       this.#log.error('call set-up failed', { error: (err as Error).message });
       if (!res.finalResponseSent && !this.#cancelled) reply(res, 500, 'Server Internal Error - call set-up failed');
-      this.#uac?.destroy();
+      endDialog(this.#uac);
       this.#end('set-up failed');
     }
   }
@@ -260,9 +265,8 @@ export class Call extends EventEmitter<CallEvents> {
   hangup(reason = 'ended by the focus'): void {
     if (this.#state === 'ended') return;
     this.#log.info('hanging up', { reason });
-    const headers = { headers: { Reason: `SIP;cause=200;text="${reason}"` } };
-    if (!this.#released.has('caller')) this.#uas?.destroy(headers);
-    if (!this.#released.has('callee')) this.#uac?.destroy(headers);
+    if (!this.#released.has('caller')) endDialog(this.#uas, reason);
+    if (!this.#released.has('callee')) endDialog(this.#uac, reason);
     this.#end(reason);
   }
 
@@ -271,12 +275,12 @@ export class Call extends EventEmitter<CallEvents> {
     const uac = this.#uac!;
     uas.on('destroy', () => {
       this.#log.info('caller hung up');
-      if (!this.#released.has('callee')) uac.destroy();
+      if (!this.#released.has('callee')) endDialog(uac);
       this.#end('caller hung up');
     });
     uac.on('destroy', () => {
       this.#log.info('callee hung up');
-      if (!this.#released.has('caller')) uas.destroy();
+      if (!this.#released.has('caller')) endDialog(uas);
       this.#end('callee hung up');
     });
     const onRefer = (side: CallSide) => (req: SrfRequest, res: SrfResponse) => {

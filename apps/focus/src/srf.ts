@@ -62,3 +62,14 @@ interface DialogRuntime {
 export function dialogConnected(dialog: SrfDialog): boolean {
   return (dialog as unknown as DialogRuntime).connected === true;
 }
+
+/**
+ * Ends a dialog with BYE (or a final NOTIFY for a subscription) and never throws: drachtio-srf's
+ * destroy() returns a promise that rejects when the dialog is already gone (a benign race with the
+ * other side hanging up), and an unhandled rejection would take the whole process down.
+ */
+export function endDialog(dialog: SrfDialog | undefined, reason?: string): void {
+  if (!dialog || !dialogConnected(dialog)) return;
+  const opts = reason ? { headers: { Reason: `SIP;cause=200;text="${reason.replace(/["\\\r\n]/g, "'")}"` } } : undefined;
+  (dialog.destroy(opts) as unknown as Promise<unknown> | undefined)?.catch?.(() => undefined);
+}

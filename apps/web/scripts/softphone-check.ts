@@ -181,6 +181,43 @@ async function heard(p: UserPage, ms = 1500): Promise<number[]> {
 
 const near = (peaks: number[], f: number, tol = 20) => peaks.some((p) => Math.abs(p - f) <= tol);
 
+/**
+ * Level (dB) at DTMF "1"'s two frequencies on everything `p` receives: the mean over the first 200 ms
+ * (before the tone is sent) and the peak over `ms`. No smoothing, a look every 40 ms: Chromium plays
+ * a received event out loudly at its start.
+ */
+async function dtmfLevels(p: UserPage, ms: number): Promise<{ low: { before: number; peak: number }; high: { before: number; peak: number } }> {
+  return p.page.evaluate(async (duration) => {
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const an = ctx.createAnalyser();
+    an.fftSize = 8192;
+    an.smoothingTimeConstant = 0;
+    for (const el of document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')) {
+      if (el.srcObject instanceof MediaStream) ctx.createMediaStreamSource(el.srcObject).connect(an);
+    }
+    const d = new Float32Array(an.frequencyBinCount);
+    const at = (f: number) => {
+      const i = Math.round((f * 8192) / ctx.sampleRate);
+      return Math.max(d[i - 1]!, d[i]!, d[i + 1]!);
+    };
+    const low = { before: -200, peak: -200 };
+    const high = { before: -200, peak: -200 };
+    const start = performance.now();
+    while (performance.now() - start < duration) {
+      await new Promise((r) => setTimeout(r, 40));
+      an.getFloatFrequencyData(d);
+      const early = performance.now() - start < 200;
+      for (const [o, f] of [[low, 697], [high, 1209]] as const) {
+        if (early) o.before = Math.max(o.before, at(f));
+        else o.peak = Math.max(o.peak, at(f));
+      }
+    }
+    await ctx.close();
+    return { low, high };
+  }, ms);
+}
+
 async function hangUpAll(...pages: UserPage[]): Promise<void> {
   for (const p of pages) {
     for (const b of await p.page.getByTestId('hangup-button').all()) await b.click().catch(() => {});
@@ -210,18 +247,21 @@ async function dtmf(): Promise<void> {
     });
     check(stats.canInsert === true && stats.sdp.length > 0, `telephone-event negotiated with the focus: ${stats.sdp.join(', ')}`);
     await shot(alice, 'dtmf-keypad-desktop');
-    // A long "1" (3 s) through the same API: bob's jitter buffer plays the event as the DTMF pair.
-    const before = await heard(bob, 800);
+    // A "1" through the same JsSIP call the keypad makes: bob's jitter buffer plays received events
+    // out as the DTMF pair. Bob listens (no smoothing, every 40 ms) from just before alice sends.
+    const listening = dtmfLevels(bob, 1500);
+    await alice.page.waitForTimeout(200);
     await alice.page.evaluate(() => {
       const phone = window.conclave!.phone;
       const id = phone.getSnapshot().lines[0]!.id;
-      phone.debugLine(id)!.session.sendDTMF('1', { transportType: 'RFC2833' as never, duration: 3000 });
+      phone.debugLine(id)!.session.sendDTMF('1', { transportType: 'RFC2833' as never, duration: 1000 });
     });
-    await alice.page.waitForTimeout(600);
-    const during = await heard(bob, 1500);
-    // Known gap (README): mediasoup consumers drop telephone-event, so this is measured, not required.
-    note(`bob hears DTMF "1" (697 + 1209 Hz) while alice sends it: ${near(during, 697, 25) && near(during, 1209, 25) ? 'yes' : 'no'} [${during.join(', ')}] (before: [${before.join(', ')}])`);
-    await alice.page.waitForTimeout(1500);
+    const lv = await listening;
+    // Both frequencies rise well above what was there before (alice's 660 Hz leaks into the 697 Hz bin).
+    const rise = Math.min(lv.low.peak - lv.low.before, lv.high.peak - lv.high.before);
+    // Known gap through the focus (README): mediasoup consumers drop telephone-event.
+    note(`bob hears DTMF "1" while alice sends it: ${rise > 12 ? 'yes' : 'no'} (697 Hz ${lv.low.before.toFixed(0)} → ${lv.low.peak.toFixed(0)} dB, 1209 Hz ${lv.high.before.toFixed(0)} → ${lv.high.peak.toFixed(0)} dB)`);
+    await alice.page.waitForTimeout(1200);
     const after = await heard(bob, 1200);
     check(near(after, HZ.alice) && !near(after, 1209), `after the tone bob hears alice's ${HZ.alice} Hz again: [${after.join(', ')}]`);
     // Held call: the keypad is gone and typing does nothing.
@@ -465,19 +505,15 @@ async function conferenceVideo(): Promise<void> {
       const remote = tiles.filter((t) => t.local === 'false');
       check(remote.length >= 2 && tiles.some((t) => t.local === 'true'), `${who}: ${remote.length} remote tile(s) (${remote.filter((t) => t.live === 'true').length} live) + own preview`);
     }
-    // Active speaker: the roster's speaking flag, and the tile outlined for it.
-    let speakers: string[] = [];
-    let outlined = 0;
-    for (let i = 0; i < 40; i++) {
-      speakers = await alice.page.locator('[data-testid="roster-entry"][data-speaking="true"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-entity') ?? ''));
-      outlined = await alice.page.locator('[data-testid="video-tile"][data-speaking="true"]').count();
-      if (speakers.length > 0 && outlined > 0) break;
-      await alice.page.waitForTimeout(250);
-    }
-    note(`roster speaking on alice's page: [${speakers.join(', ')}]; tiles outlined: ${outlined}`);
-    if (speakers.length === 1 && outlined === 1) {
-      // Is the outlined tile really the speaker's? Its stream's audio must carry the speaker's tone.
-      const streamId = await alice.page.locator('[data-testid="video-tile"][data-speaking="true"]').getAttribute('data-stream-id');
+    // Active speaker: the roster's speaking flag, and the tile outlined for it. With three equally loud
+    // tones the page cannot tell whose stream is whose by level, so it may outline nothing, but never
+    // a wrong tile. Then alice and carol mute: bob alone speaks, and his tile must be outlined.
+    const outlinedIsSpeaker = async (): Promise<{ speakers: string[]; outlined: number; ok: boolean | null; hz: number }> => {
+      const speakers = await alice.page.locator('[data-testid="roster-entry"][data-speaking="true"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-entity') ?? ''));
+      const tiles = alice.page.locator('[data-testid="video-tile"][data-local="false"][data-speaking="true"]');
+      const outlined = await tiles.count();
+      if (speakers.length !== 1 || outlined !== 1) return { speakers, outlined, ok: null, hz: 0 };
+      const streamId = await tiles.getAttribute('data-stream-id');
       const hz = await alice.page.evaluate(async (sid) => {
         const phone = window.conclave!.phone;
         const l = phone.getSnapshot().lines.find((x) => x.role === 'conference' && x.state === 'active')!;
@@ -496,9 +532,23 @@ async function conferenceVideo(): Promise<void> {
         await ctx.close();
         return Math.round(f);
       }, streamId);
-      const who = speakers[0]!.includes('bob') ? 'bob' : speakers[0]!.includes('carol') ? 'carol' : 'alice';
-      check(Math.abs(hz - HZ[who as User]) < 25, `the outlined tile is ${who}'s: its stream carries ${hz} Hz (${who}'s tone ${HZ[who as User]} Hz)`);
+      const who = (['alice', 'bob', 'carol'] as const).find((u) => speakers[0]!.includes(u))!;
+      return { speakers, outlined, ok: Math.abs(hz - HZ[who]) < 25, hz };
+    };
+    let everyone = await outlinedIsSpeaker();
+    for (let i = 0; i < 8 && everyone.ok === null; i++) {
+      await alice.page.waitForTimeout(250);
+      everyone = await outlinedIsSpeaker();
     }
+    check(everyone.ok !== false, `all talking: roster speaker [${everyone.speakers.join(', ')}], outlined ${everyone.outlined}${everyone.ok === null ? ' (levels too close to tell: nothing outlined)' : `, its stream carries ${everyone.hz} Hz`}`);
+    await line(alice, 'conf').getByTestId('mute-button').click();
+    await carol.page.locator('[data-testid="line"][data-state="active"]').getByTestId('mute-button').click();
+    let bobAlone = await outlinedIsSpeaker();
+    for (let i = 0; i < 40 && !(bobAlone.ok === true && bobAlone.speakers[0]?.includes('bob')); i++) {
+      await alice.page.waitForTimeout(250);
+      bobAlone = await outlinedIsSpeaker();
+    }
+    check(bobAlone.ok === true && bobAlone.speakers[0]?.includes('bob') === true, `only bob talks: roster speaker [${bobAlone.speakers.join(', ')}], outlined ${bobAlone.outlined}, its stream carries ${bobAlone.hz} Hz (bob ${HZ.bob})`);
     await shot(alice, 'video-conference-desktop');
     await shot(carol, 'video-conference-phone');
     await hangUpAll(alice, bob, carol);

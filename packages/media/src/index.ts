@@ -14,3 +14,11 @@ export {
 export { SdpNegotiationError, NegotiationStateError, MediaClosedError } from './errors.ts';
 export type { WorkerLogLevel } from './worker-pool.ts';
 export type { Direction } from './sdp/remote-description.ts';
+export {
+  PlainRtpLeg,
+  type PlainRtpLegOptions,
+  type PlainRtpLegEvents,
+  type PlainRtpLegStats,
+} from './plain-rtp-leg.ts';
+export type { MediaLeg, MediaLegEvents } from './leg.ts';
+export { legKindForOffer, isPlainRtpOffer, type PlainCodecName } from './sdp/plain-description.ts';

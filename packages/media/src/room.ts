@@ -19,18 +19,22 @@ import { ProducerPipes } from './producer-pipes.ts';
 import { SpeakerDetector, type SpeakerObservers } from './speaker-detector.ts';
 import type { RouterLease, RouterRegistry } from './router-registry.ts';
 import { WebRtcLeg, type LegRoomLink, type LegStats, type WebRtcLegOptions } from './webrtc-leg.ts';
+import { PlainRtpLeg, type PlainListenSettings, type PlainRtpLegOptions, type PlainRtpLegStats } from './plain-rtp-leg.ts';
+import { checkGstreamer } from './gst-process.ts';
+import type { MediaLeg, RoomLeg } from './leg.ts';
 
 export type RoomCloseReason = 'closed' | 'worker-died' | 'service-closed';
 
 export type RoomEvents = {
   /** The leg must be re-offered (participants joined or left): leg.createLocalOffer() + applyRemoteAnswer(). */
   renegotiationneeded: [WebRtcLeg];
-  legclosed: [WebRtcLeg];
+  legclosed: [MediaLeg];
   /** Another room adopted the leg (room.adoptLeg); it is no longer in this room's `legs`. */
-  legmoved: [WebRtcLeg, Room];
+  legmoved: [MediaLeg, Room];
   /**
    * The dominant speaker changed (at most ~2 changes per second); undefined when nobody may speak.
    * Muted and held legs are never named. Needs the MediaService option `speakerDetection`.
+   * Plain RTP legs (phones) are never named: their audio carries no RFC 6464 level.
    */
   activespeaker: [WebRtcLeg | undefined];
   closed: [RoomCloseReason];
@@ -56,7 +60,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly #transportSettings: TransportSettings;
   readonly #audioLevels: boolean;
   readonly #log: Logger;
-  readonly #legs = new Map<string, WebRtcLeg>();
+  readonly #legs = new Map<string, RoomLeg>();
   readonly #link: LegRoomLink;
   readonly #pipes: ProducerPipes;
   readonly #speaker: SpeakerDetector<WebRtcLeg> | undefined;
@@ -98,7 +102,8 @@ export class Room extends TypedEmitter<RoomEvents> {
       routerCapabilities: this.#home.router.rtpCapabilities,
       producerAdded: (leg, producer) => this.#fanOut(leg, producer),
       renegotiationNeeded: (leg) => {
-        if (!this.#closed && this.#legs.get(leg.id) === leg) this.safeEmit('renegotiationneeded', leg);
+        // Plain RTP legs never need it (their SDP does not change with the room).
+        if (leg instanceof WebRtcLeg && !this.#closed && this.#legs.get(leg.id) === leg) this.safeEmit('renegotiationneeded', leg);
       },
       legClosed: (leg) => {
         if (this.#legs.get(leg.id) !== leg) return;
@@ -121,7 +126,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   get closed(): boolean {
     return this.#closed;
   }
-  get legs(): WebRtcLeg[] {
+  get legs(): MediaLeg[] {
     return [...this.#legs.values()];
   }
   /** PID of the mediasoup worker hosting this room's home router. */
@@ -176,6 +181,57 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   /**
+   * A plain SIP phone's leg (RTP/AVP, G.711 or opus; see PlainRtpLeg): it hears a mix of every other
+   * party and everyone hears it. Its PlainTransport is placed like a WebRtcTransport. Rejects with an
+   * Error if GStreamer (gst-launch-1.0) cannot run.
+   */
+  async createPlainRtpLeg(options: PlainRtpLegOptions): Promise<PlainRtpLeg> {
+    if (this.#closed) throw new MediaClosedError(`room '${this.label}' is closed`);
+    await checkGstreamer();
+    const listen = this.#plainListenSettings();
+    const id = randomUUID();
+    const { lease, transport } = await this.#placement.push(async () => {
+      const lease = await this.#leaseForNewTransport();
+      // Loopback only: it talks to this process's relay, never to the phone.
+      const transport = await lease.router.createPlainTransport({
+        listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
+        rtcpMux: true,
+        comedia: false,
+        appData: { legId: id, label: options.label },
+      });
+      lease.addTransport(transport);
+      return { lease, transport };
+    });
+    if (this.#closed) {
+      transport.close();
+      throw new MediaClosedError(`room '${this.label}' closed while creating leg '${options.label}'`);
+    }
+    let leg: PlainRtpLeg;
+    try {
+      leg = await PlainRtpLeg.create({ id, options, transport, lease, link: this.#link, log: this.#log, listen });
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
+    if (this.#closed) {
+      leg.close('room-closed');
+      throw new MediaClosedError(`room '${this.label}' closed while creating leg '${options.label}'`);
+    }
+    const piping: Promise<void>[] = [];
+    for (const other of this.#legs.values()) {
+      for (const producer of other.producers) {
+        const wait = this.#deliver(other, producer, leg);
+        if (wait) piping.push(wait);
+      }
+    }
+    this.#legs.set(id, leg);
+    this.#log.info('plain leg created', { leg: options.label, legs: this.#legs.size, pid: lease.worker.pid, port: leg.localPort });
+    if (piping.length > 0) await Promise.all(piping);
+    if (leg.closed) throw new MediaClosedError(`leg '${options.label}' closed while joining room '${this.label}'`);
+    return leg;
+  }
+
+  /**
    * Moves a leg created by another room (e.g. a two-party call's) into this room, without touching
    * its transport: the browser keeps its PeerConnection (no ICE/DTLS restart). Afterwards the leg
    * consumes every producer of this room and this room's legs consume its producers; its old room
@@ -183,7 +239,9 @@ export class Room extends TypedEmitter<RoomEvents> {
    * Both rooms emit 'renegotiationneeded' for the legs whose SDP changes. Muted/held state stays.
    * Resolves once every producer is wired (pipes between routers included).
    */
-  async adoptLeg(leg: WebRtcLeg): Promise<void> {
+  async adoptLeg(adopted: MediaLeg): Promise<void> {
+    // Every MediaLeg is a WebRtcLeg or a PlainRtpLeg, both RoomLegs.
+    const leg = adopted as RoomLeg;
     if (this.#closed) throw new MediaClosedError(`room '${this.label}' is closed`);
     if (leg.closed) throw new MediaClosedError(`cannot adopt closed leg '${leg.label}'`);
     if (leg.room === this) return;
@@ -213,7 +271,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   /** Per-leg counters (see WebRtcLeg.getStats), for tests and admin pages. */
-  async getStats(): Promise<LegStats[]> {
+  async getStats(): Promise<(LegStats | PlainRtpLegStats)[]> {
     return Promise.all(this.legs.filter((l) => !l.closed).map((l) => l.getStats()));
   }
 
@@ -231,7 +289,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   // Wiring
   // ---------------------------------------------------------------------------------------------
 
-  #fanOut(source: WebRtcLeg, producer: ms.Producer): void {
+  #fanOut(source: RoomLeg, producer: ms.Producer): void {
     if (this.#closed) return;
     for (const leg of this.#legs.values()) {
       if (leg !== source) void this.#deliver(source, producer, leg);
@@ -243,7 +301,7 @@ export class Room extends TypedEmitter<RoomEvents> {
    * Offers `producer` (of `source`) to `target`: directly when both transports share a router, else
    * through a pipe producer on the target's router. Returns a promise only when a pipe is being made.
    */
-  #deliver(source: WebRtcLeg, producer: ms.Producer, target: WebRtcLeg): Promise<void> | undefined {
+  #deliver(source: RoomLeg, producer: ms.Producer, target: RoomLeg): Promise<void> | undefined {
     if (producer.closed || target.closed) return undefined;
     const from = source.routerLease.router;
     const to = target.routerLease.router;
@@ -259,13 +317,13 @@ export class Room extends TypedEmitter<RoomEvents> {
     });
   }
 
-  #want(target: WebRtcLeg, producer: ms.Producer): void {
+  #want(target: RoomLeg, producer: ms.Producer): void {
     producer.observer.once('close', () => target.forgetProducer(producer.id));
     target.wantProducer(producer);
   }
 
   /** Starts the pipes an adoption needs, both ways, before the leg switches rooms. */
-  #warmPipes(leg: WebRtcLeg): Promise<unknown>[] {
+  #warmPipes(leg: RoomLeg): Promise<unknown>[] {
     const waits: Promise<unknown>[] = [];
     const legRouter = leg.routerLease.router;
     for (const other of this.#legs.values()) {
@@ -278,7 +336,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   /** A leg moved to another room: both sides stop consuming each other. */
-  #release(leg: WebRtcLeg, to: Room): void {
+  #release(leg: RoomLeg, to: Room): void {
     this.#legs.delete(leg.id);
     for (const producer of leg.producers) {
       const piped = this.#pipes.readyFor(producer.id);
@@ -295,7 +353,7 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   /** After a leg left: close the pipes nobody needs any more, and recount the speakers. */
   #afterDeparture(): void {
-    const sources = new Map<string, WebRtcLeg>();
+    const sources = new Map<string, RoomLeg>();
     const routers = new Set<string>();
     for (const leg of this.#legs.values()) {
       routers.add(leg.routerLease.router.id);
@@ -316,7 +374,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     const home = this.#home.router;
     const wanted = new Map<string, { producer: ms.Producer; who: WebRtcLeg }>();
     for (const leg of this.#legs.values()) {
-      if (leg.closed || leg.held || leg.mutedByFocus) continue;
+      if (!(leg instanceof WebRtcLeg) || leg.closed || leg.held || leg.mutedByFocus) continue;
       for (const p of leg.producers) {
         if (p.kind !== 'audio') continue;
         const from = leg.routerLease.router;
@@ -326,6 +384,18 @@ export class Room extends TypedEmitter<RoomEvents> {
       }
     }
     speaker.setProducers(wanted);
+  }
+
+  /** Where phones reach plain RTP legs: the UDP listen info of the service (IP, announced address, RTC range). */
+  #plainListenSettings(): PlainListenSettings {
+    const info = this.#transportSettings.listenInfos.find((l) => l.protocol === 'udp') ?? this.#transportSettings.listenInfos[0];
+    if (!info?.portRange) throw new Error('the media service has no UDP port range for plain RTP legs');
+    return {
+      ip: info.ip,
+      ...(info.announcedAddress ? { announcedAddress: info.announcedAddress } : {}),
+      minPort: info.portRange.min,
+      maxPort: info.portRange.max,
+    };
   }
 
   /** Where a new leg's transport goes: the home router unless its worker is full (maxTransportsPerWorker). */

@@ -14,7 +14,7 @@ export class RouterLease {
   readonly router: ms.Router;
   readonly worker: ms.Worker;
   readonly #holders = new Set<object>();
-  readonly #transports = new Set<ms.WebRtcTransport>();
+  readonly #transports = new Set<ms.Transport>();
   readonly #log: Logger;
 
   constructor(router: ms.Router, worker: ms.Worker, log: Logger) {
@@ -26,7 +26,7 @@ export class RouterLease {
   get closed(): boolean {
     return this.router.closed;
   }
-  /** WebRtcTransports (legs) currently on this router. */
+  /** Legs' transports (WebRtcTransports, and the PlainTransports of plain RTP legs) currently on this router. */
   get transportCount(): number {
     return this.#transports.size;
   }
@@ -42,7 +42,7 @@ export class RouterLease {
   }
 
   /** Counts a leg's transport until it closes (the router lives at least as long). */
-  addTransport(transport: ms.WebRtcTransport): void {
+  addTransport(transport: ms.Transport): void {
     if (transport.closed) return;
     this.#transports.add(transport);
     transport.observer.once('close', () => {

@@ -21,6 +21,7 @@ import type * as ms from 'mediasoup/types';
 import type { Logger } from '@conclave/log';
 import type { Room } from './room.ts';
 import type { RouterLease } from './router-registry.ts';
+import type { RoomLeg } from './leg.ts';
 import { TypedEmitter } from './typed-emitter.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { MediaClosedError, NegotiationStateError, SdpNegotiationError } from './errors.ts';
@@ -66,17 +67,17 @@ export type WebRtcLegEvents = {
   closed: [LegCloseReason];
 };
 
-/** What the room gives each leg; keeps the leg ignorant of the room's bookkeeping. */
+/** What the room gives each leg (WebRtcLeg or PlainRtpLeg); keeps the leg ignorant of the room's bookkeeping. */
 export interface LegRoomLink {
   readonly room: Room;
   readonly routerCapabilities: ms.RtpCapabilities;
-  producerAdded(leg: WebRtcLeg, producer: ms.Producer): void;
-  renegotiationNeeded(leg: WebRtcLeg): void;
-  legClosed(leg: WebRtcLeg): void;
+  producerAdded(leg: RoomLeg, producer: ms.Producer): void;
+  renegotiationNeeded(leg: RoomLeg): void;
+  legClosed(leg: RoomLeg): void;
   /** Held/resumed, muted/unmuted by the focus: who may be the active speaker changed. */
-  activityChanged(leg: WebRtcLeg): void;
+  activityChanged(leg: RoomLeg): void;
   /** The leg's router closed under its transport (its worker died). */
-  routerClosed(leg: WebRtcLeg): void;
+  routerClosed(leg: RoomLeg): void;
 }
 
 export interface StreamCounters {

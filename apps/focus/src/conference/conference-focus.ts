@@ -13,7 +13,7 @@ import type { UserDirectory } from '../directory.ts';
 import type { Registrar } from '../registrar.ts';
 import { authenticatedUser } from '../sip-auth.ts';
 import { parseNameAddr, userOf } from '../sip-uri.ts';
-import { reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
+import { endDialog, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
 import { ConferenceSession, type Joiner } from './conference-session.ts';
 import { ReferProgress } from './refer-progress.ts';
 
@@ -296,7 +296,7 @@ export class ConferenceFocus implements ConferenceControl {
     } catch (err) {
       this.#log.warn('moving the party into the conference failed', { error: (err as Error).message, party: joiner.aor });
       if (session.conference.participant(participant.id)) session.conference.leave(participant.id, 'failed');
-      released.dialog.destroy();
+      endDialog(released.dialog, 'could not join the conference');
       progress.final(500);
     }
   }

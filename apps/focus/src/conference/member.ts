@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '@conclave/log';
 import { NegotiationStateError, type WebRtcLeg } from '@conclave/media';
 import { mediaWarning } from '../call.ts';
-import { dialogConnected, isSipFailure, reply, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
+import { dialogConnected, endDialog, isSipFailure, reply, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
 
 type MemberEvents = {
   /** The participant hung up (BYE) or the dialog failed. */
@@ -99,9 +99,7 @@ export class Member extends EventEmitter<MemberEvents> {
   hangup(reason: string): void {
     if (this.#gone) return;
     this.#log.info('focus ends participant call', { reason });
-    if (dialogConnected(this.#dialog)) {
-      this.#dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } });
-    }
+    endDialog(this.#dialog, reason);
     this.#leave('bye');
   }
 

@@ -155,6 +155,7 @@ export const DTMF_HISTORY = 24;
 const DTMF_DURATION_MS = 160;
 const DTMF_GAP_MS = 70;
 const DTMF_KEYS = /^[0-9*#]+$/;
+const TRANSFER_RANK: Record<TransferPhase, number> = { requesting: 0, accepted: 1, trying: 2, ringing: 3, succeeded: 4, failed: 4 };
 /** A transfer without a final NOTIFY for this long is given up (the call stays). */
 const TRANSFER_TIMEOUT_MS = 60_000;
 
@@ -415,8 +416,10 @@ export class Line {
     if (this.#transfer && !this.#transfer.done) return;
     const attempt = ++this.#transferAttempt;
     const update = (phase: TransferPhase, extra: { statusCode?: number | null; reasonPhrase?: string | null; failure?: 'refer-rejected' | 'notify' | 'transport' | 'timeout'; cause?: string | null } = {}): void => {
-      // Late events of an earlier attempt, or anything after the outcome, change nothing.
+      // Late events of an earlier attempt, or anything after the outcome, change nothing; nor does
+      // the REFER's 202 arriving after the first NOTIFY (they race): progress never goes back.
       if (attempt !== this.#transferAttempt || !this.#transfer || this.#transfer.done) return;
+      if (TRANSFER_RANK[phase] < TRANSFER_RANK[this.#transfer.phase]) return;
       const done = phase === 'succeeded' || phase === 'failed';
       this.#transfer = Object.freeze({
         target,

@@ -5,7 +5,8 @@
  * matched to a roster user by RFC 4575 media <label> (= the track's msid stream id or its mid) or
  * <src-id> (= its SSRC); its tile is highlighted while that user has Conclave's `speaking` flag.
  * A focus that does not (yet) say which stream is whose leaves conference tiles unnamed; then, while
- * the roster names a speaker other than us, the tile whose audio is loudest here is highlighted.
+ * the roster names a speaker other than us, the tile whose audio is clearly the loudest here (the
+ * caller decides what "clearly" is, and passes null when it cannot tell) is highlighted.
  */
 import type { LineSnapshot } from './line.ts';
 import type { ConferenceRoster, RosterEntry } from './roster.ts';

@@ -52,8 +52,10 @@ export function LineCard({ line, now, phone, speakerId, self = NO_SELF, roster =
   const audioTracks = line.remoteTracks.filter((t) => t.kind === 'audio');
   const canKeypad = line.state === 'active';
   const canTransfer = line.role === 'call' && connected;
-  // Open by default on calls (menus, PINs); on a conference leg it is rarely needed.
-  const [keypadOpen, setKeypadOpen] = useState(line.role === 'call');
+  // Open by default on calls (menus, PINs); on a conference leg (which a line may become later) it
+  // is rarely needed. Once the user opens or closes it, that choice holds.
+  const [keypadChoice, setKeypadChoice] = useState<boolean | null>(null);
+  const keypadOpen = keypadChoice ?? line.role === 'call';
   const [transferOpen, setTransferOpen] = useState(false);
   const [flash, setFlash] = useState<{ key: string; at: number } | null>(null);
   const panelId = useId();
@@ -97,7 +99,7 @@ export function LineCard({ line, now, phone, speakerId, self = NO_SELF, roster =
   const closeTransfer = (sent: boolean): void => {
     setTransferOpen(false);
     // Back to the button that opened the form (Escape / Cancel), for keyboard users.
-    if (!sent) transferButtonRef.current?.querySelector('button')?.focus();
+    if (!sent) transferButtonRef.current?.querySelector<HTMLButtonElement>('[data-testid="transfer-button"]')?.focus();
   };
 
   return (
@@ -213,7 +215,7 @@ export function LineCard({ line, now, phone, speakerId, self = NO_SELF, roster =
               aria-controls={keypadShown ? `${panelId}-keypad` : undefined}
               onClick={() => {
                 setTransferOpen(false);
-                setKeypadOpen(!keypadShown);
+                setKeypadChoice(!keypadShown);
               }}
               aria-label={keypadShown ? `Hide the keypad for ${name}` : `Show the keypad for ${name}`}
             >

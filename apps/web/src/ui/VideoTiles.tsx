@@ -37,14 +37,21 @@ function useReceiverInfo(phone: Phone, line: LineSnapshot, enabled: boolean) {
     const poll = async (): Promise<void> => {
       const got = await phone.remoteMediaInfo(line.id);
       if (stop || !got) return;
+      // Loudest only when clearly so (≥ 6 dB above the next, above the noise floor): with two
+      // voices of similar level we cannot tell whose tile it is, and no outline beats a wrong one.
       let loudest: string | null = null;
-      let best = 0.02; // below this nobody is talking
+      let best = 0;
+      let second = 0;
       for (const [streamId, level] of got.audioLevels) {
         if (level > best) {
+          second = best;
           best = level;
           loudest = streamId;
+        } else if (level > second) {
+          second = level;
         }
       }
+      if (best < 0.02 || best < 2 * second) loudest = null;
       setInfo((prev) => (prev.loudest === loudest && prev.ssrcs.size === got.ssrcs.size ? prev : { loudest, ssrcs: got.ssrcs }));
     };
     void poll();

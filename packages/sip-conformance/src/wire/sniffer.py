@@ -5,7 +5,7 @@ Like the dumpcap capture used for /work/shared/drachtio-transcripts, but without
 socket on `lo` (needs CAP_NET_RAW) with a classic BPF filter generated for the given ports, so only
 the SIP server's traffic reaches this process. Kernel timestamps (SO_TIMESTAMPNS).
 
-Usage: sniffer.py PORT [PORT...]
+Usage: sniffer.py PORT|LO-HI [...]
 Output: one JSON object per line on stdout:
   {"t": <epoch seconds, float>, "p": "udp"|"tcp", "s": srcPort, "d": dstPort, "seq": n, "f": flags, "b": base64 payload}
 The first line is {"ready": true} once the socket is bound. Exits on stdin EOF or SIGTERM.
@@ -26,8 +26,8 @@ PACKET_OUTGOING = 4
 ETH_P_ALL = 0x0003
 
 
-def bpf_program(ports):
-    """ether/ipv4, proto tcp|udp, not a fragment, src or dst port in `ports`."""
+def bpf_program(ports, ranges):
+    """ether/ipv4, proto tcp|udp, not a fragment, src or dst port in `ports` or in one of `ranges`."""
     prog = []  # (code, jt, jf, k) with symbolic jumps resolved below
     ACCEPT, DROP = 'accept', 'drop'
     prog.append((0x28, 0, 0, 12))            # ldh [12]
@@ -43,6 +43,9 @@ def bpf_program(ports):
         prog.append((0x48, 0, 0, offset))    # ldh [x + off]
         for port in ports:
             prog.append((0x15, ACCEPT, 0, port))
+        for lo, hi in ranges:
+            prog.append((0x35, 0, 1, lo))    # jge #lo (else skip the next test)
+            prog.append((0x25, 0, ACCEPT, hi))  # jgt #hi, else accept
     prog.append((0x06, 0, 0, 0))             # drop: ret #0
     labels[DROP] = len(prog) - 1
     prog.append((0x06, 0, 0, 262144))        # accept: ret #262144
@@ -58,12 +61,18 @@ def bpf_program(ports):
 
 
 def main():
-    ports = sorted({int(p) for p in sys.argv[1:]})
-    if not ports:
-        print('usage: sniffer.py PORT...', file=sys.stderr)
+    ports, ranges = [], []
+    for arg in sys.argv[1:]:
+        if '-' in arg:
+            lo, hi = arg.split('-', 1)
+            ranges.append((int(lo), int(hi)))
+        else:
+            ports.append(int(arg))
+    if not ports and not ranges:
+        print('usage: sniffer.py PORT|LO-HI...', file=sys.stderr)
         return 2
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-    code, count = bpf_program(ports)
+    code, count = bpf_program(ports, ranges)
     buf = ctypes.create_string_buffer(code)
     fprog = struct.pack('HL', count, ctypes.addressof(buf))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)

@@ -1,0 +1,266 @@
+/**
+ * The conformance harness: a SIP server (the embedded SipServer on ephemeral ports, or a real
+ * drachtio-server given by DRACHTIO_HOST/DRACHTIO_PORT/DRACHTIO_SECRET), a control-port tap, a wire
+ * capture, drachtio-srf apps connected through the tap, and per-scenario golden transcripts.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger, type Logger } from '@conclave/log';
+import { SipServer, type SipTimerOptions } from '@conclave/sip-server';
+import { connectApp, parseHostports, type ConnectedApp, type LooseSrf } from './app.ts';
+import { ControlTap } from './control-tap.ts';
+import { PEER_PORT_RANGE } from './ports.ts';
+import { diffShapes, normalise, parseGolden, renderGolden, shapeOf, type Block, type RawEntry } from './transcript.ts';
+import { WireCapture } from './wire/wire-capture.ts';
+import type { Peer } from './peers/peer.ts';
+
+export const GOLDEN_DIR = process.env['GOLDEN_DIR'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'golden');
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface HarnessOptions {
+  /** Server timers (embedded server only; a real drachtio-server uses its own, T1 = 500 ms). */
+  timers?: SipTimerOptions;
+}
+
+/** A real drachtio-server to test instead of the embedded one. */
+export function externalServer(): { host: string; port: number; secret: string } | undefined {
+  const host = process.env['DRACHTIO_HOST'];
+  if (!host) return undefined;
+  return { host, port: Number(process.env['DRACHTIO_PORT'] ?? 9022), secret: process.env['DRACHTIO_SECRET'] ?? 'cymru' };
+}
+
+export class Harness {
+  readonly server: SipServer | undefined;
+  readonly control: { host: string; port: number; secret: string };
+  readonly sip: { udp: HostPort; tcp: HostPort; ws: HostPort };
+  readonly tap: ControlTap;
+  readonly wire: WireCapture | undefined;
+  readonly wireError: string | undefined;
+  /** Port → role name used in transcripts. */
+  readonly roles = new Map<number, string>();
+  readonly log: Logger;
+  readonly logLines: string[];
+  readonly #apps = new Set<ConnectedApp>();
+  readonly #peers: Peer[] = [];
+  readonly #cleanups: Array<() => Promise<void> | void> = [];
+  #closed = false;
+
+  private constructor(init: {
+    server: SipServer | undefined; control: Harness['control']; sip: Harness['sip']; tap: ControlTap;
+    wire: WireCapture | undefined; wireError: string | undefined; log: Logger; logLines: string[];
+  }) {
+    this.server = init.server;
+    this.control = init.control;
+    this.sip = init.sip;
+    this.tap = init.tap;
+    this.wire = init.wire;
+    this.wireError = init.wireError;
+    this.log = init.log;
+    this.logLines = init.logLines;
+    this.roles.set(init.sip.udp.port, 'S.udp');
+    if (!this.roles.has(init.sip.tcp.port)) this.roles.set(init.sip.tcp.port, 'S.tcp');
+    else this.roles.set(init.sip.tcp.port, 'S');
+    this.roles.set(init.sip.ws.port, 'S.ws');
+  }
+
+  get external(): boolean {
+    return this.server === undefined;
+  }
+
+  static async start(opts: HarnessOptions = {}): Promise<Harness> {
+    const logLines: string[] = [];
+    const echo = process.env['CONFORMANCE_LOG'];
+    const log = createLogger('conformance', {
+      level: 'debug',
+      sink: (line) => {
+        logLines.push(line);
+        if (logLines.length > 20_000) logLines.splice(0, 10_000);
+        if (echo && (echo === 'debug' || !line.includes(' DEBUG '))) process.stderr.write(line + '\n');
+      },
+    });
+    const ext = externalServer();
+    let server: SipServer | undefined;
+    let control: Harness['control'];
+    let sip: Harness['sip'];
+    if (ext) {
+      control = ext;
+      const probe = await connectApp(ext);
+      probe.close();
+      const hp = parseHostports(probe.hostport);
+      if (!hp.udp || !hp.tcp || !hp.ws) throw new Error(`external drachtio-server must listen on udp, tcp and ws; it reports ${probe.hostport}`);
+      sip = { udp: hp.udp, tcp: hp.tcp, ws: hp.ws };
+    } else {
+      server = new SipServer({
+        listen: { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, ws: { host: '127.0.0.1', port: 0 } },
+        control: { host: '127.0.0.1', port: 0, secret: 'cymru' },
+        logger: log.child('sip-server'),
+        ...(opts.timers ? { timers: opts.timers } : {}),
+      });
+      const addrs = await server.start();
+      control = { host: addrs.control.host, port: addrs.control.port, secret: 'cymru' };
+      sip = { udp: addrs.udp!, tcp: addrs.tcp!, ws: addrs.ws! };
+    }
+    const tap = await new ControlTap({ host: control.host, port: control.port }).listen();
+    let wire: WireCapture | undefined;
+    let wireError: string | undefined;
+    try {
+      wire = await WireCapture.start({ server: { udp: sip.udp.port, tcp: sip.tcp.port, ws: sip.ws.port }, peers: new Set() }, [`${PEER_PORT_RANGE[0]}-${PEER_PORT_RANGE[1]}`]);
+    } catch (err) {
+      wireError = (err as Error).message;
+      if (process.env['REQUIRE_WIRE']) {
+        await tap.close();
+        await server?.close();
+        throw err;
+      }
+    }
+    return new Harness({ server, control, sip, tap, wire, wireError, log, logLines });
+  }
+
+  /** The server URI for `user` over the given transport (what a peer dials). */
+  uri(user: string, transport: 'udp' | 'tcp' | 'ws'): string {
+    const a = this.sip[transport];
+    if (transport === 'udp') return `sip:${user}@${a.host}:${a.port}`;
+    return `sip:${user}@${a.host}:${a.port};transport=${transport}`;
+  }
+
+  /** Register a peer: its ports get role names in transcripts and are watched by the capture. */
+  addPeer<P extends Peer>(peer: P, role = peer.label): P {
+    this.#peers.push(peer);
+    for (const p of peer.ports) {
+      this.roles.set(p, role);
+      this.wire?.ports.peers.add(p);
+    }
+    this.#cleanups.push(() => peer.close());
+    return peer;
+  }
+
+  /** Recent console output of peers that have one (baresip, linphonec), for failure reports. */
+  peerOutputs(): string {
+    return this.#peers.map((p) => {
+      const out = (p as unknown as { output?: string }).output;
+      return out ? `[${p.label}]\n${out.slice(-1500)}` : '';
+    }).filter(Boolean).join('\n');
+  }
+
+  /** Run `fn` at close() (in reverse order of registration). */
+  defer(fn: () => Promise<void> | void): void {
+    this.#cleanups.push(fn);
+  }
+
+  /** Connect a drachtio-srf app through the control tap. */
+  async app(setup?: (srf: LooseSrf) => void): Promise<ConnectedApp> {
+    const app = await connectApp({ host: '127.0.0.1', port: this.tap.port, secret: this.control.secret }, setup);
+    this.#apps.add(app);
+    const close = app.close;
+    app.close = () => {
+      this.#apps.delete(app);
+      close();
+    };
+    return app;
+  }
+
+  /** Start recording a scenario (call before anything of the scenario happens). */
+  record(name: string, opts: { notes?: string[]; keepRetransmissions?: boolean } = {}): Recording {
+    return new Recording(this, name, opts);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const app of [...this.#apps]) app.close();
+    for (const fn of this.#cleanups.reverse()) {
+      try {
+        await fn();
+      } catch {
+        // keep cleaning up
+      }
+    }
+    this.wire?.close();
+    await this.tap.close();
+    await this.server?.close();
+  }
+}
+
+export interface RecordingResult {
+  blocks: Block[];
+  golden: string;
+  /** undefined when the live shape matches the golden one (or the golden was (re)written). */
+  diff: string | undefined;
+  written: boolean;
+}
+
+/** One scenario's slice of the capture, normalised and compared with golden/<name>.txt. */
+export class Recording {
+  readonly name: string;
+  readonly #h: Harness;
+  readonly #opts: { notes?: string[]; keepRetransmissions?: boolean };
+  readonly #t0: number;
+  readonly #frame0: number;
+
+  constructor(h: Harness, name: string, opts: { notes?: string[]; keepRetransmissions?: boolean }) {
+    this.#h = h;
+    this.name = name;
+    this.#opts = opts;
+    this.#t0 = Date.now() - 1;
+    this.#frame0 = h.tap.frames.length;
+  }
+
+  /** Everything captured since the recording started (after the capture has caught up). */
+  async entries(): Promise<RawEntry[]> {
+    await this.#h.wire?.settle();
+    const t1 = Date.now() + 1;
+    const out: RawEntry[] = [];
+    for (const e of this.#h.wire?.events ?? []) {
+      if (e.t < this.#t0 || e.t > t1) continue;
+      out.push({ t: e.t, channel: 'sip', dir: e.dir, transport: e.transport, kind: e.kind, serverPort: e.serverPort, remotePort: e.remotePort, text: e.text });
+    }
+    for (const f of this.#h.tap.frames.slice(this.#frame0)) out.push({ t: f.t, channel: 'control', dir: f.dir, conn: f.conn, text: f.payload });
+    return out;
+  }
+
+  /** The normalised transcript so far (for failure reports), without touching golden files. */
+  async render(): Promise<string> {
+    const entries = await this.entries();
+    return renderGolden(this.name, [], normalise(entries, { ports: this.#h.roles }));
+  }
+
+  /** Normalise, then compare with the golden file (or write it when UPDATE_GOLDEN=1 or it is missing and UPDATE_GOLDEN=missing). */
+  async finish(): Promise<RecordingResult> {
+    const entries = await this.entries();
+    // Connection numbers relative to the scenario.
+    const conns = [...new Set(entries.filter((e) => e.channel === 'control').map((e) => e.conn!))].sort((a, b) => a - b);
+    for (const e of entries) if (e.channel === 'control') e.conn = conns.indexOf(e.conn!);
+    const blocks = normalise(entries, { ports: this.#h.roles });
+    const notes = [...(this.#opts.notes ?? [])];
+    if (!this.#h.wire) notes.push(`SIP wire capture unavailable: ${this.#h.wireError ?? 'unknown'}`);
+    const golden = renderGolden(this.name, notes, blocks);
+    const file = join(GOLDEN_DIR, `${this.name}.txt`);
+    const update = process.env['UPDATE_GOLDEN'];
+    if (update === '1' || (update === 'missing' && !existsSync(file))) {
+      mkdirSync(GOLDEN_DIR, { recursive: true });
+      writeFileSync(file, golden);
+      return { blocks, golden, diff: undefined, written: true };
+    }
+    if (!existsSync(file)) return { blocks, golden, diff: `no golden transcript ${file} (run with UPDATE_GOLDEN=1 to create it)`, written: false };
+    const expectedBlocks = parseGolden(readFileSync(file, 'utf8'));
+    const keep = { keepRetransmissions: this.#opts.keepRetransmissions ?? false };
+    let expected = shapeOf(expectedBlocks, keep);
+    let actual = shapeOf(parseGolden(golden), keep);
+    if (!this.#h.wire) {
+      // Without a capture only the control channel can be compared.
+      expected = { groups: new Map([...expected.groups].filter(([k]) => k.startsWith('control'))) };
+      actual = { groups: new Map([...actual.groups].filter(([k]) => k.startsWith('control'))) };
+    }
+    const diff = diffShapes(expected, actual);
+    if (diff) {
+      mkdirSync(join(GOLDEN_DIR, '..', '.golden-actual'), { recursive: true });
+      writeFileSync(join(GOLDEN_DIR, '..', '.golden-actual', `${this.name}.txt`), golden);
+    }
+    return { blocks, golden, diff, written: false };
+  }
+}
