@@ -74,3 +74,36 @@ for (const { mode, baseURL } of MODES) {
     });
   });
 }
+
+test.describe('conference moderation by its creator', () => {
+  let alice: UserPage;
+  let bob: UserPage;
+  let carol: UserPage;
+  test.afterEach(async () => {
+    await Promise.all([alice?.close(), bob?.close(), carol?.close()]);
+  });
+
+  test('the creator removes a participant from the roster; the others stay and keep hearing each other', async () => {
+    [alice, bob, carol] = await Promise.all([openUserPage('alice'), openUserPage('bob'), openUserPage('carol')]);
+    await Promise.all([login(alice), login(bob), login(carol)]);
+    await Promise.all([expectRegistered(alice), expectRegistered(bob), expectRegistered(carol)]);
+    await dial(alice, 'bob');
+    await bob.page.getByTestId('answer-button').click();
+    await line(alice, 'bob').getByTestId('hold-button').click();
+    await dial(alice, 'carol');
+    await carol.page.getByTestId('answer-button').click();
+    await expect(line(alice, 'carol')).toHaveAttribute('data-state', 'active');
+    await alice.page.getByTestId('conference-button').click();
+    await expect(connectedEntries(alice)).toHaveCount(3, { timeout: 5_000 });
+    // Only the creator sees Remove, and not on her own entry.
+    await expect(alice.page.locator('[data-testid="roster-entry"][data-entity="sip:alice@127.0.0.1"] [data-testid="remove-participant-button"]')).toHaveCount(0);
+    await expect(connectedEntries(bob)).toHaveCount(3, { timeout: 5_000 });
+    await expect(bob.page.getByTestId('remove-participant-button')).toHaveCount(0);
+
+    await alice.page.locator('[data-testid="roster-entry"][data-entity="sip:carol@127.0.0.1"]').getByTestId('remove-participant-button').click();
+    await expect(carol.page.getByTestId('phone')).toHaveAttribute('data-idle', 'true', { timeout: 5_000 });
+    await expect(connectedEntries(alice)).toHaveCount(2, { timeout: 3_000 });
+    await expect(connectedEntries(bob)).toHaveCount(2, { timeout: 3_000 });
+    await expectHears(bob, TONES.alice);
+  });
+});

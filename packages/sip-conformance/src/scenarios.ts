@@ -133,4 +133,360 @@ export async function uas(ctx: ScenarioContext): Promise<RecordingResult> {
   });
 }
 
+/** The same SDP with its o= version bumped (a re-offer a browser accepts: same ICE/DTLS identity). */
+export function bumpVersion(sdp: string): string {
+  return sdp.replace(/^(o=\S+ \S+ )(\d+)/m, (_m, head: string, v: string) => `${head}${Number(v) + 1}`);
+}
+
+/** Hang up if a call is still up after `ms` (peers differ in whether they end a transferred call). */
+async function closedOrHangup(peer: Peer, since: number, ms: number): Promise<void> {
+  try {
+    await peer.log.wait('closed', since, ms, peer.label);
+  } catch {
+    await peer.hangup();
+    await peer.log.wait('closed', since, 5000, peer.label);
+  }
+}
+
+const PIDF = (state: 'open' | 'closed') => [
+  '<?xml version="1.0" encoding="UTF-8"?>',
+  '<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:presence@127.0.0.1">',
+  `<tuple id="t1"><status><basic>${state}</basic></status></tuple>`,
+  '</presence>',
+  '',
+].join('\r\n');
+
+// ---------------------------------------------------------------------------------------------
+// UAC: the app calls the peer (createUAC), re-INVITE (modify), INFO, BYE from the app.
+// ---------------------------------------------------------------------------------------------
+export async function uac(ctx: ScenarioContext): Promise<RecordingResult> {
+  const { h, peer, webrtc } = ctx;
+  await peer.reset();
+  const notes = [`the app calls ${peer.label} (createUAC, auto-answer), re-INVITE (dialog.modify), INFO (application/dtmf-relay), BYE from the app`];
+  return recorded(h, goldenName('uac', peer), notes, async () => {
+    const app = await h.app();
+    try {
+      const m = peer.log.mark();
+      const offer = offerFor(webrtc);
+      const dlg = await app.srf.createUAC(peer.uri, { localSdp: offer, headers: { 'X-App': 'uac' } });
+      await peer.log.wait('established', m, 8000, peer.label);
+      await sleep(50);
+      const answer = await dlg.modify(bumpVersion(offer));
+      assert.match(answer, /^v=0/m, 're-INVITE answered with SDP');
+      const info = await dlg.request({ method: 'INFO', headers: { 'Content-Type': 'application/dtmf-relay' }, body: 'Signal=5\r\nDuration=160\r\n' });
+      const infoStatus = await responseStatus(info);
+      assert.ok(infoStatus >= 200, `INFO got a final response (${infoStatus})`);
+      await dlg.destroy();
+      await peer.log.wait('closed', m, 5000, peer.label);
+      await serverIdle(h);
+    } finally {
+      await closeApp(h, app);
+    }
+  });
+}
+
+/** srf's dialog.request() resolves with the request; its final response comes as an event. */
+function responseStatus(req: { on?(e: string, fn: (res: { status: number }) => void): void; status?: number }): Promise<number> {
+  if (typeof req.status === 'number') return Promise.resolve(req.status);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no final response to in-dialog request')), 8000);
+    req.on!('response', (res) => {
+      if (res.status >= 200) {
+        clearTimeout(timer);
+        resolve(res.status);
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// B2BUA: peer A -> app (createB2BUA) -> peer B; A hangs up, the app ends B.
+// ---------------------------------------------------------------------------------------------
+export async function b2bua(ctx: ScenarioContext): Promise<RecordingResult> {
+  const { h, peer } = ctx;
+  const peerB = ctx.peerB!;
+  await peer.reset();
+  await peerB.reset();
+  const notes = [`${peer.label} (A) calls the app, which calls ${peerB.label} (B) with createB2BUA (SDP passed through); A hangs up, the app sends BYE to B`];
+  return recorded(h, `b2bua--${peer.label}--${peerB.label}`, notes, async () => {
+    const trace = new AppTrace();
+    const app = await h.app((srf) => {
+      srf.invite(async (req: AppReq, res: AppRes) => {
+        trace.add('invite');
+        try {
+          const { uas: a, uac: b } = await srf.createB2BUA(req, res, peerB.uri, { localSdpB: req.body, headers: { 'X-App': 'b2bua' } });
+          trace.add('connected');
+          a.on('destroy', () => {
+            trace.add('a-bye');
+            void b.destroy().then(() => trace.add('b-ended'));
+          });
+          b.on('destroy', () => {
+            trace.add('b-bye');
+            void a.destroy().then(() => trace.add('a-ended'));
+          });
+        } catch (err) {
+          trace.add(`failed ${(err as { status?: number }).status ?? (err as Error).message}`);
+        }
+      });
+    });
+    try {
+      const mA = peer.log.mark();
+      const mB = peerB.log.mark();
+      await peer.call(h.uri('b2b', peer.transport));
+      await peerB.log.wait('established', mB, 8000, peerB.label);
+      await peer.log.wait('established', mA, 8000, peer.label);
+      await trace.wait('connected');
+      await sleep(100);
+      await peer.hangup();
+      await trace.wait('b-ended');
+      await peer.log.wait('closed', mA, 5000, peer.label);
+      await peerB.log.wait('closed', mB, 5000, peerB.label);
+      await serverIdle(h);
+    } finally {
+      await closeApp(h, app);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proxy: peer A -> app (srf.proxyRequest with Record-Route) -> peer B; ACK and BYE follow the route.
+// ---------------------------------------------------------------------------------------------
+export async function proxy(ctx: ScenarioContext): Promise<RecordingResult> {
+  const { h, peer } = ctx;
+  const peerB = ctx.peerB!;
+  await peer.reset();
+  await peerB.reset();
+  const notes = [`${peer.label} (A) calls the app, which proxies to ${peerB.label} (B) with recordRoute; A hangs up (BYE along the Record-Route)`];
+  return recorded(h, `proxy--${peer.label}--${peerB.label}`, notes, async () => {
+    const trace = new AppTrace();
+    const app = await h.app((srf) => {
+      srf.invite((req: AppReq, res: AppRes) => {
+        trace.add('invite');
+        void srf.proxyRequest(req, peerB.uri, { recordRoute: true, remainInDialog: true })
+          .then((r: { finalStatus?: number }) => trace.add(`proxied ${r?.finalStatus ?? ''}`.trim()))
+          .catch((err: Error) => {
+            trace.add(`proxy failed ${err.message}`);
+            if (!res.finalResponseSent) res.send(500);
+          });
+      });
+    });
+    try {
+      const mA = peer.log.mark();
+      const mB = peerB.log.mark();
+      await peer.call(h.uri('proxy', peer.transport));
+      await peerB.log.wait('established', mB, 8000, peerB.label);
+      await peer.log.wait('established', mA, 8000, peer.label);
+      await sleep(150);
+      await peer.hangup();
+      await peer.log.wait('closed', mA, 5000, peer.label);
+      await peerB.log.wait('closed', mB, 5000, peerB.label);
+      await serverIdle(h);
+    } finally {
+      await closeApp(h, app);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// SUBSCRIBE/NOTIFY: the peer subscribes to presence; the app answers 202 and NOTIFYs (active, then terminated).
+// ---------------------------------------------------------------------------------------------
+export async function subscribe(ctx: ScenarioContext & { startSubscriber?: (target: string) => Promise<Peer> }): Promise<RecordingResult> {
+  const { h } = ctx;
+  const notes = ['the peer SUBSCRIBEs (Event: presence); the app: createUAS (202), NOTIFY active;expires=600 (pidf open), NOTIFY terminated;reason=noresource (pidf closed)'];
+  const label = ctx.peer.label;
+  return recorded(h, `subscribe--${label}`, notes, async () => {
+    const trace = new AppTrace();
+    const app = await h.app((srf) => {
+      srf.subscribe(async (req: AppReq, res: AppRes) => {
+        trace.add(`subscribe ${req.get('Event')}`);
+        try {
+          const dlg = await srf.createUAS(req, res, { headers: { Expires: req.has('Expires') ? req.get('Expires') : '600' } });
+          trace.add('202');
+          const n1 = await dlg.request({ method: 'NOTIFY', headers: { Event: 'presence', 'Subscription-State': 'active;expires=600', 'Content-Type': 'application/pidf+xml' }, body: PIDF('open') });
+          trace.add(`notify1 ${await responseStatus(n1)}`);
+          await sleep(100);
+          const n2 = await dlg.request({ method: 'NOTIFY', headers: { Event: 'presence', 'Subscription-State': 'terminated;reason=noresource', 'Content-Type': 'application/pidf+xml' }, body: PIDF('closed') });
+          trace.add(`notify2 ${await responseStatus(n2)}`);
+        } catch (err) {
+          trace.add(`failed ${(err as Error).message}`);
+        }
+      });
+    });
+    let started: Peer | undefined;
+    try {
+      const target = h.uri('presence', ctx.peer.transport);
+      let peer = ctx.peer;
+      const m = peer.log.mark();
+      if (ctx.startSubscriber) {
+        started = await ctx.startSubscriber(target);
+        peer = started;
+      } else {
+        await peer.subscribe(target);
+      }
+      await peer.log.wait('notify', ctx.startSubscriber ? 0 : m, 8000, peer.label);
+      await trace.wait('notify2 200');
+      await sleep(100);
+    } finally {
+      if (started) await started.close();
+      await sleep(50);
+      await closeApp(h, app);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// REFER: the peer calls the app, then transfers (REFER); the app answers 202 and sends sipfrag NOTIFYs.
+// ---------------------------------------------------------------------------------------------
+export async function refer(ctx: ScenarioContext): Promise<RecordingResult> {
+  const { h, peer } = ctx;
+  await peer.reset();
+  const notes = [`${peer.label} calls the app, then transfers the call (REFER to carol); the app answers 202, NOTIFY sipfrag 100 Trying (active) and 200 OK (terminated); the call then ends`];
+  return recorded(h, goldenName('refer', peer), notes, async () => {
+    const trace = new AppTrace();
+    const app = await h.app((srf) => {
+      srf.invite(async (req: AppReq, res: AppRes) => {
+        const dlg = await srf.createUAS(req, res, { localSdp: answerTo(req.body) });
+        trace.add('dialog');
+        dlg.on('destroy', () => trace.add('destroy'));
+        dlg.on('refer', async (rreq: AppReq, rres: AppRes) => {
+          trace.add(`refer ${rreq.get('Refer-To')}`);
+          rres.send(202);
+          try {
+            const frag = (line: string, state: string) => dlg.request({ method: 'NOTIFY', headers: { Event: 'refer', 'Subscription-State': state, 'Content-Type': 'message/sipfrag;version=2.0' }, body: `${line}\r\n` });
+            trace.add(`notify-trying ${await responseStatus(await frag('SIP/2.0 100 Trying', 'active;expires=60'))}`);
+            await sleep(50);
+            trace.add(`notify-ok ${await responseStatus(await frag('SIP/2.0 200 OK', 'terminated;reason=noresource'))}`);
+          } catch (err) {
+            trace.add(`notify failed ${(err as Error).message}`);
+          }
+        });
+      });
+    });
+    try {
+      const m = peer.log.mark();
+      await peer.call(h.uri('transferor', peer.transport));
+      await peer.log.wait('established', m, 8000, peer.label);
+      await sleep(100);
+      await peer.transfer(h.uri('carol', peer.transport));
+      await waitFor(() => trace.items.some((i) => i.startsWith('notify-ok')), 8000, `final NOTIFY answered (app saw: ${trace.items.join(', ')})`);
+      assert.ok(trace.items.some((i) => /^refer <?sip:carol@/.test(i)), `REFER with Refer-To carol (app saw: ${trace.items.join(', ')})`);
+      await closedOrHangup(peer, m, 1500);
+      await trace.wait('destroy');
+      await serverIdle(h);
+    } finally {
+      await closeApp(h, app);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// CANCEL: the peer calls, the app rings (180) and answers 200 only after the CANCEL reached it —
+// "CANCEL just before the app's 200": the server has already sent 487; the late 200 must not go out.
+// ---------------------------------------------------------------------------------------------
+export async function cancel(ctx: ScenarioContext): Promise<RecordingResult> {
+  const { h, peer } = ctx;
+  await peer.reset();
+  const notes = [`${peer.label} calls, the app sends 180; the peer cancels; when the app learns of the CANCEL it tries a (late) 200, which the server must refuse`];
+  return recorded(h, goldenName('cancel', peer), notes, async () => {
+    const trace = new AppTrace();
+    const app = await h.app((srf) => {
+      srf.invite((req: AppReq, res: AppRes) => {
+        trace.add('invite');
+        res.send(180);
+        req.on('cancel', () => {
+          trace.add('cancel');
+          try {
+            res.send(200, { body: answerTo(req.body) }, (err: Error | null) => trace.add(err ? `late-200 refused: ${err.message}` : 'late-200 sent'));
+          } catch (err) {
+            trace.add(`late-200 threw: ${(err as Error).message}`);
+          }
+        });
+      });
+    });
+    try {
+      const m = peer.log.mark();
+      await peer.call(h.uri('cancel', peer.transport));
+      await peer.log.wait('ringing', m, 8000, peer.label);
+      await sleep(100);
+      await peer.hangup();
+      await trace.wait('cancel');
+      await peer.log.wait('closed', m, 5000, peer.label);
+      await sleep(300);
+      assert.equal(peer.log.find('established', m), undefined, `${peer.label} must not see the call answered`);
+      await serverIdle(h);
+    } finally {
+      await closeApp(h, app);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Glare: the peer re-INVITEs; before answering, the app re-INVITEs too, then answers the peer 491.
+// The peer (if it detects glare) answers the app's re-INVITE 491; the app retries after a short
+// random-range delay (RFC 3261 14.1: 0-2 s, the app does not own the Call-ID).
+// ---------------------------------------------------------------------------------------------
+export async function glare(ctx: ScenarioContext & { waitPeerRetryMs?: number }): Promise<RecordingResult> {
+  const { h, peer } = ctx;
+  await peer.reset();
+  const notes = [
+    `${peer.label} calls the app; the peer re-INVITEs; the app, before answering it, re-INVITEs (dialog.modify) and then answers the peer's re-INVITE 491`,
+    'the app retries its re-INVITE after 200 ms if it got 491; a later peer retry is answered 200',
+  ];
+  return recorded(h, goldenName('glare', peer), notes, async () => {
+    const trace = new AppTrace();
+    let dlg: AppDialog | undefined;
+    const app = await h.app((srf) => {
+      srf.invite(async (req: AppReq, res: AppRes) => {
+        dlg = await srf.createUAS(req, res, { localSdp: answerTo(req.body) });
+        trace.add('dialog');
+        let glared = false;
+        dlg.on('destroy', () => trace.add('destroy'));
+        dlg.on('modify', async (mreq: AppReq, mres: AppRes) => {
+          if (glared) {
+            trace.add('peer-retry');
+            mres.send(200, { body: dlg!.local.sdp, headers: { 'Content-Type': 'application/sdp' } });
+            return;
+          }
+          glared = true;
+          trace.add('peer-reinvite');
+          const own = dlg!.modify(bumpVersion(dlg!.local.sdp));
+          mres.send(491);
+          try {
+            await own;
+            trace.add('own-200');
+          } catch (err) {
+            trace.add(`own-${(err as { status?: number }).status ?? (err as Error).message}`);
+            await sleep(200);
+            try {
+              await dlg!.modify(bumpVersion(dlg!.local.sdp));
+              trace.add('own-retry-200');
+            } catch (err2) {
+              trace.add(`own-retry-${(err2 as { status?: number }).status ?? (err2 as Error).message}`);
+            }
+          }
+        });
+      });
+    });
+    try {
+      const m = peer.log.mark();
+      await peer.call(h.uri('glare', peer.transport));
+      await peer.log.wait('established', m, 8000, peer.label);
+      await trace.wait('dialog');
+      await sleep(100);
+      await peer.reinvite();
+      await trace.wait('peer-reinvite');
+      await waitFor(() => trace.items.some((i) => i === 'own-200' || i.startsWith('own-retry')), 8000, `the app's re-INVITE to complete (app saw: ${trace.items.join(', ')})`);
+      if (ctx.waitPeerRetryMs) await waitFor(() => trace.has('peer-retry'), ctx.waitPeerRetryMs, 'the peer to retry its re-INVITE').catch(() => trace.add('no-peer-retry'));
+      await sleep(100);
+      assert.ok(!peer.log.find('closed', m), `${peer.label} must still be in the call after glare (events: ${peer.log.events.slice(m).map((e) => e.type).join(', ')})`);
+      await peer.hangup();
+      await peer.log.wait('closed', m, 5000, peer.label);
+      await trace.wait('destroy');
+      await serverIdle(h);
+    } finally {
+      await closeApp(h, app);
+    }
+  });
+}
+
 export { isWebrtc, offerFor };

@@ -107,6 +107,21 @@ export class ConferenceSession {
   }
 
   /**
+   * Asks the focus to remove a participant (REFER with Refer-To <entity;method=BYE>, RFC 4579 §5.5);
+   * the focus allows it to the creator and admins. Resolves when the focus reports success.
+   */
+  async remove(entity: string): Promise<void> {
+    this.#error = null;
+    try {
+      await this.line.refer(`${entity};method=BYE`);
+    } catch (error) {
+      this.#error = `could not remove ${entity}: ${error instanceof Error ? error.message : String(error)}`;
+      this.#changed();
+      throw error;
+    }
+  }
+
+  /**
    * REFERs each line's party to the conference. Resolves when every REFER has settled; never
    * rejects (failures are shown per invitee and on the line).
    */

@@ -292,6 +292,15 @@ export class Phone {
   }
 
   /** Keypad: plays RFC 4733 tones on a call ("1", "*", "#", or several at once). */
+  /** The conference creator removes a participant (the focus checks the right to do so). */
+  removeParticipant(entity: string): void {
+    const line = this.#activeConferenceLine();
+    if (!line) return;
+    this.#conferenceFor(line).remove(entity).catch(() => {
+      /* shown on the conference card */
+    });
+  }
+
   sendDtmf(lineId: string, tones: string): void {
     this.#lines.get(lineId)?.sendDtmf(tones);
   }

@@ -71,14 +71,18 @@ export function ConferencePanel({ phone, snap }: { phone: Phone; snap: PhoneSnap
                 ))}
             </ul>
           )}
-          <Roster entries={conference.roster?.entries ?? null} />
+          <Roster
+            entries={conference.roster?.entries ?? null}
+            me={snap.account?.uri ?? null}
+            onRemove={(entity) => phone.removeParticipant(entity)}
+          />
         </div>
       )}
     </section>
   );
 }
 
-function Roster({ entries }: { entries: readonly RosterEntry[] | null }) {
+function Roster({ entries, me, onRemove }: { entries: readonly RosterEntry[] | null; me: string | null; onRemove: (entity: string) => void }) {
   if (entries === null) {
     return (
       <p className="hint" data-testid="roster-loading">
@@ -86,6 +90,8 @@ function Roster({ entries }: { entries: readonly RosterEntry[] | null }) {
       </p>
     );
   }
+  // The creator may remove others (the focus enforces it; the button only shows where it would work).
+  const iAmCreator = entries.some((e) => e.entity === me && e.roles.includes('creator'));
   return (
     <ul className="roster" data-testid="roster" aria-label="Participants">
       {entries.map((e) => (
@@ -108,6 +114,17 @@ function Roster({ entries }: { entries: readonly RosterEntry[] | null }) {
           </span>
           <span className="roster-uri mono">{e.entity}</span>
           <span className={`chip chip-roster chip-${e.status}`}>{STATUS_LABEL[e.status] ?? e.status}</span>
+          {iAmCreator && e.entity !== me && e.status !== 'disconnected' && (
+            <button
+              type="button"
+              className="btn btn-small"
+              data-testid="remove-participant-button"
+              aria-label={`Remove ${e.displayText ?? userPart(e.entity)} from the conference`}
+              onClick={() => onRemove(e.entity)}
+            >
+              Remove
+            </button>
+          )}
         </li>
       ))}
       {entries.length === 0 && <li className="hint">Nobody has joined yet.</li>}

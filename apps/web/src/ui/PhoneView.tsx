@@ -43,7 +43,8 @@ export function PhoneView({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }
           </p>
         ) : (
           <ul className="line-list">
-            {snap.lines.map((line) => (
+            {/* Ended lines go below the live ones: when they fade out, nothing moves under the user's pointer. */}
+            {[...snap.lines].sort((a, b) => Number(a.state === 'ended') - Number(b.state === 'ended')).map((line) => (
               <LineCard
                 key={line.id}
                 line={line}
