@@ -143,3 +143,21 @@ export async function expectHears(p: UserPage, freq: number, timeoutMs = 10_000)
   }
   throw new Error(`${p.user} does not hear ${freq} Hz; peaks heard: [${peaks.join(', ')}]`);
 }
+
+/**
+ * The central scenario up to the click: alice calls bob, holds him, calls carol, and clicks Conference.
+ * Returns the time of the click.
+ */
+export async function mergeIntoConference(alice: UserPage, bob: UserPage, carol: UserPage): Promise<number> {
+  await dial(alice, 'bob');
+  await bob.page.getByTestId('answer-button').click();
+  await expect(line(alice, 'bob')).toHaveAttribute('data-state', 'active');
+  await line(alice, 'bob').getByTestId('hold-button').click();
+  await expect(line(alice, 'bob')).toHaveAttribute('data-state', 'held');
+  await dial(alice, 'carol');
+  await carol.page.getByTestId('answer-button').click();
+  await expect(line(alice, 'carol')).toHaveAttribute('data-state', 'active');
+  const clicked = Date.now();
+  await alice.page.getByTestId('conference-button').click();
+  return clicked;
+}

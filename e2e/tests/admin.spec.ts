@@ -4,7 +4,7 @@
  * conference disappears from the admin list.
  */
 import { test, expect } from '@playwright/test';
-import { dial, expectHears, expectRegistered, line, login, openAdminPage, openUserPage, settled, type UserPage } from '../support/phone.ts';
+import { expectHears, expectRegistered, line, login, mergeIntoConference, openAdminPage, openUserPage, settled, type UserPage } from '../support/phone.ts';
 import { TONES } from '../support/tones.ts';
 
 let alice: UserPage;
@@ -27,14 +27,7 @@ test('admin sees the conference, kicks carol; bob leaves; alice hangs up and the
   await Promise.all([expectRegistered(alice), expectRegistered(bob), expectRegistered(carol)]);
 
   // The central scenario builds the conference.
-  await dial(alice, 'bob');
-  await bob.page.getByTestId('answer-button').click();
-  await expect(line(alice, 'bob')).toHaveAttribute('data-state', 'active');
-  await line(alice, 'bob').getByTestId('hold-button').click();
-  await dial(alice, 'carol');
-  await carol.page.getByTestId('answer-button').click();
-  await expect(line(alice, 'carol')).toHaveAttribute('data-state', 'active');
-  await alice.page.getByTestId('conference-button').click();
+  await mergeIntoConference(alice, bob, carol);
   await expect(connected(alice)).toHaveCount(3, { timeout: 5_000 });
   const uri = (await alice.page.getByTestId('conference').getAttribute('data-uri'))!;
 

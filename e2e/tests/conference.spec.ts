@@ -4,7 +4,7 @@
  * conference-event NOTIFYs) shows the same three connected entries; everyone hears both others' tones.
  */
 import { test, expect } from '@playwright/test';
-import { dial, expectHears, expectRegistered, line, login, openUserPage, settled, type UserPage } from '../support/phone.ts';
+import { expectHears, expectRegistered, login, mergeIntoConference, openUserPage, settled, type UserPage } from '../support/phone.ts';
 import { E2E_BASE_URL, E2E_PASSTHROUGH_URL } from '../support/env.ts';
 import { TONES } from '../support/tones.ts';
 
@@ -34,18 +34,7 @@ for (const { mode, baseURL } of MODES) {
     });
 
     test('hold one call, talk on another, click Conference: one conference, everyone hears everyone', async () => {
-      await dial(alice, 'bob');
-      await bob.page.getByTestId('answer-button').click();
-      await expect(line(alice, 'bob')).toHaveAttribute('data-state', 'active');
-      await line(alice, 'bob').getByTestId('hold-button').click();
-      await expect(line(alice, 'bob')).toHaveAttribute('data-state', 'held');
-
-      await dial(alice, 'carol');
-      await carol.page.getByTestId('answer-button').click();
-      await expect(line(alice, 'carol')).toHaveAttribute('data-state', 'active');
-
-      const clicked = Date.now();
-      await alice.page.getByTestId('conference-button').click();
+      const clicked = await mergeIntoConference(alice, bob, carol);
       await expect(connectedEntries(alice)).toHaveCount(3, { timeout: 3_000 });
       console.log(`[${mode}] alice's roster showed three connected participants ${Date.now() - clicked} ms after the click`);
       for (const p of [bob, carol]) await expect(connectedEntries(p)).toHaveCount(3, { timeout: 5_000 });
@@ -87,13 +76,7 @@ test.describe('conference moderation by its creator', () => {
     [alice, bob, carol] = await Promise.all([openUserPage('alice'), openUserPage('bob'), openUserPage('carol')]);
     await Promise.all([login(alice), login(bob), login(carol)]);
     await Promise.all([expectRegistered(alice), expectRegistered(bob), expectRegistered(carol)]);
-    await dial(alice, 'bob');
-    await bob.page.getByTestId('answer-button').click();
-    await line(alice, 'bob').getByTestId('hold-button').click();
-    await dial(alice, 'carol');
-    await carol.page.getByTestId('answer-button').click();
-    await expect(line(alice, 'carol')).toHaveAttribute('data-state', 'active');
-    await alice.page.getByTestId('conference-button').click();
+    await mergeIntoConference(alice, bob, carol);
     await expect(connectedEntries(alice)).toHaveCount(3, { timeout: 5_000 });
     // Only the creator sees Remove, and not on her own entry.
     await expect(alice.page.locator('[data-testid="roster-entry"][data-entity="sip:alice@127.0.0.1"] [data-testid="remove-participant-button"]')).toHaveCount(0);

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { webrtcLikeAnswer, webrtcLikeOffer, type IncomingRequest } from '@conclave/sip-test-ua';
 import { startStack, type TestStack } from './support/stack.ts';
+import { waitFor } from './support/wait.ts';
 
 let stack: TestStack;
 before(async () => {
@@ -145,10 +146,3 @@ test('CANCEL while the callee rings: the callee sees CANCEL, the caller gets 487
   await bob.register(0);
 });
 
-async function waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -10,6 +10,7 @@ import { validateDocuments } from '@conclave/conference-info/test-support';
 import { webrtcLikeOffer, answerFor, type SipTestUa, type SipTestDialog } from '@conclave/sip-test-ua';
 import type { SipRequest } from '@conclave/sip-message';
 import { startStack, type TestStack } from './support/stack.ts';
+import { waitFor } from './support/wait.ts';
 
 let stack: TestStack;
 const documents: string[] = [];
@@ -26,13 +27,6 @@ after(async () => {
   console.log(`# ${documents.length} conference-info documents validated against the RFC 4575 schema`);
 });
 
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function registered(user: string): Promise<SipTestUa> {
   const ua = await stack.ua(user);

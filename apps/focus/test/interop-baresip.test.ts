@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, type TestStack } from './support/stack.ts';
 import { Baresip } from './support/baresip.ts';
+import { waitFor as waitUntil } from './support/wait.ts';
 
 let stack: TestStack;
 let baresip: Baresip;
@@ -25,12 +26,9 @@ after(async () => {
   await stack?.close();
 });
 
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; baresip said:\n${baresip.output.slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function waitFor(predicate: () => boolean, what: string): Promise<void> {
+  return waitUntil(predicate, what, 10_000, () => `baresip said:
+${baresip.output.slice(-2000)}`);
 }
 
 test('baresip registers with digest authentication', async () => {

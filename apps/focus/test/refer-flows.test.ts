@@ -8,14 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { answerFor, webrtcLikeOffer, type SipTestDialog, type SipTestUa } from '@conclave/sip-test-ua';
 import { startStack, type TestStack } from './support/stack.ts';
+import { waitFor } from './support/wait.ts';
 
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** bob: registered, answers calls like a browser; in pass-through mode follows REFERs like JsSIP does. */
 async function bobPhone(stack: TestStack): Promise<SipTestUa> {

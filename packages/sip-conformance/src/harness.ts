@@ -226,17 +226,17 @@ export class Recording {
   /** The normalised transcript so far (for failure reports), without touching golden files. */
   async render(): Promise<string> {
     const entries = await this.entries();
-    return renderGolden(this.name, [], normalise(entries, { ports: this.#h.roles }));
+    return renderGolden(this.name, [], normalise(entries, { ports: this.#h.roles, times: true }));
   }
 
   /** Normalise, then compare with the golden file (or write it when UPDATE_GOLDEN=1 or it is missing and UPDATE_GOLDEN=missing). */
-  async finish(): Promise<RecordingResult> {
+  async finish(extraNotes: string[] = []): Promise<RecordingResult> {
     const entries = await this.entries();
     // Connection numbers relative to the scenario.
     const conns = [...new Set(entries.filter((e) => e.channel === 'control').map((e) => e.conn!))].sort((a, b) => a - b);
     for (const e of entries) if (e.channel === 'control') e.conn = conns.indexOf(e.conn!);
     const blocks = normalise(entries, { ports: this.#h.roles });
-    const notes = [...(this.#opts.notes ?? [])];
+    const notes = [...(this.#opts.notes ?? []), ...extraNotes];
     if (!this.#h.wire) notes.push(`SIP wire capture unavailable: ${this.#h.wireError ?? 'unknown'}`);
     const golden = renderGolden(this.name, notes, blocks);
     const file = join(GOLDEN_DIR, `${this.name}.txt`);

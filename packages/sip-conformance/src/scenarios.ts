@@ -57,18 +57,19 @@ export function assertGolden(r: RecordingResult): void {
  * Run a scenario body while recording; on failure the error carries the transcript so far (and the
  * last server log lines), which is what one needs to see what went wrong on the wire.
  */
-export async function recorded(h: Harness, name: string, notes: string[], body: () => Promise<void>, opts: { keepRetransmissions?: boolean } = {}): Promise<RecordingResult> {
+export async function recorded(h: Harness, name: string, notes: string[], body: (trace: AppTrace) => Promise<void>, opts: { keepRetransmissions?: boolean } = {}): Promise<RecordingResult> {
   const rec = h.record(name, { notes, ...opts });
+  const trace = new AppTrace();
   try {
-    await body();
+    await body(trace);
   } catch (err) {
     const e = err as Error;
     const transcript = await rec.render().catch((x: Error) => `(no transcript: ${x.message})`);
     const peerOut = h.peerOutputs().slice(-4000);
-    e.message += `\n--- peer output (tail) ---\n${peerOut}\n--- transcript so far ---\n${transcript}\n--- last server log lines ---\n${h.logLines.slice(-25).join('\n')}`;
+    e.message += `\n--- app trace ---\n${trace.items.join(', ')}\n--- peer output (tail) ---\n${peerOut}\n--- transcript so far ---\n${transcript}\n--- last server log lines ---\n${h.logLines.slice(-25).join('\n')}`;
     throw e;
   }
-  return rec.finish();
+  return rec.finish(trace.items.length > 0 ? [`app trace: ${trace.items.join(', ')}`] : []);
 }
 
 /**
@@ -93,8 +94,7 @@ export async function uas(ctx: ScenarioContext): Promise<RecordingResult> {
   const { h, peer } = ctx;
   await peer.reset();
   const notes = [`${peer.label} calls the app twice: 180 + 200 (createUAS), ACK; first BYE from the peer, then BYE from the app`];
-  return recorded(h, goldenName('uas', peer), notes, async () => {
-    const trace = new AppTrace();
+  return recorded(h, goldenName('uas', peer), notes, async (trace) => {
     const dialogs: AppDialog[] = [];
     const app = await h.app((srf) => {
       srf.invite(async (req: AppReq, res: AppRes) => {
@@ -163,7 +163,7 @@ export async function uac(ctx: ScenarioContext): Promise<RecordingResult> {
   const { h, peer, webrtc } = ctx;
   await peer.reset();
   const notes = [`the app calls ${peer.label} (createUAC, auto-answer), re-INVITE (dialog.modify), INFO (application/dtmf-relay), BYE from the app`];
-  return recorded(h, goldenName('uac', peer), notes, async () => {
+  return recorded(h, goldenName('uac', peer), notes, async (trace) => {
     const app = await h.app();
     try {
       const m = peer.log.mark();
@@ -171,12 +171,16 @@ export async function uac(ctx: ScenarioContext): Promise<RecordingResult> {
       const dlg = await app.srf.createUAC(peer.uri, { localSdp: offer, headers: { 'X-App': 'uac' } });
       await peer.log.wait('established', m, 8000, peer.label);
       await sleep(50);
+      trace.add('answered');
       const answer = await dlg.modify(bumpVersion(offer));
       assert.match(answer, /^v=0/m, 're-INVITE answered with SDP');
+      trace.add('re-INVITE 200');
       const info = await dlg.request({ method: 'INFO', headers: { 'Content-Type': 'application/dtmf-relay' }, body: 'Signal=5\r\nDuration=160\r\n' });
       const infoStatus = await responseStatus(info);
+      trace.add(`INFO ${infoStatus}`);
       assert.ok(infoStatus >= 200, `INFO got a final response (${infoStatus})`);
       await dlg.destroy();
+      trace.add('BYE sent');
       await peer.log.wait('closed', m, 5000, peer.label);
       await serverIdle(h);
     } finally {
@@ -208,8 +212,7 @@ export async function b2bua(ctx: ScenarioContext): Promise<RecordingResult> {
   await peer.reset();
   await peerB.reset();
   const notes = [`${peer.label} (A) calls the app, which calls ${peerB.label} (B) with createB2BUA (SDP passed through); A hangs up, the app sends BYE to B`];
-  return recorded(h, `b2bua--${peer.label}--${peerB.label}`, notes, async () => {
-    const trace = new AppTrace();
+  return recorded(h, `b2bua--${peer.label}--${peerB.label}`, notes, async (trace) => {
     const app = await h.app((srf) => {
       srf.invite(async (req: AppReq, res: AppRes) => {
         trace.add('invite');
@@ -257,8 +260,7 @@ export async function proxy(ctx: ScenarioContext): Promise<RecordingResult> {
   await peer.reset();
   await peerB.reset();
   const notes = [`${peer.label} (A) calls the app, which proxies to ${peerB.label} (B) with recordRoute; A hangs up (BYE along the Record-Route)`];
-  return recorded(h, `proxy--${peer.label}--${peerB.label}`, notes, async () => {
-    const trace = new AppTrace();
+  return recorded(h, `proxy--${peer.label}--${peerB.label}`, notes, async (trace) => {
     const app = await h.app((srf) => {
       srf.invite((req: AppReq, res: AppRes) => {
         trace.add('invite');
@@ -294,8 +296,7 @@ export async function subscribe(ctx: ScenarioContext & { startSubscriber?: (targ
   const { h } = ctx;
   const notes = ['the peer SUBSCRIBEs (Event: presence); the app: createUAS (202), NOTIFY active;expires=600 (pidf open), NOTIFY terminated;reason=noresource (pidf closed)'];
   const label = ctx.peer.label;
-  return recorded(h, `subscribe--${label}`, notes, async () => {
-    const trace = new AppTrace();
+  return recorded(h, `subscribe--${label}`, notes, async (trace) => {
     const app = await h.app((srf) => {
       srf.subscribe(async (req: AppReq, res: AppRes) => {
         trace.add(`subscribe ${req.get('Event')}`);
@@ -341,8 +342,7 @@ export async function refer(ctx: ScenarioContext): Promise<RecordingResult> {
   const { h, peer } = ctx;
   await peer.reset();
   const notes = [`${peer.label} calls the app, then transfers the call (REFER to carol); the app answers 202, NOTIFY sipfrag 100 Trying (active) and 200 OK (terminated); the call then ends`];
-  return recorded(h, goldenName('refer', peer), notes, async () => {
-    const trace = new AppTrace();
+  return recorded(h, goldenName('refer', peer), notes, async (trace) => {
     const app = await h.app((srf) => {
       srf.invite(async (req: AppReq, res: AppRes) => {
         const dlg = await srf.createUAS(req, res, { localSdp: answerTo(req.body) });
@@ -387,8 +387,7 @@ export async function cancel(ctx: ScenarioContext): Promise<RecordingResult> {
   const { h, peer } = ctx;
   await peer.reset();
   const notes = [`${peer.label} calls, the app sends 180; the peer cancels; when the app learns of the CANCEL it tries a (late) 200, which the server must refuse`];
-  return recorded(h, goldenName('cancel', peer), notes, async () => {
-    const trace = new AppTrace();
+  return recorded(h, goldenName('cancel', peer), notes, async (trace) => {
     const app = await h.app((srf) => {
       srf.invite((req: AppReq, res: AppRes) => {
         trace.add('invite');
@@ -432,8 +431,7 @@ export async function glare(ctx: ScenarioContext & { waitPeerRetryMs?: number })
     `${peer.label} calls the app; the peer re-INVITEs; the app, before answering it, re-INVITEs (dialog.modify) and then answers the peer's re-INVITE 491`,
     'the app retries its re-INVITE after 200 ms if it got 491; a later peer retry is answered 200',
   ];
-  return recorded(h, goldenName('glare', peer), notes, async () => {
-    const trace = new AppTrace();
+  return recorded(h, goldenName('glare', peer), notes, async (trace) => {
     let dlg: AppDialog | undefined;
     const app = await h.app((srf) => {
       srf.invite(async (req: AppReq, res: AppRes) => {
@@ -449,20 +447,17 @@ export async function glare(ctx: ScenarioContext & { waitPeerRetryMs?: number })
           }
           glared = true;
           trace.add('peer-reinvite');
-          const own = dlg!.modify(bumpVersion(dlg!.local.sdp));
+          // dialog.request rather than dialog.modify: srf 5.0.29's modify() never releases its
+          // one-re-INVITE-at-a-time gate after a non-200 final response, so a retry would hang.
+          const reinvite = () => dlg!.request({ method: 'INVITE', body: bumpVersion(dlg!.local.sdp), headers: { 'Content-Type': 'application/sdp', Contact: dlg!.local.contact } });
+          const own = reinvite();
           mres.send(491);
-          try {
-            await own;
-            trace.add('own-200');
-          } catch (err) {
-            trace.add(`own-${(err as { status?: number }).status ?? (err as Error).message}`);
+          const first = await own.then((r: { status: number }) => r.status, (err: Error) => err.message);
+          trace.add(`own-${first}`);
+          if (first === 491) {
             await sleep(200);
-            try {
-              await dlg!.modify(bumpVersion(dlg!.local.sdp));
-              trace.add('own-retry-200');
-            } catch (err2) {
-              trace.add(`own-retry-${(err2 as { status?: number }).status ?? (err2 as Error).message}`);
-            }
+            const second = await reinvite().then((r: { status: number }) => r.status, (err: Error) => err.message);
+            trace.add(`own-retry-${second}`);
           }
         });
       });

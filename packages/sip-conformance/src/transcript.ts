@@ -37,8 +37,8 @@ export interface Block {
 export interface NormaliseOptions {
   /** Port number → role name (`S.udp`, `baresip-udp`, …). */
   ports: Map<number, string>;
-  /** Keep retransmissions in the shape (for the ACK-timeout scenario, where they are the point). */
-  keepRetransmissions?: boolean;
+  /** Prefix block heads with `+seconds` since the first entry (failure reports; never in golden files). */
+  times?: boolean;
 }
 
 interface ParsedSip {
@@ -300,9 +300,11 @@ export function normalise(entries: RawEntry[], opts: NormaliseOptions): Block[] 
   const ordered = [...sip, ...ctl].sort((a, b) => a.t - b.t);
   const seen = new Set<string>();
   const blocks: Block[] = [];
+  const t0 = ordered[0]?.t ?? 0;
   for (const e of ordered) {
+    const at = opts.times ? `+${((e.t - t0) / 1000).toFixed(3)} ` : '';
     if (e.channel === 'control') {
-      blocks.push({ head: `CTRL ${e.dir} (conn ${e.conn ?? 0})`, lines: n.control(e.text), retransmission: false });
+      blocks.push({ head: `${at}CTRL ${e.dir} (conn ${e.conn ?? 0})`, lines: n.control(e.text), retransmission: false });
       continue;
     }
     const T = (e.transport ?? 'udp').toUpperCase();
@@ -317,9 +319,8 @@ export function normalise(entries: RawEntry[], opts: NormaliseOptions): Block[] 
     if (e.kind === 'sip') lines = n.sip(e.text);
     else if (e.kind === 'http') lines = e.text.split('\r\n').filter((l) => l !== '').map((l) => n.text(l.replace(/^(Sec-WebSocket-(?:Key|Accept)):.*/i, '$1: <key>')));
     else lines = [e.text];
-    blocks.push({ head: `${what} ${T} ${route}${retransmission ? ' (retransmission)' : ''}`, lines, retransmission });
+    blocks.push({ head: `${at}${what} ${T} ${route}${retransmission ? ' (retransmission)' : ''}`, lines, retransmission });
   }
-  if (!opts.keepRetransmissions) return blocks;
   return blocks;
 }
 

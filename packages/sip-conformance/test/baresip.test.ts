@@ -28,10 +28,10 @@ for (const t of ['udp', 'tcp'] as const) {
   test(`SUBSCRIBE/NOTIFY: baresip-${t} (presence module) subscribes, the app notifies`, async () => {
     assertGolden(await subscribe({
       ...ctx(),
-      startSubscriber: async (target) => h.addPeer(await BaresipPeer.start({ user: `watcher${t}`, transport: t, contacts: [`"Presence" <${target.replace(/;transport=tcp/, "")}>;presence=p2p`] }), `baresip-${t}-watcher`),
+      startSubscriber: async (target) => h.addPeer(await BaresipPeer.start({ user: `watcher${t}`, transport: t, contacts: [`"Presence" <${target}>;presence=p2p`] }), `baresip-${t}-watcher`),
     }));
   });
   test(`REFER: baresip-${t} transfers its call; the app answers 202 + sipfrag NOTIFYs`, async () => assertGolden(await refer(ctx())));
   test(`CANCEL: baresip-${t} cancels a ringing call; the app's late 200 is refused`, async () => assertGolden(await cancel(ctx())));
-  test(`glare: baresip-${t} and the app re-INVITE at once (491)`, async () => assertGolden(await glare({ ...ctx(), waitPeerRetryMs: 4500 })));
+  test(`glare: baresip-${t} and the app re-INVITE at once (491)`, async () => assertGolden(await glare({ ...ctx(), waitPeerRetryMs: 0 })));
 }

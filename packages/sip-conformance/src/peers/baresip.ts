@@ -119,8 +119,10 @@ export class BaresipPeer implements Peer {
   #onOutput(text: string): void {
     this.output += text;
     if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
-    // presence module: "presence: update status of 'sip:…' from 'unknown' to 'online'"
-    for (const m of text.matchAll(/presence: update status of '[^']*' from '[^']*' to '([^']*)'/g)) this.log.push('notify', m[1]);
+    // presence module: "<sip:…> changed status from Online to Offline", "presence: subscriber closed <sip:…>: noresource"
+    const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
+    for (const m of plain.matchAll(/> changed status from (\S+) to (\S+)/g)) this.log.push('notify', m[2]);
+    for (const m of plain.matchAll(/presence: subscriber closed <[^>]*>: (\S+)/g)) this.log.push('unsubscribed', m[1]);
   }
 
   async #connect(): Promise<void> {
