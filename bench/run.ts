@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { HELP, UsageError, parseOptions, type BenchOptions, type PhaseName } from './lib/options.ts';
-import { capacity, latencyAtHalfLoad, measureDialogs, settledMemory, soak, warmUp, type PhaseContext } from './lib/phases.ts';
+import { capacity, latencyAtHalfLoad, measureDialogs, nextConfirmRate, settledMemory, soak, warmUp, type PhaseContext } from './lib/phases.ts';
 import { loadNow, machineDescription, renderReport, toJson, type TargetReport } from './lib/report.ts';
 import { SippUas } from './lib/sipp.ts';
 import { EmbeddedTarget, KamailioTarget, type Target, type TargetName } from './lib/targets.ts';
@@ -76,9 +76,10 @@ async function benchTarget(name: TargetName, opts: BenchOptions, out: string): P
     }
     if (!want('capacity')) return report;
     report.capacity = await capacity(ctx);
-    // Half of the max sustained rate; if no long run held, half of the lowest rate tried for long.
+    // Half of the max sustained rate; if no long run held, half of the rate the last one would have tried next.
     const c = report.capacity;
-    const base = c.best?.rate ?? (c.confirms.length ? Math.min(...c.confirms.map((s) => s.rate)) : undefined);
+    const last = c.confirms[c.confirms.length - 1];
+    const base = c.best?.rate ?? (last ? nextConfirmRate(last.rate, last) : undefined);
     if (base !== undefined) report.halfLoad = await latencyAtHalfLoad(ctx, base);
     else say('no capacity step was sustained: no half-load measurement');
   } catch (err) {

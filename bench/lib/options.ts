@@ -53,13 +53,14 @@ Options:
   --phases LIST           dialogs,soak,capacity (default all; capacity includes the half-load run)
   --duration S            seconds per capacity step (default 6)
   --rate CPS              skip the search: measure one fixed rate and use it as "max"
-  --start-rate CPS        first capacity step (default 100); rates double until a step fails
+  --start-rate CPS        first capacity step (default 200); rates double until a step fails
   --max-rate CPS          highest rate tried (default 2000: beyond it SIPp and the kernel's loopback
                           UDP work need most of a 2-core machine)
-  --refine N              bisection steps between the last good and first bad rate (default 1)
+  --refine N              short bisection steps between the last good and first bad rate (default 0:
+                          the long confirmation runs bisect)
   --confirm S             seconds of the run that confirms the best step holds in steady state
                           (default: settle time + 5 s)
-  --confirm-tries N       confirmation runs before giving up, each lower (default 2)
+  --confirm-tries N       confirmation runs before giving up, each lower (default 3)
   --hold MS               call hold time between ACK and BYE (default 1000)
   --latency-duration S    seconds at half the max rate for p50/p99 and CPU (default 15)
   --soak MIN              soak minutes at constant load (default 1; the full soak is --soak 10)
@@ -130,11 +131,11 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     phases: [...new Set(phases)] as PhaseName[],
     stepSeconds: num(v.duration, 'duration', 6, 1),
     rate: v.rate === undefined ? undefined : num(v.rate, 'rate', 0, 1),
-    startRate: num(v['start-rate'], 'start-rate', 100, 1),
+    startRate: num(v['start-rate'], 'start-rate', 200, 1),
     maxRate: num(v['max-rate'], 'max-rate', 2000, 1),
-    refine: num(v.refine, 'refine', 1, 0),
+    refine: num(v.refine, 'refine', 0, 0),
     confirmSeconds: v.confirm === undefined ? undefined : num(v.confirm, 'confirm', 0, 1),
-    confirmTries: Math.round(num(v['confirm-tries'], 'confirm-tries', 2, 1)),
+    confirmTries: Math.round(num(v['confirm-tries'], 'confirm-tries', 3, 1)),
     serverTransactionLimit: v['server-limit'] === undefined ? undefined : Math.round(num(v['server-limit'], 'server-limit', 0, 1)),
     holdMs: num(v.hold, 'hold', 1000, 0),
     latencySeconds: num(v['latency-duration'], 'latency-duration', 15, 1),

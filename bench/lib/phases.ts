@@ -417,9 +417,10 @@ export interface CapacityResult {
  * 1. Search with short fixed-rate steps: double until a step is not sustained, then bisect.
  * 2. Confirm: run the best rate for longer than the server keeps per-call state (settle time + 5 s),
  *    because a server that holds transactions for 32 s only shows its steady-state limits after that.
- *    Each try starts from a drained server. If it does not hold, retry at 90% of the rate of successful
- *    calls seen in the second half of that run (at most 80% of the previous try), or at the same rate
- *    if the failure looks like other processes' doing (see looksDisturbed).
+ *    Each try starts from a drained server. Until one holds, the next try runs at 90% of the rate of
+ *    successful calls seen in the failed run's second half (at most 80% of its rate); once one holds,
+ *    the next bisects between it and the lowest failure (bounded by that run's rate of successful
+ *    calls). A failure that looks like other processes' doing (see looksDisturbed) is retried as is.
  */
 export async function capacity(ctx: PhaseContext): Promise<CapacityResult> {
   const o = ctx.opts;
@@ -470,39 +471,75 @@ export async function capacity(ctx: PhaseContext): Promise<CapacityResult> {
           hi = mid;
         }
       }
+      firstBad = hi;
     }
   }
+  // (firstBad is now the lowest failing short step.)
   const result: CapacityResult = { steps, searchBest, hitCeiling: o.rate === undefined && firstBad === undefined, confirms: [], best: undefined };
   if (!searchBest) return result;
 
   const confirmSeconds = o.confirmSeconds ?? ctx.settleSeconds + 5;
-  let rate = searchBest.rate;
-  for (let attempt = 0; attempt < o.confirmTries; attempt++) {
-    // Start from a drained server: the search's (or the previous try's) leftover state would count.
-    ctx.progress(`  draining ${ctx.settleSeconds} s before the ${confirmSeconds} s run at ${rate}/s`);
-    await sleep(ctx.settleSeconds * 1000);
+  // What the long runs know: the highest rate that held, and the lowest that did not (with the rate of
+  // successful calls it still managed, which bounds what can hold).
+  let okRate: number | undefined;
+  let badBound = firstBad;
+  let rate: number | undefined = searchBest.rate;
+  let previousHeld = false;
+  for (let attempt = 0; attempt < o.confirmTries && rate !== undefined; attempt++) {
+    // Start from a drained server: an overloaded run's leftover state would count against this one.
+    // (After a run that held at a lower rate, its leftovers are less than this run's own steady state.)
+    if (!previousHeld) {
+      ctx.progress(`  draining ${ctx.settleSeconds} s before the ${confirmSeconds} s run at ${rate}/s`);
+      await sleep(ctx.settleSeconds * 1000);
+    }
     const step = await runStep(ctx, `confirm-${rate}`, rate, confirmSeconds, o.holdMs);
     ctx.progress(describeStep(step));
     result.confirms.push(step);
+    const tried: number = rate;
+    previousHeld = step.sustained;
+    let why: string;
     if (step.sustained) {
+      okRate = tried;
       result.best = step;
-      break;
+      why = 'held';
+    } else if (looksDisturbed(step)) {
+      why = `did not hold, other processes busy (${othersCores(step).toFixed(2)} cores)`;
+    } else {
+      badBound = Math.min(badBound ?? Infinity, tried, Math.max(1, Math.floor(step.uac.goodput)));
+      why = `did not hold (${step.uac.goodput.toFixed(0)}/s ok overall, ${step.uac.steadyGoodput.toFixed(0)}/s in its second half)`;
     }
-    const prev = rate;
-    const disturbed = looksDisturbed(step);
-    if (!disturbed) rate = Math.max(1, Math.floor(Math.min(prev * 0.8, step.uac.steadyGoodput * 0.9) / 10) * 10 || Math.floor(prev * 0.5));
-    if (attempt + 1 < o.confirmTries) {
-      ctx.progress(`  ${prev}/s did not hold for ${confirmSeconds} s (${step.uac.steadyGoodput.toFixed(0)}/s ok in its second half` +
-        `${disturbed ? `, other processes busy: ${othersCores(step).toFixed(2)} cores` : ''}): next try ${rate}/s`);
+    // Next: bisect between what held and what did not; below the first failure, 90% of its late goodput.
+    if (step.sustained || !looksDisturbed(step)) {
+      if (okRate === undefined) rate = nextConfirmRate(tried, step);
+      else if (badBound !== undefined && badBound / okRate > 1.2) rate = round10((okRate + badBound) / 2);
+      else rate = undefined;
     }
+    if (attempt + 1 < o.confirmTries && rate !== undefined) ctx.progress(`  ${tried}/s ${why}: next try ${rate}/s`);
   }
   return result;
+}
+
+function round10(r: number): number {
+  return Math.max(1, r >= 20 ? Math.round(r / 10) * 10 : Math.round(r));
+}
+
+/** 90% of the successful-call rate seen in the second half of a failed run, at most 80% of its rate. */
+export function nextConfirmRate(rate: number, step: StepResult): number {
+  const r = Math.min(rate * 0.8, step.uac.steadyGoodput * 0.9);
+  return Math.max(1, r >= 20 ? Math.floor(r / 10) * 10 : Math.floor(r));
 }
 
 /** Half the max rate: latency percentiles and CPU per 1000 calls/s. */
 export async function latencyAtHalfLoad(ctx: PhaseContext, maxRate: number): Promise<StepResult> {
   const rate = Math.max(1, Math.round(maxRate / 2));
-  const step = await runStep(ctx, `half-load-${rate}`, rate, ctx.opts.latencySeconds, ctx.opts.holdMs);
+  let step = await runStep(ctx, `half-load-${rate}`, rate, ctx.opts.latencySeconds, ctx.opts.holdMs);
   ctx.progress(describeStep(step));
+  if (othersCores(step) >= DISTURBED_CORES) {
+    // Latency suffers first when other processes take the CPU: measure once more, keep the quieter run.
+    await sleep(2000);
+    const again = await runStep(ctx, `half-load-${rate}-retry1`, rate, ctx.opts.latencySeconds, ctx.opts.holdMs);
+    ctx.progress(describeStep(again));
+    if (othersCores(again) < othersCores(step)) step = again;
+  }
   return step;
 }

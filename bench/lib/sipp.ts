@@ -118,6 +118,8 @@ export interface UacResult {
   achievedRate: number;
   /** Successful calls per second among those started in the second half of the run (only with traceRtt). */
   steadyGoodput: number;
+  /** Successful calls per second of the planned run time (calls / rate). */
+  goodput: number;
   wallMs: number;
   /** Last lines of SIPp's error log, for reports. */
   errors: string;
@@ -227,6 +229,7 @@ export class SippUac {
       setupMs,
       achievedRate,
       steadyGoodput,
+      goodput: n('SuccessfulCall(C)') / (this.#opts.calls / this.#opts.rate),
       wallMs,
       errors: lastLines(join(this.#opts.dir, 'errors.log'), 12) || lastLines(join(this.#opts.dir, 'uac.stderr'), 5),
     };

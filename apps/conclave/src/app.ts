@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { createLogger } from '@conclave/log';
 import { SipServer } from '@conclave/sip-server';
 import { MediaService } from '@conclave/media';
-import { AdminApi, Focus, directoryAuthenticator } from '@conclave/focus';
+import { AdminApi, Focus, conferenceHostFor, directoryAuthenticator } from '@conclave/focus';
 import type { ConclaveConfig } from './config.ts';
 import { WebServer } from './web-server.ts';
 
@@ -82,7 +82,7 @@ export async function runConclave(config: ConclaveConfig): Promise<void> {
       users: config.users,
       admins: config.admins,
       media,
-      conference: config.conference,
+      conference: { ...config.conference, conferenceHost: conferenceHostFor(config.domain, config.sip.udpPort) },
       logger: log.child('focus'),
     });
     // Stop the focus first (BYE to every call) while the SIP server can still carry the BYEs.

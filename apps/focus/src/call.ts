@@ -8,7 +8,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '@conclave/log';
-import { SdpNegotiationError, type MediaService, type Room, type WebRtcLeg } from '@conclave/media';
+import { SdpNegotiationError, type MediaLeg, type MediaService, type Room } from '@conclave/media';
+import { createLegForOffer, createLegForTarget } from './legs.ts';
 import type { Binding } from './registrar.ts';
 import { dialogConnected, endDialog, isSipFailure, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from './srf.ts';
 import { quoteDisplayName } from './sip-uri.ts';
@@ -60,8 +61,8 @@ export class Call extends EventEmitter<CallEvents> {
   readonly #opts: CallOptions;
   readonly #log: Logger;
   #room: Room | undefined;
-  #legA: WebRtcLeg | undefined;
-  #legB: WebRtcLeg | undefined;
+  #legA: MediaLeg | undefined;
+  #legB: MediaLeg | undefined;
   #uas: SrfDialog | undefined;
   #uac: SrfDialog | undefined;
   #uacRequest: SrfRequest | undefined;
@@ -97,7 +98,7 @@ export class Call extends EventEmitter<CallEvents> {
     return side === 'caller' ? this.#uas : this.#uac;
   }
 
-  legOf(side: CallSide): WebRtcLeg | undefined {
+  legOf(side: CallSide): MediaLeg | undefined {
     return side === 'caller' ? this.#legA : this.#legB;
   }
 
@@ -110,7 +111,7 @@ export class Call extends EventEmitter<CallEvents> {
    * Hands one side's dialog and media leg to a new owner (the conference focus moving that party into
    * a conference). The call forgets them: ending the call no longer touches them.
    */
-  release(side: CallSide): { dialog: SrfDialog; leg: WebRtcLeg } | undefined {
+  release(side: CallSide): { dialog: SrfDialog; leg: MediaLeg } | undefined {
     const dialog = this.dialogOf(side);
     const leg = this.legOf(side);
     if (this.#state !== 'connected' || !dialog || !leg || this.#released.has(side) || !dialogConnected(dialog)) return undefined;
@@ -180,7 +181,7 @@ export class Call extends EventEmitter<CallEvents> {
     });
     try {
       this.#room = await media.createRoom({ label: `call ${this.id}` });
-      this.#legA = await this.#room.createWebRtcLeg({ label: this.caller.user });
+      this.#legA = await createLegForOffer(this.#room, req.body, this.caller.user);
       try {
         await this.#legA.applyRemoteOffer(req.body);
       } catch (err) {
@@ -190,8 +191,8 @@ export class Call extends EventEmitter<CallEvents> {
         this.#end('caller SDP refused');
         return;
       }
-      // The callee is offered video when the caller offered it (the browser's camera was on).
-      this.#legB = await this.#room.createWebRtcLeg({ label: this.callee.user, video: /^m=video [1-9]/m.test(req.body) });
+      // A browser callee is offered video when the caller offered it (its camera was on); a phone gets audio.
+      this.#legB = await createLegForTarget(this.#room, this.#opts.target.media, this.callee.user, /^m=video [1-9]/m.test(req.body));
       const offerB = await this.#legB.createLocalOffer();
       if (this.#cancelled) return;
 
@@ -291,14 +292,14 @@ export class Call extends EventEmitter<CallEvents> {
     uac.on('refer', onRefer('callee'));
     uas.on('modify', (req, res) => this.#onReoffer(this.#legA!, req, res));
     uac.on('modify', (req, res) => this.#onReoffer(this.#legB!, req, res));
-    this.#room!.on('renegotiationneeded', (leg: WebRtcLeg) => {
+    this.#room!.on('renegotiationneeded', (leg: MediaLeg) => {
       const dialog = leg === this.#legA && !this.#released.has('caller') ? uas : leg === this.#legB && !this.#released.has('callee') ? uac : undefined;
       if (dialog) this.#serialize(() => this.#reoffer(leg, dialog));
     });
   }
 
   /** A re-INVITE from a party (hold, resume, new media): answer from mediasoup's side. */
-  #onReoffer(leg: WebRtcLeg, req: SrfRequest, res: SrfResponse): void {
+  #onReoffer(leg: MediaLeg, req: SrfRequest, res: SrfResponse): void {
     this.#serialize(async () => {
       try {
         await leg.applyRemoteOffer(req.body);
@@ -312,7 +313,7 @@ export class Call extends EventEmitter<CallEvents> {
   }
 
   /** The focus re-offers a leg when what it should receive changed (someone joined, left, held). */
-  async #reoffer(leg: WebRtcLeg, dialog: SrfDialog): Promise<void> {
+  async #reoffer(leg: MediaLeg, dialog: SrfDialog): Promise<void> {
     if (this.#state !== 'connected') return;
     try {
       const offer = await leg.createLocalOffer();

@@ -4,6 +4,7 @@
  * whose media is anchored in mediasoup.
  */
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import type { Logger } from '@conclave/log';
 import type { MediaService } from '@conclave/media';
 import { Call, type CallParty } from './call.ts';
@@ -14,6 +15,13 @@ import { authenticatedUser, createSipAuth } from './sip-auth.ts';
 import { userOf } from './sip-uri.ts';
 import { createSrf, methodHandlers, type Srf, type SrfRequest, type SrfResponse, reply } from './srf.ts';
 
+/** host[:port] for conference URIs: the domain, with the SIP port when the domain is an IP literal off 5060. */
+export function conferenceHostFor(domain: string, sipPort: number): string {
+  const ipLiteral = isIP(domain.replace(/^\[|\]$/g, '')) !== 0;
+  if (!ipLiteral || sipPort === 5060) return domain;
+  return `${domain.includes(':') && !domain.startsWith('[') ? `[${domain}]` : domain}:${sipPort}`;
+}
+
 export interface FocusOptions {
   /** Where the drachtio server's control port is, exactly as for `srf.connect`. */
   drachtio: { host: string; port: number; secret: string };
@@ -21,7 +29,7 @@ export interface FocusOptions {
   users: DirectoryUserInput[];
   admins: DirectoryUserInput[];
   media: MediaService;
-  conference: { factoryUser: string; referMode: ReferMode; maxParticipants: number; allowExternalDialOut: boolean };
+  conference: { factoryUser: string; referMode: ReferMode; maxParticipants: number; allowExternalDialOut: boolean; conferenceHost?: string };
   logger: Logger;
 }
 

@@ -1,4 +1,4 @@
-export { Focus } from './focus.ts';
+export { Focus, conferenceHostFor } from './focus.ts';
 export type { FocusOptions } from './focus.ts';
 export { Call, mediaWarning } from './call.ts';
 export type { CallParty, CallSide, CallState } from './call.ts';

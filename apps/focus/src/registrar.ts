@@ -19,6 +19,11 @@ export interface Binding {
   userAgent: string | undefined;
   source: string;
   transport: string;
+  /**
+   * How the focus must talk media to it when it calls: 'webrtc' for browsers (contact over WebSocket,
+   * or the +sip.ice feature tag of RFC 5768), 'plain' for plain-RTP phones.
+   */
+  media: 'webrtc' | 'plain';
 }
 
 export interface RegistrarOptions {
@@ -122,6 +127,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
         userAgent: req.get('User-Agent') || undefined,
         source: `${req.source_address}:${req.source_port}`,
         transport: req.protocol,
+        media: c.webrtc ? 'webrtc' : 'plain',
       };
       let map = this.#bindings.get(user);
       if (!map) this.#bindings.set(user, (map = new Map()));
@@ -163,8 +169,8 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
 }
 
 /** Splits a Contact header value into URIs with their expires parameter. */
-export function splitContacts(value: string): Array<{ uri: string; expires: number | undefined }> {
-  const out: Array<{ uri: string; expires: number | undefined }> = [];
+export function splitContacts(value: string): Array<{ uri: string; expires: number | undefined; webrtc: boolean }> {
+  const out: Array<{ uri: string; expires: number | undefined; webrtc: boolean }> = [];
   // Commas inside <…> or quotes do not separate contacts.
   let depth = 0;
   let quoted = false;
@@ -186,7 +192,8 @@ export function splitContacts(value: string): Array<{ uri: string; expires: numb
     if (!addr) continue;
     const params = part.includes('>') ? part.slice(part.indexOf('>') + 1) : '';
     const m = /;\s*expires\s*=\s*(\d+)/i.exec(params);
-    out.push({ uri: addr.uri, expires: m ? parseInt(m[1]!, 10) : undefined });
+    const webrtc = /;transport=wss?\b/i.test(addr.uri) || /;\s*\+sip\.ice\b/i.test(params);
+    out.push({ uri: addr.uri, expires: m ? parseInt(m[1]!, 10) : undefined, webrtc });
   }
   return out;
 }

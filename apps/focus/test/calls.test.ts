@@ -64,8 +64,9 @@ test('calls to unknown and offline users, and an unbridgeable SDP, get clear ans
 
   const erin = await stack.ua('erin');
   assert.equal((await erin.register()).final.status, 200);
-  const plainRtp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n';
-  const bad = await alice.invite('sip:erin@127.0.0.1', plainRtp);
+  // A phone offering only G.722 (neither Opus nor G.711): nothing to bridge it with.
+  const g722Only = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n';
+  const bad = await alice.invite('sip:erin@127.0.0.1', g722Only);
   assert.equal(bad.final.status, 488);
   assert.match(bad.final.get('Warning')!, /^399 127\.0\.0\.1 ".+"$/);
   await erin.register(0);

@@ -84,7 +84,7 @@ async function createConference(creator: SipTestUa): Promise<{ uri: string; dial
   const r = await creator.invite('sip:conference@127.0.0.1', webrtcLikeOffer());
   assert.equal(r.final.status, 200, `factory INVITE answered ${r.final.status} ${r.final.reason}`);
   const contact = r.final.get('Contact')!;
-  const m = /^<(sip:conf-[a-z2-7]+@127\.0\.0\.1)>;isfocus$/.exec(contact);
+  const m = /^<(sip:conf-[a-z2-7]+@127\.0\.0\.1:\d+)>;isfocus$/.exec(contact);
   assert.ok(m, `Contact is the conference URI with ;isfocus: ${contact}`);
   return { uri: m[1]!, dialog: r.dialog! };
 }

@@ -1,49 +1,80 @@
 /**
- * Interop with a SIP phone nobody here wrote: baresip (Debian) registers through the embedded server
- * with digest authentication, and its plain-RTP call gets a clear 488 with a Warning (the focus bridges
- * WebRTC legs only; plain-RTP phones and the mixer are their own piece of work).
+ * Interop with SIP phones nobody here wrote: baresip (Debian) registers through the embedded server with
+ * digest authentication, dials into a conference, and a second baresip on a call through the focus is
+ * referred into it (the focus moves its plain-RTP leg; baresip just sees a re-INVITE). Their media is
+ * bridged by the plain-RTP legs and mixer (proven by ear in @conclave/media's tests).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { webrtcLikeOffer, type SipTestDialog, type SipTestUa } from '@conclave/sip-test-ua';
 import { startStack, type TestStack } from './support/stack.ts';
 import { Baresip } from './support/baresip.ts';
 import { waitFor as waitUntil } from './support/wait.ts';
 
 let stack: TestStack;
-let baresip: Baresip;
+let dave: Baresip;
+let erin: Baresip;
 
 before(async () => {
   stack = await startStack();
-  baresip = await Baresip.start({
+  dave = await Baresip.start({
     account: `<sip:dave@127.0.0.1:${stack.sipPort};transport=udp>;auth_pass=dave-secret;regint=300`,
-    sipPort: 25162,
-    ctrlPort: 25444,
-    rtpPorts: '25170-25190',
+    sipPort: 25162, ctrlPort: 25444, rtpPorts: '25170-25190',
+  });
+  erin = await Baresip.start({
+    account: `<sip:erin@127.0.0.1:${stack.sipPort};transport=udp>;auth_pass=erin-secret;regint=300;answermode=auto`,
+    sipPort: 25262, ctrlPort: 25445, rtpPorts: '25270-25290',
   });
 });
 after(async () => {
-  baresip?.stop();
+  dave?.stop();
+  erin?.stop();
   await stack?.close();
 });
 
 function waitFor(predicate: () => boolean, what: string): Promise<void> {
-  return waitUntil(predicate, what, 10_000, () => `baresip said:
-${baresip.output.slice(-2000)}`);
+  return waitUntil(predicate, what, 10_000, () => `dave said:\n${dave.output.slice(-1500)}\nerin said:\n${erin.output.slice(-1500)}`);
 }
 
-test('baresip registers with digest authentication', async () => {
-  await waitFor(() => stack.focus.registrar.isRegistered('dave'), "dave's registration");
+let alice: SipTestUa;
+let conf: { uri: string; dialog: SipTestDialog };
+
+test('baresip registers with digest authentication (MD5 challenge for baresip)', async () => {
+  await waitFor(() => stack.focus.registrar.isRegistered('dave') && stack.focus.registrar.isRegistered('erin'), 'both registrations');
   const binding = stack.focus.registrar.lookup('dave')!;
   assert.match(binding.contact, /^sip:dave(-[^@]+)?@127\.0\.0\.1:25162/, `contact ${binding.contact}`);
   assert.match(binding.userAgent ?? '', /baresip/i);
-  // baresip's own view: it printed the registrar's 200 with its binding.
-  await waitFor(() => /200 OK/.test(baresip.output), 'baresip to report 200 OK for its REGISTER');
+  assert.equal(binding.media, 'plain', 'a phone without +sip.ice gets plain RTP');
+  await waitFor(() => /200 OK/.test(dave.output), 'baresip to report 200 OK for its REGISTER');
 });
 
-test("baresip's plain-RTP call is refused with 488 and a Warning that says why", async () => {
-  baresip.command('dial', `sip:conference@127.0.0.1:${stack.sipPort}`);
-  await waitFor(() => baresip.events.some((e) => e.type === 'CALL_CLOSED'), 'the call to close');
-  const closed = baresip.events.find((e) => e.type === 'CALL_CLOSED')!;
-  assert.match(String(closed.param), /488/);
-  assert.equal(stack.focus.conferences.registry.size, 0, 'no conference left behind');
+test('baresip dials into a conference and shows up connected in the roster', async () => {
+  alice = await stack.ua('alice');
+  assert.equal((await alice.register()).final.status, 200);
+  const created = await alice.invite('sip:conference@127.0.0.1', webrtcLikeOffer());
+  assert.equal(created.final.status, 200);
+  conf = { uri: /<([^>]+)>;isfocus/.exec(created.final.get('Contact')!)![1]!, dialog: created.dialog! };
+  dave.command('dial', conf.uri);
+  await waitFor(() => dave.events.some((e) => e.type === 'CALL_ESTABLISHED'), 'baresip in the conference');
+  const conference = stack.focus.conferences.registry.findByUri(conf.uri)!;
+  await waitFor(() => conference.participants.some((p) => p.entity === 'sip:dave@127.0.0.1' && p.status === 'connected'), 'dave connected');
+});
+
+test('a baresip on a call through the focus is referred into the conference (intercept)', async () => {
+  const call = await alice.invite('sip:erin@127.0.0.1', webrtcLikeOffer());
+  assert.equal(call.final.status, 200, `erin (baresip, auto-answer) answered ${call.final.status}`);
+  const refer = await call.dialog!.request('REFER', { headers: { 'Refer-To': `<${conf.uri}>`, 'Referred-By': '<sip:alice@127.0.0.1>' } });
+  assert.equal(refer.final.status, 202);
+  await waitFor(() => alice.requestsFor(call.dialog!.callId, 'NOTIFY').some((n) => /200 OK/.test(n.body.toString())), 'sipfrag 200');
+  const conference = stack.focus.conferences.registry.findByUri(conf.uri)!;
+  await waitFor(() => conference.participants.some((p) => p.entity === 'sip:erin@127.0.0.1' && p.status === 'connected'), 'erin connected');
+  await call.dialog!.bye();
+  await waitFor(() => stack.focus.calls.length === 0, "alice's old call gone");
+  // erin's call (now the conference's) is still up: baresip never saw a BYE.
+  assert.equal(erin.events.some((e) => e.type === 'CALL_CLOSED'), false, 'erin stays in the conference');
+  assert.equal(conference.participants.filter((p) => p.status === 'connected').length, 3);
+  await conf.dialog.bye();
+  dave.command('hangup');
+  erin.command('hangup');
+  await waitFor(() => stack.focus.conferences.registry.size === 0, 'conference over');
 });

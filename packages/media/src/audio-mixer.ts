@@ -6,22 +6,38 @@
  * when parties join or leave, a new process is started with the new set ("make before break"). While
  * it starts, the relay feeds both processes and keeps sending the old one's output; once the new one
  * has produced output for longer than its jitter buffers need to fill, it takes over and the old one is
- * killed. The leg's RtpRewriter keeps the phone's stream continuous across the switch (same SSRC,
+ * killed (a new one that stays mute is replaced by another attempt; the old one plays on). Each input
+ * has its own loopback port, so every branch is linked and running before the first packet. Paused
+ * sources are left out of the set (the leg decides): a silent input would make the mixer wait for it
+ * up to its jitter-buffer latency on every buffer. The leg's RtpRewriter keeps the phone's stream continuous across the switch (same SSRC,
  * sequence numbers, timestamps), so a phone never notices a membership change other than by the mix.
  * Changes within DEBOUNCE_MS are batched into one restart.
  */
 import type { Logger } from '@conclave/log';
 import { GstProcess, type GstExit } from './gst-process.ts';
-import { mixerPipeline, MIXER_JITTER_MS } from './audio-pipelines.ts';
-import { randomSsrc } from './rtp-packet.ts';
+import { mixerInputName, mixerPipeline, MIXER_JITTER_MS } from './audio-pipelines.ts';
+import { randomSsrc, rtpPayloadOffset } from './rtp-packet.ts';
+import { g711Power } from './g711.ts';
 import type { PlainCodecName } from './sdp/plain-description.ts';
 
 const DEBOUNCE_MS = 20;
-/** The new mixer's output is used once it has run this long (its jitter buffers are full by then). */
+/** The new mixer's output is used once it has run this long (its jitter buffers are full by then)... */
 const HANDOVER_MS = MIXER_JITTER_MS + 60;
-/** A starting mixer that produced nothing after this long takes over anyway (or is restarted). */
-const HANDOVER_TIMEOUT_MS = 2000;
+/**
+ * ...and, for G.711 output, once it is about as loud as the mixer in use (both get the same packets
+ * for the sources they share), so that a slow start never silences a party; at the latest after this.
+ */
+const HANDOVER_MAX_MS = 1000;
+/** "About as loud": within this many dB, over the last LEVEL_FRAMES packets. */
+const HANDOVER_LEVEL_DB = 6;
+const LEVEL_FRAMES = 5;
+/** Output quieter than this (dBFS) is silence: nothing to compare. */
+const SILENCE_DBFS = -50;
+/** A starting mixer that produced nothing after this long is replaced by another attempt (the old one keeps playing). */
+const HANDOVER_TIMEOUT_MS = 4000;
 const MAX_BACKOFF_MS = 5000;
+/** A process that ran this long before dying is restarted without backoff history. */
+const STABLE_MS = 10_000;
 
 export interface MixerOutput {
   codec: PlainCodecName;
@@ -32,10 +48,19 @@ interface Instance {
   key: string;
   ssrc: number;
   inputs: Set<number>;
+  /** Input SSRC → the pipeline's udpsrc port for it. */
+  ports: Map<number, number>;
   output: MixerOutput;
   proc?: GstProcess;
   firstOutputAt?: number;
   timer?: NodeJS.Timeout;
+  /** Power of its last output packets (G.711 only). */
+  levels: number[];
+}
+
+function levelDb(levels: number[]): number {
+  if (levels.length === 0) return -Infinity;
+  return 10 * Math.log10(levels.reduce((a, b) => a + b, 0) / levels.length + 1e-12);
 }
 
 function sameSet(a: Set<number>, b: readonly number[]): boolean {
@@ -108,7 +133,8 @@ export class DownlinkMixer {
   /** RTP of a consumer: to every process that mixes it. */
   input(buf: Buffer, ssrc: number): void {
     for (const inst of [this.#active, this.#next]) {
-      if (inst?.proc && !inst.proc.exited && inst.inputs.has(ssrc)) this.#send(buf, inst.proc.ports['in']!);
+      const port = inst?.ports.get(ssrc);
+      if (port !== undefined && !inst!.proc!.exited) this.#send(buf, port);
     }
   }
 
@@ -118,15 +144,34 @@ export class DownlinkMixer {
     if (next && ssrc === next.ssrc) {
       const now = Date.now();
       next.firstOutputAt ??= now;
-      if (!this.#active || now - next.firstOutputAt >= HANDOVER_MS) this.#promote(next);
+      this.#measure(next, buf);
+      if (!this.#active || this.#ready(next, now - next.firstOutputAt)) this.#promote(next);
       else return true;
     }
     const active = this.#active;
     if (active && ssrc === active.ssrc) {
+      this.#measure(active, buf);
       this.#deliver(buf, active.key);
       return true;
     }
     return false;
+  }
+
+  #measure(inst: Instance, buf: Buffer): void {
+    const codec = inst.output.codec;
+    if (codec === 'opus') return;
+    const offset = rtpPayloadOffset(buf);
+    if (offset < 0) return;
+    inst.levels.push(g711Power(buf.subarray(offset), codec));
+    if (inst.levels.length > LEVEL_FRAMES) inst.levels.shift();
+  }
+
+  /** Whether a starting mixer may take over from the one in use. */
+  #ready(next: Instance, runningMs: number): boolean {
+    if (runningMs < HANDOVER_MS) return false;
+    if (runningMs >= HANDOVER_MAX_MS || next.output.codec === 'opus' || !this.#active) return true;
+    const current = levelDb(this.#active.levels);
+    return current < SILENCE_DBFS || levelDb(next.levels) >= current - HANDOVER_LEVEL_DB;
   }
 
   close(): void {
@@ -171,8 +216,11 @@ export class DownlinkMixer {
       key: `mixer-${++this.#counter}`,
       ssrc: randomSsrc(),
       inputs: new Set(this.#wantInputs),
+      ports: new Map(),
       output: { ...this.#wantOutput },
+      levels: [],
     };
+    const inputs = [...inst.inputs];
     this.#next = inst;
     this.#starting = true;
     let proc: GstProcess;
@@ -180,13 +228,13 @@ export class DownlinkMixer {
       proc = await GstProcess.start({
         role: 'mixer',
         pipeline: mixerPipeline({
-          inputs: [...inst.inputs],
+          inputs,
           inputPayloadType: this.#inputPayloadType,
           output: inst.output,
           outPort: this.#relayPort,
           outSsrc: inst.ssrc,
         }),
-        udpsrcNames: ['in'],
+        udpsrcNames: inputs.map((_, i) => mixerInputName(i)),
         log: this.#log,
         onExit: (exit) => this.#onExit(inst, exit),
       });
@@ -205,13 +253,18 @@ export class DownlinkMixer {
       if (!this.#closed) this.#schedule(0);
       return;
     }
+    inputs.forEach((ssrc, i) => inst.ports.set(ssrc, proc.ports[mixerInputName(i)]!));
     inst.proc = proc;
     if (this.#started++ > 0) this.restarts += 1;
     this.#log.info('mixer started', { pid: proc.pid, inputs: inst.inputs.size, codec: inst.output.codec });
     inst.timer = setTimeout(() => {
-      if (this.#next !== inst) return;
-      this.#log.warn('the new mixer produced no output in time; switching anyway', { pid: proc.pid });
-      this.#promote(inst);
+      if (this.#next !== inst || inst.firstOutputAt !== undefined) return;
+      // Never switch to a mixer that says nothing: the old one keeps playing, try again.
+      this.#log.warn('the new mixer produced no output in time; starting another', { pid: proc.pid });
+      this.#stop(inst);
+      this.#next = undefined;
+      this.#failures += 1;
+      this.#schedule(Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.#failures));
     }, HANDOVER_TIMEOUT_MS);
     // The wanted state may have moved on while this one started.
     if (!this.#matches(inst)) this.#schedule(DEBOUNCE_MS);
@@ -222,7 +275,6 @@ export class DownlinkMixer {
     const old = this.#active;
     this.#active = inst;
     this.#next = undefined;
-    this.#failures = 0;
     this.#stop(old);
     this.#log.debug('mixer took over', { pid: inst.proc?.pid, inputs: inst.inputs.size });
   }
@@ -238,7 +290,8 @@ export class DownlinkMixer {
     clearTimeout(inst.timer);
     if (this.#active === inst) this.#active = undefined;
     if (this.#next === inst) this.#next = undefined;
-    this.#failures += 1;
+    // A process that ran for a while gets a quick restart; one that keeps dying, a growing backoff.
+    this.#failures = inst.proc && Date.now() - inst.proc.startedAt > STABLE_MS ? 1 : this.#failures + 1;
     this.#schedule(Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.#failures));
   }
 }

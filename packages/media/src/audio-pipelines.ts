@@ -7,9 +7,8 @@
  *   → 48 kHz → Opus encoder → Opus RTP (PT 111, an SSRC we chose) → relay → the leg's mediasoup producer.
  *   An opus phone needs no uplink pipeline: the relay forwards its RTP as is.
  * - mixer (room → phone): the RTP of every other party's Opus producer (one mediasoup consumer each,
- *   told apart by SSRC with rtpssrcdemux) → per-source jitter buffer → Opus decode → audiomixer (plus
- *   a live silent source that keeps the output clocked when nobody sends) → the phone's codec → RTP
- *   → relay → the phone.
+ *   one loopback port each) → per-source jitter buffer → Opus decode → audiomixer (plus a live silent
+ *   source that keeps the output clocked when nobody sends) → the phone's codec → RTP → relay → phone.
  */
 import type { PlainCodecName } from './sdp/plain-description.ts';
 
@@ -59,9 +58,18 @@ export function uplinkPipeline(params: {
   ].join(' ');
 }
 
-/** The mixer towards one phone. Its udpsrc (Opus RTP of every input, by SSRC) is named `in`. */
+/** udpsrc element name of the mixer's i-th input. */
+export function mixerInputName(i: number): string {
+  return `in${i}`;
+}
+
+/**
+ * The mixer towards one phone. Input i (Opus RTP of `inputs[i]`) arrives on the udpsrc named
+ * mixerInputName(i). Every branch is linked when the pipeline starts (no demuxer creating pads on
+ * the first packet): all branches are running, and the mixer knows their latency, before any audio.
+ */
 export function mixerPipeline(params: {
-  /** SSRCs of the Opus streams to mix (mediasoup consumers of the other parties). */
+  /** SSRCs of the Opus streams to mix (mediasoup consumers of the other parties), for validation. */
   inputs: number[];
   inputPayloadType: number;
   output: { codec: PlainCodecName; payloadType: number };
@@ -79,18 +87,19 @@ export function mixerPipeline(params: {
       : params.output.codec === 'PCMA'
         ? `alawenc ! rtppcmapay pt=${pt} ssrc=${ssrc} min-ptime=${ptime} max-ptime=${ptime}`
         : `opusenc audio-type=voice bitrate=${DOWNLINK_OPUS_BITRATE} frame-size=${PTIME_MS} ! rtpopuspay pt=${pt} ssrc=${ssrc}`;
+  const inputCaps = `${OPUS_RTP_CAPS},payload=(int)${check(params.inputPayloadType, 'payload type')}`;
   const parts = [
-    `udpsrc name=in address=${LOOPBACK} port=0 caps=${OPUS_RTP_CAPS},payload=(int)${check(params.inputPayloadType, 'payload type')}`,
-    '! rtpssrcdemux name=demux',
     // A live silent input: the mixer produces a steady stream even when nobody else sends (alone, all held).
     `audiotestsrc is-live=true wave=silence samplesperbuffer=${(rate * PTIME_MS) / 1000} ! ${raw} ! mix.`,
   ];
-  for (const input of params.inputs) {
+  params.inputs.forEach((input, i) => {
+    check(input, 'ssrc');
     parts.push(
-      `demux.src_${check(input, 'ssrc')} ! queue ! rtpjitterbuffer latency=${MIXER_JITTER_MS} drop-on-latency=true`,
+      `udpsrc name=${mixerInputName(i)} address=${LOOPBACK} port=0 caps=${inputCaps}`,
+      `! rtpjitterbuffer latency=${MIXER_JITTER_MS} drop-on-latency=true`,
       `! rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! ${raw} ! mix.`,
     );
-  }
+  });
   parts.push(
     // ignore-inactive-pads: an input that has not sent yet (just joined) does not delay the others.
     `audiomixer name=mix output-buffer-duration=${ptime} ignore-inactive-pads=true ! ${raw}`,

@@ -49,7 +49,7 @@ export function checkGstreamer(): Promise<string> {
         reject(
           new Error(
             `GStreamer is required for plain RTP legs but ${GST_LAUNCH} cannot run (${err.message}); install ` +
-              'gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad',
+              'gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good',
           ),
         );
         return;

@@ -101,7 +101,12 @@ interface Remote {
   address: string;
   port: number;
   direction: Direction;
+  /** What we send (the first codec of the answer, or the one we answered). */
   codec: PlainCodec;
+  /** What the phone may send: every negotiated codec (an answer may keep several of our offer's). */
+  receivable: PlainCodec[];
+  /** What the phone sends now: learnt from its packets' payload type. */
+  uplink: PlainCodec;
   dtmf?: DtmfCodec;
 }
 
@@ -356,7 +361,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       this.#sections = desc.sections;
       this.#audioIndex = audio.index;
       this.#rtcpMux = audio.rtcpMux;
-      await this.#applyRemote(audio, codec, dtmf);
+      await this.#applyRemote(audio, codec, [codec], dtmf);
       this.#state = 'have-remote-offer';
       this.#updateHeld(audio.direction);
       this.#syncMedia();
@@ -407,7 +412,15 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       const current = this.#remote?.codec;
       if (current) codecs = [current, ...codecs.filter((c) => c.name !== current.name)];
       const rates = [...new Set(codecs.map((c) => c.clockRate))];
-      const dtmf = rates.map((r) => (current?.clockRate === r && this.#remote?.dtmf ? this.#remote.dtmf : OFFER_DTMF[r]!));
+      const used = new Set(codecs.map((c) => c.payloadType));
+      const dtmf = rates.map((r) => {
+        const t = current?.clockRate === r && this.#remote?.dtmf ? this.#remote.dtmf : OFFER_DTMF[r]!;
+        // A phone-chosen codec PT (a re-offer) may already use our usual telephone-event PT.
+        let pt = t.payloadType;
+        while (used.has(pt)) pt = pt >= 127 ? 96 : pt + 1;
+        used.add(pt);
+        return { ...t, payloadType: pt };
+      });
       const audio: PlainLocalAudio = { closed: false, port: this.#phone.port, codecs, telephoneEvents: dtmf, direction: 'sendrecv', rtcpMux: false, ptime: PTIME_MS };
       const sections =
         this.#sections.length > 0
@@ -432,6 +445,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       }
       let audio: PlainAudioSection;
       let codec: PlainCodec;
+      let receivable: PlainCodec[];
       let sections: PlainSectionShape[];
       try {
         const desc = parsePlainDescription(sdp, 'answer', [...new Set(offered.codecs.map((c) => c.name))]);
@@ -443,7 +457,8 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
           throw new SdpNegotiationError(`the answer carries audio on m-line ${desc.audio.index}, the offer on m-line ${audioIndex}`);
         }
         audio = desc.audio;
-        const match = audio.codecs.find((c) => offered.codecs.some((o) => o.name === c.name));
+        receivable = audio.codecs.filter((c) => offered.codecs.some((o) => o.name === c.name));
+        const match = receivable[0];
         if (!match) {
           throw new SdpNegotiationError(`the answer keeps none of the offered codecs (answered: ${audio.offeredCodecNames.join(', ') || 'none'})`);
         }
@@ -458,7 +473,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       this.#sections = sections;
       this.#audioIndex = audio.index;
       this.#rtcpMux = audio.rtcpMux;
-      await this.#applyRemote(audio, codec, dtmf);
+      await this.#applyRemote(audio, codec, receivable, dtmf);
       this.#offered = undefined;
       this.#state = 'stable';
       this.#completeNegotiation();
@@ -651,9 +666,12 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
   // ---------------------------------------------------------------------------------------------
 
   /** Takes a negotiated description: where to send, which codec, and the producer (made once). */
-  async #applyRemote(audio: PlainAudioSection, codec: PlainCodec, dtmf: DtmfCodec | undefined): Promise<void> {
+  async #applyRemote(audio: PlainAudioSection, codec: PlainCodec, receivable: PlainCodec[], dtmf: DtmfCodec | undefined): Promise<void> {
     const before = this.#remote?.codec;
-    this.#remote = { address: audio.address, port: audio.port, direction: audio.direction, codec, ...(dtmf ? { dtmf } : {}) };
+    // The phone keeps sending what it sent if that is still negotiated; else we expect our codec.
+    const sending = this.#remote?.uplink;
+    const uplink = (sending && receivable.find((c) => c.name === sending.name && c.payloadType === sending.payloadType)) ?? codec;
+    this.#remote = { address: audio.address, port: audio.port, direction: audio.direction, codec, receivable, uplink, ...(dtmf ? { dtmf } : {}) };
     if (!before || before.name !== codec.name || before.payloadType !== codec.payloadType || !this.#toPhone) {
       // Same SSRC for the phone, continuous sequence; the clock rate follows the codec.
       this.#toPhone = new RtpRewriter({ ssrc: this.#phoneSsrc, clockRate: codec.clockRate, payloadType: codec.payloadType });
@@ -720,8 +738,9 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
     const remote = this.#remote;
     const codec = remote?.codec;
     // The uplink runs while the phone sends G.711 to a room that may hear it (not on hold).
-    const uplink = remote && codec && codec.name !== 'opus' && SENDS(remote.direction) && !this.#held;
-    this.#uplink.configure(uplink ? { codec: codec.name as 'PCMU' | 'PCMA', payloadType: codec.payloadType } : undefined);
+    const sent = remote?.uplink;
+    const uplink = remote && sent && sent.name !== 'opus' && SENDS(remote.direction) && !this.#held;
+    this.#uplink.configure(uplink ? { codec: sent.name as 'PCMU' | 'PCMA', payloadType: sent.payloadType } : undefined);
     const listens = this.#phoneListens();
     const inputs = [...this.#consumerBySsrc].flatMap(([ssrc, c]) => (c.closed || c.producerPaused ? [] : [ssrc]));
     this.#mixer.configure(listens && codec ? { codec: codec.name, payloadType: codec.payloadType } : undefined, inputs);
@@ -778,11 +797,22 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       this.#fromPhone.dtmf += 1;
       return;
     }
-    if (header.payloadType !== remote.codec.payloadType || this.#held || this.#mutedByFocus) {
+    if (header.payloadType !== remote.uplink.payloadType) {
+      // Another negotiated codec (an answer kept several): decode that from now on.
+      const other = remote.receivable.find((c) => c.payloadType === header.payloadType);
+      if (!other) {
+        this.#fromPhone.dropped += 1;
+        return;
+      }
+      this.#log.info('the phone sends another negotiated codec', { from: codecLabel(remote.uplink), to: codecLabel(other) });
+      remote.uplink = other;
+      this.#syncMedia();
+    }
+    if (this.#held || this.#mutedByFocus) {
       this.#fromPhone.dropped += 1;
       return;
     }
-    if (remote.codec.name === 'opus') this.#toMediasoup(buf, `phone-${header.ssrc}`);
+    if (remote.uplink.name === 'opus') this.#toMediasoup(buf, `phone-${header.ssrc}`);
     else this.#uplink.input(buf);
   }
 

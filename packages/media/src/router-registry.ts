@@ -66,7 +66,10 @@ export interface WorkerUsage {
   pid: number;
   /** Router ids the worker process itself reports (worker.dump()). */
   routerIds: string[];
-  /** Our routers on this worker, with the transports the router reports (WebRTC and pipe). */
+  /**
+   * Our routers on this worker, with the transports the router reports (WebRTC, plain and pipe);
+   * webRtcTransports counts the legs' transports (plain RTP legs' PlainTransports included).
+   */
   routers: { id: string; transportIds: string[]; webRtcTransports: number }[];
 }
 

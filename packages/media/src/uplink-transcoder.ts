@@ -11,6 +11,8 @@ import { uplinkPipeline } from './audio-pipelines.ts';
 import { randomSsrc } from './rtp-packet.ts';
 
 const MAX_BACKOFF_MS = 5000;
+/** A process that ran this long before dying is restarted without backoff history. */
+const STABLE_MS = 10_000;
 
 export interface UplinkCodec {
   codec: 'PCMU' | 'PCMA';
@@ -145,7 +147,6 @@ export class UplinkTranscoder {
     }
     inst.proc = proc;
     this.#current = inst;
-    this.#failures = 0;
     if (this.#started++ > 0) this.restarts += 1;
     this.#log.info('uplink transcoder started', { pid: proc.pid, codec: want.codec });
     if (this.#want !== want) this.#schedule(0);
@@ -154,7 +155,8 @@ export class UplinkTranscoder {
   #onExit(inst: Instance, exit: GstExit): void {
     if (exit.killed || this.#closed || this.#current !== inst) return;
     this.#current = undefined;
-    this.#failures += 1;
+    // A process that ran for a while gets a quick restart; one that keeps dying, a growing backoff.
+    this.#failures = inst.proc && Date.now() - inst.proc.startedAt > STABLE_MS ? 1 : this.#failures + 1;
     this.#schedule(Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.#failures));
   }
 }

@@ -30,6 +30,33 @@ export function ulawToLinear(byte: number): number {
   return u & 0x80 ? -magnitude : magnitude;
 }
 
+// ITU-T G.711 A-law (after Sun's reference g711.c).
+const A_SEG_END = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff];
+
+export function linearToAlaw(sample: number): number {
+  let pcm = Math.max(-32768, Math.min(32767, Math.round(sample))) >> 3;
+  let mask: number;
+  if (pcm >= 0) mask = 0xd5;
+  else {
+    mask = 0x55;
+    pcm = -pcm - 1;
+  }
+  const seg = A_SEG_END.findIndex((end) => pcm <= end);
+  if (seg < 0) return 0x7f ^ mask;
+  const aval = (seg << 4) | (seg < 2 ? (pcm >> 1) & 0x0f : (pcm >> seg) & 0x0f);
+  return aval ^ mask;
+}
+
+export function alawToLinear(byte: number): number {
+  const a = byte ^ 0x55;
+  let t = (a & 0x0f) << 4;
+  const seg = (a & 0x70) >> 4;
+  if (seg === 0) t += 8;
+  else if (seg === 1) t += 0x108;
+  else t = (t + 0x108) << (seg - 1);
+  return a & 0x80 ? t : -t;
+}
+
 /** Level of `hz` in `samples` (8 kHz, full scale ±32768), in dBFS of a sine's amplitude. */
 export function goertzelDb(samples: Float64Array | number[], hz: number, rate = 8000): number {
   const n = samples.length;
@@ -76,10 +103,14 @@ export class FakePhone {
   #startedAt = 0;
   #sentFrames = 0;
   #payloadType = 0;
+  /** Send A-law (PT 8) instead of the first payload type of the leg's SDP. */
+  sendAlaw = false;
   /** Received audio, newest last (kept for 10 s). */
   readonly frames: Frame[] = [];
   packetsReceived = 0;
   packetsSent = 0;
+  /** When the send timer actually ran (to tell a starved test process from a media gap). */
+  readonly #sendTimes: number[] = [];
   /** SSRCs and payload types seen (the stream must stay one SSRC). */
   readonly ssrcs = new Set<number>();
   readonly payloadTypes = new Set<number>();
@@ -119,8 +150,8 @@ export class FakePhone {
     ].join('\r\n');
   }
 
-  /** Answers an offer from the leg (dial-out): PCMU. */
-  answer(offer: string): string {
+  /** Answers an offer from the leg (dial-out): PCMU (and PCMA too if `formats` says so). */
+  answer(offer: string, formats = '0'): string {
     this.useRemote(offer);
     return [
       'v=0',
@@ -128,7 +159,7 @@ export class FakePhone {
       's=call',
       'c=IN IP4 127.0.0.1',
       't=0 0',
-      `m=audio ${this.port} RTP/AVP 0 101`,
+      `m=audio ${this.port} RTP/AVP ${formats} 101`,
       'a=rtpmap:0 PCMU/8000',
       'a=rtpmap:101 telephone-event/8000',
       'a=fmtp:101 0-16',
@@ -144,6 +175,7 @@ export class FakePhone {
     if (!m) throw new Error(`${this.name}: no audio in ${sdp}`);
     this.#remote = { address: String((m.connection ?? d.connection)!.ip), port: Number(m.port) };
     this.#payloadType = Number(String(m.payloads).split(' ')[0]);
+    if (this.sendAlaw) this.#payloadType = 8;
   }
 
   /** Starts sending 20 ms packets of the tone (silence if toneHz is 0). */
@@ -155,6 +187,9 @@ export class FakePhone {
       const due = Math.floor((Date.now() - this.#startedAt) / 20);
       // Catch up after a late timer, but never burst more than 5 packets.
       if (due - this.#sentFrames > 5) this.#sentFrames = due - 5;
+      const now = Date.now();
+      this.#sendTimes.push(now);
+      while (this.#sendTimes.length > 0 && now - this.#sendTimes[0]! > 10_000) this.#sendTimes.shift();
       while (this.#sentFrames < due) {
         this.#sendFrame();
         this.#sentFrames++;
@@ -179,7 +214,7 @@ export class FakePhone {
     for (let i = 0; i < 160; i++) {
       const sample = this.toneHz > 0 ? this.#amplitude * Math.sin(this.#phase) : 0;
       this.#phase += step;
-      pkt[12 + i] = linearToUlaw(sample);
+      pkt[12 + i] = this.#payloadType === 8 ? linearToAlaw(sample) : linearToUlaw(sample);
     }
     this.#phase %= 2 * Math.PI;
     this.#seq = (this.#seq + 1) & 0xffff;
@@ -198,14 +233,23 @@ export class FakePhone {
     const seq = buf.readUInt16BE(2);
     if (this.#lastSeq !== undefined && seq !== ((this.#lastSeq + 1) & 0xffff)) this.seqJumps++;
     this.#lastSeq = seq;
-    if (pt !== 0) return;
+    if (pt !== 0 && pt !== 8) return;
+    const decode = pt === 8 ? alawToLinear : ulawToLinear;
     let offset = 12 + (buf[0]! & 0x0f) * 4;
     if (buf[0]! & 0x10) offset += 4 + buf.readUInt16BE(offset + 2) * 4;
     const samples = new Int16Array(buf.length - offset);
-    for (let i = offset; i < buf.length; i++) samples[i - offset] = ulawToLinear(buf[i]!);
+    for (let i = offset; i < buf.length; i++) samples[i - offset] = decode(buf[i]!);
     const now = Date.now();
     this.frames.push({ at: now, samples });
     while (this.frames.length > 0 && now - this.frames[0]!.at > 10_000) this.frames.shift();
+  }
+
+  /** The longest time (ms) the send timer did not run since `since`: over ~100 ms, this process was starved. */
+  maxSendGap(since: number): number {
+    const times = this.#sendTimes.filter((t) => t >= since);
+    let max = 0;
+    for (let i = 1; i < times.length; i++) max = Math.max(max, times[i]! - times[i - 1]!);
+    return max;
   }
 
   /** Decoded samples of the last `ms` milliseconds. */

@@ -19,7 +19,7 @@ import {
 } from '@conclave/media';
 import { parsePlainDescription } from '../src/sdp/plain-description.ts';
 import { liveGstPids } from '../src/gst-process.ts';
-import { CHROMIUM_OFFER, fakeAnswer } from './sdp-helpers.ts';
+import { CHROMIUM_OFFER } from './sdp-helpers.ts';
 
 const log = createLogger('media-test', { level: process.env['CONCLAVE_LOG_LEVEL'] === 'debug' ? 'debug' : 'error' });
 
@@ -291,7 +291,6 @@ describe('PlainRtpLeg negotiation (real worker, no media)', { timeout: 60_000 },
     await phone.setMutedByFocus(false);
     assert.equal((await phone.getStats()).producer?.paused, false);
     assert.equal((await room.getStats()).length, 2, 'room stats cover both kinds of legs');
-    void fakeAnswer;
     room.close();
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(liveGstPids(), [], 'no pipeline left');

@@ -7,11 +7,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type Logger } from '@conclave/log';
-import { SipServer, type SipTimerOptions } from '@conclave/sip-server';
+import { SipServer as EmbeddedSipServer, type SipServerOptions, type SipTimerOptions } from '@conclave/sip-server';
 import { connectApp, parseHostports, type ConnectedApp, type LooseSrf } from './app.ts';
 import { ControlTap } from './control-tap.ts';
 import { PEER_PORT_RANGE } from './ports.ts';
-import { diffShapes, normalise, parseGolden, renderGolden, shapeOf, type Block, type RawEntry } from './transcript.ts';
+import { diffShapes, normalise, normaliseWithNotes, parseGolden, renderGolden, shapeOf, type Block, type RawEntry } from './transcript.ts';
 import { WireCapture } from './wire/wire-capture.ts';
 import type { Peer } from './peers/peer.ts';
 
@@ -35,7 +35,7 @@ export function externalServer(): { host: string; port: number; secret: string }
 }
 
 export class Harness {
-  readonly server: SipServer | undefined;
+  readonly server: EmbeddedSipServer | undefined;
   readonly control: { host: string; port: number; secret: string };
   readonly sip: { udp: HostPort; tcp: HostPort; ws: HostPort };
   readonly tap: ControlTap;
@@ -47,11 +47,12 @@ export class Harness {
   readonly logLines: string[];
   readonly #apps = new Set<ConnectedApp>();
   readonly #peers: Peer[] = [];
+  #registrar: ConnectedApp | undefined;
   readonly #cleanups: Array<() => Promise<void> | void> = [];
   #closed = false;
 
   private constructor(init: {
-    server: SipServer | undefined; control: Harness['control']; sip: Harness['sip']; tap: ControlTap;
+    server: EmbeddedSipServer | undefined; control: Harness['control']; sip: Harness['sip']; tap: ControlTap;
     wire: WireCapture | undefined; wireError: string | undefined; log: Logger; logLines: string[];
   }) {
     this.server = init.server;
@@ -84,7 +85,7 @@ export class Harness {
       },
     });
     const ext = externalServer();
-    let server: SipServer | undefined;
+    let server: EmbeddedSipServer | undefined;
     let control: Harness['control'];
     let sip: Harness['sip'];
     if (ext) {
@@ -95,6 +96,9 @@ export class Harness {
       if (!hp.udp || !hp.tcp || !hp.ws) throw new Error(`external drachtio-server must listen on udp, tcp and ws; it reports ${probe.hostport}`);
       sip = { udp: hp.udp, tcp: hp.tcp, ws: hp.ws };
     } else {
+      // SIP_SERVER_MODULE: run against another build of the embedded server (e.g. a patched copy).
+      const override = process.env['SIP_SERVER_MODULE'];
+      const SipServer = override ? ((await import(override)) as { SipServer: new (o: SipServerOptions) => EmbeddedSipServer }).SipServer : EmbeddedSipServer;
       server = new SipServer({
         listen: { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, ws: { host: '127.0.0.1', port: 0 } },
         control: { host: '127.0.0.1', port: 0, secret: 'cymru' },
@@ -164,6 +168,35 @@ export class Harness {
     return app;
   }
 
+  /**
+   * A registrar app for WebSocket clients (JsSIP must register before an app can reach it): answers
+   * REGISTER 200 with the Contact and Expires it was given. Stays connected until close().
+   */
+  async registrar(): Promise<void> {
+    if (this.#registrar) return;
+    this.#registrar = await this.app((srf) => {
+      srf.register((req, res) => {
+        res.send(200, { headers: { Contact: req.get('Contact'), Expires: req.has('Expires') ? req.get('Expires') : '600' } });
+      });
+    });
+  }
+
+  /** Wait until neither the control tap nor the wire has seen anything for `quietMs`. */
+  async quiet(quietMs = 80, maxMs = 3000): Promise<void> {
+    const start = Date.now();
+    let n = this.tap.frames.length;
+    let since = Date.now();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 20));
+      if (this.tap.frames.length !== n) {
+        n = this.tap.frames.length;
+        since = Date.now();
+      }
+      if (Date.now() - since >= quietMs || Date.now() - start > maxMs) break;
+    }
+    await this.wire?.settle(quietMs, maxMs);
+  }
+
   /** Start recording a scenario (call before anything of the scenario happens). */
   record(name: string, opts: { notes?: string[]; keepRetransmissions?: boolean } = {}): Recording {
     return new Recording(this, name, opts);
@@ -172,7 +205,7 @@ export class Harness {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const app of [...this.#apps]) app.close();
+    // Peers first: they may still unregister/unsubscribe, which the apps answer.
     for (const fn of this.#cleanups.reverse()) {
       try {
         await fn();
@@ -180,6 +213,7 @@ export class Harness {
         // keep cleaning up
       }
     }
+    for (const app of [...this.#apps]) app.close();
     this.wire?.close();
     await this.tap.close();
     await this.server?.close();
@@ -235,8 +269,7 @@ export class Recording {
     // Connection numbers relative to the scenario.
     const conns = [...new Set(entries.filter((e) => e.channel === 'control').map((e) => e.conn!))].sort((a, b) => a - b);
     for (const e of entries) if (e.channel === 'control') e.conn = conns.indexOf(e.conn!);
-    const blocks = normalise(entries, { ports: this.#h.roles });
-    const notes = [...(this.#opts.notes ?? []), ...extraNotes];
+    const { blocks, notes } = normaliseWithNotes(entries, { ports: this.#h.roles }, [...(this.#opts.notes ?? []), ...extraNotes]);
     if (!this.#h.wire) notes.push(`SIP wire capture unavailable: ${this.#h.wireError ?? 'unknown'}`);
     const golden = renderGolden(this.name, notes, blocks);
     const file = join(GOLDEN_DIR, `${this.name}.txt`);

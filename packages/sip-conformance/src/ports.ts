@@ -5,8 +5,10 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 
-/** Where peers listen. The wire capture watches this range too. */
-export const PEER_PORT_RANGE: [number, number] = [52000, 52999];
+/** Where peers listen for SIP. The wire capture watches this range. */
+export const PEER_PORT_RANGE: [number, number] = [52000, 52499];
+/** Where peers put RTP (not captured: media is not the point and would keep the capture busy). */
+export const MEDIA_PORT_RANGE: [number, number] = [52500, 52999];
 
 const handedOut = new Set<number>();
 
@@ -30,8 +32,8 @@ function tcpFree(port: number): Promise<boolean> {
  * A block of `count` consecutive ports, each free on UDP and TCP (baresip also binds TLS on its SIP
  * port + 1, so callers ask for blocks).
  */
-export async function allocatePorts(count: number): Promise<number> {
-  const [lo, hi] = PEER_PORT_RANGE;
+export async function allocatePorts(count: number, range: [number, number] = PEER_PORT_RANGE): Promise<number> {
+  const [lo, hi] = range;
   const span = hi - lo - count;
   const start = lo + Math.floor(Math.random() * span);
   for (let i = 0; i < span; i += 1) {

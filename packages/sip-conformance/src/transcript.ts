@@ -168,7 +168,7 @@ class Normaliser {
     s = s.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, (m) => this.tokens.name('uuid', m.toLowerCase()));
     s = s.replace(/-0x[0-9a-f]{6,}/g, '-0x<ptr>');
     s = s.replace(/\b(\d{1,3}(?:\.\d{1,3}){3}|localhost|<wshost\d+>\.invalid|\[[0-9a-f:]+\]):(\d{2,5})\b/gi, (_m, host: string, port: string) => `${host}:${this.port(port)}`);
-    s = s.replace(/\b(rport|received|port)=(\d{2,5})\b/g, (_m, k: string, port: string) => `${k}=${this.port(port)}`);
+    s = s.replace(/\b(rport|port)=(\d{2,5})\b/g, (_m, k: string, port: string) => `${k}=${this.port(port)}`);
     s = s.replace(/\b\d\d:\d\d:\d\d\.\d{3,6}\b/g, '<time>');
     return s;
   }
@@ -246,9 +246,10 @@ class Normaliser {
         // authenticate OK: hostports | version | hostports
         if (f[5] !== undefined) f[5] = '<version>';
       }
-      if (f[4] === 'application') {
+      if (f[4] === 'application' || f[4] === 'network') {
+        // sip result (`application`) or proxy progress (`network`): len|transport|addr|port|time|…
         normaliseSipLeader(f, 5);
-        if (f[8]) f[8] = this.port(f[8]);
+        if (f[8] && /^\d+$/.test(f[8])) f[8] = this.port(f[8]);
       }
     } else if (type === 'authenticate') {
       f[2] = '<secret>';
@@ -280,6 +281,11 @@ function isPing(payload: string): boolean {
 
 /** Normalise a slice of capture into blocks (time-ordered). */
 export function normalise(entries: RawEntry[], opts: NormaliseOptions): Block[] {
+  return normaliseWithNotes(entries, opts, []).blocks;
+}
+
+/** Same, and normalise free-text notes (e.g. an app trace with URIs) with the same placeholders. */
+export function normaliseWithNotes(entries: RawEntry[], opts: NormaliseOptions, notes: string[]): { blocks: Block[]; notes: string[] } {
   const n = new Normaliser(opts.ports);
   // Learn placeholders in a canonical order (SIP channel first, then control) so numbering does not
   // depend on how the two channels interleave.
@@ -321,7 +327,7 @@ export function normalise(entries: RawEntry[], opts: NormaliseOptions): Block[] 
     else lines = [e.text];
     blocks.push({ head: `${at}${what} ${T} ${route}${retransmission ? ' (retransmission)' : ''}`, lines, retransmission });
   }
-  return blocks;
+  return { blocks, notes: notes.map((x) => n.text(x)) };
 }
 
 export function renderGolden(title: string, notes: string[], blocks: Block[]): string {
@@ -374,7 +380,13 @@ export function shapeOf(blocks: Block[], opts: { keepRetransmissions?: boolean }
     }
     const callLine = sipLines.find((l) => /^(call-id|i)\s*:/i.test(l));
     const call = callLine ? callLine.replace(/^[^:]+:\s*/, '') : '-';
-    const key = `${channel} ${call}`;
+    // One sequence per Call-ID and flow direction (SIP), or per Call-ID, direction and frame type
+    // (control): messages in different sequences are concurrent (a proxy's two legs, glare), so their
+    // relative order is not part of the shape.
+    const head0 = b.head.replace(/ \(retransmission\)$/, '').replace(/^\+[\d.]+ /, '');
+    const sub = channel === 'control' ? `${head0.replace(/ \(conn \d+\)$/, '')} ${leader.split('|')[1] ?? ''}` : unnumber(head0);
+    const headShape = head0.replace(/ \(conn \d+\)$/, '');
+    const key = `${channel} ${call} ${sub}`;
     let g = groups.get(key);
     if (!g) groups.set(key, (g = []));
     const names: string[] = [];
@@ -384,7 +396,7 @@ export function shapeOf(blocks: Block[], opts: { keepRetransmissions?: boolean }
       if (c > 0) names.push(l.slice(0, c).toLowerCase());
     }
     const bodyKind = sipLines.includes('[sdp]') ? ' +sdp' : '';
-    const head = b.head.replace(/ \(retransmission\)$/, '');
+    const head = headShape;
     let line = channel === 'control' ? `${head} ${leaderShape(leader)}` : head;
     if (sipLines.length > 0 && sipLines[0]) line += ` :: ${sipLines[0]}`;
     if (names.length > 0) line += ` [${names.join(',')}]`;
@@ -394,9 +406,13 @@ export function shapeOf(blocks: Block[], opts: { keepRetransmissions?: boolean }
   return { groups };
 }
 
-/** The control leader without the fields that legitimately vary (lengths, addresses are placeholders already). */
+/**
+ * The control leader as compared. A refusal's reason is not compared: which of two equivalent reasons
+ * the server gives can depend on timing (e.g. a late 200 after CANCEL: "final response already sent"
+ * before the ACK of the 487 arrived, "unknown transaction id" after).
+ */
 function leaderShape(leader: string): string {
-  return leader;
+  return leader.replace(/\|NOK\|.*$/, '|NOK|<reason>');
 }
 
 /** Differences between two shapes (undefined when equal), as a readable report. */

@@ -72,7 +72,8 @@ export class SipTestUa extends EventEmitter<UaEvents> {
   }
 
   get contact(): string {
-    return `<sip:${this.options.user}@127.0.0.1:${this.#port};transport=udp>`;
+    // +sip.ice: this agent speaks ICE/DTLS media like a browser (RFC 5768), so the focus offers it WebRTC.
+    return `<sip:${this.options.user}@127.0.0.1:${this.#port};transport=udp>;+sip.ice`;
   }
 
   get port(): number {

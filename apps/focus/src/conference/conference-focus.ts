@@ -25,6 +25,11 @@ export interface ConferenceFocusOptions {
   directory: UserDirectory;
   registrar: Registrar;
   domain: string;
+  /**
+   * host[:port] of conference URIs. They are dialled and REFERred to, so they must route to this
+   * server: the domain, plus the SIP port when the domain is an IP literal and the port is not 5060.
+   */
+  conferenceHost?: string;
   factoryUser: string;
   referMode: ReferMode;
   maxParticipants: number;
@@ -48,7 +53,7 @@ export class ConferenceFocus implements ConferenceControl {
   constructor(options: ConferenceFocusOptions) {
     this.#opts = options;
     this.#log = options.logger;
-    this.registry = new ConferenceRegistry({ domain: options.domain, maxParticipants: options.maxParticipants, logger: options.logger.child('registry') });
+    this.registry = new ConferenceRegistry({ domain: options.conferenceHost ?? options.domain, maxParticipants: options.maxParticipants, logger: options.logger.child('registry') });
     this.registry.on('ended', (conference) => {
       this.#sessions.get(conference.id)?.end('conference ended');
       this.#sessions.delete(conference.id);
@@ -217,7 +222,8 @@ export class ConferenceFocus implements ConferenceControl {
     progress.trying();
     const joiner: Joiner = isLocal ? this.#joiner(targetUser!) : { aor: target.uri, user: undefined, displayName: undefined };
     const headers: Record<string, string> = target.replaces ? { Replaces: target.replaces, Require: 'replaces' } : {};
-    const status = await session.dialOut(binding?.contact ?? target.uri, joiner, by, headers);
+    // External targets (allowExternalDialOut) are assumed to be plain SIP phones.
+    const status = await session.dialOut(binding?.contact ?? target.uri, binding?.media ?? 'plain', joiner, by, headers);
     progress.final(status);
   }
 
@@ -321,7 +327,7 @@ export class ConferenceFocus implements ConferenceControl {
   #sessionFor(uri: string): ConferenceSession | undefined {
     const user = userOf(uri);
     if (!user) return undefined;
-    const conference = this.registry.findByUri(`sip:${user}@${this.#opts.domain}`);
+    const conference = this.registry.findByUri(`sip:${user}@${this.#opts.conferenceHost ?? this.#opts.domain}`);
     return conference ? this.#sessions.get(conference.id) : undefined;
   }
 

@@ -6,7 +6,8 @@
 import type { Logger } from '@conclave/log';
 import { ConferenceError, SubscriptionVersioning, type Conference, type Participant } from '@conclave/conference';
 import { CONFERENCE_INFO_CONTENT_TYPE } from '@conclave/conference-info';
-import { SdpNegotiationError, type MediaService, type Room, type WebRtcLeg } from '@conclave/media';
+import { SdpNegotiationError, type MediaLeg, type Room } from '@conclave/media';
+import { createLegForOffer, createLegForTarget } from '../legs.ts';
 import { mediaWarning } from '../call.ts';
 import { Subscription } from '../events/subscription.ts';
 import { isSipFailure, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
@@ -40,7 +41,7 @@ export class ConferenceSession {
   readonly #onMemberRefer: ConferenceSessionOptions['onMemberRefer'];
   readonly #members = new Map<string, Member>();
   /** Legs that asked for renegotiation before their member existed (set-up still in progress). */
-  readonly #pendingRenegotiation = new WeakSet<WebRtcLeg>();
+  readonly #pendingRenegotiation = new WeakSet<MediaLeg>();
   readonly #subscriptions = new Set<{ subscription: Subscription; versioning: SubscriptionVersioning }>();
   #ended = false;
 
@@ -117,9 +118,9 @@ export class ConferenceSession {
       return undefined;
     }
     const log = this.#log.child({ callId: req.get('Call-ID'), participant: joiner.aor });
-    let leg: WebRtcLeg | undefined;
+    let leg: MediaLeg | undefined;
     try {
-      leg = await this.room.createWebRtcLeg({ label: joiner.user ?? joiner.aor });
+      leg = await createLegForOffer(this.room, req.body, joiner.user ?? joiner.aor);
       await leg.applyRemoteOffer(req.body);
       const answer = await leg.createLocalAnswer();
       const dialog = await this.#srf.createUAS(req, res, {
@@ -148,7 +149,7 @@ export class ConferenceSession {
    * Moves an existing call leg into the conference (the focus intercepts a REFER): the leg's media is
    * re-wired inside mediasoup and the party is re-INVITEd with the focus's ;isfocus Contact.
    */
-  async adoptCallLeg(dialog: SrfDialog, leg: WebRtcLeg, joiner: Joiner, participant: Participant): Promise<Member> {
+  async adoptCallLeg(dialog: SrfDialog, leg: MediaLeg, joiner: Joiner, participant: Participant): Promise<Member> {
     const member = this.#attach(participant.id, joiner, dialog, leg, false);
     await this.room.adoptLeg(leg);
     // adoptLeg triggers renegotiation of this leg; re-offer now so the Contact changes at once too.
@@ -159,7 +160,7 @@ export class ConferenceSession {
   }
 
   /** The focus calls a party (REFER to the focus). Resolves with the final status of the INVITE. */
-  async dialOut(target: string, joiner: Joiner, by: string, extraHeaders: Record<string, string> = {}): Promise<number> {
+  async dialOut(target: string, media: 'webrtc' | 'plain', joiner: Joiner, by: string, extraHeaders: Record<string, string> = {}): Promise<number> {
     let participant: Participant;
     try {
       participant = this.admit(joiner, { joiningMethod: 'dialed-out', by, status: 'dialing-out' });
@@ -167,9 +168,9 @@ export class ConferenceSession {
       return err instanceof ConferenceError && err.code === 'locked' ? 403 : err instanceof ConferenceError && err.code === 'full' ? 486 : 500;
     }
     const log = this.#log.child({ participant: joiner.aor });
-    let leg: WebRtcLeg | undefined;
+    let leg: MediaLeg | undefined;
     try {
-      leg = await this.room.createWebRtcLeg({ label: joiner.user ?? joiner.aor });
+      leg = await createLegForTarget(this.room, media, joiner.user ?? joiner.aor);
       const offer = await leg.createLocalOffer();
       const dialog = await this.#srf.createUAC(target, {
         localSdp: offer,
@@ -258,7 +259,7 @@ export class ConferenceSession {
     return this.#ended;
   }
 
-  #attach(participantId: string, joiner: Joiner, dialog: SrfDialog, leg: WebRtcLeg, connectNow = true, awaitAck = false): Member {
+  #attach(participantId: string, joiner: Joiner, dialog: SrfDialog, leg: MediaLeg, connectNow = true, awaitAck = false): Member {
     const member = new Member({
       participantId, aor: joiner.aor, user: joiner.user, dialog, leg,
       focusContact: this.focusContact, domain: this.#domain, awaitAck, logger: this.#log,
@@ -287,7 +288,7 @@ export class ConferenceSession {
     return member;
   }
 
-  #memberOfLeg(leg: WebRtcLeg): Member | undefined {
+  #memberOfLeg(leg: MediaLeg): Member | undefined {
     for (const m of this.#members.values()) if (m.leg === leg) return m;
     return undefined;
   }

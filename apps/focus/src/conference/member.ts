@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '@conclave/log';
-import { NegotiationStateError, type WebRtcLeg } from '@conclave/media';
+import { NegotiationStateError, type MediaLeg } from '@conclave/media';
 import { mediaWarning } from '../call.ts';
 import { dialogConnected, endDialog, isSipFailure, reply, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
 
@@ -25,7 +25,7 @@ export interface MemberOptions {
   /** Local user name when the participant is one of ours. */
   user: string | undefined;
   dialog: SrfDialog;
-  leg: WebRtcLeg;
+  leg: MediaLeg;
   /** The focus's Contact for this conference: `<conference-uri>;isfocus`. */
   focusContact: string;
   domain: string;
@@ -40,7 +40,7 @@ export class Member extends EventEmitter<MemberEvents> {
   readonly participantId: string;
   readonly aor: string;
   readonly user: string | undefined;
-  readonly leg: WebRtcLeg;
+  readonly leg: MediaLeg;
   readonly #dialog: SrfDialog;
   readonly #opts: MemberOptions;
   readonly #log: Logger;

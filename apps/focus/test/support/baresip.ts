@@ -2,7 +2,7 @@
  * baresip (Debian's, headless) as a real SIP peer for interop tests: configured in a temp directory,
  * driven over its ctrl_tcp module (netstring-framed JSON), its events collected.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -30,16 +30,19 @@ export class Baresip {
   }
 
   /** Starts baresip with one account (`<sip:user@host:port;transport=udp>;auth_pass=…`). */
-  static async start(options: { account: string; sipPort: number; ctrlPort: number; rtpPorts: string }): Promise<Baresip> {
+  static async start(options: { account: string; sipPort: number; ctrlPort: number; rtpPorts: string; toneHz?: number }): Promise<Baresip> {
     const dir = mkdtempSync(join(tmpdir(), 'baresip-'));
+    // ausine only runs at 48 kHz; with G.711 the microphone is an 8 kHz tone file.
+    const tone = join(dir, 'tone.wav');
+    execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', tone, 'synth', '60', 'sine', String(options.toneHz ?? 500), 'vol', '0.5']);
     writeFileSync(join(dir, 'config'), [
       'module_path /usr/lib/baresip/modules',
       `sip_listen 127.0.0.1:${options.sipPort}`,
       'net_interface 127.0.0.1',
       'audio_player aufile,/dev/null',
-      'audio_source ausine,440',
+      `audio_source aufile,${tone}`,
       `rtp_ports ${options.rtpPorts}`,
-      'module g711.so', 'module ausine.so', 'module aufile.so',
+      'module g711.so', 'module aufile.so',
       'module_tmp uuid.so', 'module_tmp account.so',
       'module_app contact.so', 'module_app menu.so', 'module_app ctrl_tcp.so',
       `ctrl_tcp_listen 127.0.0.1:${options.ctrlPort}`,

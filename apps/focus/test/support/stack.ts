@@ -6,7 +6,7 @@ import { createLogger } from '@conclave/log';
 import { MediaService } from '@conclave/media';
 import { SipServer } from '@conclave/sip-server';
 import { SipTestUa } from '@conclave/sip-test-ua';
-import { Focus } from '../../src/index.ts';
+import { Focus, conferenceHostFor } from '../../src/index.ts';
 
 export const DOMAIN = '127.0.0.1';
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'].map((name) => ({ name, password: `${name}-secret` }));
@@ -35,7 +35,7 @@ export async function startStack(options: { referMode?: 'intercept' | 'pass-thro
     users: USERS,
     admins: [{ name: 'admin', password: 'admin-secret' }],
     media,
-    conference: { factoryUser: 'conference', referMode: options.referMode ?? 'intercept', maxParticipants: 16, allowExternalDialOut: false },
+    conference: { factoryUser: 'conference', referMode: options.referMode ?? 'intercept', maxParticipants: 16, allowExternalDialOut: false, conferenceHost: conferenceHostFor(DOMAIN, addrs.udp!.port) },
     logger: logger.child('focus'),
   });
   await focus.start();

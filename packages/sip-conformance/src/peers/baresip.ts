@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { allocatePorts } from '../ports.ts';
+import { allocatePorts, MEDIA_PORT_RANGE } from '../ports.ts';
 import { stopChild, trackChild } from '../processes.ts';
 import { EventLog, type Peer, type PeerCapabilities, type PeerTransport } from './peer.ts';
 
@@ -81,10 +81,11 @@ export class BaresipPeer implements Peer {
 
   static async start(opts: BaresipOptions): Promise<BaresipPeer> {
     // SIP (udp+tcp), SIP+1 (baresip binds TLS there), ctrl_tcp, and an RTP range.
-    const base = await allocatePorts(8);
+    const base = await allocatePorts(3);
     const sipPort = base;
     const ctrlPort = base + 2;
-    const rtp = `${base + 4}-${base + 7}`;
+    const media = await allocatePorts(4, MEDIA_PORT_RANGE);
+    const rtp = `${media}-${media + 3}`;
     const dir = mkdtempSync(join(tmpdir(), 'conformance-baresip-'));
     writeFileSync(join(dir, 'config'), [
       'module_path /usr/lib/baresip/modules',
@@ -218,6 +219,11 @@ export class BaresipPeer implements Peer {
 
   subscribe(): Promise<void> {
     return Promise.reject(new Error('baresip subscribes only at start-up (presence module + contacts file)'));
+  }
+
+  /** A watcher's subscription ends when it shuts down (the presence module unsubscribes). */
+  async unsubscribe(): Promise<void> {
+    await this.close();
   }
 
   async reset(): Promise<void> {

@@ -55,8 +55,10 @@ export interface Peer {
   reinvite(): Promise<void>;
   /** Send REFER in the current call. */
   transfer(target: string): Promise<void>;
-  /** SUBSCRIBE to `event` (presence) at target. */
+  /** SUBSCRIBE to presence at target. */
   subscribe(target: string): Promise<void>;
+  /** End the subscription (SUBSCRIBE with Expires: 0). */
+  unsubscribe(): Promise<void>;
   /** Make sure no call or subscription is left over from a previous scenario. */
   reset(): Promise<void>;
   close(): Promise<void>;

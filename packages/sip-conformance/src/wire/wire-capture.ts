@@ -121,9 +121,9 @@ export class WireCapture {
   }
 
   #onPacket(p: Packet): void {
-    this.#lastPacketAt = Date.now();
     const c = this.#classify(p.s, p.d, p.p);
     if (!c) return;
+    this.#lastPacketAt = Date.now();
     const t = p.t * 1000;
     const payload = Buffer.from(p.b, 'base64');
     const base = { t, transport: c.wireTransport, dir: c.dir, serverPort: c.serverPort, remotePort: c.remotePort };

@@ -1,0 +1,190 @@
+/**
+ * linphonec 5.1 (Debian, headless) as a conformance peer, per /work/shared/recipes/sip-phones.md:
+ * a private HOME with .local/share/linphone (else every INVITE gets 503), IPv6 off, guess_hostname=0,
+ * scripted through stdin, events read from its console output. One process per transport (UDP-only
+ * or TCP-only).
+ *
+ * Capabilities: re-INVITE (`pause`), REFER (`transfer`), SUBSCRIBE presence (`friend add`),
+ * 100rel/PRACK (`[sip] 100rel_support_level=1`: Supported: 100rel in INVITEs, PRACK for reliable 1xx).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { allocatePorts, MEDIA_PORT_RANGE } from '../ports.ts';
+import { stopChild, trackChild } from '../processes.ts';
+import { EventLog, type Peer, type PeerCapabilities, type PeerTransport } from './peer.ts';
+
+export const LINPHONE_CAPS: PeerCapabilities = {
+  subscribe: true,
+  refer: true,
+  reinvite: true,
+  prack: true,
+  notes: {
+    subscribe: 'UDP only: linphonec 5.1 `friend add` hangs (stops reading stdin) when the address carries ;transport=tcp, and a TCP-only linphonec cannot send a parameterless (UDP) SUBSCRIBE',
+  },
+};
+
+export interface LinphoneOptions {
+  user: string;
+  transport: 'udp' | 'tcp';
+}
+
+export class LinphonePeer implements Peer {
+  readonly kind = 'linphone' as const;
+  readonly transport: PeerTransport;
+  readonly label: string;
+  readonly caps = LINPHONE_CAPS;
+  readonly uri: string;
+  readonly ports: number[];
+  readonly log = new EventLog();
+  output = '';
+  readonly #child: ChildProcess;
+  readonly #dir: string;
+  #line = '';
+  #calls = new Set<number>();
+  #closed = false;
+
+  private constructor(child: ChildProcess, dir: string, opts: LinphoneOptions, port: number) {
+    this.#child = child;
+    this.#dir = dir;
+    this.transport = opts.transport;
+    this.label = `linphone-${opts.transport}`;
+    this.uri = `sip:${opts.user}@127.0.0.1:${port}${opts.transport === 'tcp' ? ';transport=tcp' : ''}`;
+    this.ports = [port];
+    child.stdout!.on('data', (d: Buffer) => this.#onOutput(d.toString()));
+    child.stderr!.on('data', (d: Buffer) => {
+      this.output += d.toString();
+    });
+  }
+
+  static async start(opts: LinphoneOptions): Promise<LinphonePeer> {
+    const port = await allocatePorts(1);
+    const media = await allocatePorts(2, MEDIA_PORT_RANGE);
+    const dir = mkdtempSync(join(tmpdir(), 'conformance-linphone-'));
+    mkdirSync(join(dir, 'home', '.local', 'share', 'linphone'), { recursive: true });
+    writeFileSync(join(dir, 'rc'), [
+      '[sip]',
+      // One transport per process, so that everything this peer sends goes over "its" transport
+      // (linphonec drops ;transport= from `friend add` addresses, for one).
+      `sip_port=${opts.transport === 'udp' ? port : -1}`,
+      `sip_tcp_port=${opts.transport === 'tcp' ? port : -1}`,
+      'sip_tls_port=-1',
+      'bind_address=127.0.0.1',
+      'default_proxy=-1',
+      'guess_hostname=0',
+      '100rel_support_level=1',
+      `contact="${opts.user}" <sip:${opts.user}@127.0.0.1:${port}>`,
+      '[rtp]',
+      `audio_rtp_port=${media}`,
+      '[video]',
+      'enabled=0',
+      '[net]',
+      'ipv6=0',
+      '',
+    ].join('\n'));
+    const child = trackChild(spawn('linphonec', ['-c', join(dir, 'rc'), '-S', '-d', '0'], {
+      env: { ...process.env, HOME: join(dir, 'home') },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    }));
+    const peer = new LinphonePeer(child, dir, opts, port);
+    try {
+      peer.send('soundcard use files');
+      peer.send('autoanswer enable');
+      const end = Date.now() + 10_000;
+      while (!/Auto answer enabled/.test(peer.output)) {
+        if (child.exitCode !== null) throw new Error(`linphonec exited (${child.exitCode}):\n${peer.output}`);
+        if (Date.now() > end) throw new Error(`linphonec did not start:\n${peer.output}`);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+    } catch (err) {
+      await peer.close();
+      throw err;
+    }
+    return peer;
+  }
+
+  send(line: string): void {
+    if (this.#closed) return;
+    this.#child.stdin!.write(line + '\n');
+  }
+
+  #onOutput(text: string): void {
+    this.output += text;
+    if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
+    this.#line += text;
+    const lines = this.#line.split('\n');
+    this.#line = lines.pop() ?? '';
+    for (const raw of lines) this.#onLine(raw.replace(/^(linphonec> )+/, '').trim());
+  }
+
+  #onLine(line: string): void {
+    let m: RegExpExecArray | null;
+    if ((m = /^Receiving new incoming call from .*, assigned id (\d+)/.exec(line))) {
+      this.#calls.add(Number(m[1]));
+      this.log.push('incoming', line);
+    } else if ((m = /^Establishing call id to .*, assigned id (\d+)/.exec(line))) {
+      this.#calls.add(Number(m[1]));
+    } else if (/^Call \d+ to .* (ringing|early media)\./.test(line)) {
+      this.log.push('ringing', line);
+    } else if (/^Call \d+ with .* connected\./.test(line)) {
+      this.log.push('established', line);
+    } else if ((m = /^Call (\d+) (?:with|to|from) .* (?:ended|error|declined)/i.exec(line))) {
+      this.#calls.delete(Number(m[1]));
+      this.log.push('closed', line);
+    } else if (/^Friend .* is /.test(line)) {
+      this.log.push('notify', line);
+    } else if (/is now paused\.$/.test(line)) {
+      this.log.push('reinvite-ok', line);
+    } else if (/could not be paused|pause.*failed/i.test(line)) {
+      this.log.push('reinvite-failed', line);
+    }
+  }
+
+  async call(target: string): Promise<void> {
+    this.send(`call ${target}`);
+  }
+
+  async hangup(): Promise<void> {
+    this.send('terminate');
+  }
+
+  async reinvite(): Promise<void> {
+    this.send('pause');
+  }
+
+  async transfer(target: string): Promise<void> {
+    this.send(`transfer ${target}`);
+  }
+
+  async subscribe(target: string): Promise<void> {
+    if (target.includes(';')) {
+      throw new Error('linphonec 5.1 stops reading commands after `friend add` of an address with URI parameters (e.g. ;transport=tcp)');
+    }
+    // Always with the scheme: linphonec 5.1 stops responding to stdin after `friend add` of an address
+    // without "sip:" (its help says the scheme is optional).
+    this.send(`friend add "presence" ${target.startsWith('sip:') ? target : `sip:${target}`}`);
+  }
+
+  /** Drop friends (subscriptions) and calls left by an earlier scenario. */
+  async reset(): Promise<void> {
+    if (this.#calls.size > 0) {
+      this.send('terminate all');
+      const end = Date.now() + 2000;
+      while (this.#calls.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 30));
+    }
+  }
+
+  async unsubscribe(): Promise<void> {
+    this.send('friend delete all');
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.send('quit');
+    this.#closed = true;
+    await Promise.race([new Promise<void>((r) => this.#child.once('exit', () => r())), new Promise((r) => setTimeout(r, 500))]);
+    await stopChild(this.#child, 300);
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
