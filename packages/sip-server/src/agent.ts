@@ -93,6 +93,8 @@ export class Agent {
   /** Dialog ids of app INVITEs that failed, so the app's ACK for them is recognised and absorbed. */
   readonly #failedInvites = new Map<string, number>();
   readonly #pendingBySource = new Map<string, number>();
+  /** Server transactions without a final response yet, from every source. */
+  #pendingTotal = 0;
   /** Outbound connections not yet authenticated, with the request waiting for them. */
   readonly #outboundPending = new Map<AppConnection, ServerTransaction>();
   readonly #apps = new Set<AppConnection>();
@@ -391,8 +393,10 @@ export class Agent {
       this.#onNetworkInDialog(req, flow, key, toTag);
       return;
     }
-    if (this.#serverById.size >= this.#limits.maxServerTransactions) {
-      this.#log.warn('too many concurrent server transactions, rejecting', { limit: this.#limits.maxServerTransactions, method });
+    if (this.#pendingTotal >= this.#limits.maxServerTransactions || this.#serverById.size >= this.#limits.maxTrackedServerTransactions) {
+      this.#log.warn('too many concurrent server transactions, rejecting', {
+        pending: this.#pendingTotal, tracked: this.#serverById.size, limit: this.#limits.maxServerTransactions, method,
+      });
       this.#respondStateless(req, flow, 503, 'Service Unavailable', { 'Retry-After': '5' });
       return;
     }
@@ -497,6 +501,7 @@ export class Agent {
   /** Unanswered server transactions per source address (for the per-source limit). */
   #trackPending(st: ServerTransaction, delta: 1 | -1): void {
     const host = st.flow.remote.host;
+    this.#pendingTotal = Math.max(0, this.#pendingTotal + delta);
     const n = (this.#pendingBySource.get(host) ?? 0) + delta;
     if (n <= 0) this.#pendingBySource.delete(host);
     else this.#pendingBySource.set(host, n);

@@ -4,8 +4,14 @@ export interface LimitOptions {
   maxMessageSize?: number;
   /** Most header fields in one message; more is a 400. Default 256. */
   maxHeaders?: number;
-  /** Concurrent incoming transactions in total; beyond it new requests get 503 + Retry-After. Default 10000. */
+  /**
+   * Incoming transactions still waiting for their final response, in total; beyond it new requests get
+   * 503 + Retry-After. Default 10000. (Answered transactions that only wait out their RFC 3261 timers do
+   * not count: at 2 per call for 32 s they would cap a busy server at ~156 calls/s.)
+   */
   maxServerTransactions?: number;
+  /** Every incoming transaction the server keeps, answered ones included (memory bound). Default 250000. */
+  maxTrackedServerTransactions?: number;
   /** Concurrent unanswered incoming transactions from one source address (0 = unlimited). Default 200. */
   maxTransactionsPerSource?: number;
   /** Concurrent TCP/TLS/WS connections from one source address (0 = unlimited). Default 100. */
@@ -21,6 +27,7 @@ export function resolveLimits(o: LimitOptions = {}): Limits {
     maxMessageSize: o.maxMessageSize ?? 65535,
     maxHeaders: o.maxHeaders ?? 256,
     maxServerTransactions: o.maxServerTransactions ?? 10000,
+    maxTrackedServerTransactions: o.maxTrackedServerTransactions ?? 250000,
     maxTransactionsPerSource: o.maxTransactionsPerSource ?? 200,
     maxConnectionsPerSource: o.maxConnectionsPerSource ?? 100,
     connectionIdleTimeout: o.connectionIdleTimeout ?? 600000,
