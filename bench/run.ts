@@ -64,7 +64,7 @@ async function benchTarget(name: TargetName, opts: BenchOptions, out: string): P
         callerPort = callerPort >= p + 99 ? p + 10 : callerPort + 1;
         return port;
       },
-      settleSeconds: opts.settleSeconds ?? (name === 'embedded' ? 33 : 7),
+      settleSeconds: opts.settleSeconds ?? (name === 'embedded' ? 33 : 6),
     };
     report.warmUp = await warmUp(ctx);
     const want = (phase: PhaseName): boolean => opts.phases.includes(phase);

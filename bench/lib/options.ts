@@ -51,7 +51,7 @@ or a target that could not be measured at all, 2 on bad options.
 Options:
   --targets LIST          embedded,kamailio (default both, in that order)
   --phases LIST           dialogs,soak,capacity (default all; capacity includes the half-load run)
-  --duration S            seconds per capacity step (default 6)
+  --duration S            seconds per short capacity step (default 5)
   --rate CPS              skip the search: measure one fixed rate and use it as "max"
   --start-rate CPS        first capacity step (default 200); rates double until a step fails
   --max-rate CPS          highest rate tried (default 2000: beyond it SIPp and the kernel's loopback
@@ -59,7 +59,7 @@ Options:
   --refine N              short bisection steps between the last good and first bad rate (default 0:
                           the long confirmation runs bisect)
   --confirm S             seconds of the run that confirms the best step holds in steady state
-                          (default: settle time + 5 s)
+                          (default: settle time + 3 s)
   --confirm-tries N       confirmation runs before giving up, each lower (default 3)
   --hold MS               call hold time between ACK and BYE (default 1000)
   --latency-duration S    seconds at half the max rate for p50/p99 and CPU (default 15)
@@ -68,7 +68,7 @@ Options:
   --dialogs N             concurrent calls held for the memory-per-dialog figure (default 1000)
   --dialog-rate CPS       rate at which they are set up (default 200)
   --settle S              wait before a settled memory reading (default: 33 s embedded = 64*T1 + 1,
-                          7 s kamailio = tm wait timer + 2)
+                          6 s kamailio = tm wait timer + 1)
   --base-port P           loopback ports P..P+99 (default 35060): embedded SIP P, control P+1,
                           kamailio P+2, SIPp callee P+3, SIPp callers P+10..P+99
   --kamailio-children N   Kamailio UDP worker processes (default 2 = cores)
@@ -129,7 +129,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   return {
     targets: [...new Set(targets)] as TargetName[],
     phases: [...new Set(phases)] as PhaseName[],
-    stepSeconds: num(v.duration, 'duration', 6, 1),
+    stepSeconds: num(v.duration, 'duration', 5, 1),
     rate: v.rate === undefined ? undefined : num(v.rate, 'rate', 0, 1),
     startRate: num(v['start-rate'], 'start-rate', 200, 1),
     maxRate: num(v['max-rate'], 'max-rate', 2000, 1),

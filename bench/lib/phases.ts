@@ -7,10 +7,9 @@
  *               concurrent calls; and the CPU an idle server spends on them.
  *  soak         constant load for the soak duration, memory sampled every 5 s; then, after all calls
  *               ended and the server's timers expired, memory (after GC) again: growth must be ~0.
- *  capacity     short fixed-rate steps (doubling, then bisection) find the highest rate with >= 99.9%
- *               successful calls and >= 97% of the rate actually started; a longer run at that rate
- *               confirms it holds once the server's per-call state has reached its steady size (or
- *               finds a lower rate that does).
+ *  capacity     short fixed-rate steps (doubling) find the highest rate with >= 99.9% successful calls
+ *               and >= 97% of the rate actually started; longer runs then confirm a rate holds once
+ *               the server's per-call state has reached its steady size, bisecting if it does not.
  *  latency      half the max rate: p50/p99 setup latency, server CPU per 1000 calls/s.
  */
 import { join } from 'node:path';
@@ -233,7 +232,7 @@ export async function measureDialogs(ctx: PhaseContext): Promise<DialogsResult> 
   const setupSeconds = n / rate;
   const idleWindowSeconds = 3;
   // Every call stays up until well after the last one is established and the settle wait is over.
-  const holdMs = Math.round((setupSeconds + 1 + ctx.settleSeconds + idleWindowSeconds + 5) * 1000);
+  const holdMs = Math.round((setupSeconds + 1 + ctx.settleSeconds + idleWindowSeconds + 3) * 1000);
   checkAlive(ctx);
   ctx.progress(`dialogs: ${n} calls at ${rate}/s, each held ${(holdMs / 1000).toFixed(0)} s`);
   const uac = new SippUac({
@@ -478,13 +477,14 @@ export async function capacity(ctx: PhaseContext): Promise<CapacityResult> {
   const result: CapacityResult = { steps, searchBest, hitCeiling: o.rate === undefined && firstBad === undefined, confirms: [], best: undefined };
   if (!searchBest) return result;
 
-  const confirmSeconds = o.confirmSeconds ?? ctx.settleSeconds + 5;
+  const confirmSeconds = o.confirmSeconds ?? ctx.settleSeconds + 3;
   // What the long runs know: the highest rate that held, and the lowest that did not (with the rate of
   // successful calls it still managed, which bounds what can hold).
   let okRate: number | undefined;
   let badBound = firstBad;
   let rate: number | undefined = searchBest.rate;
-  let previousHeld = false;
+  // (The search's last step left a drained-enough server if it was sustained.)
+  let previousHeld = steps[steps.length - 1]?.sustained === true;
   for (let attempt = 0; attempt < o.confirmTries && rate !== undefined; attempt++) {
     // Start from a drained server: an overloaded run's leftover state would count against this one.
     // (After a run that held at a lower rate, its leftovers are less than this run's own steady state.)
@@ -532,6 +532,10 @@ export function nextConfirmRate(rate: number, step: StepResult): number {
 /** Half the max rate: latency percentiles and CPU per 1000 calls/s. */
 export async function latencyAtHalfLoad(ctx: PhaseContext, maxRate: number): Promise<StepResult> {
   const rate = Math.max(1, Math.round(maxRate / 2));
+  // Start from a drained server: the state the max-rate runs left behind (up to 64 s of calls at twice
+  // this rate) is collected during the first seconds otherwise, and its GC pauses would be measured.
+  ctx.progress(`  draining ${ctx.settleSeconds} s before the half-load run`);
+  await sleep(ctx.settleSeconds * 1000);
   let step = await runStep(ctx, `half-load-${rate}`, rate, ctx.opts.latencySeconds, ctx.opts.holdMs);
   ctx.progress(describeStep(step));
   if (othersCores(step) >= DISTURBED_CORES) {

@@ -129,7 +129,7 @@ function bottleneck(s: StepResult | undefined): string {
 const NOTES = [
   'Setup latency: INVITE sent -> 200 OK received at the SIPp caller. SIPp\'s clock has 1 ms resolution: p50/p99 are',
   'whole ms (0 = under 1 ms); the mean is unbiased. Sustained = >= 99.9% of the calls ok and >= 97% of the rate',
-  'started. "Long run" = the best short step repeated for longer than the server keeps per-call state (settle + 5 s).',
+  'started. "Long run" = the best short step repeated for longer than the server keeps per-call state (settle + 3 s).',
   'Calls/s per server core = completed calls / CPU-seconds (utime+stime, /proc) of all server processes in that run;',
   'CPU per 1000 calls/s likewise. Memory per 1000 concurrent calls = (all calls held - all ended), both after GC and',
   'after the server\'s transaction timers expired. "In use" = V8 heapUsed + external (Node: the embedded server AND',
@@ -183,6 +183,7 @@ export function renderReport(reports: TargetReport[], info: RunInfo, opts: Bench
   add('  same, right after setup', (r) => (r.dialogs?.freshInUsePer1000 !== undefined ? `${mib(r.dialogs.freshInUsePer1000)} in use` : '-'));
   add(`CPU holding ${opts.dialogs} idle calls`, (r) => (r.dialogs ? fmt.pct(r.dialogs.idleCores) + ' of a core' : '-'));
   add(`soak ${opts.soakMinutes} min @ ${opts.soakRate}/s: calls ok`, (r) => (r.soak ? `${r.soak.step.uac.successful}/${r.soak.step.calls}` : '-'));
+  add('soak: setup p50 / p99 (steady state)', (r) => latencyCell(r.soak?.step));
   add('soak: memory growth after calls end', (r) => soakCell(r.soak), v && emb?.soak ? `flat (in use <= +${mib(TARGETS.inUseGrowthBytes)}): ${v.soak}` : '');
   add('soak: PSS before / peak / after', (r) => (r.soak ? `${mib(r.soak.before.pss)} / ${mib(Math.max(0, ...r.soak.samples.map((s) => s.pss)))} / ${mib(r.soak.after.pss)}` : '-'));
   add('soak: PSS trend, 2nd half of load', (r) => (r.soak ? `${sign(r.soak.pssTrendPerMinute)}/min` : '-'));

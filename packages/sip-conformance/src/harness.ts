@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '@conclave/log';
 import { SipServer as EmbeddedSipServer, type SipServerOptions, type SipTimerOptions } from '@conclave/sip-server';
 import { connectApp, parseHostports, type ConnectedApp, type LooseSrf } from './app.ts';
 import { ControlTap } from './control-tap.ts';
-import { PEER_PORT_RANGE } from './ports.ts';
+import { allocatePorts, PEER_PORT_RANGE } from './ports.ts';
 import { diffShapes, normalise, normaliseWithNotes, parseGolden, renderGolden, shapeOf, type Block, type RawEntry } from './transcript.ts';
 import { WireCapture } from './wire/wire-capture.ts';
 import type { Peer } from './peers/peer.ts';
@@ -63,9 +63,12 @@ export class Harness {
     this.wireError = init.wireError;
     this.log = init.log;
     this.logLines = init.logLines;
-    this.roles.set(init.sip.udp.port, 'S.udp');
-    if (!this.roles.has(init.sip.tcp.port)) this.roles.set(init.sip.tcp.port, 'S.tcp');
-    else this.roles.set(init.sip.tcp.port, 'S');
+    // `S` when UDP and TCP share a port (drachtio, and the embedded server as the harness starts it).
+    if (init.sip.udp.port === init.sip.tcp.port) this.roles.set(init.sip.udp.port, 'S');
+    else {
+      this.roles.set(init.sip.udp.port, 'S.udp');
+      this.roles.set(init.sip.tcp.port, 'S.tcp');
+    }
     this.roles.set(init.sip.ws.port, 'S.ws');
   }
 
@@ -99,13 +102,23 @@ export class Harness {
       // SIP_SERVER_MODULE: run against another build of the embedded server (e.g. a patched copy).
       const override = process.env['SIP_SERVER_MODULE'];
       const SipServer = override ? ((await import(override)) as { SipServer: new (o: SipServerOptions) => EmbeddedSipServer }).SipServer : EmbeddedSipServer;
-      server = new SipServer({
-        listen: { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, ws: { host: '127.0.0.1', port: 0 } },
-        control: { host: '127.0.0.1', port: 0, secret: 'cymru' },
-        logger: log.child('sip-server'),
-        ...(opts.timers ? { timers: opts.timers } : {}),
-      });
-      const addrs = await server.start();
+      // UDP and TCP on the same port, as drachtio-server does (5080 for both in the reference setup), so
+      // transcripts of both servers use the same placeholders.
+      let addrs: Awaited<ReturnType<EmbeddedSipServer['start']>> | undefined;
+      for (let attempt = 0; !addrs; attempt++) {
+        const port = await allocatePorts(1);
+        server = new SipServer({
+          listen: { udp: { host: '127.0.0.1', port }, tcp: { host: '127.0.0.1', port }, ws: { host: '127.0.0.1', port: 0 } },
+          control: { host: '127.0.0.1', port: 0, secret: 'cymru' },
+          logger: log.child('sip-server'),
+          ...(opts.timers ? { timers: opts.timers } : {}),
+        });
+        try {
+          addrs = await server.start();
+        } catch (err) {
+          if (attempt >= 5) throw err;
+        }
+      }
       control = { host: addrs.control.host, port: addrs.control.port, secret: 'cymru' };
       sip = { udp: addrs.udp!, tcp: addrs.tcp!, ws: addrs.ws! };
     }
@@ -207,10 +220,14 @@ export class Harness {
     this.#closed = true;
     // Peers first: they may still unregister/unsubscribe, which the apps answer.
     for (const fn of this.#cleanups.reverse()) {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await fn();
+        // A wedged peer must not keep the test file from finishing.
+        await Promise.race([fn(), new Promise((r) => (timer = setTimeout(r, 5000)))]);
       } catch {
         // keep cleaning up
+      } finally {
+        clearTimeout(timer);
       }
     }
     for (const app of [...this.#apps]) app.close();
@@ -249,11 +266,21 @@ export class Recording {
     await this.#h.wire?.settle();
     const t1 = Date.now() + 1;
     const out: RawEntry[] = [];
+    const frames = this.#h.tap.frames.slice(this.#frame0);
+    // SIP on the wire belongs to the scenario when its Call-ID reached the scenario's apps (messages the
+    // server absorbs share the Call-ID of one that did). This drops strays: another scenario's late
+    // retransmissions (an external server outlives a test file), unrelated traffic on the same ports.
+    const callIds = new Set<string>();
+    for (const f of frames) for (const m of f.payload.matchAll(/^(?:call-id|i)[ \t]*:[ \t]*(\S+)/gim)) callIds.add(m[1]!);
     for (const e of this.#h.wire?.events ?? []) {
       if (e.t < this.#t0 || e.t > t1) continue;
+      if (e.kind === 'sip') {
+        const callId = /^(?:call-id|i)[ \t]*:[ \t]*(\S+)/im.exec(e.text)?.[1];
+        if (callId && !callIds.has(callId)) continue;
+      }
       out.push({ t: e.t, channel: 'sip', dir: e.dir, transport: e.transport, kind: e.kind, serverPort: e.serverPort, remotePort: e.remotePort, text: e.text });
     }
-    for (const f of this.#h.tap.frames.slice(this.#frame0)) out.push({ t: f.t, channel: 'control', dir: f.dir, conn: f.conn, text: f.payload });
+    for (const f of frames) out.push({ t: f.t, channel: 'control', dir: f.dir, conn: f.conn, text: f.payload });
     return out;
   }
 
@@ -263,7 +290,10 @@ export class Recording {
     return renderGolden(this.name, [], normalise(entries, { ports: this.#h.roles, times: true }));
   }
 
-  /** Normalise, then compare with the golden file (or write it when UPDATE_GOLDEN=1 or it is missing and UPDATE_GOLDEN=missing). */
+  /**
+   * Normalise, then compare with the golden file. UPDATE_GOLDEN=1 writes missing goldens and rewrites those
+   * whose shape changed; UPDATE_GOLDEN=force rewrites all; UPDATE_GOLDEN=missing only writes missing ones.
+   */
   async finish(extraNotes: string[] = []): Promise<RecordingResult> {
     const entries = await this.entries();
     // Connection numbers relative to the scenario.
@@ -274,14 +304,21 @@ export class Recording {
     const golden = renderGolden(this.name, notes, blocks);
     const file = join(GOLDEN_DIR, `${this.name}.txt`);
     const update = process.env['UPDATE_GOLDEN'];
-    if (update === '1' || (update === 'missing' && !existsSync(file))) {
+    const keep = { keepRetransmissions: this.#opts.keepRetransmissions ?? false };
+    if (update === 'force' || ((update === '1' || update === 'missing') && !existsSync(file))) {
       mkdirSync(GOLDEN_DIR, { recursive: true });
       writeFileSync(file, golden);
       return { blocks, golden, diff: undefined, written: true };
     }
+    if (update === '1') {
+      // Rewrite only when the shape changed: interleavings and timing-dependent details would
+      // otherwise churn every file on each update.
+      const same = !diffShapes(shapeOf(parseGolden(readFileSync(file, 'utf8')), keep), shapeOf(parseGolden(golden), keep));
+      if (!same) writeFileSync(file, golden);
+      return { blocks, golden, diff: undefined, written: !same };
+    }
     if (!existsSync(file)) return { blocks, golden, diff: `no golden transcript ${file} (run with UPDATE_GOLDEN=1 to create it)`, written: false };
     const expectedBlocks = parseGolden(readFileSync(file, 'utf8'));
-    const keep = { keepRetransmissions: this.#opts.keepRetransmissions ?? false };
     let expected = shapeOf(expectedBlocks, keep);
     let actual = shapeOf(parseGolden(golden), keep);
     if (!this.#h.wire) {

@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import type { AppDialog, AppReq, AppRes } from './app.ts';
+import type { Peer } from './peers/peer.ts';
 import type { Harness, RecordingResult } from './harness.ts';
 import { ScriptedUac } from './peers/scripted-uac.ts';
-import { closeApp, recorded } from './scenarios.ts';
+import { closeApp, recorded, serverIdle } from './scenarios.ts';
 import { plainSdp } from './sdp.ts';
 import { sleep, waitFor } from './util.ts';
 
@@ -161,7 +162,7 @@ export async function scriptedRefer(h: Harness): Promise<RecordingResult> {
         const target = ok.contacts[0]!.uri;
         uac.inDialog('h', 'bob', 'ACK', 1, ok.toTag!, target);
         await sleep(50);
-        uac.inDialog('h', 'bob', 'REFER', 2, ok.toTag!, target, [`Contact: <sip:carol@${uac.me}>`, `Refer-To: <sip:transfer-target@${uac.me}>`, `Referred-By: <sip:carol@${uac.me}>`]);
+        uac.inDialog('h', 'bob', 'REFER', 2, ok.toTag!, target, [`Contact: <sip:carol@${uac.me}>`, "Refer-To: <sip:transfer-target@127.0.0.1:5090>", `Referred-By: <sip:carol@${uac.me}>`]);
         await uac.waitResponse((r) => r.cseq.method === 'REFER' && r.status === 202, 5000, '202 to REFER');
         await uac.waitRequest((r) => r.method === 'NOTIFY', 5000, 'NOTIFY');
         await sleep(50);
@@ -180,7 +181,7 @@ export async function scriptedRefer(h: Harness): Promise<RecordingResult> {
 /** Reference i: SUBSCRIBE → 202; NOTIFY active (pidf); then NOTIFY terminated;reason=timeout. */
 export async function scriptedSubscribe(h: Harness): Promise<RecordingResult> {
   const uac = await uacFor(h);
-  const notes = ['scripted UAC SUBSCRIBE Event: presence, Expires: 3600; the app: createUAS (202), NOTIFY active;expires=3600 (pidf), 100 ms later NOTIFY terminated;reason=timeout; the UAC answers both 200 (reference i-subscribe-notify)'];
+  const notes = ['scripted UAC SUBSCRIBE Event: presence, Expires: 3600; the app: createUAS (202), NOTIFY active;expires=3600 (pidf), 100 ms later NOTIFY terminated;reason=timeout (no body); the UAC answers both 200 (reference i-subscribe-notify)'];
   const pidf = (basic: string) => `<?xml version="1.0" encoding="UTF-8"?>\r\n<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:bob@127.0.0.1"><tuple id="t1"><status><basic>${basic}</basic></status></tuple></presence>\r\n`;
   try {
     return await recorded(h, 'subscribe--scripted', notes, async (trace) => {
@@ -191,7 +192,7 @@ export async function scriptedSubscribe(h: Harness): Promise<RecordingResult> {
           await dlg.request({ method: 'NOTIFY', headers: { Event: 'presence', 'Subscription-State': 'active;expires=3600', 'Content-Type': 'application/pidf+xml' }, body: pidf('open') });
           trace.add('notify1');
           await sleep(100);
-          await dlg.request({ method: 'NOTIFY', headers: { Event: 'presence', 'Subscription-State': 'terminated;reason=timeout', 'Content-Type': 'application/pidf+xml' }, body: pidf('closed') });
+          await dlg.request({ method: 'NOTIFY', headers: { Event: 'presence', 'Subscription-State': 'terminated;reason=timeout' } });
           trace.add('notify2');
         });
       });
@@ -239,17 +240,55 @@ export async function scriptedAckTimeout(h: Harness, T1: number): Promise<Record
         const byeAt = uac.received.find((x) => x.msg === bye)!.at;
         assert.match(bye.get('reason') ?? '', /^SIP;cause=200;text="ACK timeout"$/);
         const oks = uac.received.filter((x) => x.msg.kind === 'response' && (x.msg as { status: number }).status === 200);
-        trace.add(`2xx copies: ${oks.length >= 9 && oks.length <= 12 ? '9..12' : oks.length}`);
         // 11 copies at T1 = 500 ms in the reference; timer jitter on a busy machine may drop or add the last one.
         assert.ok(oks.length >= 9 && oks.length <= 12, `2xx sent ${oks.length} times`);
         assert.ok(byeAt - t0 >= 64 * T1 - 5, `BYE after 64*T1 (${byeAt - t0} ms)`);
         assert.equal(bye.cseq.seq, 2, 'BYE CSeq = INVITE CSeq + 1');
         await waitFor(() => destroyedAt > 0, 3000, 'dialog destroy');
+        trace.add(`2xx copies: ${oks.length >= 9 && oks.length <= 12 ? '9..12' : oks.length}`);
         assert.ok(trace.has('destroy: ACK timeout'), `app told why (app saw: ${trace.items.join(', ')})`);
       } finally {
         await closeApp(h, app);
       }
     }, { keepRetransmissions: false });
+  } finally {
+    uac.close();
+  }
+}
+
+/** Reference f (f-b2bua), replayed: scripted UAC → app (createB2BUA, SDP passed through) → a real peer (B). */
+export async function scriptedB2buaReference(h: Harness, peerB: Peer): Promise<RecordingResult> {
+  const uac = await uacFor(h);
+  const notes = [`reference f-b2bua replayed: scripted UAC calls bob, srf.createB2BUA(req, res, ${peerB.label}, {localSdpB: req.body, headers: {X-App: b2b}}), ACK, BYE from A after 300 ms, the app ends B`];
+  try {
+    return await recorded(h, `ref-f-b2bua--scripted--${peerB.label}`, notes, async (trace) => {
+      const app = await h.app((srf) => {
+        srf.invite(async (req: AppReq, res: AppRes) => {
+          const { uas: a, uac: b } = await srf.createB2BUA(req, res, peerB.uri, { localSdpB: req.body, headers: { 'X-App': 'b2b' } });
+          trace.add('connected');
+          a.on('destroy', () => {
+            trace.add('a-bye');
+            void b.destroy().then(() => trace.add('b-ended'));
+          });
+        });
+      });
+      try {
+        const mB = peerB.log.mark();
+        uac.invite('f', 'bob');
+        const ok = await uac.waitResponse((r) => r.status === 200 && r.cseq.method === 'INVITE', 8000, '200 to INVITE');
+        const target = ok.contacts[0]!.uri;
+        uac.inDialog('f', 'bob', 'ACK', 1, ok.toTag!, target);
+        await peerB.log.wait('established', mB, 5000, peerB.label);
+        await sleep(300);
+        uac.inDialog('f', 'bob', 'BYE', 2, ok.toTag!, target);
+        await uac.waitResponse((r) => r.cseq.method === 'BYE', 5000, '200 to BYE');
+        await trace.wait('b-ended');
+        await peerB.log.wait('closed', mB, 5000, peerB.label);
+        await serverIdle(h);
+      } finally {
+        await closeApp(h, app);
+      }
+    });
   } finally {
     uac.close();
   }

@@ -42,6 +42,7 @@ const CAPS: PeerCapabilities = {
   refer: true,
   reinvite: true,
   prack: false,
+  notifyEvents: false,
   notes: {
     prack: 'baresip 1.0.0 / libre 1.1 has no 100rel support (no PRACK, ignores Require: 100rel)',
     subscribe: 'only at start-up: the presence module subscribes to `;presence=p2p` contacts, so a dedicated baresip is started',
@@ -66,6 +67,7 @@ export class BaresipPeer implements Peer {
   #buffer = '';
   #token = 0;
   #closed = false;
+  #exited: string | undefined;
 
   private constructor(child: ChildProcess, dir: string, opts: BaresipOptions, sipPort: number, ctrlPort: number) {
     this.#child = child;
@@ -77,6 +79,11 @@ export class BaresipPeer implements Peer {
     this.ports = [sipPort];
     child.stdout?.on('data', (d: Buffer) => this.#onOutput(d.toString()));
     child.stderr?.on('data', (d: Buffer) => this.#onOutput(d.toString()));
+    child.once('exit', (code, signal) => {
+      this.#exited = `baresip exited (${code ?? signal})`;
+      for (const p of this.#pending.values()) p.resolve({ ok: false, data: this.#exited });
+      this.#pending.clear();
+    });
   }
 
   static async start(opts: BaresipOptions): Promise<BaresipPeer> {
@@ -186,6 +193,7 @@ export class BaresipPeer implements Peer {
     const token = String(++this.#token);
     const json = JSON.stringify({ command, params, token });
     return new Promise((resolve, reject) => {
+      if (this.#exited) return reject(new Error(`${this.label}: ${this.#exited}:\n${this.output.slice(-2000)}`));
       if (!this.#socket || this.#closed) return reject(new Error('baresip is closed'));
       const timer = setTimeout(() => {
         this.#pending.delete(token);

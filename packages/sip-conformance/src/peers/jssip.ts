@@ -21,6 +21,7 @@ export const JSSIP_CAPS: PeerCapabilities = {
   refer: true,
   reinvite: true,
   prack: false,
+  notifyEvents: true,
   notes: {
     prack: 'JsSIP 3.13.8 has no 100rel/PRACK support (ignores Require: 100rel, never sends PRACK)',
     glare: 'JsSIP answers a re-INVITE that crosses its own, and ends the call (BYE, 500 "Media Renegotiation Failed" cause) when its own re-INVITE gets 491, instead of retrying',

@@ -20,8 +20,9 @@ export const LINPHONE_CAPS: PeerCapabilities = {
   refer: true,
   reinvite: true,
   prack: true,
+  notifyEvents: true,
   notes: {
-    subscribe: 'UDP only: linphonec 5.1 `friend add` hangs (stops reading stdin) when the address carries ;transport=tcp, and a TCP-only linphonec cannot send a parameterless (UDP) SUBSCRIBE',
+    subscribe: 'a dedicated linphonec per subscription (it unsubscribes only when it quits); UDP only: linphonec 5.1 `friend add` hangs (stops reading stdin) when the address carries ;transport=tcp, and a TCP-only linphonec cannot send a parameterless (UDP) SUBSCRIBE',
   },
 };
 
@@ -106,6 +107,9 @@ export class LinphonePeer implements Peer {
 
   send(line: string): void {
     if (this.#closed) return;
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) {
+      throw new Error(`${this.label}: linphonec exited (${this.#child.exitCode ?? this.#child.signalCode}):\n${this.output.slice(-2000)}`);
+    }
     this.#child.stdin!.write(line + '\n');
   }
 
@@ -175,15 +179,25 @@ export class LinphonePeer implements Peer {
     }
   }
 
+  /**
+   * linphonec unsubscribes (SUBSCRIBE Expires: 0) only when it quits: `friend delete` drops the friend
+   * silently. So a subscribing linphonec is a dedicated process, and unsubscribing ends it.
+   */
   async unsubscribe(): Promise<void> {
-    this.send('friend delete all');
+    await this.close();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.send('quit');
     this.#closed = true;
-    await Promise.race([new Promise<void>((r) => this.#child.once('exit', () => r())), new Promise((r) => setTimeout(r, 500))]);
+    // linphonec unsubscribes and finishes pending transactions before exiting: give it time.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((r) => this.#child.once('exit', () => r())),
+      new Promise((r) => (timer = setTimeout(r, 3000))),
+    ]);
+    clearTimeout(timer);
     await stopChild(this.#child, 300);
     rmSync(this.#dir, { recursive: true, force: true });
   }

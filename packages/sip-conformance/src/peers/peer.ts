@@ -32,6 +32,8 @@ export interface PeerCapabilities {
   reinvite: boolean;
   /** Speaks 100rel/PRACK. */
   prack: boolean;
+  /** Reports received NOTIFYs as `notify` events (baresip does not, reliably). */
+  notifyEvents: boolean;
   /** Why a capability is missing (for the README and test diagnostics). */
   notes: Partial<Record<'subscribe' | 'refer' | 'reinvite' | 'prack' | 'glare', string>>;
 }

@@ -104,8 +104,10 @@ export class ScriptedUac {
       `To: <sip:${user}@${this.server.host}:${this.server.port}>;tag=${toTag}`,
       `Call-ID: scen-${id}@127.0.0.1`,
       `CSeq: ${cseq} ${method}`,
-      ...extra,
+      // Header order as in the reference recordings: Contact, User-Agent, then the rest.
+      ...extra.filter((x) => /^contact:/i.test(x)),
       'User-Agent: scripted-uac/1.0',
+      ...extra.filter((x) => !/^contact:/i.test(x)),
     ], body));
   }
 
