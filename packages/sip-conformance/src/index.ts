@@ -13,6 +13,5 @@ export { BaresipPeer } from './peers/baresip.ts';
 export { LinphonePeer, LINPHONE_CAPS } from './peers/linphone.ts';
 export { JssipNodePeer, JssipBrowser, JssipBrowserPeer, JSSIP_CAPS } from './peers/jssip.ts';
 export { ScriptedUac } from './peers/scripted-uac.ts';
-export { SERVER_ISSUES, knownIssue } from './known-issues.ts';
 export * as scenarios from './scenarios.ts';
 export * as scriptedScenarios from './scripted-scenarios.ts';

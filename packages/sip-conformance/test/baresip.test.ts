@@ -2,7 +2,6 @@
 import { after, before, describe, test } from 'node:test';
 import { missing } from '../src/environment.ts';
 import { Harness } from '../src/harness.ts';
-import { knownIssue } from '../src/known-issues.ts';
 import { BaresipPeer } from '../src/peers/baresip.ts';
 import { assertGolden, b2bua, cancel, glare, proxy, refer, subscribe, uac, uas, uasReference, udpTargetAfterTcp } from '../src/scenarios.ts';
 import { scriptedB2buaReference } from '../src/scripted-scenarios.ts';
@@ -49,7 +48,7 @@ describe('baresip 1.0.0 (Debian)', { skip: missing('baresip') }, () => {
   // connection to the server, which then changes how the server reaches that caller (see the next test).
   test('proxy: baresip-tcp -> app (proxyRequest, Record-Route) -> baresip-udp', async () => assertGolden(await proxy(ctx('tcp'))));
   test('proxy: baresip-udp -> app (proxyRequest, Record-Route) -> baresip-tcp', async () => assertGolden(await proxy(ctx('udp'))));
-  test('flow selection: the app calls baresip-udp at its UDP URI after it opened a TCP connection', { todo: knownIssue('aliasIgnoresTransport') }, async () => {
+  test('flow selection: the app calls baresip-udp at its UDP URI after it opened a TCP connection', async () => {
     assertGolden(await udpTargetAfterTcp(ctx('udp')));
   });
 

@@ -2,7 +2,6 @@
 import { after, before, describe, test } from 'node:test';
 import { missing } from '../src/environment.ts';
 import { Harness } from '../src/harness.ts';
-import { knownIssue } from '../src/known-issues.ts';
 import { LINPHONE_CAPS, LinphonePeer } from '../src/peers/linphone.ts';
 import { assertGolden, b2bua, cancel, glare, prack, proxy, refer, subscribe, uac, uas, udpTargetAfterTcp } from '../src/scenarios.ts';
 
@@ -29,7 +28,7 @@ describe('linphonec 5.1 (Debian)', { skip: missing('linphonec') }, () => {
     test(`B2BUA: linphone-${t} -> app -> linphone-${other[t]}`, async () => assertGolden(await b2bua(ctx(t))));
     test(`REFER: linphone-${t} transfers its call; the app answers 202 + sipfrag NOTIFYs`, async () => assertGolden(await refer(ctx(t))));
     test(`CANCEL: linphone-${t} cancels a ringing call; the app's late 200 is refused`, async () => assertGolden(await cancel(ctx(t))));
-    test(`PRACK: linphone-${t} with 100rel, both directions`, { todo: knownIssue('reliableProvisionalContact') }, async () => assertGolden(await prack(ctx(t))));
+    test(`PRACK: linphone-${t} with 100rel, both directions`, async () => assertGolden(await prack(ctx(t))));
     // linphone answers the crossing re-INVITE 491; its own pause is then abandoned (no retry).
     test(`glare: linphone-${t} and the app re-INVITE at once (491)`, async () => assertGolden(await glare({ ...ctx(t), waitPeerRetryMs: 0 })));
   }

@@ -813,10 +813,13 @@ export class Agent {
     out.append('Call-ID', req.get('call-id')!);
     out.append('CSeq', req.get('cseq')!);
     const flow = st.flow;
+    const reliable = st.method === 'INVITE' && status > 100 && status < 200 && /\b100rel\b/i.test(res.getAll('require').join(','));
     const contactValues = res.getAll('contact');
     if (contactValues.length) {
       for (const c of contactValues) out.append('Contact', localizeAddress(c, flow.local));
-    } else if (DIALOG_METHODS.has(st.method) && status >= 200 && status < 300) {
+    } else if (DIALOG_METHODS.has(st.method) && ((status >= 200 && status < 300) || reliable)) {
+      // A reliable provisional establishes an early dialog the peer sends PRACK in (RFC 3262 §4, RFC 3261
+      // §12.1.1): it needs our Contact as its remote target. drachtio adds it too (nta_reliable_treply).
       out.append('Contact', defaultContact(flow));
     }
     // Dialog-forming responses echo the Record-Route set (RFC 3261 §12.1.1).
@@ -824,7 +827,6 @@ export class Agent {
       for (const rr of req.getAll('record-route')) out.append('Record-Route', rr);
     }
     copyAppHeaders(res, out);
-    const reliable = st.method === 'INVITE' && status > 100 && status < 200 && /\b100rel\b/i.test(res.getAll('require').join(','));
     if (reliable) {
       // RFC 3262: number the reliable provisional (unless the app did) and retransmit it until PRACKed.
       const appRseq = Number(res.get('rseq'));
@@ -1542,15 +1544,18 @@ export class Agent {
       cb(undefined);
       return;
     }
-    const alias = this.#flows.byAlias(uri.host, uri.port) ?? (uri.port === undefined ? undefined : this.#flows.byAlias(uri.host, undefined));
-    if (alias) {
-      cb(alias);
-      return;
-    }
     const transportParam = String(getParam(uri.params, 'transport') ?? '').toLowerCase();
     let transport: TransportName = uri.scheme === 'sips' ? 'tls' : transportParam === 'tcp' ? 'tcp' : transportParam === 'tls' ? 'tls' : transportParam === 'ws' ? 'ws' : transportParam === 'wss' ? 'wss' : 'udp';
     if (transport === 'udp' && !this.#transports.udp && this.#transports.tcp) transport = 'tcp';
     const host = uri.host.toLowerCase();
+    // An alias is a connection the target announced itself over. Use it only for the transport the URI
+    // asks for (a `.invalid` host can only be reached over its WebSocket, whatever the URI says): a
+    // UDP Contact must not be sent over a TCP connection the same host:port happened to open earlier.
+    const alias = this.#flows.byAlias(uri.host, uri.port) ?? (uri.port === undefined ? undefined : this.#flows.byAlias(uri.host, undefined));
+    if (alias && (host.endsWith('.invalid') || alias.transport === transport)) {
+      cb(alias);
+      return;
+    }
     if (host.endsWith('.invalid')) {
       cb(undefined);
       return;
