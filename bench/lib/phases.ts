@@ -12,6 +12,7 @@
  *               the server's per-call state has reached its steady size, bisecting if it does not.
  *  latency      half the max rate: p50/p99 setup latency, server CPU per 1000 calls/s.
  */
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchOptions } from './options.ts';
@@ -87,11 +88,13 @@ const CAPACITY_RETRIES = 1;
 const DISTURBED_CORES = 0.3;
 
 /**
- * A failed run that other processes may have caused: they were busy and most calls still worked
- * (a server at its limit fails a large share of the calls, a short stall only a few).
+ * A failed run that other processes may have caused: they were busy, the machine had no idle core
+ * left, and most calls still worked (a server at its limit fails a large share of the calls, a short
+ * stall only a few).
  */
 function looksDisturbed(step: StepResult): boolean {
-  return othersCores(step) >= DISTURBED_CORES && step.successRatio >= 0.9;
+  const busy = step.machineCores + step.kernelCores + step.stealCores;
+  return othersCores(step) >= DISTURBED_CORES && busy >= 0.85 * availableParallelism() && step.successRatio >= 0.9;
 }
 
 const QUIET_CORES = 0.5;

@@ -138,9 +138,15 @@ export class ConferenceSession {
     let offEnded: (() => void) | undefined;
     const referred = line.refer(uri).then(() => 'accepted' as const);
     referred.catch(() => {}); // the race below may have settled already
+    let stopWatchingRoster = false;
     try {
       const outcome = await Promise.race([
         referred,
+        // The roster is authoritative (RFC 4579): once it lists the party as present, it has joined,
+        // even if the REFER's final NOTIFY is late or lost.
+        this.#rosterHas(line.party, REFER_TIMEOUT_MS, () => stopWatchingRoster).then((present) =>
+          present ? ('in-roster' as const) : new Promise<never>(() => {}),
+        ),
         // With a B2BUA focus the party may follow the REFER and hang up our dialog before its
         // NOTIFY reaches us: the roster then tells whether it joined.
         new Promise<'ended'>((resolve) => {
@@ -163,13 +169,14 @@ export class ConferenceSession {
       this.#setInvitee({ ...who, status: 'failed', error: message });
       if (!line.ended) line.setError(`not added to the conference: ${message}`);
     } finally {
+      stopWatchingRoster = true;
       clearTimeout(timer);
       offEnded?.();
     }
   }
 
   /** Resolves true once the roster lists `entity` as present (within `ms`). */
-  #rosterHas(entity: string, ms: number): Promise<boolean> {
+  #rosterHas(entity: string, ms: number, cancelled: () => boolean = () => false): Promise<boolean> {
     const present = (): boolean =>
       this.#roster?.entries.some((e) => e.entity === entity && e.status !== 'disconnected' && e.status !== 'disconnecting') === true;
     if (present()) return Promise.resolve(true);
@@ -179,6 +186,12 @@ export class ConferenceSession {
         resolve(false);
       }, ms);
       const off = this.events.on('change', () => {
+        if (cancelled()) {
+          clearTimeout(timer);
+          off();
+          resolve(false);
+          return;
+        }
         if (!present()) return;
         clearTimeout(timer);
         off();
