@@ -178,10 +178,6 @@ export class SippUac {
     };
   }
 
-  async kill(): Promise<void> {
-    await stopChild(this.#child, 'SIGKILL');
-  }
-
   async result(): Promise<UacResult> {
     const exit = await exited(this.#child);
     const wallMs = performance.now() - this.#started;
