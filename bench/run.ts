@@ -51,7 +51,7 @@ async function benchTarget(name: TargetName, opts: BenchOptions, out: string): P
     const u = uas;
     stopOnExit.add(() => u.stop());
     target = name === 'embedded'
-      ? await EmbeddedTarget.start({ sipPort: ports.embeddedSip, controlPort: ports.control, calleePort: ports.callee, dir, logLevel: opts.logLevel, maxServerTransactions: opts.serverTransactionLimit })
+      ? await EmbeddedTarget.start({ sipPort: ports.embeddedSip, controlPort: ports.control, calleePort: ports.callee, dir, logLevel: opts.logLevel, maxServerTransactions: opts.serverTransactionLimit, nodeArgs: opts.nodeArgs })
       : await KamailioTarget.start({ port: ports.kamailio, calleePort: ports.callee, dir, children: opts.kamailioChildren });
     const t = target;
     stopOnExit.add(() => t.stop());

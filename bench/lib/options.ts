@@ -23,6 +23,8 @@ export interface BenchOptions {
   confirmTries: number;
   /** limits.maxServerTransactions for the embedded server; undefined = its default. */
   serverTransactionLimit: number | undefined;
+  /** Extra Node options for the embedded server's process (profiling, diagnostics). */
+  nodeArgs: string[];
   holdMs: number;
   latencySeconds: number;
   soakMinutes: number;
@@ -38,7 +40,7 @@ export interface BenchOptions {
   json: string | undefined;
 }
 
-export const HELP = `Usage: pnpm bench [-- options]     (or: node bench/run.ts [options])
+export const HELP = `Usage: pnpm bench [options]     (or: node bench/run.ts [options])
 
 Call setups per second (INVITE/100/200/ACK ... BYE/200, UDP, SIPp) through
   embedded: Conclave's SipServer + a drachtio-srf createB2BUA app (own Node process)
@@ -75,6 +77,8 @@ Options:
   --log-level L           embedded server log level (default warn)
   --server-limit N        pass limits.maxServerTransactions = N to the embedded server (default: its
                           own default); to see what the engine does beyond that limit
+  --node-arg ARG          extra Node option for the embedded server's process, repeatable
+                          (e.g. --node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/prof)
   --out DIR               keep run files here (default: a new directory under /tmp)
   --json FILE             also write the results as JSON
   -h, --help              this text
@@ -91,6 +95,8 @@ function num(raw: string | undefined, name: string, dflt: number, min = 0): numb
 
 /** Parsed options, or 'help'. Throws UsageError on bad input. */
 export function parseOptions(argv: string[]): BenchOptions | 'help' {
+  // `pnpm bench -- --soak 10` hands the `--` on to the script.
+  if (argv[0] === '--') argv = argv.slice(1);
   let parsed;
   try {
     parsed = parseArgs({
@@ -103,7 +109,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
         hold: { type: 'string' }, 'latency-duration': { type: 'string' }, soak: { type: 'string' },
         'soak-rate': { type: 'string' }, dialogs: { type: 'string' }, 'dialog-rate': { type: 'string' },
         settle: { type: 'string' }, confirm: { type: 'string' }, 'confirm-tries': { type: 'string' },
-        'server-limit': { type: 'string' }, 'base-port': { type: 'string' }, 'kamailio-children': { type: 'string' },
+        'server-limit': { type: 'string' }, 'node-arg': { type: 'string', multiple: true }, 'base-port': { type: 'string' }, 'kamailio-children': { type: 'string' },
         'log-level': { type: 'string' }, out: { type: 'string' }, json: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -136,6 +142,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     refine: num(v.refine, 'refine', 0, 0),
     confirmSeconds: v.confirm === undefined ? undefined : num(v.confirm, 'confirm', 0, 1),
     confirmTries: Math.round(num(v['confirm-tries'], 'confirm-tries', 3, 1)),
+    nodeArgs: v['node-arg'] ?? [],
     serverTransactionLimit: v['server-limit'] === undefined ? undefined : Math.round(num(v['server-limit'], 'server-limit', 0, 1)),
     holdMs: num(v.hold, 'hold', 1000, 0),
     latencySeconds: num(v['latency-duration'], 'latency-duration', 15, 1),

@@ -79,7 +79,10 @@ export class EmbeddedTarget implements Target {
     });
   }
 
-  static async start(o: { sipPort: number; controlPort: number; calleePort: number; dir: string; logLevel: LogLevel; maxServerTransactions: number | undefined }): Promise<EmbeddedTarget> {
+  static async start(o: {
+    sipPort: number; controlPort: number; calleePort: number; dir: string; logLevel: LogLevel;
+    maxServerTransactions: number | undefined; nodeArgs: string[];
+  }): Promise<EmbeddedTarget> {
     if (!existsSync(SIP_SERVER_ENTRY)) throw new Error(`the embedded SIP server is not there yet (${SIP_SERVER_ENTRY} missing)`);
     mkdirSync(o.dir, { recursive: true });
     const stderr = join(o.dir, 'embedded.stderr');
@@ -93,12 +96,13 @@ export class EmbeddedTarget implements Target {
     if (o.maxServerTransactions !== undefined) cfg.maxServerTransactions = o.maxServerTransactions;
     const child = fork(EMBEDDED_ENTRY, [JSON.stringify(cfg)], {
       execPath: process.execPath,
-      execArgv: ['--expose-gc'],
+      execArgv: ['--expose-gc', ...o.nodeArgs],
       stdio: ['ignore', fd, fd, 'ipc'],
     });
     closeSync(fd);
     const target = new EmbeddedTarget(child, o.sipPort, stderr);
     if (o.maxServerTransactions !== undefined) target.description += `, limits.maxServerTransactions = ${o.maxServerTransactions}`;
+    if (o.nodeArgs.length) target.description += `, node ${o.nodeArgs.join(' ')}`;
     const outcome = await new Promise<string | undefined>((resolve) => {
       const timer = setTimeout(() => resolve('no ready message within 20 s'), 20_000);
       child.on('message', (raw) => {

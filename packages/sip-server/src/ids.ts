@@ -44,9 +44,9 @@ export class CallIdGenerator {
     this.#counter = randomInt(0, 0x7fffffff);
   }
 
+  /** UUID-shaped like drachtio's, but fully random (122 bits): a 32-bit counter part repeated ~1 in 90,000. */
   next(): string {
-    this.#counter = (this.#counter + 0x4a3b1f7 + randomInt(0, 0xffff)) >>> 0;
-    return `${this.#counter.toString(16).padStart(8, '0')}-${this.#suffix}`;
+    return randomUUID();
   }
 }
 
