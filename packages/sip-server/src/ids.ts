@@ -35,15 +35,6 @@ export function newUuid(): string {
  * within one process (`25ce4431-6378-1240-04ac-3e2693c6e061`).
  */
 export class CallIdGenerator {
-  readonly #suffix: string;
-  #counter: number;
-
-  constructor() {
-    const h = randomBytes(14).toString('hex');
-    this.#suffix = `${h.slice(0, 4)}-${h.slice(4, 8)}-${h.slice(8, 12)}-${h.slice(12, 24)}`;
-    this.#counter = randomInt(0, 0x7fffffff);
-  }
-
   /** UUID-shaped like drachtio's, but fully random (122 bits): a 32-bit counter part repeated ~1 in 90,000. */
   next(): string {
     return randomUUID();
