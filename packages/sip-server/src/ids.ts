@@ -31,11 +31,11 @@ export function newUuid(): string {
 }
 
 /**
- * Call-IDs for requests the server originates: UUID-like, where only the first 8 hex digits change
- * within one process (`25ce4431-6378-1240-04ac-3e2693c6e061`).
+ * Call-IDs for requests the server originates: UUID-shaped like drachtio's
+ * (`25ce4431-6378-1240-04ac-3e2693c6e061`) but fully random — drachtio varies only the first 8 hex
+ * digits, and 32 random bits repeat about once in 90,000 calls (seen in the benchmark).
  */
 export class CallIdGenerator {
-  /** UUID-shaped like drachtio's, but fully random (122 bits): a 32-bit counter part repeated ~1 in 90,000. */
   next(): string {
     return randomUUID();
   }
