@@ -26,7 +26,7 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # reference proxy for `pnpm bench`, GStreamer for plain SIP phones' media (G.711 <-> Opus, mixing).
 APT_PACKAGES=(g++ make pkg-config python3 ninja-build flatbuffers-compiler libflatbuffers-dev libuv1-dev
   libssl-dev libsrtp2-dev libabsl-dev libusrsctp-dev chromium sox libxml2-utils fonts-dejavu-core
-  baresip-core baresip linphone-cli sip-tester sipsak kamailio
+  baresip-core baresip linphone-cli sip-tester sipsak kamailio kamailio-websocket-modules kamailio-redis-modules kamailio-tls-modules redis-server
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
 MESON_MIN=1.1
 
