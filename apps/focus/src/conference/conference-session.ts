@@ -4,13 +4,15 @@
  * model operations, and model changes into NOTIFYs and re-offers.
  */
 import type { Logger } from '@conclave/log';
-import { ConferenceError, SubscriptionVersioning, type Conference, type Participant } from '@conclave/conference';
+import { SubscriptionVersioning, type Conference, type DisconnectionMethod, type Participant } from '@conclave/conference';
 import { CONFERENCE_INFO_CONTENT_TYPE } from '@conclave/conference-info';
 import { SdpNegotiationError, type MediaLeg, type Room } from '@conclave/media';
 import { createLegForOffer, createLegForTarget } from '../legs.ts';
-import { mediaWarning } from '../call.ts';
+import { MediaDialog, type GoneCause } from '../media-dialog.ts';
 import { Subscription } from '../events/subscription.ts';
-import { isSipFailure, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
+import { agreementFromAnswer, intervalAfter422, negotiateAsUas, uacRequestHeaders, type SessionTimerSettings } from '../session-timer.ts';
+import { conferenceErrorStatus, mediaWarning } from '../sip-status.ts';
+import { allowsUpdate, dialogAnswer, endDialog, isSipFailure, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
 import { Member } from './member.ts';
 
 export interface ConferenceSessionOptions {
@@ -18,6 +20,7 @@ export interface ConferenceSessionOptions {
   room: Room;
   srf: Srf;
   domain: string;
+  sessionTimer: SessionTimerSettings;
   logger: Logger;
   /** A member sent REFER to the focus in its conference dialog (dial-out or removal). */
   onMemberRefer: (session: ConferenceSession, member: Member, req: SrfRequest, res: SrfResponse) => void;
@@ -29,6 +32,9 @@ export interface Joiner {
   user: string | undefined;
   displayName: string | undefined;
 }
+
+/** How an adoption (a call's party moved in by the focus) ended. */
+export type AdoptionOutcome = { joined: true } | { joined: false; cause: GoneCause; detail: string | undefined };
 
 export const SUBSCRIPTION_LIMITS = { defaultExpires: 3600, minExpires: 60, maxExpires: 3600 };
 
@@ -69,6 +75,8 @@ export class ConferenceSession {
     });
     this.conference.on('changed', () => this.#notifyAll());
     this.conference.on('ended', () => this.end('conference ended'));
+    // Issue 12: each participant's streams (<media>: label = msid stream id) kept in the roster.
+    new StreamDescriber({ conference: this.conference, room: this.room, members: () => this.members });
   }
 
   /** `<conference-uri>;isfocus`: the Contact of every dialog the focus has as this conference's focus. */
