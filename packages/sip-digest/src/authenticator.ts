@@ -87,6 +87,9 @@ export class DigestAuthenticator {
 
   verify(request: DigestVerifyRequest): DigestVerifyResult {
     if (!request.credentials) return { ok: false, reason: 'missing' };
+    // Credentials in a scheme we do not know are no credentials at all: the client gets a challenge it can
+    // answer, not a 400 (RFC 3261 §22.4, RFC 4475 §3.3.7 "regaut01").
+    if (!/^\s*Digest(?:\s|$)/i.test(request.credentials)) return { ok: false, reason: 'missing' };
     const p = parseDigestParams(request.credentials);
     if (!p || !p['username'] || !p['nonce'] || !p['uri'] || !p['response']) return { ok: false, reason: 'malformed' };
     const username = p['username'];

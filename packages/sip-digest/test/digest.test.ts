@@ -57,7 +57,8 @@ test('wrong password, unknown user, forged nonce, replayed nc and malformed inpu
   assert.equal((auth.verify({ credentials: answer(c), method: 'REGISTER', passwordOf }) as { reason: string }).reason, 'replayed-nonce-count');
   assert.equal(auth.verify({ credentials: answer(c, { nc: '00000002' }), method: 'REGISTER', passwordOf }).ok, true);
   assert.equal((auth.verify({ credentials: answer(c, { method: 'INVITE' }), method: 'REGISTER', passwordOf }) as { reason: string }).reason, 'wrong-password');
-  assert.equal((auth.verify({ credentials: 'Basic YWxpY2U6eA==', method: 'REGISTER', passwordOf }) as { reason: string }).reason, 'malformed');
+  // Another scheme is not malformed Digest: it is no Digest credentials at all (challenged, see below).
+  assert.equal((auth.verify({ credentials: 'Basic YWxpY2U6eA==', method: 'REGISTER', passwordOf }) as { reason: string }).reason, 'missing');
   assert.equal((auth.verify({ credentials: 'Digest username="a", ,,', method: 'REGISTER', passwordOf }) as { reason: string }).reason, 'malformed');
   assert.equal((auth.verify({ credentials: undefined, method: 'REGISTER', passwordOf }) as { reason: string }).reason, 'missing');
 });
@@ -69,4 +70,13 @@ test('an expired nonce with the right password is stale (re-challenge), not a fa
   now += 5000;
   assert.equal((auth.verify({ credentials: answer(c), method: 'REGISTER', passwordOf }) as { reason: string }).reason, 'stale-nonce');
   assert.match(auth.challenge({ stale: true }), /stale=true/);
+});
+
+test('credentials in an unknown scheme count as no credentials (RFC 4475 §3.3.7 regaut01): challenge, not 400', () => {
+  const auth = new DigestAuthenticator({ realm: '127.0.0.1' });
+  for (const credentials of ['NoOneKnowsThisScheme opaque-data=here', 'Basic YWxpY2U6YWxpY2Utc2VjcmV0', 'Digestive username="alice"']) {
+    assert.deepEqual(auth.verify({ credentials, method: 'REGISTER', passwordOf }), { ok: false, reason: 'missing' }, credentials);
+  }
+  // A broken Digest header is still malformed.
+  assert.deepEqual(auth.verify({ credentials: 'Digest username=', method: 'REGISTER', passwordOf }), { ok: false, reason: 'malformed' });
 });

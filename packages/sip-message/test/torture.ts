@@ -197,7 +197,7 @@ Contact: <sip:user@host105.example.com>
 `),
   },
   {
-    name: '3.3.15 inv2543: RFC 2543 style INVITE (no magic cookie, no Max-Forwards)',
+    name: '3.4.1 inv2543: RFC 2543 style INVITE (no magic cookie, no Max-Forwards)',
     valid: true,
     text: crlf(`INVITE sip:UserB@example.com SIP/2.0
 Via: SIP/2.0/UDP iftgw.example.com
@@ -208,6 +208,22 @@ Call-ID: inv2543.1717@ift.client.example.com
 CSeq: 56 INVITE
 Content-Type: application/sdp
 Content-Length: 0
+
+`),
+  },
+  {
+    // Valid syntax: a server that does not know the scheme treats the request as unauthenticated (challenge).
+    name: '3.3.7 regaut01: REGISTER with an unknown authorization scheme',
+    valid: true,
+    text: crlf(`REGISTER sip:example.com SIP/2.0
+To: sip:j.user@example.com
+From: sip:j.user@example.com;tag=87321hj23128
+Max-Forwards: 8
+Call-ID: regaut01.0ha0isndaksdj
+CSeq: 9338 REGISTER
+Via: SIP/2.0/TCP 192.0.2.253;branch=z9hG4bKbiuiansd001
+Authorization: NoOneKnowsThisScheme opaque-data=here
+Content-Length:0
 
 `),
   },

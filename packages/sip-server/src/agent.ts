@@ -360,7 +360,7 @@ export class Agent {
       return;
     }
     if (this.#popOwnRoutes(req) && !this.#isLocalTarget(req)) {
-      const key = serverKey(req, topVia, method);
+      const key = serverKey(req, topVia, method, flow);
       if (method !== 'ACK' && this.#serverByKey.has(key)) {
         const existing = this.#serverByKey.get(key)!;
         if (existing.lastResponse) existing.flow.send(existing.lastResponse);
@@ -377,7 +377,7 @@ export class Agent {
       this.#onNetworkAck(req, flow, topVia);
       return;
     }
-    const key = serverKey(req, topVia, method);
+    const key = serverKey(req, topVia, method, flow);
     const existing = this.#serverByKey.get(key);
     if (existing) {
       // Retransmission: repeat the last response, never bother the app again.
@@ -544,7 +544,7 @@ export class Agent {
   }
 
   #onNetworkAck(req: SipRequest, flow: Flow, topVia: Via): void {
-    const inviteKey = serverKey(req, topVia, 'INVITE');
+    const inviteKey = serverKey(req, topVia, 'INVITE', flow);
     const st = this.#serverByKey.get(inviteKey);
     if (st && st.lastStatus >= 300) {
       // ACK for a non-2xx final response: transaction business only (RFC 3261 §17.2.1).
@@ -575,8 +575,8 @@ export class Agent {
   }
 
   #onNetworkCancel(req: SipRequest, flow: Flow, topVia: Via): void {
-    const inv = this.#serverByKey.get(serverKey(req, topVia, 'INVITE'));
-    const key = serverKey(req, topVia, 'CANCEL');
+    const inv = this.#serverByKey.get(serverKey(req, topVia, 'INVITE', flow));
+    const key = serverKey(req, topVia, 'CANCEL', flow);
     const cst = this.#newServerTxn(key, req, flow, undefined);
     if (!inv) {
       this.#respondLocally(cst, 481);

@@ -27,12 +27,18 @@ export function parseAppMessage(text: string): SipMessage {
   return msg;
 }
 
-export function serverKey(req: SipRequest, via: Via, method: string): string {
+export function serverKey(req: SipRequest, via: Via, method: string, flow: Flow): string {
   const branch = viaBranch(via);
   const m = method === 'ACK' ? 'INVITE' : method;
-  if (branch && branch.startsWith('z9hG4bK')) return `${branch}|${viaSentBy(via)}|${m}`;
-  // RFC 2543 peers: fall back to the identifying fields of the request.
-  return `legacy|${req.get('call-id')}|${req.fromTag ?? ''}|${req.cseq.seq}|${viaSentBy(via)}|${m}`;
+  // A retransmission never changes transport, so the transport is part of the key: the same bytes over
+  // another transport are another request (RFC 4475's messages, replayed over UDP, TCP and WS).
+  if (branch && branch.startsWith('z9hG4bK')) return `${branch}|${viaSentBy(via)}|${flow.transport}|${m}`;
+  // RFC 2543 peers: fall back to the identifying fields of the request (RFC 3261 §17.2.3). The top Via's
+  // sent-by is often a bare host name shared by unrelated senders, so where the request really came from is
+  // part of the key: the same message over another transport or connection is a new request, not a
+  // retransmission to be answered on the first one's flow (RFC 4475 §3.4.1 "inv2543").
+  const source = `${flow.transport}:${flow.remote.host}:${flow.remote.port}`;
+  return `legacy|${req.get('call-id')}|${req.fromTag ?? ''}|${req.cseq.seq}|${viaSentBy(via)}|${source}|${m}`;
 }
 
 /** RFC 3261 §18.2.1 + RFC 3581: note where the request really came from in its top Via. */

@@ -67,7 +67,7 @@ test('RFC 4475 torture messages over TCP: same outcome, one connection per messa
       const c = await new TcpPeer().connect(addrs.tcp!.port);
       c.socket.write(tc.text);
       const isRequest = !tc.text.startsWith('SIP/2.0');
-      const expectAnswer = tc.valid && isRequest && tc.name.indexOf('inv2543') < 0;
+      const expectAnswer = tc.valid && isRequest;
       if (expectAnswer) await waitFor(() => c.received.length > 0, 2000, `${tc.name}: answer`).catch(() => undefined);
       else await sleep(60);
       if (expectAnswer) {
