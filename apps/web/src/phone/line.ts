@@ -6,6 +6,7 @@
  * by id), including tracks added later by re-INVITEs (a conference focus adds and removes m-lines).
  * A track is dropped when its transceiver stops (m-line removed / port 0) or the track ends.
  */
+import { msidByMid } from './sdp-msid.ts';
 import type {
   EndEvent,
   HoldEvent,
@@ -333,6 +334,15 @@ export class Line {
     else this.#session.unmute({ audio: true, video: true });
     // JsSIP emits muted/unmuted; keep our flag right even if it does not (no local stream yet).
     this.#muted = muted;
+    this.#changed();
+  }
+
+  /** Joins muted: the microphone stays off until the user unmutes (the mute button). */
+  startMuted(): void {
+    if (this.ended) return;
+    for (const t of this.#localStream?.getAudioTracks() ?? []) t.enabled = false;
+    this.#session.mute({ audio: true });
+    this.#muted = true;
     this.#changed();
   }
 
@@ -731,7 +741,9 @@ export class Line {
     this.#pc = pc;
     pc.addEventListener('track', (e: RTCTrackEvent) => this.#addTrack(e.track, e.streams[0]?.id ?? null, e.transceiver?.mid ?? null));
     pc.addEventListener('signalingstatechange', () => {
-      if (pc.signalingState === 'stable') this.#pruneTracks();
+      if (pc.signalingState !== 'stable') return;
+      this.#pruneTracks();
+      this.#refreshStreamIds();
     });
     // Tracks that were already flowing before we looked (e.g. a late attach).
     for (const t of pc.getTransceivers()) {
@@ -741,12 +753,41 @@ export class Line {
   }
 
   #addTrack(track: MediaStreamTrack, streamId: string | null, mid: string | null): void {
-    if (this.ended || this.#tracks.has(track.id)) return;
+    if (this.ended) return;
+    if (this.#tracks.has(track.id)) {
+      // The same transceiver re-used for another source (the focus re-offers an m-line with a new msid).
+      const known = this.#trackSources.get(track.id);
+      if (streamId !== null && (known?.streamId !== streamId || known?.mid !== mid)) {
+        this.#trackSources.set(track.id, { streamId, mid });
+        this.#changed();
+      }
+      return;
+    }
+    streamId ??= mid !== null ? (msidByMid(this.#pc?.remoteDescription?.sdp).get(mid) ?? null) : null;
     this.#tracks.set(track.id, track);
     this.#trackSources.set(track.id, { streamId, mid });
     track.addEventListener('ended', () => this.#pruneTracks());
     this.#log.info('remote track', { kind: track.kind, track: track.id });
     this.#changed();
+  }
+
+  /** Stream ids (msid) as the current remote description says, per m-line (see sdp-msid.ts). */
+  #refreshStreamIds(): void {
+    const pc = this.#pc;
+    if (!pc || this.ended || pc.signalingState === 'closed') return;
+    const byMid = msidByMid(pc.remoteDescription?.sdp);
+    let changed = false;
+    for (const t of pc.getTransceivers()) {
+      const track = t.receiver.track;
+      if (!this.#tracks.has(track.id) || t.mid === null) continue;
+      const streamId = byMid.get(t.mid) ?? null;
+      const known = this.#trackSources.get(track.id);
+      if (streamId !== null && (known?.streamId !== streamId || known?.mid !== t.mid)) {
+        this.#trackSources.set(track.id, { streamId, mid: t.mid });
+        changed = true;
+      }
+    }
+    if (changed) this.#changed();
   }
 
   #pruneTracks(): void {

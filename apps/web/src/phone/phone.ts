@@ -3,6 +3,8 @@
  * sessions, and publishes immutable PhoneSnapshots (React reads them with useSyncExternalStore).
  * All user intents are methods here; the UI never touches JsSIP.
  */
+import { AudioPlayback } from './audio-playback.ts';
+import { DEFAULT_LISTENING, parseListening, type Listening } from './participant-media.ts';
 import type { CallOptions } from 'jssip/lib/UA';
 import type { RTCSession } from 'jssip/lib/RTCSession';
 import type { NameAddrHeader } from 'jssip/lib/NameAddrHeader';
@@ -19,6 +21,35 @@ import { createConferenceInfoReader } from './conference-info-reader.ts';
 import type { ConferenceInfoReaderFactory } from './roster.ts';
 import { normalizeTarget, userPart } from './target.ts';
 import { describeStatus, type AgentStatus } from './words.ts';
+
+/** Participants are remembered by their user URI, parameters and case ignored. */
+function listeningKey(entity: string): string {
+  return entity.replace(/^sips?:/i, '').replace(/[;?].*$/, '').toLowerCase();
+}
+
+/** Remembered for the browser session (this tab), like the call itself. */
+function loadListening(): Map<string, Listening> {
+  const out = new Map<string, Listening>();
+  try {
+    const raw: unknown = JSON.parse(globalThis.sessionStorage?.getItem(LISTENING_KEY) ?? '{}');
+    if (typeof raw !== 'object' || raw === null) return out;
+    for (const [k, v] of Object.entries(raw)) {
+      const parsed = parseListening(v);
+      if (parsed) out.set(k, Object.freeze(parsed));
+    }
+  } catch {
+    // No storage or a damaged entry: start from the defaults.
+  }
+  return out;
+}
+
+function saveListening(map: ReadonlyMap<string, Listening>): void {
+  try {
+    globalThis.sessionStorage?.setItem(LISTENING_KEY, JSON.stringify(Object.fromEntries(map)));
+  } catch {
+    // Storage full or forbidden: the choice still holds until the page is closed.
+  }
+}
 
 export interface Account {
   /** "alice" */
@@ -62,6 +93,8 @@ export interface PhoneSnapshot {
   readonly microphone: MicrophoneSnapshot;
   /** A device switch is in progress. */
   readonly switchingDevice: DeviceKind | null;
+  /** This listener's volume / local mute per participant entity (only entries that differ from the default). */
+  readonly listening: ReadonlyMap<string, Listening>;
 }
 
 /**
@@ -94,7 +127,11 @@ export interface CallPreferences {
   readonly video?: boolean;
   /** Put the currently active call(s) on hold first. The user's explicit choice; never implied. */
   readonly holdOthers?: boolean;
+  /** Join muted: the microphone stays off until the user unmutes. */
+  readonly muted?: boolean;
 }
+
+const LISTENING_KEY = 'conclave.listening';
 
 interface PendingOutgoing {
   readonly media: LocalMedia | null;
@@ -136,6 +173,8 @@ export class Phone {
   #listeners = new Set<() => void>();
   #snapshot: PhoneSnapshot | null = null;
   #publishQueued = false;
+  #playback: AudioPlayback;
+  #listening = new Map<string, Listening>();
 
   constructor(options: PhoneOptions) {
     this.config = options.config;
@@ -146,6 +185,42 @@ export class Phone {
     this.#lingerMs = options.endedLingerMs ?? 3000;
     this.#devices = options.devices ?? new DeviceManager();
     this.#devices.events.on('change', () => this.#publish());
+    this.#playback = new AudioPlayback(options.log.child({ part: 'playback' }));
+    this.#listening = loadListening();
+  }
+
+  // ---- per-listener playback (issue 12) ----
+
+  /** Plays every remote audio track, one gain per track (see audio-playback.ts). */
+  get playback(): AudioPlayback {
+    return this.#playback;
+  }
+
+  /** What the page plays right now, after every participant's volume (tests listen to it). */
+  audioOutput(): MediaStream | null {
+    return this.#playback.output();
+  }
+
+  listeningTo(entity: string): Listening {
+    return this.#listening.get(listeningKey(entity)) ?? DEFAULT_LISTENING;
+  }
+
+  /** This listener's volume (0..100) for one participant; only this page's playback changes. */
+  setParticipantVolume(entity: string, volume: number): void {
+    this.#setListening(entity, { ...this.listeningTo(entity), volume: Math.round(Math.max(0, Math.min(100, volume))) });
+  }
+
+  /** Mutes one participant for this listener only. */
+  setParticipantLocalMute(entity: string, muted: boolean): void {
+    this.#setListening(entity, { ...this.listeningTo(entity), muted });
+  }
+
+  #setListening(entity: string, listening: Listening): void {
+    const key = listeningKey(entity);
+    if (listening.volume === DEFAULT_LISTENING.volume && listening.muted === DEFAULT_LISTENING.muted) this.#listening.delete(key);
+    else this.#listening.set(key, Object.freeze(listening));
+    saveListening(this.#listening);
+    this.#publish();
   }
 
   // ---- store protocol (useSyncExternalStore) ----
@@ -265,7 +340,9 @@ export class Phone {
     }
     if (prefs.holdOthers) this.#holdActive(line);
     try {
+      if (prefs.muted) for (const t of media.stream.getAudioTracks()) t.enabled = false;
       line.answer(media.stream, media.video);
+      if (prefs.muted) line.startMuted();
     } catch (error) {
       this.#setError(`cannot answer: ${String(error)}`);
     }
@@ -507,6 +584,7 @@ export class Phone {
       return null;
     }
     if (prefs.holdOthers) this.#holdActive(null);
+    if (prefs.muted) for (const t of media.stream.getAudioTracks()) t.enabled = false;
     if (media.note) this.#setError(media.note);
     const options: CallOptions = {
       mediaStream: media.stream,
@@ -525,7 +603,9 @@ export class Phone {
       this.#pendingOutgoing = null;
     }
     this.#publish();
-    return [...this.#lines.values()].find((l) => l.session === session) ?? null;
+    const placed = [...this.#lines.values()].find((l) => l.session === session) ?? null;
+    if (prefs.muted) placed?.startMuted();
+    return placed;
   }
 
   #holdActive(except: Line | null): void {
@@ -729,6 +809,7 @@ export class Phone {
       devices: this.#devices.snapshot,
       microphone,
       switchingDevice: this.#switchingDevice,
+      listening: new Map(this.#listening),
     });
   }
 }

@@ -10,7 +10,7 @@
  */
 import type { LineSnapshot } from './line.ts';
 import type { ConferenceRoster, RosterEntry } from './roster.ts';
-import { userPart } from './target.ts';
+import { displayNameOf, participantOfTrack, sameUser } from './participant-media.ts';
 
 export interface VideoTile {
   /** React key and data-track-id. */
@@ -35,19 +35,8 @@ export interface TileContext {
   readonly ssrcs?: ReadonlyMap<string, number>;
 }
 
-function sameUser(a: string, b: string): boolean {
-  const strip = (u: string): string => u.replace(/^sips?:/i, '').replace(/[;?].*$/, '').toLowerCase();
-  return strip(a) === strip(b);
-}
-
 function rosterUserOf(entries: readonly RosterEntry[], streamId: string | null, mid: string | null, ssrc: number | undefined): RosterEntry | null {
-  for (const e of entries) {
-    for (const m of e.media) {
-      if (m.label !== null && m.label !== '' && (m.label === streamId || m.label === mid)) return e;
-      if (m.srcId !== null && ssrc !== undefined && m.srcId === String(ssrc)) return e;
-    }
-  }
-  return null;
+  return participantOfTrack(entries, { streamId, mid, ssrc });
 }
 
 export function videoTiles(line: LineSnapshot, ctx: TileContext): VideoTile[] {
@@ -71,7 +60,7 @@ export function videoTiles(line: LineSnapshot, ctx: TileContext): VideoTile[] {
         local: false,
         track,
         party: user.entity,
-        name: user.displayText ?? userPart(user.entity),
+        name: displayNameOf(user),
         speaking: user.speaking,
         streamId,
       });
@@ -93,4 +82,16 @@ export function videoTiles(line: LineSnapshot, ctx: TileContext): VideoTile[] {
     tiles.push({ key: `local-${local.id}`, local: true, track: local, party: ctx.self.uri, name: 'You', speaking: me?.speaking === true, streamId: null });
   }
   return tiles;
+}
+
+/**
+ * Speaker view: which tile is shown large. The active speaker's remote tile; while nobody (else)
+ * speaks, the tile that was large before (no jumping around), else the first remote one.
+ */
+export function mainTileKey(tiles: readonly VideoTile[], previous: string | null): string | null {
+  const remote = tiles.filter((t) => !t.local);
+  const speaking = remote.find((t) => t.speaking);
+  if (speaking) return speaking.key;
+  if (previous !== null && remote.some((t) => t.key === previous)) return previous;
+  return remote[0]?.key ?? tiles[0]?.key ?? null;
 }

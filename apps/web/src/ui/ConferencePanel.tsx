@@ -1,13 +1,14 @@
-import { useId } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import type { Phone, PhoneSnapshot } from '../phone/phone.ts';
 import type { RosterEntry } from '../phone/roster.ts';
 import { userPart } from '../phone/target.ts';
+import { sameUser } from '../phone/participant-media.ts';
 
 const STATUS_LABEL: Record<string, string> = {
   connected: 'connected',
   disconnected: 'left',
   'on-hold': 'on hold',
-  'muted-via-focus': 'muted by the conference',
+  'muted-via-focus': 'muted by the moderator',
   pending: 'pending',
   alerting: 'ringing',
   'dialing-in': 'joining',
@@ -71,9 +72,12 @@ export function ConferencePanel({ phone, snap }: { phone: Phone; snap: PhoneSnap
                 ))}
             </ul>
           )}
+          <ModeratorMuteNotice entries={conference.roster?.entries ?? null} me={snap.account?.uri ?? null} />
           <Roster
             entries={conference.roster?.entries ?? null}
             me={snap.account?.uri ?? null}
+            selfMuted={snap.lines.some((l) => l.role === 'conference' && l.state !== 'ended' && l.muted)}
+            phone={phone}
             onRemove={(entity) => phone.removeParticipant(entity)}
           />
         </div>
@@ -82,7 +86,82 @@ export function ConferencePanel({ phone, snap }: { phone: Phone; snap: PhoneSnap
   );
 }
 
-function Roster({ entries, me, onRemove }: { entries: readonly RosterEntry[] | null; me: string | null; onRemove: (entity: string) => void }) {
+/**
+ * Tells you when the moderator muted you (the focus stops forwarding your voice: your own mute
+ * button cannot undo it) and when you were unmuted again (that note goes after 10 s).
+ */
+function ModeratorMuteNotice({ entries, me }: { entries: readonly RosterEntry[] | null; me: string | null }) {
+  const mine = entries && me ? entries.find((e) => sameUser(e.entity, me)) : undefined;
+  const muted = mine?.mutedByFocus === true;
+  const was = useRef(muted);
+  const [unmutedAt, setUnmutedAt] = useState<number | null>(null);
+  useEffect(() => {
+    if (was.current && !muted) setUnmutedAt(Date.now());
+    if (muted) setUnmutedAt(null);
+    was.current = muted;
+  }, [muted]);
+  useEffect(() => {
+    if (unmutedAt === null) return;
+    const timer = setTimeout(() => setUnmutedAt(null), 10_000);
+    return () => clearTimeout(timer);
+  }, [unmutedAt]);
+  if (!muted && unmutedAt === null) return <div role="status" aria-live="polite" className="moderator-notice-slot" />;
+  return (
+    <div role="status" aria-live="polite" className="moderator-notice-slot">
+      <p className={`moderator-notice${muted ? ' is-muted' : ''}`} data-testid="moderator-mute-notice" data-state={muted ? 'muted' : 'unmuted'}>
+        {muted ? 'The moderator muted you: nobody in the conference hears you until you are unmuted.' : 'The moderator unmuted you: the others hear you again.'}
+      </p>
+    </div>
+  );
+}
+
+/** This listener's volume and mute for one participant (their own playback only). */
+function ListenControls({ entry, phone }: { entry: RosterEntry; phone: Phone }) {
+  const name = entry.displayText ?? userPart(entry.entity);
+  const { volume, muted } = phone.listeningTo(entry.entity);
+  return (
+    <div className="roster-listen" role="group" aria-label={`Your playback of ${name}`}>
+      <input
+        type="range"
+        min={0}
+        max={100}
+        step={1}
+        value={volume}
+        data-testid="participant-volume"
+        aria-label={`Volume of ${name}, for you only`}
+        aria-valuetext={`${volume} percent${muted ? ', muted for you' : ''}`}
+        onChange={(e) => phone.setParticipantVolume(entry.entity, Number(e.target.value))}
+      />
+      <span className="roster-volume mono" aria-hidden="true">
+        {volume}%
+      </span>
+      <button
+        type="button"
+        className={`btn btn-small button-toggle${muted ? ' is-on' : ''}`}
+        data-testid="participant-local-mute"
+        aria-pressed={muted}
+        aria-label={muted ? `Unmute ${name} for you` : `Mute ${name} for you only`}
+        onClick={() => phone.setParticipantLocalMute(entry.entity, !muted)}
+      >
+        {muted ? 'Unmute for me' : 'Mute for me'}
+      </button>
+    </div>
+  );
+}
+
+function Roster({
+  entries,
+  me,
+  selfMuted,
+  phone,
+  onRemove,
+}: {
+  entries: readonly RosterEntry[] | null;
+  me: string | null;
+  selfMuted: boolean;
+  phone: Phone;
+  onRemove: (entity: string) => void;
+}) {
   if (entries === null) {
     return (
       <p className="hint" data-testid="roster-loading">
@@ -103,6 +182,9 @@ function Roster({ entries, me, onRemove }: { entries: readonly RosterEntry[] | n
           data-status={e.status}
           data-speaking={String(e.speaking)}
           data-muted-by-focus={String(e.mutedByFocus)}
+          data-self={String(me !== null && sameUser(e.entity, me))}
+          data-listen-volume={me !== null && sameUser(e.entity, me) ? undefined : phone.listeningTo(e.entity).volume}
+          data-listen-muted={me !== null && sameUser(e.entity, me) ? undefined : String(phone.listeningTo(e.entity).muted)}
         >
           <span className="avatar avatar-small" aria-hidden="true">
             {(e.displayText ?? userPart(e.entity)).charAt(0).toUpperCase()}
@@ -110,7 +192,13 @@ function Roster({ entries, me, onRemove }: { entries: readonly RosterEntry[] | n
           <span className="roster-name">
             {e.displayText ?? userPart(e.entity)}
             {e.speaking && <span className="tag tag-speaking">speaking</span>}
-            {e.mutedByFocus && e.status !== 'muted-via-focus' && <span className="tag">muted</span>}
+            {e.mutedByFocus && e.status !== 'muted-via-focus' && <span className="tag">muted by the moderator</span>}
+            {me !== null && sameUser(e.entity, me) && <span className="tag tag-self">you{selfMuted ? ', muted' : ''}</span>}
+            {me !== null && !sameUser(e.entity, me) && phone.listeningTo(e.entity).muted && (
+              <span className="tag" data-testid="participant-muted-for-me">
+                muted for you
+              </span>
+            )}
           </span>
           <span className="roster-uri mono">{e.entity}</span>
           <span className={`chip chip-roster chip-${e.status}`}>{STATUS_LABEL[e.status] ?? e.status}</span>
@@ -125,6 +213,7 @@ function Roster({ entries, me, onRemove }: { entries: readonly RosterEntry[] | n
               Remove
             </button>
           )}
+          {me !== null && !sameUser(e.entity, me) && e.status !== 'disconnected' && <ListenControls entry={e} phone={phone} />}
         </li>
       ))}
       {entries.length === 0 && <li className="hint">Nobody has joined yet.</li>}

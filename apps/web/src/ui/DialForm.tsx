@@ -6,10 +6,13 @@ interface Props {
   snap: PhoneSnapshot;
   video: boolean;
   onVideoChange: (video: boolean) => void;
+  /** Start calls (and conferences joined by dialling or answering) with the microphone muted. */
+  joinMuted: boolean;
+  onJoinMutedChange: (muted: boolean) => void;
   hasActive: boolean;
 }
 
-export function DialForm({ phone, snap, video, onVideoChange, hasActive }: Props) {
+export function DialForm({ phone, snap, video, onVideoChange, joinMuted, onJoinMutedChange, hasActive }: Props) {
   const [target, setTarget] = useState('');
   const [holdOthers, setHoldOthers] = useState(false);
   const id = useId();
@@ -19,7 +22,7 @@ export function DialForm({ phone, snap, video, onVideoChange, hasActive }: Props
     e.preventDefault();
     if (snap.dialing) return;
     const value = target;
-    void phone.dial(value, { video, holdOthers: hasActive && holdOthers }).then(() => {
+    void phone.dial(value, { video, holdOthers: hasActive && holdOthers, muted: joinMuted }).then(() => {
       // Keep what was typed if it was not accepted, so it can be corrected.
       if (phone.getSnapshot().dialError === null) setTarget((current) => (current === value ? '' : current));
     });
@@ -77,6 +80,10 @@ export function DialForm({ phone, snap, video, onVideoChange, hasActive }: Props
         <label className="check">
           <input type="checkbox" data-testid="video-toggle" checked={video} onChange={(e) => onVideoChange(e.target.checked)} />
           <span>Video</span>
+        </label>
+        <label className="check">
+          <input type="checkbox" data-testid="join-muted-toggle" checked={joinMuted} onChange={(e) => onJoinMutedChange(e.target.checked)} />
+          <span>Start muted</span>
         </label>
         {hasActive && (
           <label className="check">

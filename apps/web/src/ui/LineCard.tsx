@@ -2,6 +2,7 @@ import { useCallback, useEffect, useId, useRef, useState, type KeyboardEvent } f
 import type { LineSnapshot } from '../phone/line.ts';
 import type { Phone } from '../phone/phone.ts';
 import type { ConferenceRoster } from '../phone/roster.ts';
+import { gainOf, participantOfTrack } from '../phone/participant-media.ts';
 import { initial } from './IncomingCall.tsx';
 import { isKeypadKey, Keypad } from './Keypad.tsx';
 import { RemoteTrack } from './RemoteMedia.tsx';
@@ -15,7 +16,8 @@ function phaseText(line: LineSnapshot): string {
       if (line.direction === 'incoming') return line.phase === 'answering' ? 'Connecting…' : 'Incoming call: answer or decline above';
       return line.phase === 'calling' ? 'Calling…' : 'Ringing…';
     case 'active':
-      return line.remoteHold ? `${line.displayName} put you on hold` : line.role === 'conference' ? 'In conference' : 'In call';
+      // Being held by the other side is shown by the remote-hold notice below.
+      return line.role === 'conference' ? 'In conference' : 'In call';
     case 'held':
       return line.holdPending ? 'Putting on hold…' : 'On hold';
     case 'ended':
@@ -143,6 +145,13 @@ export function LineCard({ line, now, phone, speakerId, self = NO_SELF, roster =
         {line.muted && connected && <span className="tag">muted</span>}
       </p>
 
+      {line.remoteHold && !ended && (
+        <p className="remote-hold" role="status" data-testid="remote-hold" data-party={line.party}>
+          <span aria-hidden="true">⏸ </span>
+          On hold by {name}
+        </p>
+      )}
+
       {line.error !== null && !ended && (
         <p className="line-error" role="alert" data-testid="line-error">
           {line.error}
@@ -235,9 +244,27 @@ export function LineCard({ line, now, phone, speakerId, self = NO_SELF, roster =
 
       {audioTracks.length > 0 && (
         <div className="line-audio">
-          {audioTracks.map((track) => (
-            <RemoteTrack key={track.id} track={track} party={line.party} lineId={line.id} sinkId={speakerId} onSinkError={onSinkError} />
-          ))}
+          {audioTracks.map((track) => {
+            // Whose voice: the roster entry the focus labelled this stream with (1:1: the other party).
+            const source = line.remoteTrackSources.get(track.id);
+            const entity =
+              line.role === 'conference'
+                ? (participantOfTrack(roster?.entries ?? [], { streamId: source?.streamId ?? null, mid: source?.mid ?? null })?.entity ?? null)
+                : line.party;
+            return (
+              <RemoteTrack
+                key={track.id}
+                track={track}
+                party={line.party}
+                lineId={line.id}
+                sinkId={speakerId}
+                onSinkError={onSinkError}
+                playback={phone.playback}
+                participant={entity}
+                gain={entity === null ? 1 : gainOf(phone.listeningTo(entity))}
+              />
+            );
+          })}
         </div>
       )}
     </li>

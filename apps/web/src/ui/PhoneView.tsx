@@ -11,6 +11,7 @@ import { useNow } from './usePhone.ts';
 export function PhoneView({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }) {
   // One preference shared by dialling and answering.
   const [video, setVideo] = useState(false);
+  const [joinMuted, setJoinMuted] = useState(false);
   const incoming = snap.lines.filter((l) => l.direction === 'incoming' && l.state === 'ringing' && l.phase === 'ringing');
   const hasActive = snap.lines.some((l) => l.state === 'active');
   const ticking = snap.lines.some((l) => l.state === 'active' || l.state === 'held');
@@ -26,12 +27,12 @@ export function PhoneView({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }
           key={line.id}
           line={line}
           otherActive={hasActive}
-          onAnswer={(holdOthers) => void phone.answer(line.id, { video, holdOthers })}
+          onAnswer={(holdOthers) => void phone.answer(line.id, { video, holdOthers, muted: joinMuted })}
           onDecline={() => phone.decline(line.id)}
         />
       ))}
 
-      <DialForm phone={phone} snap={snap} video={video} onVideoChange={setVideo} hasActive={hasActive} />
+      <DialForm phone={phone} snap={snap} video={video} onVideoChange={setVideo} joinMuted={joinMuted} onJoinMutedChange={setJoinMuted} hasActive={hasActive} />
 
       <section className="lines" aria-labelledby="lines-title">
         <h2 id="lines-title" className="section-title">

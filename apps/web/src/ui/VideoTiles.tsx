@@ -1,9 +1,9 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { LineSnapshot } from '../phone/line.ts';
 import type { Phone } from '../phone/phone.ts';
 import type { ConferenceRoster } from '../phone/roster.ts';
-import { videoTiles } from '../phone/video-tiles.ts';
-import { initial } from './IncomingCall.tsx';
+import { mainTileKey, videoTiles } from '../phone/video-tiles.ts';
+import { initialsOf } from '../phone/participant-media.ts';
 import { LocalPreview, RemoteTrack } from './RemoteMedia.tsx';
 import './video.css';
 
@@ -75,26 +75,61 @@ interface Props {
  * One tile per remote video track and one for your own camera. In a conference the active
  * speaker's tile is outlined (data-speaking="true"), from the roster's speaking flag.
  */
+export type VideoLayout = 'speaker' | 'grid';
+
 export function VideoTiles({ line, phone, self, roster }: Props) {
   const conference = line.role === 'conference' && roster !== null;
   const hasRemoteVideo = line.remoteTracks.some((t) => t.kind === 'video');
   const info = useReceiverInfo(phone, line, conference && hasRemoteVideo && line.state !== 'ended');
   const tiles = videoTiles(line, { self, roster, loudestStreamId: info.loudest, ssrcs: info.ssrcs });
+  // Speaker view (the active speaker large) or grid: the listener's choice, per line.
+  const [layout, setLayout] = useState<VideoLayout>('speaker');
+  const mainRef = useRef<string | null>(null);
+  const main = layout === 'speaker' ? mainTileKey(tiles, mainRef.current) : null;
+  mainRef.current = main;
   if (tiles.length === 0) return null;
+  const switchable = tiles.filter((t) => !t.local).length > 1;
   return (
-    <div className="video-tiles" data-count={tiles.length} role="group" aria-label={`Video, ${line.role === 'conference' ? 'conference' : line.displayName}`}>
-      {tiles.map((tile) => (
-        <VideoTileView key={tile.key} tile={tile} line={line} />
-      ))}
+    <div className="video-area">
+      {switchable && (
+        <div className="video-layout" role="group" aria-label="Video layout" data-testid="video-layout">
+          {(['speaker', 'grid'] as const).map((l) => (
+            <button
+              key={l}
+              type="button"
+              className={`button button-toggle button-small${layout === l ? ' is-on' : ''}`}
+              data-testid={`video-layout-${l}`}
+              aria-pressed={layout === l}
+              onClick={() => setLayout(l)}
+            >
+              {l === 'speaker' ? 'Speaker view' : 'Grid'}
+            </button>
+          ))}
+        </div>
+      )}
+      <div
+        className={`video-tiles video-layout-${switchable ? layout : 'grid'}`}
+        data-testid="video-tiles"
+        data-layout={switchable ? layout : 'grid'}
+        data-count={tiles.length}
+        role="group"
+        aria-label={`Video, ${line.role === 'conference' ? 'conference' : line.displayName}`}
+      >
+        {tiles.map((tile) => (
+          <VideoTileView key={tile.key} tile={tile} line={line} main={switchable && tile.key === main} />
+        ))}
+      </div>
     </div>
   );
 }
 
-function VideoTileView({ tile, line }: { tile: ReturnType<typeof videoTiles>[number]; line: LineSnapshot }) {
+function VideoTileView({ tile, line, main }: { tile: ReturnType<typeof videoTiles>[number]; line: LineSnapshot; main: boolean }) {
   const live = useTrackLive(tile.track);
   return (
     <figure
-      className={`video-tile${tile.local ? ' is-local' : ''}${tile.speaking ? ' is-speaking' : ''}${live ? '' : ' is-waiting'}`}
+      className={`video-tile${tile.local ? ' is-local' : ''}${tile.speaking ? ' is-speaking' : ''}${live ? '' : ' is-waiting'}${main ? ' is-main' : ''}`}
+      data-main={String(main)}
+      data-name={tile.name}
       data-testid="video-tile"
       data-party={tile.party}
       data-speaking={String(tile.speaking)}
@@ -106,7 +141,8 @@ function VideoTileView({ tile, line }: { tile: ReturnType<typeof videoTiles>[num
       {tile.local ? <LocalPreview track={tile.track} /> : <RemoteTrack track={tile.track} party={line.party} lineId={line.id} />}
       {!live && (
         <div className="video-tile-placeholder" aria-hidden="true">
-          <span className="avatar">{initial(tile.name)}</span>
+          <span className="avatar" data-testid="video-tile-initials">{initialsOf(tile.name)}</span>
+          <span className="video-tile-placeholder-name">{tile.name}</span>
         </div>
       )}
       <figcaption className="video-tile-name">
