@@ -1,17 +1,21 @@
 /**
- * Compare golden transcripts with the recordings of a real drachtio-server in
- * /work/shared/drachtio-transcripts, where the scenarios overlap. Each reference .jsonl is read into the
+ * Compare golden transcripts with the recordings of a real drachtio-server (reference material outside
+ * the repository: `../shared/drachtio-transcripts` next to the clone, or under CONCLAVE_SHARED_DIR), where
+ * the scenarios overlap. Each reference .jsonl is read into the
  * same entry model, normalised with the same code, and both shapes are diffed (per Call-ID and flow
  * direction, like the golden check). Prints a markdown report:
  *
  *   node packages/sip-conformance/src/compare-reference.ts [referenceDir] > /tmp/reference-diff.md
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GOLDEN_DIR } from './harness.ts';
 import { normalise, parseGolden, renderGolden, shapeOf, type RawEntry, type Shape } from './transcript.ts';
 
-const REFERENCE_DIR = process.argv[2] ?? '/work/shared/drachtio-transcripts';
+/** The clone's parent folder holds `shared/` (reference material); CONCLAVE_SHARED_DIR names it elsewhere. */
+const SHARED_DIR = process.env['CONCLAVE_SHARED_DIR'] ?? join(fileURLToPath(new URL('../../../', import.meta.url)), '..', 'shared');
+const REFERENCE_DIR = process.argv[2] ?? join(SHARED_DIR, 'drachtio-transcripts');
 
 /** reference scenario → golden it overlaps with, and what differs in the scenario itself. */
 const PAIRS: Array<{ ref: string; golden: string; caveat: string }> = [
@@ -95,6 +99,11 @@ function missing(a: Map<string, string[]>, b: Map<string, string[]>): string[] {
 }
 
 function main(): void {
+  if (!existsSync(REFERENCE_DIR)) {
+    process.stderr.write(`reference transcripts not found in ${REFERENCE_DIR} (pass a folder, or set CONCLAVE_SHARED_DIR)\n`);
+    process.exitCode = 2;
+    return;
+  }
   const out: string[] = ['# Golden transcripts vs the real drachtio-server recordings', ''];
   for (const pair of PAIRS) {
     const lines = readFileSync(join(REFERENCE_DIR, `${pair.ref}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as RefLine);

@@ -1,7 +1,7 @@
 /**
  * Scenarios only a scripted UAC can drive: ACK timeout (a 2xx never ACKed), CANCEL racing the app's
  * 200 from either side, plus the reference recordings' scripted flows (CANCEL g, REFER h, SUBSCRIBE i),
- * written the same way so the transcripts compare with /work/shared/drachtio-transcripts.
+ * written the same way so the transcripts compare with drachtio-server's reference recordings (../shared/drachtio-transcripts).
  */
 import assert from 'node:assert/strict';
 import type { AppDialog, AppReq, AppRes } from './app.ts';

@@ -1,12 +1,26 @@
 /** Shared test fixtures: a server on ephemeral ports, real drachtio-srf apps, raw SIP peers, a wire tap. */
 import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Srf from 'drachtio-srf';
 import { createLogger, type Logger } from '@conclave/log';
 import { parseMessage, SipStreamFramer, type SipMessage, type SipRequest, type SipResponse } from '@conclave/sip-message';
 import { SipServer, type SipServerAddresses, type SipServerOptions } from '../src/index.ts';
 
 export const SECRET = 'cymru';
+
+/**
+ * The reference recordings of a real drachtio-server: `../shared/drachtio-transcripts` next to the clone
+ * (`CONCLAVE_SHARED_DIR` overrides the shared folder). Not part of the repository; undefined when absent,
+ * so tests that need them skip with the reason.
+ */
+export function referenceTranscriptsDir(): string | undefined {
+  const shared = process.env['CONCLAVE_SHARED_DIR'] ?? join(fileURLToPath(new URL('../../../', import.meta.url)), '..', 'shared');
+  const dir = join(shared, 'drachtio-transcripts');
+  return existsSync(dir) ? dir : undefined;
+}
 
 export interface LogCapture {
   logger: Logger;
