@@ -1,0 +1,257 @@
+/**
+ * One party's audio into a room mixer: a jitter buffer with an adaptive playout delay, decoding once,
+ * packet-loss concealment (libopus' PLC/FEC, spandsp's PLC for G.711 and G.722), a gain, and the
+ * level of each 20 ms frame (dBov, as RFC 6464) with a talk detector that says whether the input is in
+ * the mix at all: only talkers are summed, so everyone else can share one encoded frame.
+ */
+import { FRAME_MS, FRAME_SAMPLES, MIX_RATE, createDecoder, rtpClockRate, type CodecName, type FrameDecoder } from './codecs.ts';
+import { JitterBuffer, tsDiff } from './jitter-buffer.ts';
+import { parseRtp } from './rtp.ts';
+
+export interface MixerInputOptions {
+  /** RTP payload type of the codec; packets of other types are not audio for the mixer (pushRtp says so). */
+  payloadType?: number;
+  /** Linear gain (1 = unchanged). */
+  gain?: number;
+  /** Smallest playout delay, ms (default 20): the margin for arrival jitter on a quiet network. */
+  minDelayMs?: number;
+  /** Largest playout delay, ms (default 200). */
+  maxDelayMs?: number;
+  /** Level above which the input counts as talking, dBov (default -50). */
+  talkThresholdDbov?: number;
+  /** How long an input stays a talker after its level fell, ms (default 300: the gaps between words). */
+  talkHangoverMs?: number;
+}
+
+export interface MixerInputStats {
+  packets: number;
+  late: number;
+  duplicates: number;
+  concealedFrames: number;
+  droppedForDelay: number;
+  jitterMs: number;
+  delayMs: number;
+}
+
+/** The lowest level reported, as RFC 6464 (-127 dBov = silence). */
+export const SILENCE_DBOV = -127;
+const MAX_CONCEAL_FRAMES = 5;
+// A timestamp jump this far ahead is a new stream (sender restart, long DTX), not a loss.
+const RESYNC_MS = 1000;
+
+export class MixerInput {
+  readonly id: string;
+  readonly codec: CodecName;
+  readonly payloadType: number | undefined;
+  /** This frame's contribution after gain, 32-bit so that a gain above 1 does not clip before the sum. */
+  readonly frame = new Int32Array(FRAME_SAMPLES);
+  gain: number;
+  muted = false;
+  readonly #decoder: FrameDecoder;
+  readonly #buffer: JitterBuffer;
+  readonly #rtpPerSample: number;
+  readonly #rtpPerFrame: number;
+  readonly #minDelayMs: number;
+  readonly #maxDelayMs: number;
+  readonly #talkThreshold: number;
+  readonly #hangoverFrames: number;
+  readonly #fifo = new Int16Array(FRAME_SAMPLES * 8);
+  #fifoLength = 0;
+  #playing = false;
+  #nextTs = 0;
+  #delayMs: number;
+  #concealed = 0;
+  #level = SILENCE_DBOV;
+  #talking = false;
+  #hangover = 0;
+  #closed = false;
+  readonly stats: MixerInputStats = { packets: 0, late: 0, duplicates: 0, concealedFrames: 0, droppedForDelay: 0, jitterMs: 0, delayMs: 0 };
+
+  constructor(id: string, codec: CodecName, options: MixerInputOptions = {}) {
+    this.id = id;
+    this.codec = codec;
+    this.payloadType = options.payloadType;
+    this.gain = options.gain ?? 1;
+    this.#decoder = createDecoder(codec);
+    const clock = rtpClockRate(codec);
+    this.#buffer = new JitterBuffer(clock);
+    this.#rtpPerSample = clock / MIX_RATE;
+    this.#rtpPerFrame = (clock * FRAME_MS) / 1000;
+    this.#minDelayMs = options.minDelayMs ?? 20;
+    this.#maxDelayMs = options.maxDelayMs ?? 200;
+    this.#delayMs = this.#minDelayMs;
+    this.#talkThreshold = options.talkThresholdDbov ?? -50;
+    this.#hangoverFrames = Math.round((options.talkHangoverMs ?? 300) / FRAME_MS);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Level of the last frame, dBov (0 = full scale, -127 = silence), after gain. */
+  get level(): number {
+    return this.#level;
+  }
+
+  /** Whether this input is summed into the mix this frame (talking and not muted). */
+  get talking(): boolean {
+    return this.#talking;
+  }
+
+  /** Takes one RTP datagram; false if it is not this input's audio (RTCP, another payload type, malformed). */
+  pushRtp(datagram: Uint8Array, arrivalMs = performance.now()): boolean {
+    const p = parseRtp(datagram);
+    if (!p || (this.payloadType !== undefined && p.payloadType !== this.payloadType)) return false;
+    this.push(p.timestamp, p.payload, arrivalMs);
+    return true;
+  }
+
+  /** Takes one payload with its RTP timestamp. The payload is copied (datagram buffers are reused). */
+  push(timestamp: number, payload: Uint8Array, arrivalMs = performance.now()): void {
+    if (this.#closed || payload.length === 0) return;
+    this.stats.packets++;
+    if (this.#playing && tsDiff(timestamp, this.#nextTs) < 0 && tsDiff(this.#nextTs, timestamp) < this.#rtpPerFrame * 50) {
+      this.stats.late++;
+      return;
+    }
+    if (!this.#buffer.push(timestamp >>> 0, Uint8Array.from(payload), arrivalMs)) this.stats.duplicates++;
+  }
+
+  /**
+   * Produces this tick's 20 ms into `frame` and updates level and talking. Called by the mixer once per
+   * tick; returns whether the frame holds audio (played or concealed) rather than idle silence.
+   */
+  pull(nowMs: number): boolean {
+    if (this.#closed) return false;
+    const buffer = this.#buffer;
+    if (!this.#playing) {
+      const first = buffer.firstArrival;
+      const head = buffer.peek();
+      // Start once the oldest packet has waited the playout delay: that wait is the margin for jitter.
+      if (!head || first === undefined || nowMs - first < this.#delayMs - 0.5) {
+        this.#silence();
+        return false;
+      }
+      this.#playing = true;
+      this.#nextTs = head.ts;
+      this.#concealed = 0;
+    }
+    while (this.#fifoLength < FRAME_SAMPLES) {
+      let head = buffer.peek();
+      while (head && tsDiff(head.ts, this.#nextTs) < 0) {
+        buffer.shift();
+        this.stats.late++;
+        head = buffer.peek();
+      }
+      if (head && tsDiff(head.ts, this.#nextTs) > (RESYNC_MS * this.#rtpPerFrame) / FRAME_MS) {
+        this.#nextTs = head.ts;
+        continue;
+      }
+      if (head && head.ts === this.#nextTs) {
+        buffer.shift();
+        const pcm = this.#decoder.decode(head.payload);
+        if (pcm && pcm.length > 0) {
+          this.#append(pcm);
+          this.#nextTs = (this.#nextTs + Math.round(pcm.length * this.#rtpPerSample)) >>> 0;
+          this.#concealed = 0;
+          continue;
+        }
+      }
+      if (!head && this.#concealed >= MAX_CONCEAL_FRAMES) {
+        // The talker stopped (or the stream died): idle until packets come again, then wait the delay.
+        this.#goIdle();
+        this.#silence();
+        return false;
+      }
+      const next = head && tsDiff(head.ts, this.#nextTs) === this.#rtpPerFrame ? head.payload : undefined;
+      this.#append(this.#decoder.conceal(FRAME_SAMPLES, next));
+      this.#nextTs = (this.#nextTs + this.#rtpPerFrame) >>> 0;
+      this.#concealed++;
+      this.stats.concealedFrames++;
+    }
+    this.#emitFrame();
+    this.#trimDelay();
+    return true;
+  }
+
+  #append(pcm: Int16Array): void {
+    const room = this.#fifo.length - this.#fifoLength;
+    const n = Math.min(room, pcm.length);
+    this.#fifo.set(pcm.subarray(0, n), this.#fifoLength);
+    this.#fifoLength += n;
+  }
+
+  #emitFrame(): void {
+    const f = this.frame;
+    const fifo = this.#fifo;
+    const g = this.muted ? 0 : this.gain;
+    let energy = 0;
+    if (g === 1) {
+      for (let i = 0; i < FRAME_SAMPLES; i++) {
+        const s = fifo[i]!;
+        f[i] = s;
+        energy += s * s;
+      }
+    } else {
+      for (let i = 0; i < FRAME_SAMPLES; i++) {
+        const s = Math.round(fifo[i]! * g);
+        f[i] = s;
+        energy += s * s;
+      }
+    }
+    fifo.copyWithin(0, FRAME_SAMPLES, this.#fifoLength);
+    this.#fifoLength -= FRAME_SAMPLES;
+    this.#setLevel(energy);
+  }
+
+  #silence(): void {
+    this.frame.fill(0);
+    this.#setLevel(0);
+  }
+
+  #setLevel(energy: number): void {
+    const meanSquare = energy / FRAME_SAMPLES / (32768 * 32768);
+    this.#level = meanSquare > 0 ? Math.max(SILENCE_DBOV, Math.min(0, 10 * Math.log10(meanSquare))) : SILENCE_DBOV;
+    if (this.#level > this.#talkThreshold && !this.muted) {
+      this.#talking = true;
+      this.#hangover = this.#hangoverFrames;
+    } else if (this.#hangover > 0 && !this.muted) {
+      this.#hangover--;
+    } else {
+      this.#talking = false;
+    }
+  }
+
+  #goIdle(): void {
+    this.#playing = false;
+    this.#buffer.clear();
+    this.#fifoLength = 0;
+    // Adapt the delay at the start of each talkspurt: three times the jitter covers nearly all arrivals.
+    this.#delayMs = Math.min(this.#maxDelayMs, Math.max(this.#minDelayMs, Math.ceil(3 * this.#buffer.jitterMs)));
+  }
+
+  /** More buffered than the delay needs (a burst, or a sender clock faster than ours): drop one packet. */
+  #trimDelay(): void {
+    const delay = this.#delayMs;
+    const buffered = this.#buffer.spanFrom(this.#nextTs) / (this.#rtpPerFrame / FRAME_MS);
+    this.stats.jitterMs = this.#buffer.jitterMs;
+    this.stats.delayMs = delay;
+    if (buffered > delay + 3 * FRAME_MS) {
+      const dropped = this.#buffer.shift();
+      if (dropped) {
+        this.stats.droppedForDelay++;
+        const head = this.#buffer.peek();
+        if (head) this.#nextTs = head.ts;
+      }
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#buffer.clear();
+    this.#decoder.close();
+    this.#talking = false;
+    this.#level = SILENCE_DBOV;
+  }
+}
