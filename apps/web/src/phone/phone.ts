@@ -509,7 +509,9 @@ export class Phone {
       return;
     }
     if (!this.getSnapshot().canConference) return;
-    const line = await this.#placeCall(this.config.conferenceFactoryUri, 'conference', { video: false });
+    // Video in the conference when any merged call had it: the creator's pictures come through this call.
+    const video = calls.some((l) => l.snapshot.video);
+    const line = await this.#placeCall(this.config.conferenceFactoryUri, 'conference', { video });
     if (!line) return;
     const outcome = await new Promise<'focus' | 'no-focus' | 'ended'>((resolve) => {
       const check = (): void => {

@@ -1,0 +1,152 @@
+/**
+ * Issue 12 helpers: a page per user with a distinct fake camera (a solid colour, .y4m made at test
+ * time) and tone, what the page really plays (after per-listener gains), and tile colours.
+ */
+import { chromium, type Page } from '@playwright/test';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CHROMIUM, E2E_BASE_URL } from '../support/env.ts';
+import { toneFile, type UserName } from '../support/tones.ts';
+import type { UserPage } from '../support/phone.ts';
+
+export type Colour = 'red' | 'green' | 'blue' | 'yellow' | 'magenta';
+export const CAMERAS: Record<UserName, Colour> = { alice: 'red', bob: 'green', carol: 'blue', dave: 'yellow', erin: 'magenta' };
+const RGB: Record<Colour, [number, number, number]> = {
+  red: [220, 20, 20], green: [20, 200, 20], blue: [20, 20, 220], yellow: [220, 220, 20], magenta: [220, 20, 220],
+};
+
+/** A 160×120, 10-frame YUV4MPEG2 (4:2:0, BT.601 full range) of one solid colour. */
+function y4m(colour: Colour): Buffer {
+  const [r, g, b] = RGB[colour];
+  const y = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+  const u = Math.round(128 - 0.168736 * r - 0.331264 * g + 0.5 * b);
+  const v = Math.round(128 + 0.5 * r - 0.418688 * g - 0.081312 * b);
+  const w = 160, h = 120;
+  const frame = Buffer.concat([Buffer.from('FRAME\n'), Buffer.alloc(w * h, y), Buffer.alloc((w * h) / 4, u), Buffer.alloc((w * h) / 4, v)]);
+  return Buffer.concat([Buffer.from(`YUV4MPEG2 W${w} H${h} F10:1 Ip A1:1 C420jpeg\n`), ...Array.from({ length: 10 }, () => frame)]);
+}
+
+export function cameraFile(user: UserName): string {
+  const dir = join(tmpdir(), `conclave-e2e-cameras-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${user}-${CAMERAS[user]}.y4m`);
+  writeFileSync(file, y4m(CAMERAS[user]));
+  return file;
+}
+
+export async function openVideoUserPage(user: UserName, baseURL = E2E_BASE_URL): Promise<UserPage> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync',
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      `--use-file-for-fake-audio-capture=${toneFile(user)}`,
+      `--use-file-for-fake-video-capture=${cameraFile(user)}`,
+      '--autoplay-policy=no-user-gesture-required',
+      '--allow-loopback-in-peer-connection',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+    ],
+  });
+  const context = await browser.newContext({ baseURL, permissions: ['microphone', 'camera'], viewport: { width: 1100, height: 1400 } });
+  const page = await context.newPage();
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') console.log(`[${user} page] ${msg.text()}`);
+  });
+  await page.goto('/');
+  return { user, browser, page, close: () => browser.close() };
+}
+
+/**
+ * The tones in what the page actually plays (Phone.audioOutput(): the mix after every participant's
+ * volume and local mute), same peak picking as support/phone.ts receivedTones.
+ */
+export async function playedTones(page: Page, ms = 1500): Promise<number[]> {
+  return page.evaluate(async (duration) => {
+    const phone = (window as unknown as { conclave: { phone: { audioOutput(): MediaStream | null } } }).conclave.phone;
+    const stream = phone.audioOutput();
+    if (!stream) return [];
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 8192;
+    analyser.smoothingTimeConstant = 0.5;
+    ctx.createMediaStreamSource(stream).connect(analyser);
+    const bins = analyser.frequencyBinCount;
+    const sum = new Float64Array(bins);
+    let frames = 0;
+    const end = performance.now() + duration;
+    while (performance.now() < end) {
+      await new Promise((r) => setTimeout(r, 100));
+      const data = new Float32Array(bins);
+      analyser.getFloatFrequencyData(data);
+      for (let i = 0; i < bins; i++) sum[i]! += Math.pow(10, data[i]! / 10);
+      frames++;
+    }
+    const sampleRate = ctx.sampleRate;
+    await ctx.close();
+    const db = Array.from(sum, (v) => 10 * Math.log10(v / frames + 1e-20));
+    const sorted = [...db].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    const hz = (i: number) => (i * sampleRate) / 8192;
+    let max = -Infinity;
+    for (let i = 0; i < bins; i++) if (hz(i) > 100 && hz(i) < 8000) max = Math.max(max, db[i]!);
+    // An absolute floor too: silence (everything at gain 0) has no "strongest component".
+    if (max < -90) return [];
+    const peaks: number[] = [];
+    for (let i = 2; i < bins - 2; i++) {
+      const v = db[i]!;
+      if (v > median + 30 && v > max - 20 && v >= db[i - 1]! && v >= db[i + 1]! && v >= db[i - 2]! && v >= db[i + 2]! && hz(i) > 100 && hz(i) < 8000) {
+        peaks.push(Math.round(hz(i)));
+      }
+    }
+    return peaks;
+  }, ms);
+}
+
+export function has(peaks: number[], freq: number, tolerance = 20): boolean {
+  return peaks.some((p) => Math.abs(p - freq) <= tolerance);
+}
+
+/** Polls playedTones until `check` holds; returns the last peaks or throws with them. */
+export async function untilPlayed(p: UserPage, what: string, check: (peaks: number[]) => boolean, timeoutMs = 12_000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let peaks: number[] = [];
+  while (Date.now() < deadline) {
+    peaks = await playedTones(p.page);
+    if (check(peaks)) return peaks;
+  }
+  throw new Error(`${p.user}: ${what} did not happen; tones played: [${peaks.join(', ')}]`);
+}
+
+/** The dominant colour of each remote tile's picture: { party, colour } per live remote tile. */
+export async function tileColours(page: Page): Promise<{ party: string; name: string; colour: string }[]> {
+  return page.evaluate(() => {
+    const out: { party: string; name: string; colour: string }[] = [];
+    for (const fig of document.querySelectorAll<HTMLElement>('[data-testid="video-tile"][data-local="false"]')) {
+      const video = fig.querySelector('video');
+      if (!video || video.videoWidth === 0) continue;
+      const canvas = document.createElement('canvas');
+      canvas.width = 32;
+      canvas.height = 24;
+      const g = canvas.getContext('2d')!;
+      g.drawImage(video, 0, 0, 32, 24);
+      const d = g.getImageData(0, 0, 32, 24).data;
+      let r = 0, gr = 0, b = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        r += d[i]!;
+        gr += d[i + 1]!;
+        b += d[i + 2]!;
+      }
+      const n = d.length / 4;
+      [r, gr, b] = [r / n, gr / n, b / n];
+      const hi = (x: number) => x > 120;
+      const lo = (x: number) => x < 90;
+      const colour =
+        hi(r) && hi(gr) && lo(b) ? 'yellow' : hi(r) && hi(b) && lo(gr) ? 'magenta' : hi(r) && lo(gr) && lo(b) ? 'red' : hi(gr) && lo(r) && lo(b) ? 'green' : hi(b) && lo(r) && lo(gr) ? 'blue' : `rgb(${r | 0},${gr | 0},${b | 0})`;
+      out.push({ party: fig.dataset['party'] ?? '', name: fig.dataset['name'] ?? '', colour });
+    }
+    return out;
+  });
+}
