@@ -94,6 +94,10 @@ async function benchTarget(name: TargetName, opts: BenchOptions, out: string): P
 }
 
 async function main(): Promise<number> {
+  // `pnpm bench mixer [...]`: the room mixer's benchmark (bench/mixer/), a separate phase with its own options.
+  const args = process.argv.slice(2);
+  if (args[0] === '--') args.shift();
+  if (args[0] === 'mixer') return (await import('./mixer/run-mixer.ts')).runMixerBench(args.slice(1));
   let opts: BenchOptions | 'help';
   try {
     opts = parseOptions(process.argv.slice(2));

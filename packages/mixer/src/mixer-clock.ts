@@ -50,6 +50,13 @@ export class MixerClock {
     return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
   }
 
+  /** Starts the statistics afresh (ticks, lateness), e.g. after a warm-up. */
+  resetStats(): void {
+    this.#lateSum = 0;
+    this.#recent.length = 0;
+    Object.assign(this.stats, { ticks: 0, skipped: 0, meanLateMs: 0, maxLateMs: 0 });
+  }
+
   #schedule(): void {
     const deadline = this.#start + (this.#k + 1) * this.periodMs;
     this.#timer = setTimeout(() => this.#run(), Math.max(0, deadline - performance.now()));
