@@ -11,7 +11,7 @@ import { test, expect } from '@playwright/test';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dial, expectRegistered, line, login, mergeIntoConference, openUserPage, type UserPage } from '../support/phone.ts';
-import { E2E_DOMAIN } from '../support/env.ts';
+import { E2E_BASE_URL, E2E_DOMAIN } from '../support/env.ts';
 import { TONES, type UserName } from '../support/tones.ts';
 import { CAMERAS, has, openVideoUserPage, tileColours, untilPlayed } from '../support-page/video-user.ts';
 
@@ -22,6 +22,20 @@ async function shot(p: UserPage, name: string, width = 1100): Promise<void> {
   if (!SHOTS) return;
   await p.page.setViewportSize({ width, height: 1400 });
   await p.page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** The admin API (HTTP Basic, as documented for curl): mute or unmute a participant by user. */
+async function moderate(conferenceUri: string, u: UserName, action: 'mute' | 'unmute'): Promise<void> {
+  const headers = { Authorization: `Basic ${Buffer.from('admin:admin-secret').toString('base64')}` };
+  const list = (await (await fetch(`${E2E_BASE_URL}/api/conferences`, { headers })).json()) as { conferences?: { id: string; uri: string }[] } | { id: string; uri: string }[];
+  const conferences = Array.isArray(list) ? list : (list.conferences ?? []);
+  const conf = conferences.find((c) => c.uri === conferenceUri);
+  if (!conf) throw new Error(`conference ${conferenceUri} not in the admin API: ${JSON.stringify(list)}`);
+  const detail = (await (await fetch(`${E2E_BASE_URL}/api/conferences/${conf.id}`, { headers })).json()) as { participants: { id: string; entity: string }[] };
+  const participant = detail.participants.find((x) => x.entity === uri(u));
+  if (!participant) throw new Error(`${u} not in ${JSON.stringify(detail.participants)}`);
+  const res = await fetch(`${E2E_BASE_URL}/api/conferences/${conf.id}/participants/${participant.id}/${action}`, { method: 'POST', headers });
+  if (!res.ok) throw new Error(`${action} ${u}: ${res.status} ${await res.text()}`);
 }
 
 function entry(p: UserPage, u: UserName) {
@@ -105,9 +119,20 @@ test.describe('conference media in the page', () => {
     await muteCarol.press('Enter'); // keyboard toggles it back
     await expect(muteCarol).toHaveAttribute('aria-pressed', 'false');
 
-    // 3. carol leaves; dave joins the conference muted (dialling its URI): nobody hears him until he unmutes.
+    // 3a. The moderator mutes bob: bob's page says so, everyone's roster shows it; unmuting is announced too.
     const conferenceUri = await alice.page.getByTestId('conference').getAttribute('data-uri');
     expect(conferenceUri).toMatch(/^sip:conf-/);
+    await moderate(conferenceUri!, 'bob', 'mute');
+    await expect(bob.page.getByTestId('moderator-mute-notice')).toHaveAttribute('data-state', 'muted', { timeout: 10_000 });
+    await expect(entry(alice, 'bob')).toHaveAttribute('data-status', 'muted-via-focus');
+    await expect(entry(carol, 'bob')).toHaveAttribute('data-muted-by-focus', 'true');
+    await shot(bob, 'conference-muted-by-moderator-desktop');
+    await untilPlayed(alice, 'alice no longer hears bob (muted by the moderator)', (t) => !has(t, TONES.bob) && has(t, TONES.carol));
+    await moderate(conferenceUri!, 'bob', 'unmute');
+    await expect(bob.page.getByTestId('moderator-mute-notice')).toHaveAttribute('data-state', 'unmuted', { timeout: 10_000 });
+    await expect(entry(alice, 'bob')).toHaveAttribute('data-status', 'connected');
+
+    // 3b. carol leaves; dave joins the conference muted (dialling its URI): nobody hears him until he unmutes.
     await carol.close();
     pages = pages.filter((p) => p !== carol);
     const dave = await openUserPage('dave');
