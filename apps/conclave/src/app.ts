@@ -83,11 +83,10 @@ export async function runConclave(config: ConclaveConfig): Promise<void> {
       admins: config.admins,
       media,
       conference: { ...config.conference, conferenceHost: conferenceHostFor(config.domain, config.sip.udpPort) },
+      sessionTimer: { expires: config.sip.sessionExpires, minSE: config.sip.minSessionExpires },
       logger: log.child('focus'),
     });
-    // Stop the focus first (BYE to every call) while the SIP server can still carry the BYEs.
     await focus.start();
-    stoppers.push(() => focus.stop());
 
     const admin = new AdminApi({
       control: focus.conferences,
@@ -108,6 +107,9 @@ export async function runConclave(config: ConclaveConfig): Promise<void> {
     const w = await web.start();
     stoppers.push(() => web.close());
     stoppers.push(() => admin.close()); // runs before web.close(): event streams end first
+    // Stop the focus first (BYE to every call) while the SIP server can still carry the BYEs, and
+    // before mediasoup's own SIGTERM/SIGINT handler closes the workers under the calls.
+    stoppers.push(() => focus.stop());
     lines.unshift(`Web page             http://${w.host}:${w.port}/`);
     lines.push(`mediasoup            ${media.workerPids.length} worker(s), RTC ports ${config.media.rtcMinPort}-${config.media.rtcMaxPort} on ${config.media.listenIp}`);
     lines.push(`SIP domain           ${config.domain}  (conference factory sip:${config.conference.factoryUser}@${config.domain})`);

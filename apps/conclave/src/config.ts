@@ -23,6 +23,10 @@ export interface ConclaveConfig {
     udpPort: number;
     tcpPort: number;
     wsPort: number;
+    /** RFC 4028 session interval the focus asks for or grants on every call, seconds. */
+    sessionExpires: number;
+    /** The smallest session interval the focus accepts (Min-SE), seconds; at least 90. */
+    minSessionExpires: number;
   };
   drachtio: {
     /** true: run the embedded drachtio-compatible server; false: connect to a real drachtio-server. */
@@ -62,7 +66,7 @@ const DEFAULT_USER_NAMES = ['alice', 'bob', 'carol', 'dave', 'erin'];
 export function defaultConfig(): ConclaveConfig {
   return {
     domain: '127.0.0.1',
-    sip: { host: '127.0.0.1', udpPort: 5060, tcpPort: 5060, wsPort: 8088 },
+    sip: { host: '127.0.0.1', udpPort: 5060, tcpPort: 5060, wsPort: 8088, sessionExpires: 600, minSessionExpires: 90 },
     drachtio: { embedded: true, host: '127.0.0.1', port: 9022, secret: 'cymru' },
     http: { host: '127.0.0.1', port: 8080 },
     media: { workers: 0, listenIp: '127.0.0.1', announcedAddress: null, rtcMinPort: 40000, rtcMaxPort: 49999, speakerDetection: true },
@@ -132,6 +136,12 @@ export function validateConfig(config: ConclaveConfig): ConclaveConfig {
   ];
   for (const [name, port] of ports) {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`"${name}" must be a port number (0-65535), got ${port}`);
+  }
+  if (!Number.isInteger(config.sip.minSessionExpires) || config.sip.minSessionExpires < 90) {
+    throw new ConfigError(`"sip.minSessionExpires" must be an integer of at least 90 (RFC 4028), got ${config.sip.minSessionExpires}`);
+  }
+  if (!Number.isInteger(config.sip.sessionExpires) || config.sip.sessionExpires < config.sip.minSessionExpires) {
+    throw new ConfigError(`"sip.sessionExpires" must be an integer not below "sip.minSessionExpires", got ${config.sip.sessionExpires}`);
   }
   if (config.media.rtcMinPort > config.media.rtcMaxPort) throw new ConfigError('"media.rtcMinPort" must not exceed "media.rtcMaxPort"');
   if (!['intercept', 'pass-through'].includes(config.conference.referMode)) {

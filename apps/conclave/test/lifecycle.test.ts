@@ -57,7 +57,7 @@ test('starts on its config, prints its addresses, and SIGTERM ends calls with BY
       const bobBye = new Promise((ok) => [...bob.dialogs.values()][0]!.once('bye', ok));
 
       child.kill('SIGTERM');
-      await Promise.race([Promise.all([aliceBye, bobBye]), timeout(5000, 'BYE on both legs after SIGTERM')]);
+      await Promise.race([Promise.all([aliceBye, bobBye]), timeout(5000, () => `BYE on both legs after SIGTERM; stderr:\n${stderr}`)]);
       const code = await Promise.race([exited, timeout(10_000, 'exit after SIGTERM')]);
       assert.equal(code, 0);
       assert.match(stderr, /stopping signal=SIGTERM/);
@@ -79,6 +79,6 @@ async function waitFor(predicate: () => boolean, ms: number, why: () => string):
   }
 }
 
-function timeout(ms: number, what: string): Promise<never> {
-  return new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms).unref());
+function timeout(ms: number, what: string | (() => string)): Promise<never> {
+  return new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out: ${typeof what === 'string' ? what : what()}`)), ms).unref());
 }

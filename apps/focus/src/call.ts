@@ -1,18 +1,33 @@
 /**
  * One two-party call through the focus, as a B2BUA whose media is anchored in mediasoup: the caller's
- * leg (UAS dialog) and the callee's leg (UAC dialog) each end on a WebRTC leg of one media room, so the
- * call can later become a conference by re-wiring inside the same router.
+ * side (UAS dialog) and the callee's side (UAC dialog) are each a MediaDialog whose leg lives in one
+ * media room, so the call can later become a conference by re-wiring inside the same router.
  *
  *   caller ──INVITE(offer A)──▶ focus ──INVITE(offer B from mediasoup)──▶ callee
  *          ◀──200(answer A)────       ◀──200(answer B)───────────────────
+ *
+ * A side can be handed over (a conference adopting that party): from then on the call neither ends
+ * nor re-offers that side, whatever happens to the call.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '@conclave/log';
 import { SdpNegotiationError, type MediaLeg, type MediaService, type Room } from '@conclave/media';
 import { createLegForOffer, createLegForTarget } from './legs.ts';
+import { MediaDialog } from './media-dialog.ts';
 import type { Binding } from './registrar.ts';
-import { dialogConnected, endDialog, isSipFailure, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from './srf.ts';
+import {
+  agreementFromAnswer,
+  intervalAfter422,
+  negotiateAsUas,
+  uacRequestHeaders,
+  type SessionTimerAgreement,
+  type SessionTimerSettings,
+} from './session-timer.ts';
+import { mediaWarning } from './sip-status.ts';
+import { allowsUpdate, dialogAnswer, dialogConnected, endDialog, isSipFailure, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from './srf.ts';
 import { quoteDisplayName } from './sip-uri.ts';
+
+export { mediaWarning };
 
 export interface CallParty {
   user: string;
@@ -43,14 +58,11 @@ export interface CallOptions {
   caller: CallParty;
   callee: CallParty;
   target: Binding;
+  sessionTimer: SessionTimerSettings;
   logger: Logger;
 }
 
-/** What the focus tells a caller whose SDP it cannot bridge (RFC 3261 §20.43 Warning, code 399). */
-export function mediaWarning(domain: string, err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return `399 ${domain} "${text.replace(/["\\\r\n]/g, ' ')}"`;
-}
+const OTHER: Record<CallSide, CallSide> = { caller: 'callee', callee: 'caller' };
 
 export class Call extends EventEmitter<CallEvents> {
   readonly id: string;
@@ -63,14 +75,11 @@ export class Call extends EventEmitter<CallEvents> {
   #room: Room | undefined;
   #legA: MediaLeg | undefined;
   #legB: MediaLeg | undefined;
-  #uas: SrfDialog | undefined;
-  #uac: SrfDialog | undefined;
+  readonly #sides = new Map<CallSide, MediaDialog>();
   #uacRequest: SrfRequest | undefined;
   #cancelled = false;
   /** Sides handed over to someone else (a conference) by release(). */
   readonly #released = new Set<CallSide>();
-  /** Renegotiations of one dialog must not overlap (a re-INVITE in progress answers 491 otherwise). */
-  #queue: Promise<void> = Promise.resolve();
 
   constructor(callId: string, options: CallOptions) {
     super();
@@ -89,17 +98,9 @@ export class Call extends EventEmitter<CallEvents> {
     return this.#room;
   }
 
-  /** The dialogs of the call once connected: callerDialog faces the caller, calleeDialog the callee. */
-  get dialogs(): { callerDialog: SrfDialog | undefined; calleeDialog: SrfDialog | undefined } {
-    return { callerDialog: this.#uas, calleeDialog: this.#uac };
-  }
-
+  /** The SIP dialog facing one side, while the call owns it. */
   dialogOf(side: CallSide): SrfDialog | undefined {
-    return side === 'caller' ? this.#uas : this.#uac;
-  }
-
-  legOf(side: CallSide): MediaLeg | undefined {
-    return side === 'caller' ? this.#legA : this.#legB;
+    return this.#released.has(side) ? undefined : this.#sides.get(side)?.dialog;
   }
 
   /** The party on the other side of `side`. */
@@ -107,21 +108,23 @@ export class Call extends EventEmitter<CallEvents> {
     return side === 'caller' ? { ...this.callee, side: 'callee' } : { ...this.caller, side: 'caller' };
   }
 
+  /** The call still owns that side and it is live: release() would succeed. */
+  canRelease(side: CallSide): boolean {
+    const md = this.#sides.get(side);
+    return this.#state === 'connected' && md !== undefined && !md.gone && !this.#released.has(side) && dialogConnected(md.dialog);
+  }
+
   /**
-   * Hands one side's dialog and media leg to a new owner (the conference focus moving that party into
-   * a conference). The call forgets them: ending the call no longer touches them.
+   * Hands one side (its media dialog and leg) to a new owner, e.g. a conference adopting that party.
+   * Synchronous: when it returns, the call no longer ends, re-offers or listens to that side. The new
+   * owner must move the leg out of the call's room in the same tick (Room.adoptLeg does).
    */
-  release(side: CallSide): { dialog: SrfDialog; leg: MediaLeg } | undefined {
-    const dialog = this.dialogOf(side);
-    const leg = this.legOf(side);
-    if (this.#state !== 'connected' || !dialog || !leg || this.#released.has(side) || !dialogConnected(dialog)) return undefined;
+  release(side: CallSide, to: string, contact: string | undefined): MediaDialog | undefined {
+    if (!this.canRelease(side)) return undefined;
+    const md = this.#sides.get(side)!;
     this.#released.add(side);
-    dialog.removeAllListeners('destroy');
-    dialog.removeAllListeners('modify');
-    dialog.removeAllListeners('refer');
-    dialog.removeAllListeners('notify');
-    this.#log.info('call side handed over', { side });
-    return { dialog, leg };
+    this.#log.info('call side handed over', { side, to });
+    return md.handOver(to, contact);
   }
 
   /**
@@ -130,23 +133,24 @@ export class Call extends EventEmitter<CallEvents> {
    */
   relayRefer(side: CallSide, req: SrfRequest, res: SrfResponse): void {
     const from = this.dialogOf(side);
-    const to = this.dialogOf(side === 'caller' ? 'callee' : 'caller');
+    const toSide = this.#sides.get(OTHER[side]);
     const referTo = req.get('Refer-To');
     if (!referTo) {
       reply(res, 400, 'Bad Request - missing Refer-To');
       return;
     }
-    if (!from || !to || !dialogConnected(to) || this.#released.has(side === 'caller' ? 'callee' : 'caller')) {
+    if (!from || !toSide || this.#released.has(OTHER[side]) || !dialogConnected(toSide.dialog)) {
       reply(res, 481, 'Call/Transaction Does Not Exist');
       return;
     }
+    const to = toSide.dialog;
     const referrer = side === 'caller' ? this.caller : this.callee;
     // The referrer's implicit subscription is named after ITS REFER (RFC 3515 §2.4.6: Event: refer;id=<CSeq>),
     // not after the REFER the focus sent on the other leg.
     const referCSeq = parseInt(req.get('CSeq'), 10);
     const referEvent = Number.isFinite(referCSeq) ? `refer;id=${referCSeq}` : 'refer';
-    to.removeAllListeners('notify');
-    to.on('notify', (nreq: SrfRequest, nres: SrfResponse) => {
+    toSide.removeAllListeners('notify');
+    toSide.on('notify', (nreq, nres) => {
       reply(nres, 200);
       if (!/^refer/i.test(nreq.get('Event') ?? '') || !dialogConnected(from)) return;
       from
@@ -172,13 +176,21 @@ export class Call extends EventEmitter<CallEvents> {
 
   /** Runs the call set-up for an authenticated INVITE; never throws (failures are answered and logged). */
   async start(req: SrfRequest, res: SrfResponse): Promise<void> {
-    const { srf, media, domain } = this.#opts;
+    const { media, domain } = this.#opts;
     req.on('cancel', () => {
       this.#cancelled = true;
       this.#log.info('caller cancelled', { calleeInviteSent: Boolean(this.#uacRequest) });
       this.#uacRequest?.cancel(() => undefined);
       this.#end('cancelled');
     });
+    const timerA = negotiateAsUas(req, this.#opts.sessionTimer);
+    if (!timerA.ok) {
+      this.#log.info('caller session interval too small', { sessionExpires: req.get('Session-Expires') });
+      reply(res, 422, 'Session Interval Too Small', { headers: timerA.headers });
+      this.#end('session interval too small');
+      return;
+    }
+    let uac: SrfDialog | undefined;
     try {
       this.#room = await media.createRoom({ label: `call ${this.id}` });
       this.#legA = await createLegForOffer(this.#room, req.body, this.caller.user);
@@ -197,15 +209,80 @@ export class Call extends EventEmitter<CallEvents> {
       if (this.#cancelled) return;
 
       this.#log.info('calling callee', { contact: this.#opts.target.contact });
-      let uac: SrfDialog;
       try {
-        uac = await srf.createUAC(
+        uac = await this.#inviteCallee(offerB, res);
+      } catch (err) {
+        if (this.#cancelled) return;
+        const status = isSipFailure(err) ? err.status : 500;
+        const reason = isSipFailure(err) ? err.reason : undefined;
+        this.#log.info('callee did not answer', { status, reason, error: isSipFailure(err) ? undefined : (err as Error).message });
+        // A timeout towards a registered contact means the user is not reachable there (any more).
+        if (status === 408 || status === 503) reply(res, 480, 'Temporarily Unavailable - user not reachable');
+        else if (reason) reply(res, status, reason);
+        else reply(res, status);
+        this.#end(`callee answered ${status}`);
+        return;
+      }
+      if (this.#cancelled) {
+        endDialog(uac);
+        return;
+      }
+      try {
+        await this.#legB.applyRemoteAnswer(uac.remote.sdp);
+      } catch (err) {
+        this.#log.warn('callee SDP refused', { error: (err as Error).message });
+        endDialog(uac, 'media negotiation failed');
+        reply(res, 488, undefined, { headers: { Warning: mediaWarning(domain, err) } });
+        this.#end('callee SDP refused');
+        return;
+      }
+      const answerA = await this.#legA.createLocalAnswer();
+      const uas = await this.#opts.srf.createUAS(req, res, { localSdp: answerA, headers: { 'Content-Type': 'application/sdp', ...timerA.headers } });
+      if (this.#state === 'ended') {
+        // The callee hung up while we answered the caller.
+        endDialog(uas);
+        endDialog(uac);
+        return;
+      }
+      this.#state = 'connected';
+      this.#attach('caller', uas, this.#legA, 'uas', timerA.agreement, allowsUpdate(req), true);
+      this.#attach('callee', uac, this.#legB, 'uac', agreementFromAnswer(dialogAnswer(uac)), allowsUpdate(dialogAnswer(uac)), false);
+      this.#log.info('call connected');
+      this.emit('connected');
+      this.#room.on('renegotiationneeded', (leg: MediaLeg) => {
+        for (const [side, md] of this.#sides) {
+          if (md.leg === leg && !this.#released.has(side)) void md.reoffer();
+        }
+      });
+    } catch (err) {
+      this.#log.error('call set-up failed', { error: (err as Error).message });
+      if (!res.finalResponseSent && !this.#cancelled) reply(res, 500, 'Server Internal Error - call set-up failed');
+      endDialog(uac);
+      this.#end('set-up failed');
+    }
+  }
+
+  /** Ends the call from the focus side (shutdown, admin). */
+  hangup(reason = 'ended by the focus'): void {
+    if (this.#state === 'ended') return;
+    this.#log.info('hanging up', { reason });
+    this.#end(reason);
+  }
+
+  /** INVITE to the callee with session-timer headers; one retry after a 422 (RFC 4028 §7.3). */
+  async #inviteCallee(offer: string, res: SrfResponse): Promise<SrfDialog> {
+    const settings = this.#opts.sessionTimer;
+    let interval = settings.expires;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#opts.srf.createUAC(
           this.#opts.target.contact,
           {
-            localSdp: offerB,
+            localSdp: offer,
             headers: {
               From: `${quoteDisplayName(this.caller.displayName)} <${this.caller.aor}>`,
               To: `<${this.callee.aor}>`,
+              ...uacRequestHeaders(settings, interval),
             },
           },
           {
@@ -223,120 +300,37 @@ export class Call extends EventEmitter<CallEvents> {
           },
         );
       } catch (err) {
-        if (this.#cancelled) return;
-        const status = isSipFailure(err) ? err.status : 500;
-        const reason = isSipFailure(err) ? err.reason : undefined;
-        this.#log.info('callee did not answer', { status, reason, error: isSipFailure(err) ? undefined : (err as Error).message });
-        // A timeout towards a registered contact means the user is not reachable there (any more).
-        if (status === 408 || status === 503) reply(res, 480, 'Temporarily Unavailable - user not reachable');
-        else if (reason) reply(res, status, reason);
-        else reply(res, status);
-        this.#end(`callee answered ${status}`);
-        return;
+        const retry = attempt === 0 && isSipFailure(err) && err.status === 422 && err.res ? intervalAfter422(err.res, settings) : undefined;
+        if (retry === undefined || this.#cancelled) throw err;
+        this.#log.info('callee wants a longer session interval', { minSE: retry });
+        interval = retry;
       }
-      this.#uac = uac;
-      if (this.#cancelled) {
-        endDialog(uac);
-        return;
-      }
-      try {
-        await this.#legB.applyRemoteAnswer(uac.remote.sdp);
-      } catch (err) {
-        this.#log.warn('callee SDP refused', { error: (err as Error).message });
-        endDialog(uac, 'media negotiation failed');
-        reply(res, 488, undefined, { headers: { Warning: mediaWarning(domain, err) } });
-        this.#end('callee SDP refused');
-        return;
-      }
-      const answerA = await this.#legA.createLocalAnswer();
-      this.#uas = await srf.createUAS(req, res, { localSdp: answerA, headers: { 'Content-Type': 'application/sdp' } });
-      this.#state = 'connected';
-      this.#log.info('call connected');
-      this.emit('connected');
-      this.#wireDialogs();
-    } catch (err) {
-      this.#log.error('call set-up failed', { error: (err as Error).message });
-      if (!res.finalResponseSent && !this.#cancelled) reply(res, 500, 'Server Internal Error - call set-up failed');
-      endDialog(this.#uac);
-      this.#end('set-up failed');
     }
   }
 
-  /** Ends the call from the focus side (shutdown, admin). */
-  hangup(reason = 'ended by the focus'): void {
-    if (this.#state === 'ended') return;
-    this.#log.info('hanging up', { reason });
-    if (!this.#released.has('caller')) endDialog(this.#uas, reason);
-    if (!this.#released.has('callee')) endDialog(this.#uac, reason);
-    this.#end(reason);
-  }
-
-  #wireDialogs(): void {
-    const uas = this.#uas!;
-    const uac = this.#uac!;
-    uas.on('destroy', () => {
-      this.#log.info('caller hung up');
-      if (!this.#released.has('callee')) endDialog(uac);
-      this.#end('caller hung up');
+  #attach(side: CallSide, dialog: SrfDialog, leg: MediaLeg, role: 'uas' | 'uac', timer: SessionTimerAgreement | undefined, peerAllowsUpdate: boolean, awaitAck: boolean): void {
+    const md = new MediaDialog({
+      dialog, leg, role, owner: `call ${this.id}`, sessionTimer: timer, peerAllowsUpdate, awaitAck,
+      domain: this.#opts.domain, logger: this.#log,
     });
-    uac.on('destroy', () => {
-      this.#log.info('callee hung up');
-      if (!this.#released.has('caller')) endDialog(uas);
-      this.#end('callee hung up');
+    this.#sides.set(side, md);
+    md.on('gone', (cause, detail) => {
+      this.#log.info(`${side} gone`, { cause, detail });
+      this.#end(cause === 'bye' ? `${side} hung up` : `${side} gone (${detail ?? cause})`);
     });
-    const onRefer = (side: CallSide) => (req: SrfRequest, res: SrfResponse) => {
+    md.on('refer', (req, res) => {
       if (this.listenerCount('refer') > 0) this.emit('refer', side, req, res);
       else this.relayRefer(side, req, res);
-    };
-    uas.on('refer', onRefer('caller'));
-    uac.on('refer', onRefer('callee'));
-    uas.on('modify', (req, res) => this.#onReoffer(this.#legA!, req, res));
-    uac.on('modify', (req, res) => this.#onReoffer(this.#legB!, req, res));
-    this.#room!.on('renegotiationneeded', (leg: MediaLeg) => {
-      const dialog = leg === this.#legA && !this.#released.has('caller') ? uas : leg === this.#legB && !this.#released.has('callee') ? uac : undefined;
-      if (dialog) this.#serialize(() => this.#reoffer(leg, dialog));
     });
-  }
-
-  /** A re-INVITE from a party (hold, resume, new media): answer from mediasoup's side. */
-  #onReoffer(leg: MediaLeg, req: SrfRequest, res: SrfResponse): void {
-    this.#serialize(async () => {
-      try {
-        await leg.applyRemoteOffer(req.body);
-        const answer = await leg.createLocalAnswer();
-        reply(res, 200, undefined, { body: answer, headers: { 'Content-Type': 'application/sdp' } });
-      } catch (err) {
-        this.#log.warn('re-offer refused', { leg: leg.label, error: (err as Error).message });
-        reply(res, 488, undefined, { headers: { Warning: mediaWarning(this.#opts.domain, err) } });
-      }
-    });
-  }
-
-  /** The focus re-offers a leg when what it should receive changed (someone joined, left, held). */
-  async #reoffer(leg: MediaLeg, dialog: SrfDialog): Promise<void> {
-    if (this.#state !== 'connected') return;
-    try {
-      const offer = await leg.createLocalOffer();
-      const answer = await dialog.modify(offer);
-      await leg.applyRemoteAnswer(answer);
-    } catch (err) {
-      await leg.rollbackLocalOffer().catch(() => undefined);
-      // A party that just hung up (or was moved into a conference) answers 481: nothing to worry about.
-      if (this.#state !== 'connected' || !dialogConnected(dialog)) {
-        this.#log.debug('re-offer dropped: the dialog ended meanwhile', { leg: leg.label });
-        return;
-      }
-      this.#log.warn('focus re-offer failed', { leg: leg.label, error: (err as Error).message });
-    }
-  }
-
-  #serialize(task: () => Promise<void>): void {
-    this.#queue = this.#queue.then(task, task);
   }
 
   #end(reason: string): void {
     if (this.#state === 'ended') return;
     this.#state = 'ended';
+    // Only the sides the call still owns: a side handed over to a conference lives on.
+    for (const [side, md] of this.#sides) {
+      if (!this.#released.has(side)) md.end(reason, 'ended');
+    }
     this.#room?.close();
     this.#log.info('call ended', { reason, seconds: Math.round((Date.now() - this.startedAt) / 1000) });
     this.emit('ended', reason);

@@ -8,12 +8,13 @@ import { isIP } from 'node:net';
 import type { Logger } from '@conclave/log';
 import type { MediaService } from '@conclave/media';
 import { Call, type CallParty } from './call.ts';
+import { DEFAULT_SESSION_TIMER, type SessionTimerSettings } from './session-timer.ts';
 import { ConferenceFocus, type ReferMode } from './conference/conference-focus.ts';
 import { UserDirectory, type DirectoryUserInput } from './directory.ts';
 import { Registrar } from './registrar.ts';
 import { authenticatedUser, createSipAuth } from './sip-auth.ts';
 import { userOf } from './sip-uri.ts';
-import { createSrf, methodHandlers, type Srf, type SrfRequest, type SrfResponse, reply } from './srf.ts';
+import { createSrf, dialogsEnded, methodHandlers, type Srf, type SrfRequest, type SrfResponse, reply } from './srf.ts';
 
 /** host[:port] for conference URIs: the domain, with the SIP port when the domain is an IP literal off 5060. */
 export function conferenceHostFor(domain: string, sipPort: number): string {
@@ -30,6 +31,8 @@ export interface FocusOptions {
   admins: DirectoryUserInput[];
   media: MediaService;
   conference: { factoryUser: string; referMode: ReferMode; maxParticipants: number; allowExternalDialOut: boolean; conferenceHost?: string };
+  /** RFC 4028 session timers on every dialog the focus holds (default 600 s, Min-SE 90 s). */
+  sessionTimer?: SessionTimerSettings;
   logger: Logger;
 }
 
@@ -65,6 +68,7 @@ export class Focus extends EventEmitter<FocusEvents> {
       registrar: this.registrar,
       domain: options.domain,
       ...options.conference,
+      sessionTimer: options.sessionTimer ?? DEFAULT_SESSION_TIMER,
       logger: this.#log.child('conference'),
     });
     this.#installHandlers();
@@ -111,7 +115,7 @@ export class Focus extends EventEmitter<FocusEvents> {
     const calls = this.calls;
     for (const call of calls) call.hangup('service shutting down');
     this.conferences.stop();
-    if (calls.length > 0) await new Promise((r) => setTimeout(r, 300)); // let the BYEs leave
+    await dialogsEnded(1000); // let the BYEs leave and be answered while the SIP server still runs
     this.registrar.close();
     this.#srf.disconnect();
     this.#log.info('focus stopped', { callsEnded: calls.length });
@@ -169,6 +173,7 @@ export class Focus extends EventEmitter<FocusEvents> {
       caller: this.#party(caller),
       callee: this.#party(target),
       target: binding,
+      sessionTimer: this.#opts.sessionTimer ?? DEFAULT_SESSION_TIMER,
       logger: this.#log.child('call'),
     });
     this.#calls.set(callId, call);

@@ -56,12 +56,35 @@ export function reply(res: SrfResponse, status: number, reason?: string, options
 interface DialogRuntime {
   connected: boolean;
   id: string;
+  /** The request that created the dialog (the INVITE or SUBSCRIBE). */
+  req: SrfRequest;
+  /** The final response that created it (a UAC dialog's 2xx). */
+  res: SrfResponse;
+}
+
+/** Header access common to requests and responses. */
+export interface SipHeaders {
+  get(name: string): string | undefined;
+}
+
+/** The 2xx that established a dialog the focus created as UAC (its headers: Allow, Session-Expires...). */
+export function dialogAnswer(dialog: SrfDialog): SipHeaders {
+  const res = (dialog as unknown as DialogRuntime).res;
+  return { get: (name: string) => (res?.get(name) as string | undefined) ?? undefined };
+}
+
+/** The peer said it accepts UPDATE (an Allow header listing it). */
+export function allowsUpdate(message: SipHeaders): boolean {
+  return /(^|[\s,])UPDATE([\s,]|$)/i.test(message.get('Allow') ?? '');
 }
 
 /** False once the dialog has ended (BYE sent or received). */
 export function dialogConnected(dialog: SrfDialog): boolean {
   return (dialog as unknown as DialogRuntime).connected === true;
 }
+
+/** BYEs (or final NOTIFYs) sent by endDialog and not yet answered, so a shutdown can let them leave. */
+const endingDialogs = new Set<Promise<unknown>>();
 
 /**
  * Ends a dialog with BYE (or a final NOTIFY for a subscription) and never throws: drachtio-srf's
@@ -71,5 +94,17 @@ export function dialogConnected(dialog: SrfDialog): boolean {
 export function endDialog(dialog: SrfDialog | undefined, reason?: string): void {
   if (!dialog || !dialogConnected(dialog)) return;
   const opts = reason ? { headers: { Reason: `SIP;cause=200;text="${reason.replace(/["\\\r\n]/g, "'")}"` } } : undefined;
-  (dialog.destroy(opts) as unknown as Promise<unknown> | undefined)?.catch?.(() => undefined);
+  const done = (dialog.destroy(opts) as unknown as Promise<unknown> | undefined)?.catch?.(() => undefined);
+  if (done) {
+    endingDialogs.add(done);
+    void done.finally(() => endingDialogs.delete(done));
+  }
+}
+
+/** Resolves once every BYE sent by endDialog has been answered, or after `timeoutMs`. */
+export async function dialogsEnded(timeoutMs: number): Promise<void> {
+  if (endingDialogs.size === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(endingDialogs), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+  clearTimeout(timer);
 }

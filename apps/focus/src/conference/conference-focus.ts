@@ -16,6 +16,8 @@ import { parseNameAddr, userOf } from '../sip-uri.ts';
 import { endDialog, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
 import { ConferenceSession, type Joiner } from './conference-session.ts';
 import { ReferProgress } from './refer-progress.ts';
+import type { SessionTimerSettings } from '../session-timer.ts';
+import { conferenceErrorStatus } from '../sip-status.ts';
 
 export type ReferMode = 'intercept' | 'pass-through';
 
@@ -34,6 +36,7 @@ export interface ConferenceFocusOptions {
   referMode: ReferMode;
   maxParticipants: number;
   allowExternalDialOut: boolean;
+  sessionTimer: SessionTimerSettings;
   logger: Logger;
 }
 
@@ -86,7 +89,7 @@ export class ConferenceFocus implements ConferenceControl {
       const conference = this.registry.create({ creator: joiner.aor, maxParticipants: this.#opts.maxParticipants });
       const room = await this.#opts.media.createRoom({ label: conference.uri });
       const session = new ConferenceSession({
-        conference, room, srf: this.#opts.srf, domain: this.#opts.domain, logger: this.#log,
+        conference, room, srf: this.#opts.srf, domain: this.#opts.domain, sessionTimer: this.#opts.sessionTimer, logger: this.#log,
         onMemberRefer: (s, member, referReq, referRes) => {
           void this.handleFocusRefer(referReq, referRes, s, () => {
             reply(referRes, 202, 'Accepted');
@@ -275,36 +278,40 @@ export class ConferenceFocus implements ConferenceControl {
 
   // ---- internals ----------------------------------------------------------------------------------
 
+  /**
+   * The focus moves the other party of `call` into the conference itself. Ownership of that party's
+   * media dialog passes to the conference at the 202, synchronously: whatever the referrer does with
+   * its old call afterwards (BYE, re-INVITE, its connection dropping) cannot touch it.
+   */
   async #intercept(call: Call, side: CallSide, session: ConferenceSession, req: SrfRequest, res: SrfResponse): Promise<void> {
     const other = call.partyOpposite(side);
     const joiner = this.#joiner(other.user);
     const referrerDialog = call.dialogOf(side)!;
+    if (!call.canRelease(other.side)) {
+      // The party's side already left the call (hung up, or moved by an earlier REFER).
+      reply(res, 481, 'Call/Transaction Does Not Exist - the party is no longer in this call');
+      return;
+    }
     let participant;
     try {
       participant = session.admit(joiner, { joiningMethod: 'dialed-out', by: this.#aor(authenticatedUserOfDialog(call, side)), status: 'dialing-out' });
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      reply(res, code === 'locked' ? 403 : code === 'full' ? 486 : 500, code === 'locked' ? 'Forbidden - conference is locked' : code === 'full' ? 'Busy Here - conference is full' : 'Server Internal Error');
+      const { status, reason } = conferenceErrorStatus(err);
+      reply(res, status, reason);
       return;
     }
+    const media = call.release(other.side, `conference ${session.conference.uri}`, session.focusContact);
+    if (!media) throw new Error('call side could not be released although canRelease() said so');
     reply(res, 202, 'Accepted');
     const progress = new ReferProgress(referrerDialog, req, this.#log);
     progress.trying();
-    const released = call.release(other.side);
-    if (!released) {
-      session.conference.leave(participant.id, 'failed', { reason: 'the call ended' });
-      progress.final(481, 'Call/Transaction Does Not Exist');
+    const outcome = await session.adoptCallLeg(media, joiner, participant);
+    if (outcome.joined) {
+      progress.final(200);
       return;
     }
-    try {
-      await session.adoptCallLeg(released.dialog, released.leg, joiner, participant);
-      progress.final(200);
-    } catch (err) {
-      this.#log.warn('moving the party into the conference failed', { error: (err as Error).message, party: joiner.aor });
-      if (session.conference.participant(participant.id)) session.conference.leave(participant.id, 'failed');
-      endDialog(released.dialog, 'could not join the conference');
-      progress.final(500);
-    }
+    this.#log.warn('moving the party into the conference failed: the party is gone', { party: joiner.aor, cause: outcome.cause, detail: outcome.detail });
+    progress.final(outcome.cause === 'bye' ? 487 : 480, outcome.cause === 'bye' ? 'Request Terminated - the party hung up' : `Temporarily Unavailable - ${outcome.detail ?? outcome.cause}`);
   }
 
   #joiner(user: string): Joiner {

@@ -4,7 +4,7 @@
  * model operations, and model changes into NOTIFYs and re-offers.
  */
 import type { Logger } from '@conclave/log';
-import { SubscriptionVersioning, type Conference, type DisconnectionMethod, type Participant } from '@conclave/conference';
+import { SubscriptionVersioning, type Conference, type LeaveMethod, type Participant } from '@conclave/conference';
 import { CONFERENCE_INFO_CONTENT_TYPE } from '@conclave/conference-info';
 import { SdpNegotiationError, type MediaLeg, type Room } from '@conclave/media';
 import { createLegForOffer, createLegForTarget } from '../legs.ts';
@@ -14,6 +14,7 @@ import { agreementFromAnswer, intervalAfter422, negotiateAsUas, uacRequestHeader
 import { conferenceErrorStatus, mediaWarning } from '../sip-status.ts';
 import { allowsUpdate, dialogAnswer, endDialog, isSipFailure, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
 import { Member } from './member.ts';
+import { StreamDescriber } from './stream-description.ts'; // issue 12: <media> entries in the roster
 
 export interface ConferenceSessionOptions {
   conference: Conference;
@@ -43,11 +44,14 @@ export class ConferenceSession {
   readonly room: Room;
   readonly #srf: Srf;
   readonly #domain: string;
+  readonly #timerSettings: SessionTimerSettings;
   readonly #log: Logger;
   readonly #onMemberRefer: ConferenceSessionOptions['onMemberRefer'];
   readonly #members = new Map<string, Member>();
   /** Legs that asked for renegotiation before their member existed (set-up still in progress). */
   readonly #pendingRenegotiation = new WeakSet<MediaLeg>();
+  /** Outgoing INVITEs of dial-outs still ringing: cancelled if the conference ends first. */
+  readonly #dialing = new Set<SrfRequest>();
   readonly #subscriptions = new Set<{ subscription: Subscription; versioning: SubscriptionVersioning }>();
   #ended = false;
 
@@ -56,11 +60,12 @@ export class ConferenceSession {
     this.room = options.room;
     this.#srf = options.srf;
     this.#domain = options.domain;
+    this.#timerSettings = options.sessionTimer;
     this.#log = options.logger.child({ conference: options.conference.uri });
     this.#onMemberRefer = options.onMemberRefer;
     this.room.on('renegotiationneeded', (leg) => {
       const member = this.#memberOfLeg(leg);
-      if (member) member.renegotiate();
+      if (member) void member.media.reoffer();
       else this.#pendingRenegotiation.add(leg);
     });
     // mediasoup's active-speaker observer names a leg; the roster marks its participant as speaking.
@@ -118,11 +123,20 @@ export class ConferenceSession {
 
   /** Dial-in (and the creator's factory INVITE): answers the INVITE from the conference's media room. */
   async joinFromInvite(req: SrfRequest, res: SrfResponse, joiner: Joiner): Promise<Member | undefined> {
+    const timer = negotiateAsUas(req, this.#timerSettings);
+    if (!timer.ok) {
+      reply(res, 422, 'Session Interval Too Small', { headers: timer.headers });
+      this.#endIfEmpty();
+      return undefined;
+    }
     let participant: Participant;
     try {
       participant = this.admit(joiner, { joiningMethod: 'dialed-in', status: 'dialing-in' });
     } catch (err) {
-      this.#refuse(res, err);
+      const { status, reason } = conferenceErrorStatus(err);
+      if (status === 500) this.#log.error('cannot admit participant', { error: (err as Error).message });
+      reply(res, status, reason);
+      this.#endIfEmpty();
       return undefined;
     }
     const log = this.#log.child({ callId: req.get('Call-ID'), participant: joiner.aor });
@@ -133,14 +147,19 @@ export class ConferenceSession {
       const answer = await leg.createLocalAnswer();
       const dialog = await this.#srf.createUAS(req, res, {
         localSdp: answer,
-        headers: { Contact: this.focusContact, 'Allow-Events': 'conference', 'Content-Type': 'application/sdp' },
+        headers: { Contact: this.focusContact, 'Allow-Events': 'conference', 'Content-Type': 'application/sdp', ...timer.headers },
       });
-      const member = this.#attach(participant.id, joiner, dialog, leg, true, true);
+      const media = new MediaDialog({
+        dialog, leg, role: 'uas', owner: `conference ${this.conference.uri}`, sessionTimer: timer.agreement,
+        peerAllowsUpdate: allowsUpdate(req), contact: this.focusContact, awaitAck: true, domain: this.#domain, logger: this.#log,
+      });
+      const member = this.#attach(participant.id, joiner, media, true);
+      if (!member) return undefined;
       log.info('participant joined (dial-in)', { participants: this.conference.size });
       return member;
     } catch (err) {
       leg?.close();
-      if (this.conference.participant(participant.id)) this.conference.leave(participant.id, 'failed', { reason: (err as Error).message });
+      this.#leaveRoster(participant.id, 'failed', (err as Error).message);
       if (err instanceof SdpNegotiationError) {
         log.warn('joiner SDP refused', { error: err.message });
         reply(res, 488, undefined, { headers: { Warning: mediaWarning(this.#domain, err) } });
@@ -154,17 +173,35 @@ export class ConferenceSession {
   }
 
   /**
-   * Moves an existing call leg into the conference (the focus intercepts a REFER): the leg's media is
-   * re-wired inside mediasoup and the party is re-INVITEd with the focus's ;isfocus Contact.
+   * Moves a call's party into the conference (the focus intercepted a REFER). `media` was handed over
+   * to this conference already; its leg moves into the conference room at once (synchronously, so the
+   * old call's room can no longer close it), then the party is re-INVITEd with the focus's ;isfocus
+   * Contact. Resolves joined once that re-INVITE is answered, or with why the party is gone.
    */
-  async adoptCallLeg(dialog: SrfDialog, leg: MediaLeg, joiner: Joiner, participant: Participant): Promise<Member> {
-    const member = this.#attach(participant.id, joiner, dialog, leg, false);
-    await this.room.adoptLeg(leg);
-    // adoptLeg triggers renegotiation of this leg; re-offer now so the Contact changes at once too.
-    member.renegotiate();
-    this.conference.connect(participant.id);
-    this.#log.info('participant moved into the conference', { participant: joiner.aor, participants: this.conference.size });
-    return member;
+  async adoptCallLeg(media: MediaDialog, joiner: Joiner, participant: Participant): Promise<AdoptionOutcome> {
+    let gone: { cause: GoneCause; detail: string | undefined } | undefined;
+    media.once('gone', (cause, detail) => (gone ??= { cause, detail }));
+    // No re-offer from attach: the adoption sends exactly one, below, once the leg has moved.
+    const member = this.#attach(participant.id, joiner, media, false, false);
+    if (!member) return { joined: false, cause: 'ended', detail: 'the conference ended' };
+    const wired = this.room.adoptLeg(media.leg);
+    try {
+      await wired;
+    } catch (err) {
+      if (!media.gone) media.end(`could not join the conference: ${(err as Error).message}`, 'failed');
+      return { joined: false, cause: gone?.cause ?? 'failed', detail: gone?.detail ?? (err as Error).message };
+    }
+    // The re-INVITE carries the conference's ;isfocus Contact, whatever the media needs.
+    const result = await media.reoffer({ force: true });
+    if (result === 'gone' || media.gone) return { joined: false, cause: gone?.cause ?? 'failed', detail: gone?.detail };
+    if (this.conference.participant(participant.id)) {
+      this.conference.batch(() => {
+        this.conference.connect(participant.id);
+        this.conference.setMedia(participant.id, [{ id: 'audio', type: 'audio', label: 'main-audio', status: 'sendrecv' }]);
+      });
+    }
+    this.#log.info('participant moved into the conference', { participant: joiner.aor, participants: this.conference.size, reoffer: result });
+    return { joined: true };
   }
 
   /** The focus calls a party (REFER to the focus). Resolves with the final status of the INVITE. */
@@ -173,34 +210,69 @@ export class ConferenceSession {
     try {
       participant = this.admit(joiner, { joiningMethod: 'dialed-out', by, status: 'dialing-out' });
     } catch (err) {
-      return err instanceof ConferenceError && err.code === 'locked' ? 403 : err instanceof ConferenceError && err.code === 'full' ? 486 : 500;
+      return conferenceErrorStatus(err).status;
     }
     const log = this.#log.child({ participant: joiner.aor });
     let leg: MediaLeg | undefined;
+    let dialog: SrfDialog | undefined;
     try {
       leg = await createLegForTarget(this.room, media, joiner.user ?? joiner.aor);
       const offer = await leg.createLocalOffer();
-      const dialog = await this.#srf.createUAC(target, {
-        localSdp: offer,
-        headers: { From: `<${this.conference.uri}>`, To: `<${joiner.aor}>`, Contact: this.focusContact, 'Allow-Events': 'conference', ...extraHeaders },
-      }, {
-        cbProvisional: (prov) => {
-          if (prov.status === 180 || prov.status === 183) this.conference.setStatus(participant.id, 'alerting');
-        },
-      });
+      dialog = await this.#inviteWithTimer(target, offer, joiner, participant, extraHeaders);
+      if (this.#ended || !this.conference.participant(participant.id)) {
+        // The conference ended, or the participant was removed, while it rang.
+        endDialog(dialog, 'the conference ended');
+        leg.close();
+        return 487;
+      }
       await leg.applyRemoteAnswer(dialog.remote.sdp);
-      this.#attach(participant.id, joiner, dialog, leg);
+      const answer = dialogAnswer(dialog);
+      const md = new MediaDialog({
+        dialog, leg, role: 'uac', owner: `conference ${this.conference.uri}`, sessionTimer: agreementFromAnswer(answer),
+        peerAllowsUpdate: allowsUpdate(answer), contact: this.focusContact, domain: this.#domain, logger: this.#log,
+      });
+      if (!this.#attach(participant.id, joiner, md, true)) return 487;
       log.info('participant joined (dial-out)', { participants: this.conference.size });
       return 200;
     } catch (err) {
       leg?.close();
+      endDialog(dialog, 'could not join the conference');
       const status = isSipFailure(err) ? err.status : 500;
       log.info('dial-out failed', { status, error: (err as Error).message });
-      if (this.conference.participant(participant.id)) {
-        this.conference.leave(participant.id, status === 486 || status === 600 ? 'busy' : 'failed', { reason: `${status}` });
-      }
+      this.#leaveRoster(participant.id, status === 486 || status === 600 ? 'busy' : 'failed', `${status}`);
       this.#endIfEmpty();
       return status;
+    }
+  }
+
+  /** INVITE for a dial-out, with session timers (one retry after 422), cancellable by end(). */
+  async #inviteWithTimer(target: string, offer: string, joiner: Joiner, participant: Participant, extraHeaders: Record<string, string>): Promise<SrfDialog> {
+    let interval = this.#timerSettings.expires;
+    for (let attempt = 0; ; attempt++) {
+      let sent: SrfRequest | undefined;
+      try {
+        return await this.#srf.createUAC(target, {
+          localSdp: offer,
+          headers: { From: `<${this.conference.uri}>`, To: `<${joiner.aor}>`, Contact: this.focusContact, 'Allow-Events': 'conference', ...uacRequestHeaders(this.#timerSettings, interval), ...extraHeaders },
+        }, {
+          // drachtio-srf calls cbRequest(err, req) although its typings say (req).
+          cbRequest: ((_err: unknown, uacReq: SrfRequest | undefined) => {
+            if (!uacReq) return;
+            sent = uacReq;
+            if (this.#ended) uacReq.cancel(() => undefined);
+            else this.#dialing.add(uacReq);
+          }) as unknown as (req: SrfRequest) => void,
+          cbProvisional: (prov) => {
+            if ((prov.status === 180 || prov.status === 183) && this.conference.participant(participant.id)) this.conference.setStatus(participant.id, 'alerting');
+          },
+        });
+      } catch (err) {
+        const retry = attempt === 0 && isSipFailure(err) && err.status === 422 && err.res ? intervalAfter422(err.res, this.#timerSettings) : undefined;
+        if (retry === undefined || this.#ended) throw err;
+        interval = retry;
+      } finally {
+        if (sent) this.#dialing.delete(sent);
+      }
     }
   }
 
@@ -256,8 +328,11 @@ export class ConferenceSession {
     if (this.#ended) return;
     this.#ended = true;
     this.#log.info('conference ending', { reason, participants: this.#members.size, subscribers: this.#subscriptions.size });
-    for (const member of this.#members.values()) member.hangup('conference ended');
+    const members = [...this.#members.values()];
     this.#members.clear();
+    for (const member of members) member.hangup('conference ended');
+    for (const invite of this.#dialing) invite.cancel(() => undefined);
+    this.#dialing.clear();
     if (!this.conference.ended) this.conference.end(reason);
     for (const { subscription } of this.#subscriptions) subscription.terminate('noresource');
     this.room.close();
@@ -267,26 +342,31 @@ export class ConferenceSession {
     return this.#ended;
   }
 
-  #attach(participantId: string, joiner: Joiner, dialog: SrfDialog, leg: MediaLeg, connectNow = true, awaitAck = false): Member {
-    const member = new Member({
-      participantId, aor: joiner.aor, user: joiner.user, dialog, leg,
-      focusContact: this.focusContact, domain: this.#domain, awaitAck, logger: this.#log,
-    });
-    this.#members.set(participantId, member);
-    if (this.#pendingRenegotiation.has(leg) || leg.needsRenegotiation) {
-      this.#pendingRenegotiation.delete(leg);
-      member.renegotiate();
+  /**
+   * Makes `media` the participant's member: the session owns it from now on. Returns undefined (and
+   * ends the media dialog) when the conference ended or the participant left the roster meanwhile.
+   */
+  #attach(participantId: string, joiner: Joiner, media: MediaDialog, connectNow: boolean, reofferIfNeeded = true): Member | undefined {
+    if (this.#ended || !this.conference.participant(participantId)) {
+      media.end('the conference ended', 'ended');
+      return undefined;
     }
-    member.on('left', (why) => {
+    const member = new Member({ participantId, aor: joiner.aor, user: joiner.user }, media);
+    this.#members.set(participantId, member);
+    const pending = this.#pendingRenegotiation.has(media.leg);
+    this.#pendingRenegotiation.delete(media.leg);
+    if (reofferIfNeeded && (pending || media.leg.needsRenegotiation)) void media.reoffer();
+    media.on('gone', (cause, detail) => {
       if (this.#members.get(participantId) !== member) return;
       this.#members.delete(participantId);
-      if (this.conference.participant(participantId)) this.conference.leave(participantId, why === 'bye' ? 'departed' : 'failed');
-      this.#log.info('participant left', { participant: joiner.aor, why, participants: this.conference.size });
+      const method: LeaveMethod = cause === 'bye' ? 'departed' : cause === 'ended' ? 'booted' : 'failed';
+      this.#leaveRoster(participantId, method, cause === 'bye' ? undefined : describeGone(cause, detail));
+      this.#log.info('participant left', { participant: joiner.aor, cause, detail, participants: this.conference.size });
       this.#endIfEmpty();
     });
-    member.on('refer', (req, res) => this.#onMemberRefer(this, member, req, res));
-    member.on('held', () => this.conference.participant(participantId) && this.conference.hold(participantId));
-    member.on('resumed', () => this.conference.participant(participantId) && this.conference.resume(participantId));
+    media.on('refer', (req, res) => this.#onMemberRefer(this, member, req, res));
+    media.on('held', () => this.conference.participant(participantId) && this.conference.hold(participantId));
+    media.on('resumed', () => this.conference.participant(participantId) && this.conference.resume(participantId));
     if (connectNow) {
       this.conference.batch(() => {
         this.conference.connect(participantId);
@@ -294,6 +374,12 @@ export class ConferenceSession {
       });
     }
     return member;
+  }
+
+  /** Takes a participant off the roster (if still there) with the method and reason every roster shows. */
+  #leaveRoster(participantId: string, method: LeaveMethod, reason: string | undefined): void {
+    if (this.#ended || this.conference.ended || !this.conference.participant(participantId)) return;
+    this.conference.leave(participantId, method, reason ? { reason } : {});
   }
 
   #memberOfLeg(leg: MediaLeg): Member | undefined {
@@ -316,13 +402,20 @@ export class ConferenceSession {
     }
   }
 
-  #refuse(res: SrfResponse, err: unknown): void {
-    if (err instanceof ConferenceError) {
-      if (err.code === 'locked') return reply(res, 403, 'Forbidden - conference is locked');
-      if (err.code === 'full') return reply(res, 486, 'Busy Here - conference is full');
-      if (err.code === 'ended') return reply(res, 404, 'Not Found - conference has ended');
-    }
-    this.#log.error('cannot admit participant', { error: (err as Error).message });
-    reply(res, 500, 'Server Internal Error');
+}
+
+/** The reason a roster shows for a party that did not hang up itself. */
+function describeGone(cause: GoneCause, detail: string | undefined): string {
+  switch (cause) {
+    case 'media-vanished':
+      return detail ?? 'media stopped';
+    case 'session-expired':
+      return detail ?? 'session expired';
+    case 'media-closed':
+      return detail ?? 'media failed';
+    case 'failed':
+      return detail ?? 'call failed';
+    default:
+      return detail ?? cause;
   }
 }
