@@ -1,4 +1,12 @@
-export { MediaService, DEFAULT_MAX_TRANSPORTS_PER_WORKER, type MediaServiceOptions, type MediaServiceEvents } from './media-service.ts';
+export {
+  MediaService,
+  DEFAULT_MAX_TRANSPORTS_PER_WORKER,
+  DEFAULT_ICE_CONSENT_TIMEOUT,
+  DEFAULT_PLAIN_RTP_TIMEOUT,
+  type MediaServiceOptions,
+  type MediaServiceEvents,
+  type MediaStats,
+} from './media-service.ts';
 export type { WorkerUsage } from './router-registry.ts';
 export { Room, type RoomOptions, type RoomEvents, type RoomCloseReason } from './room.ts';
 export {

@@ -16,6 +16,13 @@ export type MediaLegEvents = {
   resumed: [];
   renegotiationneeded: [];
   mutedbyfocuschange: [boolean];
+  /**
+   * The party is gone although nobody hung up: 'ice-consent-expired' (ICE disconnected: consent checks
+   * stopped for MediaServiceOptions.iceConsentTimeout), 'ice-closed', 'dtls-failed', 'dtls-closed'
+   * (browser legs), or 'no-media' (a phone sent no RTP for plainRtpTimeout while it should). At most once
+   * per transport; the leg stays open (the focus ends the call and closes it).
+   */
+  vanished: [reason: string];
   closed: [LegCloseReason];
 };
 
@@ -25,6 +32,8 @@ export interface MediaLeg extends TypedEmitter<MediaLegEvents> {
   readonly closed: boolean;
   readonly held: boolean;
   readonly mutedByFocus: boolean;
+  /** The focus holds this party (setOnHoldByFocus): our SDP toward it is sendonly (inactive if it holds too). */
+  readonly heldByFocus: boolean;
   readonly room: Room;
   readonly workerPid: number;
   readonly signalingState: SignalingState;
@@ -35,6 +44,12 @@ export interface MediaLeg extends TypedEmitter<MediaLegEvents> {
   applyRemoteAnswer(sdp: string): Promise<void>;
   rollbackLocalOffer(): Promise<void>;
   setMutedByFocus(muted: boolean): Promise<void>;
+  /**
+   * Holds the party from our side (RFC 3264 §8.4), e.g. to relay a 1:1 hold in a B2BUA: while set, our
+   * offers and answers carry a=sendonly on its media lines (a=inactive when the party holds too) and
+   * nobody hears it; clearing it restores sendrecv. A change asks for a re-offer ('renegotiationneeded').
+   */
+  setOnHoldByFocus(held: boolean): Promise<void>;
   getStats(): Promise<LegStats | PlainRtpLegStats>;
   close(): void;
 }
@@ -47,5 +62,9 @@ export interface RoomLeg extends MediaLeg {
   forgetProducer(producerId: string): void;
   dropProducer(producerId: string): void;
   moveTo(link: LegRoomLink): void;
+  /** Its worker died: carry on with a new transport (on `lease`), re-creating its producers. */
+  rebuild(transport: ms.WebRtcTransport | ms.PlainTransport, lease: RouterLease): Promise<void>;
+  /** Emits 'renegotiationneeded' if a re-offer would change something (held back while the room recovers). */
+  renegotiateIfNeeded(): void;
   close(reason?: LegCloseReason): void;
 }

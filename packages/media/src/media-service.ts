@@ -12,9 +12,32 @@ import { Room, type RoomOptions, type TransportSettings } from './room.ts';
 import { RouterRegistry, type WorkerUsage } from './router-registry.ts';
 import { WorkerPool, type WorkerLogLevel } from './worker-pool.ts';
 import { createSpeakerObservers, type SpeakerObservers } from './speaker-detector.ts';
+import { MediaCounters } from './media-counters.ts';
+import { liveGstPids } from './gst-process.ts';
 
 /** Default MediaServiceOptions.maxTransportsPerWorker. */
 export const DEFAULT_MAX_TRANSPORTS_PER_WORKER = 100;
+/** Default MediaServiceOptions.iceConsentTimeout (seconds): Chromium sends a consent check every ~5 s. */
+export const DEFAULT_ICE_CONSENT_TIMEOUT = 12;
+/** Default MediaServiceOptions.plainRtpTimeout (seconds). */
+export const DEFAULT_PLAIN_RTP_TIMEOUT = 15;
+
+/** Live counts for /metrics (plain numbers, at the moment of the call). */
+export interface MediaStats {
+  /** mediasoup worker processes alive. */
+  workers: number;
+  /** Every router, transport (WebRTC, plain, pipe), producer and consumer (pipes included) the workers host. */
+  routers: number;
+  transports: number;
+  producers: number;
+  consumers: number;
+  dataProducers: number;
+  rooms: number;
+  /** Legs of every open room. */
+  legs: number;
+  /** GStreamer child processes alive (plain RTP legs' transcoders and mixers). */
+  mixerProcesses: number;
+}
 
 
 export interface MediaServiceOptions {
@@ -43,6 +66,16 @@ export interface MediaServiceOptions {
    * extensions whose id that line uses (with Chromium's offers: the mid extension, id 1). Default false.
    */
   speakerDetection?: boolean;
+  /**
+   * Seconds without an ICE consent check (RFC 7675) before a browser leg is 'vanished'
+   * ('ice-consent-expired'); mediasoup's WebRtcTransport iceConsentTimeout. Default 12. 0 disables.
+   */
+  iceConsentTimeout?: number;
+  /**
+   * Seconds without RTP from a phone that should be sending (not held, not inactive) before its plain
+   * leg is 'vanished' ('no-media'). Default 15. 0 disables.
+   */
+  plainRtpTimeout?: number;
 }
 
 export type MediaServiceEvents = {
@@ -56,6 +89,7 @@ export class MediaService extends TypedEmitter<MediaServiceEvents> {
   readonly #transportSettings: TransportSettings;
   readonly #rooms = new Set<Room>();
   readonly #speakerDetection: boolean;
+  readonly #counters = new MediaCounters();
   #pool!: WorkerPool;
   #registry!: RouterRegistry;
   #closed = false;
@@ -85,7 +119,15 @@ export class MediaService extends TypedEmitter<MediaServiceEvents> {
     if (!Number.isInteger(maxTransportsPerWorker) || maxTransportsPerWorker < 1) {
       throw new RangeError(`invalid maxTransportsPerWorker ${maxTransportsPerWorker}`);
     }
-    const service = new MediaService(log, { listenInfos }, options.speakerDetection === true);
+    const iceConsentTimeout = options.iceConsentTimeout ?? DEFAULT_ICE_CONSENT_TIMEOUT;
+    const plainRtpTimeout = options.plainRtpTimeout ?? DEFAULT_PLAIN_RTP_TIMEOUT;
+    if (!Number.isFinite(iceConsentTimeout) || iceConsentTimeout < 0) throw new RangeError(`invalid iceConsentTimeout ${iceConsentTimeout}`);
+    if (!Number.isFinite(plainRtpTimeout) || plainRtpTimeout < 0) throw new RangeError(`invalid plainRtpTimeout ${plainRtpTimeout}`);
+    const service = new MediaService(
+      log,
+      { listenInfos, iceConsentTimeout: Math.round(iceConsentTimeout), plainRtpTimeoutMs: Math.round(plainRtpTimeout * 1000) },
+      options.speakerDetection === true,
+    );
     service.#pool = await WorkerPool.create({
       size: options.workers ?? os.cpus().length,
       log,
@@ -93,6 +135,7 @@ export class MediaService extends TypedEmitter<MediaServiceEvents> {
       events: {
         died: (pid, error) => service.safeEmit('workerdied', { pid, error }),
         replaced: (oldPid, newPid) => service.safeEmit('workerreplaced', { oldPid, newPid }),
+        started: (worker) => service.#counters.watch(worker),
       },
     });
     service.#registry = new RouterRegistry({ pool: service.#pool, maxTransportsPerWorker, log });
@@ -147,6 +190,24 @@ export class MediaService extends TypedEmitter<MediaServiceEvents> {
   async getWorkerUsage(): Promise<WorkerUsage[]> {
     if (this.#closed) return [];
     return this.#registry.usage();
+  }
+
+  /** Live counts (for /metrics); closing a room brings every count back to what it was before. */
+  stats(): MediaStats {
+    const c = this.#counters.counts;
+    let legs = 0;
+    for (const room of this.#rooms) legs += room.legs.length;
+    return {
+      workers: this.#closed ? 0 : this.#pool.pids.length,
+      routers: c.routers,
+      transports: c.transports,
+      producers: c.producers,
+      consumers: c.consumers,
+      dataProducers: c.dataProducers,
+      rooms: this.#rooms.size,
+      legs,
+      mixerProcesses: liveGstPids().length,
+    };
   }
 
   /** Closes every room and worker. Idempotent. */

@@ -14,7 +14,16 @@
  * uplink pipeline: the relay forwards their RTP with our SSRC and the router's payload type.
  *
  * To the focus it is a leg like WebRtcLeg: same offer/answer calls and events. Its SDP never changes
- * when parties join or leave (the mix changes instead), so it never asks for renegotiation.
+ * when parties join or leave (the mix changes instead); it asks for a re-offer only when the focus holds
+ * it (setOnHoldByFocus) and after its worker died.
+ *
+ * A worker crash takes the loopback PlainTransport (its producer and consumers) but not the phone's
+ * port pair, which this process owns: rebuild() makes a new PlainTransport towards the same relay and
+ * re-creates the producer with the same SSRC, so the phone's audio resumes without waiting for the
+ * re-offer (which then carries the same port).
+ *
+ * A phone that should send (negotiated, not held either way, its direction sends) but from which nothing
+ * arrived for `rtpTimeoutMs` is reported 'vanished' ('no-media').
  */
 import type dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
@@ -65,6 +74,7 @@ export interface PlainRtpLegStats {
   label: string;
   held: boolean;
   mutedByFocus: boolean;
+  heldByFocus: boolean;
   workerPid: number;
   signalingState: SignalingState;
   /** Negotiated codec, e.g. 'PCMU/8000'. */
@@ -136,6 +146,8 @@ const OFFER_DTMF: Record<number, DtmfCodec> = {
   48000: { payloadType: 110, clockRate: 48000, fmtp: '0-16' },
 };
 const DEFAULT_OFFER: PlainCodecName[] = ['PCMU', 'PCMA'];
+/** Default PlainRtpLeg 'no-media' threshold (LiveKit SIP ends a leg 15 s after its media stopped). */
+export const DEFAULT_RTP_TIMEOUT_MS = 15_000;
 
 const RECEIVES = (d: Direction): boolean => d === 'sendrecv' || d === 'recvonly';
 const SENDS = (d: Direction): boolean => d === 'sendrecv' || d === 'sendonly';
@@ -154,8 +166,8 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
   readonly id: string;
   readonly label: string;
   readonly #log: Logger;
-  readonly #transport: ms.PlainTransport;
-  readonly #lease: RouterLease;
+  #transport: ms.PlainTransport;
+  #lease: RouterLease;
   #link: LegRoomLink;
   readonly #phone: RtpPortPair;
   readonly #relay: dgram.Socket;
@@ -179,6 +191,17 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
   #closed = false;
   #held = false;
   #mutedByFocus = false;
+  #heldByFocus = false;
+  #transportEpoch = 0;
+  /** What our last description carried, and what the last completed exchange carried. */
+  #written = { epoch: 0, heldByFocus: false };
+  #announced = { epoch: 0, heldByFocus: false };
+  #renegotiationRequested = false;
+  /** 'no-media' detection: the last datagram from the phone (or the last time it was not expected to send). */
+  readonly #rtpTimeoutMs: number;
+  #lastHeardAt = Date.now();
+  #silenceTimer: ReturnType<typeof setInterval> | undefined;
+  #vanished = false;
   #remote: Remote | undefined;
   #sections: PlainSectionShape[] = [];
   #audioIndex = 0;
@@ -208,6 +231,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
     phone: RtpPortPair;
     relay: dgram.Socket;
     address: string;
+    rtpTimeoutMs?: number;
   }) {
     const log = params.log.child({ leg: params.options.label, legId: params.id, plain: true });
     super(log);
@@ -248,12 +272,46 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       deliver: (buf, key) => this.#sendToPhone(buf, key),
     });
     this.#phone.rtp.on('message', (buf, rinfo) => this.#onPhoneRtp(buf, rinfo));
-    this.#phone.rtcp.on('message', () => undefined);
+    this.#phone.rtcp.on('message', (_buf, rinfo) => {
+      if (rinfo.address === this.#remote?.address) this.#lastHeardAt = Date.now();
+    });
     this.#relay.on('message', (buf, rinfo) => this.#onRelay(buf, rinfo));
     for (const s of [this.#phone.rtp, this.#phone.rtcp, this.#relay]) {
       s.on('error', (err) => this.#log.warn('socket error', { err }));
     }
-    this.#transport.on('routerclose', () => this.#link.routerClosed(this));
+    this.#watchTransport(this.#transport);
+    this.#rtpTimeoutMs = params.rtpTimeoutMs ?? DEFAULT_RTP_TIMEOUT_MS;
+    if (this.#rtpTimeoutMs > 0) {
+      this.#silenceTimer = setInterval(() => this.#checkSilence(), Math.max(50, Math.min(1000, this.#rtpTimeoutMs / 4)));
+      this.#silenceTimer.unref();
+    }
+  }
+
+  #watchTransport(transport: ms.PlainTransport): void {
+    transport.on('routerclose', () => {
+      if (transport === this.#transport && !this.#closed) this.#link.routerClosed(this);
+    });
+  }
+
+  /** Whether the phone should be sending now: negotiated, neither side holds, its direction sends. */
+  #expectsMedia(): boolean {
+    const remote = this.#remote;
+    return this.#negotiated && !!remote && SENDS(remote.direction) && !this.#held && !this.#heldByFocus && remote.address !== '0.0.0.0';
+  }
+
+  #checkSilence(): void {
+    if (this.#closed || this.#vanished) return;
+    const now = Date.now();
+    // Silence while the phone need not send does not count.
+    if (!this.#expectsMedia()) {
+      this.#lastHeardAt = now;
+      return;
+    }
+    const silentMs = now - this.#lastHeardAt;
+    if (silentMs < this.#rtpTimeoutMs) return;
+    this.#vanished = true;
+    this.#log.warn('party vanished: no RTP from the phone', { silentMs });
+    this.safeEmit('vanished', 'no-media');
   }
 
   /** @internal Binds the phone's port pair and the relay, and connects the loopback PlainTransport to the relay. */
@@ -265,6 +323,8 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
     link: LegRoomLink;
     log: Logger;
     listen: PlainListenSettings;
+    /** 'vanished' after this long without RTP from the phone (0: never). Default 15 s. */
+    rtpTimeoutMs?: number;
   }): Promise<PlainRtpLeg> {
     let phone: RtpPortPair | undefined;
     let relay: dgram.Socket | undefined;
@@ -294,6 +354,10 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
   get mutedByFocus(): boolean {
     return this.#mutedByFocus;
   }
+  /** The focus holds the phone (setOnHoldByFocus). */
+  get heldByFocus(): boolean {
+    return this.#heldByFocus;
+  }
   get room(): Room {
     return this.#link.room;
   }
@@ -307,9 +371,12 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
   get signalingState(): SignalingState {
     return this.#state;
   }
-  /** Always false: a phone's SDP does not change when parties join or leave (it hears a mix). */
+  /**
+   * A phone's SDP does not change when parties join or leave (it hears a mix): true only when the hold
+   * state by the focus, or the transport (worker crash), changed since the last exchange.
+   */
   get needsRenegotiation(): boolean {
-    return false;
+    return this.#needsOffer();
   }
   /** The phone as the room hears it: one Opus producer, once negotiated. */
   get producers(): ms.Producer[] {
@@ -384,7 +451,8 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
               port: this.#phone.port,
               codecs: [plan.codec],
               telephoneEvents: plan.dtmf ? [plan.dtmf] : [],
-              direction: plan.direction,
+              // Holding the phone: we no longer receive (sendrecv → sendonly, recvonly → inactive).
+              direction: this.#heldByFocus ? (SENDS(plan.direction) ? 'sendonly' : 'inactive') : plan.direction,
               rtcpMux: plan.rtcpMux,
               ptime: PTIME_MS,
             }
@@ -394,6 +462,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       this.#answerPlan = undefined;
       this.#state = 'stable';
       this.#completeNegotiation();
+      this.#maybeRequestRenegotiation();
       return sdp;
     });
   }
@@ -421,7 +490,9 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
         used.add(pt);
         return { ...t, payloadType: pt };
       });
-      const audio: PlainLocalAudio = { closed: false, port: this.#phone.port, codecs, telephoneEvents: dtmf, direction: 'sendrecv', rtcpMux: false, ptime: PTIME_MS };
+      // Holding the phone (RFC 3264 §8.4): sendonly, or inactive when it holds us too.
+      const dir: Direction = this.#heldByFocus ? (this.#held ? 'inactive' : 'sendonly') : 'sendrecv';
+      const audio: PlainLocalAudio = { closed: false, port: this.#phone.port, codecs, telephoneEvents: dtmf, direction: dir, rtcpMux: false, ptime: PTIME_MS };
       const sections =
         this.#sections.length > 0
           ? this.#sections.map((s, i): PlainLocalAudio | PlainLocalRejected =>
@@ -478,6 +549,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       this.#state = 'stable';
       this.#completeNegotiation();
       this.#log.info('remote answer applied', { codec: codecLabel(codec), remote: `${audio.address}:${audio.port}`, direction: audio.direction });
+      this.#maybeRequestRenegotiation();
     });
   }
 
@@ -505,6 +577,23 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       await this.#syncPauses();
       this.safeEmit('mutedbyfocuschange', want);
       this.#link.activityChanged(this);
+    });
+  }
+
+  /**
+   * Holds the phone from our side (see MediaLeg.setOnHoldByFocus): nobody hears it, our next offer or
+   * answer says sendonly (inactive if it holds us too); a change asks for a re-offer.
+   */
+  setOnHoldByFocus(held: boolean): Promise<void> {
+    const want = held === true;
+    return this.#queue.push(async () => {
+      this.#assertOpen('setOnHoldByFocus');
+      if (this.#heldByFocus === want) return;
+      this.#heldByFocus = want;
+      this.#log.info(want ? 'held by the focus' : 'no longer held by the focus');
+      this.#syncMedia();
+      this.#link.activityChanged(this);
+      this.#maybeRequestRenegotiation();
     });
   }
 
@@ -536,6 +625,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       label: this.label,
       held: this.#held,
       mutedByFocus: this.#mutedByFocus,
+      heldByFocus: this.#heldByFocus,
       workerPid: this.#lease.worker.pid,
       signalingState: this.#state,
       local: { address: this.#address, port: this.#phone.port },
@@ -561,6 +651,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#wanted.clear();
+    if (this.#silenceTimer) clearInterval(this.#silenceTimer);
     this.#uplink.close();
     this.#mixer.close();
     this.#phone.close();
@@ -614,6 +705,58 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       if (!consumer.closed) consumer.close();
       this.#onConsumerGone(consumer);
     }
+  }
+
+  /**
+   * @internal The worker under the PlainTransport died: a new one (on `lease`) towards the same relay,
+   * and the producer again with the same SSRC. The phone's port is ours and stays; consumers come back
+   * as the room offers its producers again.
+   */
+  rebuild(transport: ms.PlainTransport, lease: RouterLease): Promise<void> {
+    return this.#queue.push(async () => {
+      if (this.#closed) {
+        transport.close();
+        throw new MediaClosedError(`leg '${this.label}' closed before its rebuild`);
+      }
+      const old = this.#transport;
+      this.#transport = transport;
+      this.#lease = lease;
+      this.#transportEpoch += 1;
+      this.#watchTransport(transport);
+      if (!old.closed) old.close();
+      this.#wanted.clear();
+      for (const { consumer } of [...this.#consumers.values()]) this.#onConsumerGone(consumer);
+      await transport.connect({ ip: '127.0.0.1', port: this.#relayPort });
+      this.#assertOpen('rebuild');
+      if (this.#producer) {
+        this.#producer = undefined;
+        await this.#createProducer();
+      }
+      this.#syncMedia();
+      this.#log.info('leg rebuilt on a new transport', { pid: lease.worker.pid, port: this.#phone.port });
+    });
+  }
+
+  /** @internal */
+  renegotiateIfNeeded(): void {
+    this.#maybeRequestRenegotiation();
+  }
+
+  #needsOffer(): boolean {
+    return this.#negotiated && (this.#announced.epoch !== this.#transportEpoch || this.#announced.heldByFocus !== this.#heldByFocus);
+  }
+
+  #maybeRequestRenegotiation(): void {
+    if (this.#closed || this.#state !== 'stable' || this.#renegotiationRequested || this.#link.recovering || !this.#needsOffer()) return;
+    this.#renegotiationRequested = true;
+    // Asynchronous on purpose: the caller may be in the middle of sending an answer.
+    setImmediate(() => {
+      this.#renegotiationRequested = false;
+      if (this.#closed || this.#state !== 'stable' || this.#link.recovering || !this.#needsOffer()) return;
+      this.#log.info('renegotiation needed');
+      this.safeEmit('renegotiationneeded');
+      this.#link.renegotiationNeeded(this);
+    });
   }
 
   async #consume(producer: ms.Producer): Promise<void> {
@@ -705,6 +848,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
   #completeNegotiation(): void {
     const first = !this.#negotiated;
     this.#negotiated = true;
+    this.#announced = { ...this.#written };
     this.#syncMedia();
     if (first) this.#log.info('negotiated', { codec: this.#remote ? codecLabel(this.#remote.codec) : undefined, port: this.#phone.port });
   }
@@ -719,7 +863,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
   }
 
   #producerShouldPause(): boolean {
-    return this.#held || this.#mutedByFocus;
+    return this.#held || this.#heldByFocus || this.#mutedByFocus;
   }
 
   /** Consumers feed the mixer only while the phone can hear it. */
@@ -739,7 +883,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
     const codec = remote?.codec;
     // The uplink runs while the phone sends G.711 to a room that may hear it (not on hold).
     const sent = remote?.uplink;
-    const uplink = remote && sent && sent.name !== 'opus' && SENDS(remote.direction) && !this.#held;
+    const uplink = remote && sent && sent.name !== 'opus' && SENDS(remote.direction) && !this.#held && !this.#heldByFocus;
     this.#uplink.configure(uplink ? { codec: sent.name as 'PCMU' | 'PCMA', payloadType: sent.payloadType } : undefined);
     const listens = this.#phoneListens();
     const inputs = [...this.#consumerBySsrc].flatMap(([ssrc, c]) => (c.closed || c.producerPaused ? [] : [ssrc]));
@@ -784,6 +928,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       }
       return;
     }
+    this.#lastHeardAt = Date.now();
     if (isRtcp(buf)) return;
     const header = readRtpHeader(buf);
     if (!header) {
@@ -808,7 +953,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       remote.uplink = other;
       this.#syncMedia();
     }
-    if (this.#held || this.#mutedByFocus) {
+    if (this.#held || this.#heldByFocus || this.#mutedByFocus) {
       this.#fromPhone.dropped += 1;
       return;
     }
@@ -856,6 +1001,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
       this.#sessionVersion += 1;
       this.#lastBody = key;
     }
+    this.#written = { epoch: this.#transportEpoch, heldByFocus: this.#heldByFocus };
     return writePlainDescription({ ...body, sessionVersion: this.#sessionVersion });
   }
 

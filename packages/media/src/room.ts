@@ -8,6 +8,12 @@
  * ICE/DTLS restart), and a room whose worker is full places new transports on another worker
  * (`maxTransportsPerWorker`). A producer is consumed directly on its own router and through a pipe
  * producer (router.pipeToRouter) on every other router of the room.
+ *
+ * A mediasoup worker dying does not end the room: the room rebuilds itself on a live worker (a new home
+ * router if its own was there; for every leg whose transport was there a new transport, producers
+ * re-created from the leg's last negotiated state, pipes re-made), keeps its Room and leg objects, emits
+ * 'recovered' and then asks for a re-offer of every leg ('renegotiationneeded'): browsers get the new
+ * ICE/DTLS parameters that way. Only when no worker can be started does it close with 'worker-died'.
  */
 import { randomUUID } from 'node:crypto';
 import type * as ms from 'mediasoup/types';
@@ -16,7 +22,7 @@ import { TypedEmitter } from './typed-emitter.ts';
 import { MediaClosedError } from './errors.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { ProducerPipes } from './producer-pipes.ts';
-import { SpeakerDetector, type SpeakerObservers } from './speaker-detector.ts';
+import { SpeakerDetector, createSpeakerObservers, type SpeakerObservers } from './speaker-detector.ts';
 import type { RouterLease, RouterRegistry } from './router-registry.ts';
 import { WebRtcLeg, type LegRoomLink, type LegStats, type WebRtcLegOptions } from './webrtc-leg.ts';
 import { PlainRtpLeg, type PlainListenSettings, type PlainRtpLegOptions, type PlainRtpLegStats } from './plain-rtp-leg.ts';
@@ -26,8 +32,12 @@ import type { MediaLeg, RoomLeg } from './leg.ts';
 export type RoomCloseReason = 'closed' | 'worker-died' | 'service-closed';
 
 export type RoomEvents = {
-  /** The leg must be re-offered (participants joined or left): leg.createLocalOffer() + applyRemoteAnswer(). */
-  renegotiationneeded: [WebRtcLeg];
+  /**
+   * The leg must be re-offered: leg.createLocalOffer() + applyRemoteAnswer(). Any leg kind: a WebRtcLeg
+   * when participants join or leave, either kind after a worker crash (new transport) or when
+   * setOnHoldByFocus() changed. The leg emits its own 'renegotiationneeded' at the same moment.
+   */
+  renegotiationneeded: [MediaLeg];
   legclosed: [MediaLeg];
   /** Another room adopted the leg (room.adoptLeg); it is no longer in this room's `legs`. */
   legmoved: [MediaLeg, Room];
@@ -37,6 +47,12 @@ export type RoomEvents = {
    * Plain RTP legs (phones) are never named: their audio carries no RFC 6464 level.
    */
   activespeaker: [WebRtcLeg | undefined];
+  /**
+   * The room survived a mediasoup worker crash: it runs on a live worker again. `legs`: legs that got a
+   * new transport; `ms`: time from the crash to the rebuilt room (before the re-offers). Every affected
+   * leg emits 'renegotiationneeded' right after.
+   */
+  recovered: [info: { legs: number; ms: number }];
   closed: [RoomCloseReason];
 };
 
@@ -48,14 +64,18 @@ export interface RoomOptions {
 export interface TransportSettings {
   listenInfos: ms.TransportListenInfo[];
   initialAvailableOutgoingBitrate?: number;
+  /** WebRtcTransport iceConsentTimeout (s): a browser that stops answering consent checks is 'vanished'. */
+  iceConsentTimeout: number;
+  /** A plain leg whose phone sends nothing for this long is 'vanished' (ms; 0 = never). */
+  plainRtpTimeoutMs: number;
 }
 
 export class Room extends TypedEmitter<RoomEvents> {
   readonly id: string;
   readonly label: string;
-  readonly #home: RouterLease;
+  #home: RouterLease;
   /** Routers this room opened on other workers when its own was full. */
-  readonly #overflow: RouterLease[] = [];
+  #overflow: RouterLease[] = [];
   readonly #registry: RouterRegistry;
   readonly #transportSettings: TransportSettings;
   readonly #audioLevels: boolean;
@@ -63,9 +83,13 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly #legs = new Map<string, RoomLeg>();
   readonly #link: LegRoomLink;
   readonly #pipes: ProducerPipes;
-  readonly #speaker: SpeakerDetector<WebRtcLeg> | undefined;
+  #speaker: SpeakerDetector<WebRtcLeg> | undefined;
   /** Transport placement, one at a time, so that concurrent joins count each other. */
   readonly #placement = new SerialQueue();
+  /** The rebuild after a worker crash, while it runs (legs hold their re-offer requests meanwhile). */
+  #recovery: Promise<void> | undefined;
+  #recoverAgain = false;
+  #recoveryStartedAt = 0;
   #closed = false;
 
   /** @internal Use MediaService.createRoom(). */
@@ -88,22 +112,22 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#log = log;
     this.#pipes = new ProducerPipes(log);
     this.#audioLevels = params.speakerObservers !== undefined;
-    this.#speaker = params.speakerObservers
-      ? new SpeakerDetector<WebRtcLeg>(params.speakerObservers, log, (leg) => {
-          if (this.#closed) return;
-          this.#log.debug('active speaker', { leg: leg?.label });
-          this.safeEmit('activespeaker', leg);
-        })
-      : undefined;
-    const worker = this.#home.worker;
-    this.#home.router.on('workerclose', () => this.#shutdown(worker.died ? 'worker-died' : 'service-closed'));
+    this.#speaker = params.speakerObservers ? this.#newSpeakerDetector(params.speakerObservers) : undefined;
+    this.#watchHome(this.#home);
+    const room = this;
     this.#link = {
       room: this,
+      // Every router of every worker is created with the same codecs: the capabilities never change.
       routerCapabilities: this.#home.router.rtpCapabilities,
-      producerAdded: (leg, producer) => this.#fanOut(leg, producer),
+      get recovering() {
+        return room.#recovery !== undefined;
+      },
+      producerAdded: (leg, producer) => {
+        // While recovering, the rebuild wires everyone to everyone once it is done.
+        if (this.#recovery === undefined) this.#fanOut(leg, producer);
+      },
       renegotiationNeeded: (leg) => {
-        // Plain RTP legs never need it (their SDP does not change with the room).
-        if (leg instanceof WebRtcLeg && !this.#closed && this.#legs.get(leg.id) === leg) this.safeEmit('renegotiationneeded', leg);
+        if (!this.#closed && this.#legs.get(leg.id) === leg) this.safeEmit('renegotiationneeded', leg);
       },
       legClosed: (leg) => {
         if (this.#legs.get(leg.id) !== leg) return;
@@ -115,10 +139,9 @@ export class Room extends TypedEmitter<RoomEvents> {
       activityChanged: () => this.#syncSpeakers(),
       routerClosed: (leg) => {
         const worker = leg.routerLease.worker;
-        const reason = worker.died ? 'worker-died' : 'service-closed';
-        // The home router going means the room goes (as before adoption existed); another router only takes its legs.
-        if (leg.routerLease === this.#home) this.#shutdown(reason);
-        else leg.close(reason);
+        if (worker.died) this.#scheduleRecovery(worker.pid);
+        else if (leg.routerLease === this.#home) this.#shutdown('service-closed');
+        else leg.close('service-closed');
       },
     };
   }
@@ -148,16 +171,10 @@ export class Room extends TypedEmitter<RoomEvents> {
   async createWebRtcLeg(options: WebRtcLegOptions): Promise<WebRtcLeg> {
     if (this.#closed) throw new MediaClosedError(`room '${this.label}' is closed`);
     const id = randomUUID();
+    if (this.#recovery) await this.#recovery;
     const { lease, transport } = await this.#placement.push(async () => {
       const lease = await this.#leaseForNewTransport();
-      const transport = await lease.router.createWebRtcTransport({
-        listenInfos: this.#transportSettings.listenInfos,
-        ...(this.#transportSettings.initialAvailableOutgoingBitrate !== undefined
-          ? { initialAvailableOutgoingBitrate: this.#transportSettings.initialAvailableOutgoingBitrate }
-          : {}),
-        appData: { legId: id, label: options.label },
-      });
-      lease.addTransport(transport);
+      const transport = await this.#newWebRtcTransport(lease, id, options.label);
       return { lease, transport };
     });
     if (this.#closed) {
@@ -190,16 +207,10 @@ export class Room extends TypedEmitter<RoomEvents> {
     await checkGstreamer();
     const listen = this.#plainListenSettings();
     const id = randomUUID();
+    if (this.#recovery) await this.#recovery;
     const { lease, transport } = await this.#placement.push(async () => {
       const lease = await this.#leaseForNewTransport();
-      // Loopback only: it talks to this process's relay, never to the phone.
-      const transport = await lease.router.createPlainTransport({
-        listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
-        rtcpMux: true,
-        comedia: false,
-        appData: { legId: id, label: options.label },
-      });
-      lease.addTransport(transport);
+      const transport = await this.#newPlainTransport(lease, id, options.label);
       return { lease, transport };
     });
     if (this.#closed) {
@@ -208,7 +219,16 @@ export class Room extends TypedEmitter<RoomEvents> {
     }
     let leg: PlainRtpLeg;
     try {
-      leg = await PlainRtpLeg.create({ id, options, transport, lease, link: this.#link, log: this.#log, listen });
+      leg = await PlainRtpLeg.create({
+        id,
+        options,
+        transport,
+        lease,
+        link: this.#link,
+        log: this.#log,
+        listen,
+        rtpTimeoutMs: this.#transportSettings.plainRtpTimeoutMs,
+      });
     } catch (err) {
       transport.close();
       throw err;
@@ -237,24 +257,25 @@ export class Room extends TypedEmitter<RoomEvents> {
    * consumes every producer of this room and this room's legs consume its producers; its old room
    * forgets it (their consumers of each other close, those m-lines go to port 0 or are reused).
    * Both rooms emit 'renegotiationneeded' for the legs whose SDP changes. Muted/held state stays.
-   * Resolves once every producer is wired (pipes between routers included).
+   *
+   * The move of ownership is synchronous: when this method returns its promise, the leg already
+   * belongs to this room, so closing its old room (the call it came from ending) can no longer close
+   * it. The promise resolves once every producer is wired (pipes between routers included).
    */
-  async adoptLeg(adopted: MediaLeg): Promise<void> {
+  adoptLeg(adopted: MediaLeg): Promise<void> {
     // Every MediaLeg is a WebRtcLeg or a PlainRtpLeg, both RoomLegs.
     const leg = adopted as RoomLeg;
-    if (this.#closed) throw new MediaClosedError(`room '${this.label}' is closed`);
-    if (leg.closed) throw new MediaClosedError(`cannot adopt closed leg '${leg.label}'`);
-    if (leg.room === this) return;
-    // Pipes first: the switch below is then immediate, so the party is never out of both rooms for long.
-    await Promise.all(this.#warmPipes(leg));
-    if (this.#closed) throw new MediaClosedError(`room '${this.label}' closed while adopting leg '${leg.label}'`);
-    if (leg.closed) throw new MediaClosedError(`leg '${leg.label}' closed while being adopted by room '${this.label}'`);
-    if (leg.room === this) return;
+    if (this.#closed) return Promise.reject(new MediaClosedError(`room '${this.label}' is closed`));
+    if (leg.closed) return Promise.reject(new MediaClosedError(`cannot adopt closed leg '${leg.label}'`));
+    if (leg.room === this) return Promise.resolve();
     const from = leg.room;
     from.#release(leg, this);
     leg.moveTo(this.#link);
+    this.#legs.set(leg.id, leg);
+    // Producers on a shared router are consumed at once; those across routers wait for their pipes.
     const piping: Promise<void>[] = [];
     for (const other of this.#legs.values()) {
+      if (other === leg) continue;
       for (const producer of other.producers) {
         const wait = this.#deliver(other, producer, leg);
         if (wait) piping.push(wait);
@@ -264,10 +285,13 @@ export class Room extends TypedEmitter<RoomEvents> {
         if (wait) piping.push(wait);
       }
     }
-    this.#legs.set(leg.id, leg);
     this.#log.info('leg adopted', { leg: leg.label, from: from.label, legs: this.#legs.size, pid: leg.workerPid });
+    // Its transport died with a worker before the move: this room rebuilds it now.
+    if (leg.routerLease.closed && leg.routerLease.worker.died) this.#scheduleRecovery(leg.routerLease.worker.pid);
     this.#syncSpeakers();
-    if (piping.length > 0) await Promise.all(piping);
+    return Promise.all(piping).then(() => {
+      if (leg.closed) throw new MediaClosedError(`leg '${leg.label}' closed while being adopted by room '${this.label}'`);
+    });
   }
 
   /** Per-leg counters (see WebRtcLeg.getStats), for tests and admin pages. */
@@ -322,19 +346,6 @@ export class Room extends TypedEmitter<RoomEvents> {
     target.wantProducer(producer);
   }
 
-  /** Starts the pipes an adoption needs, both ways, before the leg switches rooms. */
-  #warmPipes(leg: RoomLeg): Promise<unknown>[] {
-    const waits: Promise<unknown>[] = [];
-    const legRouter = leg.routerLease.router;
-    for (const other of this.#legs.values()) {
-      const otherRouter = other.routerLease.router;
-      if (otherRouter === legRouter) continue;
-      for (const p of other.producers) waits.push(this.#pipes.pipe(p, otherRouter, legRouter));
-      for (const p of leg.producers) waits.push(this.#pipes.pipe(p, legRouter, otherRouter));
-    }
-    return waits;
-  }
-
   /** A leg moved to another room: both sides stop consuming each other. */
   #release(leg: RoomLeg, to: Room): void {
     this.#legs.delete(leg.id);
@@ -374,7 +385,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     const home = this.#home.router;
     const wanted = new Map<string, { producer: ms.Producer; who: WebRtcLeg }>();
     for (const leg of this.#legs.values()) {
-      if (!(leg instanceof WebRtcLeg) || leg.closed || leg.held || leg.mutedByFocus) continue;
+      if (!(leg instanceof WebRtcLeg) || leg.closed || leg.held || leg.heldByFocus || leg.mutedByFocus) continue;
       for (const p of leg.producers) {
         if (p.kind !== 'audio') continue;
         const from = leg.routerLease.router;
@@ -425,6 +436,144 @@ export class Room extends TypedEmitter<RoomEvents> {
       pid: all[0]!.worker.pid,
     });
     return all[0]!;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Surviving a worker crash
+  // ---------------------------------------------------------------------------------------------
+
+  #newSpeakerDetector(observers: SpeakerObservers): SpeakerDetector<WebRtcLeg> {
+    return new SpeakerDetector<WebRtcLeg>(observers, this.#log, (leg) => {
+      if (this.#closed) return;
+      this.#log.debug('active speaker', { leg: leg?.label });
+      this.safeEmit('activespeaker', leg);
+    });
+  }
+
+  #watchHome(home: RouterLease): void {
+    const worker = home.worker;
+    home.router.on('workerclose', () => {
+      if (worker.died) this.#scheduleRecovery(worker.pid);
+      else if (home === this.#home) this.#shutdown('service-closed');
+    });
+  }
+
+  async #newWebRtcTransport(lease: RouterLease, legId: string, label: string): Promise<ms.WebRtcTransport> {
+    const settings = this.#transportSettings;
+    const transport = await lease.router.createWebRtcTransport({
+      listenInfos: settings.listenInfos,
+      ...(settings.initialAvailableOutgoingBitrate !== undefined ? { initialAvailableOutgoingBitrate: settings.initialAvailableOutgoingBitrate } : {}),
+      iceConsentTimeout: settings.iceConsentTimeout,
+      appData: { legId, label },
+    });
+    lease.addTransport(transport);
+    return transport;
+  }
+
+  async #newPlainTransport(lease: RouterLease, legId: string, label: string): Promise<ms.PlainTransport> {
+    // Loopback only: it talks to this process's relay, never to the phone.
+    const transport = await lease.router.createPlainTransport({
+      listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
+      rtcpMux: true,
+      comedia: false,
+      appData: { legId, label },
+    });
+    lease.addTransport(transport);
+    return transport;
+  }
+
+  /**
+   * A worker hosting the home router or a leg's transport died. The rebuild starts on the next turn of
+   * the event loop: mediasoup closes the routers before the worker emits 'died', and the pool must have
+   * dropped the dead worker (and started its replacement) before the room picks one.
+   */
+  #scheduleRecovery(pid: number): void {
+    if (this.#closed) return;
+    if (this.#recovery) {
+      this.#recoverAgain = true;
+      return;
+    }
+    this.#recoveryStartedAt = Date.now();
+    this.#log.error('workerdied: the mediasoup worker under this room died; rebuilding the room', { pid, legs: this.#legs.size });
+    const recovery = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.#recover())
+      .catch((err: unknown) => {
+        if (this.#closed) return;
+        this.#log.error('cannot rebuild the room after its worker died', { pid, err });
+        this.#shutdown('worker-died');
+      })
+      .finally(() => {
+        if (this.#recovery === recovery) this.#recovery = undefined;
+      });
+    this.#recovery = recovery;
+  }
+
+  async #recover(): Promise<void> {
+    const rebuilt = new Set<RoomLeg>();
+    do {
+      this.#recoverAgain = false;
+      if (this.#home.closed) {
+        const lease = await this.#registry.create(this);
+        if (!lease) throw new Error('no mediasoup worker is available');
+        if (this.#closed) {
+          lease.release(this);
+          return;
+        }
+        const old = this.#home;
+        this.#home = lease;
+        old.release(this);
+        this.#watchHome(lease);
+        if (this.#speaker) {
+          this.#speaker.close();
+          this.#speaker = undefined;
+          const observers = await createSpeakerObservers(lease.router);
+          if (this.#closed) return;
+          this.#speaker = this.#newSpeakerDetector(observers);
+        }
+        this.#log.info('room has a new home router', { pid: lease.worker.pid });
+      }
+      this.#overflow = this.#overflow.filter((l) => !l.closed);
+      const dead = [...this.#legs.values()].filter((l) => !l.closed && l.routerLease.closed);
+      await Promise.all(dead.map(async (leg) => {
+        const { lease, transport } = await this.#placement.push(async () => {
+          const lease = await this.#leaseForNewTransport();
+          const transport = leg instanceof WebRtcLeg
+            ? await this.#newWebRtcTransport(lease, leg.id, leg.label)
+            : await this.#newPlainTransport(lease, leg.id, leg.label);
+          return { lease, transport };
+        });
+        if (this.#closed || leg.closed) {
+          transport.close();
+          return;
+        }
+        try {
+          await leg.rebuild(transport, lease);
+          rebuilt.add(leg);
+        } catch (err) {
+          if (!leg.closed) throw err;
+        }
+      }));
+      if (this.#closed) return;
+    } while (this.#recoverAgain || this.#home.closed);
+    // Everyone consumes everyone again (wantProducer ignores what a leg consumes already); pipes are re-made.
+    const piping: Promise<void>[] = [];
+    for (const target of this.#legs.values()) {
+      for (const source of this.#legs.values()) {
+        if (source === target) continue;
+        for (const producer of source.producers) {
+          const wait = this.#deliver(source, producer, target);
+          if (wait) piping.push(wait);
+        }
+      }
+    }
+    await Promise.all(piping);
+    if (this.#closed) return;
+    const ms = Date.now() - this.#recoveryStartedAt;
+    this.#recovery = undefined;
+    this.#syncSpeakers();
+    this.#log.info('room recovered from a worker crash', { legs: rebuilt.size, ms, pid: this.#home.worker.pid });
+    this.safeEmit('recovered', { legs: rebuilt.size, ms });
+    for (const leg of this.#legs.values()) leg.renegotiateIfNeeded();
   }
 
   #shutdown(reason: RoomCloseReason): void {

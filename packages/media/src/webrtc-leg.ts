@@ -14,8 +14,11 @@
  * With speaker detection on, a producer's audio line negotiates ssrc-audio-level (and nothing else),
  * and consumer-only lines leave out router extensions whose id that line already uses.
  *
- * A leg belongs to one room at a time (LegRoomLink). Its transport never moves: when another room
- * adopts the leg, only its consumers change; its room pipes producers between routers as needed.
+ * A leg belongs to one room at a time (LegRoomLink). Its transport does not move when another room
+ * adopts the leg (only its consumers change; its room pipes producers between routers as needed). It is
+ * replaced only when its worker dies (rebuild): new ICE/DTLS parameters, producers re-created from the
+ * last negotiated parameters, consumers re-made at the next offer on the same m-lines; the party learns
+ * the new transport from our re-offer (Chromium restarts ICE and DTLS on the new ufrag and fingerprint).
  */
 import type * as ms from 'mediasoup/types';
 import type { Logger } from '@conclave/log';
@@ -64,6 +67,8 @@ export type WebRtcLegEvents = {
   dtlsstatechange: [ms.DtlsState];
   /** setMutedByFocus() changed the state. */
   mutedbyfocuschange: [boolean];
+  /** The party is gone without hanging up (see MediaLegEvents.vanished). */
+  vanished: [reason: string];
   closed: [LegCloseReason];
 };
 
@@ -71,6 +76,8 @@ export type WebRtcLegEvents = {
 export interface LegRoomLink {
   readonly room: Room;
   readonly routerCapabilities: ms.RtpCapabilities;
+  /** The room is rebuilding after a worker crash: legs hold their re-offer requests until it asks (renegotiateIfNeeded). */
+  readonly recovering: boolean;
   producerAdded(leg: RoomLeg, producer: ms.Producer): void;
   renegotiationNeeded(leg: RoomLeg): void;
   legClosed(leg: RoomLeg): void;
@@ -101,6 +108,7 @@ export interface LegStats {
   label: string;
   held: boolean;
   mutedByFocus: boolean;
+  heldByFocus: boolean;
   /** mediasoup worker hosting the leg's transport. */
   workerPid: number;
   signalingState: SignalingState;
@@ -143,6 +151,8 @@ interface Section {
   /** The consumer has been in a completed offer/answer exchange (may be resumed). */
   consumerLive: boolean;
   source?: SourceInfo;
+  /** The line lost its consumer with a dead worker: it takes the new producer of that leg (same mid). */
+  vacantFor?: string;
 }
 
 interface OfferSnapshot {
@@ -162,6 +172,9 @@ function direction(send: boolean, recv: boolean): Direction {
   return send ? (recv ? 'sendrecv' : 'sendonly') : recv ? 'recvonly' : 'inactive';
 }
 
+/** A DTLS close_notify becomes 'vanished' only if the leg is still open this much later. */
+const DTLS_CLOSED_GRACE_MS = 2000;
+
 function describeCodecs(section: RemoteSection): string {
   return section.offeredCodecNames.length ? section.offeredCodecNames.join(', ') : 'none';
 }
@@ -170,8 +183,8 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
   readonly id: string;
   readonly label: string;
   readonly #log: Logger;
-  readonly #transport: ms.WebRtcTransport;
-  readonly #lease: RouterLease;
+  #transport: ms.WebRtcTransport;
+  #lease: RouterLease;
   #link: LegRoomLink;
   readonly #offerVideo: boolean;
   /** Negotiate ssrc-audio-level on the party's audio lines (speaker detection). */
@@ -184,9 +197,18 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
   #closed = false;
   #held = false;
   #mutedByFocus = false;
+  #heldByFocus = false;
+  /** Bumped when the worker died and the transport was replaced. */
+  #transportEpoch = 0;
+  /** What the last description we wrote carried, and what the last completed exchange carried. */
+  #written = { epoch: 0, heldByFocus: false };
+  #announced = { epoch: 0, heldByFocus: false };
+  #vanished = false;
+  #vanishTimer: ReturnType<typeof setTimeout> | undefined;
   /** Our DTLS setup once chosen; never changes afterwards (Chromium refuses a flip). */
   #localSetup: 'active' | 'passive' | undefined;
   #remoteFingerprint: string | undefined;
+  #remoteFingerprintAlgorithm: string | undefined;
   #remoteUfrag: string | undefined;
   #useBundle = true;
   /** Codecs the party has shown it supports, keyed by mime/clock/channels. */
@@ -226,12 +248,46 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     this.#link = params.link;
     this.#offerVideo = params.options.video === true;
     this.#audioLevels = params.audioLevels === true;
-    this.#transport.on('routerclose', () => this.#link.routerClosed(this));
-    this.#transport.on('dtlsstatechange', (state) => {
+    this.#watchTransport(this.#transport);
+  }
+
+  #watchTransport(transport: ms.WebRtcTransport): void {
+    transport.on('routerclose', () => {
+      if (transport === this.#transport && !this.#closed) this.#link.routerClosed(this);
+    });
+    transport.on('dtlsstatechange', (state) => {
+      if (transport !== this.#transport) return;
       this.#log.info('dtls state', { state });
       this.safeEmit('dtlsstatechange', state);
+      if (state === 'failed') this.#vanish('dtls-failed', 0);
+      // A closed PeerConnection says goodbye with a DTLS close_notify, often right after its BYE:
+      // give the BYE a moment to end the call first.
+      else if (state === 'closed') this.#vanish('dtls-closed', DTLS_CLOSED_GRACE_MS);
     });
-    this.#transport.on('icestatechange', (state) => this.#log.debug('ice state', { state }));
+    transport.on('icestatechange', (state) => {
+      if (transport !== this.#transport) return;
+      this.#log.debug('ice state', { state });
+      // ICE-lite: 'disconnected' means no consent check arrived for iceConsentTimeout (RFC 7675).
+      if (state === 'disconnected') this.#vanish('ice-consent-expired', 0);
+      else if (state === 'closed') this.#vanish('ice-closed', 0);
+    });
+  }
+
+  #vanish(reason: string, delayMs: number): void {
+    if (this.#closed || this.#vanished || this.#vanishTimer) return;
+    const transport = this.#transport;
+    const fire = (): void => {
+      this.#vanishTimer = undefined;
+      if (this.#closed || this.#vanished || transport !== this.#transport || transport.closed) return;
+      this.#vanished = true;
+      this.#log.warn('party vanished', { reason });
+      this.safeEmit('vanished', reason);
+    };
+    if (delayMs <= 0) fire();
+    else {
+      this.#vanishTimer = setTimeout(fire, delayMs);
+      this.#vanishTimer.unref();
+    }
   }
 
   get closed(): boolean {
@@ -244,11 +300,15 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
   get mutedByFocus(): boolean {
     return this.#mutedByFocus;
   }
+  /** The focus holds this party (setOnHoldByFocus). */
+  get heldByFocus(): boolean {
+    return this.#heldByFocus;
+  }
   /** The room the leg belongs to now (it changes when another room adopts the leg). */
   get room(): Room {
     return this.#link.room;
   }
-  /** PID of the mediasoup worker hosting this leg's transport (never changes, even on adoption). */
+  /** PID of the mediasoup worker hosting this leg's transport (changes only when that worker died). */
   get workerPid(): number {
     return this.#lease.worker.pid;
   }
@@ -319,7 +379,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
           continue;
         }
         const send = Boolean(s.consumer) && RECEIVES(s.remoteDirection);
-        const recv = s.receiving && SENDS(s.remoteDirection);
+        const recv = s.receiving && SENDS(s.remoteDirection) && !this.#heldByFocus;
         s.localDirection = direction(send, recv);
       }
       const sdp = this.#write(this.#localSetup ?? 'passive');
@@ -354,7 +414,10 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
           this.#closeSection(s);
           continue;
         }
-        s.localDirection = direction(Boolean(s.consumer), s.receiving);
+        // Holding the party (RFC 3264 §8.4): sendonly, or inactive when it holds us too.
+        s.localDirection = this.#heldByFocus
+          ? (this.#held ? 'inactive' : direction(Boolean(s.consumer), false))
+          : direction(Boolean(s.consumer), s.receiving);
       }
       const sdp = this.#write('actpass');
       this.#dirty = false;
@@ -424,6 +487,23 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     });
   }
 
+  /**
+   * Holds the party from our side (see MediaLeg.setOnHoldByFocus): its producers pause, our next offer
+   * or answer says sendonly (inactive if it holds us too); a change asks for a re-offer.
+   */
+  setOnHoldByFocus(held: boolean): Promise<void> {
+    const want = held === true;
+    return this.#queue.push(async () => {
+      this.#assertOpen('setOnHoldByFocus');
+      if (this.#heldByFocus === want) return;
+      this.#heldByFocus = want;
+      this.#log.info(want ? 'held by the focus' : 'no longer held by the focus');
+      await this.#syncPauses();
+      this.#link.activityChanged(this);
+      this.#maybeRequestRenegotiation();
+    });
+  }
+
   async getStats(): Promise<LegStats> {
     this.#assertOpen('getStats');
     const [transportStats] = await this.#transport.getStats();
@@ -467,6 +547,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
       label: this.label,
       held: this.#held,
       mutedByFocus: this.#mutedByFocus,
+      heldByFocus: this.#heldByFocus,
       workerPid: this.#lease.worker.pid,
       signalingState: this.#state,
       iceState: this.#transport.iceState,
@@ -486,6 +567,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#pending.clear();
+    if (this.#vanishTimer) clearTimeout(this.#vanishTimer);
     try {
       if (!this.#transport.closed) this.#transport.close();
     } catch (err) {
@@ -533,6 +615,87 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     this.#declined.clear();
     this.#link = link;
     for (const s of this.#sections) if (s.consumer) this.#dropConsumer(s);
+  }
+
+  /**
+   * @internal The worker under the transport died: carry on with `transport` (on `lease`). Producers
+   * are re-created at once from their last parameters (the party's SSRCs do not change), so the room
+   * can wire them before the re-offer; consumers come back at the next offer, on the same m-lines. The
+   * new transport is connected with the party's known DTLS fingerprint and the role we had.
+   */
+  rebuild(transport: ms.WebRtcTransport, lease: RouterLease): Promise<void> {
+    return this.#queue.push(async () => {
+      if (this.#closed) {
+        transport.close();
+        throw new MediaClosedError(`leg '${this.label}' closed before its rebuild`);
+      }
+      const old = this.#transport;
+      this.#transport = transport;
+      this.#lease = lease;
+      this.#transportEpoch += 1;
+      this.#vanished = false;
+      if (this.#vanishTimer) clearTimeout(this.#vanishTimer);
+      this.#vanishTimer = undefined;
+      this.#watchTransport(transport);
+      if (!old.closed) old.close();
+      // What the leg consumed came from the room's old routers: the room offers it all again.
+      this.#pending.clear();
+      this.#known.clear();
+      this.#declined.clear();
+      for (const s of this.#sections) {
+        if (!s.consumer) continue;
+        if (!s.closed) s.vacantFor = s.source?.legId ?? '';
+        delete s.consumer;
+        delete s.source;
+        s.consumerLive = false;
+      }
+      if (this.#localSetup && this.#remoteFingerprint && this.#remoteFingerprintAlgorithm) {
+        try {
+          await transport.connect({
+            dtlsParameters: {
+              role: this.#localSetup === 'active' ? 'client' : 'server',
+              fingerprints: [{ algorithm: this.#remoteFingerprintAlgorithm as ms.FingerprintAlgorithm, value: this.#remoteFingerprint }],
+            },
+          });
+        } catch (err) {
+          this.#assertOpen('rebuild');
+          throw new Error(`cannot connect the new transport of leg '${this.label}': ${(err as Error).message}`, { cause: err });
+        }
+      }
+      // An outstanding offer's snapshot (restored by a rollback) must not bring the dead objects back.
+      const snapshot = this.#snapshot?.sections ?? [];
+      for (const snap of snapshot) {
+        if (snap.consumer) {
+          if (!snap.closed) snap.vacantFor = snap.source?.legId ?? '';
+          delete snap.consumer;
+          delete snap.source;
+          snap.consumerLive = false;
+        }
+      }
+      for (const [i, s] of this.#sections.entries()) {
+        const dead = s.producer;
+        if (!dead) continue;
+        delete s.producer;
+        const snap = snapshot[i];
+        if (snap?.producer === dead) delete snap.producer;
+        if (s.closed) continue;
+        s.producer = await transport.produce({
+          kind: dead.kind,
+          rtpParameters: dead.rtpParameters,
+          paused: this.#producerShouldPause(dead.kind),
+          appData: dead.appData,
+        });
+        if (snap && snap.mid === s.mid && !snap.closed) snap.producer = s.producer;
+        this.#log.info('producer re-created', { mid: s.mid, kind: dead.kind, producerId: s.producer.id });
+        this.#link.producerAdded(this, s.producer);
+      }
+      this.#log.info('leg rebuilt on a new transport', { pid: lease.worker.pid });
+    });
+  }
+
+  /** @internal */
+  renegotiateIfNeeded(): void {
+    this.#maybeRequestRenegotiation();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -738,6 +901,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
         throw new SdpNegotiationError(`cannot use the ${kind}'s DTLS parameters: ${(err as Error).message}`, { cause: err });
       }
       this.#remoteFingerprint = desc.fingerprint.value;
+      this.#remoteFingerprintAlgorithm = desc.fingerprint.algorithm;
       this.#remoteUfrag = desc.iceUfrag;
       this.#log.info('transport connecting', { localSetup: this.#localSetup });
       return;
@@ -827,15 +991,19 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
       const kind = producer.kind;
       if (!this.#wantsKind(kind)) continue;
       this.#pending.delete(producer.id);
-      const free = this.#sections.find(
+      // Free lines: the party's own lines without a consumer, and lines emptied by a worker crash.
+      const candidates = this.#sections.filter(
         (s) =>
           !s.closed &&
-          s.receiving &&
+          (s.receiving || s.vacantFor !== undefined) &&
           s.kind === kind &&
           !s.consumer &&
           canCarry(s.codecs, producer, this.#link.routerCapabilities) &&
           (mode === 'offer' || RECEIVES(s.remoteDirection)),
       );
+      const sourceLegId = String((producer.appData as { legId?: string }).legId ?? '');
+      const free =
+        candidates.find((s) => s.vacantFor === sourceLegId) ?? candidates.find((s) => s.vacantFor === undefined) ?? candidates[0];
       let target = free;
       let undo: (() => void) | undefined;
       if (!target && mode === 'offer') {
@@ -878,6 +1046,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
         continue;
       }
       const source = producer.appData as { legId?: string; legLabel?: string };
+      delete target.vacantFor;
       target.consumer = consumer;
       target.consumerLive = false;
       target.source = { legId: String(source.legId ?? ''), legLabel: String(source.legLabel ?? '') };
@@ -988,6 +1157,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
   #completeNegotiation(): void {
     this.#negotiated = true;
     this.#dirty = false;
+    this.#announced = { ...this.#written };
     for (const s of this.#sections) if (s.consumer) s.consumerLive = true;
   }
 
@@ -1003,7 +1173,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
 
   /** A held party keeps sending (JsSIP only rewrites the SDP) and a muted one too: nobody may hear it. */
   #producerShouldPause(kind: MediaKind | undefined): boolean {
-    return this.#held || (this.#mutedByFocus && kind === 'audio');
+    return this.#held || this.#heldByFocus || (this.#mutedByFocus && kind === 'audio');
   }
 
   /** Applies hold and per-line directions to every consumer and producer of this leg. */
@@ -1031,6 +1201,8 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
 
   #needsOffer(): boolean {
     if (this.#dirty) return true;
+    // The party has not yet seen our new transport, or our hold state.
+    if (this.#negotiated && (this.#announced.epoch !== this.#transportEpoch || this.#announced.heldByFocus !== this.#heldByFocus)) return true;
     for (const p of this.#pending.values()) if (!p.closed && this.#wantsKind(p.kind)) return true;
     return false;
   }
@@ -1044,11 +1216,13 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
 
   #maybeRequestRenegotiation(): void {
     if (this.#closed || this.#state !== 'stable' || !this.#negotiated || this.#renegotiationRequested) return;
+    // The room asks once it is rebuilt (renegotiateIfNeeded): one re-offer, carrying everyone.
+    if (this.#link.recovering) return;
     if (!this.#needsOffer()) return;
     this.#renegotiationRequested = true;
     // Asynchronous on purpose: the caller may be in the middle of sending an answer.
     setImmediate(() => {
-      if (this.#closed || this.#state !== 'stable' || !this.#needsOffer()) {
+      if (this.#closed || this.#state !== 'stable' || !this.#needsOffer() || this.#link.recovering) {
         this.#renegotiationRequested = false;
         return;
       }
@@ -1114,6 +1288,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
       this.#sessionVersion += 1;
       this.#lastBody = key;
     }
+    this.#written = { epoch: this.#transportEpoch, heldByFocus: this.#heldByFocus };
     return writeLocalDescription({ ...body, sessionVersion: this.#sessionVersion });
   }
 

@@ -1,7 +1,11 @@
 /**
- * mediasoup worker processes: one per core by default. Routers go to the least-loaded worker (load =
- * routers + WebRTC transports hosted). A worker that dies is logged and replaced; its rooms close with reason
- * 'worker-died' (the router emits 'workerclose' before the worker emits 'died').
+ * mediasoup worker processes: one per core by default. Routers go to the least-loaded live worker (load =
+ * routers + WebRTC transports hosted). A worker that dies is logged and replaced (the start is retried a
+ * few times); its rooms rebuild themselves on a live worker (see Room), and close with 'worker-died' only
+ * when no worker can be started at all.
+ *
+ * mediasoup marks a worker `died` and closes its routers (they emit 'workerclose') before the worker
+ * emits 'died'; pick() therefore skips dead workers itself instead of relying on the 'died' handler.
  */
 import { createWorker } from 'mediasoup';
 import type * as ms from 'mediasoup/types';
@@ -22,7 +26,13 @@ interface Entry {
 export interface WorkerPoolEvents {
   died(pid: number, error: Error): void;
   replaced(oldPid: number, newPid: number): void;
+  /** A worker started (initially or as a replacement): the service counts what it hosts. */
+  started?(worker: ms.Worker): void;
 }
+
+/** Attempts to start a replacement worker before giving up (the pool then runs with fewer workers). */
+const REPLACE_ATTEMPTS = 3;
+const REPLACE_RETRY_MS = 250;
 
 export class WorkerPool {
   readonly #log: Logger;
@@ -51,22 +61,24 @@ export class WorkerPool {
   }
 
   get pids(): number[] {
-    return this.#entries.map((e) => e.worker.pid);
+    return this.#live().map((e) => e.worker.pid);
   }
 
   get workers(): ms.Worker[] {
-    return this.#entries.map((e) => e.worker);
+    return this.#live().map((e) => e.worker);
   }
 
   /**
    * The least-loaded live worker (that passes `accept`, when given); waits for a replacement if every
-   * worker just died. Resolves undefined only when `accept` refuses every worker.
+   * worker just died. Resolves undefined only when `accept` refuses every worker. Rejects when no
+   * worker is alive and none can be started.
    */
   async pick(accept?: (worker: ms.Worker) => boolean): Promise<{ worker: ms.Worker; host: (source: LoadSource) => () => void } | undefined> {
-    if (this.#entries.length === 0 && this.#replacing.size > 0) await Promise.allSettled([...this.#replacing]);
+    while (this.#live().length === 0 && this.#replacing.size > 0 && !this.#closed) await Promise.allSettled([...this.#replacing]);
     let best: Entry | undefined;
     let bestLoad = Infinity;
-    for (const entry of this.#entries) {
+    const live = this.#live();
+    for (const entry of live) {
       if (accept && !accept(entry.worker)) continue;
       const load = [...entry.hosted].reduce((n, s) => n + s.load(), 0);
       if (load < bestLoad) {
@@ -75,7 +87,7 @@ export class WorkerPool {
       }
     }
     if (!best) {
-      if (accept && this.#entries.length > 0) return undefined;
+      if (accept && live.length > 0) return undefined;
       throw new Error('no mediasoup worker is available');
     }
     const chosen = best;
@@ -95,6 +107,10 @@ export class WorkerPool {
     }
   }
 
+  #live(): Entry[] {
+    return this.#entries.filter((e) => !e.worker.closed && !e.worker.died);
+  }
+
   async #spawn(): Promise<ms.Worker> {
     const worker = await createWorker({ logLevel: this.#logLevel, disableLiburing: true });
     if (this.#closed) {
@@ -104,8 +120,24 @@ export class WorkerPool {
     const entry: Entry = { worker, hosted: new Set() };
     this.#entries.push(entry);
     worker.on('died', (error) => this.#onDied(entry, error));
+    this.#events.started?.(worker);
     this.#log.info('mediasoup worker started', { pid: worker.pid });
     return worker;
+  }
+
+  async #replace(pid: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const worker = await this.#spawn();
+        this.#events.replaced(pid, worker.pid);
+        return;
+      } catch (err) {
+        if (this.#closed) return;
+        this.#log.error('cannot start a replacement mediasoup worker', { pid, attempt, err });
+        if (attempt >= REPLACE_ATTEMPTS) return;
+        await new Promise((r) => setTimeout(r, REPLACE_RETRY_MS));
+      }
+    }
   }
 
   #onDied(entry: Entry, error: Error): void {
@@ -113,13 +145,11 @@ export class WorkerPool {
     const index = this.#entries.indexOf(entry);
     if (index >= 0) this.#entries.splice(index, 1);
     this.#log.error('mediasoup worker died; replacing it', { pid, err: error });
+    if (!this.#closed) {
+      const replacement = this.#replace(pid);
+      this.#replacing.add(replacement);
+      void replacement.finally(() => this.#replacing.delete(replacement));
+    }
     this.#events.died(pid, error);
-    if (this.#closed) return;
-    const replacement = this.#spawn().then(
-      (worker) => this.#events.replaced(pid, worker.pid),
-      (err: unknown) => this.#log.error('cannot replace mediasoup worker', { pid, err }),
-    );
-    this.#replacing.add(replacement);
-    void replacement.finally(() => this.#replacing.delete(replacement));
   }
 }

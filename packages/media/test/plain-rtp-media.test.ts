@@ -190,7 +190,7 @@ describe('plain RTP legs: phones mixed through a room', { timeout: 120_000 }, ()
   });
 });
 
-describe('plain RTP legs: adoption into a conference, worker death', { timeout: 60_000 }, () => {
+describe('plain RTP legs: adoption into a conference, worker crash', { timeout: 60_000 }, () => {
   let media: MediaService;
   const phones: FakePhone[] = [];
 
@@ -212,7 +212,7 @@ describe('plain RTP legs: adoption into a conference, worker death', { timeout: 
     return { phone, leg };
   }
 
-  it('a phone\'s call leg adopted by a conference hears the conference, not its old call; its pipelines die with its worker', async (t) => {
+  it('a phone\'s call leg adopted by a conference hears the conference, not its old call; it survives a worker crash', async (t) => {
     const call = await media.createRoom({ label: 'call' });
     const conf = await media.createRoom({ label: 'conf' });
     assert.notEqual(call.workerPid, conf.workerPid, 'the two rooms are on different workers');
@@ -231,18 +231,36 @@ describe('plain RTP legs: adoption into a conference, worker death', { timeout: 
     await until('ann no longer hears bob, bob no longer hears ann', () => ann.phone.levels([1100])[1100]! < -50 && bob.phone.levels([600])[600]! < -50);
     assert.equal(asked, 0, 'adoption does not renegotiate a phone');
 
-    // ann's transport stays on the call's router: the death of that worker takes ann and bob, not cid.
-    const pids = [...ann.leg.pipelinePids, ...bob.leg.pipelinePids];
-    const reasons: string[] = [];
-    ann.leg.once('closed', (reason) => reasons.push(`ann:${reason}`));
-    bob.leg.once('closed', (reason) => reasons.push(`bob:${reason}`));
-    process.kill(call.workerPid, 'SIGKILL');
-    await until('both legs closed', () => reasons.length === 2);
-    assert.deepEqual(reasons.sort(), ['ann:worker-died', 'bob:worker-died']);
-    await until('their pipelines are gone', () => pids.every((pid) => !alive(pid)));
-    assert.equal(cid.leg.closed, false);
+    // ann's transport stays on the call's router. That worker dies: both rooms rebuild (ann and bob get new
+    // PlainTransports, same phone ports), nobody closes, and ann hears the conference again.
+    const portsBefore = [ann.leg.localPort, bob.leg.localPort];
+    const closed: string[] = [];
+    for (const p of [ann, bob, cid]) p.leg.once('closed', (reason) => closed.push(`${p.leg.label}:${reason}`));
+    const reoffers: string[] = [];
+    for (const p of [ann, bob, cid]) p.leg.on('renegotiationneeded', () => reoffers.push(p.leg.label));
+    const recovered: string[] = [];
+    call.on('recovered', ({ legs }) => recovered.push(`call:${legs}`));
+    conf.on('recovered', ({ legs }) => recovered.push(`conf:${legs}`));
+    const victim = call.workerPid;
+    const killedAt = Date.now();
+    process.kill(victim, 'SIGKILL');
+    await until('both rooms recovered', () => recovered.length === 2);
+    assert.deepEqual(recovered.sort(), ['call:1', 'conf:1']);
+    assert.deepEqual(closed, [], 'no leg closes');
+    assert.notEqual(ann.leg.workerPid, victim);
+    assert.notEqual(call.workerPid, victim);
+    assert.deepEqual([ann.leg.localPort, bob.leg.localPort], portsBefore, 'the phones keep their ports (the relay owns them)');
+    await until('the rebuilt legs ask for a re-offer', () => reoffers.includes('ann') && reoffers.includes('bob'));
+    assert.ok(!reoffers.includes('cid'), 'cid needs no re-offer');
+    const heard = await waitForPhoneTones(ann.phone, [1700], { timeoutMs: 10_000 });
+    await waitForPhoneTones(cid.phone, [600], { timeoutMs: 10_000 });
+    t.diagnostic(`ann hears cid again ${Date.now() - killedAt} ms after the crash, before any re-offer (${heard.levels[1700]} dBFS)`);
+    for (const p of [ann, bob]) await p.leg.applyRemoteAnswer(p.phone.answer(await p.leg.createLocalOffer()));
+    assert.equal(ann.leg.needsRenegotiation, false);
+    await waitForPhoneTones(ann.phone, [1700]);
     const cidStats = await cid.leg.getStats();
     assert.ok(cidStats.pipelines.uplink && cidStats.pipelines.mixer, 'cid keeps its pipelines');
+    call.close();
     conf.close();
     await until('no pipeline left', () => liveGstPids().length === 0);
   });
