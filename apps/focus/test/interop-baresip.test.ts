@@ -6,29 +6,24 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { webrtcLikeOffer, type SipTestDialog, type SipTestUa } from '@conclave/sip-test-ua';
+import { BaresipPeer, webrtcLikeOffer, type SipTestDialog, type SipTestUa } from '@conclave/test-peers';
 import { startStack, type TestStack } from './support/stack.ts';
-import { Baresip } from './support/baresip.ts';
 import { waitFor as waitUntil } from './support/wait.ts';
 
 let stack: TestStack;
-let dave: Baresip;
-let erin: Baresip;
+let dave: BaresipPeer;
+let erin: BaresipPeer;
 
 before(async () => {
   stack = await startStack();
-  dave = await Baresip.start({
-    account: `<sip:dave@127.0.0.1:${stack.sipPort};transport=udp>;auth_pass=dave-secret;regint=300`,
-    sipPort: 25162, ctrlPort: 25444, rtpPorts: '25170-25190',
-  });
-  erin = await Baresip.start({
-    account: `<sip:erin@127.0.0.1:${stack.sipPort};transport=udp>;auth_pass=erin-secret;regint=300;answermode=auto`,
-    sipPort: 25262, ctrlPort: 25445, rtpPorts: '25270-25290',
-  });
+  const registrar = (password: string) => ({ host: '127.0.0.1', port: stack.sipPort, password });
+  [dave, erin] = await Promise.all([
+    BaresipPeer.start({ user: 'dave', registrar: registrar('dave-secret'), autoAnswer: false, toneHz: 500 }),
+    BaresipPeer.start({ user: 'erin', registrar: registrar('erin-secret'), toneHz: 500 }),
+  ]);
 });
 after(async () => {
-  dave?.stop();
-  erin?.stop();
+  await Promise.all([dave?.close(), erin?.close()]);
   await stack?.close();
 });
 
@@ -42,7 +37,7 @@ let conf: { uri: string; dialog: SipTestDialog };
 test('baresip registers with digest authentication (MD5 challenge for baresip)', async () => {
   await waitFor(() => stack.focus.registrar.isRegistered('dave') && stack.focus.registrar.isRegistered('erin'), 'both registrations');
   const binding = stack.focus.registrar.lookup('dave')!;
-  assert.match(binding.contact, /^sip:dave(-[^@]+)?@127\.0\.0\.1:25162/, `contact ${binding.contact}`);
+  assert.match(binding.contact, new RegExp(`^sip:dave(-[^@]+)?@127\\.0\\.0\\.1:${dave.sipPort}[;>]?`), `contact ${binding.contact}`);
   assert.match(binding.userAgent ?? '', /baresip/i);
   assert.equal(binding.media, 'plain', 'a phone without +sip.ice gets plain RTP');
   await waitFor(() => /200 OK/.test(dave.output), 'baresip to report 200 OK for its REGISTER');
@@ -54,8 +49,9 @@ test('baresip dials into a conference and shows up connected in the roster', asy
   const created = await alice.invite('sip:conference@127.0.0.1', webrtcLikeOffer());
   assert.equal(created.final.status, 200);
   conf = { uri: /<([^>]+)>;isfocus/.exec(created.final.get('Contact')!)![1]!, dialog: created.dialog! };
-  dave.command('dial', conf.uri);
-  await waitFor(() => dave.events.some((e) => e.type === 'CALL_ESTABLISHED'), 'baresip in the conference');
+  const mark = dave.mark();
+  await dave.call(conf.uri);
+  await dave.waitForEvent('CALL_ESTABLISHED', { since: mark, timeoutMs: 10_000 });
   const conference = stack.focus.conferences.registry.findByUri(conf.uri)!;
   await waitFor(() => conference.participants.some((p) => p.entity === 'sip:dave@127.0.0.1' && p.status === 'connected'), 'dave connected');
 });
@@ -71,10 +67,9 @@ test('a baresip on a call through the focus is referred into the conference (int
   await call.dialog!.bye();
   await waitFor(() => stack.focus.calls.length === 0, "alice's old call gone");
   // erin's call (now the conference's) is still up: baresip never saw a BYE.
-  assert.equal(erin.events.some((e) => e.type === 'CALL_CLOSED'), false, 'erin stays in the conference');
+  assert.equal(erin.raw.some((e) => e.type === 'CALL_CLOSED'), false, 'erin stays in the conference');
   assert.equal(conference.participants.filter((p) => p.status === 'connected').length, 3);
   await conf.dialog.bye();
-  dave.command('hangup');
-  erin.command('hangup');
+  await Promise.all([dave.hangup(), erin.hangup()]);
   await waitFor(() => stack.focus.conferences.registry.size === 0, 'conference over');
 });
