@@ -1,0 +1,12 @@
+export { ConferenceClaims, listClaimedConferences } from './conference-claims.ts';
+export type { ConferenceClaimsOptions, ClaimedConference } from './conference-claims.ts';
+export { NodeMembership, getNode, listNodes } from './node-registry.ts';
+export type { NodeRecord, NodeMembershipOptions } from './node-registry.ts';
+export { connectRedis, describeTarget } from './redis-connection.ts';
+export type { RedisTarget } from './redis-connection.ts';
+export { writeEdgeTables, md5Ha1, KAMAILIO_TABLE_VERSIONS } from './edge-tables.ts';
+export type { EdgeUser } from './edge-tables.ts';
+export { clusterKeys, DEFAULT_PREFIX } from './keys.ts';
+export type { ClusterKeys } from './keys.ts';
+export { RedisServerProcess } from './redis-server.ts';
+export type { RedisServerOptions } from './redis-server.ts';
