@@ -5,15 +5,25 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { createLogger } from '@conclave/log';
-import { SipServer } from '@conclave/sip-server';
+import { SipServer, type SipServerStats } from '@conclave/sip-server';
 import { MediaService } from '@conclave/media';
 import { AdminApi, Focus, conferenceHostFor, directoryAuthenticator } from '@conclave/focus';
 import type { ConclaveConfig } from './config.ts';
 import { WebServer } from './web-server.ts';
+import { Metrics } from './metrics.ts';
 
 const WEB_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../web/dist');
 
-export async function runConclave(config: ConclaveConfig): Promise<void> {
+/** Where a running Conclave listens, as bound (ports configured as 0 are the ones the kernel picked). */
+export interface BoundAddresses {
+  http: { host: string; port: number };
+  sip: { udp?: { host: string; port: number }; tcp?: { host: string; port: number }; ws?: { host: string; port: number } };
+  drachtio: { host: string; port: number };
+  media: { rtcMinPort: number; rtcMaxPort: number };
+}
+
+/** Starts everything; resolves with the bound addresses once every listener is up. */
+export async function runConclave(config: ConclaveConfig): Promise<BoundAddresses | undefined> {
   const level = (process.env['CONCLAVE_LOG_LEVEL'] as ConclaveConfig['logLevel'] | undefined) ?? config.logLevel;
   const log = createLogger('conclave', { level });
   const stoppers: Array<() => Promise<void> | void> = [];
@@ -56,6 +66,9 @@ export async function runConclave(config: ConclaveConfig): Promise<void> {
     stoppers.push(() => media.close());
 
     const lines: string[] = [];
+    let sipStats: (() => SipServerStats) | undefined;
+    // What the focus and the page must use: the bound ports (a configured 0 is picked by the kernel).
+    let bound: Pick<BoundAddresses, 'sip' | 'drachtio'> = { sip: {}, drachtio: { host: config.drachtio.host, port: config.drachtio.port } };
     if (config.drachtio.embedded) {
       const sip = new SipServer({
         listen: {
@@ -68,21 +81,23 @@ export async function runConclave(config: ConclaveConfig): Promise<void> {
       });
       const a = await sip.start();
       stoppers.push(() => sip.close());
+      sipStats = () => sip.stats();
       if (a.udp) lines.push(`SIP over UDP         sip:${a.udp.host}:${a.udp.port};transport=udp`);
       if (a.tcp) lines.push(`SIP over TCP         sip:${a.tcp.host}:${a.tcp.port};transport=tcp`);
       if (a.ws) lines.push(`SIP over WebSocket   ws://${a.ws.host}:${a.ws.port}`);
       lines.push(`drachtio control     ${a.control.host}:${a.control.port} (embedded server)`);
+      bound = { sip: { ...(a.udp ? { udp: a.udp } : {}), ...(a.tcp ? { tcp: a.tcp } : {}), ...(a.ws ? { ws: a.ws } : {}) }, drachtio: a.control };
     } else {
       lines.push(`drachtio control     ${config.drachtio.host}:${config.drachtio.port} (external drachtio-server)`);
     }
 
     const focus = new Focus({
-      drachtio: config.drachtio,
+      drachtio: { ...config.drachtio, port: bound.drachtio.port },
       domain: config.domain,
       users: config.users,
       admins: config.admins,
       media,
-      conference: { ...config.conference, conferenceHost: conferenceHostFor(config.domain, config.sip.udpPort) },
+      conference: { ...config.conference, conferenceHost: conferenceHostFor(config.domain, bound.sip.udp?.port ?? config.sip.udpPort) },
       sessionTimer: { expires: config.sip.sessionExpires, minSE: config.sip.minSessionExpires },
       logger: log.child('focus'),
     });
@@ -95,13 +110,19 @@ export async function runConclave(config: ConclaveConfig): Promise<void> {
       logger: log.child('admin-api'),
     });
 
-    const wsUri = `ws://${config.sip.host}:${config.sip.wsPort}`;
+    const metrics = new Metrics({
+      sources: { focus: () => focus.stats(), media: () => media.stats(), sip: sipStats },
+      auth: directoryAuthenticator(focus.directory),
+      logger: log.child('metrics'),
+    });
+
+    const wsUri = `ws://${config.sip.host}:${bound.sip.ws?.port ?? config.sip.wsPort}`;
     const web = new WebServer({
       host: config.http.host,
       port: config.http.port,
       root: WEB_ROOT,
       pageConfig: { wsUri, domain: config.domain, conferenceFactoryUri: `sip:${config.conference.factoryUser}@${config.domain}`, adminApi: '/api' },
-      routes: [(req, res) => admin.handle(req, res)],
+      routes: [metrics.handle, (req, res) => admin.handle(req, res)],
       logger: log.child('web'),
     });
     const w = await web.start();
@@ -114,9 +135,11 @@ export async function runConclave(config: ConclaveConfig): Promise<void> {
     lines.push(`mediasoup            ${media.workerPids.length} worker(s), RTC ports ${config.media.rtcMinPort}-${config.media.rtcMaxPort} on ${config.media.listenIp}`);
     lines.push(`SIP domain           ${config.domain}  (conference factory sip:${config.conference.factoryUser}@${config.domain})`);
     process.stdout.write(`\nConclave is running:\n  ${lines.join('\n  ')}\nPress Ctrl-C to stop.\n\n`);
+    return { http: { host: w.host, port: w.port }, ...bound, media: { rtcMinPort: config.media.rtcMinPort, rtcMaxPort: config.media.rtcMaxPort } };
   } catch (err) {
     log.error('start-up failed', { error: (err as Error).message });
     await stop('start-up failure', 1);
+    return undefined;
   }
 }
 

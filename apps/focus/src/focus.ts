@@ -39,6 +39,19 @@ export interface FocusOptions {
 /** The methods the focus handles (Allow header of OPTIONS and 405 answers). */
 const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, UPDATE, INFO';
 
+/** Live counts of what the focus holds (for /metrics). */
+export interface FocusStats {
+  calls: number;
+  conferences: number;
+  /** Participants of every live conference (connected or joining). */
+  participants: number;
+  /** Conference event package subscriptions. */
+  subscriptions: number;
+  /** Media dialogs owned by conferences (members). */
+  members: number;
+  registrations: number;
+}
+
 type FocusEvents = {
   connected: [hostport: string];
   disconnected: [];
@@ -80,6 +93,18 @@ export class Focus extends EventEmitter<FocusEvents> {
 
   get calls(): Call[] {
     return [...this.#calls.values()];
+  }
+
+  stats(): FocusStats {
+    const sessions = this.conferences.sessions;
+    return {
+      calls: this.#calls.size,
+      conferences: sessions.length,
+      participants: sessions.reduce((n, s) => n + s.conference.size, 0),
+      subscriptions: sessions.reduce((n, s) => n + s.subscriberCount, 0),
+      members: sessions.reduce((n, s) => n + s.members.length, 0),
+      registrations: this.registrar.bindingCount,
+    };
   }
 
   /** Connects to the drachtio server; resolves on the first successful connection. */

@@ -1,5 +1,5 @@
 export { Focus, conferenceHostFor } from './focus.ts';
-export type { FocusOptions } from './focus.ts';
+export type { FocusOptions, FocusStats } from './focus.ts';
 export { Call, mediaWarning } from './call.ts';
 export type { CallParty, CallSide, CallState } from './call.ts';
 export { Registrar } from './registrar.ts';

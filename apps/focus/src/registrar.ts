@@ -65,6 +65,13 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     return all.sort((a, b) => b.createdAt - a.createdAt)[0];
   }
 
+  /** Live bindings of every user (for /metrics). */
+  get bindingCount(): number {
+    let n = 0;
+    for (const map of this.#bindings.values()) n += map.size;
+    return n;
+  }
+
   bindingsOf(user: string): Binding[] {
     this.#sweep();
     return [...(this.#bindings.get(user)?.values() ?? [])];

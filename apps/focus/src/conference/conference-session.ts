@@ -14,7 +14,7 @@ import { agreementFromAnswer, intervalAfter422, negotiateAsUas, uacRequestHeader
 import { conferenceErrorStatus, mediaWarning } from '../sip-status.ts';
 import { allowsUpdate, dialogAnswer, endDialog, isSipFailure, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
 import { Member } from './member.ts';
-import { StreamDescriber } from './stream-description.ts'; // issue 12: <media> entries in the roster
+import { StreamDescriber, describeStreams, legStreams } from './stream-description.ts';
 
 export interface ConferenceSessionOptions {
   conference: Conference;
@@ -197,7 +197,7 @@ export class ConferenceSession {
     if (this.conference.participant(participant.id)) {
       this.conference.batch(() => {
         this.conference.connect(participant.id);
-        this.conference.setMedia(participant.id, [{ id: 'audio', type: 'audio', label: 'main-audio', status: 'sendrecv' }]);
+        this.conference.setMedia(participant.id, describeStreams(legStreams(media.leg)));
       });
     }
     this.#log.info('participant moved into the conference', { participant: joiner.aor, participants: this.conference.size, reoffer: result });
@@ -370,7 +370,7 @@ export class ConferenceSession {
     if (connectNow) {
       this.conference.batch(() => {
         this.conference.connect(participantId);
-        this.conference.setMedia(participantId, [{ id: 'audio', type: 'audio', label: 'main-audio', status: 'sendrecv' }]);
+        this.conference.setMedia(participantId, describeStreams(legStreams(media.leg)));
       });
     }
     return member;
