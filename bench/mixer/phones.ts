@@ -17,12 +17,26 @@ const CYCLE = 50; // frames: bursts repeat every second
 const ONSET = [0, 25] as const;
 const BURST_FRAMES = 15;
 const ONSET_RMS = 5000;
+const BURST_FREQ = [500, 650] as const;
+
+/** Amplitude of `freq` in 16 kHz `pcm` (one DFT bin). */
+function toneAmplitude(pcm: Int16Array, freq: number): number {
+  let re = 0;
+  let im = 0;
+  for (let i = 0; i < pcm.length; i++) {
+    const w = (2 * Math.PI * freq * i) / MIX_RATE;
+    re += pcm[i]! * Math.cos(w);
+    im -= pcm[i]! * Math.sin(w);
+  }
+  return (2 * Math.sqrt(re * re + im * im)) / Math.max(1, pcm.length);
+}
 
 function frame(k: number, slot: 0 | 1 | undefined): Int16Array {
   const pcm = new Int16Array(FRAME_SAMPLES);
   if (slot === undefined) return pcm;
   const inBurst = k % CYCLE >= ONSET[slot] && k % CYCLE < ONSET[slot] + BURST_FRAMES;
-  const [bg, burst] = slot === 0 ? [300, 500] : [350, 650];
+  const bg = slot === 0 ? 300 : 350;
+  const burst = BURST_FREQ[slot];
   for (let i = 0; i < FRAME_SAMPLES; i++) {
     const t = (k * FRAME_SAMPLES + i) / MIX_RATE;
     pcm[i] = Math.round(2000 * Math.sin(2 * Math.PI * bg * t) + (inBurst ? 12000 * Math.sin(2 * Math.PI * burst * t) : 0));
@@ -66,7 +80,7 @@ class Phone {
     this.spec = spec;
     this.socket = socket;
     this.clockRate = rtpClockRate(spec.codec);
-    this.rtp = new RtpPacketizer({ payloadType: spec.payloadType, clockRate: this.clockRate });
+    this.rtp = new RtpPacketizer({ payloadType: spec.payloadType, clockRate: this.clockRate, ssrc: spec.ssrc });
   }
 }
 
@@ -114,12 +128,11 @@ function onPacket(p: Phone, msg: Buffer): void {
   if (!pcm) return;
   const loud = rms(pcm) > ONSET_RMS;
   if (loud && !p.loud) {
-    // Which talker's burst is this? The most recent onset in the room.
-    const [a, b] = onsets.get(p.spec.room)!;
-    const slot = a >= b ? 0 : 1;
-    const at = Math.max(a, b);
+    // Whose burst is this? Each talker bursts at its own frequency.
+    const slot = toneAmplitude(pcm, BURST_FREQ[0]) >= toneAmplitude(pcm, BURST_FREQ[1]) ? 0 : 1;
+    const at = onsets.get(p.spec.room)![slot];
     if (slot === p.spec.talker) ownEchoes++;
-    else if (at > 0 && arrival - at < 400) latencies.push(arrival - at);
+    else if (at > 0 && arrival - at < 1000) latencies.push(arrival - at);
   }
   p.loud = loud;
 }

@@ -7,6 +7,8 @@ export interface PhoneSpec {
   codec: PhoneCodec;
   payloadType: number;
   room: number;
+  /** RTP SSRC the phone sends with (known in advance: mediasoup's producers match on it). */
+  ssrc: number;
   /** 0 or 1: one of the room's two talkers (bursts half a second apart); undefined: a listener. */
   talker?: 0 | 1;
 }

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineCpu } from '../lib/procfs.ts';
+import { engineCost, type EngineCost } from './engine-cost.ts';
 import type { FromHost, FromPhones, HostStats, PhoneCodec, PhoneSpec, PhoneStats, ToHost, ToPhones } from './protocol.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,13 +19,16 @@ export const MIXER_HELP = `pnpm bench mixer [options]: the room mixer with N syn
   --layouts one,rooms8   one conference of N, and conferences of 8 (2 talkers in every conference)
   --codecs g711,mixed    all G.711 (PCMU), and mixed (every 4th phone Opus, the rest PCMU)
   --seconds 10           measured time per run (after --warmup 3 seconds)
+  --no-forward           skip the baseline: mediasoup only forwarding the same G.711 streams
   --json FILE            write the results as JSON
 `;
 
 type Layout = 'one' | 'rooms8';
 type CodecMix = 'g711' | 'mixed';
+type Engine = 'mixer' | 'mediasoup-forward';
 
 interface RunResult {
+  engine: Engine;
   phones: number;
   layout: Layout;
   codecs: CodecMix;
@@ -46,9 +50,10 @@ interface RunResult {
   senderLateP99Ms: number;
   sharedEncodesPerTick: number;
   privateEncodesPerTick: number;
-  packetsLost: number;
   concealedFrames: number;
   ownEchoes: number;
+  /** The engine alone (no sockets), same phones: measured in the driver before the UDP runs. */
+  engineOnly?: EngineCost;
 }
 
 function progress(line: string): void {
@@ -60,7 +65,7 @@ function specs(n: number, layout: Layout, codecs: CodecMix): PhoneSpec[] {
   return Array.from({ length: n }, (_, i) => {
     const inRoom = i % size;
     const codec: PhoneCodec = codecs === 'mixed' && i % 4 === 1 ? 'opus' : 'PCMU';
-    const spec: PhoneSpec = { id: `p${i}`, codec, payloadType: codec === 'opus' ? 111 : 0, room: Math.floor(i / size) };
+    const spec: PhoneSpec = { id: `p${i}`, codec, payloadType: codec === 'opus' ? 111 : 0, room: Math.floor(i / size), ssrc: 0x10000 + i };
     if (inRoom < 2) spec.talker = inRoom as 0 | 1;
     return spec;
   });
@@ -114,9 +119,9 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
-async function runOne(n: number, layout: Layout, codecs: CodecMix, seconds: number, warmup: number): Promise<RunResult> {
+async function runOne(engine: Engine, n: number, layout: Layout, codecs: CodecMix, seconds: number, warmup: number): Promise<RunResult> {
   const phoneSpecs = specs(n, layout, codecs);
-  const host = new Child<ToHost, FromHost>('host.ts');
+  const host = new Child<ToHost, FromHost>(engine === 'mixer' ? 'host.ts' : 'forward-host.ts');
   const phones = new Child<ToPhones, FromPhones>('phones.ts');
   try {
     const hostReady = await host.request({ type: 'setup', phones: phoneSpecs }, 'ready');
@@ -137,7 +142,7 @@ async function runOne(n: number, layout: Layout, codecs: CodecMix, seconds: numb
     const busy = (m1.busy - m0.busy) / wall;
     const ticks = Math.max(1, h1.ticks);
     return {
-      phones: n, layout, codecs, rooms: new Set(phoneSpecs.map((s) => s.room)).size, seconds: wall,
+      engine, phones: n, layout, codecs, rooms: new Set(phoneSpecs.map((s) => s.room)).size, seconds: wall,
       hostCores, phonesCores, otherCores: Math.max(0, busy - hostCores - phonesCores), kernelCores: (m1.kernel - m0.kernel) / wall,
       cpuPerLegPct: (100 * hostCores) / n, legsPerCore: n / hostCores,
       latencyP50Ms: percentile(p1.latencies, 0.5), latencyP95Ms: percentile(p1.latencies, 0.95), latencySamples: p1.latencies.length,
@@ -145,7 +150,6 @@ async function runOne(n: number, layout: Layout, codecs: CodecMix, seconds: numb
       tickLateP99Ms: h1.lateP99Ms, senderLateP99Ms: p1.senderLateP99Ms,
       sharedEncodesPerTick: (h1.sharedEncodes - h0.sharedEncodes) / ticks,
       privateEncodesPerTick: (h1.privateEncodes - h0.privateEncodes) / ticks,
-      packetsLost: (p1.sent - p0.sent) - (h1.packetsIn - h0.packetsIn),
       concealedFrames: h1.concealedFrames - h0.concealedFrames,
       ownEchoes: p1.ownEchoes,
     };
@@ -159,13 +163,14 @@ const f1 = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : '-');
 const f2 = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : '-');
 
 function table(results: RunResult[]): string {
-  const head = ['phones', 'layout', 'codecs', 'mixer cores', '% core/leg', 'legs/core', 'latency p50/p95 ms', 'jitter mean/max ms',
-    'interval dev p99 ms', 'tick late p99 ms', 'encodes/tick shared+private', 'phones cores', 'others', 'lost/concealed', 'own echo'];
+  const head = ['engine', 'phones', 'layout', 'codecs', 'mixer cores', '% core/leg', 'legs/core', 'latency p50/p95 ms', 'jitter mean/max ms',
+    'interval dev p99 ms', 'tick late p99 ms', 'encodes/tick shared+private', 'phones cores', 'others', 'concealed frames', 'own echo', 'engine only: µs/tick, legs/core'];
   const rows = results.map((r) => [
-    String(r.phones), r.layout === 'one' ? '1 room' : `${r.rooms} rooms of 8`, r.codecs, f2(r.hostCores), f2(r.cpuPerLegPct), r.legsPerCore.toFixed(0),
+    r.engine === 'mixer' ? 'mixer' : 'mediasoup forward', String(r.phones), r.layout === 'one' ? '1 room' : `${r.rooms} rooms of 8`, r.codecs, f2(r.hostCores), f2(r.cpuPerLegPct), r.legsPerCore.toFixed(0),
     `${f1(r.latencyP50Ms)} / ${f1(r.latencyP95Ms)} (${r.latencySamples})`, `${f2(r.jitterMeanMs)} / ${f2(r.jitterMaxMs)}`, f2(r.intervalDevP99Ms),
     f2(r.tickLateP99Ms), `${f1(r.sharedEncodesPerTick)} + ${f1(r.privateEncodesPerTick)}`, f2(r.phonesCores), f2(r.otherCores),
-    `${r.packetsLost}/${r.concealedFrames}`, String(r.ownEchoes),
+    String(r.concealedFrames), String(r.ownEchoes),
+    r.engineOnly ? `${r.engineOnly.usPerTick.toFixed(0)}, ${r.engineOnly.legsPerCore.toFixed(0)}` : '',
   ]);
   return [head, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n').replace(/\n/, `\n|${head.map(() => '---').join('|')}|\n`);
 }
@@ -174,7 +179,7 @@ export async function runMixerBench(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true, allowPositionals: false,
     options: { sizes: { type: 'string' }, layouts: { type: 'string' }, codecs: { type: 'string' }, seconds: { type: 'string' },
-      warmup: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' } },
+      warmup: { type: 'string' }, json: { type: 'string' }, 'no-forward': { type: 'boolean' }, help: { type: 'boolean' } },
   });
   if (values.help) {
     process.stdout.write(MIXER_HELP);
@@ -194,10 +199,14 @@ export async function runMixerBench(argv: string[]): Promise<number> {
   for (const codec of codecs) {
     for (const layout of layouts) {
       for (const n of sizes) {
-        progress(`${n} phones, ${layout}, ${codec}: ${warmup} s warm-up + ${seconds} s`);
-        const r = await runOne(n, layout, codec, seconds, warmup);
-        progress(`  mixer ${f2(r.hostCores)} cores (${f2(r.cpuPerLegPct)} % per leg), latency p50 ${f1(r.latencyP50Ms)} ms, jitter ${f2(r.jitterMeanMs)} ms, others ${f2(r.otherCores)} cores`);
-        results.push(r);
+        const engines: Engine[] = codec === 'g711' && !values['no-forward'] ? ['mixer', 'mediasoup-forward'] : ['mixer'];
+        for (const engine of engines) {
+          progress(`${engine}: ${n} phones, ${layout}, ${codec}: ${warmup} s warm-up + ${seconds} s`);
+          const r = await runOne(engine, n, layout, codec, seconds, warmup);
+          if (engine === 'mixer') r.engineOnly = engineCost(specs(n, layout, codec));
+          progress(`  ${f2(r.hostCores)} cores (${f2(r.cpuPerLegPct)} % per leg), latency p50 ${f1(r.latencyP50Ms)} ms, jitter ${f2(r.jitterMeanMs)} ms, others ${f2(r.otherCores)} cores`);
+          results.push(r);
+        }
       }
     }
   }
@@ -205,8 +214,8 @@ export async function runMixerBench(argv: string[]): Promise<number> {
   if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2) + '\n');
   // Headline: G.711 at the largest N, the costlier of the two layouts; latency p95 and mean jitter
   // over every G.711 run at that N.
-  const g711 = results.filter((r) => r.codecs === 'g711');
-  const pool = g711.length > 0 ? g711 : results;
+  const g711 = results.filter((r) => r.codecs === 'g711' && r.engine === 'mixer');
+  const pool = g711.length > 0 ? g711 : results.filter((r) => r.engine === 'mixer');
   const maxN = Math.max(...pool.map((r) => r.phones));
   const atMax = pool.filter((r) => r.phones === maxN);
   const legsPerCore = Math.min(...atMax.map((r) => r.legsPerCore));

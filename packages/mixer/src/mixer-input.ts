@@ -38,6 +38,7 @@ export const SILENCE_DBOV = -127;
 const MAX_CONCEAL_FRAMES = 5;
 // A timestamp jump this far ahead is a new stream (sender restart, long DTX), not a loss.
 const RESYNC_MS = 1000;
+const ADAPT_WINDOW_FRAMES = 50;
 
 export class MixerInput {
   readonly id: string;
@@ -61,6 +62,8 @@ export class MixerInput {
   #nextTs = 0;
   #delayMs: number;
   #concealed = 0;
+  #minQueued = Infinity;
+  #window = 0;
   #level = SILENCE_DBOV;
   #talking = false;
   #hangover = 0;
@@ -165,12 +168,14 @@ export class MixerInput {
       }
       const next = head && tsDiff(head.ts, this.#nextTs) === this.#rtpPerFrame ? head.payload : undefined;
       this.#append(this.#decoder.conceal(FRAME_SAMPLES, next));
-      this.#nextTs = (this.#nextTs + this.#rtpPerFrame) >>> 0;
+      // A later packet is here, so this one is lost: move on. Nothing is here: it is late, so wait for it
+      // (the playout delay grows by a frame; #adaptDelay takes it back once the jitter allows).
+      if (head) this.#nextTs = (this.#nextTs + this.#rtpPerFrame) >>> 0;
       this.#concealed++;
       this.stats.concealedFrames++;
     }
     this.#emitFrame();
-    this.#trimDelay();
+    this.#adaptDelay();
     return true;
   }
 
@@ -230,19 +235,30 @@ export class MixerInput {
     this.#delayMs = Math.min(this.#maxDelayMs, Math.max(this.#minDelayMs, Math.ceil(3 * this.#buffer.jitterMs)));
   }
 
-  /** More buffered than the delay needs (a burst, or a sender clock faster than ours): drop one packet. */
-  #trimDelay(): void {
-    const delay = this.#delayMs;
-    const buffered = this.#buffer.spanFrom(this.#nextTs) / (this.#rtpPerFrame / FRAME_MS);
+  /**
+   * Keeps the playout delay near its target. Each second, the least audio that was waiting after a tick
+   * tells how much of the delay was never needed; a frame more than the target is dropped (one packet
+   * skipped). A burst far beyond the target is trimmed at once.
+   */
+  #adaptDelay(): void {
+    const perMs = this.#rtpPerFrame / FRAME_MS;
+    const queued = this.#buffer.size > 0 ? this.#buffer.spanFrom(this.#nextTs) / perMs + FRAME_MS : 0;
+    const target = Math.min(this.#maxDelayMs, Math.max(this.#minDelayMs, 3 * this.#buffer.jitterMs));
+    this.#delayMs = target;
     this.stats.jitterMs = this.#buffer.jitterMs;
-    this.stats.delayMs = delay;
-    if (buffered > delay + 3 * FRAME_MS) {
-      const dropped = this.#buffer.shift();
-      if (dropped) {
+    this.stats.delayMs = target;
+    if (queued < this.#minQueued) this.#minQueued = queued;
+    const windowDone = ++this.#window >= ADAPT_WINDOW_FRAMES;
+    if (queued > target + 3 * FRAME_MS || (windowDone && this.#minQueued >= target + FRAME_MS)) {
+      if (this.#buffer.shift()) {
         this.stats.droppedForDelay++;
         const head = this.#buffer.peek();
         if (head) this.#nextTs = head.ts;
       }
+    }
+    if (windowDone) {
+      this.#window = 0;
+      this.#minQueued = Infinity;
     }
   }
 

@@ -340,3 +340,32 @@ test('sine helper sanity (the tests measure what they claim)', () => {
   assert.ok(Math.abs(toneAmplitude(f, 400) - 1000) < 5);
   assert.ok(toneAmplitude(f, 700) < 5);
 });
+
+test('a late packet is waited for (the delay grows a frame), and the delay shrinks back once arrivals are steady', () => {
+  const mixer = new RoomMixer({ log });
+  try {
+    const input = mixer.addInput('a', 'PCMU');
+    const ear = new Ear('PCMU');
+    mixer.addOutput('l', 'PCMU', { onPayload: ear.sink });
+    const phone = new TonePhone(input, 'PCMU', 400, 8000);
+    run(mixer, 20, [phone]);
+    // A 40 ms network stall: two packets are held and arrive together with the next one, so one tick
+    // finds nothing at all to play (late, not lost).
+    const held: Array<() => void> = [];
+    const stalled = { send: (now: number): void => { held.push(() => phone.send(now)); } };
+    run(mixer, 2, [stalled]);
+    for (const release of held) release();
+    run(mixer, 1, [phone]);
+    assert.equal(input.stats.late, 0, 'the late packet was played, not dropped');
+    assert.equal(input.stats.concealedFrames, 1);
+    assert.equal(input.stats.droppedForDelay, 0);
+    // Steady arrivals again: after one full second (50-frame window) of it, the extra frame is dropped.
+    run(mixer, 110, [phone]);
+    assert.equal(input.stats.droppedForDelay, 1);
+    run(mixer, 100, [phone]);
+    assert.equal(input.stats.droppedForDelay, 1, 'and only that one');
+    assert.equal(input.stats.concealedFrames, 1);
+  } finally {
+    mixer.close();
+  }
+});
