@@ -6,6 +6,7 @@
 import { test, expect, type WebSocketRoute } from '@playwright/test';
 import { dial, expectHears, expectRegistered, line, login, openUserPage, type UserPage } from '../support/phone.ts';
 import { TONES } from '../support/tones.ts';
+import { E2E_WS_URL } from '../support/env.ts';
 
 let alice: UserPage;
 let bob: UserPage;
@@ -19,7 +20,7 @@ test('the WebSocket drops mid-call: the page reconnects, the call survives and s
   // bob's SIP WebSocket goes through a proxy the test can cut.
   const pageSides: WebSocketRoute[] = [];
   let connections = 0;
-  await bob.page.routeWebSocket(/:28088/, (ws) => {
+  await bob.page.routeWebSocket(new RegExp(`:${new URL(E2E_WS_URL).port}(/|$)`), (ws) => {
     connections++;
     pageSides.push(ws);
     ws.connectToServer();

@@ -3,6 +3,7 @@
  * the focus (a drachtio-srf app connected to it like to any drachtio-server), a mediasoup worker pool
  * and the web page. With `drachtio.embedded: false` the focus connects to a real drachtio-server instead.
  */
+import { renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type ConclaveConfig } from './config.ts';
 
@@ -14,6 +15,9 @@ Options:
   -c, --config <file>   JSON config file (see README "Configuration"); default: built-in defaults,
                         or $CONCLAVE_CONFIG when set
       --print-config    print the effective configuration as JSON and exit
+      --ready-file <f>  once every listener is up, write JSON with the bound addresses to <f>
+                        ({ pid, http, sip: { udp, tcp, ws }, drachtio, media }): ports configured
+                        as 0 are picked by the system, and this is how a test harness learns them
   -h, --help            show this help
 
 Environment:
@@ -25,7 +29,7 @@ async function main(): Promise<number> {
   let args;
   try {
     args = parseArgs({
-      options: { config: { type: 'string', short: 'c' }, 'print-config': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, 'print-config': { type: 'boolean' }, 'ready-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
     }).values;
   } catch (err) {
@@ -52,7 +56,13 @@ async function main(): Promise<number> {
   }
   // The runtime (mediasoup, SIP, focus) is loaded only now, so --help and config errors stay instant.
   const { runConclave } = await import('./app.ts');
-  await runConclave(config);
+  const bound = await runConclave(config);
+  const readyFile = args['ready-file'];
+  if (bound && readyFile) {
+    // Written whole then renamed, so a reader never sees half a file.
+    writeFileSync(`${readyFile}.tmp`, JSON.stringify({ pid: process.pid, ...bound }, null, 2) + '\n');
+    renameSync(`${readyFile}.tmp`, readyFile);
+  }
   return -1; // keeps running until a signal
 }
 
