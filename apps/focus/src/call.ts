@@ -322,6 +322,17 @@ export class Call extends EventEmitter<CallEvents> {
       if (this.listenerCount('refer') > 0) this.emit('refer', side, req, res);
       else this.relayRefer(side, req, res);
     });
+    // A B2BUA relays hold (RFC 3264 §8.4): the other party is re-offered sendonly, so its phone shows
+    // the hold, and sendrecv again on resume.
+    md.on('held', () => this.#relayHold(OTHER[side], true));
+    md.on('resumed', () => this.#relayHold(OTHER[side], false));
+  }
+
+  #relayHold(toward: CallSide, held: boolean): void {
+    const other = this.#sides.get(toward);
+    if (!other || other.gone || this.#released.has(toward) || other.leg.heldByFocus === held) return;
+    this.#log.info(held ? 'relaying hold' : 'relaying resume', { toward });
+    other.leg.setOnHoldByFocus(held).catch((err: Error) => this.#log.warn('hold relay failed', { toward, error: err.message }));
   }
 
   #end(reason: string): void {
