@@ -68,7 +68,7 @@ export interface MediaServiceOptions {
   speakerDetection?: boolean;
   /**
    * Seconds without an ICE consent check (RFC 7675) before a browser leg is 'vanished'
-   * ('ice-consent-expired'); mediasoup's WebRtcTransport iceConsentTimeout. Default 12. 0 disables.
+   * ('ice-consent-expired'); mediasoup's WebRtcTransport iceConsentTimeout: 10 to 60, or 0 to disable. Default 12.
    */
   iceConsentTimeout?: number;
   /**
@@ -121,7 +121,10 @@ export class MediaService extends TypedEmitter<MediaServiceEvents> {
     }
     const iceConsentTimeout = options.iceConsentTimeout ?? DEFAULT_ICE_CONSENT_TIMEOUT;
     const plainRtpTimeout = options.plainRtpTimeout ?? DEFAULT_PLAIN_RTP_TIMEOUT;
-    if (!Number.isFinite(iceConsentTimeout) || iceConsentTimeout < 0) throw new RangeError(`invalid iceConsentTimeout ${iceConsentTimeout}`);
+    // mediasoup accepts 10-60 s (0 disables) and would silently clamp anything else.
+    if (!Number.isFinite(iceConsentTimeout) || (iceConsentTimeout !== 0 && (iceConsentTimeout < 10 || iceConsentTimeout > 60))) {
+      throw new RangeError(`invalid iceConsentTimeout ${iceConsentTimeout} (0, or 10 to 60 seconds)`);
+    }
     if (!Number.isFinite(plainRtpTimeout) || plainRtpTimeout < 0) throw new RangeError(`invalid plainRtpTimeout ${plainRtpTimeout}`);
     const service = new MediaService(
       log,

@@ -516,25 +516,29 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
           localDirection: s.localDirection,
           remoteDirection: s.remoteDirection,
         };
-        if (s.producer && !s.producer.closed) {
-          const stats = await s.producer.getStats().catch(() => []);
+        // The section may lose its producer/consumer while the stats are read: keep what was there.
+        const producer = s.producer;
+        const consumer = s.consumer;
+        const source = s.source;
+        if (producer && !producer.closed) {
+          const stats = await producer.getStats().catch(() => []);
           const inbound = stats.filter((x) => x.type === 'inbound-rtp');
           out.producer = {
-            id: s.producer.id,
-            ssrc: s.producer.rtpParameters.encodings?.[0]?.ssrc ?? 0,
-            paused: s.producer.paused,
+            id: producer.id,
+            ssrc: producer.rtpParameters.encodings?.[0]?.ssrc ?? 0,
+            paused: producer.paused,
             packets: inbound.reduce((n, x) => n + x.packetCount, 0),
             bytes: inbound.reduce((n, x) => n + x.byteCount, 0),
           };
         }
-        if (s.consumer && !s.consumer.closed) {
-          const stats = await s.consumer.getStats().catch(() => []);
+        if (consumer && !consumer.closed) {
+          const stats = await consumer.getStats().catch(() => []);
           const outbound = stats.filter((x) => x.type === 'outbound-rtp');
           out.consumer = {
-            id: s.consumer.id,
-            sourceLegId: s.source?.legId ?? '',
-            sourceLabel: s.source?.legLabel ?? '',
-            paused: s.consumer.paused,
+            id: consumer.id,
+            sourceLegId: source?.legId ?? '',
+            sourceLabel: source?.legLabel ?? '',
+            paused: consumer.paused,
             packets: outbound.reduce((n, x) => n + x.packetCount, 0),
             bytes: outbound.reduce((n, x) => n + x.byteCount, 0),
           };
@@ -620,8 +624,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
   /**
    * @internal The worker under the transport died: carry on with `transport` (on `lease`). Producers
    * are re-created at once from their last parameters (the party's SSRCs do not change), so the room
-   * can wire them before the re-offer; consumers come back at the next offer, on the same m-lines. The
-   * new transport is connected with the party's known DTLS fingerprint and the role we had.
+   * can wire them before the re-offer; consumers come back at the next offer, on the same m-lines.
    */
   rebuild(transport: ms.WebRtcTransport, lease: RouterLease): Promise<void> {
     return this.#queue.push(async () => {
@@ -649,14 +652,21 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
         delete s.source;
         s.consumerLive = false;
       }
-      if (this.#localSetup && this.#remoteFingerprint && this.#remoteFingerprintAlgorithm) {
+      // The new transport connects with the next description of the party, as a fresh one does: Chromium
+      // restarts DTLS while it applies our re-offer, and a DTLS server started earlier answers the
+      // handshake it abandons (measured: 'unexpected message' alert, DTLS failed). Only a remote offer
+      // already applied (our answer is next) connects it now, with the role we had.
+      const setup = this.#localSetup;
+      this.#localSetup = undefined;
+      if (this.#state === 'have-remote-offer' && setup && this.#remoteFingerprint && this.#remoteFingerprintAlgorithm) {
         try {
           await transport.connect({
             dtlsParameters: {
-              role: this.#localSetup === 'active' ? 'client' : 'server',
+              role: setup === 'active' ? 'client' : 'server',
               fingerprints: [{ algorithm: this.#remoteFingerprintAlgorithm as ms.FingerprintAlgorithm, value: this.#remoteFingerprint }],
             },
           });
+          this.#localSetup = setup;
         } catch (err) {
           this.#assertOpen('rebuild');
           throw new Error(`cannot connect the new transport of leg '${this.label}': ${(err as Error).message}`, { cause: err });

@@ -4,7 +4,8 @@
  * sox-generated sine tone, and a page served over http://127.0.0.1 (a secure context).
  */
 import { createServer, type Server } from 'node:http';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
@@ -90,12 +91,15 @@ export class BrowserPeer {
   readonly toneHz: number;
   readonly #browser: Browser;
   readonly #page: Page;
+  /** A flag Chromium ignores, to find this party's browser process. */
+  readonly #marker: string;
 
-  private constructor(name: string, toneHz: number, browser: Browser, page: Page) {
+  private constructor(name: string, toneHz: number, browser: Browser, page: Page, marker: string) {
     this.name = name;
     this.toneHz = toneHz;
     this.#browser = browser;
     this.#page = page;
+    this.#marker = marker;
   }
 
   /** `rawAudio`: no echo cancellation, noise suppression or gain control, so levels stay as in the file. */
@@ -106,6 +110,7 @@ export class BrowserPeer {
     pageUrl: string,
     options: { video?: boolean; rawAudio?: boolean } = {},
   ): Promise<BrowserPeer> {
+    const marker = `--conclave-peer=${randomUUID()}`;
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       headless: true,
@@ -117,12 +122,13 @@ export class BrowserPeer {
         '--autoplay-policy=no-user-gesture-required',
         '--allow-loopback-in-peer-connection',
         '--disable-features=WebRtcHideLocalIpsWithMdns',
+        marker,
       ],
     });
     try {
       const page = await browser.newPage();
       await page.goto(pageUrl);
-      const peer = new BrowserPeer(name, toneHz, browser, page);
+      const peer = new BrowserPeer(name, toneHz, browser, page, marker);
       await peer.call('start', { video: options.video === true, rawAudio: options.rawAudio === true });
       return peer;
     } catch (err) {
@@ -163,7 +169,47 @@ export class BrowserPeer {
 
   async close(): Promise<void> {
     await this.call('close').catch(() => undefined);
-    await this.#browser.close();
+    await this.#browser.close().catch(() => undefined);
+  }
+
+  /**
+   * The party's machine dies: SIGKILL to this test's Chromium process (found by its marker flag, a
+   * child of this process) and every process under it. No BYE, no DTLS close, no more consent checks.
+   * Resolves with the killed pids.
+   */
+  async kill(): Promise<number[]> {
+    const procs: { pid: number; ppid: number; cmdline: string }[] = [];
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+        procs.push({ pid: Number(entry), ppid, cmdline });
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+    const main = procs.find((p) => p.ppid === process.pid && p.cmdline.includes(this.#marker));
+    if (!main) throw new Error(`${this.name}: its Chromium process was not found`);
+    const doomed = new Set([main.pid]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const p of procs) {
+        if (!doomed.has(p.pid) && doomed.has(p.ppid)) {
+          doomed.add(p.pid);
+          grew = true;
+        }
+      }
+    }
+    for (const pid of doomed) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    return [...doomed];
   }
 }
 
