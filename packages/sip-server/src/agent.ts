@@ -16,6 +16,7 @@ import { ProxyOperation, betterResponse, parseDuration, type ProxyOptions } from
 import { CSeqCounter, CallIdGenerator, newBranch, newTag, newUuid, wireTime } from './ids.ts';
 import type { Limits } from './limits.ts';
 import { RouteTable } from './routes.ts';
+import type { AgentStats } from './stats.ts';
 import { TimerSet, type SipTimers } from './timers.ts';
 import { ClientTransaction, ServerTransaction } from './transactions.ts';
 import { wireTransport, type Flow, type FlowTable, type HostPort, type TransportName } from './transport/flow.ts';
@@ -114,13 +115,26 @@ export class Agent {
     this.#version = opts.version;
   }
 
-  /** Live state sizes, for tests and diagnostics (leak checks). */
-  get stats(): { serverTransactions: number; clientTransactions: number; dialogs: number; apps: number; timers: number; pendingSources: number } {
+  /** Live state sizes, for /metrics and leak checks. */
+  get stats(): AgentStats {
+    let pendingInvites = 0;
+    let proxyOperations = 0;
+    for (const st of this.#serverById.values()) {
+      if (st.method === 'INVITE' && st.lastStatus < 200) pendingInvites++;
+      if (st.proxy && !st.proxy.finished) proxyOperations++;
+    }
+    for (const ct of this.#clientById.values()) {
+      if (ct.method === 'INVITE' && (ct.state === 'calling' || ct.state === 'proceeding')) pendingInvites++;
+    }
     return {
-      pendingSources: this.#pendingBySource.size,
+      transactions: this.#serverById.size + this.#clientById.size,
       serverTransactions: this.#serverById.size,
       clientTransactions: this.#clientById.size,
+      pendingInvites,
+      pendingRequests: this.#pendingTotal,
+      pendingSources: this.#pendingBySource.size,
       dialogs: this.#dialogs.size,
+      proxyOperations,
       apps: this.#apps.size,
       timers: this.#timerSet.size,
     };

@@ -6,3 +6,4 @@ export { type SipTimerOptions } from './timers.ts';
 export { type LimitOptions } from './limits.ts';
 export { type HostPort, type TransportName } from './transport/flow.ts';
 export { type OutboundRouter, type OutboundRequestInfo } from './agent.ts';
+export { type SipServerStats, type SipConnectionCounts } from './stats.ts';

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '@conclave/log';
 import { Agent, type OutboundRouter } from './agent.ts';
 import { AppConnection } from './control/app-connection.ts';
 import { resolveLimits, type LimitOptions } from './limits.ts';
+import type { AgentStats, SipConnectionCounts, SipServerStats } from './stats.ts';
 import { resolveTimers, type SipTimerOptions } from './timers.ts';
 import { FlowTable, type Flow, type HostPort } from './transport/flow.ts';
 import { StreamTransport } from './transport/tcp.ts';
@@ -135,10 +136,20 @@ export class SipServer {
     return this.#addresses;
   }
 
-  /** Sizes of internal tables, for diagnostics and leak checks in tests. */
-  stats(): { serverTransactions: number; clientTransactions: number; dialogs: number; apps: number; timers: number; pendingSources: number; flows: number } {
-    const a = this.#agent?.stats ?? { serverTransactions: 0, clientTransactions: 0, dialogs: 0, apps: 0, timers: 0, pendingSources: 0 };
-    return { ...a, flows: this.#flows.size };
+  /** Live counts (transactions, dialogs, connections by transport …) for /metrics and leak checks. */
+  stats(): SipServerStats {
+    const a: AgentStats = this.#agent?.stats ?? {
+      transactions: 0, serverTransactions: 0, clientTransactions: 0, pendingInvites: 0, pendingRequests: 0, pendingSources: 0,
+      dialogs: 0, proxyOperations: 0, apps: 0, timers: 0,
+    };
+    const connections: SipConnectionCounts = { tcp: 0, tls: 0, ws: 0, wss: 0 };
+    let flows = 0;
+    for (const flow of this.#flows.all()) {
+      if (flow.closed || flow.transport === 'udp') continue;
+      connections[flow.transport]++;
+      flows++;
+    }
+    return { ...a, connections, flows };
   }
 
   /** Bind every configured listener and the control port. Rejects (after cleaning up) if one fails. */
