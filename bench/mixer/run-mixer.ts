@@ -4,6 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -20,6 +21,9 @@ export const MIXER_HELP = `pnpm bench mixer [options]: the room mixer with N syn
   --codecs g711,mixed    all G.711 (PCMU), and mixed (every 4th phone Opus, the rest PCMU)
   --seconds 10           measured time per run (after --warmup 3 seconds)
   --no-forward           skip the baseline: mediasoup only forwarding the same G.711 streams
+  --priority -10         nice value of the mixer (or mediasoup) and phone processes, as a media server
+                         runs its media threads above other work; 0 = no change (timing then depends on
+                         whatever else the machine runs; see the "others" column)
   --json FILE            write the results as JSON
 `;
 
@@ -76,8 +80,15 @@ class Child<In, Out extends { type: string }> {
   readonly proc: ChildProcess;
   readonly #waiting: Array<{ type: string; resolve: (m: Out) => void }> = [];
 
-  constructor(script: string) {
+  constructor(script: string, priority: number) {
     this.proc = fork(join(here, script), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    if (priority !== 0 && this.proc.pid !== undefined) {
+      try {
+        setPriority(this.proc.pid, priority);
+      } catch (err) {
+        progress(`cannot set priority ${priority} (${err instanceof Error ? err.message : String(err)}): running at the default`);
+      }
+    }
     this.proc.on('message', (m: unknown) => {
       const msg = m as Out;
       const i = this.#waiting.findIndex((w) => w.type === msg.type);
@@ -119,10 +130,10 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
-async function runOne(engine: Engine, n: number, layout: Layout, codecs: CodecMix, seconds: number, warmup: number): Promise<RunResult> {
+async function runOne(engine: Engine, n: number, layout: Layout, codecs: CodecMix, seconds: number, warmup: number, priority: number): Promise<RunResult> {
   const phoneSpecs = specs(n, layout, codecs);
-  const host = new Child<ToHost, FromHost>(engine === 'mixer' ? 'host.ts' : 'forward-host.ts');
-  const phones = new Child<ToPhones, FromPhones>('phones.ts');
+  const host = new Child<ToHost, FromHost>(engine === 'mixer' ? 'host.ts' : 'forward-host.ts', priority);
+  const phones = new Child<ToPhones, FromPhones>('phones.ts', priority);
   try {
     const hostReady = await host.request({ type: 'setup', phones: phoneSpecs }, 'ready');
     const phonesReady = await phones.request({ type: 'setup', phones: phoneSpecs, latencyListeners: 8 }, 'ready');
@@ -179,7 +190,7 @@ export async function runMixerBench(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true, allowPositionals: false,
     options: { sizes: { type: 'string' }, layouts: { type: 'string' }, codecs: { type: 'string' }, seconds: { type: 'string' },
-      warmup: { type: 'string' }, json: { type: 'string' }, 'no-forward': { type: 'boolean' }, help: { type: 'boolean' } },
+      warmup: { type: 'string' }, json: { type: 'string' }, 'no-forward': { type: 'boolean' }, priority: { type: 'string' }, help: { type: 'boolean' } },
   });
   if (values.help) {
     process.stdout.write(MIXER_HELP);
@@ -190,8 +201,9 @@ export async function runMixerBench(argv: string[]): Promise<number> {
   const codecs = (values.codecs ?? 'g711,mixed').split(',') as CodecMix[];
   const seconds = Number(values.seconds ?? 10);
   const warmup = Number(values.warmup ?? 3);
+  const priority = Number(values.priority ?? -10);
   if (sizes.some((n) => !Number.isInteger(n) || n < 2) || layouts.some((l) => l !== 'one' && l !== 'rooms8')
-    || codecs.some((c) => c !== 'g711' && c !== 'mixed') || !(seconds > 0) || !(warmup >= 0)) {
+    || codecs.some((c) => c !== 'g711' && c !== 'mixed') || !(seconds > 0) || !(warmup >= 0) || !Number.isInteger(priority) || priority < -20 || priority > 19) {
     process.stderr.write(`bad options\n\n${MIXER_HELP}`);
     return 2;
   }
@@ -202,7 +214,7 @@ export async function runMixerBench(argv: string[]): Promise<number> {
         const engines: Engine[] = codec === 'g711' && !values['no-forward'] ? ['mixer', 'mediasoup-forward'] : ['mixer'];
         for (const engine of engines) {
           progress(`${engine}: ${n} phones, ${layout}, ${codec}: ${warmup} s warm-up + ${seconds} s`);
-          const r = await runOne(engine, n, layout, codec, seconds, warmup);
+          const r = await runOne(engine, n, layout, codec, seconds, warmup, priority);
           if (engine === 'mixer') r.engineOnly = engineCost(specs(n, layout, codec));
           progress(`  ${f2(r.hostCores)} cores (${f2(r.cpuPerLegPct)} % per leg), latency p50 ${f1(r.latencyP50Ms)} ms, jitter ${f2(r.jitterMeanMs)} ms, others ${f2(r.otherCores)} cores`);
           results.push(r);
@@ -210,7 +222,7 @@ export async function runMixerBench(argv: string[]): Promise<number> {
       }
     }
   }
-  process.stdout.write(`${table(results)}\n\n`);
+  process.stdout.write(`${table(results)}\n\nnice ${priority} for the mixer/mediasoup and phone processes; "others" = cores used by every other process meanwhile.\n`);
   if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2) + '\n');
   // Headline: G.711 at the largest N, the costlier of the two layouts; latency p95 and mean jitter
   // over every G.711 run at that N.

@@ -38,7 +38,7 @@ export const SILENCE_DBOV = -127;
 const MAX_CONCEAL_FRAMES = 5;
 // A timestamp jump this far ahead is a new stream (sender restart, long DTX), not a loss.
 const RESYNC_MS = 1000;
-const ADAPT_WINDOW_FRAMES = 50;
+const ADAPT_WINDOW_FRAMES = 25;
 
 export class MixerInput {
   readonly id: string;
@@ -236,9 +236,9 @@ export class MixerInput {
   }
 
   /**
-   * Keeps the playout delay near its target. Each second, the least audio that was waiting after a tick
-   * tells how much of the delay was never needed; a frame more than the target is dropped (one packet
-   * skipped). A burst far beyond the target is trimmed at once.
+   * Keeps the playout delay near its target. Every half second, the least audio that was waiting after a
+   * tick tells how much of the delay was never needed; half of that excess is dropped (packets skipped).
+   * A burst far beyond the target loses a packet per tick.
    */
   #adaptDelay(): void {
     const perMs = this.#rtpPerFrame / FRAME_MS;
@@ -249,12 +249,13 @@ export class MixerInput {
     this.stats.delayMs = target;
     if (queued < this.#minQueued) this.#minQueued = queued;
     const windowDone = ++this.#window >= ADAPT_WINDOW_FRAMES;
-    if (queued > target + 3 * FRAME_MS || (windowDone && this.#minQueued >= target + FRAME_MS)) {
-      if (this.#buffer.shift()) {
-        this.stats.droppedForDelay++;
-        const head = this.#buffer.peek();
-        if (head) this.#nextTs = head.ts;
-      }
+    let drop = queued > target + 3 * FRAME_MS ? 1 : 0;
+    // Half the excess each window: a long stall's delay is gone within a few seconds, in small steps.
+    if (windowDone && this.#minQueued >= target + FRAME_MS) drop = Math.ceil(Math.floor((this.#minQueued - target) / FRAME_MS) / 2);
+    for (; drop > 0 && this.#buffer.size > 1; drop--) {
+      this.#buffer.shift();
+      this.stats.droppedForDelay++;
+      this.#nextTs = this.#buffer.peek()!.ts;
     }
     if (windowDone) {
       this.#window = 0;

@@ -359,8 +359,8 @@ test('a late packet is waited for (the delay grows a frame), and the delay shrin
     assert.equal(input.stats.late, 0, 'the late packet was played, not dropped');
     assert.equal(input.stats.concealedFrames, 1);
     assert.equal(input.stats.droppedForDelay, 0);
-    // Steady arrivals again: after one full second (50-frame window) of it, the extra frame is dropped.
-    run(mixer, 110, [phone]);
+    // Steady arrivals again: after one full half-second window of it, the extra frame is dropped.
+    run(mixer, 55, [phone]);
     assert.equal(input.stats.droppedForDelay, 1);
     run(mixer, 100, [phone]);
     assert.equal(input.stats.droppedForDelay, 1, 'and only that one');
