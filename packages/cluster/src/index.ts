@@ -10,3 +10,5 @@ export { clusterKeys, DEFAULT_PREFIX } from './keys.ts';
 export type { ClusterKeys } from './keys.ts';
 export { RedisServerProcess } from './redis-server.ts';
 export type { RedisServerOptions } from './redis-server.ts';
+export { KamailioEdge, checkEdgeConfig, redisServerParam, EDGE_CONFIG_PATH } from './kamailio-edge.ts';
+export type { KamailioEdgeOptions, DispatcherTarget } from './kamailio-edge.ts';
