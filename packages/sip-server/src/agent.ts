@@ -7,15 +7,18 @@ import {
   splitHeaderList, tagOf, tryParseSipUri, viaBranch, type NameAddr, type SipMessage, type Via,
 } from '@conclave/sip-message';
 import { AppConnection, type AppCommand } from './control/app-connection.ts';
+import { AppHub } from './control/app-hub.ts';
+import {
+  hostportsOf, parseProxyCommand, parseSipCommand, proxyProgressFields, requestSentFields, responseSentFields, unsolicitedFrame,
+} from './control/wire-protocol.ts';
 import { Dialog, DialogTable, dialogIdOf } from './dialogs.ts';
 import {
   SERVER_OWNED, buildNon2xxAck, copyAppHeaders, copyVias, defaultContact, firstContactUri, formatContact, isStream,
   localizeAddress, ourVia, parseAppMessage, parseNameAddrSafe, safeContacts, safeTag, serverKey, stampVia, stampViaObject, withTag,
 } from './header-policy.ts';
-import { ProxyOperation, betterResponse, parseDuration, type ProxyOptions } from './proxy-operation.ts';
-import { CSeqCounter, CallIdGenerator, newBranch, newTag, newUuid, wireTime } from './ids.ts';
+import { ProxyOperation, betterResponse } from './proxy/proxy-operation.ts';
+import { CSeqCounter, CallIdGenerator, newBranch, newTag, newUuid } from './ids.ts';
 import type { Limits } from './limits.ts';
-import { RouteTable } from './routes.ts';
 import type { AgentStats } from './stats.ts';
 import { TimerSet, type SipTimers } from './timers.ts';
 import { ClientTransaction, ServerTransaction } from './transactions.ts';
@@ -23,7 +26,6 @@ import { wireTransport, type Flow, type FlowTable, type HostPort, type Transport
 import type { StreamTransport } from './transport/tcp.ts';
 import type { UdpTransport } from './transport/udp.ts';
 
-const CRLF = '\r\n';
 /** Methods whose requests/responses carry a default Contact when the app gives none. */
 const DIALOG_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 
@@ -81,11 +83,8 @@ export class Agent {
   readonly #flows: FlowTable;
   readonly #transports: AgentTransports;
   readonly #limits: Limits;
-  readonly #secret: string;
-  readonly #version: string;
   readonly #opts: AgentOptions;
   readonly #timerSet = new TimerSet();
-  readonly #routes = new RouteTable();
   readonly #dialogs = new DialogTable();
   readonly #serverByKey = new Map<string, ServerTransaction>();
   readonly #serverById = new Map<string, ServerTransaction>();
@@ -98,7 +97,7 @@ export class Agent {
   #pendingTotal = 0;
   /** Outbound connections not yet authenticated, with the request waiting for them. */
   readonly #outboundPending = new Map<AppConnection, ServerTransaction>();
-  readonly #apps = new Set<AppConnection>();
+  readonly #hub: AppHub;
   readonly #callIds = new CallIdGenerator();
   readonly #cseq = new CSeqCounter();
   readonly counters: Counters = { requestsIn: 0, responsesIn: 0, malformed: 0 };
@@ -111,8 +110,10 @@ export class Agent {
     this.#flows = opts.flows;
     this.#transports = opts.transports;
     this.#limits = opts.limits;
-    this.#secret = opts.secret;
-    this.#version = opts.version;
+    this.#hub = new AppHub({ secret: opts.secret, version: opts.version, hostports: () => hostportsOf(this.#transports) });
+    this.#hub.on('authenticated', (app) => this.#onAppAuthenticated(app));
+    this.#hub.on('closed', (app) => this.#onAppClosed(app));
+    this.#hub.on('command', (app, cmd) => (cmd.type === 'proxy' ? this.#onAppProxy(app, cmd) : this.#onAppSip(app, cmd)));
   }
 
   /** Live state sizes, for /metrics and leak checks. */
@@ -135,7 +136,7 @@ export class Agent {
       pendingSources: this.#pendingBySource.size,
       dialogs: this.#dialogs.size,
       proxyOperations,
-      apps: this.#apps.size,
+      apps: this.#hub.size,
       timers: this.#timerSet.size,
     };
   }
@@ -143,8 +144,7 @@ export class Agent {
   close(): void {
     this.#closed = true;
     this.#timerSet.close();
-    for (const app of this.#apps) app.destroy();
-    this.#apps.clear();
+    this.#hub.close();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -152,20 +152,25 @@ export class Agent {
   // ---------------------------------------------------------------------------------------------
 
   attachApp(app: AppConnection): void {
-    this.#apps.add(app);
-    app.onCommand = (cmd) => this.#onCommand(app, cmd);
-    app.onClose = () => this.#onAppClosed(app);
+    this.#hub.attach(app);
+  }
+
+  #onAppAuthenticated(app: AppConnection): void {
+    this.#opts.onAppConnected?.(app);
+    const waiting = this.#outboundPending.get(app);
+    if (waiting) {
+      this.#outboundPending.delete(app);
+      this.#handOver(waiting, app);
+    }
   }
 
   #onAppClosed(app: AppConnection): void {
-    if (!this.#apps.delete(app)) return;
     const waiting = this.#outboundPending.get(app);
     if (waiting) {
       this.#outboundPending.delete(app);
       this.#log.info('outbound connection to app failed, answering 480', { remote: app.remote });
       this.#respondLocally(waiting, 480);
     }
-    this.#routes.removeApp(app);
     // Pending incoming requests the app will never answer: fail them now rather than leak them.
     for (const st of [...this.#serverById.values()]) {
       if (st.app === app && st.lastStatus < 200 && st.method !== 'ACK') {
@@ -179,80 +184,9 @@ export class Agent {
     }
   }
 
-  #hostports(): string {
-    const t = this.#transports;
-    const parts: string[] = [];
-    if (t.wss) parts.push(`wss/${t.wss.local.host}:${t.wss.local.port}`);
-    if (t.ws) parts.push(`ws/${t.ws.local.host}:${t.ws.local.port}`);
-    if (t.tls) parts.push(`tls/${t.tls.local.host}:${t.tls.local.port}`);
-    if (t.tcp) parts.push(`tcp/${t.tcp.local.host}:${t.tcp.local.port}`);
-    if (t.udp) parts.push(`udp/${t.udp.local.host}:${t.udp.local.port}`);
-    return parts.join(',');
-  }
-
-  #onCommand(app: AppConnection, cmd: AppCommand): void {
-    if (this.#closed) return;
-    if (!app.authenticated) {
-      if (cmd.type !== 'authenticate') {
-        app.log.warn('command before authentication, closing', { type: cmd.type });
-        app.respond(cmd.msgId, 'NO', 'not authenticated');
-        app.close();
-        return;
-      }
-      if (cmd.args[0] !== this.#secret) {
-        app.log.warn('app authentication failed: incorrect secret');
-        app.respond(cmd.msgId, 'NO', 'incorrect secret');
-        app.close();
-        return;
-      }
-      app.authenticated = true;
-      app.tags = (cmd.args[1] ?? '').split(',').filter(Boolean);
-      const hp = this.#hostports();
-      app.respond(cmd.msgId, 'OK', hp, this.#version, hp);
-      app.log.info(app.outbound ? 'outbound app connection authenticated' : 'app connected', { tags: app.tags.join(',') || undefined });
-      this.#opts.onAppConnected?.(app);
-      const waiting = this.#outboundPending.get(app);
-      if (waiting) {
-        this.#outboundPending.delete(app);
-        this.#handOver(waiting, app);
-      }
-      return;
-    }
-    switch (cmd.type) {
-      case 'route': {
-        const verb = (cmd.args[0] ?? '').toLowerCase();
-        if (verb) this.#routes.add(verb, app);
-        app.respond(cmd.msgId, 'OK');
-        app.log.debug('route added', { verb });
-        return;
-      }
-      case 'remove_route': {
-        const verb = (cmd.args[0] ?? '').toLowerCase();
-        this.#routes.remove(verb, app);
-        app.respond(cmd.msgId, 'OK');
-        return;
-      }
-      case 'ping':
-        app.respond(cmd.msgId, 'OK', 'pong');
-        return;
-      case 'sip':
-        this.#onAppSip(app, cmd);
-        return;
-      case 'proxy':
-        this.#onAppProxy(app, cmd);
-        return;
-      case 'authenticate':
-        app.respond(cmd.msgId, 'OK', this.#hostports(), this.#version, this.#hostports());
-        return;
-      default:
-        app.log.warn('unsupported app command', { type: cmd.type });
-        app.respond(cmd.msgId, 'NOK', `unsupported command ${cmd.type}`);
-    }
-  }
-
   /** `proxy|<txnId>|remainInDialog|fullResponse|followRedirects|simultaneous/serial|provTimeout|finalTimeout|dest...` */
   #onAppProxy(app: AppConnection, cmd: AppCommand): void {
-    const [txnId = '', rr = '', full = '', follow = '', fork = '', provT = '', finalT = '', ...dests] = cmd.args;
+    const { txnId, opts, targets } = parseProxyCommand(cmd.args);
     const st = this.#serverById.get(txnId);
     if (!st || st.app !== app) {
       app.respond(cmd.msgId, 'NOK', 'unknown transaction id');
@@ -262,15 +196,10 @@ export class Agent {
       app.respond(cmd.msgId, 'NOK', 'transaction already answered or proxied');
       return;
     }
-    const targets = dests.filter(Boolean);
     if (!targets.length) {
       app.respond(cmd.msgId, 'NOK', 'no destination');
       return;
     }
-    const opts: ProxyOptions = {
-      recordRoute: rr === 'remainInDialog', fullResponse: full === 'fullResponse', followRedirects: follow === 'followRedirects',
-      simultaneous: fork === 'simultaneous', provisionalTimeout: parseDuration(provT), finalTimeout: parseDuration(finalT),
-    };
     const op = new ProxyOperation(st, app, cmd.msgId, opts, targets);
     try {
       const template = parseAppMessage(cmd.body);
@@ -288,9 +217,7 @@ export class Agent {
   }
 
   #onAppSip(app: AppConnection, cmd: AppCommand): void {
-    const txnId = cmd.args[0] ?? '';
-    const dialogId = cmd.args[1] ?? '';
-    const proxy = cmd.args[2] ?? '';
+    const { txnId, dialogId, proxy } = parseSipCommand(cmd.args);
     let msg: SipMessage;
     try {
       msg = parseAppMessage(cmd.body);
@@ -421,7 +348,7 @@ export class Agent {
       return;
     }
     if (this.#opts.outbound && this.#routeOutbound(req, flow, key)) return;
-    const app = this.#routes.pick(method.toLowerCase());
+    const app = this.#hub.pick(method.toLowerCase());
     if (!app) {
       this.#log.info(`no connected app for incoming ${method}`, { callId: req.get('call-id') });
       const st = this.#newServerTxn(key, req, flow, undefined);
@@ -875,7 +802,7 @@ export class Agent {
     }
     const dialogId = dialog && this.#dialogs.get(dialog.id) === dialog ? dialog.id : '';
     const transport = st.method === 'INVITE' ? wireTransport(flow.transport) : '';
-    app.respond(msgId, 'OK', 'application', String(bytes.length), transport, flow.remote.host, String(flow.remote.port), wireTime(), st.id, dialogId, '', `Msg sent:|${CRLF}${bytes.toString('utf8')}`);
+    app.respond(msgId, ...responseSentFields(bytes, transport, flow.remote, st.id, dialogId));
     if (dialog && st.method === 'NOTIFY' && dialog.method === 'SUBSCRIBE' && status < 300 && /terminated/i.test(req.get('subscription-state') ?? '')) {
       this.#removeDialog(dialog);
     }
@@ -999,11 +926,7 @@ export class Agent {
       }
       this.#cdr('stop', 'application', bytes, 'system-initiated-termination');
       const sentFlow = flow ?? d.flow;
-      if (!d.app.closed) {
-        const local = sentFlow.local;
-        const payload = ['sip', 'application', String(bytes.length), wireTransport(sentFlow.transport), local.host, String(local.port), wireTime(), 'unsolicited', d.id, ''].join('|');
-        d.app.send(`${payload}${CRLF}${bytes.toString('utf8')}`);
-      }
+      if (!d.app.closed) d.app.send(unsolicitedFrame(bytes, sentFlow, d.id));
       this.#removeDialog(d);
     });
   }
@@ -1233,8 +1156,7 @@ export class Agent {
   }
 
   #echoRequest(app: AppConnection, msgId: string, bytes: Buffer, flow: Flow, txnId: string): void {
-    const addr = flow.transport === 'udp' ? flow.local : flow.remote;
-    app.respond(msgId, 'OK', 'application', String(bytes.length), wireTransport(flow.transport), addr.host, String(addr.port), wireTime(), txnId, `Msg sent:|${CRLF}${bytes.toString('utf8')}`);
+    app.respond(msgId, ...requestSentFields(bytes, flow, txnId));
   }
 
   /** A response the server makes up for an app request (timeout 408, unreachable 503). */
@@ -1385,7 +1307,7 @@ export class Agent {
     const status = res.status;
     if (op.app && op.opts.fullResponse && !op.app.closed && !op.finished) {
       const bytes = res.toBuffer();
-      op.app.respond(op.msgId, 'OK', 'network', String(bytes.length), wireTransport(flow.transport), flow.remote.host, String(flow.remote.port), wireTime(), ct.id, '', `continue${CRLF}${bytes.toString('utf8')}`);
+      op.app.respond(op.msgId, ...proxyProgressFields(bytes, flow, ct.id));
     }
     if (status === 100) return;
     const member = op.branches.has(ct);
@@ -1652,21 +1574,11 @@ export class Agent {
     }
   }
 
-  /**
-   * Call detail records, sent to one app that routed `cdr:attempt|start|stop` (round-robin), as
-   * `cdr:<type>|<source>|<time>[|<role or reason>]` + CRLF + the SIP message.
-   */
   #cdr(type: 'attempt' | 'start' | 'stop', source: 'network' | 'application', bytes: Buffer, extra?: string): void {
-    const app = this.#routes.pick(`cdr:${type}`);
-    if (!app) return;
-    const lead = [`cdr:${type}`, source, wireTime(), ...(extra ? [extra] : [])].join('|');
-    app.send(`${lead}${CRLF}${bytes.toString('utf8')}`);
+    this.#hub.cdr(type, source, bytes, extra);
   }
 
-  /** `sip|<source>|<len>|<transport>|<addr>|<port>|<time>|<txnId>|<dialogId>|<extra>` + CRLF + msg */
   #sendToApp(app: AppConnection, source: string, bytes: Buffer, transport: string, remote: HostPort, txnId: string, dialogId: string, extra: string): void {
-    if (app.closed) return;
-    const lead = ['sip', source, String(bytes.length), transport, remote.host, String(remote.port), wireTime(), txnId, dialogId, extra].join('|');
-    app.send(`${lead}${CRLF}${bytes.toString('utf8')}`);
+    this.#hub.sendSip(app, source, bytes, transport, remote, txnId, dialogId, extra);
   }
 }

@@ -1,7 +1,7 @@
 import type { SipRequest } from '@conclave/sip-message';
 import type { AppConnection } from './control/app-connection.ts';
 import { newUuid } from './ids.ts';
-import type { ProxyOperation } from './proxy-operation.ts';
+import type { ProxyOperation } from './proxy/proxy-operation.ts';
 import type { Flow } from './transport/flow.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type { SipResponse } from '@conclave/sip-message';
-import type { AppConnection } from './control/app-connection.ts';
-import type { ClientTransaction, ServerTransaction } from './transactions.ts';
+import type { AppConnection } from '../control/app-connection.ts';
+import type { ClientTransaction, ServerTransaction } from '../transactions.ts';
 
 /** Options of an app `proxy` command (srf.proxyRequest), as on the wire. */
 export interface ProxyOptions {
