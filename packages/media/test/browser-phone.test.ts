@@ -224,6 +224,10 @@ describe('browser ⇄ baresip: a plain SIP phone in a room', { timeout: 180_000 
     await legs.dave.applyRemoteAnswer(answer);
     await reofferWhereNeeded();
     for (const name of ['alice', 'bob'] as const) await browserHearsEveryone(name, t);
+    // The new mixes start new GStreamer processes: the phones are judged once their RTP flows
+    // (measured under load: 3-6 s between dave's 200 OK and the first packet reaching it).
+    const flowing = await Promise.all([phoneReceives(legs.phone!, 25), phoneReceives(legs.dave, 25)]);
+    t.diagnostic(`mixes flowing to the phones after ${flowing.map((f) => f.ms).join(' and ')} ms`);
     const p = await phoneHears(phones.phone!, [TONES.alice, TONES.bob, TONES.dave]);
     t.diagnostic(`phone hears ${Object.entries(p.levels).map(([hz, db]) => `${hz} Hz ${db} dBFS`).join(', ')}`);
     const d = await phoneHears(phones.dave, [TONES.phone, TONES.alice, TONES.bob]);
