@@ -2,7 +2,7 @@
  * `pnpm bench mixer`: N synthetic plain-RTP phones in one conference and in conferences of 8, through
  * the room mixer (packages/mixer) in its own process. See bench/README.md, "pnpm bench mixer".
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,6 +24,7 @@ export const MIXER_HELP = `pnpm bench mixer [options]: the room mixer with N syn
   --priority -10         nice value of the mixer (or mediasoup) and phone processes, as a media server
                          runs its media threads above other work; 0 = no change (timing then depends on
                          whatever else the machine runs; see the "others" column)
+  --realtime             SCHED_FIFO (chrt -f 10) instead of a nice value, as Asterisk -p / FreeSWITCH -rp
   --json FILE            write the results as JSON
 `;
 
@@ -80,9 +81,16 @@ class Child<In, Out extends { type: string }> {
   readonly proc: ChildProcess;
   readonly #waiting: Array<{ type: string; resolve: (m: Out) => void }> = [];
 
-  constructor(script: string, priority: number) {
+  constructor(script: string, priority: number, realtime: boolean) {
     this.proc = fork(join(here, script), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    if (priority !== 0 && this.proc.pid !== undefined) {
+    if (realtime && this.proc.pid !== undefined) {
+      try {
+        // SCHED_FIFO for the process's threads (the kernel keeps 5 % for others: sched_rt_runtime_us).
+        execFileSync('chrt', ['-a', '-f', '-p', '10', String(this.proc.pid)], { stdio: 'ignore' });
+      } catch (err) {
+        progress(`cannot make ${script} real-time (${err instanceof Error ? err.message : String(err)})`);
+      }
+    } else if (priority !== 0 && this.proc.pid !== undefined) {
       try {
         setPriority(this.proc.pid, priority);
       } catch (err) {
@@ -130,10 +138,15 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
-async function runOne(engine: Engine, n: number, layout: Layout, codecs: CodecMix, seconds: number, warmup: number, priority: number): Promise<RunResult> {
+interface Scheduling {
+  priority: number;
+  realtime: boolean;
+}
+
+async function runOne(engine: Engine, n: number, layout: Layout, codecs: CodecMix, seconds: number, warmup: number, sched: Scheduling): Promise<RunResult> {
   const phoneSpecs = specs(n, layout, codecs);
-  const host = new Child<ToHost, FromHost>(engine === 'mixer' ? 'host.ts' : 'forward-host.ts', priority);
-  const phones = new Child<ToPhones, FromPhones>('phones.ts', priority);
+  const host = new Child<ToHost, FromHost>(engine === 'mixer' ? 'host.ts' : 'forward-host.ts', sched.priority, sched.realtime);
+  const phones = new Child<ToPhones, FromPhones>('phones.ts', sched.priority, sched.realtime);
   try {
     const hostReady = await host.request({ type: 'setup', phones: phoneSpecs }, 'ready');
     const phonesReady = await phones.request({ type: 'setup', phones: phoneSpecs, latencyListeners: 8 }, 'ready');
@@ -190,7 +203,7 @@ export async function runMixerBench(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true, allowPositionals: false,
     options: { sizes: { type: 'string' }, layouts: { type: 'string' }, codecs: { type: 'string' }, seconds: { type: 'string' },
-      warmup: { type: 'string' }, json: { type: 'string' }, 'no-forward': { type: 'boolean' }, priority: { type: 'string' }, help: { type: 'boolean' } },
+      warmup: { type: 'string' }, json: { type: 'string' }, 'no-forward': { type: 'boolean' }, priority: { type: 'string' }, realtime: { type: 'boolean' }, help: { type: 'boolean' } },
   });
   if (values.help) {
     process.stdout.write(MIXER_HELP);
@@ -214,7 +227,7 @@ export async function runMixerBench(argv: string[]): Promise<number> {
         const engines: Engine[] = codec === 'g711' && !values['no-forward'] ? ['mixer', 'mediasoup-forward'] : ['mixer'];
         for (const engine of engines) {
           progress(`${engine}: ${n} phones, ${layout}, ${codec}: ${warmup} s warm-up + ${seconds} s`);
-          const r = await runOne(engine, n, layout, codec, seconds, warmup, priority);
+          const r = await runOne(engine, n, layout, codec, seconds, warmup, { priority, realtime: values.realtime === true });
           if (engine === 'mixer') r.engineOnly = engineCost(specs(n, layout, codec));
           progress(`  ${f2(r.hostCores)} cores (${f2(r.cpuPerLegPct)} % per leg), latency p50 ${f1(r.latencyP50Ms)} ms, jitter ${f2(r.jitterMeanMs)} ms, others ${f2(r.otherCores)} cores`);
           results.push(r);
@@ -222,7 +235,7 @@ export async function runMixerBench(argv: string[]): Promise<number> {
       }
     }
   }
-  process.stdout.write(`${table(results)}\n\nnice ${priority} for the mixer/mediasoup and phone processes; "others" = cores used by every other process meanwhile.\n`);
+  process.stdout.write(`${table(results)}\n\n${values.realtime ? 'SCHED_FIFO 10' : `nice ${priority}`} for the mixer/mediasoup and phone processes; "others" = cores used by every other process meanwhile.\n`);
   if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2) + '\n');
   // Headline: G.711 at the largest N, the costlier of the two layouts; latency p95 and mean jitter
   // over every G.711 run at that N.
