@@ -1,4 +1,3 @@
-import dns from 'node:dns';
 import net from 'node:net';
 import type { Logger } from '@conclave/log';
 import {
@@ -11,12 +10,14 @@ import { AppHub } from './control/app-hub.ts';
 import {
   hostportsOf, parseProxyCommand, parseSipCommand, proxyProgressFields, requestSentFields, responseSentFields, unsolicitedFrame,
 } from './control/wire-protocol.ts';
+import { Destinations } from './destinations.ts';
 import { Dialog, DialogTable, dialogIdOf } from './dialogs.ts';
 import {
   SERVER_OWNED, buildNon2xxAck, copyAppHeaders, copyVias, defaultContact, firstContactUri, formatContact, isStream,
   localizeAddress, ourVia, parseAppMessage, parseNameAddrSafe, safeContacts, safeTag, serverKey, stampVia, stampViaObject, withTag,
 } from './header-policy.ts';
-import { ProxyOperation, betterResponse } from './proxy/proxy-operation.ts';
+import { ProxyCore } from './proxy/proxy-core.ts';
+import { ProxyOperation } from './proxy/proxy-operation.ts';
 import { CSeqCounter, CallIdGenerator, newBranch, newTag, newUuid } from './ids.ts';
 import type { Limits } from './limits.ts';
 import type { AgentStats } from './stats.ts';
@@ -98,6 +99,8 @@ export class Agent {
   /** Outbound connections not yet authenticated, with the request waiting for them. */
   readonly #outboundPending = new Map<AppConnection, ServerTransaction>();
   readonly #hub: AppHub;
+  readonly #dest: Destinations;
+  readonly #proxy: ProxyCore;
   readonly #callIds = new CallIdGenerator();
   readonly #cseq = new CSeqCounter();
   readonly counters: Counters = { requestsIn: 0, responsesIn: 0, malformed: 0 };
@@ -110,6 +113,17 @@ export class Agent {
     this.#flows = opts.flows;
     this.#transports = opts.transports;
     this.#limits = opts.limits;
+    this.#dest = new Destinations({ log: opts.log, flows: opts.flows, transports: opts.transports, isClosed: () => this.#closed });
+    this.#proxy = new ProxyCore({
+      log: opts.log, timers: opts.timers,
+      setTimer: (ms, fn) => this.#timerSet.set(ms, fn),
+      withFlow: (uri, preferred, cb) => this.#dest.withFlow(uri, preferred, cb),
+      startClient: (req, bytes, flow, app, dialogId) => this.#startClient(req, bytes, flow, app, dialogId),
+      cancelClient: (ct) => this.#cancelClient(ct),
+      sendResponseOnTxn: (st, bytes, status) => this.#sendResponseOnTxn(st, bytes, status),
+      terminateServer: (st) => this.#terminateServer(st),
+      localResponse: (req, status, reason) => this.#localResponse(req, status, reason),
+    });
     this.#hub = new AppHub({ secret: opts.secret, version: opts.version, hostports: () => hostportsOf(this.#transports) });
     this.#hub.on('authenticated', (app) => this.#onAppAuthenticated(app));
     this.#hub.on('closed', (app) => this.#onAppClosed(app));
@@ -213,7 +227,7 @@ export class Agent {
     }
     st.proxy = op;
     app.log.debug('proxying request', { method: st.method, targets: targets.join(','), fork: opts.simultaneous ? 'simultaneous' : 'serial' });
-    this.#proxyNext(op);
+    this.#proxy.next(op);
   }
 
   #onAppSip(app: AppConnection, cmd: AppCommand): void {
@@ -300,7 +314,7 @@ export class Agent {
       this.#respondStateless(req, flow, 483, 'Too Many Hops');
       return;
     }
-    if (this.#popOwnRoutes(req) && !this.#isLocalTarget(req)) {
+    if (this.#dest.popOwnRoutes(req) && !this.#isLocalTarget(req)) {
       const key = serverKey(req, topVia, method, flow);
       if (method !== 'ACK' && this.#serverByKey.has(key)) {
         const existing = this.#serverByKey.get(key)!;
@@ -432,7 +446,7 @@ export class Agent {
     const toTag = req.toTag;
     if (toTag && this.#dialogs.match(req.callId, toTag, req.fromTag ?? '')) return true;
     const uri = tryParseSipUri(req.uri);
-    return !uri || this.#isOurAddress(uri.host, uri.port);
+    return !uri || this.#dest.isOurAddress(uri.host, uri.port);
   }
 
   #countFromSource(host: string): number {
@@ -534,8 +548,8 @@ export class Agent {
     this.#respondLocally(cst, 200);
     this.#respondLocally(inv, 487);
     if (inv.proxy) {
-      this.#proxyCancelAll(inv.proxy);
-      this.#proxyDone(inv.proxy);
+      this.#proxy.cancelAll(inv.proxy);
+      this.#proxy.done(inv.proxy);
       return;
     }
     this.#cdr('stop', 'network', req.toBuffer(), 'call-canceled');
@@ -595,7 +609,7 @@ export class Agent {
       const tag = res.toTag ?? '';
       if (ct.state === 'accepted' && ct.acceptedTags.has(tag)) {
         // A proxy passes 2xx retransmissions upstream (RFC 6026); a UA re-sends its ACK.
-        if (ct.proxy) this.#relayUpstream(ct.proxy, res, true);
+        if (ct.proxy) this.#proxy.relayUpstream(ct.proxy, res, true);
         else this.#stray2xx(res);
         return;
       }
@@ -679,7 +693,7 @@ export class Agent {
 
   #forwardResponse(ct: ClientTransaction, res: SipResponse, flow: Flow, dialogId: string): void {
     if (ct.proxy) {
-      this.#proxyResponse(ct, res, flow);
+      this.#proxy.onResponse(ct, res, flow);
       return;
     }
     if (!ct.app || ct.app.closed) return;
@@ -915,7 +929,7 @@ export class Agent {
   /** No ACK for our 2xx: hang up with a BYE and tell the app with an `unsolicited` message. */
   #ackTimeout(d: Dialog): void {
     this.#log.info('ACK timeout, sending BYE', { callId: d.callId });
-    this.#withFlowFor(d, (flow) => {
+    this.#dest.withFlowFor(d, (flow) => {
       const bye = this.#buildInDialogRequest(d, 'BYE', d.remoteTarget, flow ?? d.flow);
       bye.set('Reason', 'SIP;cause=200;text="ACK timeout"');
       bye.setBody(Buffer.alloc(0));
@@ -1004,8 +1018,8 @@ export class Agent {
     }
     const routes = req.getAll('route');
     const target = proxy || (routes.length ? parseNameAddrSafe(routes[0]!)?.uri : undefined) || req.uri;
-    this.#withFlow(target, undefined, (flow) => {
-      const sendFlow = flow ?? this.#fallbackFlow();
+    this.#dest.withFlow(target, undefined, (flow) => {
+      const sendFlow = flow ?? this.#dest.fallbackFlow();
       if (!sendFlow) {
         app.respond(msgId, 'NOK', 'no transport available');
         return;
@@ -1069,7 +1083,7 @@ export class Agent {
       app.respond(msgId, 'NOK', 'ACK for non-success final response is automatically generated by server');
       return;
     }
-    this.#withFlowFor(d, (flow) => {
+    this.#dest.withFlowFor(d, (flow) => {
       if (this.#dialogs.get(d.id) !== d) {
         app.respond(msgId, 'NOK', 'unable to find dialog for dialog id provided');
         return;
@@ -1207,7 +1221,7 @@ export class Agent {
       this.#terminateClient(ct);
       if (ct.proxy) {
         // Shaped like a downstream response (our Via on top) so the proxy path can treat it as one.
-        this.#proxyResponse(ct, this.#localResponse(req, 408, 'Request Timeout'), flow);
+        this.#proxy.onResponse(ct, this.#localResponse(req, 408, 'Request Timeout'), flow);
         return;
       }
       if (ct.app && ct.method !== 'CANCEL') {
@@ -1238,291 +1252,17 @@ export class Agent {
     this.#timerSet.set(64 * this.#timers.T1, () => this.#failedInvites.delete(dialogId));
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // Proxy (srf.proxyRequest, and relaying in-dialog requests along our Record-Route)
-  // ---------------------------------------------------------------------------------------------
-
-  #proxyNext(op: ProxyOperation): void {
-    if (op.finished) return;
-    while (op.pending.length) {
-      const target = op.pending.shift()!;
-      if (op.tried.has(target)) continue;
-      op.tried.add(target);
-      this.#proxyLaunch(op, target, target);
-      if (!op.opts.simultaneous) return;
-    }
-    if (op.branches.size === 0) this.#proxyFinish(op);
-  }
-
-  /** Send one branch: `requestUri` goes in the request line, `destination` decides where it is sent. */
-  #proxyLaunch(op: ProxyOperation, requestUri: string, destination: string): void {
-    this.#withFlow(destination, undefined, (flow) => {
-      if (op.finished) return;
-      if (!flow) {
-        this.#log.info('proxy target unreachable', { target: destination });
-        op.best ??= this.#proxyLocal(op, 503, 'Service Unavailable');
-        setImmediate(() => this.#proxyNext(op));
-        return;
-      }
-      const orig = op.st.request;
-      const out = new SipRequest(orig.method, requestUri);
-      out.headers = orig.headers.map((h) => ({ ...h }));
-      const mf = Number(orig.get('max-forwards') ?? '70');
-      out.set('Max-Forwards', String(Math.max(0, (Number.isFinite(mf) ? mf : 70) - 1)));
-      for (const h of op.templateHeaders) out.set(h.name, h.value);
-      if (op.opts.recordRoute && DIALOG_METHODS.has(orig.method)) {
-        const t = flow.transport === 'udp' ? '' : `;transport=${flow.transport}`;
-        out.prepend('Record-Route', `<sip:${flow.local.host}:${flow.local.port}${t};lr>`);
-      }
-      out.prepend('Via', ourVia(flow, newBranch()));
-      out.body = orig.body;
-      const bytes = out.toBuffer();
-      const ct = this.#startClient(out, bytes, flow, undefined, undefined);
-      ct.proxy = op;
-      ct.target = requestUri;
-      op.branches.add(ct);
-      if (op.opts.provisionalTimeout > 0) {
-        ct.proxyTimers.push(this.#timerSet.set(op.opts.provisionalTimeout, () => {
-          if (!ct.provisionalReceived && op.branches.has(ct)) this.#proxyBranchFailed(op, ct, 'no provisional response');
-        }));
-      }
-      if (op.opts.finalTimeout > 0) {
-        ct.proxyTimers.push(this.#timerSet.set(op.opts.finalTimeout, () => {
-          if (op.branches.has(ct) && (ct.state === 'calling' || ct.state === 'proceeding' || ct.state === 'trying')) this.#proxyBranchFailed(op, ct, 'no final response');
-        }));
-      }
-    });
-  }
-
-  #proxyBranchFailed(op: ProxyOperation, ct: ClientTransaction, why: string): void {
-    this.#log.info('proxy branch abandoned', { target: ct.target, why });
-    op.branches.delete(ct);
-    if (ct.method === 'INVITE' && (ct.state === 'calling' || ct.state === 'proceeding')) this.#cancelClient(ct);
-    op.best ??= this.#proxyLocal(op, 408, 'Request Timeout');
-    this.#proxyNext(op);
-  }
-
-  #proxyResponse(ct: ClientTransaction, res: SipResponse, flow: Flow): void {
-    const op = ct.proxy!;
-    const status = res.status;
-    if (op.app && op.opts.fullResponse && !op.app.closed && !op.finished) {
-      const bytes = res.toBuffer();
-      op.app.respond(op.msgId, ...proxyProgressFields(bytes, flow, ct.id));
-    }
-    if (status === 100) return;
-    const member = op.branches.has(ct);
-    if (status >= 200 && status < 300) {
-      if (op.st.method === 'INVITE' || !op.answered) {
-        this.#relayUpstream(op, res, false);
-        op.answered = true;
-      }
-      op.branches.delete(ct);
-      if (!op.finished) {
-        if (op.st.method === 'INVITE') for (const other of op.branches) this.#cancelClient(other);
-        op.branches.clear();
-        this.#proxyDone(op);
-      }
-      return;
-    }
-    if (!member || op.finished) return;
-    if (status < 200) {
-      this.#relayUpstream(op, res, false);
-      return;
-    }
-    op.branches.delete(ct);
-    if (status >= 300 && status < 400 && op.opts.followRedirects) {
-      for (const c of safeContacts(res)) if (!op.tried.has(c)) op.pending.push(c);
-    } else if (betterResponse(op.best, res)) {
-      op.best = res;
-    }
-    if (op.opts.simultaneous && op.pending.length === 0 && op.branches.size > 0) return;
-    this.#proxyNext(op);
-  }
-
-  /** Forward a downstream response to the upstream client: drop our Via, send on the server transaction. */
-  #relayUpstream(op: ProxyOperation, res: SipResponse, retransmission: boolean): void {
-    const up = new SipResponse(res.status, res.reason);
-    up.headers = res.headers.map((h) => ({ ...h }));
-    const idx = up.headers.findIndex((h) => normalizeHeaderName(h.name) === 'via');
-    if (idx >= 0) {
-      const values = splitHeaderList(up.headers[idx]!.value).slice(1);
-      if (values.length) up.headers[idx] = { name: up.headers[idx]!.name, value: values.join(', ') };
-      else up.headers.splice(idx, 1);
-    }
-    up.body = res.body;
-    const bytes = up.toBuffer();
-    const st = op.st;
-    if (retransmission || st.lastStatus >= 200) {
-      // 2xx retransmissions and forked 2xx pass through statelessly.
-      if (res.status >= 200 && res.status < 300) st.flow.send(bytes);
-      return;
-    }
-    this.#sendResponseOnTxn(st, bytes, res.status);
-    if (st.method === 'INVITE' && res.status >= 200 && res.status < 300) {
-      // The ACK is end-to-end; keep the transaction only to absorb INVITE retransmissions.
-      st.acked = true;
-      st.timers.push(this.#timerSet.set(64 * this.#timers.T1, () => this.#terminateServer(st)));
-    }
-  }
-
-  #proxyFinish(op: ProxyOperation): void {
-    if (op.finished) return;
-    if (!op.answered) {
-      const best = op.best ?? this.#proxyLocal(op, 408, 'Request Timeout');
-      if (best.status === 503) {
-        // RFC 3261 §16.7: a 503 is not passed upstream as such.
-        best.status = 500;
-        best.reason = 'Server Internal Error';
-      }
-      this.#relayUpstream(op, best, false);
-    }
-    this.#proxyDone(op);
-  }
-
-  /** A response the proxy makes up, shaped like a downstream one (a placeholder Via on top to be stripped). */
-  #proxyLocal(op: ProxyOperation, status: number, reason: string): SipResponse {
-    const res = this.#localResponse(op.st.request, status, reason);
-    res.prepend('Via', 'SIP/2.0/UDP 0.0.0.0;branch=z9hG4bKproxylocal');
-    return res;
-  }
-
-  #proxyCancelAll(op: ProxyOperation): void {
-    for (const ct of op.branches) if (ct.method === 'INVITE') this.#cancelClient(ct);
-    op.branches.clear();
-    op.pending.length = 0;
-  }
-
-  #proxyDone(op: ProxyOperation): void {
-    if (op.finished) return;
-    op.finished = true;
-    if (op.app && !op.app.closed) op.app.respond(op.msgId, 'OK', 'done');
-  }
-
-  /** Our own Route entries at the top of a request (we Record-Routed the dialog): pop them. */
-  #popOwnRoutes(req: SipRequest): boolean {
-    let popped = false;
-    for (;;) {
-      const routes = req.getAll('route');
-      const first = routes[0];
-      if (!first) return popped;
-      const uri = tryParseSipUri(parseNameAddrSafe(first)?.uri ?? '');
-      if (!uri || !this.#isOurAddress(uri.host, uri.port)) return popped;
-      req.remove('route');
-      for (const r of routes.slice(1)) req.append('Route', r);
-      popped = true;
-    }
-  }
-
-  #isOurAddress(host: string, port: number | undefined): boolean {
-    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-    const t = this.#transports;
-    for (const l of [t.udp?.local, t.tcp?.local, t.tls?.local, t.ws?.local, t.wss?.local]) {
-      if (!l) continue;
-      const sameHost = h === l.host.toLowerCase() || (h === 'localhost' && l.host === '127.0.0.1');
-      if (sameHost && (port ?? 5060) === l.port) return true;
-    }
-    return false;
-  }
-
   /** Relay an in-dialog request of a dialog we Record-Routed (no app involved). */
   #relay(req: SipRequest, flow: Flow, key: string): void {
     const routes = req.getAll('route');
     const next = routes.length ? parseNameAddrSafe(routes[0]!)?.uri ?? req.uri : req.uri;
     if (req.method === 'ACK') {
-      this.#withFlow(next, undefined, (out) => {
-        if (!out) return;
-        const ack = new SipRequest('ACK', req.uri);
-        ack.headers = req.headers.map((h) => ({ ...h }));
-        const mf = Number(req.get('max-forwards') ?? '70');
-        ack.set('Max-Forwards', String(Math.max(0, (Number.isFinite(mf) ? mf : 70) - 1)));
-        ack.prepend('Via', ourVia(out, newBranch()));
-        ack.body = req.body;
-        out.send(ack.toBuffer());
-      });
+      this.#proxy.relayAck(req, next);
       return;
     }
     const st = this.#newServerTxn(key, req, flow, undefined);
     if (req.method === 'INVITE') this.#respondLocally(st, 100);
-    const op = new ProxyOperation(st, undefined, '', { recordRoute: false, fullResponse: false, followRedirects: false, simultaneous: false, provisionalTimeout: 0, finalTimeout: 0 }, []);
-    st.proxy = op;
-    op.tried.add(next);
-    this.#proxyLaunch(op, req.uri, next);
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Destinations
-  // ---------------------------------------------------------------------------------------------
-
-  #fallbackFlow(): Flow | undefined {
-    const t = this.#transports;
-    if (t.udp) return t.udp.flowTo('0.0.0.0', 0);
-    return undefined;
-  }
-
-  /** Where in-dialog requests go: the route set, else the remote target; reuse the dialog's connection. */
-  #withFlowFor(d: Dialog, cb: (flow: Flow | undefined) => void): void {
-    if (d.flow.reliable && !d.flow.closed) {
-      cb(d.flow);
-      return;
-    }
-    const first = d.routeSet[0];
-    const target = first ? parseNameAddrSafe(first)?.uri ?? d.remoteTarget : d.remoteTarget;
-    this.#withFlow(target, d.flow, cb);
-  }
-
-  /**
-   * Find (or open) the flow to reach a URI. Synchronous for IP literals and known aliases so the order
-   * of app commands is kept; hostnames go through the resolver.
-   */
-  #withFlow(uriText: string, preferred: Flow | undefined, cb: (flow: Flow | undefined) => void): void {
-    const uri = tryParseSipUri(uriText);
-    if (!uri) {
-      cb(undefined);
-      return;
-    }
-    const transportParam = String(getParam(uri.params, 'transport') ?? '').toLowerCase();
-    let transport: TransportName = uri.scheme === 'sips' ? 'tls' : transportParam === 'tcp' ? 'tcp' : transportParam === 'tls' ? 'tls' : transportParam === 'ws' ? 'ws' : transportParam === 'wss' ? 'wss' : 'udp';
-    if (transport === 'udp' && !this.#transports.udp && this.#transports.tcp) transport = 'tcp';
-    const host = uri.host.toLowerCase();
-    // An alias is a connection the target announced itself over. Use it only for the transport the URI
-    // asks for (a `.invalid` host can only be reached over its WebSocket, whatever the URI says): a
-    // UDP Contact must not be sent over a TCP connection the same host:port happened to open earlier.
-    const alias = this.#flows.byAlias(uri.host, uri.port) ?? (uri.port === undefined ? undefined : this.#flows.byAlias(uri.host, undefined));
-    if (alias && (host.endsWith('.invalid') || alias.transport === transport)) {
-      cb(alias);
-      return;
-    }
-    if (host.endsWith('.invalid')) {
-      cb(undefined);
-      return;
-    }
-    if (transport === 'ws' || transport === 'wss') {
-      // Browsers cannot be dialled; only an existing connection from the same address would do.
-      cb(preferred && !preferred.closed && (preferred.transport === transport) ? preferred : undefined);
-      return;
-    }
-    const port = uri.port ?? (transport === 'tls' ? 5061 : 5060);
-    const connectTo = (ip: string) => {
-      if (preferred && !preferred.closed && preferred.transport === transport && preferred.remote.host === ip && preferred.remote.port === port) return preferred;
-      if (transport === 'udp') return this.#transports.udp?.flowTo(ip, port);
-      if (transport === 'tcp') return this.#transports.tcp?.connect(ip, port);
-      return this.#transports.tls?.connect(ip, port);
-    };
-    let ip = host.startsWith('[') ? host.slice(1, -1) : host;
-    if (ip === 'localhost') ip = '127.0.0.1';
-    if (net.isIP(ip)) {
-      cb(connectTo(ip));
-      return;
-    }
-    dns.lookup(ip, { family: 4 }, (err, address) => {
-      if (this.#closed) return;
-      if (err || !address) {
-        this.#log.info('cannot resolve request target', { host: ip, err: err?.code });
-        cb(undefined);
-        return;
-      }
-      cb(connectTo(address));
-    });
+    this.#proxy.relay(st, next);
   }
 
   // ---------------------------------------------------------------------------------------------
