@@ -200,6 +200,8 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
   /** 'no-media' detection: the last datagram from the phone (or the last time it was not expected to send). */
   readonly #rtpTimeoutMs: number;
   #lastHeardAt = Date.now();
+  /** #expectsMedia() when last looked at: the silence clock starts when it becomes true. */
+  #expecting = false;
   #silenceTimer: ReturnType<typeof setInterval> | undefined;
   #vanished = false;
   #remote: Remote | undefined;
@@ -299,15 +301,18 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
     return this.#negotiated && !!remote && SENDS(remote.direction) && !this.#held && !this.#heldByFocus && remote.address !== '0.0.0.0';
   }
 
+  /** Silence while the phone need not send does not count: the clock (re)starts when it must send. */
+  #noteExpectation(): void {
+    const expecting = this.#expectsMedia();
+    if (expecting && !this.#expecting) this.#lastHeardAt = Date.now();
+    this.#expecting = expecting;
+  }
+
   #checkSilence(): void {
     if (this.#closed || this.#vanished) return;
-    const now = Date.now();
-    // Silence while the phone need not send does not count.
-    if (!this.#expectsMedia()) {
-      this.#lastHeardAt = now;
-      return;
-    }
-    const silentMs = now - this.#lastHeardAt;
+    this.#noteExpectation();
+    if (!this.#expecting) return;
+    const silentMs = Date.now() - this.#lastHeardAt;
     if (silentMs < this.#rtpTimeoutMs) return;
     this.#vanished = true;
     this.#log.warn('party vanished: no RTP from the phone', { silentMs });
@@ -879,6 +884,7 @@ export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
   /** Starts/stops/re-plumbs the pipelines and applies pauses, from the current state. */
   #syncMedia(): void {
     if (this.#closed) return;
+    this.#noteExpectation();
     const remote = this.#remote;
     const codec = remote?.codec;
     // The uplink runs while the phone sends G.711 to a room that may hear it (not on hold).
