@@ -22,7 +22,8 @@ import { CSeqCounter, CallIdGenerator, newBranch, newTag, newUuid } from './ids.
 import type { Limits } from './limits.ts';
 import type { AgentStats } from './stats.ts';
 import { TimerSet, type SipTimers } from './timers.ts';
-import { ClientTransaction, ServerTransaction } from './transactions.ts';
+import { ClientTransaction, type TransactionContext } from './client-transaction.ts';
+import { ServerTransaction } from './transactions.ts';
 import { wireTransport, type Flow, type FlowTable, type HostPort, type TransportName } from './transport/flow.ts';
 import type { StreamTransport } from './transport/tcp.ts';
 import type { UdpTransport } from './transport/udp.ts';
@@ -101,6 +102,7 @@ export class Agent {
   readonly #hub: AppHub;
   readonly #dest: Destinations;
   readonly #proxy: ProxyCore;
+  readonly #txnContext: TransactionContext;
   readonly #callIds = new CallIdGenerator();
   readonly #cseq = new CSeqCounter();
   readonly counters: Counters = { requestsIn: 0, responsesIn: 0, malformed: 0 };
@@ -113,6 +115,7 @@ export class Agent {
     this.#flows = opts.flows;
     this.#transports = opts.transports;
     this.#limits = opts.limits;
+    this.#txnContext = { timerSet: this.#timerSet, timers: opts.timers, log: opts.log };
     this.#dest = new Destinations({ log: opts.log, flows: opts.flows, transports: opts.transports, isClosed: () => this.#closed });
     this.#proxy = new ProxyCore({
       log: opts.log, timers: opts.timers,
@@ -578,7 +581,7 @@ export class Agent {
       return;
     }
     if (ct.method === 'CANCEL') {
-      if (res.status >= 200) this.#completeClient(ct);
+      if (res.status >= 200) ct.complete();
       return;
     }
     const status = res.status;
@@ -591,10 +594,7 @@ export class Agent {
     const dialogId = ct.dialogId ?? dialogIdOf(ct.request.callId, ct.request.fromTag ?? '');
     if (status < 200) {
       if (ct.state !== 'calling' && ct.state !== 'proceeding') return;
-      if (ct.state === 'calling') {
-        ct.state = 'proceeding';
-        this.#clearTimers(ct);
-      }
+      ct.proceeding();
       ct.provisionalReceived = true;
       if (ct.pendingCancel) {
         const send = ct.pendingCancel;
@@ -613,11 +613,7 @@ export class Agent {
         else this.#stray2xx(res);
         return;
       }
-      if (ct.state === 'calling' || ct.state === 'proceeding') {
-        this.#clearTimers(ct);
-        ct.state = 'accepted';
-        ct.timers.push(this.#timerSet.set(64 * this.#timers.T1, () => this.#terminateClient(ct)));
-      }
+      if (ct.state === 'calling' || ct.state === 'proceeding') ct.accept();
       if (ct.state !== 'accepted') return;
       ct.acceptedTags.add(tag);
       ct.pendingCancel = undefined;
@@ -643,11 +639,7 @@ export class Agent {
       return;
     }
     if (ct.state !== 'calling' && ct.state !== 'proceeding') return;
-    this.#clearTimers(ct);
-    ct.state = 'completed';
-    ct.ackBytes = buildNon2xxAck(ct.request, res).toBuffer();
-    ct.flow.send(ct.ackBytes);
-    ct.timers.push(this.#timerSet.set(ct.flow.reliable ? 0 : 64 * this.#timers.T1, () => this.#terminateClient(ct)));
+    ct.reject(buildNon2xxAck(ct.request, res).toBuffer());
     const d = this.#dialogs.get(dialogId);
     if (d) {
       d.lastInviteSeq = ct.request.cseq.seq;
@@ -666,13 +658,11 @@ export class Agent {
     let dialogId = ct.dialogId ?? '';
     if (!ct.dialogId && ct.method === 'SUBSCRIBE') dialogId = dialogIdOf(ct.request.callId, ct.request.fromTag ?? '');
     if (status < 200) {
-      if (ct.state === 'trying') ct.state = 'proceeding';
+      ct.proceeding();
       this.#forwardResponse(ct, res, flow, dialogId);
       return;
     }
-    this.#clearTimers(ct);
-    ct.state = 'completed';
-    ct.timers.push(this.#timerSet.set(ct.flow.reliable ? 0 : this.#timers.T4, () => this.#terminateClient(ct)));
+    ct.complete();
     if (!ct.dialogId && ct.method === 'SUBSCRIBE' && status < 300 && res.toTag) this.#upsertUacDialog(ct, res, 'confirmed');
     this.#forwardResponse(ct, res, flow, dialogId);
     const d = ct.dialogId ? this.#dialogs.get(ct.dialogId) : undefined;
@@ -1194,57 +1184,40 @@ export class Agent {
 
   #startClient(req: SipRequest, bytes: Buffer, flow: Flow, app: AppConnection | undefined, dialogId: string | undefined): ClientTransaction {
     const branch = viaBranch(req.topVia!) ?? '';
-    const ct = new ClientTransaction({ key: `${branch}|${req.method}`, request: req, bytes, flow, app, dialogId });
+    const ct = new ClientTransaction({ key: `${branch}|${req.method}`, request: req, bytes, flow, app, dialogId }, this.#txnContext);
     this.#clientByKey.set(ct.key, ct);
     this.#clientById.set(ct.id, ct);
-    if (!flow.send(bytes)) {
-      this.#log.info('transport failure sending request', { method: req.method, to: `${flow.remote.host}:${flow.remote.port}` });
-    }
-    const T1 = this.#timers.T1;
-    if (!flow.reliable) {
-      let interval = T1;
-      const retransmit = () => {
-        const active = ct.method === 'INVITE' ? ct.state === 'calling' : ct.state === 'trying' || ct.state === 'proceeding';
-        if (!active) return;
-        ct.flow.send(bytes);
-        interval = ct.method === 'INVITE' ? interval * 2 : Math.min(interval * 2, this.#timers.T2);
-        if (ct.method !== 'INVITE' && ct.state === 'proceeding') interval = this.#timers.T2;
-        ct.timers.push(this.#timerSet.set(interval, retransmit));
-      };
-      ct.timers.push(this.#timerSet.set(interval, retransmit));
-    }
-    // Timer B / F: no (final) response in 64*T1 → the app gets a 408 as from the network.
-    ct.timers.push(this.#timerSet.set(64 * T1, () => {
-      const pending = ct.method === 'INVITE' ? ct.state === 'calling' : ct.state === 'trying' || ct.state === 'proceeding';
-      if (!pending) return;
-      this.#log.info('request timed out', { method: ct.method, callId: req.get('call-id') });
-      this.#terminateClient(ct);
-      if (ct.proxy) {
-        // Shaped like a downstream response (our Via on top) so the proxy path can treat it as one.
-        this.#proxy.onResponse(ct, this.#localResponse(req, 408, 'Request Timeout'), flow);
-        return;
-      }
-      if (ct.app && ct.method !== 'CANCEL') {
-        const dialogId = ct.dialogId ?? this.#dialogIdForNew(req);
-        this.#deliverLocalResponse(ct.app, req, flow, ct.id, dialogId, 408, 'Request Timeout');
-        if (ct.method === 'INVITE' && !ct.dialogId) {
-          const d = this.#dialogs.get(dialogId);
-          if (d && d.state === 'early') this.#removeDialog(d);
-          this.#rememberFailedInvite(dialogId);
-        }
-      }
-      if (ct.dialogId && ct.method === 'BYE') {
-        const d = this.#dialogs.get(ct.dialogId);
-        if (d) this.#removeDialog(d);
-      }
-    }));
+    ct.on('terminated', () => {
+      if (this.#clientByKey.get(ct.key) === ct) this.#clientByKey.delete(ct.key);
+      this.#clientById.delete(ct.id);
+    });
+    ct.on('timeout', () => this.#clientTimedOut(ct));
+    ct.start();
     return ct;
   }
 
-  #completeClient(ct: ClientTransaction): void {
-    this.#clearTimers(ct);
-    ct.state = 'completed';
-    ct.timers.push(this.#timerSet.set(ct.flow.reliable ? 0 : this.#timers.T4, () => this.#terminateClient(ct)));
+  /** Timer B / F: the app (or the proxy) gets a 408 as if from the network. */
+  #clientTimedOut(ct: ClientTransaction): void {
+    const req = ct.request;
+    const flow = ct.flow;
+    if (ct.proxy) {
+      // Shaped like a downstream response (our Via on top) so the proxy path can treat it as one.
+      this.#proxy.onResponse(ct, this.#localResponse(req, 408, 'Request Timeout'), flow);
+      return;
+    }
+    if (ct.app && ct.method !== 'CANCEL') {
+      const dialogId = ct.dialogId ?? this.#dialogIdForNew(req);
+      this.#deliverLocalResponse(ct.app, req, flow, ct.id, dialogId, 408, 'Request Timeout');
+      if (ct.method === 'INVITE' && !ct.dialogId) {
+        const d = this.#dialogs.get(dialogId);
+        if (d && d.state === 'early') this.#removeDialog(d);
+        this.#rememberFailedInvite(dialogId);
+      }
+    }
+    if (ct.dialogId && ct.method === 'BYE') {
+      const d = this.#dialogs.get(ct.dialogId);
+      if (d) this.#removeDialog(d);
+    }
   }
 
   #rememberFailedInvite(dialogId: string): void {
@@ -1285,15 +1258,6 @@ export class Agent {
     st.state = 'terminated';
     if (this.#serverByKey.get(st.key) === st) this.#serverByKey.delete(st.key);
     this.#serverById.delete(st.id);
-  }
-
-  #terminateClient(ct: ClientTransaction): void {
-    this.#clearTimers(ct);
-    for (const h of ct.proxyTimers) this.#timerSet.clear(h);
-    ct.proxyTimers = [];
-    ct.state = 'terminated';
-    if (this.#clientByKey.get(ct.key) === ct) this.#clientByKey.delete(ct.key);
-    this.#clientById.delete(ct.id);
   }
 
   #clearTimers(t: { timers: Array<NodeJS.Timeout | undefined> }): void {

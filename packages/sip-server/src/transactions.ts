@@ -41,44 +41,4 @@ export class ServerTransaction {
   }
 }
 
-/** RFC 3261 §17.1 client transaction for a request an app (or the server itself) sent. */
-export class ClientTransaction {
-  readonly id = newUuid();
-  readonly key: string;
-  readonly request: SipRequest;
-  readonly bytes: Buffer;
-  readonly method: string;
-  readonly flow: Flow;
-  /** Undefined for server-originated requests (the BYE after an ACK timeout). */
-  readonly app: AppConnection | undefined;
-  /** Dialog the request was sent in, for the dialog id field of forwarded responses. */
-  readonly dialogId: string | undefined;
-  state: 'calling' | 'trying' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
-  provisionalReceived = false;
-  /** To tags of 2xx responses already forwarded (absorb retransmissions, pass new forks). */
-  readonly acceptedTags = new Set<string>();
-  /** Transaction-level ACK for a non-2xx final response, re-sent on retransmissions. */
-  ackBytes: Buffer | undefined;
-  /** A CANCEL waiting for the first provisional response (RFC 3261 §9.1). */
-  pendingCancel: (() => void) | undefined;
-  cancelled = false;
-  /** Set when this request is a branch of a proxy operation: responses go upstream, not to an app. */
-  proxy: ProxyOperation | undefined;
-  /** Where the branch was sent (proxy result reporting). */
-  target = '';
-  /** Proxy provisional/final timeouts: separate from the RFC 3261 timers, which state changes clear. */
-  proxyTimers: Array<NodeJS.Timeout | undefined> = [];
-  timers: Array<NodeJS.Timeout | undefined> = [];
-
-  constructor(init: { key: string; request: SipRequest; bytes: Buffer; flow: Flow; app: AppConnection | undefined; dialogId: string | undefined }) {
-    this.key = init.key;
-    this.request = init.request;
-    this.bytes = init.bytes;
-    this.method = init.request.method;
-    this.flow = init.flow;
-    this.app = init.app;
-    this.dialogId = init.dialogId;
-    this.state = this.method === 'INVITE' ? 'calling' : 'trying';
-    this.proxy = undefined;
-  }
-}
+export { ClientTransaction } from './client-transaction.ts';

@@ -100,14 +100,14 @@ export class ProxyCore {
       ct.target = requestUri;
       op.branches.add(ct);
       if (op.opts.provisionalTimeout > 0) {
-        ct.proxyTimers.push(this.#host.setTimer(op.opts.provisionalTimeout, () => {
+        ct.proxyTimer(op.opts.provisionalTimeout, () => {
           if (!ct.provisionalReceived && op.branches.has(ct)) this.#branchFailed(op, ct, 'no provisional response');
-        }));
+        });
       }
       if (op.opts.finalTimeout > 0) {
-        ct.proxyTimers.push(this.#host.setTimer(op.opts.finalTimeout, () => {
+        ct.proxyTimer(op.opts.finalTimeout, () => {
           if (op.branches.has(ct) && (ct.state === 'calling' || ct.state === 'proceeding' || ct.state === 'trying')) this.#branchFailed(op, ct, 'no final response');
-        }));
+        });
       }
     });
   }
