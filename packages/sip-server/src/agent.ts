@@ -23,7 +23,7 @@ import type { Limits } from './limits.ts';
 import type { AgentStats } from './stats.ts';
 import { TimerSet, type SipTimers } from './timers.ts';
 import { ClientTransaction, type TransactionContext } from './client-transaction.ts';
-import { ServerTransaction } from './transactions.ts';
+import { ServerTransaction } from './server-transaction.ts';
 import { wireTransport, type Flow, type FlowTable, type HostPort, type TransportName } from './transport/flow.ts';
 import type { StreamTransport } from './transport/tcp.ts';
 import type { UdpTransport } from './transport/udp.ts';
@@ -124,7 +124,6 @@ export class Agent {
       startClient: (req, bytes, flow, app, dialogId) => this.#startClient(req, bytes, flow, app, dialogId),
       cancelClient: (ct) => this.#cancelClient(ct),
       sendResponseOnTxn: (st, bytes, status) => this.#sendResponseOnTxn(st, bytes, status),
-      terminateServer: (st) => this.#terminateServer(st),
       localResponse: (req, status, reason) => this.#localResponse(req, status, reason),
     });
     this.#hub = new AppHub({ secret: opts.secret, version: opts.version, hostports: () => hostportsOf(this.#transports) });
@@ -383,17 +382,17 @@ export class Agent {
     const flow = st.flow;
     st.app = app;
     if (st.method === 'INVITE') {
-      st.timers.push(this.#timerSet.set(this.#timers.inviteServerTimeout, () => {
+      st.guard(this.#timers.inviteServerTimeout, () => {
         if (st.lastStatus < 200 && st.state !== 'terminated') {
           this.#log.warn('app never answered INVITE, sending 408', { callId: req.get('call-id') });
           this.#respondLocally(st, 408);
         }
-      }));
+      });
     } else {
       // An app that never answers a non-INVITE request: drop the transaction after 64*T1.
-      st.timers.push(this.#timerSet.set(64 * this.#timers.T1 + this.#timers.T4, () => {
-        if (st.lastStatus < 200) this.#terminateServer(st);
-      }));
+      st.guard(64 * this.#timers.T1 + this.#timers.T4, () => {
+        if (st.lastStatus < 200) st.terminate();
+      });
     }
     const local = flow.local;
     const bytes = req.toBuffer();
@@ -488,9 +487,9 @@ export class Agent {
     if (req.method === 'INVITE') this.#respondLocally(st, 100);
     if (req.method === 'PRACK') this.#onPrack(req, d);
     if (req.method !== 'INVITE') {
-      st.timers.push(this.#timerSet.set(64 * this.#timers.T1 + this.#timers.T4, () => {
-        if (st.lastStatus < 200) this.#terminateServer(st);
-      }));
+      st.guard(64 * this.#timers.T1 + this.#timers.T4, () => {
+        if (st.lastStatus < 200) st.terminate();
+      });
     }
     const bytes = req.toBuffer();
     this.#sendToApp(d.app, 'network', bytes, wireTransport(flow.transport), flow.remote, st.id, d.id, '');
@@ -506,11 +505,7 @@ export class Agent {
     const st = this.#serverByKey.get(inviteKey);
     if (st && st.lastStatus >= 300) {
       // ACK for a non-2xx final response: transaction business only (RFC 3261 §17.2.1).
-      if (st.state === 'completed') {
-        st.state = 'confirmed';
-        this.#clearTimers(st);
-        st.timers.push(this.#timerSet.set(flow.reliable ? 0 : this.#timers.T4, () => this.#terminateServer(st)));
-      }
+      st.ackedNon2xx(flow.reliable);
       return;
     }
     const toTag = req.toTag;
@@ -522,12 +517,10 @@ export class Agent {
     }
     const pending = d.pendingAck;
     if (!pending || pending.acked || pending.request.cseq.seq !== req.cseq.seq) return;
-    pending.acked = true;
     d.pendingAck = undefined;
     d.state = 'confirmed';
-    this.#clearTimers(pending);
     // Keep absorbing INVITE retransmissions for the rest of Timer L.
-    pending.timers.push(this.#timerSet.set(64 * this.#timers.T1, () => this.#terminateServer(pending)));
+    pending.absorbRetransmissions();
     if (d.flow.closed || !d.flow.reliable) d.flow = flow;
     this.#sendToApp(d.app, 'network', req.toBuffer(), '', flow.remote, pending.id, d.id, '');
   }
@@ -790,7 +783,7 @@ export class Agent {
     }
     const bytes = out.toBuffer();
     this.#sendResponseOnTxn(st, bytes, status);
-    if (reliable) this.#retransmitReliable(st, bytes);
+    if (reliable) st.retransmitReliable(bytes);
     if (st.method === 'INVITE' && !st.dialogId && status >= 200) {
       if (status < 300) this.#cdr('start', 'application', bytes, 'uas');
       else this.#cdr('stop', 'application', bytes, 'call-rejected');
@@ -812,32 +805,12 @@ export class Agent {
     }
   }
 
-  #retransmitReliable(st: ServerTransaction, bytes: Buffer): void {
-    if (st.awaitingPrack) this.#clearTimers(st.awaitingPrack);
-    const pending = { rseq: st.rseq, timers: [] as Array<NodeJS.Timeout | undefined> };
-    st.awaitingPrack = pending;
-    if (st.flow.reliable) return;
-    let interval = this.#timers.T1;
-    const started = Date.now();
-    const again = () => {
-      if (st.awaitingPrack !== pending || st.lastStatus >= 200) return;
-      if (Date.now() - started >= 64 * this.#timers.T1) return;
-      st.flow.send(bytes);
-      interval *= 2;
-      pending.timers.push(this.#timerSet.set(interval, again));
-    };
-    pending.timers.push(this.#timerSet.set(interval, again));
-  }
-
   /** A PRACK for a reliable provisional we sent stops its retransmission. */
   #onPrack(req: SipRequest, d: Dialog): void {
     const rack = /^\s*(\d+)\s+(\d+)\s+(\S+)/.exec(req.get('rack') ?? '');
     if (!rack) return;
     for (const st of this.#serverById.values()) {
-      if (st.method !== 'INVITE' || !st.awaitingPrack || st.awaitingPrack.rseq !== Number(rack[1])) continue;
-      if (st.request.callId !== d.callId || st.request.cseq.seq !== Number(rack[2])) continue;
-      this.#clearTimers(st.awaitingPrack);
-      st.awaitingPrack = undefined;
+      if (st.request.callId === d.callId) st.prack(Number(rack[1]), Number(rack[2]));
     }
   }
 
@@ -860,60 +833,16 @@ export class Agent {
   }
 
   #sendResponseOnTxn(st: ServerTransaction, bytes: Buffer, status: number): void {
-    st.flow.send(bytes);
-    if (status >= 200 && st.lastStatus < 200 && st.state !== 'terminated') this.#trackPending(st, -1);
-    st.lastResponse = bytes;
-    st.lastStatus = status;
-    if (status < 200) return;
-    this.#clearTimers(st);
-    const T1 = this.#timers.T1;
-    if (st.method === 'INVITE') {
-      if (status < 300) {
-        st.state = 'accepted';
-        return; // 2xx timers are started by the caller (they need the dialog)
-      }
-      st.state = 'completed';
-      if (!st.flow.reliable) {
-        let interval = T1;
-        const retransmit = () => {
-          if (st.state !== 'completed') return;
-          st.flow.send(bytes);
-          interval = Math.min(interval * 2, this.#timers.T2);
-          st.timers.push(this.#timerSet.set(interval, retransmit));
-        };
-        st.timers.push(this.#timerSet.set(interval, retransmit));
-      }
-      st.timers.push(this.#timerSet.set(64 * T1, () => {
-        if (st.state === 'completed') this.#log.debug('no ACK for final response (Timer H)', { callId: st.request.get('call-id') });
-        this.#terminateServer(st);
-      }));
-      return;
-    }
-    st.state = 'completed';
-    st.timers.push(this.#timerSet.set(st.flow.reliable ? 0 : 64 * T1, () => this.#terminateServer(st)));
+    st.sendResponse(bytes, status);
   }
 
-  /** 2xx to INVITE: retransmit until ACK (T1 doubling, capped at T2), BYE on timeout (64*T1). */
+  /** 2xx to INVITE: retransmitted by the transaction until ACK; BYE on timeout (64*T1). */
   #start2xxTimers(st: ServerTransaction, d: Dialog): void {
-    const T1 = this.#timers.T1;
-    const bytes = st.lastResponse!;
-    if (!st.flow.reliable) {
-      let interval = T1;
-      const retransmit = () => {
-        if (st.acked || st.state !== 'accepted') return;
-        st.flow.send(bytes);
-        interval = Math.min(interval * 2, this.#timers.T2);
-        st.timers.push(this.#timerSet.set(interval, retransmit));
-      };
-      st.timers.push(this.#timerSet.set(interval, retransmit));
-    }
-    st.timers.push(this.#timerSet.set(64 * T1, () => {
-      if (st.acked) return;
-      this.#clearTimers(st);
-      this.#terminateServer(st);
+    st.on('ackTimeout', () => {
       if (d.pendingAck === st) d.pendingAck = undefined;
       if (this.#dialogs.get(d.id) === d) this.#ackTimeout(d);
-    }));
+    });
+    st.startAcceptedTimers();
   }
 
   /** No ACK for our 2xx: hang up with a BYE and tell the app with an `unsolicited` message. */
@@ -1243,26 +1172,16 @@ export class Agent {
   // ---------------------------------------------------------------------------------------------
 
   #newServerTxn(key: string, req: SipRequest, flow: Flow, app: AppConnection | undefined): ServerTransaction {
-    const st = new ServerTransaction(key, req, flow, app);
+    const st = new ServerTransaction(key, req, flow, app, this.#txnContext);
     this.#serverByKey.set(key, st);
     this.#serverById.set(st.id, st);
     this.#trackPending(st, 1);
+    st.on('settled', () => this.#trackPending(st, -1));
+    st.on('terminated', () => {
+      if (this.#serverByKey.get(st.key) === st) this.#serverByKey.delete(st.key);
+      this.#serverById.delete(st.id);
+    });
     return st;
-  }
-
-  #terminateServer(st: ServerTransaction): void {
-    this.#clearTimers(st);
-    if (st.awaitingPrack) this.#clearTimers(st.awaitingPrack);
-    if (st.state === 'terminated') return;
-    if (st.lastStatus < 200) this.#trackPending(st, -1);
-    st.state = 'terminated';
-    if (this.#serverByKey.get(st.key) === st) this.#serverByKey.delete(st.key);
-    this.#serverById.delete(st.id);
-  }
-
-  #clearTimers(t: { timers: Array<NodeJS.Timeout | undefined> }): void {
-    for (const h of t.timers) this.#timerSet.clear(h);
-    t.timers = [];
   }
 
   #removeDialog(d: Dialog): void {
@@ -1270,11 +1189,7 @@ export class Agent {
     if (d.pendingAck) {
       const st = d.pendingAck;
       d.pendingAck = undefined;
-      if (!st.acked) {
-        st.acked = true;
-        this.#clearTimers(st);
-        st.timers.push(this.#timerSet.set(64 * this.#timers.T1, () => this.#terminateServer(st)));
-      }
+      if (!st.acked) st.absorbRetransmissions();
     }
   }
 

@@ -4,7 +4,8 @@ import { proxyProgressFields } from '../control/wire-protocol.ts';
 import { ourVia, safeContacts } from '../header-policy.ts';
 import { newBranch } from '../ids.ts';
 import type { SipTimers } from '../timers.ts';
-import type { ClientTransaction, ServerTransaction } from '../transactions.ts';
+import type { ClientTransaction } from '../client-transaction.ts';
+import type { ServerTransaction } from '../server-transaction.ts';
 import type { Flow } from '../transport/flow.ts';
 import type { AppConnection } from '../control/app-connection.ts';
 import { ProxyOperation, betterResponse } from './proxy-operation.ts';
@@ -21,7 +22,6 @@ export interface ProxyHost {
   startClient(req: SipRequest, bytes: Buffer, flow: Flow, app: AppConnection | undefined, dialogId: string | undefined): ClientTransaction;
   cancelClient(ct: ClientTransaction): Buffer;
   sendResponseOnTxn(st: ServerTransaction, bytes: Buffer, status: number): void;
-  terminateServer(st: ServerTransaction): void;
   localResponse(req: SipRequest, status: number, reason: string): SipResponse;
 }
 
@@ -178,8 +178,7 @@ export class ProxyCore {
     this.#host.sendResponseOnTxn(st, bytes, res.status);
     if (st.method === 'INVITE' && res.status >= 200 && res.status < 300) {
       // The ACK is end-to-end; keep the transaction only to absorb INVITE retransmissions.
-      st.acked = true;
-      st.timers.push(this.#host.setTimer(64 * this.#host.timers.T1, () => this.#host.terminateServer(st)));
+      st.absorbRetransmissions();
     }
   }
 
