@@ -21,10 +21,10 @@ export const MIXER_HELP = `pnpm bench mixer [options]: the room mixer with N syn
   --codecs g711,mixed    all G.711 (PCMU), and mixed (every 4th phone Opus, the rest PCMU)
   --seconds 10           measured time per run (after --warmup 3 seconds)
   --no-forward           skip the baseline: mediasoup only forwarding the same G.711 streams
-  --priority -10         nice value of the mixer (or mediasoup) and phone processes, as a media server
-                         runs its media threads above other work; 0 = no change (timing then depends on
-                         whatever else the machine runs; see the "others" column)
-  --realtime             SCHED_FIFO (chrt -f 10) instead of a nice value, as Asterisk -p / FreeSWITCH -rp
+  --sched fifo           scheduling of the mixer (or mediasoup) and phone processes: fifo = SCHED_FIFO
+                         priority 10 (chrt; as Asterisk -p / FreeSWITCH -rp run their media), nice =
+                         nice --priority (default -10), none = unchanged (timing then depends on whatever
+                         else the machine runs: see the "others" column)
   --json FILE            write the results as JSON
 `;
 
@@ -203,7 +203,7 @@ export async function runMixerBench(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true, allowPositionals: false,
     options: { sizes: { type: 'string' }, layouts: { type: 'string' }, codecs: { type: 'string' }, seconds: { type: 'string' },
-      warmup: { type: 'string' }, json: { type: 'string' }, 'no-forward': { type: 'boolean' }, priority: { type: 'string' }, realtime: { type: 'boolean' }, help: { type: 'boolean' } },
+      warmup: { type: 'string' }, json: { type: 'string' }, 'no-forward': { type: 'boolean' }, priority: { type: 'string' }, sched: { type: 'string' }, help: { type: 'boolean' } },
   });
   if (values.help) {
     process.stdout.write(MIXER_HELP);
@@ -214,9 +214,11 @@ export async function runMixerBench(argv: string[]): Promise<number> {
   const codecs = (values.codecs ?? 'g711,mixed').split(',') as CodecMix[];
   const seconds = Number(values.seconds ?? 10);
   const warmup = Number(values.warmup ?? 3);
-  const priority = Number(values.priority ?? -10);
+  const sched = values.sched ?? 'fifo';
+  const priority = sched === 'none' ? 0 : Number(values.priority ?? -10);
+  const realtime = sched === 'fifo';
   if (sizes.some((n) => !Number.isInteger(n) || n < 2) || layouts.some((l) => l !== 'one' && l !== 'rooms8')
-    || codecs.some((c) => c !== 'g711' && c !== 'mixed') || !(seconds > 0) || !(warmup >= 0) || !Number.isInteger(priority) || priority < -20 || priority > 19) {
+    || codecs.some((c) => c !== 'g711' && c !== 'mixed') || !(seconds > 0) || !(warmup >= 0) || !Number.isInteger(priority) || priority < -20 || priority > 19 || !['fifo', 'nice', 'none'].includes(sched)) {
     process.stderr.write(`bad options\n\n${MIXER_HELP}`);
     return 2;
   }
@@ -227,7 +229,7 @@ export async function runMixerBench(argv: string[]): Promise<number> {
         const engines: Engine[] = codec === 'g711' && !values['no-forward'] ? ['mixer', 'mediasoup-forward'] : ['mixer'];
         for (const engine of engines) {
           progress(`${engine}: ${n} phones, ${layout}, ${codec}: ${warmup} s warm-up + ${seconds} s`);
-          const r = await runOne(engine, n, layout, codec, seconds, warmup, { priority, realtime: values.realtime === true });
+          const r = await runOne(engine, n, layout, codec, seconds, warmup, { priority, realtime });
           if (engine === 'mixer') r.engineOnly = engineCost(specs(n, layout, codec));
           progress(`  ${f2(r.hostCores)} cores (${f2(r.cpuPerLegPct)} % per leg), latency p50 ${f1(r.latencyP50Ms)} ms, jitter ${f2(r.jitterMeanMs)} ms, others ${f2(r.otherCores)} cores`);
           results.push(r);
@@ -235,7 +237,7 @@ export async function runMixerBench(argv: string[]): Promise<number> {
       }
     }
   }
-  process.stdout.write(`${table(results)}\n\n${values.realtime ? 'SCHED_FIFO 10' : `nice ${priority}`} for the mixer/mediasoup and phone processes; "others" = cores used by every other process meanwhile.\n`);
+  process.stdout.write(`${table(results)}\n\n${realtime ? 'SCHED_FIFO 10' : `nice ${priority}`} for the mixer/mediasoup and phone processes; "others" = cores used by every other process meanwhile.\n`);
   if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2) + '\n');
   // Headline: G.711 at the largest N, the costlier of the two layouts; latency p95 and mean jitter
   // over every G.711 run at that N.

@@ -14,22 +14,37 @@ export interface ClockStats {
   maxLateMs: number;
 }
 
+/** Time and timers the clock uses; tests pass a fake to check the deadline arithmetic exactly. */
+export interface ClockTimers {
+  now(): number;
+  setTimer(fn: () => void, delayMs: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+const REAL_TIMERS: ClockTimers = {
+  now: () => performance.now(),
+  setTimer: (fn, delayMs) => setTimeout(fn, delayMs),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 export class MixerClock {
   readonly periodMs: number;
   readonly #onTick: (nowMs: number, tick: number) => void;
   readonly #maxCatchUp: number;
+  readonly #timers: ClockTimers;
   #start = 0;
   #k = 0;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: unknown;
   #closed = false;
   #lateSum = 0;
   readonly #recent: number[] = [];
   readonly stats: ClockStats = { ticks: 0, skipped: 0, meanLateMs: 0, maxLateMs: 0 };
 
-  constructor(onTick: (nowMs: number, tick: number) => void, options: { periodMs?: number; maxCatchUp?: number } = {}) {
+  constructor(onTick: (nowMs: number, tick: number) => void, options: { periodMs?: number; maxCatchUp?: number; timers?: ClockTimers } = {}) {
     this.periodMs = options.periodMs ?? FRAME_MS;
     this.#onTick = onTick;
     this.#maxCatchUp = options.maxCatchUp ?? 3;
+    this.#timers = options.timers ?? REAL_TIMERS;
   }
 
   get closed(): boolean {
@@ -37,8 +52,8 @@ export class MixerClock {
   }
 
   start(): void {
-    if (this.#timer || this.#closed) return;
-    this.#start = performance.now();
+    if (this.#timer !== undefined || this.#closed) return;
+    this.#start = this.#timers.now();
     this.#k = 0;
     this.#schedule();
   }
@@ -59,13 +74,13 @@ export class MixerClock {
 
   #schedule(): void {
     const deadline = this.#start + (this.#k + 1) * this.periodMs;
-    this.#timer = setTimeout(() => this.#run(), Math.max(0, deadline - performance.now()));
+    this.#timer = this.#timers.setTimer(() => this.#run(), Math.max(0, deadline - this.#timers.now()));
   }
 
   #run(): void {
     this.#timer = undefined;
     if (this.#closed) return;
-    let now = performance.now();
+    let now = this.#timers.now();
     let ran = 0;
     while (this.#start + (this.#k + 1) * this.periodMs <= now + 0.05 && ran < this.#maxCatchUp) {
       this.#k++;
@@ -73,7 +88,7 @@ export class MixerClock {
       this.#record(late);
       this.#onTick(now, this.#k);
       ran++;
-      now = performance.now();
+      now = this.#timers.now();
     }
     const behind = Math.floor((now - this.#start) / this.periodMs) - this.#k;
     if (behind > 0 && ran >= this.#maxCatchUp) {
@@ -96,7 +111,7 @@ export class MixerClock {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#timers.clearTimer(this.#timer);
     this.#timer = undefined;
   }
 }
