@@ -27,7 +27,8 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 APT_PACKAGES=(g++ make pkg-config python3 ninja-build flatbuffers-compiler libflatbuffers-dev libuv1-dev
   libssl-dev libsrtp2-dev libabsl-dev libusrsctp-dev chromium sox libxml2-utils fonts-dejavu-core
   baresip-core baresip linphone-cli sip-tester sipsak kamailio kamailio-websocket-modules kamailio-redis-modules kamailio-tls-modules redis-server
-  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  libopus-dev libspandsp-dev)  # the room mixer's codecs (packages/mixer builds its addon against them)
 MESON_MIN=1.1
 
 missing=()
