@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineCpu } from '../lib/procfs.ts';
+import { nativeCodecs } from '../../packages/mixer/src/index.ts';
 import { engineCost, type EngineCost } from './engine-cost.ts';
 import type { FromHost, FromPhones, HostStats, PhoneCodec, PhoneSpec, PhoneStats, ToHost, ToPhones } from './protocol.ts';
 
@@ -222,6 +223,8 @@ export async function runMixerBench(argv: string[]): Promise<number> {
     process.stderr.write(`bad options\n\n${MIXER_HELP}`);
     return 2;
   }
+  // Build (if needed) and load the codec addon once here, before the child processes load it.
+  progress(`codecs: ${nativeCodecs().opusVersion()}, spandsp G.722 + PLC`);
   const results: RunResult[] = [];
   for (const codec of codecs) {
     for (const layout of layouts) {

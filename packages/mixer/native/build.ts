@@ -5,7 +5,7 @@
  *   node packages/mixer/native/build.ts [--force]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,9 +33,12 @@ export function buildAddon(force = false): string {
   const source = join(here, 'codecs.c');
   if (!force && existsSync(ADDON_PATH) && statSync(ADDON_PATH).mtimeMs >= statSync(source).mtimeMs) return ADDON_PATH;
   mkdirSync(dirname(ADDON_PATH), { recursive: true });
+  // Built under a private name and renamed: processes starting together never load a half-written file.
+  const tmp = `${ADDON_PATH}.${process.pid}.tmp`;
   const args = ['-O2', '-std=c11', '-Wall', '-Wno-unused-parameter', '-shared', '-fPIC', '-fvisibility=hidden',
-    `-I${nodeIncludeDir()}`, ...pkgConfig('--cflags'), source, '-o', ADDON_PATH, ...pkgConfig('--libs')];
+    `-I${nodeIncludeDir()}`, ...pkgConfig('--cflags'), source, '-o', tmp, ...pkgConfig('--libs')];
   execFileSync(process.env['CC'] ?? 'cc', args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  renameSync(tmp, ADDON_PATH);
   return ADDON_PATH;
 }
 
