@@ -7,10 +7,19 @@
 import { FRAME_MS, FRAME_SAMPLES, MIX_RATE, createDecoder, rtpClockRate, type CodecName, type FrameDecoder } from './codecs.ts';
 import { JitterBuffer, tsDiff } from './jitter-buffer.ts';
 import { parseRtp } from './rtp.ts';
+import { DtmfReceiver } from './dtmf.ts';
+
+const STATIC_PAYLOAD_TYPES: Partial<Record<CodecName, number>> = { PCMU: 0, PCMA: 8, G722: 9 };
 
 export interface MixerInputOptions {
-  /** RTP payload type of the codec; packets of other types are not audio for the mixer (pushRtp says so). */
+  /**
+   * RTP payload type of the codec; packets of other types are not audio for the mixer (pushRtp says so).
+   * Default: the static type of G.711/G.722 (0, 8, 9); Opus has none, so an Opus input without it takes
+   * every payload type but its telephone-event one.
+   */
   payloadType?: number;
+  /** Negotiated RFC 4733 telephone-event payload type: such packets become digits (onDtmf), not audio. */
+  telephoneEventPayloadType?: number;
   /** Linear gain (1 = unchanged). */
   gain?: number;
   /** Smallest playout delay, ms (default 20): the margin for arrival jitter on a quiet network. */
@@ -44,6 +53,10 @@ export class MixerInput {
   readonly id: string;
   readonly codec: CodecName;
   readonly payloadType: number | undefined;
+  readonly telephoneEventPayloadType: number | undefined;
+  /** Called with each digit the party sends (RFC 4733), once per digit, in order. */
+  onDtmf: ((digit: string) => void) | undefined;
+  readonly #dtmf = new DtmfReceiver();
   /** This frame's contribution after gain, 32-bit so that a gain above 1 does not clip before the sum. */
   readonly frame = new Int32Array(FRAME_SAMPLES);
   gain: number;
@@ -73,7 +86,8 @@ export class MixerInput {
   constructor(id: string, codec: CodecName, options: MixerInputOptions = {}) {
     this.id = id;
     this.codec = codec;
-    this.payloadType = options.payloadType;
+    this.payloadType = options.payloadType ?? STATIC_PAYLOAD_TYPES[codec];
+    this.telephoneEventPayloadType = options.telephoneEventPayloadType;
     this.gain = options.gain ?? 1;
     this.#decoder = createDecoder(codec);
     const clock = rtpClockRate(codec);
@@ -101,10 +115,19 @@ export class MixerInput {
     return this.#talking;
   }
 
-  /** Takes one RTP datagram; false if it is not this input's audio (RTCP, another payload type, malformed). */
+  /**
+   * Takes one RTP datagram; false if it is neither this input's audio nor its telephone-events (RTCP,
+   * another payload type, malformed).
+   */
   pushRtp(datagram: Uint8Array, arrivalMs = performance.now()): boolean {
     const p = parseRtp(datagram);
-    if (!p || (this.payloadType !== undefined && p.payloadType !== this.payloadType)) return false;
+    if (!p) return false;
+    if (p.payloadType === this.telephoneEventPayloadType) {
+      const digit = this.#closed ? undefined : this.#dtmf.push(p.timestamp, p.payload);
+      if (digit !== undefined) this.onDtmf?.(digit);
+      return true;
+    }
+    if (this.payloadType !== undefined && p.payloadType !== this.payloadType) return false;
     this.push(p.timestamp, p.payload, arrivalMs);
     return true;
   }

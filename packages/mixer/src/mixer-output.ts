@@ -36,6 +36,9 @@ export class MixerOutput {
   readonly #pcm: Int16Array;
   #filled = 0;
   #closed = false;
+  /** Queued private sound (confirmation tones), 16 kHz, played into this output only. */
+  readonly #tones: Int16Array[] = [];
+  #toneOffset = 0;
   packets = 0;
   privatePackets = 0;
 
@@ -58,6 +61,20 @@ export class MixerOutput {
     return this.#closed;
   }
 
+  /**
+   * Plays `pcm` (16 kHz) to this party only, on top of what it hears (a menu's confirmation beep). While
+   * it plays the output is private, so nobody else is affected.
+   */
+  playTone(pcm: Int16Array): void {
+    if (this.#closed || pcm.length === 0) return;
+    this.#tones.push(pcm);
+  }
+
+  /** Whether a tone is queued or playing. */
+  get hasTone(): boolean {
+    return this.#tones.length > 0;
+  }
+
   /** Switches to its private mix for the rest of this packet, starting from what was shared so far. */
   beginPrivate(sharedSoFar: Int16Array, filled: number): void {
     this.mode = 'private';
@@ -68,9 +85,25 @@ export class MixerOutput {
   /** Adds this frame of its private mix (sum minus own frame), limited to 16 bits. */
   addPrivateFrame(sum: Int32Array, own: Int32Array, scratch: Int32Array): void {
     for (let i = 0; i < FRAME_SAMPLES; i++) scratch[i] = sum[i]! - own[i]!;
+    this.#addTone(scratch);
     this.#limiter ??= new SoftLimiter();
     this.#limiter.process(scratch, this.#pcm.subarray(this.#filled, this.#filled + FRAME_SAMPLES));
     this.#filled += FRAME_SAMPLES;
+  }
+
+  #addTone(frame: Int32Array): void {
+    let i = 0;
+    while (i < FRAME_SAMPLES && this.#tones.length > 0) {
+      const tone = this.#tones[0]!;
+      const n = Math.min(FRAME_SAMPLES - i, tone.length - this.#toneOffset);
+      for (let k = 0; k < n; k++) frame[i + k]! += tone[this.#toneOffset + k]!;
+      i += n;
+      this.#toneOffset += n;
+      if (this.#toneOffset >= tone.length) {
+        this.#tones.shift();
+        this.#toneOffset = 0;
+      }
+    }
   }
 
   /** At the end of a private packet: encodes it with this output's own encoder and delivers it. */

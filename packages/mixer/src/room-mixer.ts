@@ -27,6 +27,8 @@ export interface RoomMixerOptions {
 export type RoomMixerEvents = {
   /** An input started or stopped being summed (its level crossed the talk threshold, with hangover). */
   talking: [input: MixerInput, talking: boolean];
+  /** A party sent a DTMF digit (RFC 4733 on its input's telephone-event payload type). */
+  dtmf: [input: MixerInput, digit: string];
   close: [];
 };
 
@@ -95,6 +97,7 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     this.#assertOpen();
     if (this.#inputs.has(id)) throw new Error(`room mixer: input ${id} already exists`);
     const input = new MixerInput(id, codec, { ...this.#inputDefaults, ...options });
+    input.onDtmf = (digit) => this.safeEmit('dtmf', input, digit);
     this.#inputs.set(id, input);
     this.#log.debug('mixer input added', { id, codec });
     return input;
@@ -182,8 +185,9 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     let sharedMembers = 0;
     for (const output of group.members) {
       const own = output.ownInput;
-      if (boundary) output.mode = own?.talking ? 'private' : 'shared';
-      if (output.mode === 'shared' && own?.talking) output.beginPrivate(group.pcm, group.filled);
+      const alone = own?.talking === true || output.hasTone;
+      if (boundary) output.mode = alone ? 'private' : 'shared';
+      if (output.mode === 'shared' && alone) output.beginPrivate(group.pcm, group.filled);
       if (output.mode === 'private') output.addPrivateFrame(this.#sum, own?.talking ? own.frame : this.#zeros, this.#scratch);
       else if (output.mode === 'shared') sharedMembers++;
     }

@@ -55,6 +55,33 @@ export class RtpPacketizer {
     this.#ts = Math.floor(Math.random() * 0x100000000);
   }
 
+  /** The timestamp the next audio packet gets (an RFC 4733 event starting now uses it). */
+  get timestamp(): number {
+    return this.#ts;
+  }
+
+  /** Advances the timestamp without a packet (audio not sent while a telephone-event is). */
+  skip(durationMs: number): void {
+    this.#ts = (this.#ts + (durationMs * this.clockRate) / 1000) >>> 0;
+  }
+
+  /**
+   * A packet of another payload type in the same stream (RFC 4733 telephone-event: every packet of an
+   * event carries the event's start `timestamp`); the sequence number continues, the timestamp stays.
+   */
+  packetizeWith(payload: Uint8Array, payloadType: number, timestamp: number, marker: boolean): Buffer {
+    const buf = Buffer.allocUnsafe(12 + payload.length);
+    buf[0] = 0x80;
+    buf[1] = (marker ? 0x80 : 0) | (payloadType & 0x7f);
+    buf.writeUInt16BE(this.#seq, 2);
+    buf.writeUInt32BE(timestamp >>> 0, 4);
+    buf.writeUInt32BE(this.ssrc, 8);
+    buf.set(payload, 12);
+    this.#seq = (this.#seq + 1) & 0xffff;
+    this.packets++;
+    return buf;
+  }
+
   /** A new datagram: 12-byte header + payload; the timestamp then advances by `durationMs`. */
   packetize(payload: Uint8Array, durationMs: number): Buffer {
     const buf = Buffer.allocUnsafe(12 + payload.length);
