@@ -160,7 +160,13 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
     const sum = this.#sum;
     sum.fill(0);
     for (const input of this.#inputs.values()) {
-      input.pull(nowMs);
+      try {
+        input.pull(nowMs);
+      } catch (err) {
+        // One party's bad stream must not silence the room: its frame is dropped, the tick goes on.
+        input.frame.fill(0);
+        this.#warnOnce(input.id, 'mixer input failed; its frame is skipped', err);
+      }
       const talking = input.talking;
       if (talking) {
         const f = input.frame;
@@ -200,14 +206,25 @@ export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
       this.stats.sharedEncodes++;
     }
     for (const output of group.members) {
-      if (output.mode === 'private') {
-        output.flushPrivate();
-        this.stats.privateEncodes++;
-      } else if (output.mode === 'shared' && payload) {
-        output.deliver(payload);
-        this.stats.sharedDeliveries++;
+      try {
+        if (output.mode === 'private') {
+          output.flushPrivate();
+          this.stats.privateEncodes++;
+        } else if (output.mode === 'shared' && payload) {
+          output.deliver(payload);
+          this.stats.sharedDeliveries++;
+        }
+      } catch (err) {
+        this.#warnOnce(output.id, 'mixer output failed; its packet is skipped', err);
       }
     }
+  }
+
+  readonly #warned = new Set<string>();
+  #warnOnce(id: string, message: string, err: unknown): void {
+    if (this.#warned.has(id)) return;
+    this.#warned.add(id);
+    this.#log.warn(message, { id, err });
   }
 
   close(): void {

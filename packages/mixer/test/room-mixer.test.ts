@@ -369,3 +369,17 @@ test('a late packet is waited for (the delay grows a frame), and the delay shrin
     mixer.close();
   }
 });
+
+test('an output whose sink throws does not stop the others', () => {
+  const mixer = new RoomMixer({ log });
+  try {
+    const talker = new TonePhone(mixer.addInput('t', 'PCMU'), 'PCMU', 400, 6000);
+    mixer.addOutput('bad', 'PCMU', { onPayload: () => { throw new Error('socket gone'); } });
+    const ear = new Ear('PCMU');
+    mixer.addOutput('good', 'PCMU', { onPayload: ear.sink });
+    run(mixer, 10, [talker]);
+    assert.equal(ear.packets.length, 10);
+  } finally {
+    mixer.close();
+  }
+});
