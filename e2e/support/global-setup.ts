@@ -35,6 +35,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   process.env['E2E_BASE_URL'] = main.url;
   process.env['E2E_WS_URL'] = main.wsUrl;
   process.env['E2E_PASSTHROUGH_URL'] = passThrough.url;
+  // Fault-injection tests (mediasoup workers killed) find the instances' worker processes by these.
+  process.env['E2E_PID'] = String(main.ready.pid);
+  process.env['E2E_PASSTHROUGH_PID'] = String(passThrough.ready.pid);
   return async () => {
     await Promise.all(instances.map((i) => i.stop()));
   };

@@ -124,6 +124,9 @@ export class Call extends EventEmitter<CallEvents> {
     const md = this.#sides.get(side)!;
     this.#released.add(side);
     this.#log.info('call side handed over', { side, to });
+    // A hold the call relayed to this party (its referrer held it) does not follow it into its new
+    // owner: the leg's queue runs this before any offer the new owner makes.
+    if (md.leg.heldByFocus) md.leg.setOnHoldByFocus(false).catch((err: Error) => this.#log.warn('clearing the relayed hold failed', { side, error: err.message }));
     return md.handOver(to, contact);
   }
 

@@ -1027,7 +1027,12 @@ export class Agent {
       if (!flow) {
         const ctId = newUuid();
         this.#echoRequest(app, msgId, bytes, sendFlow, ctId);
-        setImmediate(() => this.#deliverLocalResponse(app, out, sendFlow, ctId, d.id, 503, 'Service Unavailable'));
+        setImmediate(() => {
+          this.#deliverLocalResponse(app, out, sendFlow, ctId, d.id, 503, 'Service Unavailable');
+          // The app ended the dialog (BYE, or the final NOTIFY of a subscription) and the peer is
+          // unreachable: the dialog is over all the same, or it would stay in the table for ever.
+          if (this.#dialogs.get(d.id) === d && endsDialog(d, out)) this.#removeDialog(d);
+        });
         this.#log.info('in-dialog request target unreachable', { method: req.method, callId: d.callId });
         return;
       }
@@ -1143,9 +1148,9 @@ export class Agent {
         this.#rememberFailedInvite(dialogId);
       }
     }
-    if (ct.dialogId && ct.method === 'BYE') {
+    if (ct.dialogId) {
       const d = this.#dialogs.get(ct.dialogId);
-      if (d) this.#removeDialog(d);
+      if (d && endsDialog(d, ct.request)) this.#removeDialog(d);
     }
   }
 
@@ -1200,4 +1205,10 @@ export class Agent {
   #sendToApp(app: AppConnection, source: string, bytes: Buffer, transport: string, remote: HostPort, txnId: string, dialogId: string, extra: string): void {
     this.#hub.sendSip(app, source, bytes, transport, remote, txnId, dialogId, extra);
   }
+}
+
+/** A request the app sends that ends its dialog whatever the answer: BYE, or a subscription's final NOTIFY. */
+function endsDialog(d: { method: string }, req: SipRequest): boolean {
+  if (req.method === 'BYE') return true;
+  return req.method === 'NOTIFY' && d.method === 'SUBSCRIBE' && /terminated/i.test(req.get('subscription-state') ?? '');
 }

@@ -99,11 +99,11 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
         } as unknown as SrfRequest);
         if (res.status === 481 || res.status === 408 || res.status >= 500) {
           this.#log.info('subscriber gone; ending subscription', { status: res.status });
-          this.#finish('failed');
+          this.#abandon(state);
         }
       } catch (err) {
         this.#log.warn('NOTIFY failed', { notification: n, error: (err as Error).message });
-        this.#finish('failed');
+        this.#abandon(state);
       }
     });
   }
@@ -130,6 +130,21 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     this.#expiresAt = Date.now() + seconds * 1000;
     this.#timer = setTimeout(() => this.terminate('timeout'), seconds * 1000);
     this.#timer.unref();
+  }
+
+  /**
+   * The subscriber is unreachable: the subscription ends, and a final NOTIFY (terminated) still goes
+   * out, best effort, so the SIP server forgets the dialog too (RFC 6665 §4.2.2).
+   */
+  #abandon(failedState: 'active' | 'terminated'): void {
+    if (failedState === 'active' && !this.#terminated) {
+      this.#terminated = true;
+      clearTimeout(this.#timer);
+      this.#dialog
+        .request({ method: 'NOTIFY', headers: { Event: this.event, 'Subscription-State': 'terminated;reason=deactivated', 'Content-Type': this.#opts.contentType }, body: this.#opts.fullState() } as unknown as SrfRequest)
+        .catch(() => undefined);
+    }
+    this.#finish('failed');
   }
 
   #finish(reason: TerminationReason): void {
