@@ -1,15 +1,16 @@
 /**
- * The `test` every spec uses: Playwright's, plus an automatic check that nothing leaks. Before each
- * test it reads both instances' /metrics; after the test (and its afterEach hooks, which close the
- * pages) it waits until every live count — calls, conferences, participants, subscriptions, SIP
- * dialogs, mediasoup rooms/legs/routers/transports/producers/consumers, workers and mixer processes —
- * is back at that baseline. A browser closed without hanging up is found by the focus when its ICE
- * consent expires, so the wait allows for that.
+ * The `test` every spec uses: Playwright's, plus an automatic check that nothing leaks. After each
+ * test (and its afterEach hooks, which close the pages) it waits until both instances are idle again:
+ * every live count — calls, conferences, participants, subscriptions, SIP dialogs and pending INVITEs,
+ * mediasoup rooms/legs/routers/transports/producers/consumers, mixer processes — at zero, and as many
+ * mediasoup workers as before the test (a test may kill workers; they must come back). A browser
+ * closed without hanging up is found by the focus when its ICE consent expires, so the wait allows
+ * for that. Before each test it waits for idle too, so one failed test does not fail the next.
  */
 import { test as base, expect } from '@playwright/test';
 import { E2E_BASE_URL, E2E_PASSTHROUGH_URL } from './env.ts';
 
-/** Counts that must come back; registrations and SIP transactions (timers) legitimately linger. */
+/** Counts that must drop to zero; registrations and SIP transactions (timers) legitimately linger. */
 export const LEAK_CHECKED = [
   'conclave_calls',
   'conclave_conferences',
@@ -18,7 +19,6 @@ export const LEAK_CHECKED = [
   'conclave_subscriptions',
   'conclave_sip_dialogs',
   'conclave_sip_pending_invites',
-  'conclave_media_workers',
   'conclave_media_rooms',
   'conclave_media_legs',
   'conclave_media_routers',
@@ -27,6 +27,7 @@ export const LEAK_CHECKED = [
   'conclave_media_consumers',
   'conclave_media_mixer_processes',
 ] as const;
+const WORKERS = 'conclave_media_workers';
 
 /** How long the focus may take to notice a vanished browser (ICE consent) and tear its call down. */
 const SETTLE_MS = 45_000;
@@ -40,33 +41,37 @@ export async function readCounts(baseURL: string): Promise<Counts> {
   const counts: Counts = {};
   for (const line of (await res.text()).split('\n')) {
     const m = /^([a-z_]+) (\S+)$/.exec(line);
-    if (m && (LEAK_CHECKED as readonly string[]).includes(m[1]!)) counts[m[1]!] = Number(m[2]);
+    if (m && (m[1] === WORKERS || (LEAK_CHECKED as readonly string[]).includes(m[1]!))) counts[m[1]!] = Number(m[2]);
   }
   return counts;
 }
 
-function differences(baseline: Counts, now: Counts): string[] {
-  return LEAK_CHECKED.filter((k) => baseline[k] !== now[k]).map((k) => `${k}: ${baseline[k]} → ${now[k]}`);
+/** What is not idle: a live count above zero, or fewer/more workers than `workers`. */
+export function notIdle(now: Counts, workers: number | undefined): string[] {
+  const busy = LEAK_CHECKED.filter((k) => now[k] !== 0).map((k) => `${k} = ${now[k]}`);
+  if (workers !== undefined && now[WORKERS] !== workers) busy.push(`${WORKERS} = ${now[WORKERS]} (was ${workers})`);
+  return busy;
+}
+
+async function waitIdle(url: string, workers: number | undefined, message: string): Promise<void> {
+  await expect
+    .poll(async () => notIdle(await readCounts(url), workers), { timeout: SETTLE_MS, intervals: [250, 500, 1000], message })
+    .toEqual([]);
 }
 
 export const test = base.extend<{ leakCheck: void }>({
   leakCheck: [
     async ({}, use, testInfo) => {
       const urls = [E2E_BASE_URL, E2E_PASSTHROUGH_URL];
-      const baselines = await Promise.all(urls.map(readCounts));
+      const workers: number[] = [];
+      for (const url of urls) {
+        await waitIdle(url, undefined, `${url} idle before the test (an earlier test left something behind)`);
+        workers.push((await readCounts(url))[WORKERS]!);
+      }
       await use();
       if (testInfo.status !== testInfo.expectedStatus) return; // the failure itself is what matters
       for (const [i, url] of urls.entries()) {
-        const baseline = baselines[i]!;
-        let last = baseline;
-        await expect
-          .poll(async () => differences(baseline, (last = await readCounts(url))), {
-            timeout: SETTLE_MS,
-            intervals: [250, 500, 1000],
-            message: `live counts of ${url} back at their baseline after the test`,
-          })
-          .toEqual([]);
-        void last;
+        await waitIdle(url, workers[i], `${url} idle again after the test: nothing leaked`);
       }
     },
     { auto: true },

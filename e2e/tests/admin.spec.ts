@@ -3,7 +3,7 @@
  * kicks a participant, the others see it within a second and keep talking; when everyone has left the
  * conference disappears from the admin list.
  */
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/fixtures.ts';
 import { expectHears, expectRegistered, line, login, mergeIntoConference, openAdminPage, openUserPage, settled, type UserPage } from '../support/phone.ts';
 import { TONES } from '../support/tones.ts';
 

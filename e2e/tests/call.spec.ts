@@ -2,7 +2,7 @@
  * The first vertical slice: two browsers call each other through the focus, media anchored in
  * mediasoup, proven by measuring each side's received audio.
  */
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/fixtures.ts';
 import { dial, expectHears, expectRegistered, hasTone, line, login, openUserPage, receivedTones, type UserPage } from '../support/phone.ts';
 import { TONES } from '../support/tones.ts';
 

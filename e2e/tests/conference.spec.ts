@@ -3,7 +3,7 @@
  * carol and clicks Conference. All three end up in one conference; every page's roster (fed only by
  * conference-event NOTIFYs) shows the same three connected entries; everyone hears both others' tones.
  */
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/fixtures.ts';
 import { expectHears, expectRegistered, login, mergeIntoConference, openUserPage, settled, type UserPage } from '../support/phone.ts';
 import { E2E_BASE_URL, E2E_PASSTHROUGH_URL } from '../support/env.ts';
 import { TONES } from '../support/tones.ts';

@@ -2,7 +2,7 @@
  * Failure paths a user must understand: an offline user, a locked conference (locked by an admin
  * through the admin API), and an unknown conference.
  */
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/fixtures.ts';
 import { dial, expectRegistered, login, openUserPage, type UserPage } from '../support/phone.ts';
 import { E2E_BASE_URL } from '../support/env.ts';
 

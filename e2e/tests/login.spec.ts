@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/fixtures.ts';
 import { login, openUserPage } from '../support/phone.ts';
 
 test('a wrong password is refused and the page says so', async () => {

@@ -1,5 +1,5 @@
 /** A user logged in on two pages: both register; a call rings the newest login (see README). */
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/fixtures.ts';
 import { dial, expectRegistered, line, login, openUserPage, type UserPage } from '../support/phone.ts';
 
 let pages: UserPage[] = [];

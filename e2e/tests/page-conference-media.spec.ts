@@ -7,7 +7,7 @@
  *
  * `E2E_SCREENSHOTS=1` also writes the README screenshots to apps/web/screenshots/.
  */
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/fixtures.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dial, expectRegistered, line, login, mergeIntoConference, openUserPage, type UserPage } from '../support/phone.ts';

@@ -3,7 +3,8 @@
  * call survives (its media never used the WebSocket) and the other side can still end it — which
  * proves the server maps the re-registered contact to the new connection.
  */
-import { test, expect, type WebSocketRoute } from '@playwright/test';
+import type { WebSocketRoute } from '@playwright/test';
+import { test, expect } from '../support/fixtures.ts';
 import { dial, expectHears, expectRegistered, line, login, openUserPage, type UserPage } from '../support/phone.ts';
 import { TONES } from '../support/tones.ts';
 import { E2E_WS_URL } from '../support/env.ts';

@@ -6,7 +6,7 @@
  * because of the server side (see each annotation). They start failing (= "unexpectedly passed")
  * once the server is fixed; then drop the marker.
  */
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/fixtures.ts';
 import { dial, expectHears, expectRegistered, hasTone, line, login, openUserPage, receivedTones, type UserPage } from '../support/phone.ts';
 import { TONES } from '../support/tones.ts';
 

@@ -99,6 +99,7 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
       media,
       conference: { ...config.conference, conferenceHost: conferenceHostFor(config.domain, bound.sip.udp?.port ?? config.sip.udpPort) },
       sessionTimer: { expires: config.sip.sessionExpires, minSE: config.sip.minSessionExpires },
+      ringTimeoutMs: config.sip.ringTimeout * 1000,
       logger: log.child('focus'),
     });
     await focus.start();

@@ -27,6 +27,8 @@ export interface ConclaveConfig {
     sessionExpires: number;
     /** The smallest session interval the focus accepts (Min-SE), seconds; at least 90. */
     minSessionExpires: number;
+    /** How long a called party may ring before the focus gives up (480 "no answer"), seconds. */
+    ringTimeout: number;
   };
   drachtio: {
     /** true: run the embedded drachtio-compatible server; false: connect to a real drachtio-server. */
@@ -66,7 +68,7 @@ const DEFAULT_USER_NAMES = ['alice', 'bob', 'carol', 'dave', 'erin'];
 export function defaultConfig(): ConclaveConfig {
   return {
     domain: '127.0.0.1',
-    sip: { host: '127.0.0.1', udpPort: 5060, tcpPort: 5060, wsPort: 8088, sessionExpires: 600, minSessionExpires: 90 },
+    sip: { host: '127.0.0.1', udpPort: 5060, tcpPort: 5060, wsPort: 8088, sessionExpires: 600, minSessionExpires: 90, ringTimeout: 60 },
     drachtio: { embedded: true, host: '127.0.0.1', port: 9022, secret: 'cymru' },
     http: { host: '127.0.0.1', port: 8080 },
     media: { workers: 0, listenIp: '127.0.0.1', announcedAddress: null, rtcMinPort: 40000, rtcMaxPort: 49999, speakerDetection: true },
@@ -139,6 +141,9 @@ export function validateConfig(config: ConclaveConfig): ConclaveConfig {
   }
   if (!Number.isInteger(config.sip.minSessionExpires) || config.sip.minSessionExpires < 90) {
     throw new ConfigError(`"sip.minSessionExpires" must be an integer of at least 90 (RFC 4028), got ${config.sip.minSessionExpires}`);
+  }
+  if (!Number.isInteger(config.sip.ringTimeout) || config.sip.ringTimeout < 1) {
+    throw new ConfigError(`"sip.ringTimeout" must be a positive integer (seconds), got ${config.sip.ringTimeout}`);
   }
   if (!Number.isInteger(config.sip.sessionExpires) || config.sip.sessionExpires < config.sip.minSessionExpires) {
     throw new ConfigError(`"sip.sessionExpires" must be an integer not below "sip.minSessionExpires", got ${config.sip.sessionExpires}`);

@@ -59,6 +59,8 @@ export interface CallOptions {
   callee: CallParty;
   target: Binding;
   sessionTimer: SessionTimerSettings;
+  /** How long the callee may ring before the focus CANCELs and tells the caller "no answer". */
+  ringTimeoutMs: number;
   logger: Logger;
 }
 
@@ -78,6 +80,8 @@ export class Call extends EventEmitter<CallEvents> {
   readonly #sides = new Map<CallSide, MediaDialog>();
   #uacRequest: SrfRequest | undefined;
   #cancelled = false;
+  /** The callee rang for ringTimeoutMs without answering: its INVITE was CANCELled by the focus. */
+  #noAnswer = false;
   /** Sides handed over to someone else (a conference) by release(). */
   readonly #released = new Set<CallSide>();
 
@@ -212,10 +216,20 @@ export class Call extends EventEmitter<CallEvents> {
       if (this.#cancelled) return;
 
       this.#log.info('calling callee', { contact: this.#opts.target.contact });
+      const ringTimer = setTimeout(() => {
+        this.#noAnswer = true;
+        this.#log.info('callee did not answer in time, cancelling', { ringTimeoutMs: this.#opts.ringTimeoutMs });
+        this.#uacRequest?.cancel(() => undefined);
+      }, this.#opts.ringTimeoutMs);
       try {
         uac = await this.#inviteCallee(offerB, res);
       } catch (err) {
         if (this.#cancelled) return;
+        if (this.#noAnswer) {
+          reply(res, 480, 'Temporarily Unavailable - no answer');
+          this.#end('no answer');
+          return;
+        }
         const status = isSipFailure(err) ? err.status : 500;
         const reason = isSipFailure(err) ? err.reason : undefined;
         this.#log.info('callee did not answer', { status, reason, error: isSipFailure(err) ? undefined : (err as Error).message });
@@ -225,6 +239,8 @@ export class Call extends EventEmitter<CallEvents> {
         else reply(res, status);
         this.#end(`callee answered ${status}`);
         return;
+      } finally {
+        clearTimeout(ringTimer);
       }
       if (this.#cancelled) {
         endDialog(uac);

@@ -33,10 +33,15 @@ export interface FocusOptions {
   conference: { factoryUser: string; referMode: ReferMode; maxParticipants: number; allowExternalDialOut: boolean; conferenceHost?: string };
   /** RFC 4028 session timers on every dialog the focus holds (default 600 s, Min-SE 90 s). */
   sessionTimer?: SessionTimerSettings;
+  /** How long a callee may ring before the focus gives up (480 "no answer" to the caller); default 60 s. */
+  ringTimeoutMs?: number;
   logger: Logger;
 }
 
 /** The methods the focus handles (Allow header of OPTIONS and 405 answers). */
+/** A callee rings this long before the focus gives up. */
+export const DEFAULT_RING_TIMEOUT_MS = 60_000;
+
 const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, UPDATE, INFO';
 
 /** Live counts of what the focus holds (for /metrics). */
@@ -82,6 +87,7 @@ export class Focus extends EventEmitter<FocusEvents> {
       domain: options.domain,
       ...options.conference,
       sessionTimer: options.sessionTimer ?? DEFAULT_SESSION_TIMER,
+      ringTimeoutMs: options.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS,
       logger: this.#log.child('conference'),
     });
     this.#installHandlers();
@@ -199,6 +205,7 @@ export class Focus extends EventEmitter<FocusEvents> {
       callee: this.#party(target),
       target: binding,
       sessionTimer: this.#opts.sessionTimer ?? DEFAULT_SESSION_TIMER,
+      ringTimeoutMs: this.#opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS,
       logger: this.#log.child('call'),
     });
     this.#calls.set(callId, call);

@@ -157,6 +157,17 @@ export class Agent {
     };
   }
 
+  /**
+   * A connection (TCP/TLS/WS) closed: an INVITE sent over it can never be answered, so its
+   * transaction ends now with a 503 to the app (RFC 3261 §8.1.3.1 treats a transport error like a
+   * 503) instead of waiting for a response that cannot come. Non-INVITEs end by Timer F anyway.
+   */
+  flowClosed(flow: Flow): void {
+    for (const ct of [...this.#clientById.values()]) {
+      if (ct.flow === flow && ct.unanswered) this.#abandonClient(ct, 503, 'Service Unavailable', 'its connection closed');
+    }
+  }
+
   close(): void {
     this.#closed = true;
     this.#timerSet.close();
@@ -1154,6 +1165,17 @@ export class Agent {
     }
   }
 
+  /** End an INVITE client transaction that cannot be answered any more; its app gets `status` as if from the network. */
+  #abandonClient(ct: ClientTransaction, status: number, reason: string, why: string): void {
+    this.#log.info(`INVITE abandoned: ${why}`, { callId: ct.request.callId, status });
+    ct.terminate();
+    if (ct.proxy) {
+      this.#proxy.onResponse(ct, this.#localResponse(ct.request, status, reason), ct.flow);
+      return;
+    }
+    if (ct.app) this.#deliverLocalResponse(ct.app, ct.request, ct.flow, ct.id, ct.dialogId ?? this.#dialogIdForNew(ct.request), status, reason);
+  }
+
   #rememberFailedInvite(dialogId: string): void {
     this.#failedInvites.set(dialogId, Date.now());
     this.#timerSet.set(64 * this.#timers.T1, () => this.#failedInvites.delete(dialogId));
@@ -1191,6 +1213,11 @@ export class Agent {
 
   #removeDialog(d: Dialog): void {
     this.#dialogs.remove(d);
+    // RFC 3261 §15.1.2: the peer should answer pending requests 487 once the dialog ends, but not every
+    // UA does (a page ending its call leaves a re-INVITE at 100 Trying): end them here.
+    for (const ct of [...this.#clientById.values()]) {
+      if (ct.dialogId === d.id && ct.unanswered) this.#abandonClient(ct, 487, 'Request Terminated', 'its dialog ended');
+    }
     if (d.pendingAck) {
       const st = d.pendingAck;
       d.pendingAck = undefined;

@@ -81,6 +81,11 @@ export class ClientTransaction extends Emitter<ClientTransactionEvents> {
     return this.method === 'INVITE' ? this.#state === 'calling' : this.#state === 'trying' || this.#state === 'proceeding';
   }
 
+  /** An INVITE still waiting for its final response (calling or proceeding). */
+  get unanswered(): boolean {
+    return this.method === 'INVITE' && (this.#state === 'calling' || this.#state === 'proceeding');
+  }
+
   /** Send the request and arm Timer A/E (unreliable flows) and Timer B/F. */
   start(): void {
     const { timers, log } = this.#ctx;

@@ -228,6 +228,7 @@ export class SipServer {
     const prev = t.onFlowClosed;
     t.onFlowClosed = (flow) => {
       prev(flow);
+      this.#agent?.flowClosed(flow);
       for (const key of [flow.remote.host, `::ffff:${flow.remote.host}`]) {
         const n = this.#perSource.get(key);
         if (n === undefined) continue;

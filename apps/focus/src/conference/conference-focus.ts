@@ -37,6 +37,8 @@ export interface ConferenceFocusOptions {
   maxParticipants: number;
   allowExternalDialOut: boolean;
   sessionTimer: SessionTimerSettings;
+  /** How long a dialled-out party may ring before the focus gives up. */
+  ringTimeoutMs: number;
   logger: Logger;
 }
 
@@ -89,7 +91,7 @@ export class ConferenceFocus implements ConferenceControl {
       const conference = this.registry.create({ creator: joiner.aor, maxParticipants: this.#opts.maxParticipants });
       const room = await this.#opts.media.createRoom({ label: conference.uri });
       const session = new ConferenceSession({
-        conference, room, srf: this.#opts.srf, domain: this.#opts.domain, sessionTimer: this.#opts.sessionTimer, logger: this.#log,
+        conference, room, srf: this.#opts.srf, domain: this.#opts.domain, sessionTimer: this.#opts.sessionTimer, ringTimeoutMs: this.#opts.ringTimeoutMs, logger: this.#log,
         onMemberRefer: (s, member, referReq, referRes) => {
           void this.handleFocusRefer(referReq, referRes, s, () => {
             reply(referRes, 202, 'Accepted');

@@ -22,6 +22,8 @@ export interface ConferenceSessionOptions {
   srf: Srf;
   domain: string;
   sessionTimer: SessionTimerSettings;
+  /** How long a dialled-out party may ring before the focus CANCELs (480 "no answer"). */
+  ringTimeoutMs: number;
   logger: Logger;
   /** A member sent REFER to the focus in its conference dialog (dial-out or removal). */
   onMemberRefer: (session: ConferenceSession, member: Member, req: SrfRequest, res: SrfResponse) => void;
@@ -45,6 +47,7 @@ export class ConferenceSession {
   readonly #srf: Srf;
   readonly #domain: string;
   readonly #timerSettings: SessionTimerSettings;
+  readonly #ringTimeoutMs: number;
   readonly #log: Logger;
   readonly #onMemberRefer: ConferenceSessionOptions['onMemberRefer'];
   readonly #members = new Map<string, Member>();
@@ -61,6 +64,7 @@ export class ConferenceSession {
     this.#srf = options.srf;
     this.#domain = options.domain;
     this.#timerSettings = options.sessionTimer;
+    this.#ringTimeoutMs = options.ringTimeoutMs;
     this.#log = options.logger.child({ conference: options.conference.uri });
     this.#onMemberRefer = options.onMemberRefer;
     this.room.on('renegotiationneeded', (leg) => {
@@ -248,6 +252,24 @@ export class ConferenceSession {
   /** INVITE for a dial-out, with session timers (one retry after 422), cancellable by end(). */
   async #inviteWithTimer(target: string, offer: string, joiner: Joiner, participant: Participant, extraHeaders: Record<string, string>): Promise<SrfDialog> {
     let interval = this.#timerSettings.expires;
+    let noAnswer = false;
+    let sent: SrfRequest | undefined;
+    const ringTimer = setTimeout(() => {
+      noAnswer = true;
+      this.#log.info('dialled-out party did not answer in time, cancelling', { participant: joiner.aor, ringTimeoutMs: this.#ringTimeoutMs });
+      sent?.cancel(() => undefined);
+    }, this.#ringTimeoutMs);
+    try {
+      return await this.#inviteAttempts(target, offer, joiner, participant, extraHeaders, interval, (req) => (sent = req));
+    } catch (err) {
+      if (noAnswer && isSipFailure(err) && err.status === 487) throw Object.assign(new Error('no answer'), { status: 480, reason: 'Temporarily Unavailable - no answer' });
+      throw err;
+    } finally {
+      clearTimeout(ringTimer);
+    }
+  }
+
+  async #inviteAttempts(target: string, offer: string, joiner: Joiner, participant: Participant, extraHeaders: Record<string, string>, interval: number, onSent: (req: SrfRequest) => void): Promise<SrfDialog> {
     for (let attempt = 0; ; attempt++) {
       let sent: SrfRequest | undefined;
       try {
@@ -259,6 +281,7 @@ export class ConferenceSession {
           cbRequest: ((_err: unknown, uacReq: SrfRequest | undefined) => {
             if (!uacReq) return;
             sent = uacReq;
+            onSent(uacReq);
             if (this.#ended) uacReq.cancel(() => undefined);
             else this.#dialing.add(uacReq);
           }) as unknown as (req: SrfRequest) => void,
