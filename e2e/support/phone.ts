@@ -23,6 +23,9 @@ export async function openUserPage(user: UserName, path = '/', baseURL = E2E_BAS
       '--autoplay-policy=no-user-gesture-required',
       '--allow-loopback-in-peer-connection',
       '--disable-features=WebRtcHideLocalIpsWithMdns',
+      // Render audio to Chromium's fake output stream, paced by a timer: WebAudio analysis (the tone
+      // checks) then never depends on the machine's sound devices, which CI machines lack or starve.
+      '--disable-audio-output',
     ],
   });
   const context = await browser.newContext({ baseURL, permissions: ['microphone', 'camera'] });
