@@ -10,10 +10,10 @@ import { CHROMIUM, E2E_BASE_URL } from '../support/env.ts';
 import { toneFile, type UserName } from '../support/tones.ts';
 import type { UserPage } from '../support/phone.ts';
 
-export type Colour = 'red' | 'green' | 'blue' | 'yellow' | 'magenta';
-export const CAMERAS: Record<UserName, Colour> = { alice: 'red', bob: 'green', carol: 'blue', dave: 'yellow', erin: 'magenta' };
+export type Colour = 'red' | 'green' | 'blue' | 'yellow' | 'magenta' | 'cyan' | 'white' | 'orange';
+export const CAMERAS: Record<UserName, Colour> = { alice: 'red', bob: 'green', carol: 'blue', dave: 'yellow', erin: 'magenta', frank: 'cyan', grace: 'white', heidi: 'orange' };
 const RGB: Record<Colour, [number, number, number]> = {
-  red: [220, 20, 20], green: [20, 200, 20], blue: [20, 20, 220], yellow: [220, 220, 20], magenta: [220, 20, 220],
+  red: [220, 20, 20], green: [20, 200, 20], blue: [20, 20, 220], yellow: [220, 220, 20], magenta: [220, 20, 220], cyan: [20, 220, 220], white: [230, 230, 230], orange: [230, 130, 20],
 };
 
 /** A 160×120, 10-frame YUV4MPEG2 (4:2:0, BT.601 full range) of one solid colour. */

@@ -9,49 +9,10 @@
  */
 import { test as base, expect } from '@playwright/test';
 import { E2E_BASE_URL, E2E_PASSTHROUGH_URL } from './env.ts';
-
-/** Counts that must drop to zero; registrations and SIP transactions (timers) legitimately linger. */
-export const LEAK_CHECKED = [
-  'conclave_calls',
-  'conclave_conferences',
-  'conclave_participants',
-  'conclave_conference_members',
-  'conclave_subscriptions',
-  'conclave_sip_dialogs',
-  'conclave_sip_pending_invites',
-  'conclave_media_rooms',
-  'conclave_media_legs',
-  'conclave_media_routers',
-  'conclave_media_transports',
-  'conclave_media_producers',
-  'conclave_media_consumers',
-  'conclave_media_mixer_processes',
-] as const;
-const WORKERS = 'conclave_media_workers';
+import { WORKERS, notIdle, readCounts } from './live-counts.ts';
 
 /** How long the focus may take to notice a vanished browser (ICE consent) and tear its call down. */
 const SETTLE_MS = 45_000;
-
-export type Counts = Record<string, number>;
-
-/** The instance's /metrics (served to loopback), reduced to the leak-checked gauges. */
-export async function readCounts(baseURL: string): Promise<Counts> {
-  const res = await fetch(`${baseURL}/metrics`);
-  if (res.status !== 200) throw new Error(`GET ${baseURL}/metrics answered ${res.status}`);
-  const counts: Counts = {};
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^([a-z_]+) (\S+)$/.exec(line);
-    if (m && (m[1] === WORKERS || (LEAK_CHECKED as readonly string[]).includes(m[1]!))) counts[m[1]!] = Number(m[2]);
-  }
-  return counts;
-}
-
-/** What is not idle: a live count above zero, or fewer/more workers than `workers`. */
-export function notIdle(now: Counts, workers: number | undefined): string[] {
-  const busy = LEAK_CHECKED.filter((k) => now[k] !== 0).map((k) => `${k} = ${now[k]}`);
-  if (workers !== undefined && now[WORKERS] !== workers) busy.push(`${WORKERS} = ${now[WORKERS]} (was ${workers})`);
-  return busy;
-}
 
 async function waitIdle(url: string, workers: number | undefined, message: string): Promise<void> {
   await expect

@@ -1,18 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
 import { ConclaveInstance } from './instances.ts';
-import { TONE_DIR, TONES } from './tones.ts';
-
-/** Makes one tone file per user (sox), so every browser's fake microphone is recognisable by FFT. */
-function makeTones(): void {
-  mkdirSync(TONE_DIR, { recursive: true });
-  for (const [user, freq] of Object.entries(TONES)) {
-    const file = `${TONE_DIR}/${user}-${freq}.wav`;
-    if (!existsSync(file)) {
-      execFileSync('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', file, 'synth', '120', 'sine', String(freq), 'vol', '0.5']);
-    }
-  }
-}
+import { ensureToneFiles } from './tones.ts';
 
 /**
  * Starts the two Conclave instances on ports the system picks, and hands their addresses to the test
@@ -20,7 +7,7 @@ function makeTones(): void {
  * teardown: it stops both instances (SIGTERM) and waits until they have exited.
  */
 export default async function globalSetup(): Promise<() => Promise<void>> {
-  makeTones();
+  ensureToneFiles();
   const started = await Promise.allSettled([
     ConclaveInstance.start('intercept', 'conclave.e2e.json'),
     ConclaveInstance.start('pass-through', 'conclave.e2e-passthrough.json'),

@@ -61,6 +61,8 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
       rtcMinPort: config.media.rtcMinPort,
       rtcMaxPort: config.media.rtcMaxPort,
       speakerDetection: config.media.speakerDetection,
+      iceConsentTimeout: config.media.iceConsentTimeout,
+      plainRtpTimeout: config.media.plainRtpTimeout,
       logger: log.child('media'),
     });
     stoppers.push(() => media.close());

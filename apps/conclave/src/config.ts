@@ -48,6 +48,10 @@ export interface ConclaveConfig {
     rtcMaxPort: number;
     /** Active-speaker detection for rosters (negotiates the RFC 6464 audio-level RTP extension). */
     speakerDetection: boolean;
+    /** Seconds without an ICE consent check before a browser's leg is ended (10-60, 0 = never). */
+    iceConsentTimeout: number;
+    /** Seconds without RTP from a phone that should be sending before its leg is ended (0 = never). */
+    plainRtpTimeout: number;
   };
   users: UserConfig[];
   admins: UserConfig[];
@@ -71,7 +75,7 @@ export function defaultConfig(): ConclaveConfig {
     sip: { host: '127.0.0.1', udpPort: 5060, tcpPort: 5060, wsPort: 8088, sessionExpires: 600, minSessionExpires: 90, ringTimeout: 60 },
     drachtio: { embedded: true, host: '127.0.0.1', port: 9022, secret: 'cymru' },
     http: { host: '127.0.0.1', port: 8080 },
-    media: { workers: 0, listenIp: '127.0.0.1', announcedAddress: null, rtcMinPort: 40000, rtcMaxPort: 49999, speakerDetection: true },
+    media: { workers: 0, listenIp: '127.0.0.1', announcedAddress: null, rtcMinPort: 40000, rtcMaxPort: 49999, speakerDetection: true, iceConsentTimeout: 12, plainRtpTimeout: 15 },
     users: DEFAULT_USER_NAMES.map((name) => ({
       name,
       password: `${name}-secret`,
@@ -147,6 +151,13 @@ export function validateConfig(config: ConclaveConfig): ConclaveConfig {
   }
   if (!Number.isInteger(config.sip.sessionExpires) || config.sip.sessionExpires < config.sip.minSessionExpires) {
     throw new ConfigError(`"sip.sessionExpires" must be an integer not below "sip.minSessionExpires", got ${config.sip.sessionExpires}`);
+  }
+  const ice = config.media.iceConsentTimeout;
+  if (!Number.isInteger(ice) || (ice !== 0 && (ice < 10 || ice > 60))) {
+    throw new ConfigError(`"media.iceConsentTimeout" must be an integer from 10 to 60 seconds, or 0 to disable, got ${ice}`);
+  }
+  if (!Number.isInteger(config.media.plainRtpTimeout) || config.media.plainRtpTimeout < 0) {
+    throw new ConfigError(`"media.plainRtpTimeout" must be a whole number of seconds (0 disables), got ${config.media.plainRtpTimeout}`);
   }
   if (config.media.rtcMinPort > config.media.rtcMaxPort) throw new ConfigError('"media.rtcMinPort" must not exceed "media.rtcMaxPort"');
   if (!['intercept', 'pass-through'].includes(config.conference.referMode)) {

@@ -75,6 +75,8 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
   #waitingReoffer: Promise<ReofferResult> | undefined;
   /** The re-offer on the wire now (sent since the last hand-over). */
   #inFlight: Promise<ReofferResult> | undefined;
+  /** The first re-offer that went out since the last hand-over (it carried the current Contact). */
+  #sinceHandOver: Promise<ReofferResult> | undefined;
   #forceNext = false;
 
   constructor(options: MediaDialogOptions) {
@@ -157,7 +159,18 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
     this.#owner = to;
     this.#contact = contact;
     this.#inFlight = undefined;
+    this.#sinceHandOver = undefined;
     return this;
+  }
+
+  /**
+   * Resolves once a re-offer sent since the last hand-over — so carrying the new owner's Contact — was
+   * answered (or with why not). One already sent for the media's own needs counts; else one is sent.
+   */
+  confirmHandOver(): Promise<ReofferResult> {
+    const first = this.#sinceHandOver;
+    if (!first) return this.reoffer({ force: true });
+    return first.then((result) => (result === 'failed' ? this.reoffer({ force: true }) : result));
   }
 
   /**
@@ -176,6 +189,7 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
       this.#forceNext = false;
       if (!force && !this.leg.needsRenegotiation) return 'answered' as const;
       this.#inFlight = run;
+      this.#sinceHandOver ??= run;
       try {
         return await this.#reoffer(0);
       } finally {

@@ -22,7 +22,7 @@ interface Scene {
   confUri: string;
   conference: Conference;
   aliceHoldOffer: string;
-  /** The focus's re-INVITE of bob's leg, held unanswered until the test answers it. */
+  /** The focus's re-INVITEs of bob's leg as a conference member (Contact ;isfocus), held unanswered until the test answers them. */
   nextReinvite(): Promise<IncomingRequest>;
 }
 
@@ -37,6 +37,12 @@ async function scene(stack: TestStack): Promise<Scene> {
     if (req.method === 'INVITE' && !bob.dialogs.has(req.callId)) {
       const dialog = bob.acceptInvite(incoming, answerFor(req.body.toString()));
       void dialog;
+      return;
+    }
+    if (req.method === 'INVITE' && !/;isfocus/.test(req.get('Contact') ?? '')) {
+      // A re-offer of the 1:1 call itself (its media settling): not part of the race, answered at once.
+      const dialog = bob.dialogs.get(req.callId);
+      incoming.respond(200, 'OK', { body: answerFor(req.body.toString(), dialog?.identity), contentType: 'application/sdp' });
       return;
     }
     if (req.method === 'INVITE') {

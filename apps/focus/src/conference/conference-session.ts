@@ -195,8 +195,9 @@ export class ConferenceSession {
       if (!media.gone) media.end(`could not join the conference: ${(err as Error).message}`, 'failed');
       return { joined: false, cause: gone?.cause ?? 'failed', detail: gone?.detail ?? (err as Error).message };
     }
-    // The re-INVITE carries the conference's ;isfocus Contact, whatever the media needs.
-    const result = await media.reoffer({ force: true });
+    // A re-INVITE with the conference's ;isfocus Contact must reach the party, whatever the media needs
+    // (one the room's renegotiation already sent since the hand-over counts).
+    const result = await media.confirmHandOver();
     if (result === 'gone' || media.gone) return { joined: false, cause: gone?.cause ?? 'failed', detail: gone?.detail };
     if (this.conference.participant(participant.id)) {
       this.conference.batch(() => {
