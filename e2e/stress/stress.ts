@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { ConclaveInstance } from '../support/instances.ts';
 import { ensureToneFiles, TONES, type UserName } from '../support/tones.ts';
-import { connectedEntries, growBy, hangUpAll, openAll } from '../support/conference.ts';
+import { connectedEntries, growBy, hangUpAll, JOIN_WAIT_MS, openAll } from '../support/conference.ts';
 import { hasTone, mergeIntoConference, receivedTones, type UserPage } from '../support/phone.ts';
 import { notIdle, readCounts, WORKERS } from '../support/live-counts.ts';
 
@@ -67,6 +67,12 @@ async function expectAllHear(pages: UserPage[], expected: Map<UserPage, UserName
   throw new RunFailure(missing.join('; '));
 }
 
+/** A page's roster as it shows it: entity and status of every entry. */
+async function rosterOf(p: UserPage): Promise<string> {
+  const entries = await p.page.locator('[data-testid="roster-entry"]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-entity') ?? e.textContent?.trim().slice(0, 20)}=${e.getAttribute('data-status')}`));
+  return entries.join(', ') || 'empty';
+}
+
 async function waitIdle(url: string, workers: number, timeoutMs = 45_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let busy: string[] = [];
@@ -83,10 +89,10 @@ async function runCentral(pages: UserPage[], audio: boolean): Promise<number[]> 
   const clicked = await mergeIntoConference(alice, bob, carol);
   await connectedEntries(alice).nth(2).waitFor({ timeout: 10_000 });
   const joinMs = Date.now() - clicked;
-  for (const p of pages) await connectedEntries(p).nth(2).waitFor({ timeout: 10_000 });
   for (const p of pages) {
+    await connectedEntries(p).nth(2).waitFor({ timeout: 10_000 }).catch(() => undefined);
     const n = await connectedEntries(p).count();
-    if (n !== 3) throw new RunFailure(`${p.user}'s roster shows ${n} connected, not 3`);
+    if (n !== 3) throw new RunFailure(`${p.user}'s roster shows ${n} connected, not 3: ${await rosterOf(p)}`);
   }
   if (audio) await expectAllHear(pages, new Map([[alice, ['bob', 'carol']], [bob, ['alice', 'carol']], [carol, ['alice', 'bob']]]));
   return [joinMs];
@@ -99,9 +105,9 @@ async function runGrowth(pages: UserPage[], audio: boolean): Promise<number[]> {
   const joins = [Date.now() - clicked];
   for (let i = 3; i < pages.length; i++) joins.push(await growBy(alice, pages[i]!, i + 1));
   for (const p of pages) {
-    await connectedEntries(p).nth(pages.length - 1).waitFor({ timeout: 10_000 });
+    await connectedEntries(p).nth(pages.length - 1).waitFor({ timeout: JOIN_WAIT_MS }).catch(() => undefined);
     const n = await connectedEntries(p).count();
-    if (n !== pages.length) throw new RunFailure(`${p.user}'s roster shows ${n} connected, not ${pages.length}`);
+    if (n !== pages.length) throw new RunFailure(`${p.user}'s roster shows ${n} connected, not ${pages.length}: ${await rosterOf(p)}`);
   }
   const newest = pages[pages.length - 1]!;
   if (audio) await expectAllHear([newest, bob], new Map([[newest, ['bob']], [bob, [newest.user]]]));

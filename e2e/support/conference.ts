@@ -20,6 +20,9 @@ export function conferenceLine(p: UserPage) {
 }
 
 /** alice (in a conference) holds it, calls `who`, and merges that call in with the Conference button. Returns ms from the click to `who` in alice's roster. */
+/** How long a join may take to show in a roster: generous, as eight browsers share two cores in CI. */
+export const JOIN_WAIT_MS = 30_000;
+
 export async function growBy(alice: UserPage, who: UserPage, expectedSize: number): Promise<number> {
   await settled(alice);
   await conferenceLine(alice).getByTestId('hold-button').click();
@@ -29,9 +32,9 @@ export async function growBy(alice: UserPage, who: UserPage, expectedSize: numbe
   await expect(line(alice, who.user)).toHaveAttribute('data-state', 'active');
   const clicked = Date.now();
   await alice.page.getByTestId('conference-button').click();
-  await expect(presentEntries(alice)).toHaveCount(expectedSize, { timeout: 10_000 });
+  await expect(presentEntries(alice)).toHaveCount(expectedSize, { timeout: JOIN_WAIT_MS });
   const joinedMs = Date.now() - clicked;
-  await expect(presentEntries(who)).toHaveCount(expectedSize, { timeout: 10_000 });
+  await expect(presentEntries(who)).toHaveCount(expectedSize, { timeout: JOIN_WAIT_MS });
   // Back to the conference: alice talks in it again.
   await settled(alice);
   await conferenceLine(alice).getByTestId('resume-button').click();

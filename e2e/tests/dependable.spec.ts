@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { chromium } from '@playwright/test';
 import { test, expect } from '../support/fixtures.ts';
-import { connectedEntries, growBy, openAll } from '../support/conference.ts';
+import { connectedEntries, growBy, JOIN_WAIT_MS, openAll } from '../support/conference.ts';
 import { expectHears, expectRegistered, login, mergeIntoConference, type UserPage } from '../support/phone.ts';
 import { CHROMIUM, E2E_BASE_URL, E2E_PASSTHROUGH_URL, E2E_PID } from '../support/env.ts';
 import { TONES, toneFile, type UserName } from '../support/tones.ts';
@@ -39,7 +39,7 @@ for (const { mode, baseURL } of MODES) {
       const times: number[] = [];
       for (let i = 3; i < pages.length; i++) times.push(await growBy(alice, pages[i]!, i + 1));
       console.log(`[${mode}] growth: parties 4..${pages.length} in alice's roster ${times.join(' ms, ')} ms after each click`);
-      for (const p of pages) await expect(connectedEntries(p)).toHaveCount(pages.length, { timeout: 10_000 });
+      for (const p of pages) await expect(connectedEntries(p)).toHaveCount(pages.length, { timeout: JOIN_WAIT_MS });
       const heidi = pages[pages.length - 1]!;
       await expectHears(heidi, TONES.bob);
       await expectHears(bob, TONES.heidi);
