@@ -28,7 +28,7 @@ import {
   type ParticipantMedia,
   type ParticipantStatus,
 } from './participant.ts';
-import { TypedEmitter } from './typed-emitter.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 
 export type ConferenceEvents = {
   participantJoined: [participant: Participant];
@@ -191,7 +191,7 @@ function checkMedia(media: readonly ParticipantMedia[] | undefined, context: Rec
   return copyMedia(list);
 }
 
-export class Conference extends TypedEmitter<ConferenceEvents> {
+export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
   readonly id: string;
   readonly uri: string;
   readonly creator: string;
@@ -217,7 +217,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   #dirty = false;
 
   constructor(options: ConferenceOptions) {
-    super();
+    super((error, event) => this.#log.error('conference event listener threw', { event, error }));
     if (typeof options.id !== 'string' || options.id === '') throw new ConferenceError('invalid-argument', 'a conference needs an id');
     if (typeof options.uri !== 'string' || options.uri === '') throw new ConferenceError('invalid-argument', 'a conference needs a URI');
     if (typeof options.creator !== 'string' || options.creator === '') throw new ConferenceError('invalid-argument', 'a conference needs a creator');
@@ -239,7 +239,6 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     this.#departedRetention = retention;
     this.#newParticipantId = options.participantIdGenerator ?? (() => randomId('p_'));
     this.#log = (options.logger ?? createLogger('conference')).child({ conference: this.id });
-    this.setListenerErrorHandler((error, event) => this.#log.error('conference event listener threw', { event, error }));
   }
 
   // --- reading -------------------------------------------------------------------------------
@@ -360,7 +359,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     this.#participants.set(id, record);
     this.#log.info('participant joined', { participant: id, entity, method: joiningMethod, status, size: this.#participants.size });
     const snapshot = freezeParticipant(record);
-    this.emit('participantJoined', snapshot);
+    this.safeEmit('participantJoined', snapshot);
     this.#changed();
     return snapshot;
   }
@@ -386,10 +385,10 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     this.#log.info('participant left', { participant: participantId, method, reason: options.reason, size: this.#participants.size });
     const snapshot = freezeDeparted(departed);
     this.batch(() => {
-      this.emit('participantLeft', snapshot);
+      this.safeEmit('participantLeft', snapshot);
       if (this.#speaker === participantId) {
         this.#speaker = undefined;
-        this.emit('speakerChanged', undefined);
+        this.safeEmit('speakerChanged', undefined);
       }
       this.#changed();
     });
@@ -446,7 +445,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         // A muted participant is not heard: it cannot be the speaker.
         r.speaking = false;
         this.#speaker = undefined;
-        this.emit('speakerChanged', undefined);
+        this.safeEmit('speakerChanged', undefined);
       }
       return true;
     });
@@ -491,16 +490,16 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       const previous = this.#speaker === undefined ? undefined : this.#participants.get(this.#speaker);
       if (previous) {
         previous.speaking = false;
-        this.emit('participantUpdated', freezeParticipant(previous), 'speaking');
+        this.safeEmit('participantUpdated', freezeParticipant(previous), 'speaking');
       }
       const next = participantId === undefined ? undefined : this.#participants.get(participantId);
       if (next) {
         next.speaking = true;
-        this.emit('participantUpdated', freezeParticipant(next), 'speaking');
+        this.safeEmit('participantUpdated', freezeParticipant(next), 'speaking');
       }
       this.#speaker = participantId;
       this.#log.debug('active speaker', { participant: participantId });
-      this.emit('speakerChanged', next && freezeParticipant(next));
+      this.safeEmit('speakerChanged', next && freezeParticipant(next));
       this.#changed();
     });
     return true;
@@ -515,7 +514,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     this.#locked = true;
     this.#log.info('conference locked');
     this.batch(() => {
-      this.emit('lockChanged', true);
+      this.safeEmit('lockChanged', true);
       this.#changed();
     });
     return true;
@@ -527,7 +526,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     this.#locked = false;
     this.#log.info('conference unlocked');
     this.batch(() => {
-      this.emit('lockChanged', false);
+      this.safeEmit('lockChanged', false);
       this.#changed();
     });
     return true;
@@ -538,7 +537,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     if (subject === this.#subject) return false;
     this.#subject = subject;
     this.batch(() => {
-      this.emit('descriptionChanged');
+      this.safeEmit('descriptionChanged');
       this.#changed();
     });
     return true;
@@ -549,7 +548,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     if (displayText === this.#displayText) return false;
     this.#displayText = displayText;
     this.batch(() => {
-      this.emit('descriptionChanged');
+      this.safeEmit('descriptionChanged');
       this.#changed();
     });
     return true;
@@ -566,7 +565,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       this.#ended = true;
       this.#endReason = reason;
       this.#log.info('conference ended', { reason });
-      this.emit('ended', reason);
+      this.safeEmit('ended', reason);
       this.#changed();
     });
   }
@@ -583,7 +582,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       this.#batchDepth--;
       if (this.#batchDepth === 0 && this.#dirty) {
         this.#dirty = false;
-        this.emit('changed');
+        this.safeEmit('changed');
       }
     }
   }
@@ -687,7 +686,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     this.batch(() => {
       if (!apply(record)) return;
       this.#log.debug('participant updated', { participant: participantId, change });
-      this.emit('participantUpdated', freezeParticipant(record), change);
+      this.safeEmit('participantUpdated', freezeParticipant(record), change);
       this.#changed();
     });
     return freezeParticipant(record);
@@ -695,6 +694,6 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 
   #changed(): void {
     if (this.#batchDepth > 0) this.#dirty = true;
-    else this.emit('changed');
+    else this.safeEmit('changed');
   }
 }

@@ -29,4 +29,3 @@ export {
   type ParticipantMedia,
   type ParticipantStatus,
 } from './participant.ts';
-export { TypedEmitter } from './typed-emitter.ts';

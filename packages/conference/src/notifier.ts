@@ -14,7 +14,7 @@ import {
 } from '@conclave/conference-info';
 import type { Conference, ConferenceInfoOptions } from './conference.ts';
 import { ConferenceError } from './errors.ts';
-import { TypedEmitter } from './typed-emitter.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 
 export interface NotificationDocument {
   version: number;
@@ -134,7 +134,7 @@ interface Subscription {
  * All subscriptions to one conference. On every conference change it computes the state once and
  * emits a `notify` event per subscriber whose view changed; the focus turns each into a NOTIFY.
  */
-export class ConferenceNotifier extends TypedEmitter<ConferenceNotifierEvents> {
+export class ConferenceNotifier extends EnhancedEventEmitter<ConferenceNotifierEvents> {
   readonly conference: Conference;
   readonly #options: ConferenceNotifierOptions;
   readonly #minInterval: number;
@@ -146,7 +146,7 @@ export class ConferenceNotifier extends TypedEmitter<ConferenceNotifierEvents> {
   #closed = false;
 
   constructor(conference: Conference, options: ConferenceNotifierOptions = {}) {
-    super();
+    super(() => {}); // a listener's exception is dropped: it must not stop the NOTIFYs to the others
     const minInterval = options.minIntervalMs ?? 0;
     if (!Number.isFinite(minInterval) || minInterval < 0) throw new ConferenceError('invalid-argument', `bad minimum interval ${minInterval}`);
     this.conference = conference;
@@ -250,7 +250,7 @@ export class ConferenceNotifier extends TypedEmitter<ConferenceNotifierEvents> {
     const document = subscription.versioning.next(state);
     if (!document) return;
     subscription.lastSentAt = this.#now();
-    this.emit('notify', { subscriberId, document, final: false });
+    this.safeEmit('notify', { subscriberId, document, final: false });
   }
 
   #notifyFinal(): void {
@@ -258,7 +258,7 @@ export class ConferenceNotifier extends TypedEmitter<ConferenceNotifierEvents> {
     const state = this.#state();
     for (const [subscriberId, subscription] of [...this.#subscriptions]) {
       this.#cancelTimer(subscription);
-      this.emit('notify', { subscriberId, document: subscription.versioning.full(state), final: true });
+      this.safeEmit('notify', { subscriberId, document: subscription.versioning.full(state), final: true });
     }
     this.close();
   }

@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '@conclave/log';
 import { Conference, type ConferenceOptions } from './conference.ts';
 import { conferenceUriKey, generateConferenceUri, randomId, type ConferenceUriOptions } from './conference-uri.ts';
 import { ConferenceError } from './errors.ts';
-import { TypedEmitter } from './typed-emitter.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 
 export type ConferenceRegistryEvents = {
   created: [conference: Conference];
@@ -44,7 +44,7 @@ export interface CreateConferenceRequest {
   hostInfo?: ConferenceOptions['hostInfo'];
 }
 
-export class ConferenceRegistry extends TypedEmitter<ConferenceRegistryEvents> {
+export class ConferenceRegistry extends EnhancedEventEmitter<ConferenceRegistryEvents> {
   readonly domain: string;
   readonly #options: ConferenceRegistryOptions;
   readonly #log: Logger;
@@ -53,13 +53,12 @@ export class ConferenceRegistry extends TypedEmitter<ConferenceRegistryEvents> {
   #closed = false;
 
   constructor(options: ConferenceRegistryOptions) {
-    super();
+    super((error, event) => this.#log.error('registry event listener threw', { event, error }));
     // Validates the domain once, up front.
     generateConferenceUri(options.domain, options.uri);
     this.domain = options.domain;
     this.#options = options;
     this.#log = (options.logger ?? createLogger('conference')).child('registry');
-    this.setListenerErrorHandler((error, event) => this.#log.error('registry event listener threw', { event, error }));
   }
 
   get size(): number {
@@ -109,7 +108,7 @@ export class ConferenceRegistry extends TypedEmitter<ConferenceRegistryEvents> {
     this.#byUriKey.set(conferenceUriKey(uri) ?? uri, conference);
     conference.once('ended', (reason) => this.#remove(conference, reason));
     this.#log.info('conference created', { conference: id, uri, creator: request.creator });
-    this.emit('created', conference);
+    this.safeEmit('created', conference);
     return conference;
   }
 
@@ -154,6 +153,6 @@ export class ConferenceRegistry extends TypedEmitter<ConferenceRegistryEvents> {
     const key = conferenceUriKey(conference.uri) ?? conference.uri;
     if (this.#byUriKey.get(key) === conference) this.#byUriKey.delete(key);
     this.#log.info('conference removed', { conference: conference.id, reason });
-    this.emit('ended', conference, reason);
+    this.safeEmit('ended', conference, reason);
   }
 }

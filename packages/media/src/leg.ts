@@ -4,7 +4,7 @@
  * alike: same offer/answer calls, same events, same mute; `legKindForOffer(sdp)` tells which to create.
  */
 import type * as ms from 'mediasoup/types';
-import type { TypedEmitter } from './typed-emitter.ts';
+import type { EnhancedEventEmitter } from '@conclave/events';
 import type { Room } from './room.ts';
 import type { RouterLease } from './router-registry.ts';
 import type { LegCloseReason, LegRoomLink, LegStats, SignalingState } from './webrtc-leg.ts';
@@ -26,7 +26,7 @@ export type MediaLegEvents = {
   closed: [LegCloseReason];
 };
 
-export interface MediaLeg extends TypedEmitter<MediaLegEvents> {
+export interface MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
   readonly id: string;
   readonly label: string;
   readonly closed: boolean;

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type * as ms from 'mediasoup/types';
 import type { Logger } from '@conclave/log';
-import { TypedEmitter } from './typed-emitter.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 import { MediaClosedError } from './errors.ts';
 import { Room, type RoomOptions, type TransportSettings } from './room.ts';
 import { RouterRegistry, type WorkerUsage } from './router-registry.ts';
@@ -84,7 +84,7 @@ export type MediaServiceEvents = {
   closed: [];
 };
 
-export class MediaService extends TypedEmitter<MediaServiceEvents> {
+export class MediaService extends EnhancedEventEmitter<MediaServiceEvents> {
   readonly #log: Logger;
   readonly #transportSettings: TransportSettings;
   readonly #rooms = new Set<Room>();

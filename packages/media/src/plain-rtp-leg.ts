@@ -34,8 +34,7 @@ import type { RouterLease } from './router-registry.ts';
 import type { MediaLegEvents } from './leg.ts';
 import type { LegCloseReason, LegRoomLink, SignalingState } from './webrtc-leg.ts';
 import type { Direction } from './sdp/remote-description.ts';
-import { TypedEmitter } from './typed-emitter.ts';
-import { SerialQueue } from './serial-queue.ts';
+import { EnhancedEventEmitter, SerialQueue } from '@conclave/events';
 import { MediaClosedError, NegotiationStateError, SdpNegotiationError } from './errors.ts';
 import { OPUS } from './codecs.ts';
 import { RtpPortPair, bindLoopback } from './rtp-port.ts';
@@ -157,7 +156,7 @@ function codecLabel(c: PlainCodec): string {
   return `${c.name}/${c.clockRate}${c.channels > 1 ? `/${c.channels}` : ''}`;
 }
 
-export class PlainRtpLeg extends TypedEmitter<PlainRtpLegEvents> {
+export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
   /** True when the offer is for a PlainRtpLeg (RTP/AVP, no DTLS); see legKindForOffer(). */
   static isPlainRtpOffer(sdp: string): boolean {
     return isPlainRtpOffer(sdp);

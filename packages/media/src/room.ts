@@ -18,9 +18,8 @@
 import { randomUUID } from 'node:crypto';
 import type * as ms from 'mediasoup/types';
 import type { Logger } from '@conclave/log';
-import { TypedEmitter } from './typed-emitter.ts';
+import { EnhancedEventEmitter, SerialQueue } from '@conclave/events';
 import { MediaClosedError } from './errors.ts';
-import { SerialQueue } from './serial-queue.ts';
 import { ProducerPipes } from './producer-pipes.ts';
 import { SpeakerDetector, createSpeakerObservers, type SpeakerObservers } from './speaker-detector.ts';
 import type { RouterLease, RouterRegistry } from './router-registry.ts';
@@ -70,7 +69,7 @@ export interface TransportSettings {
   plainRtpTimeoutMs: number;
 }
 
-export class Room extends TypedEmitter<RoomEvents> {
+export class Room extends EnhancedEventEmitter<RoomEvents> {
   readonly id: string;
   readonly label: string;
   #home: RouterLease;

@@ -23,7 +23,7 @@
  */
 import type * as ms from 'mediasoup/types';
 import type { Logger } from '@conclave/log';
-import { SerialQueue } from './serial-queue.ts';
+import { SerialQueue } from '@conclave/events';
 
 export const MIN_CHANGE_INTERVAL_MS = 500;
 /** ActiveSpeakerObserver re-evaluation period. */

@@ -25,8 +25,7 @@ import type { Logger } from '@conclave/log';
 import type { Room } from './room.ts';
 import type { RouterLease } from './router-registry.ts';
 import type { RoomLeg } from './leg.ts';
-import { TypedEmitter } from './typed-emitter.ts';
-import { SerialQueue } from './serial-queue.ts';
+import { EnhancedEventEmitter, SerialQueue } from '@conclave/events';
 import { MediaClosedError, NegotiationStateError, SdpNegotiationError } from './errors.ts';
 import { AUDIO_LEVEL_URI, isMediaCodecMime, type MediaKind } from './codecs.ts';
 import {
@@ -179,7 +178,7 @@ function describeCodecs(section: RemoteSection): string {
   return section.offeredCodecNames.length ? section.offeredCodecNames.join(', ') : 'none';
 }
 
-export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
+export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
   readonly id: string;
   readonly label: string;
   readonly #log: Logger;

@@ -14,7 +14,7 @@ import { FRAME_SAMPLES, createEncoder, type CodecName, type EncoderOptions, type
 import { SoftLimiter } from './limiter.ts';
 import { MixerInput, type MixerInputOptions } from './mixer-input.ts';
 import { MixerOutput, type MixerOutputOptions } from './mixer-output.ts';
-import { TypedEmitter } from './typed-emitter.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 
 export interface RoomMixerOptions {
   log: Logger;
@@ -57,7 +57,7 @@ class SharedGroup {
   }
 }
 
-export class RoomMixer extends TypedEmitter<RoomMixerEvents> {
+export class RoomMixer extends EnhancedEventEmitter<RoomMixerEvents> {
   readonly #log: Logger;
   readonly #encoderOptions: EncoderOptions;
   readonly #inputDefaults: RoomMixerOptions['inputDefaults'];

@@ -1,7 +1,7 @@
 import type { Logger } from '@conclave/log';
 import type { SipRequest } from '@conclave/sip-message';
 import type { AppConnection } from './control/app-connection.ts';
-import { Emitter } from './events.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 import { newUuid } from './ids.ts';
 import type { ProxyOperation } from './proxy/proxy-operation.ts';
 import type { SipTimers, TimerSet } from './timers.ts';
@@ -28,7 +28,7 @@ export interface TransactionContext {
  * trying → proceeding → completed), for a request an app, the proxy or the server itself sent. It owns its
  * retransmission and timeout timers; the agent reads its state and is told of `timeout` and `terminated`.
  */
-export class ClientTransaction extends Emitter<ClientTransactionEvents> {
+export class ClientTransaction extends EnhancedEventEmitter<ClientTransactionEvents> {
   readonly id = newUuid();
   readonly key: string;
   readonly request: SipRequest;

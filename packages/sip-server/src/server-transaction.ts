@@ -1,7 +1,7 @@
 import type { SipRequest } from '@conclave/sip-message';
 import type { TransactionContext } from './client-transaction.ts';
 import type { AppConnection } from './control/app-connection.ts';
-import { Emitter } from './events.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 import { newUuid } from './ids.ts';
 import type { ProxyOperation } from './proxy/proxy-operation.ts';
 import type { Flow } from './transport/flow.ts';
@@ -22,7 +22,7 @@ export interface ServerTransactionEvents {
  * response retransmission (Timer G and the 2xx retransmission), Timers H/I/J/L, reliable provisional
  * retransmission until PRACK (RFC 3262), and guards the agent arms on it (app never answers).
  */
-export class ServerTransaction extends Emitter<ServerTransactionEvents> {
+export class ServerTransaction extends EnhancedEventEmitter<ServerTransactionEvents> {
   readonly id = newUuid();
   readonly key: string;
   readonly request: SipRequest;

@@ -1,7 +1,7 @@
-import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import os from 'node:os';
 import type tls from 'node:tls';
+import { EnhancedEventEmitter } from '@conclave/events';
 import { createLogger, type Logger } from '@conclave/log';
 import { Agent, type OutboundRouter } from './agent.ts';
 import { AppConnection } from './control/app-connection.ts';
@@ -82,10 +82,9 @@ export interface SipServerEvents {
  * optionally TLS/WSS) and the control port that drachtio-srf apps connect to. Problems are logged,
  * never thrown after start(): there is deliberately no 'error' event.
  */
-export class SipServer {
+export class SipServer extends EnhancedEventEmitter<SipServerEvents> {
   readonly #opts: SipServerOptions;
   readonly #log: Logger;
-  readonly #emitter = new EventEmitter();
   readonly #flows = new FlowTable();
   readonly #perSource = new Map<string, number>();
   #agent: Agent | undefined;
@@ -100,31 +99,9 @@ export class SipServer {
   #closed = false;
 
   constructor(options: SipServerOptions) {
+    super((err, event) => this.#log.error(`listener for ${event} threw`, { err }));
     this.#opts = options;
     this.#log = options.logger ?? createLogger('sip-server');
-  }
-
-  on<K extends keyof SipServerEvents>(event: K, listener: (...args: SipServerEvents[K]) => void): this {
-    this.#emitter.on(event, listener as (...args: unknown[]) => void);
-    return this;
-  }
-
-  once<K extends keyof SipServerEvents>(event: K, listener: (...args: SipServerEvents[K]) => void): this {
-    this.#emitter.once(event, listener as (...args: unknown[]) => void);
-    return this;
-  }
-
-  off<K extends keyof SipServerEvents>(event: K, listener: (...args: SipServerEvents[K]) => void): this {
-    this.#emitter.off(event, listener as (...args: unknown[]) => void);
-    return this;
-  }
-
-  #emit<K extends keyof SipServerEvents>(event: K, ...args: SipServerEvents[K]): void {
-    try {
-      this.#emitter.emit(event, ...args);
-    } catch (err) {
-      this.#log.error(`listener for ${event} threw`, { err });
-    }
   }
 
   get closed(): boolean {
@@ -203,8 +180,8 @@ export class SipServer {
       this.#agent = new Agent({
         log, timers, limits, flows: this.#flows, transports, secret: o.control.secret, version: SERVER_VERSION,
         ...(o.outbound ? { outbound: outboundRouter(o.outbound) } : {}),
-        onAppConnected: (app) => this.#emit('app:connected', appInfo(app)),
-        onAppDisconnected: (app) => this.#emit('app:disconnected', appInfo(app)),
+        onAppConnected: (app) => this.safeEmit('app:connected', appInfo(app)),
+        onAppDisconnected: (app) => this.safeEmit('app:disconnected', appInfo(app)),
       });
       addresses.control = await this.#listenControl(o.control.host, o.control.port);
     } catch (err) {

@@ -1,4 +1,4 @@
-import { Emitter } from '../events.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 import { RouteTable } from '../routes.ts';
 import { AppConnection, type AppCommand } from './app-connection.ts';
 import { cdrFrame, sipFrame } from './wire-protocol.ts';
@@ -17,7 +17,7 @@ export interface AppHubEvents {
  * The control-port side of the server: the connected drachtio apps, their authentication, the routes they
  * asked for (`route|invite`), keep-alives, and delivery of `sip|…` and `cdr:…` messages to them.
  */
-export class AppHub extends Emitter<AppHubEvents> {
+export class AppHub extends EnhancedEventEmitter<AppHubEvents> {
   readonly #secret: string;
   readonly #version: string;
   readonly #hostports: () => string;
