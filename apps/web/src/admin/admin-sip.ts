@@ -8,7 +8,7 @@ import { UA, WebSocketInterface } from 'jssip';
 import type { RTCSession } from 'jssip/lib/RTCSession';
 import type { Subscriber } from 'jssip/lib/Subscriber';
 import { accountOf } from '../phone/agent.ts';
-import { Emitter } from '../phone/emitter.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 import type { Logger } from '../phone/log.ts';
 import type { SipState } from './admin-words.ts';
 
@@ -26,7 +26,7 @@ export const ADMIN_USER_AGENT = 'Conclave-Admin/0.1 (JsSIP 3.13.8)';
 const ACCEPT = 'application/conference-info+xml';
 
 export class AdminSipAgent implements ConferenceSubscriber {
-  readonly events = new Emitter<AdminSipEvents>();
+  readonly events = new EnhancedEventEmitter<AdminSipEvents>();
   readonly uri: string;
   #ua: UA;
   #log: Logger;
@@ -88,7 +88,7 @@ export class AdminSipAgent implements ConferenceSubscriber {
   #setState(state: SipState): void {
     if (state === this.#state) return;
     this.#state = state;
-    this.events.emit('state', state);
+    this.events.safeEmit('state', state);
   }
 
   #wire(): void {

@@ -7,7 +7,7 @@
  * whether the token is still good, and open a new source. A 401 there ends the feed
  * ('unauthorized'); a fresh connection starts with a full snapshot, so nothing is lost.
  */
-import { Emitter } from '../phone/emitter.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 import type { Logger } from '../phone/log.ts';
 import {
   parseConference,
@@ -52,7 +52,7 @@ export interface ConferenceFeedOptions {
 const DEFAULT_BACKOFF_MS = [1000, 2000, 4000, 8000, 15_000];
 
 export class ConferenceFeed {
-  readonly events = new Emitter<FeedEvents>();
+  readonly events = new EnhancedEventEmitter<FeedEvents>();
   #opts: ConferenceFeedOptions;
   #log: Logger;
   #source: EventSource | null = null;
@@ -126,19 +126,19 @@ export class ConferenceFeed {
         return;
       }
       this.#setStatus({ state: 'live', retryAt: null, attempts: 0 });
-      this.events.emit('snapshot', conferences);
+      this.events.safeEmit('snapshot', conferences);
     });
     on('conference-created', (data) => {
       const conference = parseConference(data);
-      if (conference) this.events.emit('created', conference);
+      if (conference) this.events.safeEmit('created', conference);
     });
     on('conference-updated', (data) => {
       const conference = parseConference(data);
-      if (conference) this.events.emit('updated', conference);
+      if (conference) this.events.safeEmit('updated', conference);
     });
     on('conference-ended', (data) => {
       const ended = parseConferenceEnded(data);
-      if (ended) this.events.emit('ended', ended);
+      if (ended) this.events.safeEmit('ended', ended);
     });
     source.addEventListener('error', () => {
       if (!current()) return;
@@ -165,7 +165,7 @@ export class ConferenceFeed {
     if (this.#closed) return;
     if (session === 'unauthorized') {
       this.#log.info('event stream: the token is no longer accepted');
-      this.events.emit('unauthorized');
+      this.events.safeEmit('unauthorized');
       return;
     }
     if (session === 'unreachable') {
@@ -178,6 +178,6 @@ export class ConferenceFeed {
 
   #setStatus(status: FeedStatus): void {
     this.#status = status;
-    this.events.emit('status', status);
+    this.events.safeEmit('status', status);
   }
 }

@@ -11,7 +11,7 @@
  */
 import type { Subscriber } from 'jssip/lib/Subscriber';
 import type { IncomingRequest } from 'jssip/lib/SIPMessage';
-import { Emitter } from '../phone/emitter.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 import type { Logger } from '../phone/log.ts';
 import type { ConferenceInfoReader, ConferenceInfoReaderFactory, ConferenceRoster } from '../phone/roster.ts';
 import type { ConferenceSubscriber } from './admin-sip.ts';
@@ -56,7 +56,7 @@ function terminationText(code: number, reason: string | undefined): string {
 
 export class RosterSubscription {
   readonly uri: string;
-  readonly events = new Emitter<RosterSubscriptionEvents>();
+  readonly events = new EnhancedEventEmitter<RosterSubscriptionEvents>();
   #agent: ConferenceSubscriber;
   #readerFactory: ConferenceInfoReaderFactory;
   #log: Logger;
@@ -208,6 +208,6 @@ export class RosterSubscription {
 
   #changed(): void {
     this.#snapshot = null;
-    this.events.emit('change');
+    this.events.safeEmit('change');
   }
 }

@@ -7,7 +7,7 @@ import type { CallOptions, SubscriberOptions } from 'jssip/lib/UA';
 import type { RTCSession } from 'jssip/lib/RTCSession';
 import type { IncomingRequest, IncomingResponse, OutgoingRequest } from 'jssip/lib/SIPMessage';
 import type { Subscriber } from 'jssip/lib/Subscriber';
-import { Emitter } from './emitter.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 import type { Logger } from './log.ts';
 import { describeRegistrationFailure, type AgentStatus } from './words.ts';
 import type { PhoneConfig } from './config.ts';
@@ -48,7 +48,7 @@ function statusCodeOf(response: IncomingResponse | undefined): number | null {
 }
 
 export class SipAgent {
-  readonly events = new Emitter<AgentEvents>();
+  readonly events = new EnhancedEventEmitter<AgentEvents>();
   /** sip:alice@127.0.0.1 */
   readonly uri: string;
   readonly user: string;
@@ -159,7 +159,7 @@ export class SipAgent {
 
   #setStatus(patch: Partial<AgentStatus>): void {
     this.#status = { ...this.#status, ...patch };
-    this.events.emit('status', this.#status);
+    this.events.safeEmit('status', this.#status);
   }
 
   #wire(): void {
@@ -208,7 +208,7 @@ export class SipAgent {
       this.#setStatus({ registration: 'failed', failure });
       const credentialsRejected = code === 401 || code === 403 || code === 407 || code === 404 || cause === 'Authentication Error';
       if (credentialsRejected) {
-        this.events.emit('authFailed', failure);
+        this.events.safeEmit('authFailed', failure);
       } else {
         // Server trouble (5xx, timeout): JsSIP would only retry after a reconnect, so retry here.
         clearTimeout(this.#retryTimer);
@@ -219,7 +219,7 @@ export class SipAgent {
     });
     ua.on('newRTCSession', (e: { session: RTCSession; originator: unknown; request: IncomingRequest | OutgoingRequest }) => {
       const originator = String(e.originator) === 'remote' ? 'remote' : 'local';
-      this.events.emit('session', { session: e.session, originator, request: e.request });
+      this.events.safeEmit('session', { session: e.session, originator, request: e.request });
     });
   }
 }

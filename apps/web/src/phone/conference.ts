@@ -14,7 +14,7 @@
  */
 import type { Subscriber } from 'jssip/lib/Subscriber';
 import type { IncomingRequest } from 'jssip/lib/SIPMessage';
-import { Emitter } from './emitter.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 import type { Line } from './line.ts';
 import type { Logger } from './log.ts';
 import type { ConferenceInfoReader, ConferenceInfoReaderFactory, ConferenceRoster } from './roster.ts';
@@ -55,7 +55,7 @@ const ROSTER_WAIT_MS = 5000;
 
 export class ConferenceSession {
   readonly line: Line;
-  readonly events = new Emitter<ConferenceEvents>();
+  readonly events = new EnhancedEventEmitter<ConferenceEvents>();
   #agent: SubscribeCapable;
   #readerFactory: ConferenceInfoReaderFactory;
   #reader: ConferenceInfoReader | null = null;
@@ -76,13 +76,13 @@ export class ConferenceSession {
     this.#agent = agent;
     this.#readerFactory = readerFactory;
     this.#log = log.child({ conferenceLine: line.id });
-    this.#offLine.push(
-      line.events.on('change', () => {
-        if (this.#subscription === 'none') this.#subscribeWhenReady();
-        this.#changed();
-      }),
-      line.events.on('ended', () => this.close()),
-    );
+    const onChange = (): void => {
+      if (this.#subscription === 'none') this.#subscribeWhenReady();
+      this.#changed();
+    };
+    const onEnded = (): void => this.close();
+    line.events.on('change', onChange).on('ended', onEnded);
+    this.#offLine.push(() => line.events.off('change', onChange).off('ended', onEnded));
     this.#subscribeWhenReady();
   }
 
@@ -151,7 +151,11 @@ export class ConferenceSession {
         // NOTIFY reaches us: the roster then tells whether it joined.
         new Promise<'ended'>((resolve) => {
           if (line.ended) resolve('ended');
-          else offEnded = line.events.on('ended', () => resolve('ended'));
+          else {
+            const onEnded = (): void => resolve('ended');
+            line.events.on('ended', onEnded);
+            offEnded = () => line.events.off('ended', onEnded);
+          }
         }),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`${line.displayName} did not confirm joining the conference`)), REFER_TIMEOUT_MS);
@@ -185,7 +189,7 @@ export class ConferenceSession {
         off();
         resolve(false);
       }, ms);
-      const off = this.events.on('change', () => {
+      const onChange = (): void => {
         if (cancelled()) {
           clearTimeout(timer);
           off();
@@ -196,7 +200,9 @@ export class ConferenceSession {
         clearTimeout(timer);
         off();
         resolve(true);
-      });
+      };
+      const off = (): void => void this.events.off('change', onChange);
+      this.events.on('change', onChange);
     });
   }
 
@@ -298,6 +304,6 @@ export class ConferenceSession {
 
   #changed(): void {
     this.#snapshot = null;
-    this.events.emit('change');
+    this.events.safeEmit('change');
   }
 }

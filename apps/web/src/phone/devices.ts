@@ -6,7 +6,7 @@
  * Browsers hide device labels (and sometimes ids) until the page has been granted a microphone or
  * camera once; the lists are refreshed after every getUserMedia and on `devicechange`.
  */
-import { Emitter } from './emitter.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 
 export type DeviceKind = 'microphone' | 'camera' | 'speaker';
 
@@ -78,7 +78,7 @@ export function groupDevices(devices: readonly Pick<MediaDeviceInfo, 'deviceId' 
 }
 
 export class DeviceManager {
-  readonly events = new Emitter<DeviceEvents>();
+  readonly events = new EnhancedEventEmitter<DeviceEvents>();
   #storage: Storage | null;
   #lists: Record<DeviceKind, DeviceOption[]> = { microphone: [], camera: [], speaker: [] };
   #labelsHidden = true;
@@ -194,6 +194,6 @@ export class DeviceManager {
 
   #changed(): void {
     this.#snapshot = null;
-    this.events.emit('change');
+    this.events.safeEmit('change');
   }
 }

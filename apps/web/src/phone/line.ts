@@ -17,7 +17,7 @@ import type {
 import type { IncomingRequest, IncomingResponse } from 'jssip/lib/SIPMessage';
 import type { NameAddrHeader } from 'jssip/lib/NameAddrHeader';
 import type { DTMF_TRANSPORT } from 'jssip/lib/Constants';
-import { Emitter } from './emitter.ts';
+import { EnhancedEventEmitter } from '@conclave/events';
 import type { Logger } from './log.ts';
 import { stopStream } from './media.ts';
 import { userPart } from './target.ts';
@@ -166,7 +166,7 @@ export class Line {
   readonly party: string;
   readonly displayName: string;
   readonly createdAt = Date.now();
-  readonly events: Emitter<LineEvents>;
+  readonly events: EnhancedEventEmitter<LineEvents>;
   #session: RTCSession;
   #log: Logger;
   #role: LineRole;
@@ -213,7 +213,7 @@ export class Line {
     this.party = who.uri;
     this.displayName = who.name;
     this.#log = init.log.child({ line: this.id, party: this.party });
-    this.events = new Emitter<LineEvents>((error, event) => {
+    this.events = new EnhancedEventEmitter<LineEvents>((error, event) => {
       this.#log.error('line listener failed', { event: String(event), error: String(error) });
     });
     this.#wire();
@@ -591,7 +591,7 @@ export class Line {
 
   #changed(): void {
     this.#snapshot = null;
-    this.events.emit('change');
+    this.events.safeEmit('change');
   }
 
   #wire(): void {
@@ -679,7 +679,7 @@ export class Line {
     uri.clearHeaders();
     const target = uri.toString();
     this.#log.info('REFER received', { target });
-    this.events.emit('refer', {
+    this.events.safeEmit('refer', {
       line: this,
       target,
       accept: (options) => e.accept(undefined, options),
@@ -733,7 +733,7 @@ export class Line {
     this.#trackSources.clear();
     stopStream(this.#localStream);
     this.#changed();
-    this.events.emit('ended');
+    this.events.safeEmit('ended');
   }
 
   #attachPeerConnection(pc: RTCPeerConnection): void {

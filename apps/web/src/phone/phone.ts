@@ -519,11 +519,9 @@ export class Phone {
         else if (line.focusUri) resolve('focus');
         else if (line.state === 'active' || line.state === 'held') resolve('no-focus');
         else return;
-        off();
-        offEnd();
+        line.events.off('change', check).off('ended', check);
       };
-      const off = line.events.on('change', check);
-      const offEnd = line.events.on('ended', check);
+      line.events.on('change', check).on('ended', check);
       check();
     });
     if (outcome === 'ended') {
@@ -701,15 +699,16 @@ export class Phone {
   }
 
   #hangUpWhenAnswered(next: Line, old: Line): void {
-    const off = next.events.on('change', () => {
+    const onChange = (): void => {
       if (next.state === 'active' || next.state === 'held') {
-        off();
+        next.events.off('change', onChange);
         const note = next.role === 'conference' ? 'moved into the conference' : `${old.displayName} transferred you to ${next.displayName}`;
         if (!old.ended) old.hangup(note);
       } else if (next.ended) {
-        off();
+        next.events.off('change', onChange);
       }
-    });
+    };
+    next.events.on('change', onChange);
   }
 
   #conferenceFor(line: Line): ConferenceSession {
