@@ -10,6 +10,7 @@
  * room closing) can touch this dialog or its leg.
  */
 import { EventEmitter } from 'node:events';
+import { SerialQueue } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import { NegotiationStateError, type MediaLeg } from '@conclave/media';
 import { mediaWarning } from './sip-status.ts';
@@ -69,7 +70,7 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
   readonly #peerAllowsUpdate: boolean;
   #owner: string;
   #contact: string | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  #queue = new SerialQueue();
   #gone = false;
   /** A re-offer queued but not started: later requests join it. */
   #waitingReoffer: Promise<ReofferResult> | undefined;
@@ -119,13 +120,13 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
       this.#timer = new SessionTimer(agreement, { refresh: () => this.#refreshSession(), expired: (why) => this.end(why, 'session-expired') }, this.#log);
     }
     if (options.awaitAck) {
-      this.#queue = new Promise<void>((resolve) => {
+      this.#queue = new SerialQueue(new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, ACK_WAIT_MS);
         this.dialog.once('ack', () => {
           clearTimeout(timer);
           resolve();
         });
-      });
+      }));
     }
   }
 
@@ -312,9 +313,7 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
   }
 
   #serialize<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task, task);
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#queue.push(task);
   }
 
   #goneWith(cause: GoneCause, detail: string | undefined): void {

@@ -3,6 +3,7 @@
  * a message/sipfrag body — 100 Trying first, then the final status, the last one with
  * Subscription-State: terminated. The implicit subscription lives in the dialog the REFER came on.
  */
+import { SerialQueue } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import { reasonPhrase } from '@conclave/sip-message';
 import { dialogConnected, type SrfDialog, type SrfRequest } from '../srf.ts';
@@ -12,7 +13,7 @@ export class ReferProgress {
   readonly #log: Logger;
   readonly #event: string;
   #done = false;
-  #queue: Promise<void> = Promise.resolve();
+  readonly #queue = new SerialQueue();
 
   /** `referRequest` is the REFER; its CSeq becomes the `id` of the refer event (RFC 3515 §2.4.6). */
   constructor(dialog: SrfDialog, referRequest: SrfRequest, logger: Logger) {
@@ -38,7 +39,7 @@ export class ReferProgress {
   }
 
   #notify(status: number, state: string, reason = reasonPhrase(status)): void {
-    this.#queue = this.#queue.then(async () => {
+    void this.#queue.push(async () => {
       if (!dialogConnected(this.#dialog)) return;
       try {
         await this.#dialog.request({

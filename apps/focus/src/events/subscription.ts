@@ -4,6 +4,7 @@
  * passes a function that renders the document for a given per-subscription version.
  */
 import { EventEmitter } from 'node:events';
+import { SerialQueue } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import { reply, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
 
@@ -40,7 +41,7 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
   #terminated = false;
   #ended = false;
   /** NOTIFYs go out one at a time so versions arrive in order even over UDP. */
-  #queue: Promise<void> = Promise.resolve();
+  readonly #queue = new SerialQueue();
 
   constructor(options: SubscriptionOptions) {
     super();
@@ -83,11 +84,11 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     this.#terminated = true;
     clearTimeout(this.#timer);
     this.#send(this.#opts.fullState, 'terminated', reason === 'unsubscribed' ? undefined : reason);
-    this.#queue = this.#queue.then(() => this.#finish(reason));
+    void this.#queue.push(() => this.#finish(reason));
   }
 
   #send(render: DocumentRenderer, state: 'active' | 'terminated', reason?: string): void {
-    this.#queue = this.#queue.then(async () => {
+    void this.#queue.push(async () => {
       const n = ++this.#sent;
       const remaining = Math.max(0, Math.round((this.#expiresAt - Date.now()) / 1000));
       const subscriptionState = state === 'active' ? `active;expires=${remaining}` : `terminated${reason ? `;reason=${reason}` : ''}`;
