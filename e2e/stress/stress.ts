@@ -14,9 +14,9 @@
  */
 import { parseArgs } from 'node:util';
 import { ConclaveInstance } from '../support/instances.ts';
-import { ensureToneFiles, TONES, type UserName } from '../support/tones.ts';
+import { ensureToneFiles, type UserName } from '../support/tones.ts';
 import { connectedEntries, growBy, hangUpAll, JOIN_WAIT_MS, openAll } from '../support/conference.ts';
-import { hasTone, mergeIntoConference, receivedTones, type UserPage } from '../support/phone.ts';
+import { expectAllHear, mergeIntoConference, type UserPage } from '../support/phone.ts';
 import { notIdle, readCounts, WORKERS } from '../support/live-counts.ts';
 
 const USAGE = `usage: pnpm stress conference -- [options]
@@ -53,18 +53,6 @@ class RunFailure extends Error {
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-/** Every page hears every tone in `expected[user]` within `timeoutMs` (the pages listen at the same time). */
-async function expectAllHear(pages: UserPage[], expected: Map<UserPage, UserName[]>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let missing: string[] = [];
-  while (Date.now() < deadline) {
-    const heard = await Promise.all(pages.map((p) => receivedTones(p)));
-    missing = pages.flatMap((p, i) => (expected.get(p) ?? []).filter((u) => !hasTone(heard[i]!, TONES[u])).map((u) => `${p.user} does not hear ${u} (heard ${heard[i]!.join(', ') || 'nothing'})`));
-    if (missing.length === 0) return;
-  }
-  throw new RunFailure(missing.join('; '));
 }
 
 /** A page's roster as it shows it: entity and status of every entry. */

@@ -3,7 +3,7 @@
  */
 import { chromium, expect, type Browser, type Page } from '@playwright/test';
 import { CHROMIUM, E2E_BASE_URL } from './env.ts';
-import { toneFile, type UserName } from './tones.ts';
+import { TONES, toneFile, type UserName } from './tones.ts';
 
 export interface UserPage {
   user: UserName;
@@ -145,6 +145,21 @@ export async function expectHears(p: UserPage, freq: number, timeoutMs = 10_000)
     if (hasTone(peaks, freq)) return peaks;
   }
   throw new Error(`${p.user} does not hear ${freq} Hz; peaks heard: [${peaks.join(', ')}]`);
+}
+
+/**
+ * Every page hears every user listed for it, the pages listening at the same time; resolves with the
+ * ms it took, throws naming who does not hear whom after `timeoutMs`.
+ */
+export async function expectAllHear(pages: UserPage[], expected: Map<UserPage, UserName[]>, timeoutMs = 10_000): Promise<number> {
+  const started = Date.now();
+  let missing: string[] = [];
+  while (Date.now() - started < timeoutMs) {
+    const heard = await Promise.all(pages.map((p) => receivedTones(p, 1000)));
+    missing = pages.flatMap((p, i) => (expected.get(p) ?? []).filter((u) => !hasTone(heard[i]!, TONES[u])).map((u) => `${p.user} does not hear ${u} (heard ${heard[i]!.join(', ') || 'nothing'})`));
+    if (missing.length === 0) return Date.now() - started;
+  }
+  throw new Error(missing.join('; '));
 }
 
 /**

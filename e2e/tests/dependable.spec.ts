@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { chromium } from '@playwright/test';
 import { test, expect } from '../support/fixtures.ts';
 import { connectedEntries, growBy, JOIN_WAIT_MS, openAll } from '../support/conference.ts';
-import { expectHears, expectRegistered, login, mergeIntoConference, type UserPage } from '../support/phone.ts';
+import { expectAllHear, expectHears, expectRegistered, login, mergeIntoConference, type UserPage } from '../support/phone.ts';
 import { CHROMIUM, E2E_BASE_URL, E2E_PASSTHROUGH_URL, E2E_PID } from '../support/env.ts';
 import { TONES, toneFile, type UserName } from '../support/tones.ts';
 
@@ -107,15 +107,9 @@ test.describe('faults', () => {
     const killed = Date.now();
     for (const pid of workers) process.kill(pid, 'SIGKILL');
 
-    // Every page hears both others again (each check listens 1.5 s; the budget is the issue's 10 s).
-    await expectHears(alice, TONES.bob, 10_000);
-    const firstMs = Date.now() - killed;
-    await expectHears(alice, TONES.carol, 10_000);
-    await expectHears(bob, TONES.alice, 10_000);
-    await expectHears(bob, TONES.carol, 10_000);
-    await expectHears(carol, TONES.alice, 10_000);
-    await expectHears(carol, TONES.bob, 10_000);
-    console.log(`worker crash: alice heard bob again ${firstMs} ms after ${workers.length} worker(s) were killed; all six directions by ${Date.now() - killed} ms`);
+    // Every page hears both others again; the pages listen at the same time, 1 s windows (the issue's bound is 10 s).
+    const allMs = await expectAllHear(pages, new Map([[alice, ['bob', 'carol']], [bob, ['alice', 'carol']], [carol, ['alice', 'bob']]]), 15_000);
+    console.log(`worker crash: every page heard both others again ${Date.now() - killed} ms after ${workers.length} worker(s) were killed (listening took ${allMs} ms)`);
     for (const p of pages) await expect(connectedEntries(p)).toHaveCount(3);
     const after = execFileSync('pgrep', ['-P', String(E2E_PID), '-f', 'mediasoup-worker'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
     expect(after.length).toBe(workers.length);
