@@ -20,7 +20,7 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-export async function startStack(options: { referMode?: 'intercept' | 'pass-through' } = {}): Promise<TestStack> {
+export async function startStack(options: { referMode?: 'intercept' | 'pass-through'; ringTimeoutMs?: number } = {}): Promise<TestStack> {
   const logger = createLogger('test', { level: (process.env['CONCLAVE_LOG_LEVEL'] as 'debug' | undefined) ?? 'warn' });
   const media = await MediaService.create({ workers: 1, listenIp: '127.0.0.1', rtcMinPort: 43000, rtcMaxPort: 43999, logger: logger.child('media') });
   const server = new SipServer({
@@ -36,6 +36,7 @@ export async function startStack(options: { referMode?: 'intercept' | 'pass-thro
     admins: [{ name: 'admin', password: 'admin-secret' }],
     media,
     conference: { factoryUser: 'conference', referMode: options.referMode ?? 'intercept', maxParticipants: 16, allowExternalDialOut: false, conferenceHost: conferenceHostFor(DOMAIN, addrs.udp!.port) },
+    ...(options.ringTimeoutMs !== undefined ? { ringTimeoutMs: options.ringTimeoutMs } : {}),
     logger: logger.child('focus'),
   });
   await focus.start();
