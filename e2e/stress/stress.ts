@@ -120,7 +120,7 @@ async function stressOne(mode: Mode, scenario: Scenario, runs: number, parties: 
         await waitIdle(url, workers);
         result = { ok: true, joins };
       } catch (err) {
-        result = { ok: false, joins: [], error: (err as Error).message.split('\n').slice(0, 3).join(' ') };
+        result = { ok: false, joins: [], error: (err as Error).message.split('\n').slice(0, 8).join(' ') };
         // A fresh start for the next run: new browsers, and the instance back to idle.
         await Promise.all(pages.map((p) => p.close().catch(() => undefined)));
         pages = [];

@@ -50,11 +50,12 @@ export async function openAll(users: UserName[], baseURL: string): Promise<UserP
   return pages;
 }
 
-/** Hangs up every line of the page and waits until it is idle. */
+/** Hangs up every line of the page and waits until it is idle and the ended lines have faded out. */
 export async function hangUpAll(p: UserPage): Promise<void> {
   const hangups = p.page.locator('[data-testid="line"]:not([data-state="ended"]) [data-testid="hangup-button"]');
   for (let n = await hangups.count(); n > 0; n = await hangups.count()) {
     await hangups.first().click().catch(() => undefined); // the line may end by itself meanwhile
   }
   await expect(p.page.getByTestId('phone')).toHaveAttribute('data-idle', 'true', { timeout: 10_000 });
+  await settled(p);
 }

@@ -1143,21 +1143,30 @@ export class Agent {
 
   /** Timer B / F: the app (or the proxy) gets a 408 as if from the network. */
   #clientTimedOut(ct: ClientTransaction): void {
+    this.#clientFailed(ct, 408, 'Request Timeout');
+  }
+
+  /**
+   * A client transaction ended without a response from the network (timeout, connection closed, dialog
+   * gone): the app or the proxy gets a response made up here, and the dialog state follows — an initial
+   * INVITE's early dialog is forgotten, a BYE's dialog is over.
+   */
+  #clientFailed(ct: ClientTransaction, status: number, reason: string): void {
     const req = ct.request;
     const flow = ct.flow;
     if (ct.proxy) {
       // Shaped like a downstream response (our Via on top) so the proxy path can treat it as one.
-      this.#proxy.onResponse(ct, this.#localResponse(req, 408, 'Request Timeout'), flow);
+      this.#proxy.onResponse(ct, this.#localResponse(req, status, reason), flow);
       return;
     }
     if (ct.app && ct.method !== 'CANCEL') {
       const dialogId = ct.dialogId ?? this.#dialogIdForNew(req);
-      this.#deliverLocalResponse(ct.app, req, flow, ct.id, dialogId, 408, 'Request Timeout');
       if (ct.method === 'INVITE' && !ct.dialogId) {
         const d = this.#dialogs.get(dialogId);
         if (d && d.state === 'early') this.#removeDialog(d);
         this.#rememberFailedInvite(dialogId);
       }
+      this.#deliverLocalResponse(ct.app, req, flow, ct.id, dialogId, status, reason);
     }
     if (ct.dialogId) {
       const d = this.#dialogs.get(ct.dialogId);
@@ -1169,11 +1178,7 @@ export class Agent {
   #abandonClient(ct: ClientTransaction, status: number, reason: string, why: string): void {
     this.#log.info(`INVITE abandoned: ${why}`, { callId: ct.request.callId, status });
     ct.terminate();
-    if (ct.proxy) {
-      this.#proxy.onResponse(ct, this.#localResponse(ct.request, status, reason), ct.flow);
-      return;
-    }
-    if (ct.app) this.#deliverLocalResponse(ct.app, ct.request, ct.flow, ct.id, ct.dialogId ?? this.#dialogIdForNew(ct.request), status, reason);
+    this.#clientFailed(ct, status, reason);
   }
 
   #rememberFailedInvite(dialogId: string): void {

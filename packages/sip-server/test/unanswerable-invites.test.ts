@@ -88,3 +88,31 @@ test('the connection closes with a re-INVITE at 100 Trying: the app gets 503 and
     await c.close();
   }
 });
+
+test('a WebSocket callee rings (180, early dialog) and its connection closes: the app gets 503, no dialog is left', async () => {
+  const { server, addrs } = await startServer({ timers: { T1: 10 } });
+  const app = await connectSrf(addrs.control, SECRET);
+  const ws = new WebSocket(`ws://127.0.0.1:${addrs.ws!.port}`, 'sip');
+  const got: SipMessage[] = [];
+  await new Promise<void>((r, j) => ws.once('open', () => r()).once('error', j));
+  ws.on('message', (d: Buffer) => got.push(parseMessage(d)));
+  try {
+    // The callee's connection is known by its alias once it sent something over it.
+    ws.send(sipText([
+      'OPTIONS sip:127.0.0.1 SIP/2.0', 'Via: SIP/2.0/WS callee.invalid;branch=z9hG4bK-ring-opt', 'Max-Forwards: 70', 'From: <sip:eve@127.0.0.1>;tag=o1',
+      'To: <sip:127.0.0.1>', 'Call-ID: ring-opt', 'CSeq: 1 OPTIONS', 'Contact: <sip:eve@callee.invalid;transport=ws>',
+    ]));
+    const outcome = (app.srf.createUAC('sip:eve@callee.invalid;transport=ws', { localSdp: SDP_B }) as Promise<unknown>).then(() => 'answered', (err: { status?: number }) => err.status);
+    const invite = await waitFor(() => got.find((m): m is SipRequest => m.kind === 'request' && m.method === 'INVITE'), 2000, 'INVITE over WS');
+    ws.send(sipText(['SIP/2.0 180 Ringing', ...invite.getAll('via').map((v) => `Via: ${v}`), `From: ${invite.get('from')}`, `To: ${invite.get('to')};tag=callee1`,
+      `Call-ID: ${invite.callId}`, `CSeq: ${invite.get('cseq')}`, 'Contact: <sip:eve@callee.invalid;transport=ws>']));
+    await waitFor(() => server.stats().dialogs === 1, 2000, 'the early dialog');
+    ws.close();
+    assert.equal(await within(outcome, 3000, 'the INVITE'), 503);
+    await waitFor(() => server.stats().pendingInvites === 0 && server.stats().dialogs === 0, 2000, `nothing left: ${JSON.stringify(server.stats())}`);
+  } finally {
+    ws.close();
+    app.close();
+    await server.close();
+  }
+});
