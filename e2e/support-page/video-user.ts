@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM, E2E_BASE_URL } from '../support/env.ts';
 import { toneFile, type UserName } from '../support/tones.ts';
-import type { UserPage } from '../support/phone.ts';
+import { tonesIn, type UserPage } from '../support/phone.ts';
 
 export type Colour = 'red' | 'green' | 'blue' | 'yellow' | 'magenta' | 'cyan' | 'white' | 'orange';
 export const CAMERAS: Record<UserName, Colour> = { alice: 'red', bob: 'green', carol: 'blue', dave: 'yellow', erin: 'magenta', frank: 'cyan', grace: 'white', heidi: 'orange' };
@@ -58,56 +58,12 @@ export async function openVideoUserPage(user: UserName, baseURL = E2E_BASE_URL):
   return { user, browser, page, close: () => browser.close() };
 }
 
-/**
- * The tones in what the page actually plays (Phone.audioOutput(): the mix after every participant's
- * volume and local mute), same peak picking as support/phone.ts receivedTones.
- */
-export async function playedTones(page: Page, ms = 1500): Promise<number[]> {
-  return page.evaluate(async (duration) => {
-    const phone = (window as unknown as { conclave: { phone: { audioOutput(): MediaStream | null } } }).conclave.phone;
-    const stream = phone.audioOutput();
-    if (!stream) return [];
-    const ctx = new AudioContext();
-    await ctx.resume();
-    const analyser = ctx.createAnalyser();
-    analyser.fftSize = 8192;
-    analyser.smoothingTimeConstant = 0.5;
-    ctx.createMediaStreamSource(stream).connect(analyser);
-    const bins = analyser.frequencyBinCount;
-    const sum = new Float64Array(bins);
-    let frames = 0;
-    const end = performance.now() + duration;
-    while (performance.now() < end) {
-      await new Promise((r) => setTimeout(r, 100));
-      const data = new Float32Array(bins);
-      analyser.getFloatFrequencyData(data);
-      for (let i = 0; i < bins; i++) sum[i]! += Math.pow(10, data[i]! / 10);
-      frames++;
-    }
-    const sampleRate = ctx.sampleRate;
-    await ctx.close();
-    const db = Array.from(sum, (v) => 10 * Math.log10(v / frames + 1e-20));
-    const sorted = [...db].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)]!;
-    const hz = (i: number) => (i * sampleRate) / 8192;
-    let max = -Infinity;
-    for (let i = 0; i < bins; i++) if (hz(i) > 100 && hz(i) < 8000) max = Math.max(max, db[i]!);
-    // An absolute floor too: silence (everything at gain 0) has no "strongest component".
-    if (max < -90) return [];
-    const peaks: number[] = [];
-    for (let i = 2; i < bins - 2; i++) {
-      const v = db[i]!;
-      if (v > median + 30 && v > max - 20 && v >= db[i - 1]! && v >= db[i + 1]! && v >= db[i - 2]! && v >= db[i + 2]! && hz(i) > 100 && hz(i) < 8000) {
-        peaks.push(Math.round(hz(i)));
-      }
-    }
-    return peaks;
-  }, ms);
+/** The tones in what the page actually plays (Phone.audioOutput(): the mix after every participant's volume and local mute). */
+export function playedTones(page: Page, ms = 1500): Promise<number[]> {
+  return tonesIn(page, 'played-mix', ms);
 }
 
-export function has(peaks: number[], freq: number, tolerance = 20): boolean {
-  return peaks.some((p) => Math.abs(p - freq) <= tolerance);
-}
+export { hasTone as has } from '../support/phone.ts';
 
 /** Polls playedTones until `check` holds; returns the last peaks or throws with them. */
 export async function untilPlayed(p: UserPage, what: string, check: (peaks: number[]) => boolean, timeoutMs = 12_000): Promise<number[]> {

@@ -75,26 +75,36 @@ export function line(p: UserPage, party: string) {
   return p.page.locator(`[data-testid="line"][data-party*="${party}"]`);
 }
 
+/** Where a page's audio is listened to: every remote audio element, or what the page plays (its mix after every participant's volume and local mute). */
+export type ToneSource = 'remote-elements' | 'played-mix';
+
 /**
- * Listens to every remote audio element of the page for `ms` and returns the frequencies (Hz) whose
- * level stands well above the spectrum's median — the tones this page receives.
+ * Listens to a page's audio for `ms` and returns the frequencies (Hz) whose level stands well above
+ * the spectrum's median and close to its strongest component: the tones in it.
  */
-export async function receivedTones(p: UserPage, ms = 1500): Promise<number[]> {
-  return p.page.evaluate(async (duration) => {
-    const elements = [...document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')];
+export async function tonesIn(page: Page, source: ToneSource, ms = 1500): Promise<number[]> {
+  return page.evaluate(async ({ duration, source }) => {
+    let streams: MediaStream[] = [];
+    if (source === 'played-mix') {
+      const phone = (window as unknown as { conclave: { phone: { audioOutput(): MediaStream | null } } }).conclave.phone;
+      const mix = phone.audioOutput();
+      if (mix) streams = [mix];
+    } else {
+      for (const el of document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')) {
+        const stream = el.srcObject;
+        if (stream instanceof MediaStream && stream.getAudioTracks().length > 0) streams.push(stream);
+      }
+    }
+    if (streams.length === 0) return [];
     const ctx = new AudioContext();
     await ctx.resume();
-    const analysers: AnalyserNode[] = [];
-    for (const el of elements) {
-      const stream = el.srcObject;
-      if (!(stream instanceof MediaStream) || stream.getAudioTracks().length === 0) continue;
+    const analysers = streams.map((stream) => {
       const analyser = ctx.createAnalyser();
       analyser.fftSize = 8192;
       analyser.smoothingTimeConstant = 0.5;
       ctx.createMediaStreamSource(stream).connect(analyser);
-      analysers.push(analyser);
-    }
-    if (analysers.length === 0) return [];
+      return analyser;
+    });
     const bins = analysers[0]!.frequencyBinCount;
     const sum = new Float64Array(bins);
     let frames = 0;
@@ -104,7 +114,7 @@ export async function receivedTones(p: UserPage, ms = 1500): Promise<number[]> {
       for (const a of analysers) {
         const data = new Float32Array(bins);
         a.getFloatFrequencyData(data);
-        // Sum power (not dB) across elements: a tone on any remote track counts.
+        // Sum power (not dB) across streams: a tone on any of them counts.
         for (let i = 0; i < bins; i++) sum[i]! += Math.pow(10, data[i]! / 10);
       }
       frames++;
@@ -120,6 +130,8 @@ export async function receivedTones(p: UserPage, ms = 1500): Promise<number[]> {
     // (tones of similar level mix in a conference; codec artefacts sit far below them).
     let max = -Infinity;
     for (let i = 0; i < bins; i++) if (hz(i) > 100 && hz(i) < 8000) max = Math.max(max, db[i]!);
+    // An absolute floor too: silence (everything at gain 0) has no "strongest component".
+    if (max < -90) return [];
     const peaks: number[] = [];
     for (let i = 2; i < bins - 2; i++) {
       const v = db[i]!;
@@ -128,7 +140,12 @@ export async function receivedTones(p: UserPage, ms = 1500): Promise<number[]> {
       }
     }
     return peaks;
-  }, ms);
+  }, { duration: ms, source });
+}
+
+/** The tones this page receives (every remote audio element). */
+export function receivedTones(p: UserPage, ms = 1500): Promise<number[]> {
+  return tonesIn(p.page, 'remote-elements', ms);
 }
 
 /** True when one of the peaks is within `tolerance` Hz of `freq`. */
