@@ -5,44 +5,51 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { answerFor, SipTestUa, webrtcLikeOffer } from '@conclave/sip-test-ua';
 
-const PORTS = { sip: 31060, ws: 31088, control: 31022, http: 31080 };
+/** What main.ts writes to its --ready-file: the addresses it bound (every port here comes from the OS). */
+interface Ready {
+  http: { port: number };
+  sip: { udp: { port: number }; tcp: { port: number }; ws: { port: number } };
+  drachtio: { port: number };
+}
 
 test('starts on its config, prints its addresses, and SIGTERM ends calls with BYE', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'conclave-lifecycle-'));
   const config = join(dir, 'conclave.json');
+  const readyFile = join(dir, 'ready.json');
   writeFileSync(config, JSON.stringify({
-    sip: { udpPort: PORTS.sip, tcpPort: PORTS.sip, wsPort: PORTS.ws },
-    drachtio: { port: PORTS.control, secret: 'lifecycle' },
-    http: { port: PORTS.http },
+    sip: { udpPort: 0, tcpPort: 0, wsPort: 0 },
+    drachtio: { port: 0, secret: 'lifecycle' },
+    http: { port: 0 },
     media: { workers: 1, rtcMinPort: 47000, rtcMaxPort: 47999 },
   }));
-  const child = spawn(process.execPath, [join(import.meta.dirname, '../src/main.ts'), '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(import.meta.dirname, '../src/main.ts'), '--config', config, '--ready-file', readyFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    await waitFor(() => stdout.includes('Press Ctrl-C to stop.'), 30_000, () => `no start-up banner; stderr:\n${stderr}`);
+    await waitFor(() => stdout.includes('Press Ctrl-C to stop.') && existsSync(readyFile), 30_000, () => `no start-up banner or ready file; stderr:\n${stderr}`);
+    const ready = JSON.parse(readFileSync(readyFile, 'utf8')) as Ready;
     for (const expected of [
-      `Web page             http://127.0.0.1:${PORTS.http}/`,
-      `SIP over UDP         sip:127.0.0.1:${PORTS.sip};transport=udp`,
-      `SIP over TCP         sip:127.0.0.1:${PORTS.sip};transport=tcp`,
-      `SIP over WebSocket   ws://127.0.0.1:${PORTS.ws}`,
-      `drachtio control     127.0.0.1:${PORTS.control} (embedded server)`,
+      `Web page             http://127.0.0.1:${ready.http.port}/`,
+      `SIP over UDP         sip:127.0.0.1:${ready.sip.udp.port};transport=udp`,
+      `SIP over TCP         sip:127.0.0.1:${ready.sip.tcp.port};transport=tcp`,
+      `SIP over WebSocket   ws://127.0.0.1:${ready.sip.ws.port}`,
+      `drachtio control     127.0.0.1:${ready.drachtio.port} (embedded server)`,
       'mediasoup            1 worker(s)',
     ]) assert.ok(stdout.includes(expected), `banner lacks "${expected}":\n${stdout}`);
 
-    const pageConfig = await (await fetch(`http://127.0.0.1:${PORTS.http}/config.json`)).json();
-    assert.deepEqual(pageConfig, { wsUri: `ws://127.0.0.1:${PORTS.ws}`, domain: '127.0.0.1', conferenceFactoryUri: 'sip:conference@127.0.0.1', adminApi: '/api' });
+    const pageConfig = await (await fetch(`http://127.0.0.1:${ready.http.port}/config.json`)).json();
+    assert.deepEqual(pageConfig, { wsUri: `ws://127.0.0.1:${ready.sip.ws.port}`, domain: '127.0.0.1', conferenceFactoryUri: 'sip:conference@127.0.0.1', adminApi: '/api' });
 
     // A call between two SIP user agents through the running product.
-    const server = { host: '127.0.0.1', port: PORTS.sip };
+    const server = { host: '127.0.0.1', port: ready.sip.udp.port };
     const alice = await SipTestUa.create({ user: 'alice', password: 'alice-secret', domain: '127.0.0.1', server });
     const bob = await SipTestUa.create({ user: 'bob', password: 'bob-secret', domain: '127.0.0.1', server });
     try {
