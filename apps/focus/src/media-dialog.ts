@@ -19,7 +19,7 @@ import {
   refreshHeaders,
   type SessionTimerAgreement,
 } from './session-timer.ts';
-import { dialogConnected, endDialog, isSipFailure, reply, type SrfDialog, type SrfRequest, type SrfResponse } from './srf.ts';
+import { dialogConnected, endDialog, isSipFailure, reinviteDialog, reply, type SrfDialog, type SrfRequest, type SrfResponse } from './srf.ts';
 
 /** Why a party is gone, as the roster and the logs say it. */
 export type GoneCause = 'bye' | 'failed' | 'session-expired' | 'media-vanished' | 'media-closed' | 'ended';
@@ -59,6 +59,11 @@ export type ReofferResult = 'answered' | 'gone' | 'failed';
 
 const ACK_WAIT_MS = 5000;
 const GLARE_RETRIES = 5;
+/** Back-off before retrying a re-offer the party answered 491 (RFC 3261 §14.1 asks 0–2 s of the non-owner of the Call-ID). */
+const GLARE_BACKOFF_MS = { min: 100, max: 1000 };
+
+/** One attempt's outcome: 'glare' is retried by reoffer(), never returned from it. */
+type OfferOutcome = ReofferResult | 'glare';
 
 export class MediaDialog extends EventEmitter<MediaDialogEvents> {
   readonly dialog: SrfDialog;
@@ -184,18 +189,34 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
     if (options.force && this.#inFlight && !this.#waitingReoffer) return this.#inFlight;
     if (options.force) this.#forceNext = true;
     if (this.#waitingReoffer) return this.#waitingReoffer;
-    const run = this.#serialize(async () => {
-      this.#waitingReoffer = undefined;
-      const force = this.#forceNext;
-      this.#forceNext = false;
-      if (!force && !this.leg.needsRenegotiation) return 'answered' as const;
-      this.#inFlight = run;
-      this.#sinceHandOver ??= run;
-      try {
-        return await this.#reoffer(0);
-      } finally {
-        if (this.#inFlight === run) this.#inFlight = undefined;
+    const run: Promise<ReofferResult> = (async () => {
+      let force = false;
+      let result = await this.#serialize(async (): Promise<OfferOutcome> => {
+        this.#waitingReoffer = undefined;
+        force = this.#forceNext;
+        this.#forceNext = false;
+        if (!force && !this.leg.needsRenegotiation) return 'answered';
+        this.#inFlight = run;
+        this.#sinceHandOver ??= run;
+        return this.#offerOnce();
+      });
+      for (let retry = 1; result === 'glare'; retry++) {
+        if (this.#gone) return 'gone';
+        if (retry > GLARE_RETRIES) {
+          this.#log.warn('focus re-offer failed: glare every time', { attempts: retry });
+          return 'failed';
+        }
+        // Glare (RFC 3261 §14.1): back off a random while *outside* the queue, so that the party's own
+        // offer — queued behind ours, the reason for the 491 — is answered first; then offer again.
+        await new Promise((r) => setTimeout(r, GLARE_BACKOFF_MS.min + Math.random() * (GLARE_BACKOFF_MS.max - GLARE_BACKOFF_MS.min)));
+        result = await this.#serialize(async (): Promise<OfferOutcome> => {
+          if (!force && !this.leg.needsRenegotiation) return 'answered';
+          return this.#offerOnce();
+        });
       }
+      return result;
+    })().finally(() => {
+      if (this.#inFlight === run) this.#inFlight = undefined;
     });
     this.#waitingReoffer = run;
     return run;
@@ -256,7 +277,8 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
     return h;
   }
 
-  async #reoffer(attempt: number): Promise<ReofferResult> {
+  /** One offer/answer exchange; runs inside the queue. 'glare': the party answered 491, our offer is rolled back. */
+  async #offerOnce(): Promise<OfferOutcome> {
     if (this.#gone || !dialogConnected(this.dialog)) return 'gone';
     let offer: string;
     try {
@@ -267,21 +289,20 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
       return 'failed';
     }
     try {
-      const answer = await this.dialog.modify(offer, { headers: this.#requestHeaders() } as unknown as { noAck: boolean });
+      const answer = await reinviteDialog(this.dialog, offer, this.#requestHeaders());
       await this.leg.applyRemoteAnswer(answer);
       this.#timer?.refreshed();
       return 'answered';
     } catch (err) {
       await this.leg.rollbackLocalOffer().catch(() => undefined);
       const status = isSipFailure(err) ? err.status : undefined;
-      if (status === 491 && attempt < GLARE_RETRIES && !this.#gone) {
-        // Glare: both sides offered at once. Back off a random while and try again (RFC 3261 §14.1).
-        await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
-        return this.#reoffer(attempt + 1);
-      }
       if (this.#gone || !dialogConnected(this.dialog)) {
         this.#log.debug('re-offer dropped: the party left meanwhile', { error: (err as Error).message });
         return 'gone';
+      }
+      if (status === 491) {
+        this.#log.info('re-offer crossed the party\'s own offer (491): will retry');
+        return 'glare';
       }
       this.#log.warn('focus re-offer failed', { status, error: (err as Error).message });
       if (status === 481 || status === 408) {

@@ -83,6 +83,35 @@ export function dialogConnected(dialog: SrfDialog): boolean {
   return (dialog as unknown as DialogRuntime).connected === true;
 }
 
+/** drachtio-srf's private gate that lets one re-INVITE of a dialog out at a time. */
+interface ReinviteGate {
+  count: number;
+  admitOne: Array<() => void>;
+}
+
+/**
+ * Sends a re-INVITE with `sdp` and resolves with the answer; rejects with a SipFailure on a non-2xx.
+ *
+ * Why not plain `dialog.modify()`: drachtio-srf (5.0.29, pinned) lets one re-INVITE per dialog out at a
+ * time, and on a non-2xx final response (491 glare, 488...) it reports the failure but never opens
+ * that gate again: every later modify() on the dialog would wait for ever, silently. We open it here.
+ */
+export async function reinviteDialog(dialog: SrfDialog, sdp: string, headers: Record<string, string>): Promise<string> {
+  try {
+    return (await dialog.modify(sdp, { headers } as unknown as { noAck: boolean })) as unknown as string;
+  } catch (err) {
+    if (isSipFailure(err)) {
+      const gate = (dialog as unknown as { _reinvitesInProgress?: ReinviteGate })._reinvitesInProgress;
+      if (gate && gate.count > 0) {
+        gate.count--;
+        const next = gate.admitOne.shift();
+        if (next) setImmediate(next);
+      }
+    }
+    throw err;
+  }
+}
+
 /** BYEs (or final NOTIFYs) sent by endDialog and not yet answered, so a shutdown can let them leave. */
 const endingDialogs = new Set<Promise<unknown>>();
 

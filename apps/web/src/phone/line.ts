@@ -631,7 +631,20 @@ export class Line {
     s.on('peerconnection:createanswerfailed', (error: unknown) => this.setError(`media could not be negotiated: ${String(error)}`));
     // A focus that moved this call into a conference (it intercepted a REFER) says so in the
     // re-INVITE's Contact (RFC 4579 ";isfocus"): the line becomes a conference line.
-    s.on('reinvite', (e: { request: IncomingRequest }) => {
+    s.on('reinvite', (e: { request: IncomingRequest; reject: (options?: { status_code?: number; reason_phrase?: string }) => boolean | void }) => {
+      if (this.#holdPending) {
+        // Glare (RFC 3261 §14.2): our own hold/resume offer is being built or is on the wire. JsSIP would
+        // apply this offer over ours and then fail our answer, ending the call ("Hold Failed"); refuse it
+        // instead: the other side offers again after a back-off.
+        this.#log.info('re-INVITE crossed our own offer: 491');
+        try {
+          // reject() stops JsSIP processing the offer; it only replies once the dialog is confirmed.
+          if (e.reject({ status_code: 491, reason_phrase: 'Request Pending' }) === false) (e.request as IncomingRequest & { reply(code: number, reason?: string): void }).reply(491, 'Request Pending');
+        } catch (error) {
+          this.#log.warn('could not refuse the crossing re-INVITE', { error: String(error) });
+        }
+        return;
+      }
       this.#log.debug('re-INVITE received');
       if (this.#focusUri === null) {
         this.#detectFocus(e.request);
