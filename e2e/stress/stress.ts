@@ -42,6 +42,8 @@ interface RunResult {
   ok: boolean;
   /** ms from each Conference click until the new party was in alice's roster. */
   joins: number[];
+  /** growth: ms from each Answer click until alice's call to that party was active. */
+  answers: number[];
   error?: string;
 }
 
@@ -72,7 +74,7 @@ async function waitIdle(url: string, workers: number, timeoutMs = 45_000): Promi
   throw new RunFailure(`not idle ${timeoutMs} ms after the run: ${busy.join(', ')}`);
 }
 
-async function runCentral(pages: UserPage[], audio: boolean): Promise<number[]> {
+async function runCentral(pages: UserPage[], audio: boolean): Promise<Pick<RunResult, 'joins' | 'answers'>> {
   const [alice, bob, carol] = pages as [UserPage, UserPage, UserPage];
   const clicked = await mergeIntoConference(alice, bob, carol);
   await connectedEntries(alice).nth(2).waitFor({ timeout: 10_000 });
@@ -83,15 +85,20 @@ async function runCentral(pages: UserPage[], audio: boolean): Promise<number[]> 
     if (n !== 3) throw new RunFailure(`${p.user}'s roster shows ${n} connected, not 3: ${await rosterOf(p)}`);
   }
   if (audio) await expectAllHear(pages, new Map([[alice, ['bob', 'carol']], [bob, ['alice', 'carol']], [carol, ['alice', 'bob']]]));
-  return [joinMs];
+  return { joins: [joinMs], answers: [] };
 }
 
-async function runGrowth(pages: UserPage[], audio: boolean): Promise<number[]> {
+async function runGrowth(pages: UserPage[], audio: boolean): Promise<Pick<RunResult, 'joins' | 'answers'>> {
   const [alice, bob, carol] = pages as [UserPage, UserPage, UserPage];
   const clicked = await mergeIntoConference(alice, bob, carol);
   await connectedEntries(alice).nth(2).waitFor({ timeout: 10_000 });
   const joins = [Date.now() - clicked];
-  for (let i = 3; i < pages.length; i++) joins.push(await growBy(alice, pages[i]!, i + 1));
+  const answers: number[] = [];
+  for (let i = 3; i < pages.length; i++) {
+    const step = await growBy(alice, pages[i]!, i + 1);
+    joins.push(step.joinedMs);
+    answers.push(step.answeredMs);
+  }
   for (const p of pages) {
     await connectedEntries(p).nth(pages.length - 1).waitFor({ timeout: JOIN_WAIT_MS }).catch(() => undefined);
     const n = await connectedEntries(p).count();
@@ -99,7 +106,7 @@ async function runGrowth(pages: UserPage[], audio: boolean): Promise<number[]> {
   }
   const newest = pages[pages.length - 1]!;
   if (audio) await expectAllHear([newest, bob], new Map([[newest, ['bob']], [bob, [newest.user]]]));
-  return joins;
+  return { joins, answers };
 }
 
 async function stressOne(mode: Mode, scenario: Scenario, runs: number, parties: number, audio: boolean): Promise<RunResult[]> {
@@ -115,19 +122,20 @@ async function stressOne(mode: Mode, scenario: Scenario, runs: number, parties: 
       const started = Date.now();
       let result: RunResult;
       try {
-        const joins = scenario === 'central' ? await runCentral(pages, audio) : await runGrowth(pages, audio);
+        const measured = scenario === 'central' ? await runCentral(pages, audio) : await runGrowth(pages, audio);
         await Promise.all(pages.map((p) => hangUpAll(p)));
         await waitIdle(url, workers);
-        result = { ok: true, joins };
+        result = { ok: true, ...measured };
       } catch (err) {
-        result = { ok: false, joins: [], error: (err as Error).message.split('\n').slice(0, 8).join(' ') };
+        result = { ok: false, joins: [], answers: [], error: (err as Error).message.split('\n').slice(0, 8).join(' ') };
         // A fresh start for the next run: new browsers, and the instance back to idle.
         await Promise.all(pages.map((p) => p.close().catch(() => undefined)));
         pages = [];
         await waitIdle(url, workers).catch((e: Error) => console.log(`  [${mode} ${scenario}] after the failure: ${e.message}`));
       }
       results.push(result);
-      const line = result.ok ? `ok, joined ${result.joins.join('/')} ms` : `FAILED: ${result.error}`;
+      const answered = result.answers.length ? `, answered ${result.answers.join('/')} ms` : '';
+      const line = result.ok ? `ok, joined ${result.joins.join('/')} ms${answered}` : `FAILED: ${result.error}`;
       console.log(`[${mode} ${scenario}] run ${run}/${runs}: ${line} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     }
   } finally {
@@ -139,10 +147,14 @@ async function stressOne(mode: Mode, scenario: Scenario, runs: number, parties: 
 
 function summary(mode: Mode, scenario: Scenario, results: RunResult[]): string {
   const passed = results.filter((r) => r.ok);
-  const joins = passed.flatMap((r) => r.joins).sort((a, b) => a - b);
-  const pct = (p: number) => `${percentile(joins, p)} ms`;
   const head = `${mode.padEnd(12)} ${scenario.padEnd(7)} ${String(passed.length).padStart(3)}/${results.length} passed`;
-  return joins.length ? `${head}; join after the click: p50 ${pct(50)}, p90 ${pct(90)}, p99 ${pct(99)}, max ${joins[joins.length - 1]} ms (${joins.length} joins)` : head;
+  const joins = passed.flatMap((r) => r.joins).sort((a, b) => a - b);
+  const answers = passed.flatMap((r) => r.answers).sort((a, b) => a - b);
+  const spread = (xs: number[]) => `p50 ${percentile(xs, 50)} ms, p90 ${percentile(xs, 90)} ms, p99 ${percentile(xs, 99)} ms, max ${xs[xs.length - 1]} ms`;
+  const parts = [head];
+  if (joins.length) parts.push(`join after the click: ${spread(joins)} (${joins.length} joins)`);
+  if (answers.length) parts.push(`call active after Answer: ${spread(answers)} (${answers.length} calls)`);
+  return parts.join('; ');
 }
 
 async function main(): Promise<number> {

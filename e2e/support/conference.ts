@@ -19,17 +19,25 @@ export function conferenceLine(p: UserPage) {
   return p.page.locator('[data-testid="line"][data-role="conference"]:not([data-state="ended"])');
 }
 
-/** alice (in a conference) holds it, calls `who`, and merges that call in with the Conference button. Returns ms from the click to `who` in alice's roster. */
 /** How long a join may take to show in a roster: generous, as eight browsers share two cores in CI. */
 export const JOIN_WAIT_MS = 30_000;
 
-export async function growBy(alice: UserPage, who: UserPage, expectedSize: number): Promise<number> {
+/** What growBy measured: ms from `who` clicking Answer to alice's call being active, and from alice's Conference click to `who` in her roster. */
+export interface GrowthStep {
+  answeredMs: number;
+  joinedMs: number;
+}
+
+/** alice (in a conference) holds it, calls `who`, and merges that call in with the Conference button. */
+export async function growBy(alice: UserPage, who: UserPage, expectedSize: number): Promise<GrowthStep> {
   await settled(alice);
   await conferenceLine(alice).getByTestId('hold-button').click();
   await expect(conferenceLine(alice)).toHaveAttribute('data-state', 'held');
   await dial(alice, who.user);
+  const answering = Date.now();
   await who.page.getByTestId('answer-button').click();
-  await expect(line(alice, who.user)).toHaveAttribute('data-state', 'active');
+  await expect(line(alice, who.user)).toHaveAttribute('data-state', 'active', { timeout: JOIN_WAIT_MS });
+  const answeredMs = Date.now() - answering;
   const clicked = Date.now();
   await alice.page.getByTestId('conference-button').click();
   await expect(presentEntries(alice)).toHaveCount(expectedSize, { timeout: JOIN_WAIT_MS });
@@ -39,7 +47,7 @@ export async function growBy(alice: UserPage, who: UserPage, expectedSize: numbe
   await settled(alice);
   await conferenceLine(alice).getByTestId('resume-button').click();
   await expect(conferenceLine(alice)).toHaveAttribute('data-state', 'active');
-  return joinedMs;
+  return { answeredMs, joinedMs };
 }
 
 /** Opens one browser per user on `baseURL`, logs each in and waits until all are registered. */

@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { chromium } from '@playwright/test';
 import { test, expect } from '../support/fixtures.ts';
-import { connectedEntries, growBy, JOIN_WAIT_MS, openAll } from '../support/conference.ts';
+import { connectedEntries, growBy, JOIN_WAIT_MS, openAll, type GrowthStep } from '../support/conference.ts';
 import { expectAllHear, expectHears, expectRegistered, login, mergeIntoConference, type UserPage } from '../support/phone.ts';
 import { CHROMIUM, E2E_BASE_URL, E2E_PASSTHROUGH_URL, E2E_PID } from '../support/env.ts';
 import { TONES, toneFile, type UserName } from '../support/tones.ts';
@@ -36,9 +36,9 @@ for (const { mode, baseURL } of MODES) {
       const [alice, bob, carol] = pages as [UserPage, UserPage, UserPage];
       await mergeIntoConference(alice, bob, carol);
       await expect(connectedEntries(alice)).toHaveCount(3, { timeout: 10_000 });
-      const times: number[] = [];
-      for (let i = 3; i < pages.length; i++) times.push(await growBy(alice, pages[i]!, i + 1));
-      console.log(`[${mode}] growth: parties 4..${pages.length} in alice's roster ${times.join(' ms, ')} ms after each click`);
+      const steps: GrowthStep[] = [];
+      for (let i = 3; i < pages.length; i++) steps.push(await growBy(alice, pages[i]!, i + 1));
+      console.log(`[${mode}] growth: parties 4..${pages.length} answered after ${steps.map((s) => s.answeredMs).join('/')} ms, in alice's roster ${steps.map((s) => s.joinedMs).join('/')} ms after each Conference click`);
       for (const p of pages) await expect(connectedEntries(p)).toHaveCount(pages.length, { timeout: JOIN_WAIT_MS });
       const heidi = pages[pages.length - 1]!;
       await expectHears(heidi, TONES.bob);

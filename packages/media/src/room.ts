@@ -28,6 +28,9 @@ import { PlainRtpLeg, type PlainListenSettings, type PlainRtpLegOptions, type Pl
 import { checkGstreamer } from './gst-process.ts';
 import type { MediaLeg, RoomLeg } from './leg.ts';
 
+/** Rebuild passes after a worker crash before the room gives up (each pass follows another worker dying under the rebuild). */
+const MAX_RECOVERY_ROUNDS = 5;
+
 export type RoomCloseReason = 'closed' | 'worker-died' | 'service-closed';
 
 export type RoomEvents = {
@@ -509,51 +512,22 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
 
   async #recover(): Promise<void> {
     const rebuilt = new Set<RoomLeg>();
-    do {
+    for (let round = 1; ; round++) {
       this.#recoverAgain = false;
-      if (this.#home.closed) {
-        const lease = await this.#registry.create(this);
-        if (!lease) throw new Error('no mediasoup worker is available');
-        if (this.#closed) {
-          lease.release(this);
-          return;
-        }
-        const old = this.#home;
-        this.#home = lease;
-        old.release(this);
-        this.#watchHome(lease);
-        if (this.#speaker) {
-          this.#speaker.close();
-          this.#speaker = undefined;
-          const observers = await createSpeakerObservers(lease.router);
-          if (this.#closed) return;
-          this.#speaker = this.#newSpeakerDetector(observers);
-        }
-        this.#log.info('room has a new home router', { pid: lease.worker.pid });
+      try {
+        await this.#rebuildRound(rebuilt);
+      } catch (err) {
+        if (this.#closed) return;
+        // The worker we rebuilt on died too (every worker killed at once): its requests were aborted.
+        // The pool notices the death on its own turn; then pick() waits for the replacements.
+        if (round >= MAX_RECOVERY_ROUNDS) throw err;
+        this.#log.warn('room rebuild interrupted; starting over', { round, err });
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
       }
-      this.#overflow = this.#overflow.filter((l) => !l.closed);
-      const dead = [...this.#legs.values()].filter((l) => !l.closed && l.routerLease.closed);
-      await Promise.all(dead.map(async (leg) => {
-        const { lease, transport } = await this.#placement.push(async () => {
-          const lease = await this.#leaseForNewTransport();
-          const transport = leg instanceof WebRtcLeg
-            ? await this.#newWebRtcTransport(lease, leg.id, leg.label)
-            : await this.#newPlainTransport(lease, leg.id, leg.label);
-          return { lease, transport };
-        });
-        if (this.#closed || leg.closed) {
-          transport.close();
-          return;
-        }
-        try {
-          await leg.rebuild(transport, lease);
-          rebuilt.add(leg);
-        } catch (err) {
-          if (!leg.closed) throw err;
-        }
-      }));
       if (this.#closed) return;
-    } while (this.#recoverAgain || this.#home.closed);
+      if (!this.#recoverAgain && !this.#home.closed) break;
+    }
     // Everyone consumes everyone again (wantProducer ignores what a leg consumes already); pipes are re-made.
     const piping: Promise<void>[] = [];
     for (const target of this.#legs.values()) {
@@ -573,6 +547,54 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     this.#log.info('room recovered from a worker crash', { legs: rebuilt.size, ms, pid: this.#home.worker.pid });
     this.safeEmit('recovered', { legs: rebuilt.size, ms });
     for (const leg of this.#legs.values()) leg.renegotiateIfNeeded();
+  }
+
+  /** One pass of a rebuild: a new home router if needed, a new transport for every leg on a dead worker. */
+  async #rebuildRound(rebuilt: Set<RoomLeg>): Promise<void> {
+    if (this.#home.closed) {
+      const lease = await this.#registry.create(this);
+      if (!lease) throw new Error('no mediasoup worker is available');
+      if (this.#closed) {
+        lease.release(this);
+        return;
+      }
+      const old = this.#home;
+      this.#home = lease;
+      old.release(this);
+      this.#watchHome(lease);
+      if (this.#speaker) {
+        this.#speaker.close();
+        this.#speaker = undefined;
+        const observers = await createSpeakerObservers(lease.router);
+        if (this.#closed) return;
+        this.#speaker = this.#newSpeakerDetector(observers);
+      }
+      this.#log.info('room has a new home router', { pid: lease.worker.pid });
+    }
+    this.#overflow = this.#overflow.filter((l) => !l.closed);
+    const dead = [...this.#legs.values()].filter((l) => !l.closed && l.routerLease.closed);
+    // Settle every leg before reporting a failure: the next round must not race this one's rebuilds.
+    const results = await Promise.allSettled(dead.map(async (leg) => {
+      const { lease, transport } = await this.#placement.push(async () => {
+        const lease = await this.#leaseForNewTransport();
+        const transport = leg instanceof WebRtcLeg
+          ? await this.#newWebRtcTransport(lease, leg.id, leg.label)
+          : await this.#newPlainTransport(lease, leg.id, leg.label);
+        return { lease, transport };
+      });
+      if (this.#closed || leg.closed) {
+        transport.close();
+        return;
+      }
+      try {
+        await leg.rebuild(transport, lease);
+        rebuilt.add(leg);
+      } catch (err) {
+        if (!leg.closed) throw err;
+      }
+    }));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   #shutdown(reason: RoomCloseReason): void {

@@ -107,6 +107,35 @@ describe('MediaService.stats(): counts, and nothing leaks', { timeout: 60_000 },
     });
     t.diagnostic(`back at baseline after crash + close: ${JSON.stringify(last)}`);
   });
+
+  it('every worker killed back to back, the second while the room is rebuilt on it: the room recovers on the replacements', async (t) => {
+    const baseline = media.stats();
+    const room = await media.createRoom({ label: 'crash-all' });
+    await populate(room, 'crash-all');
+    let recovered = false;
+    let closedWith: string | undefined;
+    room.once('recovered', () => (recovered = true));
+    room.once('closed', (reason) => (closedWith = reason));
+    const victims = media.workerPids;
+    assert.equal(victims.length, 2);
+    const replaced = new Promise<void>((resolve) => {
+      let n = 0;
+      media.on('workerreplaced', () => {
+        if (++n === victims.length) resolve();
+      });
+    });
+    // The second kill follows the first death at once: the room's rebuild picks that worker, which dies under it.
+    media.once('workerdied', () => process.kill(victims.find((pid) => pid !== room.workerPid) ?? victims[1]!, 'SIGKILL'));
+    process.kill(room.workerPid, 'SIGKILL');
+    await replaced;
+    await until('the room recovered', () => recovered || closedWith !== undefined, 10_000);
+    assert.equal(closedWith, undefined, 'the room was not closed');
+    assert.equal(media.stats().legs, 3);
+    assert.ok(!victims.includes(room.workerPid), 'the room lives on a replacement worker');
+    room.close();
+    await until('every count back at baseline', () => JSON.stringify(media.stats()) === JSON.stringify(baseline));
+    t.diagnostic(`recovered after both workers died: ${JSON.stringify(media.stats())}`);
+  });
 });
 
 describe('vanished phones and hold by the focus', { timeout: 60_000 }, () => {
