@@ -15,5 +15,6 @@ export default defineConfig({
   reporter: [['list']],
   globalSetup: './support/global-setup.ts',
   // Read in each worker, after the global set-up has published the instances' addresses.
-  use: { baseURL: E2E_BASE_URL, trace: 'retain-on-failure', screenshot: 'only-on-failure' },
+  // Traces without the screencast: eight browsers streaming frames to the runner starve two cores.
+  use: { baseURL: E2E_BASE_URL, trace: { mode: 'retain-on-failure', screenshots: false, snapshots: true, sources: true }, screenshot: 'only-on-failure' },
 });
