@@ -527,7 +527,13 @@ export class Agent {
       return;
     }
     const pending = d.pendingAck;
-    if (!pending || pending.acked || pending.request.cseq.seq !== req.cseq.seq) return;
+    if (!pending || pending.acked) return;
+    if (pending.request.cseq.seq !== req.cseq.seq) {
+      // JsSIP (3.13.8) draws its first CSeq from 0..9999 and treats 0 as unset: the ACK of an INVITE with
+      // CSeq 0 gets a new random CSeq. Such an ACK is still the one for this 2xx; any other mismatch is stale.
+      if (pending.request.cseq.seq !== 0) return;
+      this.#log.info('ACK with a CSeq unlike its INVITE (0) accepted', { callId: req.callId, cseq: req.cseq.seq });
+    }
     d.pendingAck = undefined;
     d.state = 'confirmed';
     // Keep absorbing INVITE retransmissions for the rest of Timer L.

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SDP_A, SDP_B, SECRET, UdpPeer, WireTap, connectSrf, sipText, sleep, startServer, waitFor, type LooseSrf } from './helpers.ts';
 
-function invite(peer: UdpPeer, sipPort: number, id: string, user = 'bob', extra: string[] = []): string {
+function invite(peer: UdpPeer, sipPort: number, id: string, user = 'bob', extra: string[] = [], cseq = 1): string {
   const text = sipText([
     `INVITE sip:${user}@127.0.0.1:${sipPort} SIP/2.0`,
     `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-${id}-1;rport`,
@@ -11,7 +11,7 @@ function invite(peer: UdpPeer, sipPort: number, id: string, user = 'bob', extra:
     `From: <sip:carol@127.0.0.1:${peer.port}>;tag=ftag-${id}`,
     `To: <sip:${user}@127.0.0.1:${sipPort}>`,
     `Call-ID: scen-${id}@127.0.0.1`,
-    'CSeq: 1 INVITE',
+    `CSeq: ${cseq} INVITE`,
     `Contact: <sip:carol@127.0.0.1:${peer.port}>`,
     'User-Agent: scripted-uac/1.0',
     ...extra,
@@ -97,6 +97,39 @@ test('UAS INVITE: 100 Trying before the app sees it, 200 with default Contact, A
     app.close();
     peer.close();
     tap.close();
+    await server.close();
+  }
+});
+
+test('an INVITE with CSeq 0 whose ACK carries another CSeq (JsSIP does that) still confirms the dialog', async () => {
+  // JsSIP 3.13.8 picks a random initial CSeq in 0..9999 and treats 0 as "none": its ACK then gets a new
+  // random CSeq. One call in 10,000 would otherwise never see its ACK and end after 32 s.
+  const { server, addrs } = await startServer();
+  const events: string[] = [];
+  const app = await connectSrf(addrs.control, SECRET, (srf) => {
+    srf.invite(async (req, res) => {
+      const dlg = await srf.createUAS(req, res, { localSdp: SDP_B });
+      dlg.on('ack', () => events.push('ack'));
+      dlg.on('destroy', () => events.push('destroy'));
+    });
+  });
+  const peer = await new UdpPeer().bind();
+  const sipPort = addrs.udp!.port;
+  try {
+    await sleep(30);
+    invite(peer, sipPort, 'cs0', 'uas', [], 0);
+    const ok = await peer.waitResponse((r) => r.status === 200);
+    inDialog(peer, sipPort, 'cs0', 'ACK', 4711, ok.toTag!, `sip:127.0.0.1:${sipPort}`);
+    await waitFor(() => events.includes('ack'), 2000, 'ack event');
+    const count = peer.responses((r) => r.status === 200).length;
+    await sleep(700);
+    assert.equal(peer.responses((r) => r.status === 200).length, count, 'no 2xx retransmissions once ACKed');
+    inDialog(peer, sipPort, 'cs0', 'BYE', 4712, ok.toTag!, `sip:127.0.0.1:${sipPort}`);
+    assert.equal((await peer.waitResponse((r) => r.cseq.method === 'BYE')).status, 200);
+    await waitFor(() => events.includes('destroy'), 2000, 'destroy');
+  } finally {
+    app.close();
+    peer.close();
     await server.close();
   }
 });
