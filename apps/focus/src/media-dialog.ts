@@ -200,19 +200,19 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
         this.#sinceHandOver ??= run;
         return this.#offerOnce();
       });
-      for (let retry = 1; result === 'glare'; retry++) {
+      // A retry is skipped, like the first attempt, once nothing is left to offer (the party's own offer may have settled it).
+      const offerAgain = (): Promise<OfferOutcome> =>
+        this.#serialize(async () => (!force && !this.leg.needsRenegotiation ? 'answered' : this.#offerOnce()));
+      for (let attempt = 1; result === 'glare'; attempt++) {
         if (this.#gone) return 'gone';
-        if (retry > GLARE_RETRIES) {
-          this.#log.warn('focus re-offer failed: glare every time', { attempts: retry });
+        if (attempt > GLARE_RETRIES) {
+          this.#log.warn('focus re-offer failed: glare every time', { attempts: attempt });
           return 'failed';
         }
         // Glare (RFC 3261 §14.1): back off a random while *outside* the queue, so that the party's own
         // offer — queued behind ours, the reason for the 491 — is answered first; then offer again.
         await new Promise((r) => setTimeout(r, GLARE_BACKOFF_MS.min + Math.random() * (GLARE_BACKOFF_MS.max - GLARE_BACKOFF_MS.min)));
-        result = await this.#serialize(async (): Promise<OfferOutcome> => {
-          if (!force && !this.leg.needsRenegotiation) return 'answered';
-          return this.#offerOnce();
-        });
+        result = await offerAgain();
       }
       return result;
     })().finally(() => {

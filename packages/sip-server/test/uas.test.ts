@@ -34,18 +34,23 @@ function inDialog(peer: UdpPeer, sipPort: number, id: string, method: string, cs
   ], body), sipPort);
 }
 
-test('UAS INVITE: 100 Trying before the app sees it, 200 with default Contact, ACK and BYE forwarded (transcript d)', async () => {
-  const { server, addrs } = await startServer();
-  const tap = await new WireTap(addrs.control).listen();
-  const events: string[] = [];
-  const app = await connectSrf({ host: '127.0.0.1', port: tap.port }, SECRET, (srf) => {
+/** An app that answers every INVITE with createUAS and records 'dialog', 'ack' and 'destroy' in `events`. */
+function answeringApp(control: { host: string; port: number }, events: string[], headers: Record<string, string> = {}) {
+  return connectSrf(control, SECRET, (srf) => {
     srf.invite(async (req, res) => {
-      const dlg = await srf.createUAS(req, res, { localSdp: SDP_B, headers: { 'X-App': 'uas' } });
+      const dlg = await srf.createUAS(req, res, { localSdp: SDP_B, headers });
       events.push('dialog');
       dlg.on('ack', () => events.push('ack'));
       dlg.on('destroy', () => events.push('destroy'));
     });
   });
+}
+
+test('UAS INVITE: 100 Trying before the app sees it, 200 with default Contact, ACK and BYE forwarded (transcript d)', async () => {
+  const { server, addrs } = await startServer();
+  const tap = await new WireTap(addrs.control).listen();
+  const events: string[] = [];
+  const app = await answeringApp({ host: '127.0.0.1', port: tap.port }, events, { 'X-App': 'uas' });
   const peer = await new UdpPeer().bind();
   const sipPort = addrs.udp!.port;
   try {
@@ -106,13 +111,7 @@ test('an INVITE with CSeq 0 whose ACK carries another CSeq (JsSIP does that) sti
   // random CSeq. One call in 10,000 would otherwise never see its ACK and end after 32 s.
   const { server, addrs } = await startServer();
   const events: string[] = [];
-  const app = await connectSrf(addrs.control, SECRET, (srf) => {
-    srf.invite(async (req, res) => {
-      const dlg = await srf.createUAS(req, res, { localSdp: SDP_B });
-      dlg.on('ack', () => events.push('ack'));
-      dlg.on('destroy', () => events.push('destroy'));
-    });
-  });
+  const app = await answeringApp(addrs.control, events);
   const peer = await new UdpPeer().bind();
   const sipPort = addrs.udp!.port;
   try {
