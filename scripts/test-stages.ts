@@ -69,6 +69,12 @@ function run(argv: string[]): Promise<number> {
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
+  if (args[0] === '--help' || args[0] === '-h') {
+    process.stdout.write(`usage: node scripts/test-stages.ts [stage ...]   run these stages in order (default: ${Object.keys(STAGES).join(' ')})
+       node scripts/test-stages.ts --list unit|interop   print a stage's test files
+`);
+    return 0;
+  }
   if (args[0] === '--list') {
     const list = { unit: unitFiles, interop: interopFiles }[args[1] ?? ''];
     if (!list) {

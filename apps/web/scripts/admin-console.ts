@@ -18,6 +18,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,14 +30,22 @@ const repoRoot = resolve(webRoot, '../..');
 
 const { values } = parseArgs({
   options: {
+    help: { type: 'boolean', short: 'h' },
     url: { type: 'string' },
     config: { type: 'string' },
     out: { type: 'string', default: join(webRoot, 'screenshots') },
-    tones: { type: 'string', default: '/tmp/webtest' },
+    tones: { type: 'string', default: join(tmpdir(), 'webtest') },
     admin: { type: 'string', default: 'admin' },
     'admin-password': { type: 'string', default: 'admin-secret' },
   },
 });
+if (values.help) {
+  process.stdout.write(`usage: node apps/web/scripts/admin-console.ts (--config FILE | --url URL) [--tones DIR] [--out DIR]
+         [--admin NAME --admin-password SECRET]
+Drives the admin console in headless Chromium against a real Conclave, checks it and takes screenshots.
+`);
+  process.exit(0);
+}
 const outDir = resolve(values.out);
 mkdirSync(outDir, { recursive: true });
 

@@ -14,7 +14,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '8188' }, quiet: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, port: { type: 'string', default: '8188' }, quiet: { type: 'boolean', default: false } } });
+if (values.help) {
+  process.stdout.write('usage: node apps/web/scripts/dev-sip-relay.ts [--port 8188] [--quiet]\nA SIP-over-WebSocket registrar and relay for developing the page without the Conclave server.\n');
+  process.exit(0);
+}
 const port = Number(values.port);
 const USERS = new Set(['alice', 'bob', 'carol', 'dave', 'erin']);
 const REALM = 'conclave-dev';

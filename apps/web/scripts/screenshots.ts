@@ -12,6 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,12 +23,19 @@ const webRoot = resolve(here, '..');
 
 const { values } = parseArgs({
   options: {
+    help: { type: 'boolean', short: 'h' },
     url: { type: 'string' },
     out: { type: 'string', default: join(webRoot, 'screenshots') },
     scenario: { type: 'string', default: 'login' },
-    tones: { type: 'string', default: '/tmp/webtest' },
+    tones: { type: 'string', default: join(tmpdir(), 'webtest') },
   },
 });
+if (values.help) {
+  process.stdout.write(`usage: node apps/web/scripts/screenshots.ts [--url URL] [--out DIR] [--scenario login|registered|call] [--tones DIR]
+Screenshots of the page in headless Chromium. Without --url a vite preview of apps/web/dist is started.
+`);
+  process.exit(0);
+}
 const outDir = resolve(values.out);
 mkdirSync(outDir, { recursive: true });
 
