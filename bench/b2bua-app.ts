@@ -53,7 +53,10 @@ export class B2buaApp {
     const app = new B2buaApp(srf, opts);
     srf.invite((req, res) => app.#onInvite(req, res));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`drachtio-srf: no connect to ${opts.control.host}:${opts.control.port} within 10 s`)), 10_000);
+      const timer = setTimeout(
+        () => reject(new Error(`drachtio-srf: no connect to ${opts.control.host}:${opts.control.port} within 10 s`)),
+        10_000,
+      );
       srf.on('connect', (err, hostport) => {
         clearTimeout(timer);
         if (err) {

@@ -40,7 +40,9 @@ async function main(): Promise<void> {
     listen: { udp: { host: '127.0.0.1', port: cfg.sipPort } },
     control: { host: '127.0.0.1', port: cfg.controlPort, secret },
     logger: log.child('sip-server'),
-    ...(cfg.maxServerTransactions !== undefined ? { limits: { maxServerTransactions: cfg.maxServerTransactions } } : {}),
+    ...(cfg.maxServerTransactions !== undefined
+      ? { limits: { maxServerTransactions: cfg.maxServerTransactions } }
+      : {}),
   });
   const addresses = await server.start();
   const app = await B2buaApp.start({
@@ -71,6 +73,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  send({ type: 'failed', message: err instanceof Error ? err.stack ?? err.message : String(err) });
+  send({ type: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   setTimeout(() => process.exit(1), 100);
 });

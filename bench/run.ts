@@ -12,7 +12,16 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { HELP, UsageError, parseOptions, type BenchOptions, type PhaseName } from './lib/options.ts';
-import { capacity, latencyAtHalfLoad, measureDialogs, nextConfirmRate, settledMemory, soak, warmUp, type PhaseContext } from './lib/phases.ts';
+import {
+  capacity,
+  latencyAtHalfLoad,
+  measureDialogs,
+  nextConfirmRate,
+  settledMemory,
+  soak,
+  warmUp,
+  type PhaseContext,
+} from './lib/phases.ts';
 import { loadNow, machineDescription, renderReport, toJson, type TargetReport } from './lib/report.ts';
 import { SippUas } from './lib/sipp.ts';
 import { EmbeddedTarget, KamailioTarget, type Target, type TargetName } from './lib/targets.ts';
@@ -50,15 +59,33 @@ async function benchTarget(name: TargetName, opts: BenchOptions, out: string): P
     uas = await SippUas.start(ports.callee, dir);
     const u = uas;
     stopOnExit.add(() => u.stop());
-    target = name === 'embedded'
-      ? await EmbeddedTarget.start({ sipPort: ports.embeddedSip, controlPort: ports.control, calleePort: ports.callee, dir, logLevel: opts.logLevel, maxServerTransactions: opts.serverTransactionLimit, nodeArgs: opts.nodeArgs })
-      : await KamailioTarget.start({ port: ports.kamailio, calleePort: ports.callee, dir, children: opts.kamailioChildren });
+    target =
+      name === 'embedded'
+        ? await EmbeddedTarget.start({
+            sipPort: ports.embeddedSip,
+            controlPort: ports.control,
+            calleePort: ports.callee,
+            dir,
+            logLevel: opts.logLevel,
+            maxServerTransactions: opts.serverTransactionLimit,
+            nodeArgs: opts.nodeArgs,
+          })
+        : await KamailioTarget.start({
+            port: ports.kamailio,
+            calleePort: ports.callee,
+            dir,
+            children: opts.kamailioChildren,
+          });
     const t = target;
     stopOnExit.add(() => t.stop());
     report.description = target.description;
     say(`started: ${target.description} on udp/${target.sipAddress}`);
     const ctx: PhaseContext = {
-      target, uas, opts, dir, progress: say,
+      target,
+      uas,
+      opts,
+      dir,
+      progress: say,
       nextCallerPort: () => {
         const port = callerPort;
         callerPort = callerPort >= p + 99 ? p + 10 : callerPort + 1;
@@ -71,7 +98,7 @@ async function benchTarget(name: TargetName, opts: BenchOptions, out: string): P
     if (want('dialogs')) report.dialogs = await measureDialogs(ctx);
     if (want('soak') && opts.soakMinutes > 0) {
       // The soak starts from the settled, call-free state the dialogs phase ended in.
-      const before = report.dialogs?.after ?? await settledMemory(ctx, 'before the soak');
+      const before = report.dialogs?.after ?? (await settledMemory(ctx, 'before the soak'));
       report.soak = await soak(ctx, before);
     }
     if (!want('capacity')) return report;
@@ -136,7 +163,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`[bench] harness error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`[bench] harness error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     void Promise.allSettled([...stopOnExit].map((stop) => stop())).finally(() => process.exit(1));
   },
 );

@@ -16,5 +16,9 @@ export default defineConfig({
   globalSetup: './support/global-setup.ts',
   // Read in each worker, after the global set-up has published the instances' addresses.
   // Traces without the screencast: eight browsers streaming frames to the runner starve two cores.
-  use: { baseURL: E2E_BASE_URL, trace: { mode: 'retain-on-failure', screenshots: false, snapshots: true, sources: true }, screenshot: 'only-on-failure' },
+  use: {
+    baseURL: E2E_BASE_URL,
+    trace: { mode: 'retain-on-failure', screenshots: false, snapshots: true, sources: true },
+    screenshot: 'only-on-failure',
+  },
 });

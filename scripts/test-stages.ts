@@ -1,5 +1,5 @@
 /**
- * `npm test`'s stages, in order: typecheck, unit, interop, e2e. Each stage's output goes through
+ * `npm test`'s stages, in order: lint, typecheck, unit, interop, e2e. Each stage's output goes through
  * untouched, and `stage <name>: <seconds> s` goes to stderr, so stdout ends exactly as the runner's
  * output does (CI reads node's test runner summary lines). The first stage that fails stops the run
  * with its exit code.
@@ -31,7 +31,8 @@ const INTEROP = [
 
 function files(patterns: string[]): string[] {
   const found = new Set<string>();
-  for (const p of patterns) for (const f of globSync(p, { cwd: ROOT, exclude: (name) => name === 'node_modules' })) found.add(f);
+  for (const p of patterns)
+    for (const f of globSync(p, { cwd: ROOT, exclude: (name) => name === 'node_modules' })) found.add(f);
   return [...found].sort();
 }
 
@@ -47,9 +48,16 @@ function unitFiles(): string[] {
 
 /** pnpm as the workspace pins it (scripts/pnpm.sh), whatever runs this script. */
 const PNPM = ['bash', join(ROOT, 'scripts', 'pnpm.sh')];
-const nodeTest = (list: () => string[]) => () => [process.execPath, '--test', '--test-concurrency=1', '--test-reporter=spec', ...list()];
+const nodeTest = (list: () => string[]) => () => [
+  process.execPath,
+  '--test',
+  '--test-concurrency=1',
+  '--test-reporter=spec',
+  ...list(),
+];
 
 const STAGES: Record<string, () => string[]> = {
+  lint: () => [...PNPM, 'run', 'lint'],
   typecheck: () => [...PNPM, 'run', 'typecheck'],
   unit: nodeTest(unitFiles),
   interop: nodeTest(interopFiles),
@@ -70,7 +78,8 @@ function run(argv: string[]): Promise<number> {
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args[0] === '--help' || args[0] === '-h') {
-    process.stdout.write(`usage: node scripts/test-stages.ts [stage ...]   run these stages in order (default: ${Object.keys(STAGES).join(' ')})
+    process.stdout
+      .write(`usage: node scripts/test-stages.ts [stage ...]   run these stages in order (default: ${Object.keys(STAGES).join(' ')})
        node scripts/test-stages.ts --list unit|interop   print a stage's test files
 `);
     return 0;

@@ -89,7 +89,8 @@ export class UsageError extends Error {}
 function num(raw: string | undefined, name: string, dflt: number, min = 0): number {
   if (raw === undefined) return dflt;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} needs a number >= ${min}, got ${JSON.stringify(raw)}`);
+  if (!Number.isFinite(n) || n < min)
+    throw new UsageError(`--${name} needs a number >= ${min}, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -104,13 +105,29 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       strict: true,
       allowPositionals: false,
       options: {
-        targets: { type: 'string' }, phases: { type: 'string' }, duration: { type: 'string' }, rate: { type: 'string' },
-        'start-rate': { type: 'string' }, 'max-rate': { type: 'string' }, refine: { type: 'string' },
-        hold: { type: 'string' }, 'latency-duration': { type: 'string' }, soak: { type: 'string' },
-        'soak-rate': { type: 'string' }, dialogs: { type: 'string' }, 'dialog-rate': { type: 'string' },
-        settle: { type: 'string' }, confirm: { type: 'string' }, 'confirm-tries': { type: 'string' },
-        'server-limit': { type: 'string' }, 'node-arg': { type: 'string', multiple: true }, 'base-port': { type: 'string' }, 'kamailio-children': { type: 'string' },
-        'log-level': { type: 'string' }, out: { type: 'string' }, json: { type: 'string' },
+        targets: { type: 'string' },
+        phases: { type: 'string' },
+        duration: { type: 'string' },
+        rate: { type: 'string' },
+        'start-rate': { type: 'string' },
+        'max-rate': { type: 'string' },
+        refine: { type: 'string' },
+        hold: { type: 'string' },
+        'latency-duration': { type: 'string' },
+        soak: { type: 'string' },
+        'soak-rate': { type: 'string' },
+        dialogs: { type: 'string' },
+        'dialog-rate': { type: 'string' },
+        settle: { type: 'string' },
+        confirm: { type: 'string' },
+        'confirm-tries': { type: 'string' },
+        'server-limit': { type: 'string' },
+        'node-arg': { type: 'string', multiple: true },
+        'base-port': { type: 'string' },
+        'kamailio-children': { type: 'string' },
+        'log-level': { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -119,17 +136,26 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   }
   const v = parsed.values;
   if (v.help) return 'help';
-  const targets = (v.targets ?? TARGET_NAMES.join(',')).split(',').map((t) => t.trim()).filter(Boolean);
+  const targets = (v.targets ?? TARGET_NAMES.join(','))
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   for (const t of targets) {
-    if (!TARGET_NAMES.includes(t as TargetName)) throw new UsageError(`unknown target ${JSON.stringify(t)} (known: ${TARGET_NAMES.join(', ')})`);
+    if (!TARGET_NAMES.includes(t as TargetName))
+      throw new UsageError(`unknown target ${JSON.stringify(t)} (known: ${TARGET_NAMES.join(', ')})`);
   }
   if (targets.length === 0) throw new UsageError('--targets is empty');
-  const phases = (v.phases ?? PHASE_NAMES.join(',')).split(',').map((t) => t.trim()).filter(Boolean);
+  const phases = (v.phases ?? PHASE_NAMES.join(','))
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   for (const p of phases) {
-    if (!PHASE_NAMES.includes(p as PhaseName)) throw new UsageError(`unknown phase ${JSON.stringify(p)} (known: ${PHASE_NAMES.join(', ')})`);
+    if (!PHASE_NAMES.includes(p as PhaseName))
+      throw new UsageError(`unknown phase ${JSON.stringify(p)} (known: ${PHASE_NAMES.join(', ')})`);
   }
   const logLevel = (v['log-level'] ?? 'warn') as LogLevel;
-  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) throw new UsageError(`bad --log-level ${logLevel}`);
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel))
+    throw new UsageError(`bad --log-level ${logLevel}`);
   const basePort = num(v['base-port'], 'base-port', 35060, 1024);
   if (basePort > 65535 - 100) throw new UsageError('--base-port too high');
   return {
@@ -143,7 +169,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     confirmSeconds: v.confirm === undefined ? undefined : num(v.confirm, 'confirm', 0, 1),
     confirmTries: Math.round(num(v['confirm-tries'], 'confirm-tries', 3, 1)),
     nodeArgs: v['node-arg'] ?? [],
-    serverTransactionLimit: v['server-limit'] === undefined ? undefined : Math.round(num(v['server-limit'], 'server-limit', 0, 1)),
+    serverTransactionLimit:
+      v['server-limit'] === undefined ? undefined : Math.round(num(v['server-limit'], 'server-limit', 0, 1)),
     holdMs: num(v.hold, 'hold', 1000, 0),
     latencySeconds: num(v['latency-duration'], 'latency-duration', 15, 1),
     soakMinutes: num(v.soak, 'soak', 1, 0),

@@ -124,7 +124,13 @@ async function waitForQuiet(ctx: PhaseContext): Promise<void> {
 }
 
 /** One SIPp caller run at a fixed rate, with the server's and the load generator's CPU. */
-export async function runStep(ctx: PhaseContext, label: string, rate: number, seconds: number, holdMs: number): Promise<StepResult> {
+export async function runStep(
+  ctx: PhaseContext,
+  label: string,
+  rate: number,
+  seconds: number,
+  holdMs: number,
+): Promise<StepResult> {
   checkAlive(ctx);
   if (label !== 'soak') await waitForQuiet(ctx);
   const calls = Math.max(1, Math.round(rate * seconds));
@@ -157,7 +163,8 @@ export async function runStep(ctx: PhaseContext, label: string, rate: number, se
   if (typeof res.exit !== 'number' || res.exit > 1) problems.push(`SIPp exit ${res.exit}`);
   if (successRatio < SUCCESS_MIN) problems.push(`${res.successful}/${calls} calls ok (${res.failed} failed)`);
   // (Only successful calls have timestamps, so the started rate is only meaningful when they all are.)
-  if (successRatio >= SUCCESS_MIN && res.achievedRate < rate * RATE_KEPT_MIN) problems.push(`calls started at ${res.achievedRate.toFixed(0)}/s`);
+  if (successRatio >= SUCCESS_MIN && res.achievedRate < rate * RATE_KEPT_MIN)
+    problems.push(`calls started at ${res.achievedRate.toFixed(0)}/s`);
   return {
     label,
     rate,
@@ -180,10 +187,12 @@ export async function runStep(ctx: PhaseContext, label: string, rate: number, se
 export function describeStep(s: StepResult): string {
   const lat = s.latency ? `setup p50 ${s.latency.p50} / p99 ${s.latency.p99} ms` : 'no latency samples';
   const verdict = s.sustained ? 'ok' : `NOT sustained: ${s.problems.join('; ')}`;
-  return `${s.label}: ${s.rate} calls/s x ${s.calls}: ${s.uac.successful} ok, ${s.uac.failed} failed, ${s.uac.retransmissions} retrans, ${lat}; ` +
+  return (
+    `${s.label}: ${s.rate} calls/s x ${s.calls}: ${s.uac.successful} ok, ${s.uac.failed} failed, ${s.uac.retransmissions} retrans, ${lat}; ` +
     `server ${(s.serverCpu / s.wallSeconds).toFixed(2)} cores (${fmtPerCore(s.callsPerCoreSecond)} calls/s/core), ` +
     `SIPp ${(s.sippCpu / s.wallSeconds).toFixed(2)}, others ${othersCores(s).toFixed(2)}, softirq ${s.kernelCores.toFixed(2)}` +
-    `${s.stealCores >= 0.05 ? `, steal ${s.stealCores.toFixed(2)}` : ''} -> ${verdict}`;
+    `${s.stealCores >= 0.05 ? `, steal ${s.stealCores.toFixed(2)}` : ''} -> ${verdict}`
+  );
 }
 
 /** Cores used by everything but the server and SIPp during a step (other users of the machine). */
@@ -201,7 +210,9 @@ export async function warmUp(ctx: PhaseContext): Promise<StepResult> {
   const step = await runStep(ctx, 'warm-up', 50, 3, 200);
   ctx.progress(describeStep(step));
   if (step.uac.successful === 0) {
-    throw new TargetFailure(`no call got through during the warm-up (${step.uac.failed} failed). SIPp errors:\n${step.uac.errors}`);
+    throw new TargetFailure(
+      `no call got through during the warm-up (${step.uac.failed} failed). SIPp errors:\n${step.uac.errors}`,
+    );
   }
   return step;
 }
@@ -239,8 +250,14 @@ export async function measureDialogs(ctx: PhaseContext): Promise<DialogsResult> 
   checkAlive(ctx);
   ctx.progress(`dialogs: ${n} calls at ${rate}/s, each held ${(holdMs / 1000).toFixed(0)} s`);
   const uac = new SippUac({
-    target: ctx.target.sipAddress, localPort: ctx.nextCallerPort(), rate, calls: n, holdMs,
-    limit: n + 10, dir: join(ctx.dir, 'dialogs'), traceRtt: true,
+    target: ctx.target.sipAddress,
+    localPort: ctx.nextCallerPort(),
+    rate,
+    calls: n,
+    holdMs,
+    limit: n + 10,
+    dir: join(ctx.dir, 'dialogs'),
+    traceRtt: true,
   });
   const serverPids = ctx.target.pids();
   const server0 = cpuSeconds(serverPids);
@@ -262,7 +279,9 @@ export async function measureDialogs(ctx: PhaseContext): Promise<DialogsResult> 
   }
   await sleep(1000);
   const fresh = await ctx.target.memory(true);
-  ctx.progress(`  ${n} calls up: ${mib(fresh.pss)} PSS${inUseText(fresh)}; waiting ${ctx.settleSeconds} s for server timers to expire`);
+  ctx.progress(
+    `  ${n} calls up: ${mib(fresh.pss)} PSS${inUseText(fresh)}; waiting ${ctx.settleSeconds} s for server timers to expire`,
+  );
   await sleep(ctx.settleSeconds * 1000);
   const held = await ctx.target.memory(true);
   // CPU of a server that only holds calls (after the GC above).
@@ -282,28 +301,43 @@ export async function measureDialogs(ctx: PhaseContext): Promise<DialogsResult> 
   if (res.successful < n) problems.push(`${res.successful}/${n} calls ok`);
   const machine1 = machineCpu();
   const step: StepResult = {
-    label: 'dialogs', rate, calls: n, uac: res, successRatio: res.successful / n, latency, serverCpu,
+    label: 'dialogs',
+    rate,
+    calls: n,
+    uac: res,
+    successRatio: res.successful / n,
+    latency,
+    serverCpu,
     sippCpu: cpuSeconds([ctx.uas.pid]) - uas0 + (reapedChildrenCpuSeconds() - reaped0),
-    machineCores: (machine1.busy - machine0.busy) / wallSeconds, wallSeconds,
+    machineCores: (machine1.busy - machine0.busy) / wallSeconds,
+    wallSeconds,
     kernelCores: (machine1.kernel - machine0.kernel) / wallSeconds,
     stealCores: (machine1.steal - machine0.steal) / wallSeconds,
     callsPerCoreSecond: serverCpu > 0 ? res.successful / serverCpu : Infinity,
-    sustained: problems.length === 0, problems,
+    sustained: problems.length === 0,
+    problems,
   };
   ctx.progress(describeStep(step));
   const after = await settledMemory(ctx, 'dialogs ended');
-  const per1000 = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : ((b - a) / n) * 1000);
+  const per1000 = (a: number | undefined, b: number | undefined): number | undefined =>
+    a === undefined || b === undefined ? undefined : ((b - a) / n) * 1000;
   const result: DialogsResult = {
-    dialogs: n, established, fresh, held, after,
+    dialogs: n,
+    established,
+    fresh,
+    held,
+    after,
     pssPer1000: per1000(after.pss, held.pss) ?? NaN,
     inUsePer1000: per1000(after.inUse, held.inUse),
     freshInUsePer1000: per1000(after.inUse, fresh.inUse),
     idleCores,
     step,
   };
-  ctx.progress(`  memory: ${n} calls held ${mib(held.pss)} PSS${inUseText(held)}, none ${mib(after.pss)} PSS${inUseText(after)}` +
-    ` -> per 1000 calls ${mib(result.pssPer1000)} PSS${result.inUsePer1000 !== undefined ? ` / ${mib(result.inUsePer1000)} in use` : ''}` +
-    `${result.freshInUsePer1000 !== undefined ? ` (${mib(result.freshInUsePer1000)} in use right after setup)` : ''}; idle CPU ${(idleCores * 100).toFixed(1)}% of a core`);
+  ctx.progress(
+    `  memory: ${n} calls held ${mib(held.pss)} PSS${inUseText(held)}, none ${mib(after.pss)} PSS${inUseText(after)}` +
+      ` -> per 1000 calls ${mib(result.pssPer1000)} PSS${result.inUsePer1000 !== undefined ? ` / ${mib(result.inUsePer1000)} in use` : ''}` +
+      `${result.freshInUsePer1000 !== undefined ? ` (${mib(result.freshInUsePer1000)} in use right after setup)` : ''}; idle CPU ${(idleCores * 100).toFixed(1)}% of a core`,
+  );
   return result;
 }
 
@@ -377,7 +411,10 @@ export async function soak(ctx: PhaseContext, before: TargetMemory): Promise<Soa
       const s: SoakSample = { t, pss: m.pss };
       if (m.inUse !== undefined) s.inUse = m.inUse;
       samples.push(s);
-      if (samples.length % 12 === 0) ctx.progress(`  soak ${t.toFixed(0)} s: ${mib(m.pss)} PSS${inUseText(m)}${m.calls ? `, ${m.calls.active} calls up` : ''}`);
+      if (samples.length % 12 === 0)
+        ctx.progress(
+          `  soak ${t.toFixed(0)} s: ${mib(m.pss)} PSS${inUseText(m)}${m.calls ? `, ${m.calls.active} calls up` : ''}`,
+        );
     }
   })();
   let step: StepResult;
@@ -392,13 +429,20 @@ export async function soak(ctx: PhaseContext, before: TargetMemory): Promise<Soa
   const loadEnd = seconds;
   const secondHalf = samples.filter((s) => s.t >= loadEnd / 2 && s.t <= loadEnd);
   const result: SoakResult = {
-    minutes, rate, step, before, after, samples,
+    minutes,
+    rate,
+    step,
+    before,
+    after,
+    samples,
     pssTrendPerMinute: slopePerMinute(secondHalf),
     pssGrowth: after.pss - before.pss,
     inUseGrowth: before.inUse !== undefined && after.inUse !== undefined ? after.inUse - before.inUse : undefined,
   };
-  ctx.progress(`soak memory: before ${mib(before.pss)} PSS${inUseText(before)}, after ${mib(after.pss)} PSS${inUseText(after)}` +
-    ` (growth ${mib(result.pssGrowth)} PSS${result.inUseGrowth !== undefined ? ` / ${mib(result.inUseGrowth)} in use` : ''}); under load ${mib(result.pssTrendPerMinute)}/min`);
+  ctx.progress(
+    `soak memory: before ${mib(before.pss)} PSS${inUseText(before)}, after ${mib(after.pss)} PSS${inUseText(after)}` +
+      ` (growth ${mib(result.pssGrowth)} PSS${result.inUseGrowth !== undefined ? ` / ${mib(result.inUseGrowth)} in use` : ''}); under load ${mib(result.pssTrendPerMinute)}/min`,
+  );
   return result;
 }
 
@@ -477,7 +521,13 @@ export async function capacity(ctx: PhaseContext): Promise<CapacityResult> {
     }
   }
   // (firstBad is now the lowest failing short step.)
-  const result: CapacityResult = { steps, searchBest, hitCeiling: o.rate === undefined && firstBad === undefined, confirms: [], best: undefined };
+  const result: CapacityResult = {
+    steps,
+    searchBest,
+    hitCeiling: o.rate === undefined && firstBad === undefined,
+    confirms: [],
+    best: undefined,
+  };
   if (!searchBest) return result;
 
   const confirmSeconds = o.confirmSeconds ?? ctx.settleSeconds + 3;

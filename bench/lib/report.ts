@@ -1,7 +1,14 @@
 /** The results table, verdicts against the issue's targets, and the JSON form of a run. */
 import { cpus, loadavg, release } from 'node:os';
 import type { BenchOptions } from './options.ts';
-import { mib, othersCores, type CapacityResult, type DialogsResult, type SoakResult, type StepResult } from './phases.ts';
+import {
+  mib,
+  othersCores,
+  type CapacityResult,
+  type DialogsResult,
+  type SoakResult,
+  type StepResult,
+} from './phases.ts';
 import type { TargetName } from './targets.ts';
 
 export interface TargetReport {
@@ -53,15 +60,26 @@ export interface Verdicts {
 
 export function verdicts(r: TargetReport): Verdicts {
   const best = r.capacity?.best;
-  const capacity: Verdict = r.capacity === undefined ? 'n/a'
-    : best && best.rate >= TARGETS.callsPerCore && best.callsPerCoreSecond >= TARGETS.callsPerCore ? 'PASS' : 'FAIL';
+  const capacity: Verdict =
+    r.capacity === undefined
+      ? 'n/a'
+      : best && best.rate >= TARGETS.callsPerCore && best.callsPerCoreSecond >= TARGETS.callsPerCore
+        ? 'PASS'
+        : 'FAIL';
   const lat = r.halfLoad?.latency;
-  const latency: Verdict = r.halfLoad === undefined || lat === undefined ? (r.capacity && !best ? 'FAIL' : 'n/a')
-    : lat.p99 < TARGETS.p99Ms && r.halfLoad.successRatio >= 0.999 ? 'PASS' : 'FAIL';
+  const latency: Verdict =
+    r.halfLoad === undefined || lat === undefined
+      ? r.capacity && !best
+        ? 'FAIL'
+        : 'n/a'
+      : lat.p99 < TARGETS.p99Ms && r.halfLoad.successRatio >= 0.999
+        ? 'PASS'
+        : 'FAIL';
   let soak: Verdict = 'n/a';
   if (r.soak) {
     const s = r.soak;
-    const grew = s.inUseGrowth !== undefined ? s.inUseGrowth > TARGETS.inUseGrowthBytes : s.pssGrowth > TARGETS.pssGrowthBytes;
+    const grew =
+      s.inUseGrowth !== undefined ? s.inUseGrowth > TARGETS.inUseGrowthBytes : s.pssGrowth > TARGETS.pssGrowthBytes;
     soak = grew ? 'FAIL' : 'PASS';
   }
   return { capacity, latency, soak };
@@ -90,7 +108,9 @@ function searchCell(r: TargetReport): string {
 function failureCell(r: TargetReport): string {
   const c = r.capacity;
   if (!c) return '-';
-  const bad = c.confirms.filter((s) => !s.sustained).concat(c.steps.filter((s) => !s.sustained).sort((a, b) => a.rate - b.rate));
+  const bad = c.confirms
+    .filter((s) => !s.sustained)
+    .concat(c.steps.filter((s) => !s.sustained).sort((a, b) => a.rate - b.rate));
   const first = bad[0];
   return first ? `${first.label}: ${first.problems.join('; ')}` : '-';
 }
@@ -127,7 +147,7 @@ function bottleneck(s: StepResult | undefined): string {
 }
 
 const NOTES = [
-  'Setup latency: INVITE sent -> 200 OK received at the SIPp caller. SIPp\'s clock has 1 ms resolution: p50/p99 are',
+  "Setup latency: INVITE sent -> 200 OK received at the SIPp caller. SIPp's clock has 1 ms resolution: p50/p99 are",
   'whole ms (0 = under 1 ms); the mean is unbiased. Sustained = >= 99.9% of the calls ok and >= 97% of the rate',
   'started. "Long run" = the best short step repeated for longer than the server keeps per-call state (settle + 3 s).',
   'Calls/s per server core = completed calls / CPU-seconds (utime+stime, /proc) of all server processes in that run;',
@@ -141,7 +161,14 @@ const NOTES = [
 function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function renderReport(reports: TargetReport[], info: RunInfo, opts: BenchOptions): string {
@@ -150,9 +177,14 @@ export function renderReport(reports: TargetReport[], info: RunInfo, opts: Bench
   const cols = reports.map((r) => r.name);
   const v = emb ? verdicts(emb) : undefined;
   const out: string[] = [];
-  out.push('', `Conclave SIP benchmark  ${info.started.toISOString()}  (${((info.finished.getTime() - info.started.getTime()) / 60000).toFixed(1)} min)`);
+  out.push(
+    '',
+    `Conclave SIP benchmark  ${info.started.toISOString()}  (${((info.finished.getTime() - info.started.getTime()) / 60000).toFixed(1)} min)`,
+  );
   out.push(`machine: ${info.machine}; load average at start ${info.loadAtStart.join(' ')}`);
-  out.push(`load: ${info.sipp} over UDP on loopback; INVITE/100/200/ACK, hold ${opts.holdMs} ms, BYE/200; 1 SIPp caller + 1 SIPp callee`);
+  out.push(
+    `load: ${info.sipp} over UDP on loopback; INVITE/100/200/ACK, hold ${opts.holdMs} ms, BYE/200; 1 SIPp caller + 1 SIPp callee`,
+  );
   for (const r of reports) out.push(`${r.name}: ${r.description}`);
   out.push('');
   const rows: string[][] = [['', ...cols, emb ? 'target (embedded)' : '']];
@@ -162,30 +194,59 @@ export function renderReport(reports: TargetReport[], info: RunInfo, opts: Bench
   const confirmS = emb?.capacity?.confirms[0]?.wallSeconds ?? kam?.capacity?.confirms[0]?.wallSeconds;
   add(`max sustained call setups/s${confirmS ? ' (long run)' : ''}`, capacityCell);
   if (emb && kam && emb.capacity?.best && kam.capacity?.best) {
-    rows.push(['ratio embedded / kamailio', ...reports.map((r) => (r.name === 'embedded' ? (emb.capacity!.best!.rate / kam.capacity!.best!.rate).toFixed(3) : '')), '']);
+    rows.push([
+      'ratio embedded / kamailio',
+      ...reports.map((r) =>
+        r.name === 'embedded' ? (emb.capacity!.best!.rate / kam.capacity!.best!.rate).toFixed(3) : '',
+      ),
+      '',
+    ]);
   }
   add(`best short step (${opts.stepSeconds} s)`, searchCell);
   add('first run not sustained', failureCell);
-  add('calls/s per server core (at max)', (r) => fmt.perCore(r.capacity?.best?.callsPerCoreSecond),
-    v ? `>= ${TARGETS.callsPerCore} sustained and per core: ${v.capacity}` : '');
+  add(
+    'calls/s per server core (at max)',
+    (r) => fmt.perCore(r.capacity?.best?.callsPerCoreSecond),
+    v ? `>= ${TARGETS.callsPerCore} sustained and per core: ${v.capacity}` : '',
+  );
   add('  same, best short step', (r) => fmt.perCore(r.capacity?.searchBest?.callsPerCoreSecond));
   const eCore = emb?.capacity?.best?.callsPerCoreSecond ?? emb?.capacity?.searchBest?.callsPerCoreSecond;
   const kCore = kam?.capacity?.best?.callsPerCoreSecond ?? kam?.capacity?.searchBest?.callsPerCoreSecond;
   if (eCore !== undefined && kCore !== undefined && Number.isFinite(eCore) && Number.isFinite(kCore)) {
-    rows.push(['ratio per core embedded / kamailio', ...reports.map((r) => (r.name === 'embedded' ? (eCore / kCore).toFixed(3) : '')), '']);
+    rows.push([
+      'ratio per core embedded / kamailio',
+      ...reports.map((r) => (r.name === 'embedded' ? (eCore / kCore).toFixed(3) : '')),
+      '',
+    ]);
   }
   add('cores busy at max', (r) => bottleneck(r.capacity?.best));
   add('cores busy at half load', (r) => bottleneck(r.halfLoad));
   add('half load (calls/s)', (r) => fmt.rate(r.halfLoad));
-  add('setup p50 / p99 at half load', (r) => latencyCell(r.halfLoad), v ? `p99 < ${TARGETS.p99Ms} ms: ${v.latency}` : '');
+  add(
+    'setup p50 / p99 at half load',
+    (r) => latencyCell(r.halfLoad),
+    v ? `p99 < ${TARGETS.p99Ms} ms: ${v.latency}` : '',
+  );
   add('server CPU per 1000 calls/s', (r) => cpuPer1000(r.halfLoad));
   add(`memory per 1000 concurrent calls`, (r) => memCell(r.dialogs));
-  add('  same, right after setup', (r) => (r.dialogs?.freshInUsePer1000 !== undefined ? `${mib(r.dialogs.freshInUsePer1000)} in use` : '-'));
+  add('  same, right after setup', (r) =>
+    r.dialogs?.freshInUsePer1000 !== undefined ? `${mib(r.dialogs.freshInUsePer1000)} in use` : '-',
+  );
   add(`CPU holding ${opts.dialogs} idle calls`, (r) => (r.dialogs ? fmt.pct(r.dialogs.idleCores) + ' of a core' : '-'));
-  add(`soak ${opts.soakMinutes} min @ ${opts.soakRate}/s: calls ok`, (r) => (r.soak ? `${r.soak.step.uac.successful}/${r.soak.step.calls}` : '-'));
+  add(`soak ${opts.soakMinutes} min @ ${opts.soakRate}/s: calls ok`, (r) =>
+    r.soak ? `${r.soak.step.uac.successful}/${r.soak.step.calls}` : '-',
+  );
   add('soak: setup p50 / p99 (steady state)', (r) => latencyCell(r.soak?.step));
-  add('soak: memory growth after calls end', (r) => soakCell(r.soak), v && emb?.soak ? `flat (in use <= +${mib(TARGETS.inUseGrowthBytes)}): ${v.soak}` : '');
-  add('soak: PSS before / peak / after', (r) => (r.soak ? `${mib(r.soak.before.pss)} / ${mib(Math.max(0, ...r.soak.samples.map((s) => s.pss)))} / ${mib(r.soak.after.pss)}` : '-'));
+  add(
+    'soak: memory growth after calls end',
+    (r) => soakCell(r.soak),
+    v && emb?.soak ? `flat (in use <= +${mib(TARGETS.inUseGrowthBytes)}): ${v.soak}` : '',
+  );
+  add('soak: PSS before / peak / after', (r) =>
+    r.soak
+      ? `${mib(r.soak.before.pss)} / ${mib(Math.max(0, ...r.soak.samples.map((s) => s.pss)))} / ${mib(r.soak.after.pss)}`
+      : '-',
+  );
   add('soak: PSS trend, 2nd half of load', (r) => (r.soak ? `${sign(r.soak.pssTrendPerMinute)}/min` : '-'));
   out.push(table(rows));
   out.push('');
@@ -197,5 +258,10 @@ export function renderReport(reports: TargetReport[], info: RunInfo, opts: Bench
 
 /** JSON-friendly results (drops per-call samples). */
 export function toJson(reports: TargetReport[], info: RunInfo, opts: BenchOptions): unknown {
-  return JSON.parse(JSON.stringify({ info, opts, reports, verdicts: Object.fromEntries(reports.map((r) => [r.name, verdicts(r)])) }, (key, value: unknown) => (key === 'setupMs' ? undefined : value)));
+  return JSON.parse(
+    JSON.stringify(
+      { info, opts, reports, verdicts: Object.fromEntries(reports.map((r) => [r.name, verdicts(r)])) },
+      (key, value: unknown) => (key === 'setupMs' ? undefined : value),
+    ),
+  );
 }

@@ -31,7 +31,11 @@ export function exited(child: ChildProcess): Promise<number | string> {
 }
 
 /** Signal a child and wait for it; SIGKILL after `graceMs`. */
-export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
+export async function stopChild(
+  child: ChildProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 5000,
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const done = exited(child);
   child.kill(signal);
@@ -61,13 +65,29 @@ export class SippUas {
     mkdirSync(dir, { recursive: true });
     const stderrFile = join(dir, 'uas.stderr');
     const errFd = openSync(stderrFile, 'w');
-    const child = spawn('sipp', ['-sf', UAS_SCENARIO, '-i', '127.0.0.1', '-p', String(port), '-nostdin', ...SOCKET_BUFFERS,
-      '-trace_err', '-error_file', join(dir, 'uas-errors.log')], { cwd: dir, stdio: ['ignore', 'ignore', errFd] });
+    const child = spawn(
+      'sipp',
+      [
+        '-sf',
+        UAS_SCENARIO,
+        '-i',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-nostdin',
+        ...SOCKET_BUFFERS,
+        '-trace_err',
+        '-error_file',
+        join(dir, 'uas-errors.log'),
+      ],
+      { cwd: dir, stdio: ['ignore', 'ignore', errFd] },
+    );
     closeSync(errFd);
     const uas = new SippUas(child, port, stderrFile);
     // SIPp exits at once if it cannot bind; otherwise it keeps running.
     const early = await Promise.race([exited(child), sleep(500).then(() => undefined)]);
-    if (early !== undefined) throw new Error(`SIPp callee on udp/127.0.0.1:${port} exited (${early}): ${lastLines(stderrFile, 5)}`);
+    if (early !== undefined)
+      throw new Error(`SIPp callee on udp/127.0.0.1:${port} exited (${early}): ${lastLines(stderrFile, 5)}`);
     return uas;
   }
 
@@ -151,11 +171,39 @@ export class SippUac {
     this.#statFile = join(opts.dir, 'stat.csv');
     // Generous global timeout: SIPp should finish by itself within calls/rate + hold + a few seconds.
     const timeoutS = Math.ceil(opts.calls / opts.rate + opts.holdMs / 1000 + 60);
-    const args = [opts.target, '-sf', UAC_SCENARIO, '-s', 'service', '-i', '127.0.0.1', '-p', String(opts.localPort),
-      '-nostdin', ...SOCKET_BUFFERS, '-r', String(opts.rate), '-m', String(opts.calls), '-d', String(opts.holdMs), '-l', String(opts.limit),
-      '-recv_timeout', '10000', '-timeout', `${timeoutS}s`,
-      '-trace_stat', '-stf', this.#statFile, '-fd', '1',
-      '-trace_err', '-error_file', join(opts.dir, 'errors.log')];
+    const args = [
+      opts.target,
+      '-sf',
+      UAC_SCENARIO,
+      '-s',
+      'service',
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(opts.localPort),
+      '-nostdin',
+      ...SOCKET_BUFFERS,
+      '-r',
+      String(opts.rate),
+      '-m',
+      String(opts.calls),
+      '-d',
+      String(opts.holdMs),
+      '-l',
+      String(opts.limit),
+      '-recv_timeout',
+      '10000',
+      '-timeout',
+      `${timeoutS}s`,
+      '-trace_stat',
+      '-stf',
+      this.#statFile,
+      '-fd',
+      '1',
+      '-trace_err',
+      '-error_file',
+      join(opts.dir, 'errors.log'),
+    ];
     if (opts.traceRtt) args.push('-trace_rtt', '-rtt_freq', '200');
     const errFd = openSync(join(opts.dir, 'uac.stderr'), 'w');
     this.#child = spawn('sipp', args, { cwd: opts.dir, stdio: ['ignore', 'ignore', errFd] });

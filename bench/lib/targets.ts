@@ -80,10 +80,16 @@ export class EmbeddedTarget implements Target {
   }
 
   static async start(o: {
-    sipPort: number; controlPort: number; calleePort: number; dir: string; logLevel: LogLevel;
-    maxServerTransactions: number | undefined; nodeArgs: string[];
+    sipPort: number;
+    controlPort: number;
+    calleePort: number;
+    dir: string;
+    logLevel: LogLevel;
+    maxServerTransactions: number | undefined;
+    nodeArgs: string[];
   }): Promise<EmbeddedTarget> {
-    if (!existsSync(SIP_SERVER_ENTRY)) throw new Error(`the embedded SIP server is not there yet (${SIP_SERVER_ENTRY} missing)`);
+    if (!existsSync(SIP_SERVER_ENTRY))
+      throw new Error(`the embedded SIP server is not there yet (${SIP_SERVER_ENTRY} missing)`);
     mkdirSync(o.dir, { recursive: true });
     const stderr = join(o.dir, 'embedded.stderr');
     const fd = openSync(stderr, 'w');
@@ -101,7 +107,8 @@ export class EmbeddedTarget implements Target {
     });
     closeSync(fd);
     const target = new EmbeddedTarget(child, o.sipPort, stderr);
-    if (o.maxServerTransactions !== undefined) target.description += `, limits.maxServerTransactions = ${o.maxServerTransactions}`;
+    if (o.maxServerTransactions !== undefined)
+      target.description += `, limits.maxServerTransactions = ${o.maxServerTransactions}`;
     if (o.nodeArgs.length) target.description += `, node ${o.nodeArgs.join(' ')}`;
     const outcome = await new Promise<string | undefined>((resolve) => {
       const timer = setTimeout(() => resolve('no ready message within 20 s'), 20_000);
@@ -141,7 +148,9 @@ export class EmbeddedTarget implements Target {
     this.#pending.delete(id);
     // Read /proc after the GC so RSS reflects it too.
     const after = memory(this.pids());
-    return reply ? { ...after, inUse: reply.usage.heapUsed + reply.usage.external, calls: reply.calls, node: reply.usage } : after;
+    return reply
+      ? { ...after, inUse: reply.usage.heapUsed + reply.usage.external, calls: reply.calls, node: reply.usage }
+      : after;
   }
 
   exitReason(): string | undefined {
@@ -162,7 +171,16 @@ export class EmbeddedTarget implements Target {
 
 function srfVersion(): string {
   try {
-    const pkg = join(import.meta.dirname, '..', '..', 'packages', 'sip-server', 'node_modules', 'drachtio-srf', 'package.json');
+    const pkg = join(
+      import.meta.dirname,
+      '..',
+      '..',
+      'packages',
+      'sip-server',
+      'node_modules',
+      'drachtio-srf',
+      'package.json',
+    );
     return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
   } catch {
     return '?';
@@ -203,10 +221,30 @@ export class KamailioTarget implements Target {
     const ctlSocket = `unix:${join(runDir, 'ctl.sock')}`;
     const fd = openSync(stderr, 'w');
     // -DD: stay in the foreground (workers are still forked); -E: log to stderr; -Y: runtime dir.
-    const child = spawn('kamailio', ['-DD', '-E', '-f', KAMAILIO_CFG, '-Y', runDir, '-l', `udp:127.0.0.1:${o.port}`,
-      '-A', `UAS_URI="sip:127.0.0.1:${o.calleePort}"`, '-A', `KAM_CHILDREN=${o.children}`,
-      '-A', `CTL_SOCKET="${ctlSocket}"`, '-m', '1024', '-M', '16'],
-    { stdio: ['ignore', fd, fd] });
+    const child = spawn(
+      'kamailio',
+      [
+        '-DD',
+        '-E',
+        '-f',
+        KAMAILIO_CFG,
+        '-Y',
+        runDir,
+        '-l',
+        `udp:127.0.0.1:${o.port}`,
+        '-A',
+        `UAS_URI="sip:127.0.0.1:${o.calleePort}"`,
+        '-A',
+        `KAM_CHILDREN=${o.children}`,
+        '-A',
+        `CTL_SOCKET="${ctlSocket}"`,
+        '-m',
+        '1024',
+        '-M',
+        '16',
+      ],
+      { stdio: ['ignore', fd, fd] },
+    );
     closeSync(fd);
     const description = `Kamailio ${version} (Debian), tm + rr stateful proxy, ${o.children} UDP workers, 1 GiB shm`;
     const target = new KamailioTarget(child, o.port, stderr, description, ctlSocket);
@@ -230,9 +268,11 @@ export class KamailioTarget implements Target {
 
   /** shm real_used + sum of pkg real_used, from Kamailio's own allocators (kamcmd over the ctl socket). */
   #allocated(): number | undefined {
-    const rpc = (cmd: string): string => execFileSync('kamcmd', ['-s', this.#ctlSocket, cmd], { encoding: 'utf8', timeout: 5000 });
+    const rpc = (cmd: string): string =>
+      execFileSync('kamcmd', ['-s', this.#ctlSocket, cmd], { encoding: 'utf8', timeout: 5000 });
     try {
-      const sum = (text: string): number => [...text.matchAll(/real_used: (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+      const sum = (text: string): number =>
+        [...text.matchAll(/real_used: (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
       return sum(rpc('core.shmmem')) + sum(rpc('pkg.stats'));
     } catch {
       return undefined;

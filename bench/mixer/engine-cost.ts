@@ -16,7 +16,9 @@ export interface EngineCost {
 }
 
 function tone(k: number, freq: number, amp: number): Int16Array {
-  return Int16Array.from({ length: FRAME_SAMPLES }, (_, i) => Math.round(amp * Math.sin((2 * Math.PI * freq * (k * FRAME_SAMPLES + i)) / MIX_RATE)));
+  return Int16Array.from({ length: FRAME_SAMPLES }, (_, i) =>
+    Math.round(amp * Math.sin((2 * Math.PI * freq * (k * FRAME_SAMPLES + i)) / MIX_RATE)),
+  );
 }
 
 export function engineCost(phones: PhoneSpec[], ticks = 1000): EngineCost {
@@ -28,7 +30,9 @@ export function engineCost(phones: PhoneSpec[], ticks = 1000): EngineCost {
     let list = payloads.get(key);
     if (!list) {
       const enc = createEncoder(codec);
-      list = Array.from({ length: 50 }, (_, k) => enc.encode(tone(k, talker === 1 ? 650 : 500, talker === undefined ? 0 : 8000)));
+      list = Array.from({ length: 50 }, (_, k) =>
+        enc.encode(tone(k, talker === 1 ? 650 : 500, talker === undefined ? 0 : 8000)),
+      );
       enc.close();
       payloads.set(key, list);
     }

@@ -29,12 +29,19 @@ async function setup(phones: PhoneSpec[]): Promise<void> {
   const ports: Record<string, number> = {};
   for (const spec of phones) {
     if (spec.codec !== 'PCMU') throw new Error('the forwarding baseline is G.711 only (mediasoup does not transcode)');
-    const t = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
+    const t = await router.createPlainTransport({
+      listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
+      rtcpMux: true,
+      comedia: false,
+    });
     transports.set(spec.id, t);
     ports[spec.id] = t.tuple.localPort;
     const producer = await t.produce({
       kind: 'audio',
-      rtpParameters: { codecs: [{ mimeType: 'audio/PCMU', clockRate: 8000, payloadType: 0, channels: 1 }], encodings: [{ ssrc: spec.ssrc! }] },
+      rtpParameters: {
+        codecs: [{ mimeType: 'audio/PCMU', clockRate: 8000, payloadType: 0, channels: 1 }],
+        encodings: [{ ssrc: spec.ssrc! }],
+      },
     });
     producers.set(spec.id, producer);
   }
@@ -45,7 +52,9 @@ async function setup(phones: PhoneSpec[]): Promise<void> {
     const source = spec.talker === 0 ? second : first;
     const producer = source && producers.get(source.id);
     if (!producer) continue;
-    await transports.get(spec.id)!.consume({ producerId: producer.id, rtpCapabilities: { codecs: [PCMU], headerExtensions: [] } });
+    await transports
+      .get(spec.id)!
+      .consume({ producerId: producer.id, rtpCapabilities: { codecs: [PCMU], headerExtensions: [] } });
   }
   send({ type: 'ready', ports });
 }
@@ -55,9 +64,20 @@ async function stats(): Promise<void> {
   for (const p of producers.values()) for (const s of await p.getStats()) packetsIn += s.packetCount;
   const u = process.cpuUsage();
   send({
-    type: 'stats', cpu: (u.user + u.system) / 1e6 + (worker ? cpuSeconds([worker.pid]) : 0), at: performance.now(),
-    ticks: 0, skipped: 0, lateMeanMs: NaN, lateP99Ms: NaN, lateMaxMs: NaN, sharedEncodes: 0, privateEncodes: 0,
-    concealedFrames: 0, lateOrDropped: 0, packetsIn, packetsOut: 0,
+    type: 'stats',
+    cpu: (u.user + u.system) / 1e6 + (worker ? cpuSeconds([worker.pid]) : 0),
+    at: performance.now(),
+    ticks: 0,
+    skipped: 0,
+    lateMeanMs: NaN,
+    lateP99Ms: NaN,
+    lateMaxMs: NaN,
+    sharedEncodes: 0,
+    privateEncodes: 0,
+    concealedFrames: 0,
+    lateOrDropped: 0,
+    packetsIn,
+    packetsOut: 0,
   });
 }
 

@@ -67,10 +67,20 @@ function stats(reset: boolean): void {
   }
   const u = process.cpuUsage();
   send({
-    type: 'stats', cpu: (u.user + u.system) / 1e6, at: performance.now(),
-    ticks: clock.stats.ticks, skipped: clock.stats.skipped, lateMeanMs: clock.stats.meanLateMs,
-    lateP99Ms: clock.latePercentile(0.99), lateMaxMs: clock.stats.maxLateMs,
-    sharedEncodes: shared, privateEncodes: priv, concealedFrames: concealed, lateOrDropped, packetsIn, packetsOut,
+    type: 'stats',
+    cpu: (u.user + u.system) / 1e6,
+    at: performance.now(),
+    ticks: clock.stats.ticks,
+    skipped: clock.stats.skipped,
+    lateMeanMs: clock.stats.meanLateMs,
+    lateP99Ms: clock.latePercentile(0.99),
+    lateMaxMs: clock.stats.maxLateMs,
+    sharedEncodes: shared,
+    privateEncodes: priv,
+    concealedFrames: concealed,
+    lateOrDropped,
+    packetsIn,
+    packetsOut,
   });
   if (reset) clock.resetStats();
 }

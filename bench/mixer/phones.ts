@@ -8,7 +8,14 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import {
-  FRAME_SAMPLES, MixerClock, MIX_RATE, createDecoder, createEncoder, parseRtp, rtpClockRate, RtpPacketizer,
+  FRAME_SAMPLES,
+  MixerClock,
+  MIX_RATE,
+  createDecoder,
+  createEncoder,
+  parseRtp,
+  rtpClockRate,
+  RtpPacketizer,
   type FrameDecoder,
 } from '../../packages/mixer/src/index.ts';
 import type { FromPhones, PhoneCodec, PhoneSpec, ToPhones } from './protocol.ts';
@@ -39,7 +46,9 @@ function frame(k: number, slot: 0 | 1 | undefined): Int16Array {
   const burst = BURST_FREQ[slot];
   for (let i = 0; i < FRAME_SAMPLES; i++) {
     const t = (k * FRAME_SAMPLES + i) / MIX_RATE;
-    pcm[i] = Math.round(2000 * Math.sin(2 * Math.PI * bg * t) + (inBurst ? 12000 * Math.sin(2 * Math.PI * burst * t) : 0));
+    pcm[i] = Math.round(
+      2000 * Math.sin(2 * Math.PI * bg * t) + (inBurst ? 12000 * Math.sin(2 * Math.PI * burst * t) : 0),
+    );
   }
   return pcm;
 }
@@ -148,7 +157,10 @@ async function setup(specs: PhoneSpec[], latencyListeners: number): Promise<void
     const phone = new Phone(spec, socket);
     // Talkers always decode (own-echo check); listeners up to the budget, one per room first.
     if (spec.talker !== undefined) phone.decoder = createDecoder(spec.codec);
-    else if (decoders > 0 && !phones.some((q) => q.spec.room === spec.room && q.spec.talker === undefined && q.decoder)) {
+    else if (
+      decoders > 0 &&
+      !phones.some((q) => q.spec.room === spec.room && q.spec.talker === undefined && q.decoder)
+    ) {
       phone.decoder = createDecoder(spec.codec);
       decoders--;
     }
@@ -183,9 +195,17 @@ process.on('message', (raw: unknown) => {
       const u = process.cpuUsage();
       const jit = phones.filter((p) => p.prevArrival !== undefined).map((p) => p.jitter);
       send({
-        type: 'stats', cpu: (u.user + u.system) / 1e6, at: performance.now(), sent, received,
-        jitterMeanMs: jit.reduce((a, b) => a + b, 0) / Math.max(1, jit.length), jitterMaxMs: Math.max(0, ...jit),
-        intervalDevP99Ms: percentile(deviations, 0.99), latencies, ownEchoes, senderLateP99Ms: clock.latePercentile(0.99),
+        type: 'stats',
+        cpu: (u.user + u.system) / 1e6,
+        at: performance.now(),
+        sent,
+        received,
+        jitterMeanMs: jit.reduce((a, b) => a + b, 0) / Math.max(1, jit.length),
+        jitterMaxMs: Math.max(0, ...jit),
+        intervalDevP99Ms: percentile(deviations, 0.99),
+        latencies,
+        ownEchoes,
+        senderLateP99Ms: clock.latePercentile(0.99),
       });
       if (msg.reset) {
         latencies = [];

@@ -41,9 +41,7 @@ export interface HostStats extends CpuReading {
   /** Time from a packet's arrival to the tick that played it, mean ms (the jitter buffer's share). */
 }
 
-export type FromHost =
-  | { type: 'ready'; ports: Record<string, number> }
-  | ({ type: 'stats' } & HostStats);
+export type FromHost = { type: 'ready'; ports: Record<string, number> } | ({ type: 'stats' } & HostStats);
 
 export type ToPhones =
   | { type: 'setup'; phones: PhoneSpec[]; latencyListeners: number }
@@ -66,6 +64,4 @@ export interface PhoneStats extends CpuReading {
   senderLateP99Ms: number;
 }
 
-export type FromPhones =
-  | { type: 'ready'; ports: Record<string, number> }
-  | ({ type: 'stats' } & PhoneStats);
+export type FromPhones = { type: 'ready'; ports: Record<string, number> } | ({ type: 'stats' } & PhoneStats);

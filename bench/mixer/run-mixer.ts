@@ -11,7 +11,16 @@ import { parseArgs } from 'node:util';
 import { machineCpu } from '../lib/procfs.ts';
 import { nativeCodecs } from '../../packages/mixer/src/index.ts';
 import { engineCost, type EngineCost } from './engine-cost.ts';
-import type { FromHost, FromPhones, HostStats, PhoneCodec, PhoneSpec, PhoneStats, ToHost, ToPhones } from './protocol.ts';
+import type {
+  FromHost,
+  FromPhones,
+  HostStats,
+  PhoneCodec,
+  PhoneSpec,
+  PhoneStats,
+  ToHost,
+  ToPhones,
+} from './protocol.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -71,7 +80,13 @@ function specs(n: number, layout: Layout, codecs: CodecMix): PhoneSpec[] {
   return Array.from({ length: n }, (_, i) => {
     const inRoom = i % size;
     const codec: PhoneCodec = codecs === 'mixed' && i % 4 === 1 ? 'opus' : 'PCMU';
-    const spec: PhoneSpec = { id: `p${i}`, codec, payloadType: codec === 'opus' ? 111 : 0, room: Math.floor(i / size), ssrc: 0x10000 + i };
+    const spec: PhoneSpec = {
+      id: `p${i}`,
+      codec,
+      payloadType: codec === 'opus' ? 111 : 0,
+      room: Math.floor(i / size),
+      ssrc: 0x10000 + i,
+    };
     if (inRoom < 2) spec.talker = inRoom as 0 | 1;
     return spec;
   });
@@ -95,7 +110,9 @@ class Child<In, Out extends { type: string }> {
       try {
         setPriority(this.proc.pid, priority);
       } catch (err) {
-        progress(`cannot set priority ${priority} (${err instanceof Error ? err.message : String(err)}): running at the default`);
+        progress(
+          `cannot set priority ${priority} (${err instanceof Error ? err.message : String(err)}): running at the default`,
+        );
       }
     }
     this.proc.on('message', (m: unknown) => {
@@ -108,7 +125,13 @@ class Child<In, Out extends { type: string }> {
   request<T extends Out['type']>(msg: In, reply: T, timeoutMs = 30000): Promise<Extract<Out, { type: T }>> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no ${reply} from ${this.proc.spawnargs.join(' ')}`)), timeoutMs);
-      this.#waiting.push({ type: reply, resolve: (m) => { clearTimeout(timer); resolve(m as Extract<Out, { type: T }>); } });
+      this.#waiting.push({
+        type: reply,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m as Extract<Out, { type: T }>);
+        },
+      });
       this.proc.send(msg as object);
     });
   }
@@ -144,9 +167,21 @@ interface Scheduling {
   realtime: boolean;
 }
 
-async function runOne(engine: Engine, n: number, layout: Layout, codecs: CodecMix, seconds: number, warmup: number, sched: Scheduling): Promise<RunResult> {
+async function runOne(
+  engine: Engine,
+  n: number,
+  layout: Layout,
+  codecs: CodecMix,
+  seconds: number,
+  warmup: number,
+  sched: Scheduling,
+): Promise<RunResult> {
   const phoneSpecs = specs(n, layout, codecs);
-  const host = new Child<ToHost, FromHost>(engine === 'mixer' ? 'host.ts' : 'forward-host.ts', sched.priority, sched.realtime);
+  const host = new Child<ToHost, FromHost>(
+    engine === 'mixer' ? 'host.ts' : 'forward-host.ts',
+    sched.priority,
+    sched.realtime,
+  );
   const phones = new Child<ToPhones, FromPhones>('phones.ts', sched.priority, sched.realtime);
   try {
     const hostReady = await host.request({ type: 'setup', phones: phoneSpecs }, 'ready');
@@ -167,12 +202,26 @@ async function runOne(engine: Engine, n: number, layout: Layout, codecs: CodecMi
     const busy = (m1.busy - m0.busy) / wall;
     const ticks = Math.max(1, h1.ticks);
     return {
-      engine, phones: n, layout, codecs, rooms: new Set(phoneSpecs.map((s) => s.room)).size, seconds: wall,
-      hostCores, phonesCores, otherCores: Math.max(0, busy - hostCores - phonesCores), kernelCores: (m1.kernel - m0.kernel) / wall,
-      cpuPerLegPct: (100 * hostCores) / n, legsPerCore: n / hostCores,
-      latencyP50Ms: percentile(p1.latencies, 0.5), latencyP95Ms: percentile(p1.latencies, 0.95), latencySamples: p1.latencies.length,
-      jitterMeanMs: p1.jitterMeanMs, jitterMaxMs: p1.jitterMaxMs, intervalDevP99Ms: p1.intervalDevP99Ms,
-      tickLateP99Ms: h1.lateP99Ms, senderLateP99Ms: p1.senderLateP99Ms,
+      engine,
+      phones: n,
+      layout,
+      codecs,
+      rooms: new Set(phoneSpecs.map((s) => s.room)).size,
+      seconds: wall,
+      hostCores,
+      phonesCores,
+      otherCores: Math.max(0, busy - hostCores - phonesCores),
+      kernelCores: (m1.kernel - m0.kernel) / wall,
+      cpuPerLegPct: (100 * hostCores) / n,
+      legsPerCore: n / hostCores,
+      latencyP50Ms: percentile(p1.latencies, 0.5),
+      latencyP95Ms: percentile(p1.latencies, 0.95),
+      latencySamples: p1.latencies.length,
+      jitterMeanMs: p1.jitterMeanMs,
+      jitterMaxMs: p1.jitterMaxMs,
+      intervalDevP99Ms: p1.intervalDevP99Ms,
+      tickLateP99Ms: h1.lateP99Ms,
+      senderLateP99Ms: p1.senderLateP99Ms,
       sharedEncodesPerTick: (h1.sharedEncodes - h0.sharedEncodes) / ticks,
       privateEncodesPerTick: (h1.privateEncodes - h0.privateEncodes) / ticks,
       concealedFrames: h1.concealedFrames - h0.concealedFrames,
@@ -188,23 +237,67 @@ const f1 = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : '-');
 const f2 = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : '-');
 
 function table(results: RunResult[]): string {
-  const head = ['engine', 'phones', 'layout', 'codecs', 'mixer cores', '% core/leg', 'legs/core', 'latency p50/p95 ms', 'jitter mean/max ms',
-    'interval dev p99 ms', 'tick late p99 ms', 'encodes/tick shared+private', 'phones cores', 'others', 'concealed frames', 'own echo', 'engine only: µs/tick, legs/core'];
+  const head = [
+    'engine',
+    'phones',
+    'layout',
+    'codecs',
+    'mixer cores',
+    '% core/leg',
+    'legs/core',
+    'latency p50/p95 ms',
+    'jitter mean/max ms',
+    'interval dev p99 ms',
+    'tick late p99 ms',
+    'encodes/tick shared+private',
+    'phones cores',
+    'others',
+    'concealed frames',
+    'own echo',
+    'engine only: µs/tick, legs/core',
+  ];
   const rows = results.map((r) => [
-    r.engine === 'mixer' ? 'mixer' : 'mediasoup forward', String(r.phones), r.layout === 'one' ? '1 room' : `${r.rooms} rooms of 8`, r.codecs, f2(r.hostCores), f2(r.cpuPerLegPct), r.legsPerCore.toFixed(0),
-    `${f1(r.latencyP50Ms)} / ${f1(r.latencyP95Ms)} (${r.latencySamples})`, `${f2(r.jitterMeanMs)} / ${f2(r.jitterMaxMs)}`, f2(r.intervalDevP99Ms),
-    f2(r.tickLateP99Ms), `${f1(r.sharedEncodesPerTick)} + ${f1(r.privateEncodesPerTick)}`, f2(r.phonesCores), f2(r.otherCores),
-    String(r.concealedFrames), String(r.ownEchoes),
+    r.engine === 'mixer' ? 'mixer' : 'mediasoup forward',
+    String(r.phones),
+    r.layout === 'one' ? '1 room' : `${r.rooms} rooms of 8`,
+    r.codecs,
+    f2(r.hostCores),
+    f2(r.cpuPerLegPct),
+    r.legsPerCore.toFixed(0),
+    `${f1(r.latencyP50Ms)} / ${f1(r.latencyP95Ms)} (${r.latencySamples})`,
+    `${f2(r.jitterMeanMs)} / ${f2(r.jitterMaxMs)}`,
+    f2(r.intervalDevP99Ms),
+    f2(r.tickLateP99Ms),
+    `${f1(r.sharedEncodesPerTick)} + ${f1(r.privateEncodesPerTick)}`,
+    f2(r.phonesCores),
+    f2(r.otherCores),
+    String(r.concealedFrames),
+    String(r.ownEchoes),
     r.engineOnly ? `${r.engineOnly.usPerTick.toFixed(0)}, ${r.engineOnly.legsPerCore.toFixed(0)}` : '',
   ]);
-  return [head, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n').replace(/\n/, `\n|${head.map(() => '---').join('|')}|\n`);
+  return [head, ...rows]
+    .map((cells) => `| ${cells.join(' | ')} |`)
+    .join('\n')
+    .replace(/\n/, `\n|${head.map(() => '---').join('|')}|\n`);
 }
 
 export async function runMixerBench(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: argv, strict: true, allowPositionals: false,
-    options: { sizes: { type: 'string' }, layouts: { type: 'string' }, codecs: { type: 'string' }, seconds: { type: 'string' },
-      warmup: { type: 'string' }, json: { type: 'string' }, 'no-forward': { type: 'boolean' }, priority: { type: 'string' }, sched: { type: 'string' }, help: { type: 'boolean' } },
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      sizes: { type: 'string' },
+      layouts: { type: 'string' },
+      codecs: { type: 'string' },
+      seconds: { type: 'string' },
+      warmup: { type: 'string' },
+      json: { type: 'string' },
+      'no-forward': { type: 'boolean' },
+      priority: { type: 'string' },
+      sched: { type: 'string' },
+      help: { type: 'boolean' },
+    },
   });
   if (values.help) {
     process.stdout.write(MIXER_HELP);
@@ -218,8 +311,17 @@ export async function runMixerBench(argv: string[]): Promise<number> {
   const sched = values.sched ?? 'fifo';
   const priority = sched === 'none' ? 0 : Number(values.priority ?? -10);
   const realtime = sched === 'fifo';
-  if (sizes.some((n) => !Number.isInteger(n) || n < 2) || layouts.some((l) => l !== 'one' && l !== 'rooms8')
-    || codecs.some((c) => c !== 'g711' && c !== 'mixed') || !(seconds > 0) || !(warmup >= 0) || !Number.isInteger(priority) || priority < -20 || priority > 19 || !['fifo', 'nice', 'none'].includes(sched)) {
+  if (
+    sizes.some((n) => !Number.isInteger(n) || n < 2) ||
+    layouts.some((l) => l !== 'one' && l !== 'rooms8') ||
+    codecs.some((c) => c !== 'g711' && c !== 'mixed') ||
+    !(seconds > 0) ||
+    !(warmup >= 0) ||
+    !Number.isInteger(priority) ||
+    priority < -20 ||
+    priority > 19 ||
+    !['fifo', 'nice', 'none'].includes(sched)
+  ) {
     process.stderr.write(`bad options\n\n${MIXER_HELP}`);
     return 2;
   }
@@ -229,18 +331,23 @@ export async function runMixerBench(argv: string[]): Promise<number> {
   for (const codec of codecs) {
     for (const layout of layouts) {
       for (const n of sizes) {
-        const engines: Engine[] = codec === 'g711' && !values['no-forward'] ? ['mixer', 'mediasoup-forward'] : ['mixer'];
+        const engines: Engine[] =
+          codec === 'g711' && !values['no-forward'] ? ['mixer', 'mediasoup-forward'] : ['mixer'];
         for (const engine of engines) {
           progress(`${engine}: ${n} phones, ${layout}, ${codec}: ${warmup} s warm-up + ${seconds} s`);
           const r = await runOne(engine, n, layout, codec, seconds, warmup, { priority, realtime });
           if (engine === 'mixer') r.engineOnly = engineCost(specs(n, layout, codec));
-          progress(`  ${f2(r.hostCores)} cores (${f2(r.cpuPerLegPct)} % per leg), latency p50 ${f1(r.latencyP50Ms)} ms, jitter ${f2(r.jitterMeanMs)} ms, others ${f2(r.otherCores)} cores`);
+          progress(
+            `  ${f2(r.hostCores)} cores (${f2(r.cpuPerLegPct)} % per leg), latency p50 ${f1(r.latencyP50Ms)} ms, jitter ${f2(r.jitterMeanMs)} ms, others ${f2(r.otherCores)} cores`,
+          );
           results.push(r);
         }
       }
     }
   }
-  process.stdout.write(`${table(results)}\n\n${realtime ? 'SCHED_FIFO 10' : `nice ${priority}`} for the mixer/mediasoup and phone processes; "others" = cores used by every other process meanwhile.\n`);
+  process.stdout.write(
+    `${table(results)}\n\n${realtime ? 'SCHED_FIFO 10' : `nice ${priority}`} for the mixer/mediasoup and phone processes; "others" = cores used by every other process meanwhile.\n`,
+  );
   if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2) + '\n');
   // Headline: G.711 at the largest N, the costlier of the two layouts; latency p95 and mean jitter
   // over every G.711 run at that N.
@@ -251,6 +358,8 @@ export async function runMixerBench(argv: string[]): Promise<number> {
   const legsPerCore = Math.min(...atMax.map((r) => r.legsPerCore));
   const latency = Math.max(...atMax.map((r) => r.latencyP95Ms));
   const jitter = Math.max(...atMax.map((r) => r.jitterMeanMs));
-  process.stdout.write(`mixer: ${legsPerCore.toFixed(0)} G.711 phone legs per core, added latency ${f1(latency)} ms, outgoing jitter ${f2(jitter)} ms\n`);
+  process.stdout.write(
+    `mixer: ${legsPerCore.toFixed(0)} G.711 phone legs per core, added latency ${f1(latency)} ms, outgoing jitter ${f2(jitter)} ms\n`,
+  );
   return 0;
 }

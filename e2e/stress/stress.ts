@@ -33,7 +33,10 @@ options:
   --help             this text
 `;
 
-const CONFIG: Record<Mode, string> = { intercept: 'conclave.e2e.json', 'pass-through': 'conclave.e2e-passthrough.json' };
+const CONFIG: Record<Mode, string> = {
+  intercept: 'conclave.e2e.json',
+  'pass-through': 'conclave.e2e-passthrough.json',
+};
 const ALL_USERS: UserName[] = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
 type Mode = 'intercept' | 'pass-through';
 type Scenario = 'central' | 'growth';
@@ -59,7 +62,14 @@ function percentile(sorted: number[], p: number): number {
 
 /** A page's roster as it shows it: entity and status of every entry. */
 async function rosterOf(p: UserPage): Promise<string> {
-  const entries = await p.page.locator('[data-testid="roster-entry"]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-entity') ?? e.textContent?.trim().slice(0, 20)}=${e.getAttribute('data-status')}`));
+  const entries = await p.page
+    .locator('[data-testid="roster-entry"]')
+    .evaluateAll((els) =>
+      els.map(
+        (e) =>
+          `${e.getAttribute('data-entity') ?? e.textContent?.trim().slice(0, 20)}=${e.getAttribute('data-status')}`,
+      ),
+    );
   return entries.join(', ') || 'empty';
 }
 
@@ -80,11 +90,22 @@ async function runCentral(pages: UserPage[], audio: boolean): Promise<Pick<RunRe
   await connectedEntries(alice).nth(2).waitFor({ timeout: 10_000 });
   const joinMs = Date.now() - clicked;
   for (const p of pages) {
-    await connectedEntries(p).nth(2).waitFor({ timeout: 10_000 }).catch(() => undefined);
+    await connectedEntries(p)
+      .nth(2)
+      .waitFor({ timeout: 10_000 })
+      .catch(() => undefined);
     const n = await connectedEntries(p).count();
     if (n !== 3) throw new RunFailure(`${p.user}'s roster shows ${n} connected, not 3: ${await rosterOf(p)}`);
   }
-  if (audio) await expectAllHear(pages, new Map([[alice, ['bob', 'carol']], [bob, ['alice', 'carol']], [carol, ['alice', 'bob']]]));
+  if (audio)
+    await expectAllHear(
+      pages,
+      new Map([
+        [alice, ['bob', 'carol']],
+        [bob, ['alice', 'carol']],
+        [carol, ['alice', 'bob']],
+      ]),
+    );
   return { joins: [joinMs], answers: [] };
 }
 
@@ -100,16 +121,33 @@ async function runGrowth(pages: UserPage[], audio: boolean): Promise<Pick<RunRes
     answers.push(step.answeredMs);
   }
   for (const p of pages) {
-    await connectedEntries(p).nth(pages.length - 1).waitFor({ timeout: JOIN_WAIT_MS }).catch(() => undefined);
+    await connectedEntries(p)
+      .nth(pages.length - 1)
+      .waitFor({ timeout: JOIN_WAIT_MS })
+      .catch(() => undefined);
     const n = await connectedEntries(p).count();
-    if (n !== pages.length) throw new RunFailure(`${p.user}'s roster shows ${n} connected, not ${pages.length}: ${await rosterOf(p)}`);
+    if (n !== pages.length)
+      throw new RunFailure(`${p.user}'s roster shows ${n} connected, not ${pages.length}: ${await rosterOf(p)}`);
   }
   const newest = pages[pages.length - 1]!;
-  if (audio) await expectAllHear([newest, bob], new Map([[newest, ['bob']], [bob, [newest.user]]]));
+  if (audio)
+    await expectAllHear(
+      [newest, bob],
+      new Map([
+        [newest, ['bob']],
+        [bob, [newest.user]],
+      ]),
+    );
   return { joins, answers };
 }
 
-async function stressOne(mode: Mode, scenario: Scenario, runs: number, parties: number, audio: boolean): Promise<RunResult[]> {
+async function stressOne(
+  mode: Mode,
+  scenario: Scenario,
+  runs: number,
+  parties: number,
+  audio: boolean,
+): Promise<RunResult[]> {
   const instance = await ConclaveInstance.start(`stress-${mode}`, CONFIG[mode]);
   const url = instance.url;
   const users = scenario === 'central' ? ALL_USERS.slice(0, 3) : ALL_USERS.slice(0, parties);
@@ -131,12 +169,16 @@ async function stressOne(mode: Mode, scenario: Scenario, runs: number, parties: 
         // A fresh start for the next run: new browsers, and the instance back to idle.
         await Promise.all(pages.map((p) => p.close().catch(() => undefined)));
         pages = [];
-        await waitIdle(url, workers).catch((e: Error) => console.log(`  [${mode} ${scenario}] after the failure: ${e.message}`));
+        await waitIdle(url, workers).catch((e: Error) =>
+          console.log(`  [${mode} ${scenario}] after the failure: ${e.message}`),
+        );
       }
       results.push(result);
       const answered = result.answers.length ? `, answered ${result.answers.join('/')} ms` : '';
       const line = result.ok ? `ok, joined ${result.joins.join('/')} ms${answered}` : `FAILED: ${result.error}`;
-      console.log(`[${mode} ${scenario}] run ${run}/${runs}: ${line} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      console.log(
+        `[${mode} ${scenario}] run ${run}/${runs}: ${line} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+      );
     }
   } finally {
     await Promise.all(pages.map((p) => p.close().catch(() => undefined)));
@@ -150,7 +192,8 @@ function summary(mode: Mode, scenario: Scenario, results: RunResult[]): string {
   const head = `${mode.padEnd(12)} ${scenario.padEnd(7)} ${String(passed.length).padStart(3)}/${results.length} passed`;
   const joins = passed.flatMap((r) => r.joins).sort((a, b) => a - b);
   const answers = passed.flatMap((r) => r.answers).sort((a, b) => a - b);
-  const spread = (xs: number[]) => `p50 ${percentile(xs, 50)} ms, p90 ${percentile(xs, 90)} ms, p99 ${percentile(xs, 99)} ms, max ${xs[xs.length - 1]} ms`;
+  const spread = (xs: number[]) =>
+    `p50 ${percentile(xs, 50)} ms, p90 ${percentile(xs, 90)} ms, p99 ${percentile(xs, 99)} ms, max ${xs[xs.length - 1]} ms`;
   const parts = [head];
   if (joins.length) parts.push(`join after the click: ${spread(joins)} (${joins.length} joins)`);
   if (answers.length) parts.push(`call active after Answer: ${spread(answers)} (${answers.length} calls)`);
@@ -184,9 +227,12 @@ async function main(): Promise<number> {
   const modes: Mode[] = values.mode === 'both' ? ['intercept', 'pass-through'] : [values.mode as Mode];
   const scenarios: Scenario[] = values.scenario === 'both' ? ['central', 'growth'] : [values.scenario as Scenario];
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
-  if (!Number.isInteger(parties) || parties < 4 || parties > ALL_USERS.length) throw new Error(`--parties must be 4..${ALL_USERS.length}, got ${values.parties}`);
-  for (const m of modes) if (!(m in CONFIG)) throw new Error(`--mode must be intercept, pass-through or both, got ${m}`);
-  for (const s of scenarios) if (s !== 'central' && s !== 'growth') throw new Error(`--scenario must be central, growth or both, got ${s}`);
+  if (!Number.isInteger(parties) || parties < 4 || parties > ALL_USERS.length)
+    throw new Error(`--parties must be 4..${ALL_USERS.length}, got ${values.parties}`);
+  for (const m of modes)
+    if (!(m in CONFIG)) throw new Error(`--mode must be intercept, pass-through or both, got ${m}`);
+  for (const s of scenarios)
+    if (s !== 'central' && s !== 'growth') throw new Error(`--scenario must be central, growth or both, got ${s}`);
 
   ensureToneFiles();
   const lines: string[] = [];
@@ -198,7 +244,9 @@ async function main(): Promise<number> {
       lines.push(summary(mode, scenario, results));
     }
   }
-  console.log(`\nstress conference (${runs} runs each${values['no-audio'] ? ', rosters only' : ', rosters and audio'}):`);
+  console.log(
+    `\nstress conference (${runs} runs each${values['no-audio'] ? ', rosters only' : ', rosters and audio'}):`,
+  );
   for (const l of lines) console.log(`  ${l}`);
   return failed === 0 ? 0 : 1;
 }

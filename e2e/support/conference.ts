@@ -12,7 +12,9 @@ export function connectedEntries(p: UserPage) {
 
 /** Present in the roster: connected, or on hold (alice's own entry while she holds the conference). */
 export function presentEntries(p: UserPage) {
-  return p.page.locator('[data-testid="roster-entry"][data-status="connected"], [data-testid="roster-entry"][data-status="on-hold"]');
+  return p.page.locator(
+    '[data-testid="roster-entry"][data-status="connected"], [data-testid="roster-entry"][data-status="on-hold"]',
+  );
 }
 
 export function conferenceLine(p: UserPage) {
@@ -62,7 +64,10 @@ export async function openAll(users: UserName[], baseURL: string): Promise<UserP
 export async function hangUpAll(p: UserPage): Promise<void> {
   const hangups = p.page.locator('[data-testid="line"]:not([data-state="ended"]) [data-testid="hangup-button"]');
   for (let n = await hangups.count(); n > 0; n = await hangups.count()) {
-    await hangups.first().click().catch(() => undefined); // the line may end by itself meanwhile
+    await hangups
+      .first()
+      .click()
+      .catch(() => undefined); // the line may end by itself meanwhile
   }
   await expect(p.page.getByTestId('phone')).toHaveAttribute('data-idle', 'true', { timeout: 10_000 });
   await settled(p);

@@ -16,7 +16,11 @@ const SETTLE_MS = 45_000;
 
 async function waitIdle(url: string, workers: number | undefined, message: string): Promise<void> {
   await expect
-    .poll(async () => notIdle(await readCounts(url), workers), { timeout: SETTLE_MS, intervals: [250, 500, 1000], message })
+    .poll(async () => notIdle(await readCounts(url), workers), {
+      timeout: SETTLE_MS,
+      intervals: [250, 500, 1000],
+      message,
+    })
     .toEqual([]);
 }
 

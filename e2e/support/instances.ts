@@ -16,7 +16,11 @@ const MAIN = join(E2E_DIR, '..', 'apps', 'conclave', 'src', 'main.ts');
 export interface ReadyFile {
   pid: number;
   http: { host: string; port: number };
-  sip: { udp?: { host: string; port: number }; tcp?: { host: string; port: number }; ws?: { host: string; port: number } };
+  sip: {
+    udp?: { host: string; port: number };
+    tcp?: { host: string; port: number };
+    ws?: { host: string; port: number };
+  };
   drachtio: { host: string; port: number };
   media: { rtcMinPort: number; rtcMaxPort: number };
 }
@@ -61,7 +65,8 @@ export class ConclaveInstance {
       const ready = await new Promise<ReadyFile>((resolve, reject) => {
         const watcher = watch(dir, () => check());
         const timer = setTimeout(() => done(new Error(`not ready within ${timeoutMs} ms`)), timeoutMs);
-        const onExit = (code: number | null, signal: NodeJS.Signals | null) => done(new Error(`exited (${code ?? signal}) before it was ready`));
+        const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+          done(new Error(`exited (${code ?? signal}) before it was ready`));
         child.once('exit', onExit);
         const done = (err: Error | undefined, value?: ReadyFile) => {
           watcher.close();

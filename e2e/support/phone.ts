@@ -16,9 +16,14 @@ export async function openUserPage(user: UserName, path = '/', baseURL = E2E_BAS
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
-      '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
       `--use-file-for-fake-audio-capture=${toneFile(user)}`,
       '--autoplay-policy=no-user-gesture-required',
       '--allow-loopback-in-peer-connection',
@@ -38,10 +43,19 @@ export async function openUserPage(user: UserName, path = '/', baseURL = E2E_BAS
 }
 
 /** The admin console in its own browser (no microphone needed). */
-export async function openAdminPage(baseURL = E2E_BASE_URL): Promise<{ browser: Browser; page: Page; close(): Promise<void> }> {
+export async function openAdminPage(
+  baseURL = E2E_BASE_URL,
+): Promise<{ browser: Browser; page: Page; close(): Promise<void> }> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   const page = await (await browser.newContext({ baseURL })).newPage();
   await page.goto('/admin');
@@ -83,64 +97,77 @@ export type ToneSource = 'remote-elements' | 'played-mix';
  * the spectrum's median and close to its strongest component: the tones in it.
  */
 export async function tonesIn(page: Page, source: ToneSource, ms = 1500): Promise<number[]> {
-  return page.evaluate(async ({ duration, source }) => {
-    let streams: MediaStream[] = [];
-    if (source === 'played-mix') {
-      const phone = (window as unknown as { conclave: { phone: { audioOutput(): MediaStream | null } } }).conclave.phone;
-      const mix = phone.audioOutput();
-      if (mix) streams = [mix];
-    } else {
-      for (const el of document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')) {
-        const stream = el.srcObject;
-        if (stream instanceof MediaStream && stream.getAudioTracks().length > 0) streams.push(stream);
+  return page.evaluate(
+    async ({ duration, source }) => {
+      let streams: MediaStream[] = [];
+      if (source === 'played-mix') {
+        const phone = (window as unknown as { conclave: { phone: { audioOutput(): MediaStream | null } } }).conclave
+          .phone;
+        const mix = phone.audioOutput();
+        if (mix) streams = [mix];
+      } else {
+        for (const el of document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')) {
+          const stream = el.srcObject;
+          if (stream instanceof MediaStream && stream.getAudioTracks().length > 0) streams.push(stream);
+        }
       }
-    }
-    if (streams.length === 0) return [];
-    const ctx = new AudioContext();
-    await ctx.resume();
-    const analysers = streams.map((stream) => {
-      const analyser = ctx.createAnalyser();
-      analyser.fftSize = 8192;
-      analyser.smoothingTimeConstant = 0.5;
-      ctx.createMediaStreamSource(stream).connect(analyser);
-      return analyser;
-    });
-    const bins = analysers[0]!.frequencyBinCount;
-    const sum = new Float64Array(bins);
-    let frames = 0;
-    const end = performance.now() + duration;
-    while (performance.now() < end) {
-      await new Promise((r) => setTimeout(r, 100));
-      for (const a of analysers) {
-        const data = new Float32Array(bins);
-        a.getFloatFrequencyData(data);
-        // Sum power (not dB) across streams: a tone on any of them counts.
-        for (let i = 0; i < bins; i++) sum[i]! += Math.pow(10, data[i]! / 10);
+      if (streams.length === 0) return [];
+      const ctx = new AudioContext();
+      await ctx.resume();
+      const analysers = streams.map((stream) => {
+        const analyser = ctx.createAnalyser();
+        analyser.fftSize = 8192;
+        analyser.smoothingTimeConstant = 0.5;
+        ctx.createMediaStreamSource(stream).connect(analyser);
+        return analyser;
+      });
+      const bins = analysers[0]!.frequencyBinCount;
+      const sum = new Float64Array(bins);
+      let frames = 0;
+      const end = performance.now() + duration;
+      while (performance.now() < end) {
+        await new Promise((r) => setTimeout(r, 100));
+        for (const a of analysers) {
+          const data = new Float32Array(bins);
+          a.getFloatFrequencyData(data);
+          // Sum power (not dB) across streams: a tone on any of them counts.
+          for (let i = 0; i < bins; i++) sum[i]! += Math.pow(10, data[i]! / 10);
+        }
+        frames++;
       }
-      frames++;
-    }
-    // Bin width follows the context's real rate (headless Chromium often runs at 44.1 kHz, not 48).
-    const sampleRate = ctx.sampleRate;
-    await ctx.close();
-    const db = Array.from(sum, (v) => 10 * Math.log10(v / frames + 1e-20));
-    const sorted = [...db].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)]!;
-    const hz = (i: number) => (i * sampleRate) / 8192;
-    // A tone is a local maximum well above the noise floor and close to the strongest component
-    // (tones of similar level mix in a conference; codec artefacts sit far below them).
-    let max = -Infinity;
-    for (let i = 0; i < bins; i++) if (hz(i) > 100 && hz(i) < 8000) max = Math.max(max, db[i]!);
-    // An absolute floor too: silence (everything at gain 0) has no "strongest component".
-    if (max < -90) return [];
-    const peaks: number[] = [];
-    for (let i = 2; i < bins - 2; i++) {
-      const v = db[i]!;
-      if (v > median + 30 && v > max - 20 && v >= db[i - 1]! && v >= db[i + 1]! && v >= db[i - 2]! && v >= db[i + 2]! && hz(i) > 100 && hz(i) < 8000) {
-        peaks.push(Math.round(hz(i)));
+      // Bin width follows the context's real rate (headless Chromium often runs at 44.1 kHz, not 48).
+      const sampleRate = ctx.sampleRate;
+      await ctx.close();
+      const db = Array.from(sum, (v) => 10 * Math.log10(v / frames + 1e-20));
+      const sorted = [...db].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)]!;
+      const hz = (i: number) => (i * sampleRate) / 8192;
+      // A tone is a local maximum well above the noise floor and close to the strongest component
+      // (tones of similar level mix in a conference; codec artefacts sit far below them).
+      let max = -Infinity;
+      for (let i = 0; i < bins; i++) if (hz(i) > 100 && hz(i) < 8000) max = Math.max(max, db[i]!);
+      // An absolute floor too: silence (everything at gain 0) has no "strongest component".
+      if (max < -90) return [];
+      const peaks: number[] = [];
+      for (let i = 2; i < bins - 2; i++) {
+        const v = db[i]!;
+        if (
+          v > median + 30 &&
+          v > max - 20 &&
+          v >= db[i - 1]! &&
+          v >= db[i + 1]! &&
+          v >= db[i - 2]! &&
+          v >= db[i + 2]! &&
+          hz(i) > 100 &&
+          hz(i) < 8000
+        ) {
+          peaks.push(Math.round(hz(i)));
+        }
       }
-    }
-    return peaks;
-  }, { duration: ms, source });
+      return peaks;
+    },
+    { duration: ms, source },
+  );
 }
 
 /** The tones this page receives (every remote audio element). */
@@ -168,12 +195,20 @@ export async function expectHears(p: UserPage, freq: number, timeoutMs = 10_000)
  * Every page hears every user listed for it, the pages listening at the same time; resolves with the
  * ms it took, throws naming who does not hear whom after `timeoutMs`.
  */
-export async function expectAllHear(pages: UserPage[], expected: Map<UserPage, UserName[]>, timeoutMs = 10_000): Promise<number> {
+export async function expectAllHear(
+  pages: UserPage[],
+  expected: Map<UserPage, UserName[]>,
+  timeoutMs = 10_000,
+): Promise<number> {
   const started = Date.now();
   let missing: string[] = [];
   while (Date.now() - started < timeoutMs) {
     const heard = await Promise.all(pages.map((p) => receivedTones(p, 1000)));
-    missing = pages.flatMap((p, i) => (expected.get(p) ?? []).filter((u) => !hasTone(heard[i]!, TONES[u])).map((u) => `${p.user} does not hear ${u} (heard ${heard[i]!.join(', ') || 'nothing'})`));
+    missing = pages.flatMap((p, i) =>
+      (expected.get(p) ?? [])
+        .filter((u) => !hasTone(heard[i]!, TONES[u]))
+        .map((u) => `${p.user} does not hear ${u} (heard ${heard[i]!.join(', ') || 'nothing'})`),
+    );
     if (missing.length === 0) return Date.now() - started;
   }
   throw new Error(missing.join('; '));

@@ -4,7 +4,17 @@
  * conference disappears from the admin list.
  */
 import { test, expect } from '../support/fixtures.ts';
-import { expectHears, expectRegistered, line, login, mergeIntoConference, openAdminPage, openUserPage, settled, type UserPage } from '../support/phone.ts';
+import {
+  expectHears,
+  expectRegistered,
+  line,
+  login,
+  mergeIntoConference,
+  openAdminPage,
+  openUserPage,
+  settled,
+  type UserPage,
+} from '../support/phone.ts';
 import { TONES } from '../support/tones.ts';
 
 let alice: UserPage;
@@ -39,7 +49,10 @@ test('admin sees the conference, kicks carol; bob leaves; alice hangs up and the
 
   // Kick carol: her page ends the conference for her; the others' rosters show two within a second.
   const kicked = Date.now();
-  await item.locator('[data-testid="roster-entry"][data-entity="sip:carol@127.0.0.1"]').getByTestId('kick-button').click();
+  await item
+    .locator('[data-testid="roster-entry"][data-entity="sip:carol@127.0.0.1"]')
+    .getByTestId('kick-button')
+    .click();
   await expect(connected(alice)).toHaveCount(2, { timeout: 2_000 });
   await expect(connected(bob)).toHaveCount(2, { timeout: 2_000 });
   console.log(`alice's and bob's rosters showed two participants ${Date.now() - kicked} ms after the kick`);

@@ -3,7 +3,17 @@
  * mediasoup, proven by measuring each side's received audio.
  */
 import { test, expect } from '../support/fixtures.ts';
-import { dial, expectHears, expectRegistered, hasTone, line, login, openUserPage, receivedTones, type UserPage } from '../support/phone.ts';
+import {
+  dial,
+  expectHears,
+  expectRegistered,
+  hasTone,
+  line,
+  login,
+  openUserPage,
+  receivedTones,
+  type UserPage,
+} from '../support/phone.ts';
 import { TONES } from '../support/tones.ts';
 
 let alice: UserPage;
@@ -34,7 +44,9 @@ test('alice calls bob: each hears the other, hang-up returns both to idle', asyn
   // Each side hears the other, not itself: no echo of one's own tone comes back through the focus.
   expect(hasTone(bobHears, TONES.bob), `bob hears his own tone: ${bobHears}`).toBe(false);
   expect(hasTone(aliceHears, TONES.alice), `alice hears her own tone: ${aliceHears}`).toBe(false);
-  console.log(`bob hears [${bobHears.join(', ')}] Hz (alice's tone ${TONES.alice}); alice hears [${aliceHears.join(', ')}] Hz (bob's tone ${TONES.bob})`);
+  console.log(
+    `bob hears [${bobHears.join(', ')}] Hz (alice's tone ${TONES.alice}); alice hears [${aliceHears.join(', ')}] Hz (bob's tone ${TONES.bob})`,
+  );
 
   await line(bob, 'alice').getByTestId('hangup-button').click();
   await expect(alice.page.getByTestId('phone')).toHaveAttribute('data-idle', 'true');

@@ -4,7 +4,15 @@
  * conference-event NOTIFYs) shows the same three connected entries; everyone hears both others' tones.
  */
 import { test, expect } from '../support/fixtures.ts';
-import { expectHears, expectRegistered, login, mergeIntoConference, openUserPage, settled, type UserPage } from '../support/phone.ts';
+import {
+  expectHears,
+  expectRegistered,
+  login,
+  mergeIntoConference,
+  openUserPage,
+  settled,
+  type UserPage,
+} from '../support/phone.ts';
 import { E2E_BASE_URL, E2E_PASSTHROUGH_URL } from '../support/env.ts';
 import { TONES } from '../support/tones.ts';
 
@@ -24,7 +32,11 @@ for (const { mode, baseURL } of MODES) {
     let carol: UserPage;
 
     test.beforeEach(async () => {
-      [alice, bob, carol] = await Promise.all([openUserPage('alice', '/', baseURL), openUserPage('bob', '/', baseURL), openUserPage('carol', '/', baseURL)]);
+      [alice, bob, carol] = await Promise.all([
+        openUserPage('alice', '/', baseURL),
+        openUserPage('bob', '/', baseURL),
+        openUserPage('carol', '/', baseURL),
+      ]);
       await Promise.all([login(alice), login(bob), login(carol)]);
       await Promise.all([expectRegistered(alice), expectRegistered(bob), expectRegistered(carol)]);
     });
@@ -36,10 +48,14 @@ for (const { mode, baseURL } of MODES) {
     test('hold one call, talk on another, click Conference: one conference, everyone hears everyone', async () => {
       const clicked = await mergeIntoConference(alice, bob, carol);
       await expect(connectedEntries(alice)).toHaveCount(3, { timeout: 3_000 });
-      console.log(`[${mode}] alice's roster showed three connected participants ${Date.now() - clicked} ms after the click`);
+      console.log(
+        `[${mode}] alice's roster showed three connected participants ${Date.now() - clicked} ms after the click`,
+      );
       for (const p of [bob, carol]) await expect(connectedEntries(p)).toHaveCount(3, { timeout: 5_000 });
       for (const p of [alice, bob, carol]) {
-        const entities = await connectedEntries(p).evaluateAll((els) => els.map((e) => e.getAttribute('data-entity')).sort());
+        const entities = await connectedEntries(p).evaluateAll((els) =>
+          els.map((e) => e.getAttribute('data-entity')).sort(),
+        );
         expect(entities).toEqual(['sip:alice@127.0.0.1', 'sip:bob@127.0.0.1', 'sip:carol@127.0.0.1']);
       }
 
@@ -79,11 +95,18 @@ test.describe('conference moderation by its creator', () => {
     await mergeIntoConference(alice, bob, carol);
     await expect(connectedEntries(alice)).toHaveCount(3, { timeout: 5_000 });
     // Only the creator sees Remove, and not on her own entry.
-    await expect(alice.page.locator('[data-testid="roster-entry"][data-entity="sip:alice@127.0.0.1"] [data-testid="remove-participant-button"]')).toHaveCount(0);
+    await expect(
+      alice.page.locator(
+        '[data-testid="roster-entry"][data-entity="sip:alice@127.0.0.1"] [data-testid="remove-participant-button"]',
+      ),
+    ).toHaveCount(0);
     await expect(connectedEntries(bob)).toHaveCount(3, { timeout: 5_000 });
     await expect(bob.page.getByTestId('remove-participant-button')).toHaveCount(0);
 
-    await alice.page.locator('[data-testid="roster-entry"][data-entity="sip:carol@127.0.0.1"]').getByTestId('remove-participant-button').click();
+    await alice.page
+      .locator('[data-testid="roster-entry"][data-entity="sip:carol@127.0.0.1"]')
+      .getByTestId('remove-participant-button')
+      .click();
     await expect(carol.page.getByTestId('phone')).toHaveAttribute('data-idle', 'true', { timeout: 5_000 });
     await expect(connectedEntries(alice)).toHaveCount(2, { timeout: 3_000 });
     await expect(connectedEntries(bob)).toHaveCount(2, { timeout: 3_000 });

@@ -10,12 +10,22 @@
 import { test, expect } from '../support/fixtures.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dial, expectRegistered, line, login, mergeIntoConference, openUserPage, type UserPage } from '../support/phone.ts';
+import {
+  dial,
+  expectRegistered,
+  line,
+  login,
+  mergeIntoConference,
+  openUserPage,
+  type UserPage,
+} from '../support/phone.ts';
 import { E2E_BASE_URL, E2E_DOMAIN } from '../support/env.ts';
 import { TONES, type UserName } from '../support/tones.ts';
 import { CAMERAS, has, openVideoUserPage, tileColours, untilPlayed } from '../support-page/video-user.ts';
 
-const SHOTS = process.env['E2E_SCREENSHOTS'] ? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'apps', 'web', 'screenshots') : null;
+const SHOTS = process.env['E2E_SCREENSHOTS']
+  ? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'apps', 'web', 'screenshots')
+  : null;
 const uri = (u: UserName) => `sip:${u}@${E2E_DOMAIN}`;
 
 async function shot(p: UserPage, name: string, width = 1100): Promise<void> {
@@ -27,14 +37,20 @@ async function shot(p: UserPage, name: string, width = 1100): Promise<void> {
 /** The admin API (HTTP Basic, as documented for curl): mute or unmute a participant by user. */
 async function moderate(conferenceUri: string, u: UserName, action: 'mute' | 'unmute'): Promise<void> {
   const headers = { Authorization: `Basic ${Buffer.from('admin:admin-secret').toString('base64')}` };
-  const list = (await (await fetch(`${E2E_BASE_URL}/api/conferences`, { headers })).json()) as { conferences?: { id: string; uri: string }[] } | { id: string; uri: string }[];
+  const list = (await (await fetch(`${E2E_BASE_URL}/api/conferences`, { headers })).json()) as
+    { conferences?: { id: string; uri: string }[] } | { id: string; uri: string }[];
   const conferences = Array.isArray(list) ? list : (list.conferences ?? []);
   const conf = conferences.find((c) => c.uri === conferenceUri);
   if (!conf) throw new Error(`conference ${conferenceUri} not in the admin API: ${JSON.stringify(list)}`);
-  const detail = (await (await fetch(`${E2E_BASE_URL}/api/conferences/${conf.id}`, { headers })).json()) as { participants: { id: string; entity: string }[] };
+  const detail = (await (await fetch(`${E2E_BASE_URL}/api/conferences/${conf.id}`, { headers })).json()) as {
+    participants: { id: string; entity: string }[];
+  };
   const participant = detail.participants.find((x) => x.entity === uri(u));
   if (!participant) throw new Error(`${u} not in ${JSON.stringify(detail.participants)}`);
-  const res = await fetch(`${E2E_BASE_URL}/api/conferences/${conf.id}/participants/${participant.id}/${action}`, { method: 'POST', headers });
+  const res = await fetch(`${E2E_BASE_URL}/api/conferences/${conf.id}/participants/${participant.id}/${action}`, {
+    method: 'POST',
+    headers,
+  });
   if (!res.ok) throw new Error(`${action} ${u}: ${res.status} ${await res.text()}`);
 }
 
@@ -51,7 +67,11 @@ test.describe('conference media in the page', () => {
 
   test('named tiles, per-listener volume and mute, join muted', async () => {
     test.setTimeout(240_000);
-    const [alice, bob, carol] = await Promise.all([openVideoUserPage('alice'), openVideoUserPage('bob'), openVideoUserPage('carol')]);
+    const [alice, bob, carol] = await Promise.all([
+      openVideoUserPage('alice'),
+      openVideoUserPage('bob'),
+      openVideoUserPage('carol'),
+    ]);
     pages.push(alice, bob, carol);
     await Promise.all([alice, bob, carol].map((p) => login(p)));
     await Promise.all([alice, bob, carol].map((p) => expectRegistered(p)));
@@ -59,7 +79,9 @@ test.describe('conference media in the page', () => {
 
     await mergeIntoConference(alice, bob, carol);
     for (const p of [alice, bob, carol]) {
-      await expect(p.page.locator('[data-testid="roster-entry"][data-status="connected"]')).toHaveCount(3, { timeout: 15_000 });
+      await expect(p.page.locator('[data-testid="roster-entry"][data-status="connected"]')).toHaveCount(3, {
+        timeout: 15_000,
+      });
     }
 
     // 1. Every page: two live remote tiles, each named after the participant whose colour it shows.
@@ -69,10 +91,15 @@ test.describe('conference media in the page', () => {
       const remoteTiles = p.page.locator('[data-testid="video-tile"][data-local="false"]');
       await expect(remoteTiles).toHaveCount(2, { timeout: 20_000 });
       await expect
-        .poll(async () => (await tileColours(p.page)).map((t) => `${t.party}=${t.colour}`).sort(), { timeout: 20_000, message: `${me}'s tiles` })
+        .poll(async () => (await tileColours(p.page)).map((t) => `${t.party}=${t.colour}`).sort(), {
+          timeout: 20_000,
+          message: `${me}'s tiles`,
+        })
         .toEqual(others.map((u) => `${uri(u)}=${CAMERAS[u]}`).sort());
       for (const u of others) {
-        await expect(p.page.locator(`[data-testid="video-tile"][data-party="${uri(u)}"]`)).toContainText(new RegExp(u, 'i'));
+        await expect(p.page.locator(`[data-testid="video-tile"][data-party="${uri(u)}"]`)).toContainText(
+          new RegExp(u, 'i'),
+        );
         // Their voice is mapped to them too (per-participant playback).
         await expect(p.page.locator(`[data-testid="remote-audio"][data-participant="${uri(u)}"]`)).toHaveCount(1);
       }
@@ -97,7 +124,11 @@ test.describe('conference media in the page', () => {
     await bobVolume.focus();
     await bobVolume.press('Home');
     await expect(bobVolume).toHaveValue('0');
-    let peaks = await untilPlayed(alice, 'alice stops hearing bob (volume 0) but hears carol', (t) => !has(t, TONES.bob) && has(t, TONES.carol));
+    let peaks = await untilPlayed(
+      alice,
+      'alice stops hearing bob (volume 0) but hears carol',
+      (t) => !has(t, TONES.bob) && has(t, TONES.carol),
+    );
     console.log(`alice, bob at volume 0: [${peaks.join(', ')}]`);
     peaks = await untilPlayed(carol, 'carol still hears bob', (t) => has(t, TONES.bob));
     console.log(`carol meanwhile: [${peaks.join(', ')}]`);
@@ -110,7 +141,11 @@ test.describe('conference media in the page', () => {
     await muteCarol.click();
     await expect(muteCarol).toHaveAttribute('aria-pressed', 'true');
     await shot(alice, 'conference-listener-controls-desktop');
-    peaks = await untilPlayed(alice, 'alice stops hearing carol (muted for her)', (t) => !has(t, TONES.carol) && has(t, TONES.bob));
+    peaks = await untilPlayed(
+      alice,
+      'alice stops hearing carol (muted for her)',
+      (t) => !has(t, TONES.carol) && has(t, TONES.bob),
+    );
     console.log(`alice, carol muted locally: [${peaks.join(', ')}]`);
     peaks = await untilPlayed(bob, 'bob still hears carol', (t) => has(t, TONES.carol));
     console.log(`bob meanwhile: [${peaks.join(', ')}]`);
@@ -123,13 +158,21 @@ test.describe('conference media in the page', () => {
     const conferenceUri = await alice.page.getByTestId('conference').getAttribute('data-uri');
     expect(conferenceUri).toMatch(/^sip:conf-/);
     await moderate(conferenceUri!, 'bob', 'mute');
-    await expect(bob.page.getByTestId('moderator-mute-notice')).toHaveAttribute('data-state', 'muted', { timeout: 10_000 });
+    await expect(bob.page.getByTestId('moderator-mute-notice')).toHaveAttribute('data-state', 'muted', {
+      timeout: 10_000,
+    });
     await expect(entry(alice, 'bob')).toHaveAttribute('data-status', 'muted-via-focus');
     await expect(entry(carol, 'bob')).toHaveAttribute('data-muted-by-focus', 'true');
     await shot(bob, 'conference-muted-by-moderator-desktop');
-    await untilPlayed(alice, 'alice no longer hears bob (muted by the moderator)', (t) => !has(t, TONES.bob) && has(t, TONES.carol));
+    await untilPlayed(
+      alice,
+      'alice no longer hears bob (muted by the moderator)',
+      (t) => !has(t, TONES.bob) && has(t, TONES.carol),
+    );
     await moderate(conferenceUri!, 'bob', 'unmute');
-    await expect(bob.page.getByTestId('moderator-mute-notice')).toHaveAttribute('data-state', 'unmuted', { timeout: 10_000 });
+    await expect(bob.page.getByTestId('moderator-mute-notice')).toHaveAttribute('data-state', 'unmuted', {
+      timeout: 10_000,
+    });
     await expect(entry(alice, 'bob')).toHaveAttribute('data-status', 'connected');
 
     // 3b. carol leaves; dave joins the conference muted (dialling its URI): nobody hears him until he unmutes.
@@ -155,7 +198,8 @@ test.describe('conference media in the page', () => {
     }
     await daveLine.getByTestId('mute-button').click();
     await expect(daveLine).toHaveAttribute('data-muted', 'false');
-    for (const p of [alice, bob]) await untilPlayed(p, `${p.user} hears dave after he unmuted`, (t) => has(t, TONES.dave));
+    for (const p of [alice, bob])
+      await untilPlayed(p, `${p.user} hears dave after he unmuted`, (t) => has(t, TONES.dave));
   });
 
   test('1:1 call: the other party holding is shown as "on hold by <party>" and cleared on resume', async () => {

@@ -37,8 +37,13 @@ test('the WebSocket drops mid-call: the page reconnects, the call survives and s
   await expectHears(bob, TONES.alice);
 
   // Cut the connection (both directions, as a network failure would).
-  await pageSides.at(-1)!.close({ code: 1006, reason: 'network lost' }).catch(() => undefined);
-  await expect(bob.page.getByTestId('registration-status')).toContainText(/reconnect|connection lost/i, { timeout: 10_000 });
+  await pageSides
+    .at(-1)!
+    .close({ code: 1006, reason: 'network lost' })
+    .catch(() => undefined);
+  await expect(bob.page.getByTestId('registration-status')).toContainText(/reconnect|connection lost/i, {
+    timeout: 10_000,
+  });
   // JsSIP reconnects by itself; the page re-registers on the new connection.
   await expect(bob.page.getByTestId('registration-status')).toContainText(/\bregistered\b/i, { timeout: 20_000 });
   expect(connections).toBeGreaterThanOrEqual(2);

@@ -7,13 +7,25 @@
  * once the server is fixed; then drop the marker.
  */
 import { test, expect } from '../support/fixtures.ts';
-import { dial, expectHears, expectRegistered, hasTone, line, login, openUserPage, receivedTones, type UserPage } from '../support/phone.ts';
+import {
+  dial,
+  expectHears,
+  expectRegistered,
+  hasTone,
+  line,
+  login,
+  openUserPage,
+  receivedTones,
+  type UserPage,
+} from '../support/phone.ts';
 import { TONES } from '../support/tones.ts';
 
 /** The page's debugging handle (apps/web README: window.conclave.phone), as far as these tests use it. */
 interface DebugPhone {
   getSnapshot(): { lines: readonly { id: string }[] };
-  debugLine(id: string): { session: { connection: RTCPeerConnection; sendDTMF(tones: string, options: object): void } } | undefined;
+  debugLine(
+    id: string,
+  ): { session: { connection: RTCPeerConnection; sendDTMF(tones: string, options: object): void } } | undefined;
 }
 declare global {
   interface Window {
@@ -56,7 +68,10 @@ test.describe('DTMF keypad', () => {
       const phone = window.conclave!.phone;
       const pc = phone.debugLine(phone.getSnapshot().lines[0]!.id)!.session.connection;
       const sender = pc.getSenders().find((s) => s.track?.kind === 'audio');
-      return { canInsert: sender?.dtmf?.canInsertDTMF === true, events: (pc.currentRemoteDescription?.sdp.match(/telephone-event\/\d+/g) ?? []).length };
+      return {
+        canInsert: sender?.dtmf?.canInsertDTMF === true,
+        events: (pc.currentRemoteDescription?.sdp.match(/telephone-event\/\d+/g) ?? []).length,
+      };
     });
     expect(negotiated.canInsert).toBe(true);
     expect(negotiated.events).toBeGreaterThan(0);
@@ -86,7 +101,10 @@ test.describe('DTMF keypad', () => {
   });
 
   test('bob hears the DTMF alice sends', async () => {
-    test.fail(true, 'mediasoup consumers forward only media codecs (Consumer::supportedCodecPayloadTypes skips telephone-event), so RFC 4733 packets from alice never reach bob');
+    test.fail(
+      true,
+      'mediasoup consumers forward only media codecs (Consumer::supportedCodecPayloadTypes skips telephone-event), so RFC 4733 packets from alice never reach bob',
+    );
     await answeredCall(alice, bob);
     await expectHears(bob, TONES.alice);
     // Bob listens from just before alice sends a 1 s "1" through the same JsSIP call the keypad makes.
@@ -94,13 +112,17 @@ test.describe('DTMF keypad', () => {
     await alice.page.waitForTimeout(200);
     await alice.page.evaluate(() => {
       const phone = window.conclave!.phone;
-      phone.debugLine(phone.getSnapshot().lines[0]!.id)!.session.sendDTMF('1', { transportType: 'RFC2833', duration: 1000 });
+      phone
+        .debugLine(phone.getSnapshot().lines[0]!.id)!
+        .session.sendDTMF('1', { transportType: 'RFC2833', duration: 1000 });
     });
     const { low, high } = await listening;
     // Chromium's jitter buffer plays received telephone-events out as the tone pair: both frequencies
     // rise well above what was there before (browser to browser: +22 and +48 dB).
     expect(low.peak - low.before, `697 Hz: ${low.before.toFixed(0)} → ${low.peak.toFixed(0)} dB`).toBeGreaterThan(12);
-    expect(high.peak - high.before, `1209 Hz: ${high.before.toFixed(0)} → ${high.peak.toFixed(0)} dB`).toBeGreaterThan(12);
+    expect(high.peak - high.before, `1209 Hz: ${high.before.toFixed(0)} → ${high.peak.toFixed(0)} dB`).toBeGreaterThan(
+      12,
+    );
   });
 });
 
@@ -109,36 +131,45 @@ test.describe('DTMF keypad', () => {
  * (before the tone) and the peak afterwards, over `ms`. No smoothing, a look every 40 ms: Chromium
  * plays a received event out loudly at its start.
  */
-async function dtmfLevels(p: UserPage, ms: number): Promise<{ low: { before: number; peak: number }; high: { before: number; peak: number } }> {
-  return p.page.evaluate(async ({ duration, freqs }) => {
-    const ctx = new AudioContext();
-    await ctx.resume();
-    const an = ctx.createAnalyser();
-    an.fftSize = 8192;
-    an.smoothingTimeConstant = 0;
-    for (const el of document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')) {
-      if (el.srcObject instanceof MediaStream) ctx.createMediaStreamSource(el.srcObject).connect(an);
-    }
-    const d = new Float32Array(an.frequencyBinCount);
-    const at = (f: number) => {
-      const i = Math.round((f * 8192) / ctx.sampleRate);
-      return Math.max(d[i - 1]!, d[i]!, d[i + 1]!);
-    };
-    const low = { before: -200, peak: -200 };
-    const high = { before: -200, peak: -200 };
-    const start = performance.now();
-    while (performance.now() - start < duration) {
-      await new Promise((r) => setTimeout(r, 40));
-      an.getFloatFrequencyData(d);
-      const early = performance.now() - start < 200;
-      for (const [o, f] of [[low, freqs[0]], [high, freqs[1]]] as const) {
-        if (early) o.before = Math.max(o.before, at(f));
-        else o.peak = Math.max(o.peak, at(f));
+async function dtmfLevels(
+  p: UserPage,
+  ms: number,
+): Promise<{ low: { before: number; peak: number }; high: { before: number; peak: number } }> {
+  return p.page.evaluate(
+    async ({ duration, freqs }) => {
+      const ctx = new AudioContext();
+      await ctx.resume();
+      const an = ctx.createAnalyser();
+      an.fftSize = 8192;
+      an.smoothingTimeConstant = 0;
+      for (const el of document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')) {
+        if (el.srcObject instanceof MediaStream) ctx.createMediaStreamSource(el.srcObject).connect(an);
       }
-    }
-    await ctx.close();
-    return { low, high };
-  }, { duration: ms, freqs: DTMF_1 });
+      const d = new Float32Array(an.frequencyBinCount);
+      const at = (f: number) => {
+        const i = Math.round((f * 8192) / ctx.sampleRate);
+        return Math.max(d[i - 1]!, d[i]!, d[i + 1]!);
+      };
+      const low = { before: -200, peak: -200 };
+      const high = { before: -200, peak: -200 };
+      const start = performance.now();
+      while (performance.now() - start < duration) {
+        await new Promise((r) => setTimeout(r, 40));
+        an.getFloatFrequencyData(d);
+        const early = performance.now() - start < 200;
+        for (const [o, f] of [
+          [low, freqs[0]],
+          [high, freqs[1]],
+        ] as const) {
+          if (early) o.before = Math.max(o.before, at(f));
+          else o.peak = Math.max(o.peak, at(f));
+        }
+      }
+      await ctx.close();
+      return { low, high };
+    },
+    { duration: ms, freqs: DTMF_1 },
+  );
 }
 
 test.describe('blind transfer', () => {

@@ -10,7 +10,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../packages/log/src/index.ts';
-import { KamailioEdge, NodeMembership, RedisServerProcess, connectRedis, writeEdgeTables } from '../../packages/cluster/src/index.ts';
+import {
+  KamailioEdge,
+  NodeMembership,
+  RedisServerProcess,
+  connectRedis,
+  writeEdgeTables,
+} from '../../packages/cluster/src/index.ts';
 
 const HELP = `npm run cluster -- [options]
 
@@ -46,7 +52,8 @@ function parseArgs(argv: string[]): { nodes: number; config?: string; cleanup: b
     } else if (a === '--cleanup') out.cleanup = true;
     else if (a === '--nodes') {
       out.nodes = Number(argv[++i]);
-      if (!Number.isInteger(out.nodes) || out.nodes < 1 || out.nodes > 50) fail(`--nodes must be an integer from 1 to 50, got ${argv[i]}`);
+      if (!Number.isInteger(out.nodes) || out.nodes < 1 || out.nodes > 50)
+        fail(`--nodes must be an integer from 1 to 50, got ${argv[i]}`);
     } else if (a === '--config') out.config = argv[++i] ?? fail('--config needs a file');
     else fail(`unknown option ${a} (see --help)`);
   }
@@ -105,10 +112,13 @@ function createNetwork(n: number): void {
 /** The web page and admin API on 127.0.0.1:8080, proxied to one node's HTTP server (SSE included). */
 function startWebProxy(target: { host: string; port: number }): Promise<ReturnType<typeof createServer>> {
   const server = createServer((req, res) => {
-    const upstream = httpRequest({ host: target.host, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = httpRequest(
+      { host: target.host, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.on('error', (err) => {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end(`node ${target.host} unreachable: ${err.message}\n`);
@@ -123,8 +133,15 @@ function startWebProxy(target: { host: string; port: number }): Promise<ReturnTy
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  if (process.getuid?.() !== 0) fail('needs root: it creates network namespaces, veth pairs and a bridge (run it as root, e.g. sudo npm run cluster)');
-  for (const [cmd, arg] of [['ip', '-V'], ['kamailio', '-v'], ['redis-server', '--version']] as const) {
+  if (process.getuid?.() !== 0)
+    fail(
+      'needs root: it creates network namespaces, veth pairs and a bridge (run it as root, e.g. sudo npm run cluster)',
+    );
+  for (const [cmd, arg] of [
+    ['ip', '-V'],
+    ['kamailio', '-v'],
+    ['redis-server', '--version'],
+  ] as const) {
     try {
       execFileSync(cmd, [arg], { stdio: 'ignore' });
     } catch {
@@ -137,7 +154,8 @@ async function main(): Promise<void> {
     return;
   }
   const base = args.config ? (JSON.parse(readFileSync(args.config, 'utf8')) as Record<string, unknown>) : {};
-  const users = (base['users'] as Array<{ name: string; password: string }> | undefined) ??
+  const users =
+    (base['users'] as Array<{ name: string; password: string }> | undefined) ??
     ['alice', 'bob', 'carol', 'dave', 'erin'].map((name) => ({ name, password: `${name}-secret` }));
   const domain = (base['domain'] as string | undefined) ?? '127.0.0.1';
 
@@ -153,11 +171,16 @@ async function main(): Promise<void> {
     stopping = true;
     process.stdout.write('\ncluster: stopping\n');
     for (const m of memberships) await m.close();
-    await Promise.all(children.map((c) => new Promise<void>((ok) => {
-      if (c.exitCode !== null || c.signalCode !== null) return ok();
-      c.once('exit', () => ok());
-      c.kill('SIGTERM');
-    })));
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((ok) => {
+            if (c.exitCode !== null || c.signalCode !== null) return ok();
+            c.once('exit', () => ok());
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
     web?.close();
     await edge?.close();
     await redisServer?.close();
@@ -174,8 +197,19 @@ async function main(): Promise<void> {
     const redis = await connectRedis({ url: redisServer.url! }, log);
     await writeEdgeTables(redis, users, domain);
     const nodeUris = Array.from({ length: args.nodes }, (_, k) => `sip:${nodeIp(k + 1)}:5060;transport=tcp`);
-    edge = await KamailioEdge.start({ log, edgeIp: '127.0.0.1', sipPort: 5060, wsPort: 8088, nodeNetIp: EDGE_NET_IP, domain, redisUrl: redisServer.url!, nodes: nodeUris });
-    process.stdout.write(`edge (Kamailio)   pid ${edge.pid}  udp/tcp 127.0.0.1:5060, ws 127.0.0.1:8088, nodes side ${EDGE_NET_IP}:5060\n`);
+    edge = await KamailioEdge.start({
+      log,
+      edgeIp: '127.0.0.1',
+      sipPort: 5060,
+      wsPort: 8088,
+      nodeNetIp: EDGE_NET_IP,
+      domain,
+      redisUrl: redisServer.url!,
+      nodes: nodeUris,
+    });
+    process.stdout.write(
+      `edge (Kamailio)   pid ${edge.pid}  udp/tcp 127.0.0.1:5060, ws 127.0.0.1:8088, nodes side ${EDGE_NET_IP}:5060\n`,
+    );
     process.stdout.write(`redis-server      pid ${redisServer.pid}  ${redisServer.url}\n`);
 
     for (let i = 1; i <= args.nodes; i++) {
@@ -186,25 +220,40 @@ async function main(): Promise<void> {
         sip: { host: addr, udpPort: 5060, tcpPort: 5060, wsPort: 8088 },
         http: { host: addr, port: 8080 },
         media: { ...((base['media'] as object | undefined) ?? {}), listenIp: addr, announcedAddress: null },
-        drachtio: { ...((base['drachtio'] as object | undefined) ?? {}), embedded: true, host: '127.0.0.1', port: 9022 },
+        drachtio: {
+          ...((base['drachtio'] as object | undefined) ?? {}),
+          embedded: true,
+          host: '127.0.0.1',
+          port: 9022,
+        },
       };
       const file = join(dir, `node-${i}.json`);
       writeFileSync(file, JSON.stringify(config, null, 2));
-      const child = spawn('ip', ['netns', 'exec', nsName(i), process.execPath, join(ROOT, 'apps/conclave/src/main.ts'), '--config', file], {
-        cwd: ROOT,
-        stdio: ['ignore', 'inherit', 'inherit'],
-        env: { ...process.env, CONCLAVE_NODE_ID: `node-${i}` },
-      });
+      const child = spawn(
+        'ip',
+        ['netns', 'exec', nsName(i), process.execPath, join(ROOT, 'apps/conclave/src/main.ts'), '--config', file],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'inherit', 'inherit'],
+          env: { ...process.env, CONCLAVE_NODE_ID: `node-${i}` },
+        },
+      );
       children.push(child);
       child.once('exit', (code, signal) => {
         process.stdout.write(`cluster: node ${i} (${addr}, pid ${child.pid}) exited (${code ?? signal})\n`);
         void memberships[i - 1]?.close();
       });
       // Until the focus registers itself, the supervisor keeps each node's record alive while its process lives.
-      const m = new NodeMembership({ redis, node: { id: `node-${i}`, sip: nodeUris[i - 1]!, http: `http://${addr}:8080` }, log });
+      const m = new NodeMembership({
+        redis,
+        node: { id: `node-${i}`, sip: nodeUris[i - 1]!, http: `http://${addr}:8080` },
+        log,
+      });
       await m.start();
       memberships.push(m);
-      process.stdout.write(`node ${i}            pid ${child.pid}  netns ${nsName(i)}  sip ${addr}:5060 (udp/tcp)  http http://${addr}:8080  media ${addr}\n`);
+      process.stdout.write(
+        `node ${i}            pid ${child.pid}  netns ${nsName(i)}  sip ${addr}:5060 (udp/tcp)  http http://${addr}:8080  media ${addr}\n`,
+      );
     }
     web = await startWebProxy({ host: nodeIp(1), port: 8080 });
     process.stdout.write('web page          http://127.0.0.1:8080/ (proxied to node 1)\nCtrl-C stops everything.\n');

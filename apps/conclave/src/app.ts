@@ -17,7 +17,11 @@ const WEB_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../web/dis
 /** Where a running Conclave listens, as bound (ports configured as 0 are the ones the kernel picked). */
 export interface BoundAddresses {
   http: { host: string; port: number };
-  sip: { udp?: { host: string; port: number }; tcp?: { host: string; port: number }; ws?: { host: string; port: number } };
+  sip: {
+    udp?: { host: string; port: number };
+    tcp?: { host: string; port: number };
+    ws?: { host: string; port: number };
+  };
   drachtio: { host: string; port: number };
   media: { rtcMinPort: number; rtcMaxPort: number };
 }
@@ -45,7 +49,9 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
   // Last line of defence: a stray rejection or exception in one call's handling is logged loudly and
   // must not take every other call down with the process.
   process.on('unhandledRejection', (reason) => {
-    log.error('unhandled promise rejection (bug)', { error: reason instanceof Error ? reason.stack ?? reason.message : String(reason) });
+    log.error('unhandled promise rejection (bug)', {
+      error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason),
+    });
   });
   process.on('uncaughtException', (err) => {
     log.error('uncaught exception (bug)', { error: err.stack ?? err.message });
@@ -70,7 +76,10 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
     const lines: string[] = [];
     let sipStats: (() => SipServerStats) | undefined;
     // What the focus and the page must use: the bound ports (a configured 0 is picked by the kernel).
-    let bound: Pick<BoundAddresses, 'sip' | 'drachtio'> = { sip: {}, drachtio: { host: config.drachtio.host, port: config.drachtio.port } };
+    let bound: Pick<BoundAddresses, 'sip' | 'drachtio'> = {
+      sip: {},
+      drachtio: { host: config.drachtio.host, port: config.drachtio.port },
+    };
     if (config.drachtio.embedded) {
       const sip = new SipServer({
         listen: {
@@ -88,7 +97,10 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
       if (a.tcp) lines.push(`SIP over TCP         sip:${a.tcp.host}:${a.tcp.port};transport=tcp`);
       if (a.ws) lines.push(`SIP over WebSocket   ws://${a.ws.host}:${a.ws.port}`);
       lines.push(`drachtio control     ${a.control.host}:${a.control.port} (embedded server)`);
-      bound = { sip: { ...(a.udp ? { udp: a.udp } : {}), ...(a.tcp ? { tcp: a.tcp } : {}), ...(a.ws ? { ws: a.ws } : {}) }, drachtio: a.control };
+      bound = {
+        sip: { ...(a.udp ? { udp: a.udp } : {}), ...(a.tcp ? { tcp: a.tcp } : {}), ...(a.ws ? { ws: a.ws } : {}) },
+        drachtio: a.control,
+      };
     } else {
       lines.push(`drachtio control     ${config.drachtio.host}:${config.drachtio.port} (external drachtio-server)`);
     }
@@ -99,7 +111,10 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
       users: config.users,
       admins: config.admins,
       media,
-      conference: { ...config.conference, conferenceHost: conferenceHostFor(config.domain, bound.sip.udp?.port ?? config.sip.udpPort) },
+      conference: {
+        ...config.conference,
+        conferenceHost: conferenceHostFor(config.domain, bound.sip.udp?.port ?? config.sip.udpPort),
+      },
       sessionTimer: { expires: config.sip.sessionExpires, minSE: config.sip.minSessionExpires },
       ringTimeoutMs: config.sip.ringTimeout * 1000,
       logger: log.child('focus'),
@@ -124,7 +139,12 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
       host: config.http.host,
       port: config.http.port,
       root: WEB_ROOT,
-      pageConfig: { wsUri, domain: config.domain, conferenceFactoryUri: `sip:${config.conference.factoryUser}@${config.domain}`, adminApi: '/api' },
+      pageConfig: {
+        wsUri,
+        domain: config.domain,
+        conferenceFactoryUri: `sip:${config.conference.factoryUser}@${config.domain}`,
+        adminApi: '/api',
+      },
       routes: [metrics.handle, (req, res) => admin.handle(req, res)],
       logger: log.child('web'),
     });
@@ -135,14 +155,21 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
     // before mediasoup's own SIGTERM/SIGINT handler closes the workers under the calls.
     stoppers.push(() => focus.stop());
     lines.unshift(`Web page             http://${w.host}:${w.port}/`);
-    lines.push(`mediasoup            ${media.workerPids.length} worker(s), RTC ports ${config.media.rtcMinPort}-${config.media.rtcMaxPort} on ${config.media.listenIp}`);
-    lines.push(`SIP domain           ${config.domain}  (conference factory sip:${config.conference.factoryUser}@${config.domain})`);
+    lines.push(
+      `mediasoup            ${media.workerPids.length} worker(s), RTC ports ${config.media.rtcMinPort}-${config.media.rtcMaxPort} on ${config.media.listenIp}`,
+    );
+    lines.push(
+      `SIP domain           ${config.domain}  (conference factory sip:${config.conference.factoryUser}@${config.domain})`,
+    );
     process.stdout.write(`\nConclave is running:\n  ${lines.join('\n  ')}\nPress Ctrl-C to stop.\n\n`);
-    return { http: { host: w.host, port: w.port }, ...bound, media: { rtcMinPort: config.media.rtcMinPort, rtcMaxPort: config.media.rtcMaxPort } };
+    return {
+      http: { host: w.host, port: w.port },
+      ...bound,
+      media: { rtcMinPort: config.media.rtcMinPort, rtcMaxPort: config.media.rtcMaxPort },
+    };
   } catch (err) {
     log.error('start-up failed', { error: (err as Error).message });
     await stop('start-up failure', 1);
     return undefined;
   }
 }
-

@@ -72,10 +72,27 @@ const DEFAULT_USER_NAMES = ['alice', 'bob', 'carol', 'dave', 'erin'];
 export function defaultConfig(): ConclaveConfig {
   return {
     domain: '127.0.0.1',
-    sip: { host: '127.0.0.1', udpPort: 5060, tcpPort: 5060, wsPort: 8088, sessionExpires: 600, minSessionExpires: 90, ringTimeout: 60 },
+    sip: {
+      host: '127.0.0.1',
+      udpPort: 5060,
+      tcpPort: 5060,
+      wsPort: 8088,
+      sessionExpires: 600,
+      minSessionExpires: 90,
+      ringTimeout: 60,
+    },
     drachtio: { embedded: true, host: '127.0.0.1', port: 9022, secret: 'cymru' },
     http: { host: '127.0.0.1', port: 8080 },
-    media: { workers: 0, listenIp: '127.0.0.1', announcedAddress: null, rtcMinPort: 40000, rtcMaxPort: 49999, speakerDetection: true, iceConsentTimeout: 12, plainRtpTimeout: 15 },
+    media: {
+      workers: 0,
+      listenIp: '127.0.0.1',
+      announcedAddress: null,
+      rtcMinPort: 40000,
+      rtcMaxPort: 49999,
+      speakerDetection: true,
+      iceConsentTimeout: 12,
+      plainRtpTimeout: 15,
+    },
     users: DEFAULT_USER_NAMES.map((name) => ({
       name,
       password: `${name}-secret`,
@@ -104,7 +121,8 @@ function merge(base: Json, patch: Json, path: string): Json {
       if (!Array.isArray(value)) throw new ConfigError(`"${where}" must be an array`);
       out[key] = value;
     } else if (current !== null && typeof current === 'object') {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`"${where}" must be an object`);
+      if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw new ConfigError(`"${where}" must be an object`);
       out[key] = merge(current as Json, value as Json, where);
     } else if (current === null) {
       if (value !== null && typeof value !== 'string') throw new ConfigError(`"${where}" must be a string or null`);
@@ -126,7 +144,8 @@ export function loadConfig(file: string | undefined): ConclaveConfig {
   } catch (err) {
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a JSON object`);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ConfigError(`config file ${file} must hold a JSON object`);
   return validateConfig(merge(base as unknown as Json, parsed as Json, '') as unknown as ConclaveConfig);
 }
 
@@ -136,46 +155,69 @@ function isLoopback(host: string): boolean {
 
 export function validateConfig(config: ConclaveConfig): ConclaveConfig {
   const ports: Array<[string, number]> = [
-    ['sip.udpPort', config.sip.udpPort], ['sip.tcpPort', config.sip.tcpPort], ['sip.wsPort', config.sip.wsPort],
-    ['drachtio.port', config.drachtio.port], ['http.port', config.http.port],
-    ['media.rtcMinPort', config.media.rtcMinPort], ['media.rtcMaxPort', config.media.rtcMaxPort],
+    ['sip.udpPort', config.sip.udpPort],
+    ['sip.tcpPort', config.sip.tcpPort],
+    ['sip.wsPort', config.sip.wsPort],
+    ['drachtio.port', config.drachtio.port],
+    ['http.port', config.http.port],
+    ['media.rtcMinPort', config.media.rtcMinPort],
+    ['media.rtcMaxPort', config.media.rtcMaxPort],
   ];
   for (const [name, port] of ports) {
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`"${name}" must be a port number (0-65535), got ${port}`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new ConfigError(`"${name}" must be a port number (0-65535), got ${port}`);
   }
   if (!Number.isInteger(config.sip.minSessionExpires) || config.sip.minSessionExpires < 90) {
-    throw new ConfigError(`"sip.minSessionExpires" must be an integer of at least 90 (RFC 4028), got ${config.sip.minSessionExpires}`);
+    throw new ConfigError(
+      `"sip.minSessionExpires" must be an integer of at least 90 (RFC 4028), got ${config.sip.minSessionExpires}`,
+    );
   }
   if (!Number.isInteger(config.sip.ringTimeout) || config.sip.ringTimeout < 1) {
     throw new ConfigError(`"sip.ringTimeout" must be a positive integer (seconds), got ${config.sip.ringTimeout}`);
   }
   if (!Number.isInteger(config.sip.sessionExpires) || config.sip.sessionExpires < config.sip.minSessionExpires) {
-    throw new ConfigError(`"sip.sessionExpires" must be an integer not below "sip.minSessionExpires", got ${config.sip.sessionExpires}`);
+    throw new ConfigError(
+      `"sip.sessionExpires" must be an integer not below "sip.minSessionExpires", got ${config.sip.sessionExpires}`,
+    );
   }
   const ice = config.media.iceConsentTimeout;
   if (!Number.isInteger(ice) || (ice !== 0 && (ice < 10 || ice > 60))) {
-    throw new ConfigError(`"media.iceConsentTimeout" must be an integer from 10 to 60 seconds, or 0 to disable, got ${ice}`);
+    throw new ConfigError(
+      `"media.iceConsentTimeout" must be an integer from 10 to 60 seconds, or 0 to disable, got ${ice}`,
+    );
   }
   if (!Number.isInteger(config.media.plainRtpTimeout) || config.media.plainRtpTimeout < 0) {
-    throw new ConfigError(`"media.plainRtpTimeout" must be a whole number of seconds (0 disables), got ${config.media.plainRtpTimeout}`);
+    throw new ConfigError(
+      `"media.plainRtpTimeout" must be a whole number of seconds (0 disables), got ${config.media.plainRtpTimeout}`,
+    );
   }
-  if (config.media.rtcMinPort > config.media.rtcMaxPort) throw new ConfigError('"media.rtcMinPort" must not exceed "media.rtcMaxPort"');
+  if (config.media.rtcMinPort > config.media.rtcMaxPort)
+    throw new ConfigError('"media.rtcMinPort" must not exceed "media.rtcMaxPort"');
   if (!['intercept', 'pass-through'].includes(config.conference.referMode)) {
-    throw new ConfigError(`"conference.referMode" must be "intercept" or "pass-through", got "${config.conference.referMode}"`);
+    throw new ConfigError(
+      `"conference.referMode" must be "intercept" or "pass-through", got "${config.conference.referMode}"`,
+    );
   }
   const names = new Set<string>();
   for (const user of [...config.users, ...config.admins]) {
-    if (!user || typeof user.name !== 'string' || !/^[a-z0-9._-]{1,64}$/i.test(user.name)) throw new ConfigError(`invalid user name ${JSON.stringify(user?.name)}`);
-    if (typeof user.password !== 'string' || user.password.length < 8) throw new ConfigError(`user "${user.name}" needs a password of at least 8 characters`);
+    if (!user || typeof user.name !== 'string' || !/^[a-z0-9._-]{1,64}$/i.test(user.name))
+      throw new ConfigError(`invalid user name ${JSON.stringify(user?.name)}`);
+    if (typeof user.password !== 'string' || user.password.length < 8)
+      throw new ConfigError(`user "${user.name}" needs a password of at least 8 characters`);
     if (names.has(user.name)) throw new ConfigError(`user "${user.name}" is defined twice`);
-    if (user.name === config.conference.factoryUser) throw new ConfigError(`user "${user.name}" collides with the conference factory user`);
+    if (user.name === config.conference.factoryUser)
+      throw new ConfigError(`user "${user.name}" collides with the conference factory user`);
     names.add(user.name);
   }
   // The default credentials are public (they are in the README): refuse them anywhere but loopback.
-  const withDefaults = [...config.users, ...config.admins].filter((u) => u.password === `${u.name}-secret`).map((u) => u.name);
+  const withDefaults = [...config.users, ...config.admins]
+    .filter((u) => u.password === `${u.name}-secret`)
+    .map((u) => u.name);
   if (withDefaults.length > 0) {
     const listeners: Array<[string, string]> = [
-      ['sip.host', config.sip.host], ['http.host', config.http.host], ['media.listenIp', config.media.listenIp],
+      ['sip.host', config.sip.host],
+      ['http.host', config.http.host],
+      ['media.listenIp', config.media.listenIp],
       ['drachtio.host', config.drachtio.host],
     ];
     const exposed = listeners.filter(([, host]) => !isLoopback(host));

@@ -29,7 +29,12 @@ async function main(): Promise<number> {
   let args;
   try {
     args = parseArgs({
-      options: { config: { type: 'string', short: 'c' }, 'print-config': { type: 'boolean' }, 'ready-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        'print-config': { type: 'boolean' },
+        'ready-file': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
     }).values;
   } catch (err) {

@@ -39,7 +39,13 @@ function liveGauge(registry: Registry, name: string, help: string, read: () => n
 }
 
 /** A gauge with one label whose values are read at every scrape. */
-function liveLabelledGauge(registry: Registry, name: string, help: string, label: string, read: () => Record<string, number>): void {
+function liveLabelledGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: string,
+  read: () => Record<string, number>,
+): void {
   new Gauge({
     name,
     help,
@@ -64,7 +70,12 @@ export class Metrics {
     collectDefaultMetrics({ register: r, prefix: 'conclave_process_' });
 
     liveGauge(r, 'conclave_conferences', 'Live conferences.', () => focus().conferences);
-    liveGauge(r, 'conclave_participants', 'Participants of live conferences (connected or joining).', () => focus().participants);
+    liveGauge(
+      r,
+      'conclave_participants',
+      'Participants of live conferences (connected or joining).',
+      () => focus().participants,
+    );
     liveGauge(r, 'conclave_conference_members', 'Conference members holding a media dialog.', () => focus().members);
     liveGauge(r, 'conclave_calls', 'Two-party calls through the focus.', () => focus().calls);
     liveGauge(r, 'conclave_subscriptions', 'Conference event package subscriptions.', () => focus().subscriptions);
@@ -78,7 +89,9 @@ export class Metrics {
       liveGauge(r, 'conclave_sip_dialogs', 'SIP dialogs the embedded server keeps.', () => sip().dialogs);
       liveGauge(r, 'conclave_sip_pending_invites', 'INVITEs without a final response.', () => sip().pendingInvites);
       liveGauge(r, 'conclave_sip_proxy_operations', 'Proxy operations still forwarding.', () => sip().proxyOperations);
-      liveLabelledGauge(r, 'conclave_sip_connections', 'Connection-oriented SIP flows.', 'transport', () => ({ ...sip().connections }));
+      liveLabelledGauge(r, 'conclave_sip_connections', 'Connection-oriented SIP flows.', 'transport', () => ({
+        ...sip().connections,
+      }));
     }
 
     liveGauge(r, 'conclave_media_workers', 'mediasoup worker processes alive.', () => media().workers);
@@ -88,7 +101,12 @@ export class Metrics {
     liveGauge(r, 'conclave_media_consumers', 'mediasoup consumers.', () => media().consumers);
     liveGauge(r, 'conclave_media_rooms', 'Media rooms (calls and conferences).', () => media().rooms);
     liveGauge(r, 'conclave_media_legs', 'Media legs of open rooms.', () => media().legs);
-    liveGauge(r, 'conclave_media_mixer_processes', 'Mixer and transcoder processes alive (plain RTP legs).', () => media().mixerProcesses);
+    liveGauge(
+      r,
+      'conclave_media_mixer_processes',
+      'Mixer and transcoder processes alive (plain RTP legs).',
+      () => media().mixerProcesses,
+    );
   }
 
   /** Route handler for the web server: answers GET /metrics, leaves every other path alone. */
@@ -101,7 +119,9 @@ export class Metrics {
     }
     if (!this.authorized(req.socket.remoteAddress, req.headers.authorization)) {
       this.#log.warn('metrics refused: not an admin', { from: req.socket.remoteAddress });
-      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="conclave metrics"', 'Content-Type': 'text/plain' }).end('admin credentials required\n');
+      res
+        .writeHead(401, { 'WWW-Authenticate': 'Basic realm="conclave metrics"', 'Content-Type': 'text/plain' })
+        .end('admin credentials required\n');
       return true;
     }
     const body = await this.registry.metrics();

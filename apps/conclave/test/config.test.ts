@@ -16,9 +16,15 @@ function configFile(content: unknown): string {
 test('defaults: loopback listeners, five users and an admin, intercepting REFERs', () => {
   const c = loadConfig(undefined);
   assert.equal(c.domain, '127.0.0.1');
-  assert.deepEqual(c.users.map((u) => u.name), ['alice', 'bob', 'carol', 'dave', 'erin']);
+  assert.deepEqual(
+    c.users.map((u) => u.name),
+    ['alice', 'bob', 'carol', 'dave', 'erin'],
+  );
   assert.equal(c.users[0]!.password, 'alice-secret');
-  assert.deepEqual(c.admins.map((a) => [a.name, a.password]), [['admin', 'admin-secret']]);
+  assert.deepEqual(
+    c.admins.map((a) => [a.name, a.password]),
+    [['admin', 'admin-secret']],
+  );
   assert.equal(c.sip.wsPort, 8088);
   assert.equal(c.drachtio.port, 9022);
   assert.equal(c.http.port, 8080);
@@ -34,17 +40,25 @@ test('a partial file overrides only what it names', () => {
 });
 
 test('default users on a non-loopback listener refuse to start, saying why', () => {
-  assert.throws(() => loadConfig(configFile({ sip: { host: '0.0.0.0' } })), (err: Error) => {
-    assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /default users.*only accepted while every listener is on loopback.*sip\.host=0\.0\.0\.0/);
-    return true;
-  });
+  assert.throws(
+    () => loadConfig(configFile({ sip: { host: '0.0.0.0' } })),
+    (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(
+        err.message,
+        /default users.*only accepted while every listener is on loopback.*sip\.host=0\.0\.0\.0/,
+      );
+      return true;
+    },
+  );
   // With their own passwords the same binding is accepted.
-  const own = loadConfig(configFile({
-    sip: { host: '0.0.0.0' },
-    users: [{ name: 'alice', password: 'correct horse battery' }],
-    admins: [{ name: 'root', password: 'another long secret' }],
-  }));
+  const own = loadConfig(
+    configFile({
+      sip: { host: '0.0.0.0' },
+      users: [{ name: 'alice', password: 'correct horse battery' }],
+      admins: [{ name: 'root', password: 'another long secret' }],
+    }),
+  );
   assert.equal(own.sip.host, '0.0.0.0');
 });
 
@@ -62,7 +76,9 @@ test('the conclave command answers --help and refuses a bad config with its reas
   const help = execFileSync(process.execPath, [main, '--help'], { encoding: 'utf8' });
   assert.match(help, /Usage: conclave/);
   assert.match(help, /--config/);
-  const bad = spawnSync(process.execPath, [main, '--config', configFile({ http: { host: '192.0.2.1' } })], { encoding: 'utf8' });
+  const bad = spawnSync(process.execPath, [main, '--config', configFile({ http: { host: '192.0.2.1' } })], {
+    encoding: 'utf8',
+  });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /refusing to start/);
   const printed = spawnSync(process.execPath, [main, '--print-config'], { encoding: 'utf8' });

@@ -21,20 +21,31 @@ test('starts on its config, prints its addresses, and SIGTERM ends calls with BY
   const dir = mkdtempSync(join(tmpdir(), 'conclave-lifecycle-'));
   const config = join(dir, 'conclave.json');
   const readyFile = join(dir, 'ready.json');
-  writeFileSync(config, JSON.stringify({
-    sip: { udpPort: 0, tcpPort: 0, wsPort: 0 },
-    drachtio: { port: 0, secret: 'lifecycle' },
-    http: { port: 0 },
-    media: { workers: 1, rtcMinPort: 47000, rtcMaxPort: 47999 },
-  }));
-  const child = spawn(process.execPath, [join(import.meta.dirname, '../src/main.ts'), '--config', config, '--ready-file', readyFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  writeFileSync(
+    config,
+    JSON.stringify({
+      sip: { udpPort: 0, tcpPort: 0, wsPort: 0 },
+      drachtio: { port: 0, secret: 'lifecycle' },
+      http: { port: 0 },
+      media: { workers: 1, rtcMinPort: 47000, rtcMaxPort: 47999 },
+    }),
+  );
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, '../src/main.ts'), '--config', config, '--ready-file', readyFile],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    await waitFor(() => stdout.includes('Press Ctrl-C to stop.') && existsSync(readyFile), 30_000, () => `no start-up banner or ready file; stderr:\n${stderr}`);
+    await waitFor(
+      () => stdout.includes('Press Ctrl-C to stop.') && existsSync(readyFile),
+      30_000,
+      () => `no start-up banner or ready file; stderr:\n${stderr}`,
+    );
     const ready = JSON.parse(readFileSync(readyFile, 'utf8')) as Ready;
     for (const expected of [
       `Web page             http://127.0.0.1:${ready.http.port}/`,
@@ -43,10 +54,16 @@ test('starts on its config, prints its addresses, and SIGTERM ends calls with BY
       `SIP over WebSocket   ws://127.0.0.1:${ready.sip.ws.port}`,
       `drachtio control     127.0.0.1:${ready.drachtio.port} (embedded server)`,
       'mediasoup            1 worker(s)',
-    ]) assert.ok(stdout.includes(expected), `banner lacks "${expected}":\n${stdout}`);
+    ])
+      assert.ok(stdout.includes(expected), `banner lacks "${expected}":\n${stdout}`);
 
     const pageConfig = await (await fetch(`http://127.0.0.1:${ready.http.port}/config.json`)).json();
-    assert.deepEqual(pageConfig, { wsUri: `ws://127.0.0.1:${ready.sip.ws.port}`, domain: '127.0.0.1', conferenceFactoryUri: 'sip:conference@127.0.0.1', adminApi: '/api' });
+    assert.deepEqual(pageConfig, {
+      wsUri: `ws://127.0.0.1:${ready.sip.ws.port}`,
+      domain: '127.0.0.1',
+      conferenceFactoryUri: 'sip:conference@127.0.0.1',
+      adminApi: '/api',
+    });
 
     // A call between two SIP user agents through the running product.
     const server = { host: '127.0.0.1', port: ready.sip.udp.port };
@@ -55,7 +72,8 @@ test('starts on its config, prints its addresses, and SIGTERM ends calls with BY
     try {
       assert.equal((await bob.register()).final.status, 200);
       bob.on('request', (incoming) => {
-        if (incoming.request.method === 'INVITE' && !bob.dialogs.has(incoming.request.callId)) bob.acceptInvite(incoming, answerFor(incoming.request.body.toString()));
+        if (incoming.request.method === 'INVITE' && !bob.dialogs.has(incoming.request.callId))
+          bob.acceptInvite(incoming, answerFor(incoming.request.body.toString()));
         else incoming.respond(200);
       });
       const call = await alice.invite('sip:bob@127.0.0.1', webrtcLikeOffer());
@@ -64,7 +82,10 @@ test('starts on its config, prints its addresses, and SIGTERM ends calls with BY
       const bobBye = new Promise((ok) => [...bob.dialogs.values()][0]!.once('bye', ok));
 
       child.kill('SIGTERM');
-      await Promise.race([Promise.all([aliceBye, bobBye]), timeout(5000, () => `BYE on both legs after SIGTERM; stderr:\n${stderr}`)]);
+      await Promise.race([
+        Promise.all([aliceBye, bobBye]),
+        timeout(5000, () => `BYE on both legs after SIGTERM; stderr:\n${stderr}`),
+      ]);
       const code = await Promise.race([exited, timeout(10_000, 'exit after SIGTERM')]);
       assert.equal(code, 0);
       assert.match(stderr, /stopping signal=SIGTERM/);
@@ -87,5 +108,7 @@ async function waitFor(predicate: () => boolean, ms: number, why: () => string):
 }
 
 function timeout(ms: number, what: string | (() => string)): Promise<never> {
-  return new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out: ${typeof what === 'string' ? what : what()}`)), ms).unref());
+  return new Promise((_, reject) =>
+    setTimeout(() => reject(new Error(`timed out: ${typeof what === 'string' ? what : what()}`)), ms).unref(),
+  );
 }

@@ -52,7 +52,15 @@ async function scrape(): Promise<Map<string, number>> {
 
 test('counts rise with a call and a conference and return to their baseline', async () => {
   const baseline = await scrape();
-  for (const name of ['conclave_conferences', 'conclave_calls', 'conclave_sip_dialogs', 'conclave_media_workers', 'conclave_media_transports', 'conclave_media_consumers', 'conclave_media_mixer_processes']) {
+  for (const name of [
+    'conclave_conferences',
+    'conclave_calls',
+    'conclave_sip_dialogs',
+    'conclave_media_workers',
+    'conclave_media_transports',
+    'conclave_media_consumers',
+    'conclave_media_mixer_processes',
+  ]) {
     assert.ok(baseline.has(name), `${name} is exported`);
   }
   assert.equal(baseline.get('conclave_media_workers'), 1);
@@ -60,7 +68,8 @@ test('counts rise with a call and a conference and return to their baseline', as
   const bob = await stack.ua('bob');
   assert.equal((await bob.register()).final.status, 200);
   bob.on('request', (incoming) => {
-    if (incoming.request.method === 'INVITE' && !bob.dialogs.has(incoming.request.callId)) bob.acceptInvite(incoming, answerFor(incoming.request.body.toString()));
+    if (incoming.request.method === 'INVITE' && !bob.dialogs.has(incoming.request.callId))
+      bob.acceptInvite(incoming, answerFor(incoming.request.body.toString()));
     else incoming.respond(200);
   });
   const alice = await stack.ua('alice');
@@ -79,9 +88,25 @@ test('counts rise with a call and a conference and return to their baseline', as
 
   await call.dialog!.bye();
   await conf.dialog!.bye();
-  const keys = ['conclave_calls', 'conclave_conferences', 'conclave_participants', 'conclave_subscriptions', 'conclave_sip_dialogs', 'conclave_media_rooms', 'conclave_media_legs', 'conclave_media_transports', 'conclave_media_producers', 'conclave_media_consumers', 'conclave_media_routers'];
+  const keys = [
+    'conclave_calls',
+    'conclave_conferences',
+    'conclave_participants',
+    'conclave_subscriptions',
+    'conclave_sip_dialogs',
+    'conclave_media_rooms',
+    'conclave_media_legs',
+    'conclave_media_transports',
+    'conclave_media_producers',
+    'conclave_media_consumers',
+    'conclave_media_routers',
+  ];
   // The BYEs' transactions end at once; wait until the server and media have forgotten both calls.
-  await waitFor(() => stack.focus.stats().calls === 0 && stack.focus.stats().conferences === 0 && stack.server.stats().dialogs === 0, 'calls over');
+  await waitFor(
+    () =>
+      stack.focus.stats().calls === 0 && stack.focus.stats().conferences === 0 && stack.server.stats().dialogs === 0,
+    'calls over',
+  );
   const now = await scrape();
   for (const k of keys) assert.equal(now.get(k), baseline.get(k), `${k}: ${baseline.get(k)} → ${now.get(k)}`);
 });

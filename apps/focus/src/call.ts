@@ -24,7 +24,18 @@ import {
   type SessionTimerSettings,
 } from './session-timer.ts';
 import { mediaWarning } from './sip-status.ts';
-import { allowsUpdate, dialogAnswer, dialogConnected, endDialog, isSipFailure, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from './srf.ts';
+import {
+  allowsUpdate,
+  dialogAnswer,
+  dialogConnected,
+  endDialog,
+  isSipFailure,
+  reply,
+  type Srf,
+  type SrfDialog,
+  type SrfRequest,
+  type SrfResponse,
+} from './srf.ts';
 import { quoteDisplayName } from './sip-uri.ts';
 
 export { mediaWarning };
@@ -115,7 +126,13 @@ export class Call extends EventEmitter<CallEvents> {
   /** The call still owns that side and it is live: release() would succeed. */
   canRelease(side: CallSide): boolean {
     const md = this.#sides.get(side);
-    return this.#state === 'connected' && md !== undefined && !md.gone && !this.#released.has(side) && dialogConnected(md.dialog);
+    return (
+      this.#state === 'connected' &&
+      md !== undefined &&
+      !md.gone &&
+      !this.#released.has(side) &&
+      dialogConnected(md.dialog)
+    );
   }
 
   /**
@@ -130,7 +147,10 @@ export class Call extends EventEmitter<CallEvents> {
     this.#log.info('call side handed over', { side, to });
     // A hold the call relayed to this party (its referrer held it) does not follow it into its new
     // owner: the leg's queue runs this before any offer the new owner makes.
-    if (md.leg.heldByFocus) md.leg.setOnHoldByFocus(false).catch((err: Error) => this.#log.warn('clearing the relayed hold failed', { side, error: err.message }));
+    if (md.leg.heldByFocus)
+      md.leg
+        .setOnHoldByFocus(false)
+        .catch((err: Error) => this.#log.warn('clearing the relayed hold failed', { side, error: err.message }));
     return md.handOver(to, contact);
   }
 
@@ -163,7 +183,11 @@ export class Call extends EventEmitter<CallEvents> {
       from
         .request({
           method: 'NOTIFY',
-          headers: { Event: referEvent, 'Subscription-State': nreq.get('Subscription-State') ?? 'active', 'Content-Type': nreq.get('Content-Type') ?? 'message/sipfrag;version=2.0' },
+          headers: {
+            Event: referEvent,
+            'Subscription-State': nreq.get('Subscription-State') ?? 'active',
+            'Content-Type': nreq.get('Content-Type') ?? 'message/sipfrag;version=2.0',
+          },
           body: nreq.body,
         } as unknown as SrfRequest)
         .catch((err: Error) => this.#log.info('relayed refer NOTIFY failed', { error: err.message }));
@@ -211,7 +235,12 @@ export class Call extends EventEmitter<CallEvents> {
         return;
       }
       // A browser callee is offered video when the caller offered it (its camera was on); a phone gets audio.
-      this.#legB = await createLegForTarget(this.#room, this.#opts.target.media, this.callee.user, /^m=video [1-9]/m.test(req.body));
+      this.#legB = await createLegForTarget(
+        this.#room,
+        this.#opts.target.media,
+        this.callee.user,
+        /^m=video [1-9]/m.test(req.body),
+      );
       const offerB = await this.#legB.createLocalOffer();
       if (this.#cancelled) return;
 
@@ -232,7 +261,11 @@ export class Call extends EventEmitter<CallEvents> {
         }
         const status = isSipFailure(err) ? err.status : 500;
         const reason = isSipFailure(err) ? err.reason : undefined;
-        this.#log.info('callee did not answer', { status, reason, error: isSipFailure(err) ? undefined : (err as Error).message });
+        this.#log.info('callee did not answer', {
+          status,
+          reason,
+          error: isSipFailure(err) ? undefined : (err as Error).message,
+        });
         // A timeout towards a registered contact means the user is not reachable there (any more).
         if (status === 408 || status === 503) reply(res, 480, 'Temporarily Unavailable - user not reachable');
         else if (reason) reply(res, status, reason);
@@ -256,7 +289,10 @@ export class Call extends EventEmitter<CallEvents> {
         return;
       }
       const answerA = await this.#legA.createLocalAnswer();
-      const uas = await this.#opts.srf.createUAS(req, res, { localSdp: answerA, headers: { 'Content-Type': 'application/sdp', ...timerA.headers } });
+      const uas = await this.#opts.srf.createUAS(req, res, {
+        localSdp: answerA,
+        headers: { 'Content-Type': 'application/sdp', ...timerA.headers },
+      });
       if (this.#state === 'ended') {
         // The callee hung up while we answered the caller.
         endDialog(uas);
@@ -265,7 +301,15 @@ export class Call extends EventEmitter<CallEvents> {
       }
       this.#state = 'connected';
       this.#attach('caller', uas, this.#legA, 'uas', timerA.agreement, allowsUpdate(req), true);
-      this.#attach('callee', uac, this.#legB, 'uac', agreementFromAnswer(dialogAnswer(uac)), allowsUpdate(dialogAnswer(uac)), false);
+      this.#attach(
+        'callee',
+        uac,
+        this.#legB,
+        'uac',
+        agreementFromAnswer(dialogAnswer(uac)),
+        allowsUpdate(dialogAnswer(uac)),
+        false,
+      );
       this.#log.info('call connected');
       this.emit('connected');
       this.#room.on('renegotiationneeded', (leg: MediaLeg) => {
@@ -319,7 +363,10 @@ export class Call extends EventEmitter<CallEvents> {
           },
         );
       } catch (err) {
-        const retry = attempt === 0 && isSipFailure(err) && err.status === 422 && err.res ? intervalAfter422(err.res, settings) : undefined;
+        const retry =
+          attempt === 0 && isSipFailure(err) && err.status === 422 && err.res
+            ? intervalAfter422(err.res, settings)
+            : undefined;
         if (retry === undefined || this.#cancelled) throw err;
         this.#log.info('callee wants a longer session interval', { minSE: retry });
         interval = retry;
@@ -327,10 +374,25 @@ export class Call extends EventEmitter<CallEvents> {
     }
   }
 
-  #attach(side: CallSide, dialog: SrfDialog, leg: MediaLeg, role: 'uas' | 'uac', timer: SessionTimerAgreement | undefined, peerAllowsUpdate: boolean, awaitAck: boolean): void {
+  #attach(
+    side: CallSide,
+    dialog: SrfDialog,
+    leg: MediaLeg,
+    role: 'uas' | 'uac',
+    timer: SessionTimerAgreement | undefined,
+    peerAllowsUpdate: boolean,
+    awaitAck: boolean,
+  ): void {
     const md = new MediaDialog({
-      dialog, leg, role, owner: `call ${this.id}`, sessionTimer: timer, peerAllowsUpdate, awaitAck,
-      domain: this.#opts.domain, logger: this.#log,
+      dialog,
+      leg,
+      role,
+      owner: `call ${this.id}`,
+      sessionTimer: timer,
+      peerAllowsUpdate,
+      awaitAck,
+      domain: this.#opts.domain,
+      logger: this.#log,
     });
     this.#sides.set(side, md);
     md.on('gone', (cause, detail) => {
@@ -351,7 +413,9 @@ export class Call extends EventEmitter<CallEvents> {
     const other = this.#sides.get(toward);
     if (!other || other.gone || this.#released.has(toward) || other.leg.heldByFocus === held) return;
     this.#log.info(held ? 'relaying hold' : 'relaying resume', { toward });
-    other.leg.setOnHoldByFocus(held).catch((err: Error) => this.#log.warn('hold relay failed', { toward, error: err.message }));
+    other.leg
+      .setOnHoldByFocus(held)
+      .catch((err: Error) => this.#log.warn('hold relay failed', { toward, error: err.message }));
   }
 
   #end(reason: string): void {

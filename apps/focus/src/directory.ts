@@ -17,7 +17,10 @@ export class UserDirectory {
   readonly #entries = new Map<string, DirectoryEntry>();
 
   constructor(users: DirectoryUserInput[], admins: DirectoryUserInput[]) {
-    for (const [list, admin] of [[users, false], [admins, true]] as const) {
+    for (const [list, admin] of [
+      [users, false],
+      [admins, true],
+    ] as const) {
       for (const u of list) {
         this.#entries.set(u.name, { name: u.name, password: u.password, displayName: u.displayName ?? u.name, admin });
       }

@@ -30,7 +30,13 @@ export interface FocusOptions {
   users: DirectoryUserInput[];
   admins: DirectoryUserInput[];
   media: MediaService;
-  conference: { factoryUser: string; referMode: ReferMode; maxParticipants: number; allowExternalDialOut: boolean; conferenceHost?: string };
+  conference: {
+    factoryUser: string;
+    referMode: ReferMode;
+    maxParticipants: number;
+    allowExternalDialOut: boolean;
+    conferenceHost?: string;
+  };
   /** RFC 4028 session timers on every dialog the focus holds (default 600 s, Min-SE 90 s). */
   sessionTimer?: SessionTimerSettings;
   /** How long a callee may ring before the focus gives up (480 "no answer" to the caller); default 60 s. */
@@ -155,17 +161,26 @@ export class Focus extends EventEmitter<FocusEvents> {
   #installHandlers(): void {
     const srf = this.#srf;
     const handlers = methodHandlers(srf);
-    const auth = createSipAuth({ realm: this.#opts.domain, directory: this.directory, logger: this.#log.child('auth') });
+    const auth = createSipAuth({
+      realm: this.#opts.domain,
+      directory: this.directory,
+      logger: this.#log.child('auth'),
+    });
     for (const method of ['register', 'invite', 'subscribe', 'refer', 'message']) srf.use(method, auth);
 
     handlers.register((req, res) => this.registrar.handle(req, res));
     handlers.invite((req, res) => this.#onInvite(req, res));
     handlers.subscribe((req, res) => this.#guard(req, res, () => this.conferences.handleSubscribe(req, res)));
     handlers.refer((req, res) => {
-      if (this.conferences.sessionFor(req.uri)) this.#guard(req, res, () => this.conferences.handleOutOfDialogRefer(req, res));
+      if (this.conferences.sessionFor(req.uri))
+        this.#guard(req, res, () => this.conferences.handleOutOfDialogRefer(req, res));
       else reply(res, 404, 'Not Found - REFER outside a dialog is only accepted for conferences');
     });
-    handlers.options((_req, res) => reply(res, 200, undefined, { headers: { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, UPDATE, INFO' } }));
+    handlers.options((_req, res) =>
+      reply(res, 200, undefined, {
+        headers: { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, UPDATE, INFO' },
+      }),
+    );
   }
 
   #party(user: string): CallParty {
@@ -227,7 +242,11 @@ export class Focus extends EventEmitter<FocusEvents> {
   /** Runs an async handler; an unexpected failure is logged with the Call-ID and answered 500. */
   #guard(req: SrfRequest, res: SrfResponse, work: () => Promise<void>): void {
     work().catch((err: Error) => {
-      this.#log.error('request handling failed', { callId: req.get('Call-ID'), method: req.method, error: err.message });
+      this.#log.error('request handling failed', {
+        callId: req.get('Call-ID'),
+        method: req.method,
+        error: err.message,
+      });
       if (!res.finalResponseSent) reply(res, 500, 'Server Internal Error');
     });
   }

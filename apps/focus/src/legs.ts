@@ -10,6 +10,11 @@ export function createLegForOffer(room: Room, offer: string, label: string): Pro
 }
 
 /** For a party the focus calls (it offers first): what its registration said it is (Binding.media). */
-export function createLegForTarget(room: Room, media: 'webrtc' | 'plain', label: string, video = false): Promise<MediaLeg> {
+export function createLegForTarget(
+  room: Room,
+  media: 'webrtc' | 'plain',
+  label: string,
+  video = false,
+): Promise<MediaLeg> {
   return media === 'webrtc' ? room.createWebRtcLeg({ label, video }) : room.createPlainRtpLeg({ label });
 }

@@ -14,12 +14,17 @@ import { SerialQueue } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import { NegotiationStateError, type MediaLeg } from '@conclave/media';
 import { mediaWarning } from './sip-status.ts';
+import { SessionTimer, refreshHeaders, type SessionTimerAgreement } from './session-timer.ts';
 import {
-  SessionTimer,
-  refreshHeaders,
-  type SessionTimerAgreement,
-} from './session-timer.ts';
-import { dialogConnected, endDialog, isSipFailure, reinviteDialog, reply, type SrfDialog, type SrfRequest, type SrfResponse } from './srf.ts';
+  dialogConnected,
+  endDialog,
+  isSipFailure,
+  reinviteDialog,
+  reply,
+  type SrfDialog,
+  type SrfRequest,
+  type SrfResponse,
+} from './srf.ts';
 
 /** Why a party is gone, as the roster and the logs say it. */
 export type GoneCause = 'bye' | 'failed' | 'session-expired' | 'media-vanished' | 'media-closed' | 'ended';
@@ -122,16 +127,22 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
     });
     if (options.sessionTimer) {
       const agreement = options.sessionTimer;
-      this.#timer = new SessionTimer(agreement, { refresh: () => this.#refreshSession(), expired: (why) => this.end(why, 'session-expired') }, this.#log);
+      this.#timer = new SessionTimer(
+        agreement,
+        { refresh: () => this.#refreshSession(), expired: (why) => this.end(why, 'session-expired') },
+        this.#log,
+      );
     }
     if (options.awaitAck) {
-      this.#queue = new SerialQueue(new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ACK_WAIT_MS);
-        this.dialog.once('ack', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }));
+      this.#queue = new SerialQueue(
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ACK_WAIT_MS);
+          this.dialog.once('ack', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+      );
     }
   }
 
@@ -211,7 +222,9 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
         }
         // Glare (RFC 3261 §14.1): back off a random while *outside* the queue, so that the party's own
         // offer — queued behind ours, the reason for the 491 — is answered first; then offer again.
-        await new Promise((r) => setTimeout(r, GLARE_BACKOFF_MS.min + Math.random() * (GLARE_BACKOFF_MS.max - GLARE_BACKOFF_MS.min)));
+        await new Promise((r) =>
+          setTimeout(r, GLARE_BACKOFF_MS.min + Math.random() * (GLARE_BACKOFF_MS.max - GLARE_BACKOFF_MS.min)),
+        );
         result = await offerAgain();
       }
       return result;
@@ -235,7 +248,10 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
       try {
         await this.leg.applyRemoteOffer(req.body);
         const answer = await this.leg.createLocalAnswer();
-        reply(res, 200, undefined, { body: answer, headers: { 'Content-Type': 'application/sdp', ...this.#answerHeaders() } });
+        reply(res, 200, undefined, {
+          body: answer,
+          headers: { 'Content-Type': 'application/sdp', ...this.#answerHeaders() },
+        });
         this.#timer?.refreshed();
       } catch (err) {
         if (err instanceof NegotiationStateError) {
@@ -301,7 +317,7 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
         return 'gone';
       }
       if (status === 491) {
-        this.#log.info('re-offer crossed the party\'s own offer (491): will retry');
+        this.#log.info("re-offer crossed the party's own offer (491): will retry");
         return 'glare';
       }
       this.#log.warn('focus re-offer failed', { status, error: (err as Error).message });

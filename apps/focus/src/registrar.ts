@@ -147,7 +147,9 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     const current = this.bindingsOf(user);
     const headers: Record<string, string> = {};
     if (current.length > 0) {
-      headers['Contact'] = current.map((b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`).join(', ');
+      headers['Contact'] = current
+        .map((b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`)
+        .join(', ');
     }
     const mine = contacts[0] && current.find((b) => b.contact === contacts[0]!.uri);
     headers['Expires'] = String(mine ? Math.round((mine.expiresAt - now) / 1000) : 0);
@@ -163,7 +165,10 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     const map = this.#bindings.get(binding.user);
     if (!map?.delete(binding.contact)) return;
     if (map.size === 0) this.#bindings.delete(binding.user);
-    this.#log.info(why === 'expired' ? 'registration expired' : 'unregistered', { user: binding.user, contact: binding.contact });
+    this.#log.info(why === 'expired' ? 'registration expired' : 'unregistered', {
+      user: binding.user,
+      contact: binding.contact,
+    });
     this.emit('unregistered', binding, why);
   }
 

@@ -40,7 +40,8 @@ export function parseSessionExpires(value: string | undefined): SessionExpires |
   if (!value) return undefined;
   const m = /^\s*(\d+)\s*((?:;[^;]*)*)$/.exec(value);
   if (!m) return undefined;
-  const refresher = /;\s*refresher\s*=\s*(uac|uas)\b/i.exec(m[2] ?? '')?.[1]?.toLowerCase() as 'uac' | 'uas' | undefined;
+  const refresher = /;\s*refresher\s*=\s*(uac|uas)\b/i.exec(m[2] ?? '')?.[1]?.toLowerCase() as
+    'uac' | 'uas' | undefined;
   return { delta: parseInt(m[1]!, 10), refresher };
 }
 
@@ -76,7 +77,11 @@ export function negotiateAsUas(req: HeaderSource, settings: SessionTimerSettings
   const refresherParam = requested?.refresher ?? (peerSupports ? 'uac' : 'uas');
   const headers: Record<string, string> = { 'Session-Expires': `${interval};refresher=${refresherParam}` };
   if (peerSupports) headers['Require'] = 'timer';
-  return { ok: true, agreement: { interval, refresher: refresherParam === 'uac' ? 'remote' : 'local', peerSupports }, headers };
+  return {
+    ok: true,
+    agreement: { interval, refresher: refresherParam === 'uac' ? 'remote' : 'local', peerSupports },
+    headers,
+  };
 }
 
 /** Headers of an initial INVITE the focus sends (RFC 4028 §7.1); `interval` rises after a 422. */

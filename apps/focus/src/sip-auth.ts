@@ -31,7 +31,10 @@ export function createSipAuth(options: SipAuthOptions): SrfMiddleware {
     if (result.ok) {
       const from = parseNameAddr(req.get('From'));
       if (!from || from.user !== result.username) {
-        callLog.warn('refused: From does not match the authenticated user', { user: result.username, fromHeader: req.get('From') });
+        callLog.warn('refused: From does not match the authenticated user', {
+          user: result.username,
+          fromHeader: req.get('From'),
+        });
         reply(res, 403, 'Forbidden - From does not match credentials');
         return;
       }
@@ -41,7 +44,9 @@ export function createSipAuth(options: SipAuthOptions): SrfMiddleware {
     }
     const challenge = (stale: boolean) =>
       reply(res, 401, 'Unauthorized', {
-        headers: { 'WWW-Authenticate': authenticator.challenge({ stale, userAgent: req.get('User-Agent') || undefined }) },
+        headers: {
+          'WWW-Authenticate': authenticator.challenge({ stale, userAgent: req.get('User-Agent') || undefined }),
+        },
       });
     switch (result.reason) {
       case 'missing':

@@ -12,7 +12,11 @@ export interface SipAddress {
 export function parseNameAddr(value: string): SipAddress | undefined {
   const angle = /^\s*(?:"((?:[^"\\]|\\.)*)"|([^<"]*?))\s*<([^>]+)>/.exec(value);
   const uri = angle ? angle[3]! : value.split(';')[0]!.trim();
-  const display = angle ? (angle[1] !== undefined ? angle[1].replace(/\\(.)/g, '$1') : angle[2]?.trim() || undefined) : undefined;
+  const display = angle
+    ? angle[1] !== undefined
+      ? angle[1].replace(/\\(.)/g, '$1')
+      : angle[2]?.trim() || undefined
+    : undefined;
   const parsed = Srf.parseUri(uri);
   if (!parsed || (parsed.scheme !== 'sip' && parsed.scheme !== 'sips')) return undefined;
   return { displayName: display, uri, user: parsed.user, host: parsed.host };

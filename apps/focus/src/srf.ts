@@ -122,7 +122,9 @@ const endingDialogs = new Set<Promise<unknown>>();
  */
 export function endDialog(dialog: SrfDialog | undefined, reason?: string): void {
   if (!dialog || !dialogConnected(dialog)) return;
-  const opts = reason ? { headers: { Reason: `SIP;cause=200;text="${reason.replace(/["\\\r\n]/g, "'")}"` } } : undefined;
+  const opts = reason
+    ? { headers: { Reason: `SIP;cause=200;text="${reason.replace(/["\\\r\n]/g, "'")}"` } }
+    : undefined;
   const done = (dialog.destroy(opts) as unknown as Promise<unknown> | undefined)?.catch?.(() => undefined);
   if (done) {
     endingDialogs.add(done);

@@ -93,12 +93,15 @@ async function start(options: Partial<AdminApiOptions> = {}): Promise<Harness> {
   const api = new AdminApi({ control, auth: directoryAuthenticator(directory), domain: DOMAIN, logger, ...options });
   const server = createServer((req, res) => {
     // As the launcher's web server does: the next handler gets what the API declines.
-    api.handle(req, res).then((mine) => {
-      if (!mine) res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not the API');
-    }, (error: Error) => {
-      logs.push(`UNEXPECTED REJECTION ${error.message}`);
-      res.destroy();
-    });
+    api.handle(req, res).then(
+      (mine) => {
+        if (!mine) res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not the API');
+      },
+      (error: Error) => {
+        logs.push(`UNEXPECTED REJECTION ${error.message}`);
+        res.destroy();
+      },
+    );
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const port = (server.address() as AddressInfo).port;
@@ -126,7 +129,11 @@ async function start(options: Partial<AdminApiOptions> = {}): Promise<Harness> {
 }
 
 async function login(h: Harness, user = ADMIN.user, password = ADMIN.password): Promise<Response> {
-  return fetch(h.url('/api/session'), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user, password }) });
+  return fetch(h.url('/api/session'), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ user, password }),
+  });
 }
 
 async function token(h: Harness): Promise<string> {
@@ -152,7 +159,11 @@ async function errorOf(res: Response): Promise<{ code: string; message: string }
 }
 
 function join(conference: Conference, name: string) {
-  return conference.join({ entity: `sip:${name}@${DOMAIN}`, displayName: name[0]!.toUpperCase() + name.slice(1), media: AUDIO });
+  return conference.join({
+    entity: `sip:${name}@${DOMAIN}`,
+    displayName: name[0]!.toUpperCase() + name.slice(1),
+    media: AUDIO,
+  });
 }
 
 // --- sessions ----------------------------------------------------------------------------------
@@ -188,20 +199,30 @@ test('login returns a 256-bit token valid 12 h; bearer works; logout revokes it'
 
 test('wrong password, unknown user and non-admin get the same 401, logged', async () => {
   const h = await start();
-  const answers = [await login(h, 'admin', 'wrong'), await login(h, 'nobody', 'x'), await login(h, 'alice', 'alice-secret')];
+  const answers = [
+    await login(h, 'admin', 'wrong'),
+    await login(h, 'nobody', 'x'),
+    await login(h, 'alice', 'alice-secret'),
+  ];
   const messages = new Set<string>();
   for (const res of answers) {
     assert.equal(res.status, 401);
     const error = await errorOf(res);
     assert.equal(error.code, 'unauthorized');
     messages.add(error.message);
-    assert.ok(!/basic/i.test(res.headers.get('www-authenticate') ?? ''), 'no Basic challenge: browsers would pop up a dialog');
+    assert.ok(
+      !/basic/i.test(res.headers.get('www-authenticate') ?? ''),
+      'no Basic challenge: browsers would pop up a dialog',
+    );
   }
   assert.equal(messages.size, 1);
   const failures = h.logs.filter((l) => l.includes('admin login failed'));
   assert.equal(failures.length, 3);
   assert.ok(failures.some((l) => l.includes('user=alice') && l.includes('remote=127.0.0.1')));
-  assert.ok(!h.logs.some((l) => l.includes('admin-secret') || l.includes('alice-secret')), 'passwords are never logged');
+  assert.ok(
+    !h.logs.some((l) => l.includes('admin-secret') || l.includes('alice-secret')),
+    'passwords are never logged',
+  );
 });
 
 test('HTTP Basic with admin credentials works on every call; a non-admin or wrong password does not', async () => {
@@ -211,15 +232,30 @@ test('HTTP Basic with admin credentials works on every call; a non-admin or wron
   assert.deepEqual(await list.json(), { conferences: [] });
   const me = await fetch(h.url('/api/session'), { headers: basic('admin', 'admin-secret') });
   assert.deepEqual(await me.json(), { user: 'admin', method: 'basic', expiresAt: null });
-  assert.equal((await fetch(h.url('/api/session'), { method: 'DELETE', headers: basic('admin', 'admin-secret') })).status, 204);
-  assert.equal((await fetch(h.url('/api/conferences'), { headers: basic('admin', 'admin-secret') })).status, 200, 'Basic has no session to revoke');
+  assert.equal(
+    (await fetch(h.url('/api/session'), { method: 'DELETE', headers: basic('admin', 'admin-secret') })).status,
+    204,
+  );
+  assert.equal(
+    (await fetch(h.url('/api/conferences'), { headers: basic('admin', 'admin-secret') })).status,
+    200,
+    'Basic has no session to revoke',
+  );
 
   const conference = h.registry.create({ creator: `sip:alice@${DOMAIN}` });
-  const lock = await fetch(h.url(`/api/conferences/${conference.id}/lock`), { method: 'POST', headers: basic('admin', 'admin-secret') });
+  const lock = await fetch(h.url(`/api/conferences/${conference.id}/lock`), {
+    method: 'POST',
+    headers: basic('admin', 'admin-secret'),
+  });
   assert.equal(lock.status, 204);
   assert.deepEqual(h.control.calls, [`lock by sip:admin@${DOMAIN}`]);
 
-  for (const headers of [basic('alice', 'alice-secret'), basic('admin', 'nope'), { Authorization: 'Basic bm9jb2xvbg==' }, { Authorization: 'Digest x=y' }]) {
+  for (const headers of [
+    basic('alice', 'alice-secret'),
+    basic('admin', 'nope'),
+    { Authorization: 'Basic bm9jb2xvbg==' },
+    { Authorization: 'Digest x=y' },
+  ]) {
     const res = await fetch(h.url('/api/conferences'), { headers });
     assert.equal(res.status, 401, JSON.stringify(headers));
   }
@@ -239,14 +275,23 @@ test('failed logins are throttled per address: 429 with Retry-After, then allowe
   assert.ok(retryAfter >= 1 && retryAfter <= 2, `Retry-After ${retryAfter}`);
   // HTTP Basic is a login too.
   assert.equal((await fetch(h.url('/api/conferences'), { headers: basic('admin', 'admin-secret') })).status, 429);
-  assert.equal(h.logs.filter((l) => l.includes('too many failures')).length, 1, 'one log line per block, not per attempt');
-  assert.equal((await fetch(h.url('/api/conferences'), { headers: bearer(earlier) })).status, 200, 'existing sessions are not affected');
+  assert.equal(
+    h.logs.filter((l) => l.includes('too many failures')).length,
+    1,
+    'one log line per block, not per attempt',
+  );
+  assert.equal(
+    (await fetch(h.url('/api/conferences'), { headers: bearer(earlier) })).status,
+    200,
+    'existing sessions are not affected',
+  );
 
   await new Promise((ok) => setTimeout(ok, 1600));
   const t = await token(h);
   assert.equal((await fetch(h.url('/api/conferences'), { headers: bearer(t) })).status, 200);
   // Success cleared the record: 4 more failures do not block.
-  for (let i = 0; i < 4; i++) assert.equal((await fetch(h.url('/api/conferences'), { headers: basic('admin', `x${i}`) })).status, 401);
+  for (let i = 0; i < 4; i++)
+    assert.equal((await fetch(h.url('/api/conferences'), { headers: basic('admin', `x${i}`) })).status, 401);
   assert.equal((await login(h)).status, 200);
 });
 
@@ -276,8 +321,26 @@ test('GET /conferences lists every conference with its summary', async () => {
   assert.equal(res.headers.get('cache-control'), 'no-store');
   const { conferences } = (await res.json()) as { conferences: Record<string, unknown>[] };
   assert.deepEqual(conferences, [
-    { id: a.id, uri: a.uri, creator: `sip:alice@${DOMAIN}`, createdAt: new Date(a.createdAt).toISOString(), subject: 'Standup', participantCount: 2, locked: false, activeSpeaker: alice.id },
-    { id: b.id, uri: b.uri, creator: `sip:bob@${DOMAIN}`, createdAt: new Date(b.createdAt).toISOString(), subject: null, participantCount: 0, locked: true, activeSpeaker: null },
+    {
+      id: a.id,
+      uri: a.uri,
+      creator: `sip:alice@${DOMAIN}`,
+      createdAt: new Date(a.createdAt).toISOString(),
+      subject: 'Standup',
+      participantCount: 2,
+      locked: false,
+      activeSpeaker: alice.id,
+    },
+    {
+      id: b.id,
+      uri: b.uri,
+      creator: `sip:bob@${DOMAIN}`,
+      createdAt: new Date(b.createdAt).toISOString(),
+      subject: null,
+      participantCount: 0,
+      locked: true,
+      activeSpeaker: null,
+    },
   ]);
 });
 
@@ -286,7 +349,11 @@ test('GET /conferences/{id} by id or URL-encoded URI returns the roster; unknown
   const t = await token(h);
   const c = h.registry.create({ creator: `sip:alice@${DOMAIN}` });
   const alice = join(c, 'alice');
-  const bob = c.join({ entity: `sip:bob@${DOMAIN}`, status: 'dialing-in', media: [...AUDIO, { id: '1', type: 'video', status: 'sendonly', label: 'cam' }] });
+  const bob = c.join({
+    entity: `sip:bob@${DOMAIN}`,
+    status: 'dialing-in',
+    media: [...AUDIO, { id: '1', type: 'video', status: 'sendonly', label: 'cam' }],
+  });
   c.hold(alice.id);
 
   const byId = await fetch(h.url(`/api/conferences/${c.id}`), { headers: bearer(t) });
@@ -317,7 +384,11 @@ test('GET /conferences/{id} by id or URL-encoded URI returns the roster; unknown
   assert.equal((detail.participants[1]!['media'] as unknown[]).length, 2);
   assert.ok(!('callInfo' in detail.participants[0]!), 'dialog identifiers stay inside');
 
-  for (const uri of [c.uri, c.uri.replace(DOMAIN, DOMAIN.toUpperCase()), `${c.uri.replace(/^sip:/, 'sips:')};transport=ws`]) {
+  for (const uri of [
+    c.uri,
+    c.uri.replace(DOMAIN, DOMAIN.toUpperCase()),
+    `${c.uri.replace(/^sip:/, 'sips:')};transport=ws`,
+  ]) {
     const res = await fetch(h.url(`/api/conferences/${encodeURIComponent(uri)}`), { headers: bearer(t) });
     assert.equal(res.status, 200, uri);
     assert.equal(((await res.json()) as { id: string }).id, c.id);
@@ -337,7 +408,12 @@ test('mute, unmute and kick a participant; unknown participant or conference is 
   const c = h.registry.create({ creator: `sip:alice@${DOMAIN}` });
   const alice = join(c, 'alice');
   const bob = join(c, 'bob');
-  const post = (path: string, init: RequestInit = {}) => fetch(h.url(`/api/conferences/${c.id}${path}`), { method: 'POST', ...init, headers: { ...bearer(t), ...(init.headers as Record<string, string>) } });
+  const post = (path: string, init: RequestInit = {}) =>
+    fetch(h.url(`/api/conferences/${c.id}${path}`), {
+      method: 'POST',
+      ...init,
+      headers: { ...bearer(t), ...(init.headers as Record<string, string>) },
+    });
 
   const mute = await post(`/participants/${bob.id}/mute`);
   assert.equal(mute.status, 204);
@@ -345,18 +421,30 @@ test('mute, unmute and kick a participant; unknown participant or conference is 
   assert.equal(await mute.text(), '');
   assert.equal(c.participant(bob.id)!.mutedByFocus, true);
   assert.equal(c.participant(bob.id)!.mutedBy, `sip:admin@${DOMAIN}`);
-  const roster = (await (await fetch(h.url(`/api/conferences/${c.id}`), { headers: bearer(t) })).json()) as { participants: { endpointStatus: string; mutedBy: string | null }[] };
+  const roster = (await (await fetch(h.url(`/api/conferences/${c.id}`), { headers: bearer(t) })).json()) as {
+    participants: { endpointStatus: string; mutedBy: string | null }[];
+  };
   assert.equal(roster.participants[1]!.endpointStatus, 'muted-via-focus');
   assert.equal(roster.participants[1]!.mutedBy, `sip:admin@${DOMAIN}`);
   assert.equal((await post(`/participants/${bob.id}/mute`)).status, 204, 'muting a muted participant is fine');
 
   // An (ignored) JSON body is accepted; another type is not.
-  assert.equal((await post(`/participants/${bob.id}/unmute`, { headers: { 'Content-Type': 'application/json' }, body: '{}' })).status, 204);
+  assert.equal(
+    (await post(`/participants/${bob.id}/unmute`, { headers: { 'Content-Type': 'application/json' }, body: '{}' }))
+      .status,
+    204,
+  );
   assert.equal(c.participant(bob.id)!.mutedByFocus, false);
-  const form = await post(`/participants/${bob.id}/mute`, { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'a=b' });
+  const form = await post(`/participants/${bob.id}/mute`, {
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'a=b',
+  });
   assert.equal(form.status, 415);
   assert.equal((await errorOf(form)).code, 'unsupported-media-type');
-  const badJson = await post(`/participants/${bob.id}/mute`, { headers: { 'Content-Type': 'application/json' }, body: '{' });
+  const badJson = await post(`/participants/${bob.id}/mute`, {
+    headers: { 'Content-Type': 'application/json' },
+    body: '{',
+  });
   assert.equal(badJson.status, 400);
   assert.equal((await errorOf(badJson)).code, 'invalid-json');
   assert.equal(c.participant(bob.id)!.mutedByFocus, false, 'refused requests change nothing');
@@ -372,10 +460,16 @@ test('mute, unmute and kick a participant; unknown participant or conference is 
     assert.equal(gone.status, 404, action);
     assert.equal((await errorOf(gone)).code, 'participant-not-found');
   }
-  const noConference = await fetch(h.url(`/api/conferences/cf_nope/participants/${bob.id}/mute`), { method: 'POST', headers: bearer(t) });
+  const noConference = await fetch(h.url(`/api/conferences/cf_nope/participants/${bob.id}/mute`), {
+    method: 'POST',
+    headers: bearer(t),
+  });
   assert.equal(noConference.status, 404);
   assert.equal((await errorOf(noConference)).code, 'conference-not-found');
-  assert.deepEqual(h.control.calls, ['mute', 'mute', 'unmute', 'kick'].map((a) => `${a} by sip:admin@${DOMAIN}`));
+  assert.deepEqual(
+    h.control.calls,
+    ['mute', 'mute', 'unmute', 'kick'].map((a) => `${a} by sip:admin@${DOMAIN}`),
+  );
   assert.ok(h.logs.some((l) => l.includes('admin action') && l.includes('action=kick') && l.includes(alice.id)));
 });
 
@@ -384,11 +478,15 @@ test('lock, unlock and end a conference; ending twice is 404; model errors map t
   const t = await token(h);
   const c = h.registry.create({ creator: `sip:alice@${DOMAIN}` });
   const bob = join(c, 'bob');
-  const post = (path: string) => fetch(h.url(`/api/conferences/${encodeURIComponent(c.uri)}${path}`), { method: 'POST', headers: bearer(t) });
+  const post = (path: string) =>
+    fetch(h.url(`/api/conferences/${encodeURIComponent(c.uri)}${path}`), { method: 'POST', headers: bearer(t) });
 
   assert.equal((await post('/lock')).status, 204);
   assert.equal(c.locked, true);
-  assert.throws(() => join(c, 'carol'), (e: unknown) => e instanceof ConferenceError && e.code === 'locked');
+  assert.throws(
+    () => join(c, 'carol'),
+    (e: unknown) => e instanceof ConferenceError && e.code === 'locked',
+  );
   assert.equal((await post('/lock')).status, 204, 'idempotent');
   assert.equal((await post('/unlock')).status, 204);
   assert.equal(c.locked, false);
@@ -415,7 +513,9 @@ test('lock, unlock and end a conference; ending twice is 404; model errors map t
   const again = await post('/end');
   assert.equal(again.status, 404);
   assert.equal((await errorOf(again)).code, 'conference-not-found');
-  const list = (await (await fetch(h.url('/api/conferences'), { headers: bearer(t) })).json()) as { conferences: unknown[] };
+  const list = (await (await fetch(h.url('/api/conferences'), { headers: bearer(t) })).json()) as {
+    conferences: unknown[];
+  };
   assert.deepEqual(list.conferences, []);
 });
 
@@ -460,7 +560,11 @@ test('wrong method is 405 with Allow; unknown paths 404; paths outside /api are 
 test('login body: 400 for bad JSON or fields, 415 for non-JSON, 413 beyond 16 KiB (declared or chunked)', async () => {
   const h = await start({ loginThrottle: { maxFailures: 1000 } });
   const send = (body: string | undefined, type: string | null = 'application/json') =>
-    fetch(h.url('/api/session'), { method: 'POST', headers: type ? { 'Content-Type': type } : {}, body: body === undefined ? null : Buffer.from(body) });
+    fetch(h.url('/api/session'), {
+      method: 'POST',
+      headers: type ? { 'Content-Type': type } : {},
+      body: body === undefined ? null : Buffer.from(body),
+    });
   const expect = async (res: Response, status: number, code: string) => {
     assert.equal(res.status, status);
     assert.equal((await errorOf(res)).code, code);
@@ -485,10 +589,17 @@ test('login body: 400 for bad JSON or fields, 415 for non-JSON, 413 beyond 16 Ki
   await expect(tooBig, 413, 'payload-too-large');
   // A chunked upload without Content-Length is cut off as it passes the limit.
   const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request(h.url('/api/session'), { method: 'POST', headers: { 'Content-Type': 'application/json' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, body }));
-    });
+    const req = request(
+      h.url('/api/session'),
+      { method: 'POST', headers: { 'Content-Type': 'application/json' } },
+      (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => (body += d))
+          .on('end', () => resolve({ status: res.statusCode!, body }));
+      },
+    );
     req.on('error', reject);
     for (let i = 0; i < 3; i++) req.write('x'.repeat(8 * 1024));
     req.end();
@@ -526,20 +637,49 @@ test('garbage never crashes the server: raw bytes, odd headers, random paths', a
     `POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{"user":`,
     'POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\nConnection: close\r\n\r\n{}',
     'POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\n',
-    Buffer.concat([Buffer.from('POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\nConnection: close\r\n\r\n'), Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, ...Array(34).fill(0x7b)])]),
+    Buffer.concat([
+      Buffer.from(
+        'POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\nConnection: close\r\n\r\n',
+      ),
+      Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, ...Array(34).fill(0x7b)]),
+    ]),
     `GET /api/events?token=${'%'.repeat(50)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
     `POST /api/conferences/${c.id}/participants/${'%F0%9F%92%A9'.repeat(50)}/kick HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t}\r\nConnection: close\r\n\r\n`,
   ];
   for (const bytes of rawCases) {
     const answer = await raw(bytes);
-    assert.match(answer, /^(HTTP\/1\.1 (400|401|404|413) |$)/, `answer to ${String(bytes).slice(0, 60)}: ${answer.slice(0, 40)}`);
+    assert.match(
+      answer,
+      /^(HTTP\/1\.1 (400|401|404|413) |$)/,
+      `answer to ${String(bytes).slice(0, 60)}: ${answer.slice(0, 40)}`,
+    );
   }
   // Random paths and methods through fetch.
   let seed = 42;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed / 2 ** 31);
-  const pieces = ['conferences', c.id, c.uri, 'participants', 'mute', 'kick', 'lock', 'end', 'events', 'session', '..', '%2F', '%', '\u00e9', '?token=x', ''];
+  const pieces = [
+    'conferences',
+    c.id,
+    c.uri,
+    'participants',
+    'mute',
+    'kick',
+    'lock',
+    'end',
+    'events',
+    'session',
+    '..',
+    '%2F',
+    '%',
+    '\u00e9',
+    '?token=x',
+    '',
+  ];
   for (let i = 0; i < 150; i++) {
-    const path = Array.from({ length: 1 + Math.floor(random() * 5) }, () => pieces[Math.floor(random() * pieces.length)]).join('/');
+    const path = Array.from(
+      { length: 1 + Math.floor(random() * 5) },
+      () => pieces[Math.floor(random() * pieces.length)],
+    ).join('/');
     const method = ['GET', 'POST', 'DELETE', 'PUT', 'OPTIONS'][Math.floor(random() * 5)]!;
     const res = await fetch(h.url(`/api/${encodeURI(path).replace(/%25/g, '%')}`), {
       method,
@@ -617,14 +757,22 @@ class EventReader {
   }
 
   /** Waits for an event (after index `from`) matching the predicate. */
-  async next(event: string, from = 0, timeoutMs = 1000, predicate: (data: Record<string, unknown>) => boolean = () => true): Promise<{ data: Record<string, unknown>; index: number }> {
+  async next(
+    event: string,
+    from = 0,
+    timeoutMs = 1000,
+    predicate: (data: Record<string, unknown>) => boolean = () => true,
+  ): Promise<{ data: Record<string, unknown>; index: number }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const index = this.events.findIndex((e, i) => i >= from && e.event === event && predicate(e.data as Record<string, unknown>));
+      const index = this.events.findIndex(
+        (e, i) => i >= from && e.event === event && predicate(e.data as Record<string, unknown>),
+      );
       if (index >= 0) return { data: this.events[index]!.data as Record<string, unknown>, index };
       if (this.ended) throw new Error(`stream ended without ${event}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${event} within ${timeoutMs} ms; got ${this.events.map((e) => e.event).join(', ')}`);
+      if (left <= 0)
+        throw new Error(`no ${event} within ${timeoutMs} ms; got ${this.events.map((e) => e.event).join(', ')}`);
       await new Promise<void>((ok) => {
         const wake = () => {
           this.#waiters.delete(wake);
@@ -638,12 +786,21 @@ class EventReader {
   }
 
   async waitEnded(timeoutMs = 1000): Promise<void> {
-    await Promise.race([this.done, new Promise((_, fail) => setTimeout(() => fail(new Error('stream did not end')), timeoutMs).unref())]);
+    await Promise.race([
+      this.done,
+      new Promise((_, fail) => setTimeout(() => fail(new Error('stream did not end')), timeoutMs).unref()),
+    ]);
   }
 }
 
-async function openEvents(h: Harness, init: { path?: string; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<{ res: Response; reader: EventReader }> {
-  const res = await fetch(h.url(init.path ?? '/api/events'), { headers: init.headers ?? {}, ...(init.signal ? { signal: init.signal } : {}) });
+async function openEvents(
+  h: Harness,
+  init: { path?: string; headers?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<{ res: Response; reader: EventReader }> {
+  const res = await fetch(h.url(init.path ?? '/api/events'), {
+    headers: init.headers ?? {},
+    ...(init.signal ? { signal: init.signal } : {}),
+  });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
   assert.equal(res.headers.get('cache-control'), 'no-store');
@@ -660,7 +817,10 @@ test('events: snapshot, then created / updated / ended within a second', async (
   const snapshot = await reader.next('snapshot');
   assert.equal(snapshot.index, 0);
   const listed = snapshot.data['conferences'] as { id: string; participants: unknown[] }[];
-  assert.deepEqual(listed.map((c) => c.id), [existing.id]);
+  assert.deepEqual(
+    listed.map((c) => c.id),
+    [existing.id],
+  );
   assert.equal(listed[0]!.participants.length, 1);
   assert.equal(h.api.eventStreamCount, 1);
 
@@ -710,8 +870,12 @@ test('events: bursts of changes are coalesced to one update per conference per 2
     b.setSpeaker(i % 2 === 0 ? bob.id : undefined);
   }
   await new Promise((ok) => setTimeout(ok, 700));
-  const updates = (id: string) => reader.events.filter((e) => e.event === 'conference-updated' && (e.data as { id: string }).id === id);
-  for (const [conference, last] of [[a, carol.id], [b, null]] as const) {
+  const updates = (id: string) =>
+    reader.events.filter((e) => e.event === 'conference-updated' && (e.data as { id: string }).id === id);
+  for (const [conference, last] of [
+    [a, carol.id],
+    [b, null],
+  ] as const) {
     const list = updates(conference.id);
     assert.equal(list.length, 2, `${conference.id}: the first at once, one coalesced after 200 ms`);
     assert.ok(list[1]!.at - list[0]!.at >= 150, `${list[1]!.at - list[0]!.at} ms apart`);
@@ -747,7 +911,10 @@ test('events: keep-alive comments; logout, expiry and close() end the streams', 
   const s2 = await openEvents(h, { headers: bearer(t2) });
   const s3 = await openEvents(h, { headers: basic('admin', 'admin-secret') });
   await new Promise((ok) => setTimeout(ok, 350));
-  assert.ok(s1.reader.comments.filter((c) => c === ': keep-alive').length >= 2, `comments: ${s1.reader.comments.join('|')}`);
+  assert.ok(
+    s1.reader.comments.filter((c) => c === ': keep-alive').length >= 2,
+    `comments: ${s1.reader.comments.join('|')}`,
+  );
 
   assert.equal((await fetch(h.url('/api/session'), { method: 'DELETE', headers: bearer(t1) })).status, 204);
   await s1.reader.waitEnded();
@@ -788,7 +955,10 @@ test('the event hub watches each live conference once and lets go when they end'
 
 type Schema = Record<string, unknown>;
 
-function loadOpenApi(): Record<string, unknown> & { paths: Record<string, Record<string, Record<string, unknown>>>; components: Record<string, Record<string, Schema>> } {
+function loadOpenApi(): Record<string, unknown> & {
+  paths: Record<string, Record<string, Record<string, unknown>>>;
+  components: Record<string, Record<string, Schema>>;
+} {
   return parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as never;
 }
 
@@ -809,19 +979,24 @@ function validate(doc: unknown, schema: Schema, value: unknown, at = '$'): strin
   for (const part of (schema['allOf'] as Schema[] | undefined) ?? []) errors.push(...validate(doc, part, value, at));
   if (schema['type'] !== undefined) {
     const types = ([] as string[]).concat(schema['type'] as string | string[]);
-    const actual = value === null ? 'null' : Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'integer' : typeof value;
-    if (!types.includes(actual) && !(actual === 'integer' && types.includes('number'))) return [...errors, `${at}: ${actual} is not ${types.join('|')}`];
+    const actual =
+      value === null ? 'null' : Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'integer' : typeof value;
+    if (!types.includes(actual) && !(actual === 'integer' && types.includes('number')))
+      return [...errors, `${at}: ${actual} is not ${types.join('|')}`];
   }
-  if (Array.isArray(schema['enum']) && !schema['enum'].includes(value)) errors.push(`${at}: ${JSON.stringify(value)} not in enum`);
+  if (Array.isArray(schema['enum']) && !schema['enum'].includes(value))
+    errors.push(`${at}: ${JSON.stringify(value)} not in enum`);
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const properties = (schema['properties'] as Record<string, Schema> | undefined) ?? {};
-    for (const key of (schema['required'] as string[] | undefined) ?? []) if (!(key in value)) errors.push(`${at}: missing ${key}`);
+    for (const key of (schema['required'] as string[] | undefined) ?? [])
+      if (!(key in value)) errors.push(`${at}: missing ${key}`);
     for (const [key, v] of Object.entries(value)) {
       if (properties[key]) errors.push(...validate(doc, properties[key], v, `${at}.${key}`));
       else if (schema['additionalProperties'] === false) errors.push(`${at}: unexpected ${key}`);
     }
   }
-  if (Array.isArray(value) && schema['items']) value.forEach((v, i) => errors.push(...validate(doc, schema['items'] as Schema, v, `${at}[${i}]`)));
+  if (Array.isArray(value) && schema['items'])
+    value.forEach((v, i) => errors.push(...validate(doc, schema['items'] as Schema, v, `${at}[${i}]`)));
   return errors;
 }
 
@@ -830,11 +1005,19 @@ test('the OpenAPI document parses, is 3.1, and lists exactly the implemented rou
   assert.match(String(doc['openapi']), /^3\.1\.\d+$/);
   assert.deepEqual(doc['servers'], [{ url: '/api' }]);
   const schemes = doc.components['securitySchemes']!;
-  assert.deepEqual(schemes['bearerAuth'], { type: 'http', scheme: 'bearer', description: schemes['bearerAuth']!['description'] });
+  assert.deepEqual(schemes['bearerAuth'], {
+    type: 'http',
+    scheme: 'bearer',
+    description: schemes['bearerAuth']!['description'],
+  });
   assert.equal(schemes['basicAuth']!['scheme'], 'basic');
 
   const methods = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'];
-  const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).filter((k) => methods.includes(k)).map((m) => `${m.toUpperCase()} ${path}`));
+  const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.keys(item)
+      .filter((k) => methods.includes(k))
+      .map((m) => `${m.toUpperCase()} ${path}`),
+  );
   const implemented = ADMIN_ROUTES.map((r) => `${r.method} ${r.path}`);
   assert.deepEqual([...documented].sort(), [...implemented].sort());
 
@@ -843,13 +1026,20 @@ test('the OpenAPI document parses, is 3.1, and lists exactly the implemented rou
     const operation = item[route.method.toLowerCase()]!;
     assert.equal(operation['operationId'], route.operation);
     // Every path template parameter is declared.
-    const declared = [...((item['parameters'] as unknown as Schema[] | undefined) ?? []), ...((operation['parameters'] as Schema[] | undefined) ?? [])]
+    const declared = [
+      ...((item['parameters'] as unknown as Schema[] | undefined) ?? []),
+      ...((operation['parameters'] as Schema[] | undefined) ?? []),
+    ]
       .map((p) => (typeof p['$ref'] === 'string' ? (resolveRef(doc, p['$ref']) as Schema) : p))
       .filter((p) => p['in'] === 'path')
       .map((p) => p['name']);
     assert.deepEqual(declared.sort(), [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort(), route.path);
     // Public only where the server does not authenticate.
-    assert.equal(Array.isArray(operation['security']) && (operation['security'] as unknown[]).length === 0, route.auth === 'none', route.path);
+    assert.equal(
+      Array.isArray(operation['security']) && (operation['security'] as unknown[]).length === 0,
+      route.auth === 'none',
+      route.path,
+    );
   }
   // Every $ref anywhere resolves.
   const walk = (node: unknown): void => {
@@ -867,7 +1057,8 @@ test('the OpenAPI document parses, is 3.1, and lists exactly the implemented rou
 test('actual responses and events match the OpenAPI schemas', async () => {
   const doc = loadOpenApi();
   const schema = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-  const check = (name: string, value: unknown) => assert.deepEqual(validate(doc, schema(name), value), [], `${name}: ${JSON.stringify(value)}`);
+  const check = (name: string, value: unknown) =>
+    assert.deepEqual(validate(doc, schema(name), value), [], `${name}: ${JSON.stringify(value)}`);
   // The validator does catch mistakes.
   assert.notDeepEqual(validate(doc, schema('Participant'), { id: 1 }), []);
 
@@ -880,7 +1071,11 @@ test('actual responses and events match the OpenAPI schemas', async () => {
   check('SessionInfo', await (await fetch(h.url('/api/session'), { headers: basic('admin', 'admin-secret') })).json());
   const { reader } = await openEvents(h, { headers: bearer(t) });
   const c = h.registry.create({ creator: `sip:alice@${DOMAIN}`, subject: 'S' });
-  const alice = c.join({ entity: `sip:alice@${DOMAIN}`, displayName: 'Alice', media: [...AUDIO, { id: '1', type: 'video', status: 'recvonly', label: 'main', displayText: 'Camera' }] });
+  const alice = c.join({
+    entity: `sip:alice@${DOMAIN}`,
+    displayName: 'Alice',
+    media: [...AUDIO, { id: '1', type: 'video', status: 'recvonly', label: 'main', displayText: 'Camera' }],
+  });
   join(c, 'bob');
   c.mute(alice.id, { by: `sip:admin@${DOMAIN}` });
   c.setSpeaker(alice.id);
@@ -891,7 +1086,12 @@ test('actual responses and events match the OpenAPI schemas', async () => {
   c.end();
   await reader.next('conference-ended');
   for (const e of reader.events) {
-    const name = { snapshot: 'EventSnapshot', 'conference-created': 'ConferenceDetail', 'conference-updated': 'ConferenceDetail', 'conference-ended': 'ConferenceEnded' }[e.event];
+    const name = {
+      snapshot: 'EventSnapshot',
+      'conference-created': 'ConferenceDetail',
+      'conference-updated': 'ConferenceDetail',
+      'conference-ended': 'ConferenceEnded',
+    }[e.event];
     assert.ok(name, `documented event ${e.event}`);
     check(name, e.data);
   }

@@ -6,7 +6,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { answerFor, webrtcLikeOffer, type IncomingRequest, type SipTestDialog, type SipTestUa } from '@conclave/sip-test-ua';
+import {
+  answerFor,
+  webrtcLikeOffer,
+  type IncomingRequest,
+  type SipTestDialog,
+  type SipTestUa,
+} from '@conclave/sip-test-ua';
 import type { Conference } from '@conclave/conference';
 import { startStack, type TestStack } from './support/stack.ts';
 import { waitFor } from './support/wait.ts';
@@ -42,7 +48,10 @@ async function scene(stack: TestStack): Promise<Scene> {
     if (req.method === 'INVITE' && !/;isfocus/.test(req.get('Contact') ?? '')) {
       // A re-offer of the 1:1 call itself (its media settling): not part of the race, answered at once.
       const dialog = bob.dialogs.get(req.callId);
-      incoming.respond(200, 'OK', { body: answerFor(req.body.toString(), dialog?.identity), contentType: 'application/sdp' });
+      incoming.respond(200, 'OK', {
+        body: answerFor(req.body.toString(), dialog?.identity),
+        contentType: 'application/sdp',
+      });
       return;
     }
     if (req.method === 'INVITE') {
@@ -65,9 +74,17 @@ async function scene(stack: TestStack): Promise<Scene> {
   const confUri = /<([^>]+)>;isfocus/.exec(conf.final.get('Contact')!)![1]!;
   const conference = stack.focus.conferences.registry.findByUri(confUri)!;
   return {
-    alice, bob, call: call.dialog!, bobCall, conf: conf.dialog!, confUri, conference,
+    alice,
+    bob,
+    call: call.dialog!,
+    bobCall,
+    conf: conf.dialog!,
+    confUri,
+    conference,
     // Same DTLS identity and SSRC, next session version, sendonly: a hold as a browser sends it.
-    aliceHoldOffer: aliceOffer.replace(/a=sendrecv/g, 'a=sendonly').replace(/^(o=\S+ \d+ )(\d+)/m, (_m, head: string, v: string) => `${head}${Number(v) + 1}`),
+    aliceHoldOffer: aliceOffer
+      .replace(/a=sendrecv/g, 'a=sendonly')
+      .replace(/^(o=\S+ \d+ )(\d+)/m, (_m, head: string, v: string) => `${head}${Number(v) + 1}`),
     nextReinvite: () => {
       const h = held.shift();
       return h ? Promise.resolve(h) : new Promise((resolve) => waiting.push(resolve));
@@ -76,7 +93,10 @@ async function scene(stack: TestStack): Promise<Scene> {
 }
 
 function answerReinvite(s: Scene, incoming: IncomingRequest): void {
-  incoming.respond(200, 'OK', { body: answerFor(incoming.request.body.toString(), s.bobCall.identity), contentType: 'application/sdp' });
+  incoming.respond(200, 'OK', {
+    body: answerFor(incoming.request.body.toString(), s.bobCall.identity),
+    contentType: 'application/sdp',
+  });
 }
 
 function sipfrags(s: Scene): string[] {
@@ -129,7 +149,10 @@ for (const mode of ['intercept'] as const) {
         // (drachtio-srf itself answers 200 to an in-dialog request that it dispatches after the BYE.)
         assert.ok([481, 200].includes(r.final.status), `REFER answered ${r.final.status}`);
         assert.deepEqual(sipfrags(s), [], 'no progress reported for a REFER that was not carried out');
-        await waitFor(() => s.bob.requestsFor(s.bobCall.callId, 'BYE').length === 1, 'bob gets the BYE of the ended call');
+        await waitFor(
+          () => s.bob.requestsFor(s.bobCall.callId, 'BYE').length === 1,
+          'bob gets the BYE of the ended call',
+        );
         assert.equal(bobEntry(s), undefined, 'no ghost bob in the roster');
       }
       await cleanUp(stack, s);
@@ -160,7 +183,11 @@ for (const mode of ['intercept'] as const) {
         await waitFor(() => s.call.reinvites.length > 0, "the focus's re-INVITE of alice's leg");
         hold = await s.call.reinvite(s.aliceHoldOffer);
       }
-      assert.equal(hold.final.status, 200, `the referrer still owns its own side and may hold it (got ${hold.final.status} ${hold.final.reason})`);
+      assert.equal(
+        hold.final.status,
+        200,
+        `the referrer still owns its own side and may hold it (got ${hold.final.status} ${hold.final.reason})`,
+      );
       answerReinvite(s, reinvite);
       await waitFor(() => sipfrags(s).includes('SIP/2.0 200 OK'), 'sipfrag 200 after the re-INVITE was answered');
       await s.call.bye();
@@ -242,9 +269,16 @@ describe('dial-out races', () => {
     const invite = await ringing;
     const confUri = /<([^>]+)>;isfocus/.exec(conf.final.get('Contact')!)![1]!;
     const conference = stack.focus.conferences.registry.findByUri(confUri)!;
-    await waitFor(() => conference.participants.some((p) => p.entity === 'sip:carol@127.0.0.1' && p.status === 'alerting'), 'carol alerting');
+    await waitFor(
+      () => conference.participants.some((p) => p.entity === 'sip:carol@127.0.0.1' && p.status === 'alerting'),
+      'carol alerting',
+    );
     await conf.dialog!.bye();
-    await waitFor(() => carol.received.some((m) => m.kind === 'request' && m.method === 'CANCEL' && m.callId === invite.request.callId), 'CANCEL to carol');
+    await waitFor(
+      () =>
+        carol.received.some((m) => m.kind === 'request' && m.method === 'CANCEL' && m.callId === invite.request.callId),
+      'CANCEL to carol',
+    );
     invite.respond(487, 'Request Terminated');
     await waitFor(() => stack.focus.conferences.registry.size === 0, 'conference over');
     await waitFor(() => stack.server.stats().dialogs === 0, 'no dialog left in the SIP server');

@@ -19,14 +19,17 @@ function directionOf(sdp: string): string {
 }
 
 function nextVersion(sdp: string, direction: string): string {
-  return sdp.replace(/a=(sendrecv|sendonly|recvonly|inactive)/g, `a=${direction}`).replace(/^(o=\S+ \d+ )(\d+)/m, (_m, head: string, v: string) => `${head}${Number(v) + 1}`);
+  return sdp
+    .replace(/a=(sendrecv|sendonly|recvonly|inactive)/g, `a=${direction}`)
+    .replace(/^(o=\S+ \d+ )(\d+)/m, (_m, head: string, v: string) => `${head}${Number(v) + 1}`);
 }
 
 test("alice's hold reaches bob as a sendonly re-INVITE; her resume as sendrecv", async () => {
   const bob = await stack.ua('bob');
   assert.equal((await bob.register()).final.status, 200);
   bob.on('request', (incoming) => {
-    if (incoming.request.method === 'INVITE' && !bob.dialogs.has(incoming.request.callId)) bob.acceptInvite(incoming, answerFor(incoming.request.body.toString()));
+    if (incoming.request.method === 'INVITE' && !bob.dialogs.has(incoming.request.callId))
+      bob.acceptInvite(incoming, answerFor(incoming.request.body.toString()));
     else incoming.respond(200);
   });
   const alice = await stack.ua('alice');

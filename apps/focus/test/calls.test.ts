@@ -23,8 +23,14 @@ test('REGISTER is challenged, then accepted with the binding and its expiry', as
   // The first attempt was challenged with SHA-256 (not an MD5-only agent).
   const challenge = alice.received.find((m) => m.kind === 'response' && m.status === 401);
   assert.ok(challenge && challenge.kind === 'response');
-  assert.match(challenge.get('WWW-Authenticate')!, /^Digest realm="127\.0\.0\.1", nonce="[^"]+", algorithm=SHA-256, qop="auth"$/);
-  assert.match(r.final.get('Contact')!, new RegExp(`<sip:alice@127\\.0\\.0\\.1:${alice.port};transport=udp>;expires=(300|299)`));
+  assert.match(
+    challenge.get('WWW-Authenticate')!,
+    /^Digest realm="127\.0\.0\.1", nonce="[^"]+", algorithm=SHA-256, qop="auth"$/,
+  );
+  assert.match(
+    r.final.get('Contact')!,
+    new RegExp(`<sip:alice@127\\.0\\.0\\.1:${alice.port};transport=udp>;expires=(300|299)`),
+  );
   assert.ok(stack.focus.registrar.isRegistered('alice'));
   const off = await alice.register(0);
   assert.equal(off.final.status, 200);
@@ -41,7 +47,7 @@ test('MD5-only user agents are challenged with MD5 and authenticate', async () =
   await bob.register(0);
 });
 
-test('wrong password and someone else\'s address are refused', async () => {
+test("wrong password and someone else's address are refused", async () => {
   const mallory = await stack.ua('carol', { password: 'guessing' });
   const wrong = await mallory.register();
   assert.equal(wrong.final.status, 403);
@@ -65,7 +71,8 @@ test('calls to unknown and offline users, and an unbridgeable SDP, get clear ans
   const erin = await stack.ua('erin');
   assert.equal((await erin.register()).final.status, 200);
   // A phone offering only G.722 (neither Opus nor G.711): nothing to bridge it with.
-  const g722Only = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n';
+  const g722Only =
+    'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n';
   const bad = await alice.invite('sip:erin@127.0.0.1', g722Only);
   assert.equal(bad.final.status, 488);
   assert.match(bad.final.get('Warning')!, /^399 127\.0\.0\.1 ".+"$/);
@@ -87,7 +94,10 @@ test('a B2BUA call: both legs get mediasoup SDP, BYE on one side ends the other'
   });
   const call = await alice.invite('sip:bob@127.0.0.1', aliceOffer);
   assert.equal(call.final.status, 200);
-  assert.ok(call.provisional.some((p) => p.status === 180), 'alice saw ringing');
+  assert.ok(
+    call.provisional.some((p) => p.status === 180),
+    'alice saw ringing',
+  );
   // What bob got: an offer from mediasoup (ICE-lite, DTLS), and alice's identity.
   const offer = bobInvite!.request.body.toString();
   assert.match(offer, /a=ice-lite/);
@@ -132,18 +142,25 @@ test('CANCEL while the callee rings: the callee sees CANCEL, the caller gets 487
     }
   });
   const invite = alice.invite('sip:bob@127.0.0.1', webrtcLikeOffer());
-  await waitFor(() => stack.focus.calls.length === 1 && alice.received.some((m) => m.kind === 'response' && m.status === 180));
+  await waitFor(
+    () => stack.focus.calls.length === 1 && alice.received.some((m) => m.kind === 'response' && m.status === 180),
+  );
   const inviteReq = alice.received.find((m) => m.kind === 'response' && m.status === 180)!;
   // CANCEL for the INVITE: same branch, same Call-ID, CSeq number with method CANCEL.
-  const original = (await Promise.race([invite.then(() => undefined), new Promise((r) => setTimeout(r, 20))]));
+  const original = await Promise.race([invite.then(() => undefined), new Promise((r) => setTimeout(r, 20))]);
   assert.equal(original, undefined);
   const cancel = `CANCEL sip:bob@127.0.0.1 SIP/2.0\r\nVia: ${inviteReq.get('Via')}\r\nMax-Forwards: 70\r\nFrom: ${inviteReq.get('From')}\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: ${inviteReq.callId}\r\nCSeq: ${inviteReq.cseq.seq} CANCEL\r\nContent-Length: 0\r\n\r\n`;
   alice.sendRaw(cancel);
   const result = await invite;
   assert.equal(result.final.status, 487);
-  await waitFor(() => sawCancel).catch((e) => { console.log("bob received:", bob.received.map((m) => m.kind === "request" ? m.method : m.status)); throw e; });
+  await waitFor(() => sawCancel).catch((e) => {
+    console.log(
+      'bob received:',
+      bob.received.map((m) => (m.kind === 'request' ? m.method : m.status)),
+    );
+    throw e;
+  });
   await waitFor(() => stack.focus.calls.length === 0);
   bob.removeAllListeners('request');
   await bob.register(0);
 });
-

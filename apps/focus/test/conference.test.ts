@@ -27,7 +27,6 @@ after(async () => {
   console.log(`# ${documents.length} conference-info documents validated against the RFC 4575 schema`);
 });
 
-
 async function registered(user: string): Promise<SipTestUa> {
   const ua = await stack.ua(user);
   assert.equal((await ua.register()).final.status, 200);
@@ -67,7 +66,10 @@ class RosterWatcher {
     }
   }
   entities(): string[] {
-    return (this.state?.users?.entries ?? []).filter((u) => u.state !== 'deleted').map((u) => u.entity).sort();
+    return (this.state?.users?.entries ?? [])
+      .filter((u) => u.state !== 'deleted')
+      .map((u) => u.entity)
+      .sort();
   }
   statusOf(entity: string): string | undefined {
     return this.state?.users?.entries.find((u) => u.entity === entity)?.endpoints[0]?.status;
@@ -118,7 +120,12 @@ test('factory INVITE creates a conference with an unguessable URI; dial-ins and 
   // Partial documents after the first, each version exactly one more.
   const versions = aliceRoster.notifies().map((n) => parse(n.body.toString()).version);
   versions.forEach((v, i) => i > 0 && assert.equal(v, versions[i - 1]! + 1));
-  assert.ok(aliceRoster.notifies().slice(1).some((n) => parse(n.body.toString()).state === 'partial'));
+  assert.ok(
+    aliceRoster
+      .notifies()
+      .slice(1)
+      .some((n) => parse(n.body.toString()).state === 'partial'),
+  );
   // alice's leg was re-offered to receive bob (and the re-INVITE kept the ;isfocus Contact).
   await waitFor(() => aliceDialog.reinvites.length > 0, 'a re-offer to alice');
   assert.match(aliceDialog.reinvites.at(-1)!.get('Contact')!, /;isfocus/);
@@ -127,9 +134,15 @@ test('factory INVITE creates a conference with an unguessable URI; dial-ins and 
 
   // bob leaves; the roster says so; alice leaves last and the conference ends with a final NOTIFY.
   await bobJoin.dialog!.bye();
-  await aliceRoster.until((w) => !w.entities().includes('sip:bob@127.0.0.1') || w.statusOf('sip:bob@127.0.0.1') === 'disconnected', 'bob gone');
+  await aliceRoster.until(
+    (w) => !w.entities().includes('sip:bob@127.0.0.1') || w.statusOf('sip:bob@127.0.0.1') === 'disconnected',
+    'bob gone',
+  );
   await aliceDialog.bye();
-  await waitFor(() => aliceRoster.notifies().some((n) => /^terminated/.test(n.get('Subscription-State') ?? '')), 'final NOTIFY');
+  await waitFor(
+    () => aliceRoster.notifies().some((n) => /^terminated/.test(n.get('Subscription-State') ?? '')),
+    'final NOTIFY',
+  );
   assert.equal(stack.focus.conferences.registry.size, 0);
 });
 
@@ -144,7 +157,10 @@ test('subscriptions: wrong event 489, strangers 403, admins allowed, unknown con
   const admin = await stack.ua('admin');
   const adminWatch = await watch(admin, uri);
   await adminWatch.until((w) => w.entities().length === 1, 'admin sees alice');
-  assert.equal((await alice.subscribe('sip:conf-aaaaaaaaaaaaaaaaaaaaaaaaaa@127.0.0.1', 'conference')).final.status, 404);
+  assert.equal(
+    (await alice.subscribe('sip:conf-aaaaaaaaaaaaaaaaaaaaaaaaaa@127.0.0.1', 'conference')).final.status,
+    404,
+  );
   await dialog.bye();
 });
 
@@ -181,10 +197,17 @@ test('REFER to the focus: dial-out with sipfrag progress, removal by the creator
   // No Refer-To: 400.
   assert.equal((await dialog.request('REFER')).final.status, 400);
   // Dial-out: the focus calls bob.
-  const refer = await dialog.request('REFER', { headers: { 'Refer-To': '<sip:bob@127.0.0.1>', 'Referred-By': '<sip:alice@127.0.0.1>' } });
+  const refer = await dialog.request('REFER', {
+    headers: { 'Refer-To': '<sip:bob@127.0.0.1>', 'Referred-By': '<sip:alice@127.0.0.1>' },
+  });
   assert.equal(refer.final.status, 202);
-  await waitFor(() => alice.requestsFor(dialog.callId, 'NOTIFY').some((n) => /200 OK/.test(n.body.toString())), 'sipfrag 200');
-  const sipfrags = alice.requestsFor(dialog.callId, 'NOTIFY').map((n) => [n.body.toString().trim(), n.get('Subscription-State')]);
+  await waitFor(
+    () => alice.requestsFor(dialog.callId, 'NOTIFY').some((n) => /200 OK/.test(n.body.toString())),
+    'sipfrag 200',
+  );
+  const sipfrags = alice
+    .requestsFor(dialog.callId, 'NOTIFY')
+    .map((n) => [n.body.toString().trim(), n.get('Subscription-State')]);
   assert.deepEqual(sipfrags[0], ['SIP/2.0 100 Trying', 'active;expires=60']);
   assert.deepEqual(sipfrags.at(-1), ['SIP/2.0 200 OK', 'terminated;reason=noresource']);
   assert.match(alice.requestsFor(dialog.callId, 'NOTIFY')[0]!.get('Content-Type')!, /^message\/sipfrag/);
@@ -205,9 +228,14 @@ test('REFER to the focus: dial-out with sipfrag progress, removal by the creator
   const removal = await dialog.request('REFER', { headers: { 'Refer-To': '<sip:carol@127.0.0.1;method=BYE>' } });
   assert.equal(removal.final.status, 202);
   await carolBye;
-  await w.until((x) => x.entities().length === 2 || x.statusOf('sip:carol@127.0.0.1') === 'disconnected', 'carol removed');
+  await w.until(
+    (x) => x.entities().length === 2 || x.statusOf('sip:carol@127.0.0.1') === 'disconnected',
+    'carol removed',
+  );
   // REFER outside a dialog for a conference that does not exist.
-  const ghost = await alice.send('REFER', 'sip:conf-zzzzzzzzzzzzzzzzzzzzzzzzzz@127.0.0.1', { headers: { 'Refer-To': '<sip:bob@127.0.0.1>' } });
+  const ghost = await alice.send('REFER', 'sip:conf-zzzzzzzzzzzzzzzzzzzzzzzzzz@127.0.0.1', {
+    headers: { 'Refer-To': '<sip:bob@127.0.0.1>' },
+  });
   assert.equal(ghost.final.status, 404);
   await dialog.bye();
   await bobDialog.bye();
@@ -251,7 +279,11 @@ test('moderation: mute shows muted-via-focus and pauses the media, kick sends BY
 
   await focus.mute(conference, pid('sip:bob@127.0.0.1'), actor);
   await w.until((x) => x.statusOf('sip:bob@127.0.0.1') === 'muted-via-focus', 'bob muted in the roster');
-  assert.equal(focus.sessionFor(uri)!.member(pid('sip:bob@127.0.0.1'))!.leg.mutedByFocus, true, 'media paused at the router');
+  assert.equal(
+    focus.sessionFor(uri)!.member(pid('sip:bob@127.0.0.1'))!.leg.mutedByFocus,
+    true,
+    'media paused at the router',
+  );
   await focus.unmute(conference, pid('sip:bob@127.0.0.1'), actor);
   await w.until((x) => x.statusOf('sip:bob@127.0.0.1') === 'connected', 'bob unmuted');
 
@@ -278,7 +310,10 @@ test('locked conferences refuse dial-ins with 403; unknown conferences 404', asy
   const refused = await dave.invite(uri, webrtcLikeOffer());
   assert.equal(refused.final.status, 403);
   assert.match(refused.final.reason, /locked/);
-  assert.equal((await dave.invite('sip:conf-bbbbbbbbbbbbbbbbbbbbbbbbbb@127.0.0.1', webrtcLikeOffer())).final.status, 404);
+  assert.equal(
+    (await dave.invite('sip:conf-bbbbbbbbbbbbbbbbbbbbbbbbbb@127.0.0.1', webrtcLikeOffer())).final.status,
+    404,
+  );
   await dialog.bye();
 });
 
@@ -297,9 +332,29 @@ test('ten participants: every member is re-offered everyone, the roster holds te
   }
   const conference = stack.focus.conferences.registry.findByUri(uri)!;
   assert.equal(conference.size, 10);
-  await w.until((x) => (x.state?.users?.entries.flatMap((u) => u.endpoints).filter((e) => e.status === 'connected').length ?? 0) === 10, 'ten connected endpoints');
+  await w.until(
+    (x) =>
+      (x.state?.users?.entries.flatMap((u) => u.endpoints).filter((e) => e.status === 'connected').length ?? 0) === 10,
+    'ten connected endpoints',
+  );
   // The creator's offers now carry all nine others: one on its own m-line 0, eight on added lines.
-  await waitFor(() => (dialog.reinvites.at(-1)?.body.toString().match(/^m=audio [1-9]/gm) ?? []).length === 9, 'creator offered all nine others').catch((e) => { console.log('reinvites', dialog.reinvites.length, dialog.reinvites.map((r) => (r.body.toString().match(/^m=audio \d+/gm) ?? []).join('|'))); throw e; });
+  await waitFor(
+    () =>
+      (
+        dialog.reinvites
+          .at(-1)
+          ?.body.toString()
+          .match(/^m=audio [1-9]/gm) ?? []
+      ).length === 9,
+    'creator offered all nine others',
+  ).catch((e) => {
+    console.log(
+      'reinvites',
+      dialog.reinvites.length,
+      dialog.reinvites.map((r) => (r.body.toString().match(/^m=audio \d+/gm) ?? []).join('|')),
+    );
+    throw e;
+  });
   for (const d of joins) await d.bye();
   await waitFor(() => stack.focus.conferences.registry.size === 0, 'conference ended');
 });

@@ -72,7 +72,10 @@ describe('re-offer glare', () => {
       else incoming.respond(200);
     });
     const answer = (incoming: IncomingRequest) =>
-      incoming.respond(200, 'OK', { body: answerFor(incoming.request.body.toString(), conf.identity), contentType: 'application/sdp' });
+      incoming.respond(200, 'OK', {
+        body: answerFor(incoming.request.body.toString(), conf.identity),
+        contentType: 'application/sdp',
+      });
     const join = async (user: string) => {
       const ua = await stack.ua(user);
       assert.equal((await ua.register()).final.status, 200);
@@ -98,7 +101,11 @@ describe('re-offer glare', () => {
     first.respond(491, 'Request Pending');
     const ownResult = await own;
     inbox.ownOfferPending = false;
-    assert.equal(ownResult.final.status, 200, `alice's offer is answered (got ${ownResult.final.status} ${ownResult.final.reason})`);
+    assert.equal(
+      ownResult.final.status,
+      200,
+      `alice's offer is answered (got ${ownResult.final.status} ${ownResult.final.reason})`,
+    );
     assert.equal(mLines(ownResult.final.body.toString()), negotiated, 'the answer matches her offer');
     assert.equal(inbox.refusedWhilePending, 0, 'the focus did not offer again while her offer waited');
 
@@ -110,9 +117,16 @@ describe('re-offer glare', () => {
 
     const session = stack.focus.conferences.sessionFor(confUri)!;
     const member = session.members.find((m) => m.aor === 'sip:alice@127.0.0.1')!;
-    await waitFor(() => member.leg.signalingState === 'stable' && !member.leg.needsRenegotiation, "alice's leg negotiated with carol's audio");
+    await waitFor(
+      () => member.leg.signalingState === 'stable' && !member.leg.needsRenegotiation,
+      "alice's leg negotiated with carol's audio",
+    );
     const conference = stack.focus.conferences.registry.findByUri(confUri)!;
-    assert.equal(conference.participants.find((p) => p.entity === 'sip:alice@127.0.0.1')?.status, 'connected', 'alice stays');
+    assert.equal(
+      conference.participants.find((p) => p.entity === 'sip:alice@127.0.0.1')?.status,
+      'connected',
+      'alice stays',
+    );
     assert.equal(alice.requestsFor(conf.callId, 'BYE').length, 0, 'alice got no BYE');
 
     await bobDialog.bye();

@@ -69,7 +69,10 @@ test('a dial-out nobody answers: CANCEL after the ring timeout, the REFER fails,
   const carolEntry = conference.departed.find((d) => d.entity === 'sip:carol@127.0.0.1')!;
   assert.equal(carolEntry.disconnectionMethod, 'failed');
   const frags = alice.requestsFor(conf.dialog!.callId, 'NOTIFY').map((n) => n.body.toString().trim());
-  await waitFor(() => alice.requestsFor(conf.dialog!.callId, 'NOTIFY').some((n) => /^SIP\/2\.0 480/.test(n.body.toString())), `a 480 sipfrag (got ${frags.join(' | ')})`);
+  await waitFor(
+    () => alice.requestsFor(conf.dialog!.callId, 'NOTIFY').some((n) => /^SIP\/2\.0 480/.test(n.body.toString())),
+    `a 480 sipfrag (got ${frags.join(' | ')})`,
+  );
   await conf.dialog!.bye();
   await waitFor(() => stack.focus.conferences.registry.size === 0, 'the conference is over');
   assert.equal(stack.server.stats().pendingInvites, 0, 'no INVITE left pending in the SIP server');

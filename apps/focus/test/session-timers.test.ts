@@ -33,7 +33,10 @@ describe('negotiation (pure)', () => {
     assert.equal(n.agreement.refresher, 'local');
   });
   test("the peer's Min-SE is honoured and refresher=uas is kept", () => {
-    const n = negotiateAsUas(headers({ 'Session-Expires': '100;refresher=uas', 'Min-SE': '300', Supported: 'timer' }), SETTINGS);
+    const n = negotiateAsUas(
+      headers({ 'Session-Expires': '100;refresher=uas', 'Min-SE': '300', Supported: 'timer' }),
+      SETTINGS,
+    );
     assert.ok(n.ok);
     assert.equal(n.agreement.interval, 300);
     assert.equal(n.agreement.refresher, 'local');
@@ -52,13 +55,17 @@ describe('the timer (mocked clock)', () => {
       let refreshes = 0;
       let fail = false;
       const expired: string[] = [];
-      const timer = new SessionTimer({ interval: 120, refresher: 'local', peerSupports: true }, {
-        refresh: async () => {
-          refreshes++;
-          if (fail) throw new Error('481 Call/Transaction Does Not Exist');
+      const timer = new SessionTimer(
+        { interval: 120, refresher: 'local', peerSupports: true },
+        {
+          refresh: async () => {
+            refreshes++;
+            if (fail) throw new Error('481 Call/Transaction Does Not Exist');
+          },
+          expired: (why) => expired.push(why),
         },
-        expired: (why) => expired.push(why),
-      }, log);
+        log,
+      );
       mock.timers.tick(59_999);
       assert.equal(refreshes, 0);
       mock.timers.tick(1);
@@ -81,7 +88,11 @@ describe('the timer (mocked clock)', () => {
     mock.timers.enable({ apis: ['setTimeout'] });
     try {
       const expired: string[] = [];
-      const timer = new SessionTimer({ interval: 90, refresher: 'remote', peerSupports: true }, { refresh: async () => undefined, expired: (why) => expired.push(why) }, log);
+      const timer = new SessionTimer(
+        { interval: 90, refresher: 'remote', peerSupports: true },
+        { refresh: async () => undefined, expired: (why) => expired.push(why) },
+        log,
+      );
       mock.timers.tick(50_000);
       timer.refreshed(); // the peer's re-INVITE or UPDATE arrived
       mock.timers.tick(59_999);
@@ -104,22 +115,36 @@ describe('on the wire', () => {
   test('UAS: 422 below Min-SE; agreement in the 200; the callee leg asks for timers and retries after its 422; UPDATE refreshes are answered', async () => {
     const bob = await stack.ua('bob');
     assert.equal((await bob.register()).final.status, 200);
-    const invitesToBob: Array<{ se: string | undefined; supported: string | undefined; minSE: string | undefined }> = [];
+    const invitesToBob: Array<{ se: string | undefined; supported: string | undefined; minSE: string | undefined }> =
+      [];
     bob.on('request', (incoming) => {
       const req = incoming.request;
       if (req.method === 'INVITE' && !bob.dialogs.has(req.callId)) {
-        invitesToBob.push({ se: req.get('Session-Expires'), supported: req.get('Supported'), minSE: req.get('Min-SE') });
-        if (invitesToBob.length === 1) return void incoming.respond(422, 'Session Interval Too Small', { headers: { 'Min-SE': '1200' } });
+        invitesToBob.push({
+          se: req.get('Session-Expires'),
+          supported: req.get('Supported'),
+          minSE: req.get('Min-SE'),
+        });
+        if (invitesToBob.length === 1)
+          return void incoming.respond(422, 'Session Interval Too Small', { headers: { 'Min-SE': '1200' } });
         return void bob.acceptInvite(incoming, answerFor(req.body.toString()));
       }
       incoming.respond(200);
     });
     const alice = await stack.ua('alice');
-    const tooShort = await alice.invite('sip:bob@127.0.0.1', webrtcLikeOffer(), { headers: { 'Session-Expires': '30', Supported: 'timer' } });
+    const tooShort = await alice.invite('sip:bob@127.0.0.1', webrtcLikeOffer(), {
+      headers: { 'Session-Expires': '30', Supported: 'timer' },
+    });
     assert.equal(tooShort.final.status, 422);
     assert.equal(tooShort.final.get('Min-SE'), '90');
 
-    const call = await alice.invite('sip:bob@127.0.0.1', webrtcLikeOffer(), { headers: { 'Session-Expires': '120;refresher=uac', Supported: 'timer', Allow: 'INVITE, ACK, BYE, CANCEL, UPDATE' } });
+    const call = await alice.invite('sip:bob@127.0.0.1', webrtcLikeOffer(), {
+      headers: {
+        'Session-Expires': '120;refresher=uac',
+        Supported: 'timer',
+        Allow: 'INVITE, ACK, BYE, CANCEL, UPDATE',
+      },
+    });
     assert.equal(call.final.status, 200);
     assert.equal(call.final.get('Session-Expires'), '120;refresher=uac');
     assert.equal(call.final.get('Require'), 'timer');
@@ -129,7 +154,9 @@ describe('on the wire', () => {
     assert.equal(invitesToBob[0]!.minSE, '90');
     assert.equal(invitesToBob[1]!.se, '1200', 'retried with the callee Min-SE');
 
-    const refresh = await call.dialog!.request('UPDATE', { headers: { 'Session-Expires': '120;refresher=uac', Supported: 'timer' } });
+    const refresh = await call.dialog!.request('UPDATE', {
+      headers: { 'Session-Expires': '120;refresher=uac', Supported: 'timer' },
+    });
     assert.equal(refresh.final.status, 200);
     assert.equal(refresh.final.get('Session-Expires'), '120;refresher=uac');
     await call.dialog!.bye();

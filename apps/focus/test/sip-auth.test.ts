@@ -36,13 +36,21 @@ const finalOf = (msgs: SipMessage[]): SipResponse | undefined =>
 test('REGISTER with an unknown Authorization scheme (RFC 4475 regaut01) is challenged over UDP, TCP and WS', async () => {
   const logger = createLogger('test', { level: 'warn' });
   const server = new SipServer({
-    listen: { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, ws: { host: '127.0.0.1', port: 0 } },
+    listen: {
+      udp: { host: '127.0.0.1', port: 0 },
+      tcp: { host: '127.0.0.1', port: 0 },
+      ws: { host: '127.0.0.1', port: 0 },
+    },
     control: { host: '127.0.0.1', port: 0, secret: 'test-secret' },
     logger: logger.child('sip-server'),
   });
   const addrs = await server.start();
   const srf = new Srf();
-  const auth = createSipAuth({ realm: '127.0.0.1', directory: new UserDirectory([{ name: 'alice', password: 'alice-secret' }], []), logger });
+  const auth = createSipAuth({
+    realm: '127.0.0.1',
+    directory: new UserDirectory([{ name: 'alice', password: 'alice-secret' }], []),
+    logger,
+  });
   srf.use('register', auth);
   const registered: string[] = [];
   methodHandlers(srf).register((req, res) => {
@@ -78,7 +86,11 @@ test('REGISTER with an unknown Authorization scheme (RFC 4475 regaut01) is chall
       await waitFor(() => finalOf(got[transport]) !== undefined, `final response over ${transport}`, 5000);
       const res = finalOf(got[transport])!;
       assert.equal(res.status, 401, `regaut01 over ${transport}: ${res.status} ${res.reason}`);
-      assert.match(res.get('www-authenticate') ?? '', /^Digest realm="127\.0\.0\.1", nonce="[^"]+", algorithm=(SHA-256|MD5), qop="auth"$/, `challenge over ${transport}`);
+      assert.match(
+        res.get('www-authenticate') ?? '',
+        /^Digest realm="127\.0\.0\.1", nonce="[^"]+", algorithm=(SHA-256|MD5), qop="auth"$/,
+        `challenge over ${transport}`,
+      );
     }
     assert.deepEqual(registered, [], 'nobody got registered');
   } finally {

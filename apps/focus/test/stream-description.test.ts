@@ -18,11 +18,19 @@ test('every stream of a leg carries the msid stream id as label and its SSRC as 
 });
 
 test('a held leg is inactive; a leg sending nothing yet is one audio stream; ids stay unique', () => {
-  assert.deepEqual(describeStreams({ streamId: 'x', held: true, sources: [] }), [{ id: 'audio', type: 'audio', label: 'x', status: 'inactive' }]);
+  assert.deepEqual(describeStreams({ streamId: 'x', held: true, sources: [] }), [
+    { id: 'audio', type: 'audio', label: 'x', status: 'inactive' },
+  ]);
   const ids = describeStreams({
     streamId: 'x',
     held: false,
-    sources: [{ kind: 'audio', ssrc: 1, mid: '0' }, { kind: 'audio', ssrc: undefined, mid: '2' }],
+    sources: [
+      { kind: 'audio', ssrc: 1, mid: '0' },
+      { kind: 'audio', ssrc: undefined, mid: '2' },
+    ],
   }).map((m) => [m.id, m.srcId]);
-  assert.deepEqual(ids, [['audio', '1'], ['audio-2', undefined]]);
+  assert.deepEqual(ids, [
+    ['audio', '1'],
+    ['audio-2', undefined],
+  ]);
 });

@@ -40,7 +40,8 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write(`usage: node apps/web/scripts/admin-console.ts (--config FILE | --url URL) [--tones DIR] [--out DIR]
+  process.stdout
+    .write(`usage: node apps/web/scripts/admin-console.ts (--config FILE | --url URL) [--tones DIR] [--out DIR]
          [--admin NAME --admin-password SECRET]
 Drives the admin console in headless Chromium against a real Conclave, checks it and takes screenshots.
 `);
@@ -71,9 +72,14 @@ function launch(tone?: string): Promise<Browser> {
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: [
-      '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
       ...(tone ? [`--use-file-for-fake-audio-capture=${tone}`] : []),
       '--autoplay-policy=no-user-gesture-required',
       '--allow-loopback-in-peer-connection',
@@ -91,7 +97,13 @@ async function shot(page: Page, name: string): Promise<void> {
 async function startConclave(configFile: string): Promise<string> {
   const config = JSON.parse(readFileSync(configFile, 'utf8')) as { http?: { port?: number } };
   const url = `http://127.0.0.1:${config.http?.port ?? 8080}`;
-  if (await fetch(`${url}/config.json`).then(() => true, () => false)) throw new Error(`something already answers at ${url}`);
+  if (
+    await fetch(`${url}/config.json`).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new Error(`something already answers at ${url}`);
   conclave = spawn(process.execPath, [join(repoRoot, 'apps/conclave/src/main.ts'), '--config', configFile], {
     cwd: repoRoot,
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -154,7 +166,7 @@ async function watchArrivals(page: Page): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const url = values.config ? await startConclave(resolve(values.config)) : values.url ?? 'http://127.0.0.1:8080';
+  const url = values.config ? await startConclave(resolve(values.config)) : (values.url ?? 'http://127.0.0.1:8080');
   const adminBrowser = await launch();
   browsers.push(adminBrowser);
   const admin = await adminBrowser.newPage({ viewport: DESKTOP, colorScheme: 'light' });
@@ -167,19 +179,34 @@ async function main(): Promise<void> {
   // ---- login errors ----
   await adminLogin(admin, 'wrong-password');
   const loginError = admin.getByTestId('admin-login-error');
-  await expect('wrong password: "wrong user name or password"', loginError.filter({ hasText: 'wrong user name or password' }).waitFor({ timeout: 5000 }));
+  await expect(
+    'wrong password: "wrong user name or password"',
+    loginError.filter({ hasText: 'wrong user name or password' }).waitFor({ timeout: 5000 }),
+  );
   await shot(admin, 'admin-login-wrong-password-desktop');
   await admin.route('**/api/session', (route) => route.abort('connectionrefused'));
   await adminLogin(admin);
-  await expect('API down: "server unreachable"', loginError.filter({ hasText: 'server unreachable' }).waitFor({ timeout: 5000 }));
+  await expect(
+    'API down: "server unreachable"',
+    loginError.filter({ hasText: 'server unreachable' }).waitFor({ timeout: 5000 }),
+  );
   await shot(admin, 'admin-login-unreachable-desktop');
   await admin.unroute('**/api/session');
 
   // ---- sign in ----
   await adminLogin(admin);
-  await expect('signed in: empty conference list', admin.getByTestId('conference-list-empty').filter({ hasText: 'No conference' }).waitFor({ timeout: 10000 }));
-  await expect('event stream live', admin.locator('[data-testid="admin-feed-status"][data-state="live"]').waitFor({ timeout: 5000 }));
-  await expect('SIP agent connected', admin.locator('[data-testid="admin-sip-status"][data-state="connected"]').waitFor({ timeout: 10000 }));
+  await expect(
+    'signed in: empty conference list',
+    admin.getByTestId('conference-list-empty').filter({ hasText: 'No conference' }).waitFor({ timeout: 10000 }),
+  );
+  await expect(
+    'event stream live',
+    admin.locator('[data-testid="admin-feed-status"][data-state="live"]').waitFor({ timeout: 5000 }),
+  );
+  await expect(
+    'SIP agent connected',
+    admin.locator('[data-testid="admin-sip-status"][data-state="connected"]').waitFor({ timeout: 10000 }),
+  );
   const stored = await admin.evaluate(() => sessionStorage.getItem('conclave.admin.session'));
   check(stored !== null && JSON.parse(stored).token.length > 20, 'token kept in sessionStorage');
   await shot(admin, 'admin-empty-desktop');
@@ -203,16 +230,30 @@ async function main(): Promise<void> {
   await carol.getByTestId('answer-button').click();
   await line(alice, 'carol', 'active').waitFor();
   await alice.getByTestId('conference-button').click();
-  const confUri = await alice.waitForFunction(() => document.querySelector('[data-testid="conference"]')?.getAttribute('data-uri') || null, undefined, { timeout: 15000 })
+  const confUri = await alice
+    .waitForFunction(
+      () => document.querySelector('[data-testid="conference"]')?.getAttribute('data-uri') || null,
+      undefined,
+      { timeout: 15000 },
+    )
     .then((h) => h.jsonValue() as Promise<string>);
   const createdSeenByAlice = Date.now();
   check(confUri.startsWith('sip:conf-'), `conference created: ${confUri}`);
 
   const item = admin.locator(`[data-testid="conference-item"][data-conference-uri="${confUri}"]`);
   await expect('conference appears in the console', item.waitFor({ timeout: 5000 }));
-  const arrived = await admin.evaluate((u) => (window as unknown as { arrivals: Record<string, number> }).arrivals[u] ?? 0, confUri);
-  check(arrived > 0 && arrived - createdSeenByAlice < 1000, `…within a second of alice learning its URI (${arrived - createdSeenByAlice} ms; negative = before)`);
-  check((await item.getByTestId('conference-creator').textContent())?.includes(uri('alice')) === true, 'creator is alice');
+  const arrived = await admin.evaluate(
+    (u) => (window as unknown as { arrivals: Record<string, number> }).arrivals[u] ?? 0,
+    confUri,
+  );
+  check(
+    arrived > 0 && arrived - createdSeenByAlice < 1000,
+    `…within a second of alice learning its URI (${arrived - createdSeenByAlice} ms; negative = before)`,
+  );
+  check(
+    (await item.getByTestId('conference-creator').textContent())?.includes(uri('alice')) === true,
+    'creator is alice',
+  );
   const d1 = (await item.getByTestId('conference-duration').textContent()) ?? '';
   await admin.waitForTimeout(2100);
   const d2 = (await item.getByTestId('conference-duration').textContent()) ?? '';
@@ -224,10 +265,23 @@ async function main(): Promise<void> {
   const status = (user: string, s: string, timeout = 10000) =>
     item.locator(`[data-testid="roster-entry"][data-entity="${uri(user)}"][data-status="${s}"]`).waitFor({ timeout });
   for (const u of ['alice', 'bob', 'carol']) await expect(`roster: ${u} connected`, status(u, 'connected', 15000));
-  check((await item.getAttribute('data-participant-count')) === '3', `participant count 3 (${await item.getAttribute('data-participant-count')})`);
-  check((await entry('bob').getAttribute('data-participant-id'))?.startsWith('p') === true, 'roster entry matched to its API participant id');
-  const joining = await Promise.all(['alice', 'bob', 'carol'].map(async (u) => `${u}: ${await entry(u).getByTestId('roster-entry-joining').textContent()}`));
-  check(joining.every((j) => !j.endsWith(': joined')), `joining methods from the API: ${joining.join(', ')}`);
+  check(
+    (await item.getAttribute('data-participant-count')) === '3',
+    `participant count 3 (${await item.getAttribute('data-participant-count')})`,
+  );
+  check(
+    (await entry('bob').getAttribute('data-participant-id'))?.startsWith('p') === true,
+    'roster entry matched to its API participant id',
+  );
+  const joining = await Promise.all(
+    ['alice', 'bob', 'carol'].map(
+      async (u) => `${u}: ${await entry(u).getByTestId('roster-entry-joining').textContent()}`,
+    ),
+  );
+  check(
+    joining.every((j) => !j.endsWith(': joined')),
+    `joining methods from the API: ${joining.join(', ')}`,
+  );
   check((await entry('bob').getByTestId('roster-entry-duration').count()) === 1, 'time in conference shown');
   const subscription = await item.getByTestId('admin-roster').getAttribute('data-subscription');
   check(subscription === 'active', `roster from the conference event package (subscription ${subscription})`);
@@ -250,7 +304,10 @@ async function main(): Promise<void> {
   await muteBob.click();
   await expect('mute: bob muted-via-focus', status('bob', 'muted-via-focus'));
   check(Date.now() - t0 < 1500, `…in ${Date.now() - t0} ms`);
-  check((await muteBob.textContent()) === 'Unmute' && (await muteBob.getAttribute('aria-pressed')) === 'true', 'button now says "Unmute" (aria-pressed)');
+  check(
+    (await muteBob.textContent()) === 'Unmute' && (await muteBob.getAttribute('aria-pressed')) === 'true',
+    'button now says "Unmute" (aria-pressed)',
+  );
   await shot(admin, 'admin-muted-desktop');
   await muteBob.click();
   await expect('unmute: bob connected', status('bob', 'connected'));
@@ -259,38 +316,68 @@ async function main(): Promise<void> {
   const lock = item.getByTestId('lock-button');
   await lock.focus();
   await admin.keyboard.press('Enter');
-  await expect('lock (keyboard): data-locked=true', item.and(admin.locator('[data-locked="true"]')).waitFor({ timeout: 3000 }));
+  await expect(
+    'lock (keyboard): data-locked=true',
+    item.and(admin.locator('[data-locked="true"]')).waitFor({ timeout: 3000 }),
+  );
   check((await lock.textContent())?.includes('Unlock') === true, 'lock button now says "Unlock"');
   const dave = await softphone(url, 'dave', 'tone-800.wav');
   await dave.getByTestId('dial-input').fill(confUri);
   await dave.getByTestId('dial-button').click();
-  await expect('locked: dave is refused ("locked")', dave.locator('[data-testid="line"][data-state="ended"]').filter({ hasText: 'locked' }).waitFor({ timeout: 10000 }));
+  await expect(
+    'locked: dave is refused ("locked")',
+    dave.locator('[data-testid="line"][data-state="ended"]').filter({ hasText: 'locked' }).waitFor({ timeout: 10000 }),
+  );
   await shot(admin, 'admin-locked-desktop');
   await lock.press('Space');
-  await expect('unlock (keyboard): data-locked=false', item.and(admin.locator('[data-locked="false"]')).waitFor({ timeout: 3000 }));
+  await expect(
+    'unlock (keyboard): data-locked=false',
+    item.and(admin.locator('[data-locked="false"]')).waitFor({ timeout: 3000 }),
+  );
 
   // ---- kick ----
   t0 = Date.now();
   await entry('carol').getByTestId('kick-button').click();
-  await expect('kick: carol no longer present in the roster', admin.waitForFunction(
-    ([conf, who]) => {
-      const el = document.querySelector(`[data-testid="conference-item"][data-conference-uri="${conf}"] [data-testid="roster-entry"][data-entity="${who}"]`);
-      return el === null || el.getAttribute('data-present') === 'false';
-    },
-    [confUri, uri('carol')] as const,
-    { timeout: 5000 },
-  ));
-  process.stdout.write(`     carol's entry after kick: ${(await entry('carol').count()) ? `status=${await entry('carol').getAttribute('data-status')}` : 'removed'} (${Date.now() - t0} ms)\n`);
-  await expect("kick: carol's call ended", carol.locator('[data-testid="phone"][data-idle="true"]').waitFor({ timeout: 10000 }));
-  await expect('participant count 2', item.and(admin.locator('[data-participant-count="2"]')).waitFor({ timeout: 3000 }));
+  await expect(
+    'kick: carol no longer present in the roster',
+    admin.waitForFunction(
+      ([conf, who]) => {
+        const el = document.querySelector(
+          `[data-testid="conference-item"][data-conference-uri="${conf}"] [data-testid="roster-entry"][data-entity="${who}"]`,
+        );
+        return el === null || el.getAttribute('data-present') === 'false';
+      },
+      [confUri, uri('carol')] as const,
+      { timeout: 5000 },
+    ),
+  );
+  process.stdout.write(
+    `     carol's entry after kick: ${(await entry('carol').count()) ? `status=${await entry('carol').getAttribute('data-status')}` : 'removed'} (${Date.now() - t0} ms)\n`,
+  );
+  await expect(
+    "kick: carol's call ended",
+    carol.locator('[data-testid="phone"][data-idle="true"]').waitFor({ timeout: 10000 }),
+  );
+  await expect(
+    'participant count 2',
+    item.and(admin.locator('[data-participant-count="2"]')).waitFor({ timeout: 3000 }),
+  );
   check((await entry('carol').getByTestId('kick-button').count()) === 0, 'no buttons on a participant who left');
   await shot(admin, 'admin-kicked-desktop');
 
   // ---- action error in words (bob's pid made stale on purpose) ----
   await admin.route('**/participants/*/mute', (route) =>
-    route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'participant-not-found', message: 'no participant p_x' } }) }));
+    route.fulfill({
+      status: 404,
+      contentType: 'application/json',
+      body: JSON.stringify({ error: { code: 'participant-not-found', message: 'no participant p_x' } }),
+    }),
+  );
   await muteBob.click();
-  await expect('action error in words', item.getByTestId('conference-action-error').filter({ hasText: 'could not mute' }).waitFor({ timeout: 3000 }));
+  await expect(
+    'action error in words',
+    item.getByTestId('conference-action-error').filter({ hasText: 'could not mute' }).waitFor({ timeout: 3000 }),
+  );
   process.stdout.write(`     "${await item.getByTestId('conference-action-error').textContent()}"\n`);
   await shot(admin, 'admin-action-error-desktop');
   await admin.unroute('**/participants/*/mute');
@@ -308,19 +395,45 @@ async function main(): Promise<void> {
   check(await item.getByTestId('end-cancel-button').evaluate((el) => el === document.activeElement), 'focus on Cancel');
   await shot(admin, 'admin-end-confirm-desktop');
   await admin.keyboard.press('Escape');
-  check((await item.getByTestId('end-confirm').count()) === 0 && (await end.evaluate((el) => el === document.activeElement)), 'Escape cancels, focus back on End');
+  check(
+    (await item.getByTestId('end-confirm').count()) === 0 &&
+      (await end.evaluate((el) => el === document.activeElement)),
+    'Escape cancels, focus back on End',
+  );
   await admin.keyboard.press('Enter');
   await admin.keyboard.press('Shift+Tab');
   await admin.keyboard.press('Enter');
   await expect('end: the conference disappears', item.waitFor({ state: 'detached', timeout: 5000 }));
-  await expect("end: alice's conference call ended", alice.waitForFunction(
-    () => document.querySelectorAll('[data-testid="line"][data-role="conference"]:not([data-state="ended"])').length === 0, undefined, { timeout: 10000 }));
+  await expect(
+    "end: alice's conference call ended",
+    alice.waitForFunction(
+      () =>
+        document.querySelectorAll('[data-testid="line"][data-role="conference"]:not([data-state="ended"])').length ===
+        0,
+      undefined,
+      { timeout: 10000 },
+    ),
+  );
   if (!(await alice.locator('[data-testid="phone"][data-idle="true"]').count())) {
-    const lines = await alice.locator('[data-testid="line"]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-party')}:${e.getAttribute('data-state')}:${e.getAttribute('data-role')}`));
-    process.stdout.write(`     note: alice still has other lines (not the console's business): ${JSON.stringify(lines)}\n`);
+    const lines = await alice
+      .locator('[data-testid="line"]')
+      .evaluateAll((els) =>
+        els.map(
+          (e) => `${e.getAttribute('data-party')}:${e.getAttribute('data-state')}:${e.getAttribute('data-role')}`,
+        ),
+      );
+    process.stdout.write(
+      `     note: alice still has other lines (not the console's business): ${JSON.stringify(lines)}\n`,
+    );
   }
-  await expect("end: bob's call ended", bob.locator('[data-testid="phone"][data-idle="true"]').waitFor({ timeout: 10000 }));
-  check(((await admin.getByTestId('admin-notice').textContent()) ?? '').includes('ended'), `notice: "${await admin.getByTestId('admin-notice').textContent()}"`);
+  await expect(
+    "end: bob's call ended",
+    bob.locator('[data-testid="phone"][data-idle="true"]').waitFor({ timeout: 10000 }),
+  );
+  check(
+    ((await admin.getByTestId('admin-notice').textContent()) ?? '').includes('ended'),
+    `notice: "${await admin.getByTestId('admin-notice').textContent()}"`,
+  );
   await shot(admin, 'admin-ended-desktop');
 
   // ---- factory dial-in: a conference made by dialling sip:conference@ directly ----
@@ -328,31 +441,63 @@ async function main(): Promise<void> {
   await bob.getByTestId('dial-button').click();
   const second = admin.locator('[data-testid="conference-item"]');
   await expect('factory dial-in: a conference appears', second.first().waitFor({ timeout: 5000 }));
-  await expect('…with bob connected', second.first().locator(`[data-testid="roster-entry"][data-entity="${uri('bob')}"][data-status="connected"]`).waitFor({ timeout: 10000 }));
+  await expect(
+    '…with bob connected',
+    second
+      .first()
+      .locator(`[data-testid="roster-entry"][data-entity="${uri('bob')}"][data-status="connected"]`)
+      .waitFor({ timeout: 10000 }),
+  );
   if (!values.config) {
     await bob.locator('[data-testid="line"]').first().getByTestId('hangup-button').click();
-    await expect('last participant leaves: the conference disappears', second.first().waitFor({ state: 'detached', timeout: 5000 }));
+    await expect(
+      'last participant leaves: the conference disappears',
+      second.first().waitFor({ state: 'detached', timeout: 5000 }),
+    );
   } else {
     // ---- the server goes away (with bob's conference running) and comes back ----
     for (const p of [alice, carol, dave]) await p.close();
     await stopConclave();
-    await expect('server stopped: event stream reconnecting', admin.locator('[data-testid="admin-feed-status"][data-state="reconnecting"]').waitFor({ timeout: 5000 }));
-    await expect('…and the list is marked out of date', admin.locator('[data-testid="conference-list"][data-stale="true"]').waitFor({ timeout: 2000 }));
+    await expect(
+      'server stopped: event stream reconnecting',
+      admin.locator('[data-testid="admin-feed-status"][data-state="reconnecting"]').waitFor({ timeout: 5000 }),
+    );
+    await expect(
+      '…and the list is marked out of date',
+      admin.locator('[data-testid="conference-list"][data-stale="true"]').waitFor({ timeout: 2000 }),
+    );
     await admin.waitForTimeout(1200);
-    process.stdout.write(`     "${await admin.getByTestId('admin-feed-status').textContent()}" / "${await admin.getByTestId('admin-sip-status').textContent()}"\n`);
+    process.stdout.write(
+      `     "${await admin.getByTestId('admin-feed-status').textContent()}" / "${await admin.getByTestId('admin-sip-status').textContent()}"\n`,
+    );
     await shot(admin, 'admin-reconnecting-desktop');
     await startConclave(resolve(values.config));
     // A restarted focus forgot every token (kept in memory).
-    await expect('restarted server: session lost, back to login with a reason', admin.getByTestId('admin-login-error').filter({ hasText: 'session' }).waitFor({ timeout: 20000 }));
+    await expect(
+      'restarted server: session lost, back to login with a reason',
+      admin.getByTestId('admin-login-error').filter({ hasText: 'session' }).waitFor({ timeout: 20000 }),
+    );
     await shot(admin, 'admin-session-lost-desktop');
     await adminLogin(admin);
-    await expect('signed in again', admin.locator('[data-testid="admin-feed-status"][data-state="live"]').waitFor({ timeout: 10000 }));
+    await expect(
+      'signed in again',
+      admin.locator('[data-testid="admin-feed-status"][data-state="live"]').waitFor({ timeout: 10000 }),
+    );
     await admin.reload();
-    await expect('reload: still signed in (session kept in this tab)', admin.locator('[data-testid="admin-feed-status"][data-state="live"]').waitFor({ timeout: 10000 }));
-    await expect('reload: rosters connected again', admin.locator('[data-testid="admin-sip-status"][data-state="connected"]').waitFor({ timeout: 10000 }));
+    await expect(
+      'reload: still signed in (session kept in this tab)',
+      admin.locator('[data-testid="admin-feed-status"][data-state="live"]').waitFor({ timeout: 10000 }),
+    );
+    await expect(
+      'reload: rosters connected again',
+      admin.locator('[data-testid="admin-sip-status"][data-state="connected"]').waitFor({ timeout: 10000 }),
+    );
     await admin.getByTestId('admin-logout-button').click();
     await expect('sign out', admin.getByTestId('admin-login-submit').waitFor({ timeout: 5000 }));
-    check((await admin.evaluate(() => sessionStorage.getItem('conclave.admin.session'))) === null, 'sign out forgets the session');
+    check(
+      (await admin.evaluate(() => sessionStorage.getItem('conclave.admin.session'))) === null,
+      'sign out forgets the session',
+    );
   }
 
   // ---- throttling (last: it blocks logins from this address for a minute) ----

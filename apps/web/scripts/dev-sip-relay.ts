@@ -14,9 +14,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
 
-const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, port: { type: 'string', default: '8188' }, quiet: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    help: { type: 'boolean', short: 'h' },
+    port: { type: 'string', default: '8188' },
+    quiet: { type: 'boolean', default: false },
+  },
+});
 if (values.help) {
-  process.stdout.write('usage: node apps/web/scripts/dev-sip-relay.ts [--port 8188] [--quiet]\nA SIP-over-WebSocket registrar and relay for developing the page without the Conclave server.\n');
+  process.stdout.write(
+    'usage: node apps/web/scripts/dev-sip-relay.ts [--port 8188] [--quiet]\nA SIP-over-WebSocket registrar and relay for developing the page without the Conclave server.\n',
+  );
   process.exit(0);
 }
 const port = Number(values.port);
@@ -33,7 +41,15 @@ interface Message {
   status: number;
 }
 
-const COMPACT: Record<string, string> = { v: 'via', f: 'from', t: 'to', m: 'contact', i: 'call-id', l: 'content-length', c: 'content-type' };
+const COMPACT: Record<string, string> = {
+  v: 'via',
+  f: 'from',
+  t: 'to',
+  m: 'contact',
+  i: 'call-id',
+  l: 'content-length',
+  c: 'content-type',
+};
 
 function parse(raw: string): Message | null {
   const split = raw.indexOf('\r\n\r\n');
@@ -104,7 +120,9 @@ function checkDigest(req: Message, user: string): boolean {
   const ha1 = md5(`${user}:${REALM}:${user}-secret`);
   const ha2 = md5(`${req.method}:${field('uri')}`);
   const qop = field('qop');
-  const expected = qop ? md5(`${ha1}:${field('nonce')}:${field('nc')}:${field('cnonce')}:${qop}:${ha2}`) : md5(`${ha1}:${field('nonce')}:${ha2}`);
+  const expected = qop
+    ? md5(`${ha1}:${field('nonce')}:${field('nc')}:${field('cnonce')}:${qop}:${ha2}`)
+    : md5(`${ha1}:${field('nonce')}:${ha2}`);
   return expected === field('response');
 }
 
@@ -115,7 +133,9 @@ function onRequest(req: Message, raw: string, ws: WebSocket): void {
     if (!checkDigest(req, user)) {
       const nonce = randomBytes(8).toString('hex');
       nonces.add(nonce);
-      return reply(ws, req, 401, 'Unauthorized', [`WWW-Authenticate: Digest realm="${REALM}", nonce="${nonce}", algorithm=MD5, qop="auth"`]);
+      return reply(ws, req, 401, 'Unauthorized', [
+        `WWW-Authenticate: Digest realm="${REALM}", nonce="${nonce}", algorithm=MD5, qop="auth"`,
+      ]);
     }
     const expires = Number(header(req, 'expires') ?? /expires=(\d+)/.exec(header(req, 'contact') ?? '')?.[1] ?? 600);
     if (expires === 0) registrations.delete(user);
@@ -132,7 +152,10 @@ function onRequest(req: Message, raw: string, ws: WebSocket): void {
     if (req.method === 'ACK') return;
     if (req.method === 'INVITE') {
       if (target === 'busy') return reply(ws, req, 486, 'Busy Here');
-      if (target === 'nomedia') return reply(ws, req, 488, 'Not Acceptable Here', ['Warning: 399 conclave-dev "no common audio codec (the other side offered only G.729)"']);
+      if (target === 'nomedia')
+        return reply(ws, req, 488, 'Not Acceptable Here', [
+          'Warning: 399 conclave-dev "no common audio codec (the other side offered only G.729)"',
+        ]);
       if (target === 'locked') return reply(ws, req, 403, 'Conference Locked');
     }
     return reply(ws, req, USERS.has(target) ? 480 : 404, USERS.has(target) ? 'Temporarily Unavailable' : 'Not Found');

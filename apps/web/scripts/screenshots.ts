@@ -31,7 +31,8 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write(`usage: node apps/web/scripts/screenshots.ts [--url URL] [--out DIR] [--scenario login|registered|call] [--tones DIR]
+  process.stdout
+    .write(`usage: node apps/web/scripts/screenshots.ts [--url URL] [--out DIR] [--scenario login|registered|call] [--tones DIR]
 Screenshots of the page in headless Chromium. Without --url a vite preview of apps/web/dist is started.
 `);
   process.exit(0);
@@ -47,9 +48,14 @@ function launch(tone?: string): Promise<Browser> {
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: [
-      '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
       ...(tone ? [`--use-file-for-fake-audio-capture=${tone}`] : []),
       '--autoplay-policy=no-user-gesture-required',
       '--allow-loopback-in-peer-connection',
@@ -60,10 +66,14 @@ function launch(tone?: string): Promise<Browser> {
 
 async function startPreview(): Promise<{ url: string; child: ChildProcess }> {
   const port = 4199;
-  const child = spawn(process.execPath, [join(webRoot, 'node_modules/vite/bin/vite.js'), 'preview', '--port', String(port), '--strictPort'], {
-    cwd: webRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(webRoot, 'node_modules/vite/bin/vite.js'), 'preview', '--port', String(port), '--strictPort'],
+    {
+      cwd: webRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 50; i++) {
     try {
@@ -114,7 +124,10 @@ async function main(): Promise<void> {
     }
     const browser = await launch();
     browsers.push(browser);
-    for (const [label, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+    for (const [label, viewport] of [
+      ['desktop', DESKTOP],
+      ['phone', PHONE],
+    ] as const) {
       const page = await browser.newPage({ viewport, colorScheme: 'light' });
       page.on('pageerror', (e) => process.stderr.write(`pageerror: ${e.message}\n`));
       await page.goto(url);
@@ -209,14 +222,19 @@ async function reinviteScenario(url: string, browsers: Browser[]): Promise<void>
     osc.connect(dst);
     osc.start();
     const track = dst.stream.getAudioTracks()[0]!;
-    (window as unknown as { extraSender: RTCRtpSender }).extraSender = pc.addTransceiver(track, { direction: 'sendonly', streams: [dst.stream] }).sender;
+    (window as unknown as { extraSender: RTCRtpSender }).extraSender = pc.addTransceiver(track, {
+      direction: 'sendonly',
+      streams: [dst.stream],
+    }).sender;
     line.session.renegotiate();
   });
   await audios.nth(1).waitFor({ state: 'attached', timeout: 10000 });
   await alice.waitForTimeout(1500);
   const heard = await remoteTone(alice, bobUri);
-  check(heard.length === 2 && heard.some((f) => Math.abs(f - 600) < 15) && heard.some((f) => Math.abs(f - 1500) < 15),
-    `re-INVITE adding an m-line: two remote-audio elements, tones ${heard.join(', ')} Hz`);
+  check(
+    heard.length === 2 && heard.some((f) => Math.abs(f - 600) < 15) && heard.some((f) => Math.abs(f - 1500) < 15),
+    `re-INVITE adding an m-line: two remote-audio elements, tones ${heard.join(', ')} Hz`,
+  );
   await shot(alice, 'reinvite-two-tracks-desktop');
 
   await bob.evaluate(() => {
@@ -224,10 +242,16 @@ async function reinviteScenario(url: string, browsers: Browser[]): Promise<void>
     const line = window.conclave!.phone.debugLine(snap.lines[0]!.id)!;
     const pc = line.session.connection;
     const sender = (window as unknown as { extraSender: RTCRtpSender }).extraSender;
-    pc.getTransceivers().find((t) => t.sender === sender)?.stop();
+    pc.getTransceivers()
+      .find((t) => t.sender === sender)
+      ?.stop();
     line.session.renegotiate();
   });
-  await alice.waitForFunction((party) => document.querySelectorAll(`[data-testid="remote-audio"][data-party="${party}"]`).length === 1, bobUri, { timeout: 10000 });
+  await alice.waitForFunction(
+    (party) => document.querySelectorAll(`[data-testid="remote-audio"][data-party="${party}"]`).length === 1,
+    bobUri,
+    { timeout: 10000 },
+  );
   check(true, 're-INVITE removing the m-line (port 0): back to one remote-audio element');
   const after = await remoteTone(alice, bobUri);
   check(after.length === 1 && Math.abs((after[0] ?? 0) - 600) < 15, `still hearing bob (${after.join(', ')} Hz)`);
@@ -237,7 +261,9 @@ async function reinviteScenario(url: string, browsers: Browser[]): Promise<void>
 
 /** All tones heard on a page, over every remote-audio element. */
 async function allTones(page: Page): Promise<number[]> {
-  const parties = await page.locator('[data-testid="remote-audio"]').evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute('data-party') ?? ''))]);
+  const parties = await page
+    .locator('[data-testid="remote-audio"]')
+    .evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute('data-party') ?? ''))]);
   const out: number[] = [];
   for (const p of parties) out.push(...(await remoteTone(page, p)));
   return out.sort((a, b) => a - b);
@@ -268,11 +294,31 @@ async function conferenceScenario(url: string, browsers: Browser[]): Promise<voi
   check(true, `conference line active (party ${await confLine.getAttribute('data-party')})`);
   const conferenceUri = await alice.getByTestId('conference').getAttribute('data-uri');
   check(Boolean(conferenceUri), `conference URI from the ;isfocus Contact: ${conferenceUri}`);
-  await line(alice, 'bob').waitFor({ state: 'detached', timeout: 15000 }).then(() => check(true, "alice's 1:1 line to bob is gone"), () => check(false, "alice's 1:1 line to bob is gone"));
-  await line(alice, 'carol').waitFor({ state: 'detached', timeout: 15000 }).then(() => check(true, "alice's 1:1 line to carol is gone"), () => check(false, "alice's 1:1 line to carol is gone"));
-  await alice.waitForFunction(() => document.querySelectorAll('[data-testid="roster-entry"][data-status="connected"]').length >= 3, undefined, { timeout: 15000 })
-    .then(() => check(true, 'roster shows 3 connected entries'), () => check(false, 'roster shows 3 connected entries'));
-  const roster = await alice.locator('[data-testid="roster-entry"]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-entity')}=${e.getAttribute('data-status')}`));
+  await line(alice, 'bob')
+    .waitFor({ state: 'detached', timeout: 15000 })
+    .then(
+      () => check(true, "alice's 1:1 line to bob is gone"),
+      () => check(false, "alice's 1:1 line to bob is gone"),
+    );
+  await line(alice, 'carol')
+    .waitFor({ state: 'detached', timeout: 15000 })
+    .then(
+      () => check(true, "alice's 1:1 line to carol is gone"),
+      () => check(false, "alice's 1:1 line to carol is gone"),
+    );
+  await alice
+    .waitForFunction(
+      () => document.querySelectorAll('[data-testid="roster-entry"][data-status="connected"]').length >= 3,
+      undefined,
+      { timeout: 15000 },
+    )
+    .then(
+      () => check(true, 'roster shows 3 connected entries'),
+      () => check(false, 'roster shows 3 connected entries'),
+    );
+  const roster = await alice
+    .locator('[data-testid="roster-entry"]')
+    .evaluateAll((els) => els.map((e) => `${e.getAttribute('data-entity')}=${e.getAttribute('data-status')}`));
   process.stdout.write(`     roster: ${roster.join(' ')}\n`);
   await alice.waitForTimeout(2000);
   const a = await allTones(alice);
@@ -282,7 +328,9 @@ async function conferenceScenario(url: string, browsers: Browser[]): Promise<voi
   check(has(a, 600) && has(a, 1500), `alice hears bob and carol (${a.join(', ')} Hz)`);
   check(has(b, 1000) && has(b, 1500), `bob hears alice and carol (${b.join(', ')} Hz)`);
   check(has(c, 1000) && has(c, 600), `carol hears alice and bob (${c.join(', ')} Hz)`);
-  process.stdout.write(`     bob's lines: ${JSON.stringify(await bob.locator('[data-testid="line"]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-party')}:${e.getAttribute('data-state')}:${e.getAttribute('data-role')}`)))}\n`);
+  process.stdout.write(
+    `     bob's lines: ${JSON.stringify(await bob.locator('[data-testid="line"]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-party')}:${e.getAttribute('data-state')}:${e.getAttribute('data-role')}`)))}\n`,
+  );
   await shot(alice, 'conference-creator-desktop');
   await shot(bob, 'conference-participant-desktop');
   await shot(carol, 'conference-participant-phone');
@@ -308,7 +356,10 @@ async function multiScenario(url: string, browsers: Browser[]): Promise<void> {
   await carol.getByTestId('dial-input').fill('alice');
   await carol.getByTestId('dial-button').click();
   await alice.getByTestId('incoming-call').waitFor();
-  check(await alice.getByTestId('hold-and-answer-button').isVisible(), 'second incoming call offers "hold current & answer"');
+  check(
+    await alice.getByTestId('hold-and-answer-button').isVisible(),
+    'second incoming call offers "hold current & answer"',
+  );
   await shot(alice, 'multi-second-incoming-desktop');
   await alice.getByTestId('hold-and-answer-button').click();
   await line(alice, 'carol', 'active').waitFor();
@@ -318,11 +369,17 @@ async function multiScenario(url: string, browsers: Browser[]): Promise<void> {
   const remoteHeld = await bob
     .locator('[data-testid="line"][data-remote-hold="true"]')
     .waitFor({ timeout: 3000 })
-    .then(() => true, () => false);
+    .then(
+      () => true,
+      () => false,
+    );
   process.stdout.write(`     bob ${remoteHeld ? 'sees' : 'does not see'} the remote hold (data-remote-hold)\n`);
   check(await alice.getByTestId('conference-button').isEnabled(), 'conference-button enabled with 1 held + 1 active');
   const tones = await remoteTone(alice, `sip:carol@${domain}`);
-  check(tones.some((f) => Math.abs(f - 1500) < 15), `alice hears carol's 1500 Hz tone (${tones.join(', ')} Hz)`);
+  check(
+    tones.some((f) => Math.abs(f - 1500) < 15),
+    `alice hears carol's 1500 Hz tone (${tones.join(', ')} Hz)`,
+  );
   await shot(alice, 'multi-held-and-active-desktop');
   await shot(bob, 'multi-remote-held-desktop');
   await line(alice, 'carol').getByTestId('hangup-button').click();
@@ -344,8 +401,14 @@ async function callScenario(url: string, browsers: Browser[]): Promise<void> {
   await alice.getByTestId('dial-input').fill('bob');
   await alice.getByTestId('dial-button').click();
   await bob.getByTestId('incoming-call').waitFor();
-  check((await bob.getByTestId('incoming-call').getAttribute('data-party')) === aliceUri, 'incoming-call data-party is the caller URI');
-  check((await bob.getByTestId('incoming-call').textContent())?.includes('Alice') === true, 'incoming call shows the display name');
+  check(
+    (await bob.getByTestId('incoming-call').getAttribute('data-party')) === aliceUri,
+    'incoming-call data-party is the caller URI',
+  );
+  check(
+    (await bob.getByTestId('incoming-call').textContent())?.includes('Alice') === true,
+    'incoming call shows the display name',
+  );
   await alice.locator(`[data-testid="line"][data-party="${bobUri}"][data-state="ringing"]`).waitFor();
   await shot(alice, 'call-ringing-caller-desktop');
   await shot(bob, 'call-incoming-phone');
@@ -357,8 +420,14 @@ async function callScenario(url: string, browsers: Browser[]): Promise<void> {
   await alice.waitForTimeout(1500);
   const heardByAlice = await remoteTone(alice, bobUri);
   const heardByBob = await remoteTone(bob, aliceUri);
-  check(heardByAlice.some((f) => Math.abs(f - 600) < 15), `alice hears bob's 600 Hz tone (${heardByAlice.join(', ')} Hz)`);
-  check(heardByBob.some((f) => Math.abs(f - 1000) < 15), `bob hears alice's 1000 Hz tone (${heardByBob.join(', ')} Hz)`);
+  check(
+    heardByAlice.some((f) => Math.abs(f - 600) < 15),
+    `alice hears bob's 600 Hz tone (${heardByAlice.join(', ')} Hz)`,
+  );
+  check(
+    heardByBob.some((f) => Math.abs(f - 1000) < 15),
+    `bob hears alice's 1000 Hz tone (${heardByBob.join(', ')} Hz)`,
+  );
   await shot(alice, 'call-active-desktop');
   await shot(bob, 'call-active-phone');
 
@@ -370,7 +439,10 @@ async function callScenario(url: string, browsers: Browser[]): Promise<void> {
   await aliceLine.getByTestId('hold-button').click();
   await alice.locator(`[data-testid="line"][data-party="${bobUri}"][data-state="held"]`).waitFor();
   check(true, 'hold: line data-state=held');
-  check((await alice.getByTestId('conference-button').isDisabled()) === true, 'conference-button disabled with only one (held) call');
+  check(
+    (await alice.getByTestId('conference-button').isDisabled()) === true,
+    'conference-button disabled with only one (held) call',
+  );
 
   // Second call while the first is held, then errors.
   await alice.getByTestId('dial-input').fill('carol');

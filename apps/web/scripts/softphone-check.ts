@@ -68,9 +68,14 @@ async function open(user: User, viewport = DESKTOP): Promise<UserPage> {
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [
-      '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
       `--use-file-for-fake-audio-capture=${toneFile(user)}`,
       '--autoplay-policy=no-user-gesture-required',
       '--allow-loopback-in-peer-connection',
@@ -89,7 +94,15 @@ async function open(user: User, viewport = DESKTOP): Promise<UserPage> {
       const show = (dir: string) => (frame: { payload: string | Buffer }) => {
         const text = String(frame.payload);
         if (!/^(REFER|NOTIFY|INVITE) |^SIP\/2\.0 \d+ [\s\S]*CSeq: \d+ (REFER|NOTIFY|INVITE)/.test(text)) return;
-        const keep = text.split('\r\n').filter((l, i) => i === 0 || /^(Event|CSeq|Subscription-State|Refer-To):/i.test(l) || /^SIP\/2\.0 \d+/.test(l) || /^m=/.test(l));
+        const keep = text
+          .split('\r\n')
+          .filter(
+            (l, i) =>
+              i === 0 ||
+              /^(Event|CSeq|Subscription-State|Refer-To):/i.test(l) ||
+              /^SIP\/2\.0 \d+/.test(l) ||
+              /^m=/.test(l),
+          );
         process.stdout.write(`  [${user} ${dir}] ${keep.join(' | ')}\n`);
       };
       ws.on('framesent', show('>>'));
@@ -100,7 +113,10 @@ async function open(user: User, viewport = DESKTOP): Promise<UserPage> {
   await page.getByTestId('login-user').fill(user);
   await page.getByTestId('login-password').fill(`${user}-secret`);
   await page.getByTestId('login-submit').click();
-  await page.getByTestId('registration-status').filter({ hasText: /\bregistered\b/ }).waitFor({ timeout: 15_000 });
+  await page
+    .getByTestId('registration-status')
+    .filter({ hasText: /\bregistered\b/ })
+    .waitFor({ timeout: 15_000 });
   return { user, browser, page };
 }
 
@@ -112,7 +128,13 @@ async function shot(p: UserPage, name: string): Promise<void> {
   process.stdout.write(`  wrote ${file}\n`);
 }
 
-async function waitAttr(p: UserPage, selector: ReturnType<Page['locator']>, attr: string, value: string, timeout = 15_000): Promise<boolean> {
+async function waitAttr(
+  p: UserPage,
+  selector: ReturnType<Page['locator']>,
+  attr: string,
+  value: string,
+  timeout = 15_000,
+): Promise<boolean> {
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
     if ((await selector.getAttribute(attr).catch(() => null)) === value) return true;
@@ -171,7 +193,16 @@ async function heard(p: UserPage, ms = 1500): Promise<number[]> {
     const peaks: number[] = [];
     for (let i = 2; i < bins - 2; i++) {
       const v = db[i]!;
-      if (v > median + 30 && v > max - 20 && v >= db[i - 1]! && v >= db[i + 1]! && v >= db[i - 2]! && v >= db[i + 2]! && hz(i) > 100 && hz(i) < 8000) {
+      if (
+        v > median + 30 &&
+        v > max - 20 &&
+        v >= db[i - 1]! &&
+        v >= db[i + 1]! &&
+        v >= db[i - 2]! &&
+        v >= db[i + 2]! &&
+        hz(i) > 100 &&
+        hz(i) < 8000
+      ) {
         peaks.push(Math.round(hz(i)));
       }
     }
@@ -186,7 +217,10 @@ const near = (peaks: number[], f: number, tol = 20) => peaks.some((p) => Math.ab
  * (before the tone is sent) and the peak over `ms`. No smoothing, a look every 40 ms: Chromium plays
  * a received event out loudly at its start.
  */
-async function dtmfLevels(p: UserPage, ms: number): Promise<{ low: { before: number; peak: number }; high: { before: number; peak: number } }> {
+async function dtmfLevels(
+  p: UserPage,
+  ms: number,
+): Promise<{ low: { before: number; peak: number }; high: { before: number; peak: number } }> {
   return p.page.evaluate(async (duration) => {
     const ctx = new AudioContext();
     await ctx.resume();
@@ -208,7 +242,10 @@ async function dtmfLevels(p: UserPage, ms: number): Promise<{ low: { before: num
       await new Promise((r) => setTimeout(r, 40));
       an.getFloatFrequencyData(d);
       const early = performance.now() - start < 200;
-      for (const [o, f] of [[low, 697], [high, 1209]] as const) {
+      for (const [o, f] of [
+        [low, 697],
+        [high, 1209],
+      ] as const) {
         if (early) o.before = Math.max(o.before, at(f));
         else o.peak = Math.max(o.peak, at(f));
       }
@@ -236,16 +273,25 @@ async function dtmf(): Promise<void> {
     // Keyboard: focus the line (the keypad button keeps focus in it) and type.
     await l.getByTestId('keypad-button').focus();
     await alice.page.keyboard.type('9*');
-    check(await waitAttr(alice, l.getByTestId('dtmf-sent'), 'data-digits', '15#9*', 8000), `keys clicked and typed play out in order: "${await l.getByTestId('dtmf-sent').getAttribute('data-digits')}"`);
+    check(
+      await waitAttr(alice, l.getByTestId('dtmf-sent'), 'data-digits', '15#9*', 8000),
+      `keys clicked and typed play out in order: "${await l.getByTestId('dtmf-sent').getAttribute('data-digits')}"`,
+    );
     check((await l.getByTestId('dtmf-error').count()) === 0, 'no keypad error');
     const stats = await alice.page.evaluate(() => {
       const phone = window.conclave!.phone;
       const id = phone.getSnapshot().lines[0]!.id;
       const pc = phone.debugLine(id)!.session.connection;
       const sender = pc.getSenders().find((s) => s.track?.kind === 'audio');
-      return { canInsert: sender?.dtmf?.canInsertDTMF ?? null, sdp: pc.currentRemoteDescription?.sdp.match(/a=rtpmap:\d+ telephone-event\/\d+/g) ?? [] };
+      return {
+        canInsert: sender?.dtmf?.canInsertDTMF ?? null,
+        sdp: pc.currentRemoteDescription?.sdp.match(/a=rtpmap:\d+ telephone-event\/\d+/g) ?? [],
+      };
     });
-    check(stats.canInsert === true && stats.sdp.length > 0, `telephone-event negotiated with the focus: ${stats.sdp.join(', ')}`);
+    check(
+      stats.canInsert === true && stats.sdp.length > 0,
+      `telephone-event negotiated with the focus: ${stats.sdp.join(', ')}`,
+    );
     await shot(alice, 'dtmf-keypad-desktop');
     // A "1" through the same JsSIP call the keypad makes: bob's jitter buffer plays received events
     // out as the DTMF pair. Bob listens (no smoothing, every 40 ms) from just before alice sends.
@@ -260,10 +306,15 @@ async function dtmf(): Promise<void> {
     // Both frequencies rise well above what was there before (alice's 660 Hz leaks into the 697 Hz bin).
     const rise = Math.min(lv.low.peak - lv.low.before, lv.high.peak - lv.high.before);
     // Known gap through the focus (README): mediasoup consumers drop telephone-event.
-    note(`bob hears DTMF "1" while alice sends it: ${rise > 12 ? 'yes' : 'no'} (697 Hz ${lv.low.before.toFixed(0)} → ${lv.low.peak.toFixed(0)} dB, 1209 Hz ${lv.high.before.toFixed(0)} → ${lv.high.peak.toFixed(0)} dB)`);
+    note(
+      `bob hears DTMF "1" while alice sends it: ${rise > 12 ? 'yes' : 'no'} (697 Hz ${lv.low.before.toFixed(0)} → ${lv.low.peak.toFixed(0)} dB, 1209 Hz ${lv.high.before.toFixed(0)} → ${lv.high.peak.toFixed(0)} dB)`,
+    );
     await alice.page.waitForTimeout(1200);
     const after = await heard(bob, 1200);
-    check(near(after, HZ.alice) && !near(after, 1209), `after the tone bob hears alice's ${HZ.alice} Hz again: [${after.join(', ')}]`);
+    check(
+      near(after, HZ.alice) && !near(after, 1209),
+      `after the tone bob hears alice's ${HZ.alice} Hz again: [${after.join(', ')}]`,
+    );
     // Held call: the keypad is gone and typing does nothing.
     await l.getByTestId('hold-button').click();
     await waitAttr(alice, l, 'data-state', 'held');
@@ -287,7 +338,10 @@ async function transfer(): Promise<void> {
     await l.getByTestId('transfer-button').click();
     await l.getByTestId('transfer-input').fill('no such person!');
     await l.getByTestId('transfer-submit').click();
-    check((await l.getByTestId('transfer-error').count()) === 1, `bad target in words: "${await l.getByTestId('transfer-error').textContent()}"`);
+    check(
+      (await l.getByTestId('transfer-error').count()) === 1,
+      `bad target in words: "${await l.getByTestId('transfer-error').textContent()}"`,
+    );
     await shot(alice, 'transfer-form-desktop');
     await l.getByTestId('transfer-input').fill('carol');
     await l.getByTestId('transfer-submit').click();
@@ -306,18 +360,34 @@ async function transfer(): Promise<void> {
         check(from?.includes('bob') === true, `carol is called by bob (incoming from ${from})`);
         await carol.page.getByTestId('answer-button').click();
       }
-      if ((await l.getAttribute('data-state').catch(() => 'gone')) !== 'active' && (await l.count()) > 0 && (await l.getAttribute('data-state')) === 'ended') break;
+      if (
+        (await l.getAttribute('data-state').catch(() => 'gone')) !== 'active' &&
+        (await l.count()) > 0 &&
+        (await l.getAttribute('data-state')) === 'ended'
+      )
+        break;
       await alice.page.waitForTimeout(100);
     }
     check(phases.length > 0, `alice saw the transfer progress: ${phases.join(' → ')}`);
     // Known gap (README): the focus relays the NOTIFYs with the other leg's event id; JsSIP answers 481.
-    note(`NOTIFY progress reached alice: ${phases.some((x) => x === 'trying' || x === 'ringing' || x === 'succeeded') ? 'yes' : 'no (only the 202)'}`);
-    const endText = await l.getByTestId('line-detail').textContent().catch(() => null);
-    check((await l.getAttribute('data-state').catch(() => null)) === 'ended', `alice's line ended (${Date.now() - t0} ms): "${endText}"`);
+    note(
+      `NOTIFY progress reached alice: ${phases.some((x) => x === 'trying' || x === 'ringing' || x === 'succeeded') ? 'yes' : 'no (only the 202)'}`,
+    );
+    const endText = await l
+      .getByTestId('line-detail')
+      .textContent()
+      .catch(() => null);
+    check(
+      (await l.getAttribute('data-state').catch(() => null)) === 'ended',
+      `alice's line ended (${Date.now() - t0} ms): "${endText}"`,
+    );
     await shot(alice, 'transfer-done-desktop');
     check(await waitAttr(bob, line(bob, 'carol'), 'data-state', 'active'), 'bob now talks to carol');
     check(await waitAttr(carol, line(carol, 'bob'), 'data-state', 'active'), 'carol talks to bob');
-    const bobOld = await line(bob, 'alice').getByTestId('line-detail').textContent().catch(() => '(gone)');
+    const bobOld = await line(bob, 'alice')
+      .getByTestId('line-detail')
+      .textContent()
+      .catch(() => '(gone)');
     process.stdout.write(`  bob's old line: "${bobOld}"\n`);
     await shot(bob, 'transfer-bob-desktop');
     let carolHears: number[] = [];
@@ -332,7 +402,11 @@ async function transfer(): Promise<void> {
 
 async function level(p: UserPage): Promise<{ level: number; muted: string | null; source: string | null }> {
   const m = p.page.getByTestId('mic-level');
-  return { level: Number(await m.getAttribute('data-level')), muted: await m.getAttribute('data-muted'), source: await m.getAttribute('data-source') };
+  return {
+    level: Number(await m.getAttribute('data-level')),
+    muted: await m.getAttribute('data-muted'),
+    source: await m.getAttribute('data-source'),
+  };
 }
 
 /** Highest data-level seen over `ms`. */
@@ -360,7 +434,10 @@ async function devices(): Promise<void> {
     check(cams.length >= 2, `cameras: ${cams.join(' | ')}`);
     check(speakers.length >= 2, `speakers: ${speakers.join(' | ')}`);
     const idle = await level(alice);
-    check(idle.level === 0 && idle.source === 'none', `idle, no test: meter off (level ${idle.level}, source ${idle.source})`);
+    check(
+      idle.level === 0 && idle.source === 'none',
+      `idle, no test: meter off (level ${idle.level}, source ${idle.source})`,
+    );
     await alice.page.getByTestId('mic-test').click();
     const testPeak = await peakLevel(alice);
     check(testPeak > 0.3, `microphone test: the meter moves with the tone (peak ${testPeak})`);
@@ -372,13 +449,19 @@ async function devices(): Promise<void> {
     await call(alice, bob);
     const inCall = await peakLevel(alice);
     const src = (await level(alice)).source;
-    check(inCall > 0.3 && src === 'call', `in a call the meter follows the call's microphone (peak ${inCall}, source ${src})`);
+    check(
+      inCall > 0.3 && src === 'call',
+      `in a call the meter follows the call's microphone (peak ${inCall}, source ${src})`,
+    );
     await line(alice, 'bob').getByTestId('mute-button').click();
     await alice.page.waitForTimeout(400);
     const muted = await level(alice);
     const mutedPeak = await peakLevel(alice, 800);
     const mutedText = await alice.page.getByTestId('mic-level').textContent();
-    check(muted.muted === 'true' && mutedPeak === 0 && /muted/.test(mutedText ?? ''), `muted: data-muted=${muted.muted}, peak ${mutedPeak}, text "${mutedText}"`);
+    check(
+      muted.muted === 'true' && mutedPeak === 0 && /muted/.test(mutedText ?? ''),
+      `muted: data-muted=${muted.muted}, peak ${mutedPeak}, text "${mutedText}"`,
+    );
     await shot(alice, 'devices-muted-desktop');
     await line(alice, 'bob').getByTestId('mute-button').click();
     const unmutedPeak = await peakLevel(alice);
@@ -386,33 +469,55 @@ async function devices(): Promise<void> {
 
     // Switch the microphone mid-call: replaceTrack, bob keeps hearing alice.
     const micSelect = alice.page.getByTestId('device-microphone');
-    const ids = await micSelect.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v !== ''));
-    const before = await alice.page.evaluate(() => window.conclave!.phone.getSnapshot().lines[0]!.localAudioTrack?.label ?? '');
+    const ids = await micSelect
+      .locator('option')
+      .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v !== ''));
+    const before = await alice.page.evaluate(
+      () => window.conclave!.phone.getSnapshot().lines[0]!.localAudioTrack?.label ?? '',
+    );
     const target = ids[ids.length - 1]!;
     await micSelect.selectOption(target);
-    await alice.page.waitForFunction((t) => window.conclave!.phone.getSnapshot().lines[0]!.localAudioTrack?.label !== t, before, { timeout: 10_000 });
+    await alice.page.waitForFunction(
+      (t) => window.conclave!.phone.getSnapshot().lines[0]!.localAudioTrack?.label !== t,
+      before,
+      { timeout: 10_000 },
+    );
     const after = await alice.page.evaluate(() => {
       const l = window.conclave!.phone.getSnapshot().lines[0]!;
       const pc = window.conclave!.phone.debugLine(l.id)!.session.connection;
       const sent = pc.getSenders().find((s) => s.track?.kind === 'audio')?.track;
       return { label: l.localAudioTrack?.label ?? '', senderIsNew: sent === l.localAudioTrack, enabled: sent?.enabled };
     });
-    check(after.senderIsNew && after.label !== before, `microphone switched mid-call: "${before}" → "${after.label}" (sender carries the new track: ${after.senderIsNew})`);
+    check(
+      after.senderIsNew && after.label !== before,
+      `microphone switched mid-call: "${before}" → "${after.label}" (sender carries the new track: ${after.senderIsNew})`,
+    );
     let bobHears: number[] = [];
     for (let i = 0; i < 5 && !near(bobHears, HZ.alice); i++) bobHears = await heard(bob);
     check(near(bobHears, HZ.alice), `bob still hears alice after the switch: [${bobHears.join(', ')}]`);
     check((await peakLevel(alice)) > 0.3, 'the meter follows the new microphone');
 
     // Speaker: setSinkId on every remote audio element.
-    const spkIds = await alice.page.getByTestId('device-speaker').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v !== ''));
+    const spkIds = await alice.page
+      .getByTestId('device-speaker')
+      .locator('option')
+      .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v !== ''));
     if (spkIds.length > 0) {
       await alice.page.getByTestId('device-speaker').selectOption(spkIds[spkIds.length - 1]!);
       await alice.page.waitForTimeout(500);
-      const sinks = await alice.page.locator('audio[data-testid="remote-audio"]').evaluateAll((els) => els.map((e) => (e as HTMLAudioElement & { sinkId: string }).sinkId));
-      check(sinks.length > 0 && sinks.every((x) => x === spkIds[spkIds.length - 1]), `speaker applied to remote audio (sinkId ${sinks.map((x) => x.slice(0, 8)).join(', ')})`);
+      const sinks = await alice.page
+        .locator('audio[data-testid="remote-audio"]')
+        .evaluateAll((els) => els.map((e) => (e as HTMLAudioElement & { sinkId: string }).sinkId));
+      check(
+        sinks.length > 0 && sinks.every((x) => x === spkIds[spkIds.length - 1]),
+        `speaker applied to remote audio (sinkId ${sinks.map((x) => x.slice(0, 8)).join(', ')})`,
+      );
       let aliceHears: number[] = [];
       for (let i = 0; i < 5 && !near(aliceHears, HZ.bob); i++) aliceHears = await heard(alice);
-      check(near(aliceHears, HZ.bob), `alice's remote audio still plays (decoded) on the chosen speaker: [${aliceHears.join(', ')}]`);
+      check(
+        near(aliceHears, HZ.bob),
+        `alice's remote audio still plays (decoded) on the chosen speaker: [${aliceHears.join(', ')}]`,
+      );
     }
     await shot(alice, 'devices-in-call-desktop');
     await alice.page.setViewportSize(PHONE);
@@ -426,7 +531,10 @@ async function devices(): Promise<void> {
     await alice.page.getByTestId('login-user').fill('alice');
     await alice.page.getByTestId('login-password').fill('alice-secret');
     await alice.page.getByTestId('login-submit').click();
-    await alice.page.getByTestId('registration-status').filter({ hasText: /\bregistered\b/ }).waitFor();
+    await alice.page
+      .getByTestId('registration-status')
+      .filter({ hasText: /\bregistered\b/ })
+      .waitFor();
     await alice.page.waitForTimeout(500);
     const micAfterReload = await micSelect.inputValue();
     check(micAfterReload === target, `choices remembered across a reload (${stored})`);
@@ -436,9 +544,16 @@ async function devices(): Promise<void> {
 }
 
 async function tilesOf(p: UserPage) {
-  return p.page.getByTestId('video-tile').evaluateAll((els) =>
-    els.map((e) => ({ party: e.getAttribute('data-party'), local: e.getAttribute('data-local'), live: e.getAttribute('data-live'), speaking: e.getAttribute('data-speaking') })),
-  );
+  return p.page
+    .getByTestId('video-tile')
+    .evaluateAll((els) =>
+      els.map((e) => ({
+        party: e.getAttribute('data-party'),
+        local: e.getAttribute('data-local'),
+        live: e.getAttribute('data-live'),
+        speaking: e.getAttribute('data-speaking'),
+      })),
+    );
 }
 
 async function video(): Promise<void> {
@@ -448,27 +563,51 @@ async function video(): Promise<void> {
     // The focus may bring video in with a re-INVITE after the call is up.
     for (let i = 0; i < 40; i++) {
       const [x, y] = [await tilesOf(alice), await tilesOf(bob)];
-      if (x.some((t) => t.local === 'false' && t.live === 'true') && y.some((t) => t.local === 'false' && t.live === 'true')) break;
+      if (
+        x.some((t) => t.local === 'false' && t.live === 'true') &&
+        y.some((t) => t.local === 'false' && t.live === 'true')
+      )
+        break;
       await alice.page.waitForTimeout(250);
     }
     const a = await tilesOf(alice);
     const b = await tilesOf(bob);
-    check(a.some((t) => t.local === 'true' && t.live === 'true' && t.party?.includes('alice')), `alice's own camera tile: ${JSON.stringify(a.filter((t) => t.local === 'true'))}`);
+    check(
+      a.some((t) => t.local === 'true' && t.live === 'true' && t.party?.includes('alice')),
+      `alice's own camera tile: ${JSON.stringify(a.filter((t) => t.local === 'true'))}`,
+    );
     // Known gap (README): the focus offers the callee of a 1:1 call audio only, so no remote video.
-    note(`1:1 remote video: alice has ${a.filter((t) => t.local === 'false').length} remote tile(s), bob ${b.filter((t) => t.local === 'false').length}`);
+    note(
+      `1:1 remote video: alice has ${a.filter((t) => t.local === 'false').length} remote tile(s), bob ${b.filter((t) => t.local === 'false').length}`,
+    );
     if (a.some((t) => t.local === 'false')) {
-      const width = await alice.page.locator('[data-testid="video-tile"][data-local="false"] video').first().evaluate((v) => (v as HTMLVideoElement).videoWidth, undefined, { timeout: 2000 }).catch(() => 0);
+      const width = await alice.page
+        .locator('[data-testid="video-tile"][data-local="false"] video')
+        .first()
+        .evaluate((v) => (v as HTMLVideoElement).videoWidth, undefined, { timeout: 2000 })
+        .catch(() => 0);
       check(width > 0, `alice decodes bob's video (${width} px wide)`);
     }
     await shot(alice, 'video-call-desktop');
     await shot(bob, 'video-call-phone');
     // Camera switch mid-call: the local tile follows the new track.
-    const camIds = await alice.page.getByTestId('device-camera').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v !== ''));
+    const camIds = await alice.page
+      .getByTestId('device-camera')
+      .locator('option')
+      .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v !== ''));
     if (camIds.length > 1) {
-      const before = await alice.page.evaluate(() => window.conclave!.phone.getSnapshot().lines[0]!.localVideoTrack?.label);
+      const before = await alice.page.evaluate(
+        () => window.conclave!.phone.getSnapshot().lines[0]!.localVideoTrack?.label,
+      );
       await alice.page.getByTestId('device-camera').selectOption(camIds[camIds.length - 1]!);
-      await alice.page.waitForFunction((t) => window.conclave!.phone.getSnapshot().lines[0]!.localVideoTrack?.label !== t, before, { timeout: 10_000 }).catch(() => {});
-      const after = await alice.page.evaluate(() => window.conclave!.phone.getSnapshot().lines[0]!.localVideoTrack?.label);
+      await alice.page
+        .waitForFunction((t) => window.conclave!.phone.getSnapshot().lines[0]!.localVideoTrack?.label !== t, before, {
+          timeout: 10_000,
+        })
+        .catch(() => {});
+      const after = await alice.page.evaluate(
+        () => window.conclave!.phone.getSnapshot().lines[0]!.localVideoTrack?.label,
+      );
       check(after !== before, `camera switched mid-call: ${before} → ${after}`);
     }
     await hangUpAll(alice);
@@ -498,18 +637,29 @@ async function conferenceVideo(): Promise<void> {
     let last: Record<string, Awaited<ReturnType<typeof tilesOf>>> = {};
     for (let i = 0; i < 60; i++) {
       last = { alice: await tilesOf(alice), bob: await tilesOf(bob), carol: await tilesOf(carol) };
-      if (Object.values(last).every((t) => t.filter((x) => x.local === 'false' && x.live === 'true').length >= 2)) break;
+      if (Object.values(last).every((t) => t.filter((x) => x.local === 'false' && x.live === 'true').length >= 2))
+        break;
       await alice.page.waitForTimeout(250);
     }
     for (const [who, tiles] of Object.entries(last)) {
       const remote = tiles.filter((t) => t.local === 'false');
-      check(remote.length >= 2 && tiles.some((t) => t.local === 'true'), `${who}: ${remote.length} remote tile(s) (${remote.filter((t) => t.live === 'true').length} live) + own preview`);
+      check(
+        remote.length >= 2 && tiles.some((t) => t.local === 'true'),
+        `${who}: ${remote.length} remote tile(s) (${remote.filter((t) => t.live === 'true').length} live) + own preview`,
+      );
     }
     // Active speaker: the roster's speaking flag, and the tile outlined for it. With three equally loud
     // tones the page cannot tell whose stream is whose by level, so it may outline nothing, but never
     // a wrong tile. Then alice and carol mute: bob alone speaks, and his tile must be outlined.
-    const outlinedIsSpeaker = async (): Promise<{ speakers: string[]; outlined: number; ok: boolean | null; hz: number }> => {
-      const speakers = await alice.page.locator('[data-testid="roster-entry"][data-speaking="true"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-entity') ?? ''));
+    const outlinedIsSpeaker = async (): Promise<{
+      speakers: string[];
+      outlined: number;
+      ok: boolean | null;
+      hz: number;
+    }> => {
+      const speakers = await alice.page
+        .locator('[data-testid="roster-entry"][data-speaking="true"]')
+        .evaluateAll((els) => els.map((e) => e.getAttribute('data-entity') ?? ''));
       const tiles = alice.page.locator('[data-testid="video-tile"][data-local="false"][data-speaking="true"]');
       const outlined = await tiles.count();
       if (speakers.length !== 1 || outlined !== 1) return { speakers, outlined, ok: null, hz: 0 };
@@ -517,7 +667,9 @@ async function conferenceVideo(): Promise<void> {
       const hz = await alice.page.evaluate(async (sid) => {
         const phone = window.conclave!.phone;
         const l = phone.getSnapshot().lines.find((x) => x.role === 'conference' && x.state === 'active')!;
-        const track = l.remoteTracks.find((t) => t.kind === 'audio' && l.remoteTrackSources.get(t.id)?.streamId === sid);
+        const track = l.remoteTracks.find(
+          (t) => t.kind === 'audio' && l.remoteTrackSources.get(t.id)?.streamId === sid,
+        );
         if (!track) return -1;
         const ctx = new AudioContext();
         const an = ctx.createAnalyser();
@@ -540,7 +692,10 @@ async function conferenceVideo(): Promise<void> {
       await alice.page.waitForTimeout(250);
       everyone = await outlinedIsSpeaker();
     }
-    check(everyone.ok !== false, `all talking: roster speaker [${everyone.speakers.join(', ')}], outlined ${everyone.outlined}${everyone.ok === null ? ' (levels too close to tell: nothing outlined)' : `, its stream carries ${everyone.hz} Hz`}`);
+    check(
+      everyone.ok !== false,
+      `all talking: roster speaker [${everyone.speakers.join(', ')}], outlined ${everyone.outlined}${everyone.ok === null ? ' (levels too close to tell: nothing outlined)' : `, its stream carries ${everyone.hz} Hz`}`,
+    );
     await line(alice, 'conf').getByTestId('mute-button').click();
     await carol.page.locator('[data-testid="line"][data-state="active"]').getByTestId('mute-button').click();
     let bobAlone = await outlinedIsSpeaker();
@@ -548,7 +703,10 @@ async function conferenceVideo(): Promise<void> {
       await alice.page.waitForTimeout(250);
       bobAlone = await outlinedIsSpeaker();
     }
-    check(bobAlone.ok === true && bobAlone.speakers[0]?.includes('bob') === true, `only bob talks: roster speaker [${bobAlone.speakers.join(', ')}], outlined ${bobAlone.outlined}, its stream carries ${bobAlone.hz} Hz (bob ${HZ.bob})`);
+    check(
+      bobAlone.ok === true && bobAlone.speakers[0]?.includes('bob') === true,
+      `only bob talks: roster speaker [${bobAlone.speakers.join(', ')}], outlined ${bobAlone.outlined}, its stream carries ${bobAlone.hz} Hz (bob ${HZ.bob})`,
+    );
     await shot(alice, 'video-conference-desktop');
     await shot(carol, 'video-conference-phone');
     await hangUpAll(alice, bob, carol);
@@ -562,7 +720,13 @@ function note(what: string): void {
 }
 
 async function main(): Promise<void> {
-  const scenarios: Record<string, () => Promise<void>> = { dtmf, transfer, devices, video, 'conference-video': conferenceVideo };
+  const scenarios: Record<string, () => Promise<void>> = {
+    dtmf,
+    transfer,
+    devices,
+    video,
+    'conference-video': conferenceVideo,
+  };
   const wanted = values.scenario === 'all' ? Object.keys(scenarios) : values.scenario.split(',');
   for (const name of wanted) {
     const run = scenarios[name];

@@ -7,7 +7,14 @@ const conf = 'sip:conf-1@127.0.0.1';
 const user = (name: string, status: 'connected' | 'on-hold' | 'alerting', speaking = false) => ({
   entity: `sip:${name}@127.0.0.1`,
   displayText: name[0]!.toUpperCase() + name.slice(1),
-  endpoints: [{ entity: `sip:${name}@x.invalid;transport=ws`, status, speaking, media: [{ id: '0', type: 'audio', status: 'sendrecv' as const }] }],
+  endpoints: [
+    {
+      entity: `sip:${name}@x.invalid;transport=ws`,
+      status,
+      speaking,
+      media: [{ id: '0', type: 'audio', status: 'sendrecv' as const }],
+    },
+  ],
 });
 
 test('full, partial, stale and version-gap notifications', () => {
@@ -21,10 +28,13 @@ test('full, partial, stale and version-gap notifications', () => {
   };
   let u = reader.apply(serialize(full));
   assert.equal(u.resubscribe, false);
-  assert.deepEqual(u.roster?.entries.map((e) => [e.entity, e.status, e.speaking]), [
-    ['sip:alice@127.0.0.1', 'connected', true],
-    ['sip:bob@127.0.0.1', 'alerting', false],
-  ]);
+  assert.deepEqual(
+    u.roster?.entries.map((e) => [e.entity, e.status, e.speaking]),
+    [
+      ['sip:alice@127.0.0.1', 'connected', true],
+      ['sip:bob@127.0.0.1', 'alerting', false],
+    ],
+  );
   assert.equal(u.roster?.locked, false);
 
   const partial: ConferenceInfo = {
@@ -32,10 +42,19 @@ test('full, partial, stale and version-gap notifications', () => {
     state: 'partial',
     version: 2,
     conferenceState: { locked: true },
-    users: { state: 'partial', entries: [{ ...user('bob', 'connected'), state: 'partial' }, { entity: 'sip:alice@127.0.0.1', state: 'deleted', endpoints: [] }] },
+    users: {
+      state: 'partial',
+      entries: [
+        { ...user('bob', 'connected'), state: 'partial' },
+        { entity: 'sip:alice@127.0.0.1', state: 'deleted', endpoints: [] },
+      ],
+    },
   };
   u = reader.apply(serialize(partial));
-  assert.deepEqual(u.roster?.entries.map((e) => [e.entity, e.status]), [['sip:bob@127.0.0.1', 'connected']]);
+  assert.deepEqual(
+    u.roster?.entries.map((e) => [e.entity, e.status]),
+    [['sip:bob@127.0.0.1', 'connected']],
+  );
   assert.equal(u.roster?.locked, true);
 
   u = reader.apply(serialize({ ...partial, version: 2 }));

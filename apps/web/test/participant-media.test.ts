@@ -24,14 +24,35 @@ test('a remote track belongs to the roster entry whose <label> is its msid strea
   assert.equal(participantOfTrack(entries, { streamId: 'leg-bob', mid: 'c2' })?.entity, 'sip:bob@x');
   assert.equal(participantOfTrack(entries, { streamId: 'other', mid: 'c3' }), null);
   // A departed entry keeps its media in the document but owns no live track.
-  assert.equal(participantOfTrack([entry('sip:bob@x', 'leg-bob', 'disconnected')], { streamId: 'leg-bob', mid: null }), null);
+  assert.equal(
+    participantOfTrack([entry('sip:bob@x', 'leg-bob', 'disconnected')], { streamId: 'leg-bob', mid: null }),
+    null,
+  );
 });
 
 test('msid stream ids by mid, from the SDP the focus sent', () => {
-  const sdp = ['v=0', 's=-', 'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'a=mid:0', 'a=sendrecv',
-    'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'a=mid:c1', 'a=msid:leg-bob cons-1', 'a=ssrc:5 msid:leg-bob cons-1',
-    'm=video 9 UDP/TLS/RTP/SAVPF 96', 'a=mid:c2', 'a=ssrc:7 msid:leg-carol cons-2', ''].join('\r\n');
-  assert.deepEqual([...msidByMid(sdp)], [['c1', 'leg-bob'], ['c2', 'leg-carol']]);
+  const sdp = [
+    'v=0',
+    's=-',
+    'm=audio 9 UDP/TLS/RTP/SAVPF 111',
+    'a=mid:0',
+    'a=sendrecv',
+    'm=audio 9 UDP/TLS/RTP/SAVPF 111',
+    'a=mid:c1',
+    'a=msid:leg-bob cons-1',
+    'a=ssrc:5 msid:leg-bob cons-1',
+    'm=video 9 UDP/TLS/RTP/SAVPF 96',
+    'a=mid:c2',
+    'a=ssrc:7 msid:leg-carol cons-2',
+    '',
+  ].join('\r\n');
+  assert.deepEqual(
+    [...msidByMid(sdp)],
+    [
+      ['c1', 'leg-bob'],
+      ['c2', 'leg-carol'],
+    ],
+  );
   assert.equal(msidByMid(undefined).size, 0);
 });
 

@@ -24,7 +24,11 @@ test('userPart', () => {
 
 test('accountOf', () => {
   assert.deepEqual(accountOf('alice', '127.0.0.1'), { user: 'alice', domain: '127.0.0.1', uri: 'sip:alice@127.0.0.1' });
-  assert.deepEqual(accountOf('alice@example.org', '127.0.0.1'), { user: 'alice', domain: 'example.org', uri: 'sip:alice@example.org' });
+  assert.deepEqual(accountOf('alice@example.org', '127.0.0.1'), {
+    user: 'alice',
+    domain: 'example.org',
+    uri: 'sip:alice@example.org',
+  });
 });
 
 test('config: partial and malformed values fall back to defaults', () => {
@@ -33,7 +37,10 @@ test('config: partial and malformed values fall back to defaults', () => {
     wsUri: 'wss://x.example/ws',
     domain: 'x.example',
   });
-  assert.deepEqual(parseConfig({ wsUri: 'http://nope', domain: 42, conferenceFactoryUri: 'conference' }), DEFAULT_CONFIG);
+  assert.deepEqual(
+    parseConfig({ wsUri: 'http://nope', domain: 42, conferenceFactoryUri: 'conference' }),
+    DEFAULT_CONFIG,
+  );
   assert.deepEqual(parseConfig(null), DEFAULT_CONFIG);
 });
 

@@ -138,7 +138,16 @@ export class ConferenceClaims extends EventEmitter<ClaimsEvents> {
     try {
       const ids = [...this.#held];
       const pipeline = this.#redis.pipeline();
-      for (const id of ids) pipeline.eval(RENEW_LUA, 2, this.#keys.conference(id), this.#keys.conferenceIndex(), this.nodeId, String(this.ttlMs), id);
+      for (const id of ids)
+        pipeline.eval(
+          RENEW_LUA,
+          2,
+          this.#keys.conference(id),
+          this.#keys.conferenceIndex(),
+          this.nodeId,
+          String(this.ttlMs),
+          id,
+        );
       const results = (await pipeline.exec()) ?? [];
       for (let i = 0; i < ids.length; i++) {
         const [err, value] = results[i] ?? [new Error('no reply'), null];
@@ -151,7 +160,9 @@ export class ConferenceClaims extends EventEmitter<ClaimsEvents> {
         this.emit('lost', id, current);
       }
     } catch (err) {
-      const error = new Error(`claim heartbeat of node ${this.nodeId} failed: ${(err as Error).message}`, { cause: err });
+      const error = new Error(`claim heartbeat of node ${this.nodeId} failed: ${(err as Error).message}`, {
+        cause: err,
+      });
       this.#log.warn('claim heartbeat failed', { error: (err as Error).message });
       if (this.listenerCount('error') > 0) this.emit('error', error);
     } finally {
@@ -171,10 +182,13 @@ export class ConferenceClaims extends EventEmitter<ClaimsEvents> {
     if (release && ids.length > 0) {
       try {
         const pipeline = this.#redis.pipeline();
-        for (const id of ids) pipeline.eval(RELEASE_LUA, 2, this.#keys.conference(id), this.#keys.conferenceIndex(), this.nodeId, id);
+        for (const id of ids)
+          pipeline.eval(RELEASE_LUA, 2, this.#keys.conference(id), this.#keys.conferenceIndex(), this.nodeId, id);
         await pipeline.exec();
       } catch (err) {
-        this.#log.warn('could not release claims on close (they expire with their TTL)', { error: (err as Error).message });
+        this.#log.warn('could not release claims on close (they expire with their TTL)', {
+          error: (err as Error).message,
+        });
       }
     }
     this.#closed = true;
@@ -182,9 +196,18 @@ export class ConferenceClaims extends EventEmitter<ClaimsEvents> {
 
   async #eval(what: string, lua: string, conferenceId: string, args: string[]): Promise<number> {
     try {
-      return (await this.#redis.eval(lua, 2, this.#keys.conference(conferenceId), this.#keys.conferenceIndex(), ...args)) as number;
+      return (await this.#redis.eval(
+        lua,
+        2,
+        this.#keys.conference(conferenceId),
+        this.#keys.conferenceIndex(),
+        ...args,
+      )) as number;
     } catch (err) {
-      throw new Error(`${what} of conference ${conferenceId} by node ${this.nodeId} failed: ${(err as Error).message}`, { cause: err });
+      throw new Error(
+        `${what} of conference ${conferenceId} by node ${this.nodeId} failed: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 

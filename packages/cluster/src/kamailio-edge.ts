@@ -101,14 +101,24 @@ export class KamailioEdge {
     writeFileSync(list, options.nodes.map((uri) => `1 ${uri}\n`).join(''));
     const ctlSocket = join(dir, 'ctl.sock');
     const env = { ...process.env, ...KamailioEdge.environment(options, list, ctlSocket) };
-    const child = spawn(options.command ?? 'kamailio', ['-f', options.configPath ?? EDGE_CONFIG_PATH, '-DD', '-E', '-Y', dir], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      options.command ?? 'kamailio',
+      ['-f', options.configPath ?? EDGE_CONFIG_PATH, '-DD', '-E', '-Y', dir],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const edge = new KamailioEdge(options, child, dir, ctlSocket);
     const failed = new Promise<never>((_, reject) => {
       child.once('error', (err) => reject(new Error(`cannot start kamailio: ${err.message}`, { cause: err })));
-      child.once('exit', (code, signal) => reject(new Error(`kamailio exited (${code ?? signal}) at start-up:\n${edge.#output.trim().split('\n').slice(-8).join('\n')}`)));
+      child.once('exit', (code, signal) =>
+        reject(
+          new Error(
+            `kamailio exited (${code ?? signal}) at start-up:\n${edge.#output.trim().split('\n').slice(-8).join('\n')}`,
+          ),
+        ),
+      );
     });
     try {
       await Promise.race([edge.#waitReady(), failed]);
@@ -180,13 +190,21 @@ export function redisServerParam(url: string): string {
 }
 
 /** `kamailio -c`: parses the config and loads every module without starting. Returns its output. */
-export async function checkEdgeConfig(configPath = EDGE_CONFIG_PATH, env: Record<string, string> = {}): Promise<string> {
+export async function checkEdgeConfig(
+  configPath = EDGE_CONFIG_PATH,
+  env: Record<string, string> = {},
+): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'conclave-edge-check-'));
   try {
     const list = join(dir, 'dispatcher.list');
     writeFileSync(list, '1 sip:127.0.0.1:5999\n');
     const { stdout, stderr } = await run('kamailio', ['-c', '-f', configPath], {
-      env: { ...process.env, CONCLAVE_DISPATCHER_LIST: list, CONCLAVE_CTL_SOCKET: `unix:${join(dir, 'ctl.sock')}`, ...env },
+      env: {
+        ...process.env,
+        CONCLAVE_DISPATCHER_LIST: list,
+        CONCLAVE_CTL_SOCKET: `unix:${join(dir, 'ctl.sock')}`,
+        ...env,
+      },
     });
     return stdout + stderr;
   } finally {

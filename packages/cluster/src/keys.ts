@@ -28,5 +28,6 @@ export function clusterKeys(prefix = DEFAULT_PREFIX): ClusterKeys {
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$/;
 
 export function checkId(kind: string, id: string): void {
-  if (typeof id !== 'string' || !ID_RE.test(id)) throw new TypeError(`${kind} id ${JSON.stringify(id)} is not a safe identifier`);
+  if (typeof id !== 'string' || !ID_RE.test(id))
+    throw new TypeError(`${kind} id ${JSON.stringify(id)} is not a safe identifier`);
 }

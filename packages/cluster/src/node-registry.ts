@@ -54,7 +54,8 @@ export class NodeMembership extends EventEmitter<MembershipEvents> {
   constructor(options: NodeMembershipOptions) {
     super();
     checkId('node', options.node.id);
-    if (!/^sips?:/i.test(options.node.sip)) throw new TypeError(`node ${options.node.id}: sip must be a SIP URI, got ${JSON.stringify(options.node.sip)}`);
+    if (!/^sips?:/i.test(options.node.sip))
+      throw new TypeError(`node ${options.node.id}: sip must be a SIP URI, got ${JSON.stringify(options.node.sip)}`);
     this.record = { ...options.node, startedAt: Date.now() };
     this.ttlMs = options.ttlMs ?? 3000;
     this.heartbeatMs = options.heartbeatMs ?? Math.floor(this.ttlMs / 3);
@@ -89,7 +90,11 @@ export class NodeMembership extends EventEmitter<MembershipEvents> {
     this.#closed = true;
     clearInterval(this.#timer);
     try {
-      await this.#redis.multi().del(this.#keys.node(this.record.id)).zrem(this.#keys.nodeIndex(), this.record.id).exec();
+      await this.#redis
+        .multi()
+        .del(this.#keys.node(this.record.id))
+        .zrem(this.#keys.nodeIndex(), this.record.id)
+        .exec();
     } catch (err) {
       this.#log.warn('could not deregister (the record expires with its TTL)', { error: (err as Error).message });
     }
@@ -98,7 +103,17 @@ export class NodeMembership extends EventEmitter<MembershipEvents> {
   async #write(): Promise<void> {
     const r = this.record;
     try {
-      await this.#redis.eval(REGISTER_LUA, 2, this.#keys.node(r.id), this.#keys.nodeIndex(), r.id, r.sip, r.http, String(r.startedAt), String(this.ttlMs));
+      await this.#redis.eval(
+        REGISTER_LUA,
+        2,
+        this.#keys.node(r.id),
+        this.#keys.nodeIndex(),
+        r.id,
+        r.sip,
+        r.http,
+        String(r.startedAt),
+        String(this.ttlMs),
+      );
     } catch (err) {
       throw new Error(`registering node ${r.id} in Redis failed: ${(err as Error).message}`, { cause: err });
     }

@@ -28,7 +28,13 @@ export class RedisServerProcess {
   #exited: Promise<void>;
   #closed = false;
 
-  private constructor(child: ChildProcess, dir: string, socketPath: string | undefined, tcp: RedisServerOptions['tcp'], log: Logger) {
+  private constructor(
+    child: ChildProcess,
+    dir: string,
+    socketPath: string | undefined,
+    tcp: RedisServerOptions['tcp'],
+    log: Logger,
+  ) {
     this.#child = child;
     this.#dir = dir;
     this.socketPath = socketPath;
@@ -56,7 +62,8 @@ export class RedisServerProcess {
     const wantSocket = options.unixSocket ?? !options.tcp;
     const socketPath = wantSocket ? join(dir, 'redis.sock') : undefined;
     const args = ['--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'notice', '--databases', '4'];
-    if (options.tcp) args.push('--bind', options.tcp.host, '--port', String(options.tcp.port), '--protected-mode', 'no');
+    if (options.tcp)
+      args.push('--bind', options.tcp.host, '--port', String(options.tcp.port), '--protected-mode', 'no');
     else args.push('--port', '0');
     if (socketPath) args.push('--unixsocket', socketPath, '--unixsocketperm', '700');
     const child = spawn(options.command ?? 'redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -73,7 +80,13 @@ export class RedisServerProcess {
       };
       child.stdout!.on('data', onData);
       child.once('error', (err) => reject(new Error(`cannot start redis-server: ${err.message}`, { cause: err })));
-      child.once('exit', (code, signal) => reject(new Error(`redis-server exited (${code ?? signal}) before it was ready: ${output.trim().split('\n').slice(-3).join(' | ')}`)));
+      child.once('exit', (code, signal) =>
+        reject(
+          new Error(
+            `redis-server exited (${code ?? signal}) before it was ready: ${output.trim().split('\n').slice(-3).join(' | ')}`,
+          ),
+        ),
+      );
     }).catch((err: Error) => {
       rmSync(dir, { recursive: true, force: true });
       throw err;

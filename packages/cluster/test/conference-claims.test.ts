@@ -30,7 +30,9 @@ const haveRedis = (() => {
     return false;
   }
 })();
-const skip = haveRedis ? false : 'redis-server is not installed (Debian package redis-server; scripts/setup.sh installs it)';
+const skip = haveRedis
+  ? false
+  : 'redis-server is not installed (Debian package redis-server; scripts/setup.sh installs it)';
 
 let server: RedisServerProcess;
 let redis: Redis;
@@ -92,20 +94,24 @@ test('the heartbeat keeps a claim alive past its TTL; without it the claim expir
   assert.ok(alive.held.has('conf-hb-alive'));
 });
 
-test('a node whose claim was taken over hears "lost" and cannot extend or delete the new owner’s claim', { skip }, async () => {
-  const a = await claimsFor('lost-a', 6000);
-  const b = await claimsFor('lost-b', 6000);
-  assert.equal(await a.claim('conf-lost'), true);
-  // Simulate expiry while a was partitioned away, then b takes the conference.
-  await redis.del('conclave:conference:conf-lost');
-  assert.equal(await b.claim('conf-lost'), true);
-  const lost = once(a, 'lost');
-  await a.heartbeat();
-  assert.deepEqual(await lost, ['conf-lost', 'lost-b']);
-  assert.equal(a.held.has('conf-lost'), false);
-  assert.equal(await a.release('conf-lost'), false);
-  assert.equal(await b.owner('conf-lost'), 'lost-b');
-});
+test(
+  'a node whose claim was taken over hears "lost" and cannot extend or delete the new owner’s claim',
+  { skip },
+  async () => {
+    const a = await claimsFor('lost-a', 6000);
+    const b = await claimsFor('lost-b', 6000);
+    assert.equal(await a.claim('conf-lost'), true);
+    // Simulate expiry while a was partitioned away, then b takes the conference.
+    await redis.del('conclave:conference:conf-lost');
+    assert.equal(await b.claim('conf-lost'), true);
+    const lost = once(a, 'lost');
+    await a.heartbeat();
+    assert.deepEqual(await lost, ['conf-lost', 'lost-b']);
+    assert.equal(a.held.has('conf-lost'), false);
+    assert.equal(await a.release('conf-lost'), false);
+    assert.equal(await b.owner('conf-lost'), 'lost-b');
+  },
+);
 
 test('the admin lists every claimed conference across nodes, and no released one', { skip }, async () => {
   await redis.flushdb();
@@ -117,13 +123,17 @@ test('the admin lists every claimed conference across nodes, and no released one
   await y.claim('conf-l4');
   await y.release('conf-l4');
   const list = await listClaimedConferences(redis);
-  assert.deepEqual(
-    list.map((c) => `${c.conferenceId}@${c.nodeId}`).sort(),
-    ['conf-l1@list-x', 'conf-l2@list-x', 'conf-l3@list-y'],
-  );
+  assert.deepEqual(list.map((c) => `${c.conferenceId}@${c.nodeId}`).sort(), [
+    'conf-l1@list-x',
+    'conf-l2@list-x',
+    'conf-l3@list-y',
+  ]);
   for (const c of list) assert.ok(c.expiresAt > Date.now() - 1000);
   await x.close(); // a clean shutdown releases everything at once
-  assert.deepEqual((await listClaimedConferences(redis)).map((c) => c.conferenceId), ['conf-l3']);
+  assert.deepEqual(
+    (await listClaimedConferences(redis)).map((c) => c.conferenceId),
+    ['conf-l3'],
+  );
 });
 
 test('unsafe ids are refused before reaching Redis', { skip }, async () => {
@@ -131,7 +141,10 @@ test('unsafe ids are refused before reaching Redis', { skip }, async () => {
   await assert.rejects(c.claim('conf x'), /not a safe identifier/);
   await assert.rejects(c.claim('a:b*'), /not a safe identifier/);
   assert.throws(() => new ConferenceClaims({ redis, nodeId: 'bad id', log }), /not a safe identifier/);
-  assert.throws(() => new ConferenceClaims({ redis, nodeId: 'ok', log, ttlMs: 1000, heartbeatMs: 900 }), /at most half/);
+  assert.throws(
+    () => new ConferenceClaims({ redis, nodeId: 'ok', log, ttlMs: 1000, heartbeatMs: 900 }),
+    /at most half/,
+  );
 });
 
 test('a claim fails with context (not a hang) while Redis is down', { skip }, async () => {
@@ -149,27 +162,58 @@ test('a claim fails with context (not a hang) while Redis is down', { skip }, as
   }
 });
 
-test('node registry: a live node is listed with its SIP and HTTP addresses, a closed one disappears', { skip }, async () => {
-  const conn = await connectRedis({ path: server.socketPath! }, log);
-  opened.push({ close: () => void conn.disconnect() });
-  const m = new NodeMembership({ redis: conn, node: { id: 'reg-1', sip: 'sip:198.18.0.11:5060;transport=tcp', http: 'http://198.18.0.11:8080' }, log, ttlMs: 300, heartbeatMs: 100 });
-  await m.start();
-  assert.equal(await redis.hget('conclave:node:reg-1', 'sip'), 'sip:198.18.0.11:5060;transport=tcp', 'the field the edge reads');
-  assert.deepEqual((await listNodes(redis)).map((n) => n.id), ['reg-1']);
-  // Beats past its TTL
-  await new Promise((r) => setTimeout(r, 500));
-  assert.equal((await getNode(redis, 'reg-1'))?.http, 'http://198.18.0.11:8080');
-  await m.close();
-  assert.equal(await getNode(redis, 'reg-1'), null);
-  assert.deepEqual(await listNodes(redis), []);
-});
+test(
+  'node registry: a live node is listed with its SIP and HTTP addresses, a closed one disappears',
+  { skip },
+  async () => {
+    const conn = await connectRedis({ path: server.socketPath! }, log);
+    opened.push({ close: () => void conn.disconnect() });
+    const m = new NodeMembership({
+      redis: conn,
+      node: { id: 'reg-1', sip: 'sip:198.18.0.11:5060;transport=tcp', http: 'http://198.18.0.11:8080' },
+      log,
+      ttlMs: 300,
+      heartbeatMs: 100,
+    });
+    await m.start();
+    assert.equal(
+      await redis.hget('conclave:node:reg-1', 'sip'),
+      'sip:198.18.0.11:5060;transport=tcp',
+      'the field the edge reads',
+    );
+    assert.deepEqual(
+      (await listNodes(redis)).map((n) => n.id),
+      ['reg-1'],
+    );
+    // Beats past its TTL
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await getNode(redis, 'reg-1'))?.http, 'http://198.18.0.11:8080');
+    await m.close();
+    assert.equal(await getNode(redis, 'reg-1'), null);
+    assert.deepEqual(await listNodes(redis), []);
+  },
+);
 
-test('edge tables: subscriber rows with MD5 HA1 and the versions Kamailio checks; stale users removed', { skip }, async () => {
-  await writeEdgeTables(redis, [{ name: 'alice', password: 'a' }, { name: 'bob', password: 'b' }], 'example.test');
-  await writeEdgeTables(redis, [{ name: 'alice', password: 'a2' }], 'example.test');
-  assert.equal(await redis.hget('subscriber:entry::alice:example.test', 'ha1'), md5Ha1('alice', 'example.test', 'a2'));
-  assert.equal(md5Ha1('alice', 'example.test', 'a2').length, 32);
-  assert.equal(await redis.exists('subscriber:entry::bob:example.test'), 0);
-  assert.equal(await redis.hget('version:entry::location', 'table_version'), '9');
-  assert.equal(await redis.hget('subscriber:entry::alice:example.test', 'password'), null, 'no clear password');
-});
+test(
+  'edge tables: subscriber rows with MD5 HA1 and the versions Kamailio checks; stale users removed',
+  { skip },
+  async () => {
+    await writeEdgeTables(
+      redis,
+      [
+        { name: 'alice', password: 'a' },
+        { name: 'bob', password: 'b' },
+      ],
+      'example.test',
+    );
+    await writeEdgeTables(redis, [{ name: 'alice', password: 'a2' }], 'example.test');
+    assert.equal(
+      await redis.hget('subscriber:entry::alice:example.test', 'ha1'),
+      md5Ha1('alice', 'example.test', 'a2'),
+    );
+    assert.equal(md5Ha1('alice', 'example.test', 'a2').length, 32);
+    assert.equal(await redis.exists('subscriber:entry::bob:example.test'), 0);
+    assert.equal(await redis.hget('version:entry::location', 'table_version'), '9');
+    assert.equal(await redis.hget('subscriber:entry::alice:example.test', 'password'), null, 'no clear password');
+  },
+);

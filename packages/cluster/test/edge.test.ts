@@ -17,7 +17,15 @@ import type { Redis } from 'ioredis';
 import { createLogger } from '@conclave/log';
 import { parseMessage, SipResponse, type SipRequest } from '@conclave/sip-message';
 import { SipTestUa } from '@conclave/sip-test-ua';
-import { ConferenceClaims, KamailioEdge, NodeMembership, RedisServerProcess, checkEdgeConfig, connectRedis, writeEdgeTables } from '../src/index.ts';
+import {
+  ConferenceClaims,
+  KamailioEdge,
+  NodeMembership,
+  RedisServerProcess,
+  checkEdgeConfig,
+  connectRedis,
+  writeEdgeTables,
+} from '../src/index.ts';
 
 const log = createLogger('test', { level: 'silent' });
 const installed = (cmd: string, arg: string) => {
@@ -30,16 +38,30 @@ const installed = (cmd: string, arg: string) => {
 };
 const haveKamailio = installed('kamailio', '-v');
 const haveRedis = installed('redis-server', '--version');
-const skipCheck = haveKamailio ? false : 'kamailio is not installed (Debian packages kamailio, kamailio-redis-modules, kamailio-websocket-modules; scripts/setup.sh installs them)';
-const skip = !haveKamailio ? skipCheck : !haveRedis ? 'redis-server is not installed (scripts/setup.sh installs it)' : false;
+const skipCheck = haveKamailio
+  ? false
+  : 'kamailio is not installed (Debian packages kamailio, kamailio-redis-modules, kamailio-websocket-modules; scripts/setup.sh installs them)';
+const skip = !haveKamailio
+  ? skipCheck
+  : !haveRedis
+    ? 'redis-server is not installed (scripts/setup.sh installs it)'
+    : false;
 
-test('kamailio -c accepts deploy/kamailio.cfg (defaults, and with a node-facing address and a domain name)', { skip: skipCheck }, async () => {
-  const out = await checkEdgeConfig();
-  assert.match(out, /config file ok/);
-  const out2 = await checkEdgeConfig(undefined, { CONCLAVE_NODE_NET_IP: '127.0.0.1', CONCLAVE_SIP_PORT: '5999', CONCLAVE_DOMAIN: 'conf.example.test' });
-  assert.match(out2, /config file ok/);
-  assert.match(out2, /tcp: 127\.0\.0\.1 \[127\.0\.0\.1\]:5999/);
-});
+test(
+  'kamailio -c accepts deploy/kamailio.cfg (defaults, and with a node-facing address and a domain name)',
+  { skip: skipCheck },
+  async () => {
+    const out = await checkEdgeConfig();
+    assert.match(out, /config file ok/);
+    const out2 = await checkEdgeConfig(undefined, {
+      CONCLAVE_NODE_NET_IP: '127.0.0.1',
+      CONCLAVE_SIP_PORT: '5999',
+      CONCLAVE_DOMAIN: 'conf.example.test',
+    });
+    assert.match(out2, /config file ok/);
+    assert.match(out2, /tcp: 127\.0\.0\.1 \[127\.0\.0\.1\]:5999/);
+  },
+);
 
 const randomLoopback = () => `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
 
@@ -119,7 +141,10 @@ let nodeA: FakeNode;
 let nodeB: FakeNode;
 const edgeIp = randomLoopback();
 const redisIp = randomLoopback();
-const users = [{ name: 'alice', password: 'alice-pw' }, { name: 'bob', password: 'bob-pw' }];
+const users = [
+  { name: 'alice', password: 'alice-pw' },
+  { name: 'bob', password: 'bob-pw' },
+];
 const cleanups: Array<() => Promise<void> | void> = [];
 
 before(async () => {
@@ -130,7 +155,15 @@ before(async () => {
   nodeA = await new FakeNode(randomLoopback()).start();
   nodeB = await new FakeNode(randomLoopback()).start();
   const sipPort = await freePort(edgeIp);
-  edge = await KamailioEdge.start({ log, edgeIp, sipPort, wsPort: await freePort(edgeIp), redisUrl: redisServer.url!, nodes: [nodeA.uri, nodeB.uri], children: 1 });
+  edge = await KamailioEdge.start({
+    log,
+    edgeIp,
+    sipPort,
+    wsPort: await freePort(edgeIp),
+    redisUrl: redisServer.url!,
+    nodes: [nodeA.uri, nodeB.uri],
+    children: 1,
+  });
 });
 after(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -145,7 +178,11 @@ after(async () => {
 async function within<T>(p: Promise<T>, what: string, ms = 5000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, fail) => {
-    timer = setTimeout(() => fail(new Error(`${what}: nothing after ${ms} ms; edge log:\n${edge.output.split('\n').slice(-25).join('\n')}`)), ms);
+    timer = setTimeout(
+      () =>
+        fail(new Error(`${what}: nothing after ${ms} ms; edge log:\n${edge.output.split('\n').slice(-25).join('\n')}`)),
+      ms,
+    );
   });
   try {
     return await Promise.race([p, t]);
@@ -155,7 +192,12 @@ async function within<T>(p: Promise<T>, what: string, ms = 5000): Promise<T> {
 }
 
 async function ua(user: string, password: string): Promise<SipTestUa> {
-  const u = await SipTestUa.create({ user, password, domain: edgeIp, server: { host: edgeIp, port: edge.options.sipPort } });
+  const u = await SipTestUa.create({
+    user,
+    password,
+    domain: edgeIp,
+    server: { host: edgeIp, port: edge.options.sipPort },
+  });
   cleanups.push(() => u.close());
   return u;
 }
@@ -169,7 +211,10 @@ test('REGISTER is challenged and stored by the edge, in Redis (usrloc db_mode 3)
   assert.match(r.final.get('Contact') ?? '', /alice@127\.0\.0\.1/);
   const rows = await redis.keys('location:entry::*');
   const contacts = await Promise.all(rows.map((k) => redis.hget(k, 'contact')));
-  assert.ok(contacts.some((c) => c?.includes(`alice@127.0.0.1:${alice.port}`)), `location row in Redis: ${contacts.join(', ')}`);
+  assert.ok(
+    contacts.some((c) => c?.includes(`alice@127.0.0.1:${alice.port}`)),
+    `location row in Redis: ${contacts.join(', ')}`,
+  );
   t.diagnostic(`REGISTER with digest through the edge: ${ms.toFixed(1)} ms (401 + 200)`);
   const wrong = await (await ua('bob', 'nope')).register(120);
   assert.equal(wrong.final.status, 401, 'a wrong password is challenged again');
@@ -178,10 +223,12 @@ test('REGISTER is challenged and stored by the edge, in Redis (usrloc db_mode 3)
 test('a request from a node to a registered user reaches the user through the edge’s location', { skip }, async () => {
   const bob = await ua('bob', 'bob-pw');
   assert.equal((await bob.register(120)).final.status, 200);
-  const got = new Promise<SipRequest>((ok) => bob.once('request', ({ request, respond }) => {
-    respond(200);
-    ok(request);
-  }));
+  const got = new Promise<SipRequest>((ok) =>
+    bob.once('request', ({ request, respond }) => {
+      respond(200);
+      ok(request);
+    }),
+  );
   // nodeA sends a MESSAGE to sip:bob@<domain> via the edge (a node is trusted: no challenge)
   const msg =
     `MESSAGE sip:bob@${edgeIp} SIP/2.0\r\nVia: SIP/2.0/UDP ${nodeA.host}:${nodeA.port};branch=z9hG4bKnode1\r\nMax-Forwards: 70\r\n` +
@@ -192,70 +239,115 @@ test('a request from a node to a registered user reaches the user through the ed
   assert.equal(request.body.toString(), 'hi');
 });
 
-test('requests for a conference URI go to the node holding its claim; unknown → 404; dead node → 480', { skip }, async () => {
-  const connB = await connectRedis({ url: redisServer.url! }, log);
-  cleanups.push(() => void connB.disconnect());
-  const membership = new NodeMembership({ redis: connB, node: { id: 'node-b', sip: nodeB.uri, http: 'http://unused' }, log });
-  await membership.start();
-  cleanups.push(() => membership.close());
-  const claims = new ConferenceClaims({ redis: connB, nodeId: 'node-b', log });
-  cleanups.push(() => claims.close());
-  assert.equal(await claims.claim('conf-abc123'), true);
+test(
+  'requests for a conference URI go to the node holding its claim; unknown → 404; dead node → 480',
+  { skip },
+  async () => {
+    const connB = await connectRedis({ url: redisServer.url! }, log);
+    cleanups.push(() => void connB.disconnect());
+    const membership = new NodeMembership({
+      redis: connB,
+      node: { id: 'node-b', sip: nodeB.uri, http: 'http://unused' },
+      log,
+    });
+    await membership.start();
+    cleanups.push(() => membership.close());
+    const claims = new ConferenceClaims({ redis: connB, nodeId: 'node-b', log });
+    cleanups.push(() => claims.close());
+    assert.equal(await claims.claim('conf-abc123'), true);
 
-  const alice = await ua('alice', 'alice-pw');
-  for (const method of ['INVITE', 'SUBSCRIBE', 'REFER']) {
-    const arrived = nodeB.nextRequest();
-    const headers: Record<string, string> = method === 'SUBSCRIBE' ? { Event: 'conference', Expires: '600' } : method === 'REFER' ? { 'Refer-To': `<sip:bob@${edgeIp}>` } : {};
-    const r = await alice.send(method, `sip:conf-abc123@${edgeIp}`, { headers, body: method === 'INVITE' ? 'v=0\r\n' : '', contentType: 'application/sdp' });
-    assert.equal(r.final.status, 486, `${method}: the node's answer comes back (${r.final.status} ${r.final.reason})`);
-    const req = await within(arrived, `${method} at node B`);
-    assert.equal(req.method, method);
-    assert.match(req.get('Record-Route') ?? '', new RegExp(edgeIp.replace(/\./g, '\\.')), 'the edge stays in the dialog path');
-  }
-  assert.equal(nodeA.requests.filter((r) => r.uri.includes('conf-abc123')).length, 0, 'nothing went to the other node');
-
-  const unknown = await alice.send('INVITE', `sip:conf-nope@${edgeIp}`, { body: 'v=0\r\n', contentType: 'application/sdp' });
-  assert.equal(unknown.final.status, 404);
-
-  await membership.close(); // the node's record is gone (as when its heartbeat stops)
-  const gone = await alice.send('INVITE', `sip:conf-abc123@${edgeIp}`, { body: 'v=0\r\n', contentType: 'application/sdp' });
-  assert.equal(gone.final.status, 480);
-});
-
-test('factory INVITEs are spread over the nodes; a dead node leaves the dispatcher set within 5 s', { skip }, async (t) => {
-  const alice = await ua('alice', 'alice-pw');
-  const before = { a: nodeA.requests.length, b: nodeB.requests.length };
-  for (let i = 0; i < 12; i++) {
-    const r = await alice.send('INVITE', `sip:conference@${edgeIp}`, { body: 'v=0\r\n', contentType: 'application/sdp' });
-    assert.equal(r.final.status, 486);
-  }
-  const a = nodeA.requests.length - before.a;
-  const b = nodeB.requests.length - before.b;
-  assert.equal(a + b, 12);
-  assert.ok(a > 0 && b > 0, `both nodes got factory INVITEs (a ${a}, b ${b})`);
-  t.diagnostic(`12 factory INVITEs: node A ${a}, node B ${b}`);
-
-  const targets = await edge.dispatcherTargets();
-  assert.deepEqual(targets.map((t) => t.flags[0]).sort(), ['A', 'A'], `both active: ${JSON.stringify(targets)}`);
-  const t0 = performance.now();
-  nodeA.close();
-  let inactiveAfter = Infinity;
-  // Watch the dispatcher's own state (kamcmd), 100 ms apart, up to 6 s.
-  while (performance.now() - t0 < 6000) {
-    const now = await edge.dispatcherTargets();
-    if (now.find((t) => t.uri === nodeA.uri)?.flags.startsWith('I')) {
-      inactiveAfter = performance.now() - t0;
-      break;
+    const alice = await ua('alice', 'alice-pw');
+    for (const method of ['INVITE', 'SUBSCRIBE', 'REFER']) {
+      const arrived = nodeB.nextRequest();
+      const headers: Record<string, string> =
+        method === 'SUBSCRIBE'
+          ? { Event: 'conference', Expires: '600' }
+          : method === 'REFER'
+            ? { 'Refer-To': `<sip:bob@${edgeIp}>` }
+            : {};
+      const r = await alice.send(method, `sip:conf-abc123@${edgeIp}`, {
+        headers,
+        body: method === 'INVITE' ? 'v=0\r\n' : '',
+        contentType: 'application/sdp',
+      });
+      assert.equal(
+        r.final.status,
+        486,
+        `${method}: the node's answer comes back (${r.final.status} ${r.final.reason})`,
+      );
+      const req = await within(arrived, `${method} at node B`);
+      assert.equal(req.method, method);
+      assert.match(
+        req.get('Record-Route') ?? '',
+        new RegExp(edgeIp.replace(/\./g, '\\.')),
+        'the edge stays in the dialog path',
+      );
     }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.ok(inactiveAfter < 5000, `node A marked inactive after ${inactiveAfter.toFixed(0)} ms`);
-  t.diagnostic(`dead node left the set after ${inactiveAfter.toFixed(0)} ms`);
-  for (let i = 0; i < 6; i++) {
-    const r = await alice.send('INVITE', `sip:conference@${edgeIp}`, { body: 'v=0\r\n', contentType: 'application/sdp' });
-    assert.equal(r.final.status, 486, 'new conferences keep working on the other node');
-  }
-});
+    assert.equal(
+      nodeA.requests.filter((r) => r.uri.includes('conf-abc123')).length,
+      0,
+      'nothing went to the other node',
+    );
+
+    const unknown = await alice.send('INVITE', `sip:conf-nope@${edgeIp}`, {
+      body: 'v=0\r\n',
+      contentType: 'application/sdp',
+    });
+    assert.equal(unknown.final.status, 404);
+
+    await membership.close(); // the node's record is gone (as when its heartbeat stops)
+    const gone = await alice.send('INVITE', `sip:conf-abc123@${edgeIp}`, {
+      body: 'v=0\r\n',
+      contentType: 'application/sdp',
+    });
+    assert.equal(gone.final.status, 480);
+  },
+);
+
+test(
+  'factory INVITEs are spread over the nodes; a dead node leaves the dispatcher set within 5 s',
+  { skip },
+  async (t) => {
+    const alice = await ua('alice', 'alice-pw');
+    const before = { a: nodeA.requests.length, b: nodeB.requests.length };
+    for (let i = 0; i < 12; i++) {
+      const r = await alice.send('INVITE', `sip:conference@${edgeIp}`, {
+        body: 'v=0\r\n',
+        contentType: 'application/sdp',
+      });
+      assert.equal(r.final.status, 486);
+    }
+    const a = nodeA.requests.length - before.a;
+    const b = nodeB.requests.length - before.b;
+    assert.equal(a + b, 12);
+    assert.ok(a > 0 && b > 0, `both nodes got factory INVITEs (a ${a}, b ${b})`);
+    t.diagnostic(`12 factory INVITEs: node A ${a}, node B ${b}`);
+
+    const targets = await edge.dispatcherTargets();
+    assert.deepEqual(targets.map((t) => t.flags[0]).sort(), ['A', 'A'], `both active: ${JSON.stringify(targets)}`);
+    const t0 = performance.now();
+    nodeA.close();
+    let inactiveAfter = Infinity;
+    // Watch the dispatcher's own state (kamcmd), 100 ms apart, up to 6 s.
+    while (performance.now() - t0 < 6000) {
+      const now = await edge.dispatcherTargets();
+      if (now.find((t) => t.uri === nodeA.uri)?.flags.startsWith('I')) {
+        inactiveAfter = performance.now() - t0;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(inactiveAfter < 5000, `node A marked inactive after ${inactiveAfter.toFixed(0)} ms`);
+    t.diagnostic(`dead node left the set after ${inactiveAfter.toFixed(0)} ms`);
+    for (let i = 0; i < 6; i++) {
+      const r = await alice.send('INVITE', `sip:conference@${edgeIp}`, {
+        body: 'v=0\r\n',
+        contentType: 'application/sdp',
+      });
+      assert.equal(r.final.status, 486, 'new conferences keep working on the other node');
+    }
+  },
+);
 
 test('SIP over WebSocket: the edge upgrades with the sip subprotocol and challenges a REGISTER', { skip }, async () => {
   const ws = new WebSocket(`ws://${edgeIp}:${edge.options.wsPort}`, 'sip');

@@ -73,8 +73,12 @@ function mergeDocument(current: ConferenceInfo, partial: ConferenceInfo): Confer
     version: partial.version,
     description: partial.description ? mergeDescription(current.description, partial.description) : current.description,
     hostInfo: partial.hostInfo ? mergeHostInfo(current.hostInfo, partial.hostInfo) : current.hostInfo,
-    conferenceState: partial.conferenceState ? mergeConferenceState(current.conferenceState, partial.conferenceState) : current.conferenceState,
-    users: partial.users ? { entries: mergeUsers(current.users?.entries ?? [], partial.users.state, partial.users.entries) } : current.users,
+    conferenceState: partial.conferenceState
+      ? mergeConferenceState(current.conferenceState, partial.conferenceState)
+      : current.conferenceState,
+    users: partial.users
+      ? { entries: mergeUsers(current.users?.entries ?? [], partial.users.state, partial.users.entries) }
+      : current.users,
   });
 }
 
@@ -96,7 +100,10 @@ function mergeUriList(current: UriList | undefined, incoming: UriList | undefine
   return { entries };
 }
 
-function mergeDescription(current: ConferenceDescription | undefined, incoming: ConferenceDescription): ConferenceDescription {
+function mergeDescription(
+  current: ConferenceDescription | undefined,
+  incoming: ConferenceDescription,
+): ConferenceDescription {
   const patch = canonicalDescription({ ...incoming, confUris: undefined, serviceUris: undefined });
   const merged = overlay(current, patch);
   return compact({
@@ -111,7 +118,10 @@ function mergeHostInfo(current: HostInfo | undefined, incoming: HostInfo): HostI
   return compact({ ...merged, uris: mergeUriList(current?.uris, incoming.uris) });
 }
 
-function mergeConferenceState(current: ConferenceStateInfo | undefined, incoming: ConferenceStateInfo): ConferenceStateInfo {
+function mergeConferenceState(
+  current: ConferenceStateInfo | undefined,
+  incoming: ConferenceStateInfo,
+): ConferenceStateInfo {
   return overlay(current, canonicalConferenceState(incoming));
 }
 
@@ -141,7 +151,11 @@ function mergeKeyed<T extends { state?: ConferenceInfo['state'] }>(
   return out;
 }
 
-function mergeUsers(current: readonly User[], listState: ConferenceInfo['state'] | undefined, incoming: readonly User[]): User[] {
+function mergeUsers(
+  current: readonly User[],
+  listState: ConferenceInfo['state'] | undefined,
+  incoming: readonly User[],
+): User[] {
   return mergeKeyed(current, listState, incoming, (u) => u.entity, canonicalUser, mergeUser);
 }
 
@@ -151,7 +165,14 @@ function mergeUser(current: User, incoming: User): User {
   return compact({
     ...merged,
     associatedAors: mergeUriList(current.associatedAors, incoming.associatedAors),
-    endpoints: mergeKeyed(current.endpoints, 'partial', incoming.endpoints ?? [], (e) => e.entity, canonicalEndpoint, mergeEndpoint),
+    endpoints: mergeKeyed(
+      current.endpoints,
+      'partial',
+      incoming.endpoints ?? [],
+      (e) => e.entity,
+      canonicalEndpoint,
+      mergeEndpoint,
+    ),
   });
 }
 

@@ -34,7 +34,9 @@ function execution(e: ExecutionInfo | undefined): ExecutionInfo | undefined {
 export function canonicalUriList(list: UriList | undefined): UriList | undefined {
   if (!list || list.state === 'deleted' || (list.entries ?? []).length === 0) return undefined;
   return {
-    entries: list.entries.map((e) => compact({ uri: e.uri, displayText: e.displayText, purpose: e.purpose, modified: execution(e.modified) })),
+    entries: list.entries.map((e) =>
+      compact({ uri: e.uri, displayText: e.displayText, purpose: e.purpose, modified: execution(e.modified) }),
+    ),
   };
 }
 
@@ -47,7 +49,9 @@ export function canonicalDescription(d: ConferenceDescription): ConferenceDescri
     confUris: canonicalUriList(d.confUris),
     serviceUris: canonicalUriList(d.serviceUris),
     maximumUserCount: d.maximumUserCount,
-    availableMedia: nonEmpty(d.availableMedia)?.map((m) => compact({ label: m.label, type: m.type, displayText: m.displayText, status: m.status })),
+    availableMedia: nonEmpty(d.availableMedia)?.map((m) =>
+      compact({ label: m.label, type: m.type, displayText: m.displayText, status: m.status }),
+    ),
   });
 }
 
@@ -60,7 +64,14 @@ export function canonicalConferenceState(s: ConferenceStateInfo): ConferenceStat
 }
 
 export function canonicalMedia(m: Media): Media {
-  return compact({ id: m.id, displayText: m.displayText, type: m.type, label: m.label, srcId: m.srcId, status: m.status });
+  return compact({
+    id: m.id,
+    displayText: m.displayText,
+    type: m.type,
+    label: m.label,
+    srcId: m.srcId,
+    status: m.status,
+  });
 }
 
 export function canonicalEndpoint(e: Endpoint): Endpoint {
@@ -131,7 +142,9 @@ function sorted(info: ConferenceInfo): ConferenceInfo {
   const users = c.users?.entries
     .map((u) => ({
       ...u,
-      endpoints: u.endpoints.map((e) => ({ ...e, media: [...e.media].sort(byKey((m: Media) => m.id)) })).sort(byKey((e: Endpoint) => e.entity)),
+      endpoints: u.endpoints
+        .map((e) => ({ ...e, media: [...e.media].sort(byKey((m: Media) => m.id)) }))
+        .sort(byKey((e: Endpoint) => e.entity)),
     }))
     .sort(byKey((u: User) => u.entity));
   return { ...c, version: 0, users: users && users.length > 0 ? { entries: users } : undefined };

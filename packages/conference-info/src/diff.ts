@@ -23,7 +23,11 @@ export interface DiffOptions {
  * Returns the partial document leading from `previous` to `next`, a full document when no partial
  * one can express the change, or undefined when nothing changed.
  */
-export function diffConferenceInfo(previous: ConferenceInfo, next: ConferenceInfo, options: DiffOptions = {}): ConferenceInfo | undefined {
+export function diffConferenceInfo(
+  previous: ConferenceInfo,
+  next: ConferenceInfo,
+  options: DiffOptions = {},
+): ConferenceInfo | undefined {
   const prev = canonicalize(previous);
   const cur = canonicalize(next);
   const version = options.version ?? next.version;
@@ -56,7 +60,9 @@ export function diffConferenceInfo(previous: ConferenceInfo, next: ConferenceInf
 /** True when a key present (not undefined) in `before` is absent in `after`. */
 function removedKeys(before: object | undefined, after: object): boolean {
   if (before === undefined) return false;
-  return Object.entries(before).some(([k, v]) => v !== undefined && (after as Record<string, unknown>)[k] === undefined);
+  return Object.entries(before).some(
+    ([k, v]) => v !== undefined && (after as Record<string, unknown>)[k] === undefined,
+  );
 }
 
 type Keyed = { state?: ConferenceInfo['state'] };
@@ -99,7 +105,11 @@ function diffUser(before: User, after: User): User | undefined {
   const { endpoints: _be, ...beforeScalars } = before;
   const { endpoints: _ae, ...afterScalars } = after;
   if (removedKeys(beforeScalars, afterScalars)) return { ...after, state: 'full' };
-  const partial: User = { entity: after.entity, state: 'partial', endpoints: diffKeyed(before.endpoints, after.endpoints, (e) => e.entity, diffEndpoint) };
+  const partial: User = {
+    entity: after.entity,
+    state: 'partial',
+    endpoints: diffKeyed(before.endpoints, after.endpoints, (e) => e.entity, diffEndpoint),
+  };
   for (const k of USER_SCALARS) {
     if (!deepEqual(before[k], after[k])) (partial as unknown as Record<string, unknown>)[k] = after[k];
   }
@@ -125,7 +135,8 @@ function diffEndpoint(before: Endpoint, after: Endpoint): Endpoint | undefined {
   const { media: _am, ...afterScalars } = after;
   const afterIds = new Set(after.media.map((m) => m.id));
   // Merging cannot remove a child element or a media stream: send the endpoint complete.
-  if (removedKeys(beforeScalars, afterScalars) || before.media.some((m) => !afterIds.has(m.id))) return { ...after, state: 'full' };
+  if (removedKeys(beforeScalars, afterScalars) || before.media.some((m) => !afterIds.has(m.id)))
+    return { ...after, state: 'full' };
   const beforeMedia = new Map(before.media.map((m) => [m.id, m] as const));
   const media: Media[] = after.media.filter((m) => !deepEqual(beforeMedia.get(m.id), m));
   const partial: Endpoint = { entity: after.entity, state: 'partial', media };

@@ -50,7 +50,8 @@ export function parse(body: string | Uint8Array, options: ParseOptions = {}): Co
     if (typeof body === 'string') text = body;
     else {
       // Bytes are limited before decoding: UTF-8 never has fewer bytes than UTF-16 code units.
-      if (body.byteLength > limits.maxLength * 3) throw new ConferenceInfoParseError('too-large', `body is ${body.byteLength} bytes`, 0);
+      if (body.byteLength > limits.maxLength * 3)
+        throw new ConferenceInfoParseError('too-large', `body is ${body.byteLength} bytes`, 0);
       try {
         text = new TextDecoder('utf-8', { fatal: true }).decode(body);
       } catch {
@@ -66,17 +67,23 @@ export function parse(body: string | Uint8Array, options: ParseOptions = {}): Co
 
 function toConferenceInfo(root: XmlElement): ConferenceInfo {
   if (root.namespace !== CONFERENCE_INFO_NAMESPACE || root.localName !== 'conference-info') {
-    throw new ConferenceInfoParseError('wrong-root', `root element is {${root.namespace}}${root.localName}, expected {${CONFERENCE_INFO_NAMESPACE}}conference-info`);
+    throw new ConferenceInfoParseError(
+      'wrong-root',
+      `root element is {${root.namespace}}${root.localName}, expected {${CONFERENCE_INFO_NAMESPACE}}conference-info`,
+    );
   }
   const entity = attribute(root, 'entity')?.trim();
   if (!entity) throw new ConferenceInfoParseError('missing-entity', 'conference-info has no entity attribute');
   const rawVersion = attribute(root, 'version');
-  if (rawVersion === undefined) throw new ConferenceInfoParseError('bad-version', 'conference-info has no version attribute');
+  if (rawVersion === undefined)
+    throw new ConferenceInfoParseError('bad-version', 'conference-info has no version attribute');
   const version = unsignedInt(rawVersion);
-  if (version === undefined) throw new ConferenceInfoParseError('bad-version', `version "${rawVersion.slice(0, 40)}" is not an xs:unsignedInt`);
+  if (version === undefined)
+    throw new ConferenceInfoParseError('bad-version', `version "${rawVersion.slice(0, 40)}" is not an xs:unsignedInt`);
   const rawState = attribute(root, 'state');
   const state = rawState === undefined ? 'full' : elementState(rawState);
-  if (state === undefined) throw new ConferenceInfoParseError('bad-state', `state "${rawState?.slice(0, 40)}" is not full|partial|deleted`);
+  if (state === undefined)
+    throw new ConferenceInfoParseError('bad-state', `state "${rawState?.slice(0, 40)}" is not full|partial|deleted`);
 
   const info: ConferenceInfo = { entity, state, version };
   const description = child(root, 'conference-description');
@@ -87,7 +94,11 @@ function toConferenceInfo(root: XmlElement): ConferenceInfo {
   if (conferenceState) info.conferenceState = toConferenceState(conferenceState);
   const users = child(root, 'users');
   if (users) {
-    info.users = { entries: children(users, 'user').map(toUser).filter((u): u is User => u !== undefined) };
+    info.users = {
+      entries: children(users, 'user')
+        .map(toUser)
+        .filter((u): u is User => u !== undefined),
+    };
     setState(info.users, users);
   }
   return info;
@@ -157,7 +168,14 @@ function assignDefined<T extends object>(target: T, values: Partial<T>): T {
 function toExecution(el: XmlElement | undefined): ExecutionInfo | undefined {
   if (!el) return undefined;
   const when = token(el, 'when');
-  return assignDefined<ExecutionInfo>({}, { when: when !== undefined && isDateTime(when) ? when : undefined, reason: text(el, 'reason'), by: token(el, 'by') });
+  return assignDefined<ExecutionInfo>(
+    {},
+    {
+      when: when !== undefined && isDateTime(when) ? when : undefined,
+      reason: text(el, 'reason'),
+      by: token(el, 'by'),
+    },
+  );
 }
 
 function toUriList(el: XmlElement | undefined): UriList | undefined {
@@ -167,11 +185,14 @@ function toUriList(el: XmlElement | undefined): UriList | undefined {
     const uri = token(entry, 'uri');
     if (!uri) continue;
     entries.push(
-      assignDefined<UriEntry>({ uri }, {
-        displayText: text(entry, 'display-text'),
-        purpose: text(entry, 'purpose'),
-        modified: toExecution(child(entry, 'modified')),
-      }),
+      assignDefined<UriEntry>(
+        { uri },
+        {
+          displayText: text(entry, 'display-text'),
+          purpose: text(entry, 'purpose'),
+          modified: toExecution(child(entry, 'modified')),
+        },
+      ),
     );
   }
   const list: UriList = { entries };
@@ -190,39 +211,51 @@ function toDescription(el: XmlElement): ConferenceDescription {
       const type = text(entry, 'type');
       if (label === undefined || type === undefined) continue;
       availableMedia.push(
-        assignDefined<AvailableMediaEntry>({ label, type }, {
-          displayText: text(entry, 'display-text'),
-          status: oneOf(MEDIA_STATUSES, token(entry, 'status')),
-        }),
+        assignDefined<AvailableMediaEntry>(
+          { label, type },
+          {
+            displayText: text(entry, 'display-text'),
+            status: oneOf(MEDIA_STATUSES, token(entry, 'status')),
+          },
+        ),
       );
     }
   }
-  return assignDefined<ConferenceDescription>({}, {
-    displayText: text(el, 'display-text'),
-    subject: text(el, 'subject'),
-    freeText: text(el, 'free-text'),
-    keywords: keywords === undefined ? undefined : keywords.split(' ').filter((k) => k.length > 0),
-    confUris: toUriList(child(el, 'conf-uris')),
-    serviceUris: toUriList(child(el, 'service-uris')),
-    maximumUserCount: unsignedInt(text(el, 'maximum-user-count')),
-    availableMedia,
-  });
+  return assignDefined<ConferenceDescription>(
+    {},
+    {
+      displayText: text(el, 'display-text'),
+      subject: text(el, 'subject'),
+      freeText: text(el, 'free-text'),
+      keywords: keywords === undefined ? undefined : keywords.split(' ').filter((k) => k.length > 0),
+      confUris: toUriList(child(el, 'conf-uris')),
+      serviceUris: toUriList(child(el, 'service-uris')),
+      maximumUserCount: unsignedInt(text(el, 'maximum-user-count')),
+      availableMedia,
+    },
+  );
 }
 
 function toHostInfo(el: XmlElement): HostInfo {
-  return assignDefined<HostInfo>({}, {
-    displayText: text(el, 'display-text'),
-    webPage: token(el, 'web-page'),
-    uris: toUriList(child(el, 'uris')),
-  });
+  return assignDefined<HostInfo>(
+    {},
+    {
+      displayText: text(el, 'display-text'),
+      webPage: token(el, 'web-page'),
+      uris: toUriList(child(el, 'uris')),
+    },
+  );
 }
 
 function toConferenceState(el: XmlElement): ConferenceStateInfo {
-  return assignDefined<ConferenceStateInfo>({}, {
-    userCount: unsignedInt(text(el, 'user-count')),
-    active: boolean(token(el, 'active')),
-    locked: boolean(token(el, 'locked')),
-  });
+  return assignDefined<ConferenceStateInfo>(
+    {},
+    {
+      userCount: unsignedInt(text(el, 'user-count')),
+      active: boolean(token(el, 'active')),
+      locked: boolean(token(el, 'locked')),
+    },
+  );
 }
 
 function toUser(el: XmlElement): User | undefined {
@@ -230,7 +263,12 @@ function toUser(el: XmlElement): User | undefined {
   if (!entity) return undefined;
   const roles = child(el, 'roles');
   const languages = token(el, 'languages');
-  const user: User = { entity, endpoints: children(el, 'endpoint').map(toEndpoint).filter((e): e is Endpoint => e !== undefined) };
+  const user: User = {
+    entity,
+    endpoints: children(el, 'endpoint')
+      .map(toEndpoint)
+      .filter((e): e is Endpoint => e !== undefined),
+  };
   setState(user, el);
   return assignDefined(user, {
     displayText: text(el, 'display-text'),
@@ -244,7 +282,12 @@ function toUser(el: XmlElement): User | undefined {
 function toEndpoint(el: XmlElement): Endpoint | undefined {
   const entity = attribute(el, 'entity');
   if (!entity) return undefined;
-  const endpoint: Endpoint = { entity, media: children(el, 'media').map(toMedia).filter((m): m is Media => m !== undefined) };
+  const endpoint: Endpoint = {
+    entity,
+    media: children(el, 'media')
+      .map(toMedia)
+      .filter((m): m is Media => m !== undefined),
+  };
   setState(endpoint, el);
   return assignDefined(endpoint, {
     displayText: text(el, 'display-text'),
@@ -273,11 +316,14 @@ function toCallInfo(el: XmlElement | undefined): SipDialogId | undefined {
 function toMedia(el: XmlElement): Media | undefined {
   const id = attribute(el, 'id');
   if (id === undefined || id === '') return undefined;
-  return assignDefined<Media>({ id }, {
-    displayText: text(el, 'display-text'),
-    type: text(el, 'type'),
-    label: text(el, 'label'),
-    srcId: text(el, 'src-id'),
-    status: oneOf(MEDIA_STATUSES, token(el, 'status')),
-  });
+  return assignDefined<Media>(
+    { id },
+    {
+      displayText: text(el, 'display-text'),
+      type: text(el, 'type'),
+      label: text(el, 'label'),
+      srcId: text(el, 'src-id'),
+      status: oneOf(MEDIA_STATUSES, token(el, 'status')),
+    },
+  );
 }

@@ -39,7 +39,8 @@ const LANGUAGE_RE = /^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$/;
 export function serialize(info: ConferenceInfo, options: SerializeOptions = {}): string {
   const w = new XmlWriter(options.pretty ?? true);
   requireNonEmpty(info.entity, 'entity');
-  if (!isUnsignedInt(info.version)) throw new ConferenceInfoSerializeError('version', `must be an integer 0..4294967295, got ${String(info.version)}`);
+  if (!isUnsignedInt(info.version))
+    throw new ConferenceInfoSerializeError('version', `must be an integer 0..4294967295, got ${String(info.version)}`);
   const usesExtension = (info.users?.entries ?? []).some((u) =>
     (u.endpoints ?? []).some((e) => e.speaking !== undefined || e.mutedByFocus !== undefined),
   );
@@ -66,16 +67,20 @@ export function serialize(info: ConferenceInfo, options: SerializeOptions = {}):
   }
   w.close(root);
   const body = w.toString();
-  return (options.declaration ?? true) ? `<?xml version="1.0" encoding="UTF-8"?>${(options.pretty ?? true) ? '\n' : ''}${body}` : body;
+  return (options.declaration ?? true)
+    ? `<?xml version="1.0" encoding="UTF-8"?>${(options.pretty ?? true) ? '\n' : ''}${body}`
+    : body;
 }
 
 function requireNonEmpty(value: unknown, path: string): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0) throw new ConferenceInfoSerializeError(path, 'must be a non-empty string');
+  if (typeof value !== 'string' || value.length === 0)
+    throw new ConferenceInfoSerializeError(path, 'must be a non-empty string');
 }
 
 function checkEnum<T extends string>(allowed: readonly T[], value: T | undefined, path: string): T | undefined {
   if (value === undefined) return undefined;
-  if (!allowed.includes(value)) throw new ConferenceInfoSerializeError(path, `must be one of ${allowed.join('|')}, got ${String(value)}`);
+  if (!allowed.includes(value))
+    throw new ConferenceInfoSerializeError(path, `must be one of ${allowed.join('|')}, got ${String(value)}`);
   return value;
 }
 
@@ -85,19 +90,25 @@ function checkState(value: ConferenceInfo['state'] | undefined, path: string): C
 
 function formatUnsignedInt(value: number | undefined, path: string): string | undefined {
   if (value === undefined) return undefined;
-  if (!isUnsignedInt(value)) throw new ConferenceInfoSerializeError(path, `must be an integer 0..4294967295, got ${String(value)}`);
+  if (!isUnsignedInt(value))
+    throw new ConferenceInfoSerializeError(path, `must be an integer 0..4294967295, got ${String(value)}`);
   return String(value);
 }
 
 function formatBoolean(value: boolean | undefined, path: string): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'boolean') throw new ConferenceInfoSerializeError(path, `must be a boolean, got ${String(value)}`);
+  if (typeof value !== 'boolean')
+    throw new ConferenceInfoSerializeError(path, `must be a boolean, got ${String(value)}`);
   return value ? 'true' : 'false';
 }
 
 function formatDateTime(value: string | undefined, path: string): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !isDateTime(value)) throw new ConferenceInfoSerializeError(path, `must be an xs:dateTime such as 2026-01-31T12:00:00Z, got ${String(value)}`);
+  if (typeof value !== 'string' || !isDateTime(value))
+    throw new ConferenceInfoSerializeError(
+      path,
+      `must be an xs:dateTime such as 2026-01-31T12:00:00Z, got ${String(value)}`,
+    );
   return value;
 }
 
@@ -182,8 +193,12 @@ function writeUser(w: XmlWriter, u: User, path: string): void {
   const languages = (u.languages ?? []).filter((l) => LANGUAGE_RE.test(l));
   const endpoints = u.endpoints ?? [];
   const hasContent =
-    u.displayText !== undefined || (u.associatedAors?.entries.length ?? 0) > 0 || (u.roles?.length ?? 0) > 0 ||
-    languages.length > 0 || u.cascadedFocus !== undefined || endpoints.length > 0;
+    u.displayText !== undefined ||
+    (u.associatedAors?.entries.length ?? 0) > 0 ||
+    (u.roles?.length ?? 0) > 0 ||
+    languages.length > 0 ||
+    u.cascadedFocus !== undefined ||
+    endpoints.length > 0;
   if (!hasContent) {
     w.empty('user', attributes);
     return;
@@ -207,9 +222,17 @@ function writeEndpoint(w: XmlWriter, e: Endpoint, path: string): void {
   const attributes = { entity: e.entity, state: checkState(e.state, `${path}.state`) };
   const media = e.media ?? [];
   const hasContent =
-    e.displayText !== undefined || e.referred !== undefined || e.status !== undefined || e.joiningMethod !== undefined ||
-    e.joiningInfo !== undefined || e.disconnectionMethod !== undefined || e.disconnectionInfo !== undefined ||
-    media.length > 0 || e.callInfo !== undefined || e.speaking !== undefined || e.mutedByFocus !== undefined;
+    e.displayText !== undefined ||
+    e.referred !== undefined ||
+    e.status !== undefined ||
+    e.joiningMethod !== undefined ||
+    e.joiningInfo !== undefined ||
+    e.disconnectionMethod !== undefined ||
+    e.disconnectionInfo !== undefined ||
+    media.length > 0 ||
+    e.callInfo !== undefined ||
+    e.speaking !== undefined ||
+    e.mutedByFocus !== undefined;
   if (!hasContent) {
     w.empty('endpoint', attributes);
     return;
@@ -220,13 +243,17 @@ function writeEndpoint(w: XmlWriter, e: Endpoint, path: string): void {
   w.leaf('status', checkEnum(ENDPOINT_STATUSES, e.status, `${path}.status`));
   w.leaf('joining-method', checkEnum(JOINING_METHODS, e.joiningMethod, `${path}.joiningMethod`));
   if (e.joiningInfo) writeExecution(w, 'joining-info', e.joiningInfo, `${path}.joiningInfo`);
-  w.leaf('disconnection-method', checkEnum(DISCONNECTION_METHODS, e.disconnectionMethod, `${path}.disconnectionMethod`));
+  w.leaf(
+    'disconnection-method',
+    checkEnum(DISCONNECTION_METHODS, e.disconnectionMethod, `${path}.disconnectionMethod`),
+  );
   if (e.disconnectionInfo) writeExecution(w, 'disconnection-info', e.disconnectionInfo, `${path}.disconnectionInfo`);
   media.forEach((m, i) => writeMedia(w, m, `${path}.media[${i}]`));
   if (e.callInfo) {
     const c = e.callInfo;
     for (const key of ['callId', 'fromTag', 'toTag'] as const) {
-      if (typeof c[key] !== 'string') throw new ConferenceInfoSerializeError(`${path}.callInfo.${key}`, 'must be a string');
+      if (typeof c[key] !== 'string')
+        throw new ConferenceInfoSerializeError(`${path}.callInfo.${key}`, 'must be a string');
     }
     w.open('call-info');
     w.open('sip');
@@ -244,7 +271,12 @@ function writeEndpoint(w: XmlWriter, e: Endpoint, path: string): void {
 
 function writeMedia(w: XmlWriter, m: Media, path: string): void {
   requireNonEmpty(m.id, `${path}.id`);
-  const hasContent = m.displayText !== undefined || m.type !== undefined || m.label !== undefined || m.srcId !== undefined || m.status !== undefined;
+  const hasContent =
+    m.displayText !== undefined ||
+    m.type !== undefined ||
+    m.label !== undefined ||
+    m.srcId !== undefined ||
+    m.status !== undefined;
   if (!hasContent) {
     w.empty('media', { id: m.id });
     return;

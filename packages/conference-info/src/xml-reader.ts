@@ -67,7 +67,8 @@ interface Frame {
 }
 
 // XML 1.0 (5th edition) Name productions.
-const NAME_START = ':A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C-\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}';
+const NAME_START =
+  ':A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C-\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}';
 const NAME_CHAR = NAME_START + '\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040';
 const NAME_RE = new RegExp(`[${NAME_START}][${NAME_CHAR}]*`, 'uy');
 const NCNAME_RE = /^[^:]+$/;
@@ -88,7 +89,12 @@ function isSpace(code: number): boolean {
 
 function isValidCodePoint(cp: number): boolean {
   return (
-    cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff)
+    cp === 0x9 ||
+    cp === 0xa ||
+    cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0x10ffff)
   );
 }
 
@@ -118,11 +124,17 @@ class XmlReader {
       this.#fail('too-large', `document is ${src.length} characters, limit ${this.#limits.maxLength}`, 0);
     }
     const bad = INVALID_CHAR_RE.exec(src);
-    if (bad) this.#fail('malformed', `character U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')} is not allowed in XML`, bad.index);
+    if (bad)
+      this.#fail(
+        'malformed',
+        `character U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')} is not allowed in XML`,
+        bad.index,
+      );
     if (src.charCodeAt(0) === 0xfeff) this.#pos = 1;
     this.#readXmlDeclaration();
     this.#skipMisc(true);
-    if (this.#src[this.#pos] !== '<') this.#fail('malformed', this.#pos >= src.length ? 'no root element' : 'content before the root element');
+    if (this.#src[this.#pos] !== '<')
+      this.#fail('malformed', this.#pos >= src.length ? 'no root element' : 'content before the root element');
     const root = this.#readElement();
     this.#skipMisc(false);
     if (this.#pos < src.length) this.#fail('malformed', 'content after the root element');
@@ -155,7 +167,8 @@ class XmlReader {
       if (src.startsWith('<!--', this.#pos)) this.#skipComment();
       else if (src.startsWith('<?', this.#pos)) this.#skipProcessingInstruction();
       else if (src.startsWith('<!', this.#pos)) {
-        if (src.startsWith('<!DOCTYPE', this.#pos)) this.#fail('doctype-forbidden', 'DOCTYPE declarations are not accepted');
+        if (src.startsWith('<!DOCTYPE', this.#pos))
+          this.#fail('doctype-forbidden', 'DOCTYPE declarations are not accepted');
         this.#fail('malformed', prolog ? 'unexpected markup declaration' : 'markup declaration after the root element');
       } else return;
     }
@@ -171,7 +184,8 @@ class XmlReader {
     const start = this.#pos;
     this.#pos += 2;
     const target = this.#readName();
-    if (target.toLowerCase() === 'xml') this.#fail('malformed', 'XML declaration not at the start of the document', start);
+    if (target.toLowerCase() === 'xml')
+      this.#fail('malformed', 'XML declaration not at the start of the document', start);
     const end = this.#src.indexOf('?>', this.#pos);
     if (end < 0) this.#fail('malformed', 'unterminated processing instruction', start);
     this.#pos = end + 2;
@@ -211,7 +225,8 @@ class XmlReader {
         value = String.fromCodePoint(cp);
       } else {
         const predefined = Object.hasOwn(PREDEFINED_ENTITIES, ref) ? PREDEFINED_ENTITIES[ref] : undefined;
-        if (predefined === undefined) this.#fail('undefined-entity', `reference to undeclared entity &${ref.slice(0, 32)};`, offset + amp);
+        if (predefined === undefined)
+          this.#fail('undefined-entity', `reference to undeclared entity &${ref.slice(0, 32)};`, offset + amp);
         value = predefined;
       }
       out += raw.slice(last, amp) + value;
@@ -222,7 +237,8 @@ class XmlReader {
   }
 
   #countElement(depth: number, at: number): void {
-    if (++this.#elementCount > this.#limits.maxElements) this.#fail('too-many-nodes', `more than ${this.#limits.maxElements} elements`, at);
+    if (++this.#elementCount > this.#limits.maxElements)
+      this.#fail('too-many-nodes', `more than ${this.#limits.maxElements} elements`, at);
     if (depth > this.#limits.maxDepth) this.#fail('too-deep', `elements nest deeper than ${this.#limits.maxDepth}`, at);
   }
 
@@ -265,7 +281,8 @@ class XmlReader {
       // Attribute-value normalisation (XML 1.0 section 3.3.3): literal whitespace becomes a space.
       const value = this.#decode(raw.replace(/\r\n|[\t\n\r]/g, ' '), this.#pos + 1);
       this.#pos = close + 1;
-      if (rawAttributes.length >= this.#limits.maxAttributes) this.#fail('too-many-nodes', `more than ${this.#limits.maxAttributes} attributes on <${qname}>`, at);
+      if (rawAttributes.length >= this.#limits.maxAttributes)
+        this.#fail('too-many-nodes', `more than ${this.#limits.maxAttributes} attributes on <${qname}>`, at);
       rawAttributes.push({ qname: name, value, at });
     }
 
@@ -276,8 +293,10 @@ class XmlReader {
       if (a.qname === 'xmlns') prefix = '';
       else if (a.qname.startsWith('xmlns:')) prefix = a.qname.slice(6);
       if (prefix === undefined) continue;
-      if (prefix === 'xmlns' || (prefix === 'xml' && a.value !== XML_NAMESPACE)) this.#fail('malformed', `reserved prefix ${prefix} cannot be declared`, a.at);
-      if (prefix !== '' && a.value === '') this.#fail('malformed', `prefix ${prefix} cannot be undeclared in XML 1.0`, a.at);
+      if (prefix === 'xmlns' || (prefix === 'xml' && a.value !== XML_NAMESPACE))
+        this.#fail('malformed', `reserved prefix ${prefix} cannot be declared`, a.at);
+      if (prefix !== '' && a.value === '')
+        this.#fail('malformed', `prefix ${prefix} cannot be undeclared in XML 1.0`, a.at);
       if (prefix !== '' && !NCNAME_RE.test(prefix)) this.#fail('malformed', `bad namespace prefix ${prefix}`, a.at);
       if (scope === parentScope) scope = new Map(parentScope);
       (scope as Map<string, string>).set(prefix, a.value);
@@ -304,12 +323,18 @@ class XmlReader {
     return { frame: { element, qname, scope }, empty };
   }
 
-  #resolve(qname: string, scope: ReadonlyMap<string, string>, isElement: boolean, at: number): { namespace: string; localName: string } {
+  #resolve(
+    qname: string,
+    scope: ReadonlyMap<string, string>,
+    isElement: boolean,
+    at: number,
+  ): { namespace: string; localName: string } {
     const colon = qname.indexOf(':');
     if (colon < 0) return { namespace: isElement ? (scope.get('') ?? '') : '', localName: qname };
     const prefix = qname.slice(0, colon);
     const localName = qname.slice(colon + 1);
-    if (prefix === '' || localName === '' || localName.includes(':')) this.#fail('malformed', `bad qualified name ${qname}`, at);
+    if (prefix === '' || localName === '' || localName.includes(':'))
+      this.#fail('malformed', `bad qualified name ${qname}`, at);
     const namespace = scope.get(prefix);
     if (namespace === undefined || namespace === '') this.#fail('malformed', `unbound namespace prefix ${prefix}`, at);
     return { namespace, localName };

@@ -6,7 +6,8 @@
 // Characters XML 1.0 cannot carry even as references (controls, lone surrogates, U+FFFE/U+FFFF).
 const INVALID_XML_CHARS = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 
-const DATE_TIME_RE = /^-?([1-9]\d{4,}|\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-](0\d|1[0-3]):[0-5]\d|[+-]14:00)?$/;
+const DATE_TIME_RE =
+  /^-?([1-9]\d{4,}|\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-](0\d|1[0-3]):[0-5]\d|[+-]14:00)?$/;
 
 /** xs:dateTime lexical form (e.g. `new Date().toISOString()`), with a real calendar day. */
 export function isDateTime(value: string): boolean {
@@ -27,24 +28,28 @@ export function toXmlChars(value: string): string {
 }
 
 export function escapeText(value: string): string {
-  return toXmlChars(value)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    // A literal CR would be normalised away by the reader; a reference survives.
-    .replace(/\r/g, '&#13;');
+  return (
+    toXmlChars(value)
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      // A literal CR would be normalised away by the reader; a reference survives.
+      .replace(/\r/g, '&#13;')
+  );
 }
 
 export function escapeAttribute(value: string): string {
-  return toXmlChars(value)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    // Literal whitespace in attributes is normalised to spaces by readers; references survive.
-    .replace(/\t/g, '&#9;')
-    .replace(/\n/g, '&#10;')
-    .replace(/\r/g, '&#13;');
+  return (
+    toXmlChars(value)
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      // Literal whitespace in attributes is normalised to spaces by readers; references survive.
+      .replace(/\t/g, '&#9;')
+      .replace(/\n/g, '&#10;')
+      .replace(/\r/g, '&#13;')
+  );
 }
 
 // RFC 3986 URI-reference, as libxml2 checks xs:anyURI (after replacing controls, non-ASCII, space and
@@ -53,7 +58,7 @@ const PCT = '%[0-9A-Fa-f]{2}';
 const PCHAR = `(?:[A-Za-z0-9\\-._~!$&'()*+,;=:@]|${PCT})`;
 const REG_NAME = `(?:[A-Za-z0-9\\-._~!$&'()*+,;=]|${PCT})*`;
 const USERINFO = `(?:[A-Za-z0-9\\-._~!$&'()*+,;=:]|${PCT})*`;
-const IP_LITERAL = '\\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\\.[A-Za-z0-9\\-._~!$&\'()*+,;=:]+)\\]';
+const IP_LITERAL = "\\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\\.[A-Za-z0-9\\-._~!$&'()*+,;=:]+)\\]";
 // libxml2 wants at least one port digit after a colon (RFC 3986 allows none).
 const AUTHORITY = `(?:${USERINFO}@)?(?:${IP_LITERAL}|${REG_NAME})(?::[0-9]{1,8})?`;
 const TAIL = `(?:\\?(?:${PCHAR}|[/?])*)?(?:#(?:${PCHAR}|[/?])*)?`;
@@ -75,7 +80,9 @@ function isAcceptedUri(value: string): boolean {
  */
 export function sanitizeUri(value: string): string {
   // xs:anyURI collapses whitespace before anything else looks at it.
-  const clean = toXmlChars(value).replace(/[\t\n\r ]+/g, ' ').trim();
+  const clean = toXmlChars(value)
+    .replace(/[\t\n\r ]+/g, ' ')
+    .trim();
   if (isAcceptedUri(clean)) return clean;
   let out = clean
     .replace(/%(?![0-9A-Fa-f]{2})/g, '%25')
@@ -89,7 +96,10 @@ export function sanitizeUri(value: string): string {
   let rest = '';
   for (const ch of out.slice(scheme.length)) {
     if (keep.test(ch) || ch.replace(TOLERATED_RE, '_') === '_') rest += ch;
-    else rest += [...new TextEncoder().encode(ch)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+    else
+      rest += [...new TextEncoder().encode(ch)]
+        .map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`)
+        .join('');
   }
   return scheme + rest;
 }

@@ -66,7 +66,11 @@ test('documents about another conference: a partial one is a gap, a full one rep
 
 test('deleted users and endpoints are removed; a deleted users element empties the list', () => {
   const local = applyNotification(undefined, base(1)).state;
-  const doc = wire(partial(2, { users: { state: 'partial', entries: [{ entity: 'sip:bob@example.com', state: 'deleted', endpoints: [] }] } }));
+  const doc = wire(
+    partial(2, {
+      users: { state: 'partial', entries: [{ entity: 'sip:bob@example.com', state: 'deleted', endpoints: [] }] },
+    }),
+  );
   const afterUserDelete = applyNotification(local, doc).state;
   assert.deepEqual(usersOf(afterUserDelete), ['sip:alice@example.com']);
 
@@ -74,11 +78,25 @@ test('deleted users and endpoints are removed; a deleted users element empties t
     ...base(1),
     users: { entries: [user('sip:alice@example.com', { endpoints: [endpoint('a1'), endpoint('a2')] })] },
   }).state;
-  const epDelete = wire(partial(2, {
-    users: { state: 'partial', entries: [{ entity: 'sip:alice@example.com', state: 'partial', endpoints: [{ entity: 'a1', state: 'deleted', media: [] }] }] },
-  }));
+  const epDelete = wire(
+    partial(2, {
+      users: {
+        state: 'partial',
+        entries: [
+          {
+            entity: 'sip:alice@example.com',
+            state: 'partial',
+            endpoints: [{ entity: 'a1', state: 'deleted', media: [] }],
+          },
+        ],
+      },
+    }),
+  );
   const afterEpDelete = applyNotification(twoEndpoints, epDelete).state;
-  assert.deepEqual(afterEpDelete?.users?.entries[0]?.endpoints.map((e) => e.entity), ['a2']);
+  assert.deepEqual(
+    afterEpDelete?.users?.entries[0]?.endpoints.map((e) => e.entity),
+    ['a2'],
+  );
   assert.equal(afterEpDelete?.users?.entries[0]?.displayText, 'alice', 'a partial user keeps what it does not mention');
 
   const allGone = applyNotification(local, wire(partial(2, { users: { state: 'deleted', entries: [] } }))).state;
@@ -87,26 +105,32 @@ test('deleted users and endpoints are removed; a deleted users element empties t
 
 test('partial user and endpoint merge what is present; media are replaced by id or added', () => {
   const local = applyNotification(undefined, base(1)).state;
-  const doc = wire(partial(2, {
-    users: {
-      state: 'partial',
-      entries: [{
-        entity: 'sip:alice@example.com',
+  const doc = wire(
+    partial(2, {
+      users: {
         state: 'partial',
-        displayText: 'Alice Liddell',
-        endpoints: [{
-          entity: 'sip:alice@example.com;ep=1',
-          state: 'partial',
-          status: 'on-hold',
-          speaking: true,
-          media: [
-            { id: 'sip:alice@example.com;ep=1-a', type: 'audio', status: 'inactive' },
-            { id: 'v1', type: 'video', status: 'sendrecv' },
-          ],
-        }],
-      }],
-    },
-  }));
+        entries: [
+          {
+            entity: 'sip:alice@example.com',
+            state: 'partial',
+            displayText: 'Alice Liddell',
+            endpoints: [
+              {
+                entity: 'sip:alice@example.com;ep=1',
+                state: 'partial',
+                status: 'on-hold',
+                speaking: true,
+                media: [
+                  { id: 'sip:alice@example.com;ep=1-a', type: 'audio', status: 'inactive' },
+                  { id: 'v1', type: 'video', status: 'sendrecv' },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    }),
+  );
   const r = applyNotification(local, doc);
   assert.equal(r.result, 'applied');
   const alice = r.state?.users?.entries[0];
@@ -129,19 +153,24 @@ test('a user or endpoint without state (default full) replaces the local one; un
     ...base(1),
     users: { entries: [user('sip:alice@example.com', { endpoints: [endpoint('a1'), endpoint('a2')] })] },
   }).state;
-  const doc = wire(partial(2, {
-    users: {
-      state: 'partial',
-      entries: [
-        { entity: 'sip:alice@example.com', endpoints: [endpoint('a3')] },
-        { entity: 'sip:dave@example.com', state: 'partial', displayText: 'Dave', endpoints: [] },
-      ],
-    },
-  }));
+  const doc = wire(
+    partial(2, {
+      users: {
+        state: 'partial',
+        entries: [
+          { entity: 'sip:alice@example.com', endpoints: [endpoint('a3')] },
+          { entity: 'sip:dave@example.com', state: 'partial', displayText: 'Dave', endpoints: [] },
+        ],
+      },
+    }),
+  );
   const r = applyNotification(local, doc).state;
   const alice = r?.users?.entries[0];
   assert.equal(alice?.displayText, undefined, 'replaced: display-text gone');
-  assert.deepEqual(alice?.endpoints.map((e) => e.entity), ['a3']);
+  assert.deepEqual(
+    alice?.endpoints.map((e) => e.entity),
+    ['a3'],
+  );
   assert.equal(r?.users?.entries[1]?.displayText, 'Dave');
 });
 
@@ -153,22 +182,31 @@ test('a users element without state in a partial document replaces the whole lis
 
 test('conference-state and conference-description merge their present children; uri lists follow their state', () => {
   const local = applyNotification(undefined, richDocument(1)).state;
-  const doc = wire(partial(2, {
-    conferenceState: { locked: true },
-    description: {
-      subject: 'New subject',
-      confUris: { state: 'partial', entries: [{ uri: 'sips:conf-abc@example.com', purpose: 'participation' }] },
-      serviceUris: { state: 'deleted', entries: [{ uri: 'https://conclave.example.com/c/abc' }] },
-      availableMedia: [{ label: 'main-audio', type: 'audio', status: 'inactive' }],
-    },
-  }));
+  const doc = wire(
+    partial(2, {
+      conferenceState: { locked: true },
+      description: {
+        subject: 'New subject',
+        confUris: { state: 'partial', entries: [{ uri: 'sips:conf-abc@example.com', purpose: 'participation' }] },
+        serviceUris: { state: 'deleted', entries: [{ uri: 'https://conclave.example.com/c/abc' }] },
+        availableMedia: [{ label: 'main-audio', type: 'audio', status: 'inactive' }],
+      },
+    }),
+  );
   const r = applyNotification(local, doc).state;
   assert.deepEqual(r?.conferenceState, { userCount: 2, active: true, locked: true });
   assert.equal(r?.description?.subject, 'New subject');
   assert.equal(r?.description?.displayText, 'Weekly sync');
-  assert.deepEqual(r?.description?.confUris?.entries.map((e) => e.uri), [CONF, 'sips:conf-abc@example.com']);
+  assert.deepEqual(
+    r?.description?.confUris?.entries.map((e) => e.uri),
+    [CONF, 'sips:conf-abc@example.com'],
+  );
   assert.equal(r?.description?.serviceUris, undefined);
-  assert.deepEqual(r?.description?.availableMedia, [{ label: 'main-audio', type: 'audio', status: 'inactive' }], 'available-media is replaced whole');
+  assert.deepEqual(
+    r?.description?.availableMedia,
+    [{ label: 'main-audio', type: 'audio', status: 'inactive' }],
+    'available-media is replaced whole',
+  );
   assert.equal(r?.description?.maximumUserCount, 25);
 });
 
@@ -180,22 +218,35 @@ test('a deleted conference document replaces the state', () => {
 });
 
 test('a full document carrying nested deleted/partial states is normalised', () => {
-  const r = applyNotification(undefined, wire({
-    entity: CONF,
-    state: 'full',
-    version: 1,
-    users: { entries: [{ ...user('sip:a@x'), state: 'partial' }, { ...user('sip:b@x'), state: 'deleted' }] },
-  })).state;
+  const r = applyNotification(
+    undefined,
+    wire({
+      entity: CONF,
+      state: 'full',
+      version: 1,
+      users: {
+        entries: [
+          { ...user('sip:a@x'), state: 'partial' },
+          { ...user('sip:b@x'), state: 'deleted' },
+        ],
+      },
+    }),
+  ).state;
   assert.deepEqual(usersOf(r), ['sip:a@x']);
   assert.equal(r?.users?.entries[0]?.state, undefined);
 });
 
 test('inputs are never mutated', () => {
   const local = deepFreeze(applyNotification(undefined, richDocument(1)).state);
-  const doc = deepFreeze(partial(2, {
-    conferenceState: { locked: true },
-    users: { state: 'partial', entries: [{ entity: 'sip:alice@example.com', state: 'partial', endpoints: [{ entity: 'x', media: [] }] }] },
-  }));
+  const doc = deepFreeze(
+    partial(2, {
+      conferenceState: { locked: true },
+      users: {
+        state: 'partial',
+        entries: [{ entity: 'sip:alice@example.com', state: 'partial', endpoints: [{ entity: 'x', media: [] }] }],
+      },
+    }),
+  );
   assert.equal(applyNotification(local, doc).result, 'applied');
 });
 

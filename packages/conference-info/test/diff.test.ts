@@ -23,7 +23,13 @@ function clone<T>(v: T): T {
 }
 
 function state(users: User[], version = 1): ConferenceInfo {
-  return { entity: CONF, state: 'full', version, conferenceState: { userCount: users.length, active: true, locked: false }, users: { entries: users } };
+  return {
+    entity: CONF,
+    state: 'full',
+    version,
+    conferenceState: { userCount: users.length, active: true, locked: false },
+    users: { entries: users },
+  };
 }
 
 test('no change, no document', () => {
@@ -45,11 +51,20 @@ test('only the changed endpoint and media are sent, as partial elements', () => 
     version: 2,
     users: {
       state: 'partial',
-      entries: [{
-        entity: 'sip:bob@example.com',
-        state: 'partial',
-        endpoints: [{ entity: 'sip:bob@example.com;ep=1', state: 'partial', status: 'on-hold', media: [{ ...bobEp.media[0]! }] }],
-      }],
+      entries: [
+        {
+          entity: 'sip:bob@example.com',
+          state: 'partial',
+          endpoints: [
+            {
+              entity: 'sip:bob@example.com;ep=1',
+              state: 'partial',
+              status: 'on-hold',
+              media: [{ ...bobEp.media[0]! }],
+            },
+          ],
+        },
+      ],
     },
   });
   const xml = validator.record(serialize(d!));
@@ -82,12 +97,26 @@ test('a removed endpoint is deleted inside a partial user', () => {
   const prev = state([user('sip:alice@example.com', { endpoints: [endpoint('a1'), endpoint('a2')] })]);
   const next = state([user('sip:alice@example.com', { endpoints: [endpoint('a2')] })], 2);
   const d = diffConferenceInfo(prev, next)!;
-  assert.deepEqual(d.users?.entries, [{ entity: 'sip:alice@example.com', state: 'partial', endpoints: [{ entity: 'a1', state: 'deleted', media: [] }] }]);
+  assert.deepEqual(d.users?.entries, [
+    { entity: 'sip:alice@example.com', state: 'partial', endpoints: [{ entity: 'a1', state: 'deleted', media: [] }] },
+  ]);
   validator.record(serialize(d));
 });
 
 test('what merging cannot express is sent complete one level up', () => {
-  const prev = state([user('sip:alice@example.com', { endpoints: [endpoint('a1', { speaking: true, media: [{ id: 'm1', type: 'audio' }, { id: 'm2', type: 'video' }] })] })]);
+  const prev = state([
+    user('sip:alice@example.com', {
+      endpoints: [
+        endpoint('a1', {
+          speaking: true,
+          media: [
+            { id: 'm1', type: 'audio' },
+            { id: 'm2', type: 'video' },
+          ],
+        }),
+      ],
+    }),
+  ]);
 
   const mediaRemoved = clone(prev);
   mediaRemoved.users!.entries[0]!.endpoints[0]!.media.pop();
@@ -170,7 +199,11 @@ function mutate(info: ConferenceInfo, rnd: () => number, serial: { n: number }):
       const e = anyEndpoint();
       if (e) {
         e.disconnectionMethod = 'booted';
-        e.disconnectionInfo = { when: new Date(1_700_000_000_000 + serial.n++ * 1000).toISOString(), reason: 'test', by: 'sip:admin@example.com' };
+        e.disconnectionInfo = {
+          when: new Date(1_700_000_000_000 + serial.n++ * 1000).toISOString(),
+          reason: 'test',
+          by: 'sip:admin@example.com',
+        };
       }
     } else if (r < 0.95) next.conferenceState!.locked = !next.conferenceState!.locked;
     else {
@@ -204,7 +237,10 @@ test('property: for random changes, applying the XML of the diff reproduces the 
       documents++;
       if (d.state === 'partial') partials++;
       assert.equal(outcome.result, d.state === 'partial' ? 'applied' : 'full-replaced', `seed ${seed} step ${step}`);
-      assert.ok(equivalent(outcome.state!, next), `seed ${seed} step ${step}: subscriber state diverged\n${JSON.stringify(d, null, 1)}`);
+      assert.ok(
+        equivalent(outcome.state!, next),
+        `seed ${seed} step ${step}: subscriber state diverged\n${JSON.stringify(d, null, 1)}`,
+      );
       subscriber = outcome.state;
       focus = next;
     }

@@ -1,7 +1,13 @@
 /** Untrusted NOTIFY bodies: refused quickly with typed errors, never expanded, never a hang. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CONFERENCE_INFO_NAMESPACE as NS, ConferenceInfoParseError, parse, serialize, type ConferenceInfo } from '../src/index.ts';
+import {
+  CONFERENCE_INFO_NAMESPACE as NS,
+  ConferenceInfoParseError,
+  parse,
+  serialize,
+  type ConferenceInfo,
+} from '../src/index.ts';
 import { SchemaValidator } from './support/xmllint.ts';
 import { richDocument } from './support/fixtures.ts';
 
@@ -63,7 +69,10 @@ test('deep nesting is refused at the depth limit without recursion', () => {
   assert.equal(r2.code, 'too-deep');
   assert.ok(r2.ms < 50, `${r2.ms} ms`);
   // Unclosed deep nesting too.
-  assert.equal(refusal(`<conference-info xmlns="${NS}" entity="sip:c@x" version="1">${'<a>'.repeat(100_000)}`).code, 'too-deep');
+  assert.equal(
+    refusal(`<conference-info xmlns="${NS}" entity="sip:c@x" version="1">${'<a>'.repeat(100_000)}`).code,
+    'too-deep',
+  );
 });
 
 test('huge input is refused before any parsing, as a string or as bytes', () => {
@@ -85,7 +94,10 @@ test('too many elements or attributes are refused', () => {
   assert.equal(r.code, 'too-many-nodes');
   assert.ok(r.ms < 500, `${r.ms} ms`);
   const attrs = Array.from({ length: 1000 }, (_, i) => `a${i}="x"`).join(' ');
-  assert.equal(refusal(`<conference-info xmlns="${NS}" entity="sip:c@x" version="1" ${attrs}/>`).code, 'too-many-nodes');
+  assert.equal(
+    refusal(`<conference-info xmlns="${NS}" entity="sip:c@x" version="1" ${attrs}/>`).code,
+    'too-many-nodes',
+  );
 });
 
 test('pathological but small inputs finish in linear time', () => {
@@ -97,8 +109,16 @@ test('pathological but small inputs finish in linear time', () => {
     ['comment openers', `<conference-info xmlns="${NS}" entity="sip:c@x" version="1">` + '<!--'.repeat(size / 4)],
     ['CDATA openers', `<conference-info xmlns="${NS}" entity="sip:c@x" version="1">` + '<![CDATA['.repeat(size / 9)],
     ['long name', '<' + 'n'.repeat(size)],
-    ['namespace declarations', `<conference-info xmlns="${NS}" entity="sip:c@x" version="1">` + `<a ${Array.from({ length: 60 }, (_, i) => `xmlns:p${i}="urn:${i}"`).join(' ')}>`.repeat(30) + 'x'.repeat(size / 2)],
-    ['character references', `<conference-info xmlns="${NS}" entity="sip:c@x" version="1"><users>` + '&#65;'.repeat(size / 5)],
+    [
+      'namespace declarations',
+      `<conference-info xmlns="${NS}" entity="sip:c@x" version="1">` +
+        `<a ${Array.from({ length: 60 }, (_, i) => `xmlns:p${i}="urn:${i}"`).join(' ')}>`.repeat(30) +
+        'x'.repeat(size / 2),
+    ],
+    [
+      'character references',
+      `<conference-info xmlns="${NS}" entity="sip:c@x" version="1"><users>` + '&#65;'.repeat(size / 5),
+    ],
   ];
   for (const [name, body] of bodies) {
     const r = refusal(body);
@@ -109,8 +129,31 @@ test('pathological but small inputs finish in linear time', () => {
 test('fuzz: mutated documents either parse (and re-serialise to a valid document) or fail with ConferenceInfoParseError', () => {
   const seedDoc = serialize(richDocument(5), { pretty: false });
   let s = 42;
-  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
-  const alphabet = ['<', '>', '/', '&', ';', '"', "'", '=', ' ', 'a', ':', '!', '-', '[', ']', '?', '#', 'x', '0', '\u0000', '\uD800', 'é'];
+  const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
+  const alphabet = [
+    '<',
+    '>',
+    '/',
+    '&',
+    ';',
+    '"',
+    "'",
+    '=',
+    ' ',
+    'a',
+    ':',
+    '!',
+    '-',
+    '[',
+    ']',
+    '?',
+    '#',
+    'x',
+    '0',
+    '\u0000',
+    '\uD800',
+    'é',
+  ];
   let parsed = 0;
   let refused = 0;
   for (let i = 0; i < 3000; i++) {
@@ -128,7 +171,10 @@ test('fuzz: mutated documents either parse (and re-serialise to a valid document
     try {
       info = parse(doc);
     } catch (error) {
-      assert.ok(error instanceof ConferenceInfoParseError, `untyped error for ${JSON.stringify(doc)}: ${String(error)}`);
+      assert.ok(
+        error instanceof ConferenceInfoParseError,
+        `untyped error for ${JSON.stringify(doc)}: ${String(error)}`,
+      );
       refused++;
       continue;
     }

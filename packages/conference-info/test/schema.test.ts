@@ -17,17 +17,29 @@ test('a serialised document validates against both schemas', () => {
 test('invalid documents fail validation, each with an error naming the problem', () => {
   const mutations: [string, (xml: string) => string, RegExp][] = [
     ['unknown endpoint status', (x) => x.replace('<status>connected</status>', '<status>asleep</status>'), /asleep/],
-    ['children out of schema order', (x) => x.replace(/(<status>connected<\/status>)\s*(<joining-method>dialed-in<\/joining-method>)/, '$2$1'), /status/],
+    [
+      'children out of schema order',
+      (x) => x.replace(/(<status>connected<\/status>)\s*(<joining-method>dialed-in<\/joining-method>)/, '$2$1'),
+      /status/,
+    ],
     ['root without entity', (x) => x.replace(' entity="sip:conf-abc@example.com"', ''), /entity/],
     ['bad root state', (x) => x.replace('state="full"', 'state="complete"'), /complete/],
     ['version not an unsignedInt', (x) => x.replace('version="1"', 'version="-3"'), /-3/],
-    ['element not in RFC 4575', (x) => x.replace('<locked>false</locked>', '<locked>false</locked><frozen>true</frozen>'), /frozen/],
+    [
+      'element not in RFC 4575',
+      (x) => x.replace('<locked>false</locked>', '<locked>false</locked><frozen>true</frozen>'),
+      /frozen/,
+    ],
     ['media without id', (x) => x.replace('<media id="2">', '<media>'), /id/],
     ['bad media status', (x) => x.replace('<status>recvonly</status>', '<status>receive</status>'), /receive/],
     ['bad dateTime', (x) => x.replace('2026-01-15T09:59:00Z', 'yesterday'), /yesterday/],
     ['user-count not a number', (x) => x.replace('<user-count>2</user-count>', '<user-count>two</user-count>'), /two/],
     ['empty roles', (x) => x.replace(/<roles>\s*<entry>participant<\/entry>\s*<\/roles>/, '<roles></roles>'), /roles/],
-    ['wrong namespace', (x) => x.replace('urn:ietf:params:xml:ns:conference-info"', 'urn:example:conference-info"'), /conference-info/],
+    [
+      'wrong namespace',
+      (x) => x.replace('urn:ietf:params:xml:ns:conference-info"', 'urn:example:conference-info"'),
+      /conference-info/,
+    ],
   ];
   const docs = mutations.map(([name, mutate]) => {
     const doc = mutate(valid);

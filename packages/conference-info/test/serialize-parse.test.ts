@@ -19,7 +19,10 @@ test('round trip of a document using every modelled element', () => {
   const doc = richDocument(7);
   const xml = ser(doc);
   assert.deepEqual(parse(xml), doc);
-  assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" xmlns:cx="urn:conclave:params:xml:ns:conference-info-ext" entity="sip:conf-abc@example.com" state="full" version="7">/);
+  assert.match(
+    xml,
+    /^<\?xml version="1.0" encoding="UTF-8"\?>\n<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" xmlns:cx="urn:conclave:params:xml:ns:conference-info-ext" entity="sip:conf-abc@example.com" state="full" version="7">/,
+  );
   // Compact output parses to the same model.
   const compact = ser(doc, { pretty: false, declaration: false });
   assert.ok(!compact.includes('\n  <'));
@@ -44,7 +47,11 @@ test('round trip of a partial document with nested states', () => {
     users: {
       state: 'partial',
       entries: [
-        { entity: 'sip:alice@example.com', state: 'partial', endpoints: [{ entity: 'a1', state: 'partial', status: 'on-hold', media: [] }] },
+        {
+          entity: 'sip:alice@example.com',
+          state: 'partial',
+          endpoints: [{ entity: 'a1', state: 'partial', status: 'on-hold', media: [] }],
+        },
         { entity: 'sip:bob@example.com', state: 'deleted', endpoints: [] },
         user('sip:carol@example.com', { state: 'full' }),
       ],
@@ -62,7 +69,14 @@ test('escapes markup and quotes, keeps whitespace and non-ASCII text exactly', (
     state: 'full',
     version: 1,
     description: { subject: nasty, displayText: '  padded  ' },
-    users: { entries: [user('sip:x@example.com', { displayText: nasty, endpoints: [endpoint('ep "1" <&>\t\n', { displayText: nasty })] })] },
+    users: {
+      entries: [
+        user('sip:x@example.com', {
+          displayText: nasty,
+          endpoints: [endpoint('ep "1" <&>\t\n', { displayText: nasty })],
+        }),
+      ],
+    },
   };
   const xml = ser(doc);
   assert.ok(!xml.includes('<script>'));
@@ -72,13 +86,27 @@ test('escapes markup and quotes, keeps whitespace and non-ASCII text exactly', (
 });
 
 test('characters XML cannot carry are replaced, never thrown on', () => {
-  const doc: ConferenceInfo = { entity: CONF, state: 'full', version: 1, description: { subject: 'a\u0000b\u001bc\uD800d\uFFFEe' } };
+  const doc: ConferenceInfo = {
+    entity: CONF,
+    state: 'full',
+    version: 1,
+    description: { subject: 'a\u0000b\u001bc\uD800d\uFFFEe' },
+  };
   const parsed = parse(ser(doc));
   assert.equal(parsed.description?.subject, 'a\uFFFDb\uFFFDc\uFFFDd\uFFFDe');
 });
 
 test('URIs that strict anyURI validators refuse are percent-encoded so the document stays valid', () => {
-  const entities = ['sip:alice@[2001:db8::1]:5060', 'sip:a%zz@x', 'sip:a b@x', 'sip:a@b#c#d', '::weird', 'sip:ünï@x', 'sip:a|b^{}@x', 'sip:"quoted"@x'];
+  const entities = [
+    'sip:alice@[2001:db8::1]:5060',
+    'sip:a%zz@x',
+    'sip:a b@x',
+    'sip:a@b#c#d',
+    '::weird',
+    'sip:ünï@x',
+    'sip:a|b^{}@x',
+    'sip:"quoted"@x',
+  ];
   for (const entity of entities) {
     const doc: ConferenceInfo = { entity: CONF, state: 'full', version: 1, users: { entries: [user(entity)] } };
     ser(doc);
@@ -89,16 +117,51 @@ test('URIs that strict anyURI validators refuse are percent-encoded so the docum
 
 test('random URI-like strings in every anyURI position still give schema-valid documents', () => {
   let seed = 99;
-  const rnd = (): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
-  const parts = ['sip:', 'https://', '//', '/', ':', '@', '[', ']', '::1', '%', '%2F', '%z', '#', '?', ';', '=', 'a', 'b.example.com', '5060', ' ', 'é', '|', '<', '"', '\t', '+', '~', '.', '-', 'x:y'];
-  const randomUri = (): string => Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => parts[Math.floor(rnd() * parts.length)]).join('');
+  const rnd = (): number => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296;
+  const parts = [
+    'sip:',
+    'https://',
+    '//',
+    '/',
+    ':',
+    '@',
+    '[',
+    ']',
+    '::1',
+    '%',
+    '%2F',
+    '%z',
+    '#',
+    '?',
+    ';',
+    '=',
+    'a',
+    'b.example.com',
+    '5060',
+    ' ',
+    'é',
+    '|',
+    '<',
+    '"',
+    '\t',
+    '+',
+    '~',
+    '.',
+    '-',
+    'x:y',
+  ];
+  const randomUri = (): string =>
+    Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => parts[Math.floor(rnd() * parts.length)]).join('');
   for (let i = 0; i < 600; i++) {
     const uri = randomUri();
     ser({
       entity: uri.trim() === '' ? 'sip:c@x' : uri,
       state: 'full',
       version: i,
-      hostInfo: { webPage: randomUri(), uris: { entries: [{ uri: randomUri() || 'x', modified: { by: randomUri() } }] } },
+      hostInfo: {
+        webPage: randomUri(),
+        uris: { entries: [{ uri: randomUri() || 'x', modified: { by: randomUri() } }] },
+      },
       users: { entries: [user(randomUri() || 'sip:u@x', { cascadedFocus: randomUri() })] },
     });
   }
@@ -142,7 +205,13 @@ test('parses documents written by other implementations: prefixes, foreign exten
           entity: 'sip:bob@example.com',
           state: 'full',
           displayText: 'Bob Hoskins',
-          endpoints: [{ entity: 'sip:bob@pc33.example.com', displayText: "Bob's Laptop", media: [{ id: '1', type: 'audio', status: 'sendrecv' }] }],
+          endpoints: [
+            {
+              entity: 'sip:bob@pc33.example.com',
+              displayText: "Bob's Laptop",
+              media: [{ id: '1', type: 'audio', status: 'sendrecv' }],
+            },
+          ],
         },
       ],
     },
@@ -150,7 +219,10 @@ test('parses documents written by other implementations: prefixes, foreign exten
 });
 
 test('state defaults to full when the root has no state attribute', () => {
-  assert.equal(parse(`<conference-info xmlns="${CONFERENCE_INFO_NAMESPACE}" entity="sip:c@x" version="3"/>`).state, 'full');
+  assert.equal(
+    parse(`<conference-info xmlns="${CONFERENCE_INFO_NAMESPACE}" entity="sip:c@x" version="3"/>`).state,
+    'full',
+  );
 });
 
 test('refuses wrong roots and bad envelopes with typed errors', () => {
@@ -169,18 +241,34 @@ test('refuses wrong roots and bad envelopes with typed errors', () => {
     ['<conference-info', 'malformed'],
   ];
   for (const [xml, code] of cases) {
-    assert.throws(() => parse(xml), (e: unknown) => e instanceof ConferenceInfoParseError && e.code === code, `${code}: ${xml}`);
+    assert.throws(
+      () => parse(xml),
+      (e: unknown) => e instanceof ConferenceInfoParseError && e.code === code,
+      `${code}: ${xml}`,
+    );
   }
 });
 
 test('refuses bodies that are not UTF-8', () => {
-  const latin1 = Uint8Array.from([...'<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" entity="sip:c@x" version="1"><conference-description><subject>'].map((c) => c.charCodeAt(0)).concat([0xe9, 0x3c]));
+  const latin1 = Uint8Array.from(
+    [
+      ...'<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" entity="sip:c@x" version="1"><conference-description><subject>',
+    ]
+      .map((c) => c.charCodeAt(0))
+      .concat([0xe9, 0x3c]),
+  );
   assert.throws(() => parse(latin1), { name: 'ConferenceInfoParseError', code: 'bad-encoding' });
 });
 
 test('anything unexpected is still a ConferenceInfoParseError', () => {
-  assert.throws(() => parse(42 as unknown as string), (e: unknown) => e instanceof ConferenceInfoParseError);
-  assert.throws(() => parse(null as unknown as string), (e: unknown) => e instanceof ConferenceInfoParseError);
+  assert.throws(
+    () => parse(42 as unknown as string),
+    (e: unknown) => e instanceof ConferenceInfoParseError,
+  );
+  assert.throws(
+    () => parse(null as unknown as string),
+    (e: unknown) => e instanceof ConferenceInfoParseError,
+  );
 });
 
 test('serialize refuses unusable keys and numbers with the path of the problem', () => {
@@ -192,13 +280,32 @@ test('serialize refuses unusable keys and numbers with the path of the problem',
     [{ ...base, version: 1.5 }, 'version'],
     [{ ...base, conferenceState: { userCount: NaN } }, 'conferenceState.userCount'],
     [{ ...base, users: { entries: [{ entity: '', endpoints: [] }] } }, 'users.entries[0].entity'],
-    [{ ...base, users: { entries: [user('sip:a@x', { endpoints: [endpoint('e', { media: [{ id: '' }] })] })] } }, 'users.entries[0].endpoints[0].media[0].id'],
-    [{ ...base, users: { entries: [user('sip:a@x', { endpoints: [endpoint('e', { status: 'sleeping' as 'connected' })] })] } }, 'users.entries[0].endpoints[0].status'],
-    [{ ...base, users: { entries: [user('sip:a@x', { endpoints: [endpoint('e', { joiningInfo: { when: 'yesterday' } })] })] } }, 'users.entries[0].endpoints[0].joiningInfo.when'],
+    [
+      { ...base, users: { entries: [user('sip:a@x', { endpoints: [endpoint('e', { media: [{ id: '' }] })] })] } },
+      'users.entries[0].endpoints[0].media[0].id',
+    ],
+    [
+      {
+        ...base,
+        users: { entries: [user('sip:a@x', { endpoints: [endpoint('e', { status: 'sleeping' as 'connected' })] })] },
+      },
+      'users.entries[0].endpoints[0].status',
+    ],
+    [
+      {
+        ...base,
+        users: { entries: [user('sip:a@x', { endpoints: [endpoint('e', { joiningInfo: { when: 'yesterday' } })] })] },
+      },
+      'users.entries[0].endpoints[0].joiningInfo.when',
+    ],
     [{ ...base, state: 'half' as 'full' }, 'state'],
   ];
   for (const [doc, path] of cases) {
-    assert.throws(() => serialize(doc), (e: unknown) => e instanceof ConferenceInfoSerializeError && e.path === path, path);
+    assert.throws(
+      () => serialize(doc),
+      (e: unknown) => e instanceof ConferenceInfoSerializeError && e.path === path,
+      path,
+    );
   }
 });
 

@@ -4,7 +4,11 @@ import { readXml, XML_NAMESPACE } from '../src/xml-reader.ts';
 import { ConferenceInfoParseError } from '../src/index.ts';
 
 function refused(xml: string, code: ConferenceInfoParseError['code']): void {
-  assert.throws(() => readXml(xml), (e: unknown) => e instanceof ConferenceInfoParseError && e.code === code, `expected ${code} for ${JSON.stringify(xml.slice(0, 80))}`);
+  assert.throws(
+    () => readXml(xml),
+    (e: unknown) => e instanceof ConferenceInfoParseError && e.code === code,
+    `expected ${code} for ${JSON.stringify(xml.slice(0, 80))}`,
+  );
 }
 
 test('resolves default and prefixed namespaces, inherits scope, leaves unprefixed attributes in no namespace', () => {
@@ -24,7 +28,9 @@ test('resolves default and prefixed namespaces, inherits scope, leaves unprefixe
 });
 
 test('decodes predefined entities, character references, CDATA; normalises newlines and attribute whitespace', () => {
-  const root = readXml(`<r a="x&#10;y\tz&amp;&lt;&quot;">a &amp; b &lt;c&gt; &#233;&#x1F600; <![CDATA[<raw & stuff>]]>\r\nend<!-- skip --></r>`);
+  const root = readXml(
+    `<r a="x&#10;y\tz&amp;&lt;&quot;">a &amp; b &lt;c&gt; &#233;&#x1F600; <![CDATA[<raw & stuff>]]>\r\nend<!-- skip --></r>`,
+  );
   assert.equal(root.text, 'a & b <c> é😀 <raw & stuff>\nend');
   assert.equal(root.attributes[0]?.value, 'x\ny z&<"');
 });
@@ -75,9 +81,23 @@ test('refuses malformed documents with typed errors', () => {
 });
 
 test('limits: length, depth, element count, attributes per element', () => {
-  assert.throws(() => readXml('<r/>', { maxLength: 3, maxDepth: 8, maxElements: 10, maxAttributes: 4 }), { code: 'too-large' });
-  assert.throws(() => readXml('<a><a><a/></a></a>', { maxLength: 100, maxDepth: 2, maxElements: 10, maxAttributes: 4 }), { code: 'too-deep' });
-  assert.equal(readXml('<a><a/></a>', { maxLength: 100, maxDepth: 2, maxElements: 10, maxAttributes: 4 }).children.length, 1);
-  assert.throws(() => readXml('<r><a/><a/><a/></r>', { maxLength: 100, maxDepth: 8, maxElements: 3, maxAttributes: 4 }), { code: 'too-many-nodes' });
-  assert.throws(() => readXml('<r a="1" b="2" c="3"/>', { maxLength: 100, maxDepth: 8, maxElements: 3, maxAttributes: 2 }), { code: 'too-many-nodes' });
+  assert.throws(() => readXml('<r/>', { maxLength: 3, maxDepth: 8, maxElements: 10, maxAttributes: 4 }), {
+    code: 'too-large',
+  });
+  assert.throws(
+    () => readXml('<a><a><a/></a></a>', { maxLength: 100, maxDepth: 2, maxElements: 10, maxAttributes: 4 }),
+    { code: 'too-deep' },
+  );
+  assert.equal(
+    readXml('<a><a/></a>', { maxLength: 100, maxDepth: 2, maxElements: 10, maxAttributes: 4 }).children.length,
+    1,
+  );
+  assert.throws(
+    () => readXml('<r><a/><a/><a/></r>', { maxLength: 100, maxDepth: 8, maxElements: 3, maxAttributes: 4 }),
+    { code: 'too-many-nodes' },
+  );
+  assert.throws(
+    () => readXml('<r a="1" b="2" c="3"/>', { maxLength: 100, maxDepth: 8, maxElements: 3, maxAttributes: 2 }),
+    { code: 'too-many-nodes' },
+  );
 });

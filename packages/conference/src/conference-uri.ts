@@ -10,7 +10,8 @@ const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 /** `bytes` random bytes as unpadded lowercase base32 (16 bytes → 26 characters, 128 bits). */
 export function randomToken(bytes: number): string {
-  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 1024) throw new ConferenceError('invalid-argument', `bad token size ${bytes}`);
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 1024)
+    throw new ConferenceError('invalid-argument', `bad token size ${bytes}`);
   const data = new Uint8Array(bytes);
   globalThis.crypto.getRandomValues(data);
   let out = '';
@@ -39,14 +40,17 @@ export interface ConferenceUriOptions {
 }
 
 // host (name, IPv4 or [IPv6]) with an optional port.
-const HOSTPORT_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+const HOSTPORT_RE =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 const PREFIX_RE = /^[A-Za-z0-9\-_.!~*'()]*$/;
 
 /** A fresh, unguessable conference URI: `sip:conf-<26 base32 chars>@<domain>`. */
 export function generateConferenceUri(domain: string, options: ConferenceUriOptions = {}): string {
-  if (!HOSTPORT_RE.test(domain)) throw new ConferenceError('invalid-argument', `bad conference domain ${JSON.stringify(domain)}`);
+  if (!HOSTPORT_RE.test(domain))
+    throw new ConferenceError('invalid-argument', `bad conference domain ${JSON.stringify(domain)}`);
   const prefix = options.prefix ?? 'conf-';
-  if (!PREFIX_RE.test(prefix)) throw new ConferenceError('invalid-argument', `bad conference URI prefix ${JSON.stringify(prefix)}`);
+  if (!PREFIX_RE.test(prefix))
+    throw new ConferenceError('invalid-argument', `bad conference URI prefix ${JSON.stringify(prefix)}`);
   const bytes = options.randomBytes ?? 16;
   if (bytes < 16) throw new ConferenceError('invalid-argument', 'conference URIs need at least 128 random bits');
   return `${options.scheme ?? 'sip'}:${prefix}${randomToken(bytes)}@${domain}`;

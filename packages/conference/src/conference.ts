@@ -179,13 +179,18 @@ function freezeDeparted(r: DepartedRecord): DepartedParticipant {
   });
 }
 
-function checkMedia(media: readonly ParticipantMedia[] | undefined, context: Record<string, string>): ParticipantMedia[] {
+function checkMedia(
+  media: readonly ParticipantMedia[] | undefined,
+  context: Record<string, string>,
+): ParticipantMedia[] {
   const list = media ?? [];
   const ids = new Set<string>();
   for (const m of list) {
-    if (typeof m?.id !== 'string' || m.id === '') throw new ConferenceError('invalid-argument', 'media need a non-empty id', context);
+    if (typeof m?.id !== 'string' || m.id === '')
+      throw new ConferenceError('invalid-argument', 'media need a non-empty id', context);
     if (ids.has(m.id)) throw new ConferenceError('invalid-argument', `duplicate media id ${m.id}`, context);
-    if (!['sendrecv', 'sendonly', 'recvonly', 'inactive'].includes(m.status)) throw new ConferenceError('invalid-argument', `bad media status ${String(m.status)}`, context);
+    if (!['sendrecv', 'sendonly', 'recvonly', 'inactive'].includes(m.status))
+      throw new ConferenceError('invalid-argument', `bad media status ${String(m.status)}`, context);
     ids.add(m.id);
   }
   return copyMedia(list);
@@ -218,13 +223,18 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
 
   constructor(options: ConferenceOptions) {
     super((error, event) => this.#log.error('conference event listener threw', { event, error }));
-    if (typeof options.id !== 'string' || options.id === '') throw new ConferenceError('invalid-argument', 'a conference needs an id');
-    if (typeof options.uri !== 'string' || options.uri === '') throw new ConferenceError('invalid-argument', 'a conference needs a URI');
-    if (typeof options.creator !== 'string' || options.creator === '') throw new ConferenceError('invalid-argument', 'a conference needs a creator');
+    if (typeof options.id !== 'string' || options.id === '')
+      throw new ConferenceError('invalid-argument', 'a conference needs an id');
+    if (typeof options.uri !== 'string' || options.uri === '')
+      throw new ConferenceError('invalid-argument', 'a conference needs a URI');
+    if (typeof options.creator !== 'string' || options.creator === '')
+      throw new ConferenceError('invalid-argument', 'a conference needs a creator');
     const max = options.maxParticipants ?? 50;
-    if (!Number.isInteger(max) || max < 1 || max > 100_000) throw new ConferenceError('invalid-argument', `bad maximum participants ${max}`);
+    if (!Number.isInteger(max) || max < 1 || max > 100_000)
+      throw new ConferenceError('invalid-argument', `bad maximum participants ${max}`);
     const retention = options.departedRetention ?? 20;
-    if (!Number.isInteger(retention) || retention < 0) throw new ConferenceError('invalid-argument', `bad departed retention ${retention}`);
+    if (!Number.isInteger(retention) || retention < 0)
+      throw new ConferenceError('invalid-argument', `bad departed retention ${retention}`);
     this.id = options.id;
     this.uri = options.uri;
     this.creator = options.creator;
@@ -297,7 +307,12 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
   findByEntity(entity: string): Participant[] {
     const key = conferenceUriKey(entity);
     return [...this.#participants.values()]
-      .filter((p) => p.entity === entity || p.endpointEntity === entity || (key !== undefined && (conferenceUriKey(p.entity) === key || conferenceUriKey(p.endpointEntity) === key)))
+      .filter(
+        (p) =>
+          p.entity === entity ||
+          p.endpointEntity === entity ||
+          (key !== undefined && (conferenceUriKey(p.entity) === key || conferenceUriKey(p.endpointEntity) === key)),
+      )
       .map(freezeParticipant);
   }
 
@@ -309,32 +324,51 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
    */
   join(request: JoinRequest): Participant {
     this.#assertOpen();
-    if (typeof request?.entity !== 'string' || request.entity.trim() === '') throw new ConferenceError('invalid-argument', 'a participant needs an entity', { conference: this.id });
+    if (typeof request?.entity !== 'string' || request.entity.trim() === '')
+      throw new ConferenceError('invalid-argument', 'a participant needs an entity', { conference: this.id });
     const joiningMethod = request.joiningMethod ?? 'dialed-in';
-    if (!JOINING_METHODS.includes(joiningMethod)) throw new ConferenceError('invalid-argument', `bad joining method ${String(joiningMethod)}`, { conference: this.id });
+    if (!JOINING_METHODS.includes(joiningMethod))
+      throw new ConferenceError('invalid-argument', `bad joining method ${String(joiningMethod)}`, {
+        conference: this.id,
+      });
     const status = request.status ?? 'connected';
-    if (!PARTICIPANT_STATUSES.includes(status)) throw new ConferenceError('invalid-argument', `bad status ${String(status)}`, { conference: this.id });
+    if (!PARTICIPANT_STATUSES.includes(status))
+      throw new ConferenceError('invalid-argument', `bad status ${String(status)}`, { conference: this.id });
     if (this.#locked && !request.ignoreLock) {
       this.#log.info('join refused: conference locked', { entity: request.entity });
-      throw new ConferenceError('locked', `conference ${this.uri} is locked`, { conference: this.id, entity: request.entity });
+      throw new ConferenceError('locked', `conference ${this.uri} is locked`, {
+        conference: this.id,
+        entity: request.entity,
+      });
     }
     if (this.#participants.size >= this.maxParticipants) {
       this.#log.info('join refused: conference full', { entity: request.entity, max: this.maxParticipants });
-      throw new ConferenceError('full', `conference ${this.uri} is full (${this.maxParticipants} participants)`, { conference: this.id, entity: request.entity });
+      throw new ConferenceError('full', `conference ${this.uri} is full (${this.maxParticipants} participants)`, {
+        conference: this.id,
+        entity: request.entity,
+      });
     }
     let id = this.#newParticipantId();
     for (let attempt = 0; this.#participants.has(id) || this.#departed.some((d) => d.id === id); attempt++) {
-      if (attempt > 8) throw new ConferenceError('invalid-state', 'participant id generator keeps repeating itself', { conference: this.id });
+      if (attempt > 8)
+        throw new ConferenceError('invalid-state', 'participant id generator keeps repeating itself', {
+          conference: this.id,
+        });
       id = this.#newParticipantId();
     }
     const entity = request.entity.trim();
     const endpointEntity = request.endpointEntity ?? `${entity};participant=${id}`;
     if ([...this.#participants.values()].some((p) => p.endpointEntity === endpointEntity)) {
-      throw new ConferenceError('duplicate', `endpoint ${endpointEntity} is already in the conference`, { conference: this.id, endpoint: endpointEntity });
+      throw new ConferenceError('duplicate', `endpoint ${endpointEntity} is already in the conference`, {
+        conference: this.id,
+        endpoint: endpointEntity,
+      });
     }
     const media = checkMedia(request.media, { conference: this.id });
     const now = this.#now();
-    const isCreator = entity === this.creator || (conferenceUriKey(entity) !== undefined && conferenceUriKey(entity) === conferenceUriKey(this.creator));
+    const isCreator =
+      entity === this.creator ||
+      (conferenceUriKey(entity) !== undefined && conferenceUriKey(entity) === conferenceUriKey(this.creator));
     const record: ParticipantRecord = {
       id,
       entity,
@@ -343,7 +377,9 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
       status,
       joiningMethod,
       joiningInfo: Object.fromEntries(
-        Object.entries({ when: new Date(now).toISOString(), reason: request.reason, by: request.by }).filter(([, v]) => v !== undefined),
+        Object.entries({ when: new Date(now).toISOString(), reason: request.reason, by: request.by }).filter(
+          ([, v]) => v !== undefined,
+        ),
       ) as ExecutionInfo,
       joinedAt: now,
       onHold: false,
@@ -357,7 +393,13 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
     // A rejoining endpoint replaces its departed record (endpoint entities are keys in documents).
     this.#departed = this.#departed.filter((d) => d.endpointEntity !== endpointEntity);
     this.#participants.set(id, record);
-    this.#log.info('participant joined', { participant: id, entity, method: joiningMethod, status, size: this.#participants.size });
+    this.#log.info('participant joined', {
+      participant: id,
+      entity,
+      method: joiningMethod,
+      status,
+      size: this.#participants.size,
+    });
     const snapshot = freezeParticipant(record);
     this.safeEmit('participantJoined', snapshot);
     this.#changed();
@@ -365,24 +407,41 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
   }
 
   /** Removes a participant, remembering how it left. Throws 'not-found'. */
-  leave(participantId: string, method: DisconnectionMethod = 'departed', options: LeaveOptions = {}): DepartedParticipant {
+  leave(
+    participantId: string,
+    method: DisconnectionMethod = 'departed',
+    options: LeaveOptions = {},
+  ): DepartedParticipant {
     const record = this.#record(participantId);
-    if (!LEAVE_METHODS.includes(method)) throw new ConferenceError('invalid-argument', `bad disconnection method ${String(method)}`, { conference: this.id });
+    if (!LEAVE_METHODS.includes(method))
+      throw new ConferenceError('invalid-argument', `bad disconnection method ${String(method)}`, {
+        conference: this.id,
+      });
     const now = this.#now();
     const departed: DepartedRecord = {
       ...record,
       speaking: false,
       disconnectionMethod: method,
       disconnectionInfo: Object.fromEntries(
-        Object.entries({ when: new Date(now).toISOString(), reason: options.reason, by: options.by }).filter(([, v]) => v !== undefined),
+        Object.entries({ when: new Date(now).toISOString(), reason: options.reason, by: options.by }).filter(
+          ([, v]) => v !== undefined,
+        ),
       ) as ExecutionInfo,
       leftAt: now,
     };
     this.#participants.delete(participantId);
     if (this.#departedRetention > 0) {
-      this.#departed = [departed, ...this.#departed.filter((d) => d.endpointEntity !== departed.endpointEntity)].slice(0, this.#departedRetention);
+      this.#departed = [departed, ...this.#departed.filter((d) => d.endpointEntity !== departed.endpointEntity)].slice(
+        0,
+        this.#departedRetention,
+      );
     }
-    this.#log.info('participant left', { participant: participantId, method, reason: options.reason, size: this.#participants.size });
+    this.#log.info('participant left', {
+      participant: participantId,
+      method,
+      reason: options.reason,
+      size: this.#participants.size,
+    });
     const snapshot = freezeDeparted(departed);
     this.batch(() => {
       this.safeEmit('participantLeft', snapshot);
@@ -406,7 +465,8 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
 
   /** Call progress: 'dialing-in' → 'connected', 'connected' → 'disconnecting'... */
   setStatus(participantId: string, status: ParticipantStatus): Participant {
-    if (!PARTICIPANT_STATUSES.includes(status)) throw new ConferenceError('invalid-argument', `bad status ${String(status)}`, { conference: this.id });
+    if (!PARTICIPANT_STATUSES.includes(status))
+      throw new ConferenceError('invalid-argument', `bad status ${String(status)}`, { conference: this.id });
     return this.#update(participantId, 'status', (r) => {
       if (r.status === status) return false;
       r.status = status;
@@ -561,7 +621,8 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
   end(reason?: string): void {
     if (this.#ended) return;
     this.batch(() => {
-      for (const id of [...this.#participants.keys()]) this.leave(id, 'booted', { reason: reason ?? 'conference ended' });
+      for (const id of [...this.#participants.keys()])
+        this.leave(id, 'booted', { reason: reason ?? 'conference ended' });
       this.#ended = true;
       this.#endReason = reason;
       this.#log.info('conference ended', { reason });
@@ -618,7 +679,8 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
     };
     if (this.#displayText !== undefined) description.displayText = this.#displayText;
     if (this.#subject !== undefined) description.subject = this.#subject;
-    if (this.#availableMedia && this.#availableMedia.length > 0) description.availableMedia = this.#availableMedia.map((m) => ({ ...m }));
+    if (this.#availableMedia && this.#availableMedia.length > 0)
+      description.availableMedia = this.#availableMedia.map((m) => ({ ...m }));
     const info: ConferenceInfo = {
       entity: this.uri,
       state: 'full',
@@ -656,7 +718,11 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
       joiningMethod: r.joiningMethod,
       joiningInfo: { ...r.joiningInfo },
       media: r.media.map((m) => {
-        const media: Endpoint['media'][number] = { id: m.id, type: m.type, status: effectiveMediaStatus(m, r.mutedByFocus) };
+        const media: Endpoint['media'][number] = {
+          id: m.id,
+          type: m.type,
+          status: effectiveMediaStatus(m, r.mutedByFocus),
+        };
         if (m.displayText !== undefined) media.displayText = m.displayText;
         if (m.label !== undefined) media.label = m.label;
         if (m.srcId !== undefined) media.srcId = m.srcId;
@@ -676,7 +742,11 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
 
   #record(participantId: string): ParticipantRecord {
     const r = this.#participants.get(participantId);
-    if (!r) throw new ConferenceError('not-found', `no participant ${participantId}`, { conference: this.id, participant: participantId });
+    if (!r)
+      throw new ConferenceError('not-found', `no participant ${participantId}`, {
+        conference: this.id,
+        participant: participantId,
+      });
     return r;
   }
 

@@ -4,8 +4,21 @@
  * Pure logic: no sockets, no SIP transactions, no media.
  */
 
-export { Conference, type ConferenceEvents, type ConferenceInfoOptions, type ConferenceOptions, type ConferenceSnapshot, type JoinRequest, type LeaveOptions } from './conference.ts';
-export { ConferenceRegistry, type ConferenceRegistryEvents, type ConferenceRegistryOptions, type CreateConferenceRequest } from './registry.ts';
+export {
+  Conference,
+  type ConferenceEvents,
+  type ConferenceInfoOptions,
+  type ConferenceOptions,
+  type ConferenceSnapshot,
+  type JoinRequest,
+  type LeaveOptions,
+} from './conference.ts';
+export {
+  ConferenceRegistry,
+  type ConferenceRegistryEvents,
+  type ConferenceRegistryOptions,
+  type CreateConferenceRequest,
+} from './registry.ts';
 export {
   ConferenceNotifier,
   SubscriptionVersioning,
@@ -17,7 +30,13 @@ export {
   type SubscriptionVersioningOptions,
 } from './notifier.ts';
 export { ConferenceError, type ConferenceErrorCode } from './errors.ts';
-export { conferenceUriKey, generateConferenceUri, randomId, randomToken, type ConferenceUriOptions } from './conference-uri.ts';
+export {
+  conferenceUriKey,
+  generateConferenceUri,
+  randomId,
+  randomToken,
+  type ConferenceUriOptions,
+} from './conference-uri.ts';
 export {
   effectiveMediaStatus,
   endpointStatusOf,

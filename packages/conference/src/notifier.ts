@@ -46,7 +46,8 @@ export class SubscriptionVersioning {
 
   constructor(options: SubscriptionVersioningOptions = {}) {
     const initial = options.initialVersion ?? 0;
-    if (!Number.isInteger(initial) || initial < 0 || initial > MAX_UNSIGNED_INT) throw new ConferenceError('invalid-argument', `bad initial version ${initial}`);
+    if (!Number.isInteger(initial) || initial < 0 || initial > MAX_UNSIGNED_INT)
+      throw new ConferenceError('invalid-argument', `bad initial version ${initial}`);
     this.#initialVersion = initial;
     this.#fullOnly = options.fullOnly ?? false;
     this.#serializeOptions = options.serialize ?? {};
@@ -63,7 +64,8 @@ export class SubscriptionVersioning {
    */
   next(state: ConferenceInfo): NotificationDocument | undefined {
     if (this.#forceFull || this.#sent === undefined || this.#fullOnly) {
-      if (!this.#forceFull && this.#sent !== undefined && diffConferenceInfo(this.#sent, state) === undefined) return undefined;
+      if (!this.#forceFull && this.#sent !== undefined && diffConferenceInfo(this.#sent, state) === undefined)
+        return undefined;
       return this.#emit(state, { ...state, state: 'full' });
     }
     const diff = diffConferenceInfo(this.#sent, state);
@@ -82,7 +84,11 @@ export class SubscriptionVersioning {
 
   #emit(state: ConferenceInfo, document: ConferenceInfo): NotificationDocument {
     const version = this.#version === undefined ? this.#initialVersion : this.#version + 1;
-    if (version > MAX_UNSIGNED_INT) throw new ConferenceError('invalid-state', 'version counter exhausted: terminate the subscription and let the subscriber start a new one');
+    if (version > MAX_UNSIGNED_INT)
+      throw new ConferenceError(
+        'invalid-state',
+        'version counter exhausted: terminate the subscription and let the subscriber start a new one',
+      );
     const info: ConferenceInfo = { ...document, version };
     const body = serialize(info, this.#serializeOptions);
     // Only after serialisation succeeded does the subscriber's state advance.
@@ -148,7 +154,8 @@ export class ConferenceNotifier extends EnhancedEventEmitter<ConferenceNotifierE
   constructor(conference: Conference, options: ConferenceNotifierOptions = {}) {
     super(() => {}); // a listener's exception is dropped: it must not stop the NOTIFYs to the others
     const minInterval = options.minIntervalMs ?? 0;
-    if (!Number.isFinite(minInterval) || minInterval < 0) throw new ConferenceError('invalid-argument', `bad minimum interval ${minInterval}`);
+    if (!Number.isFinite(minInterval) || minInterval < 0)
+      throw new ConferenceError('invalid-argument', `bad minimum interval ${minInterval}`);
     this.conference = conference;
     this.#options = options;
     this.#minInterval = minInterval;
@@ -176,7 +183,8 @@ export class ConferenceNotifier extends EnhancedEventEmitter<ConferenceNotifierE
   /** Adds a subscription and returns its first (full) document, to send in the initial NOTIFY. */
   subscribe(subscriberId: string): NotificationDocument {
     this.#assertOpen();
-    if (this.#subscriptions.has(subscriberId)) throw new ConferenceError('duplicate', `subscriber ${subscriberId} exists`, { conference: this.conference.id });
+    if (this.#subscriptions.has(subscriberId))
+      throw new ConferenceError('duplicate', `subscriber ${subscriberId} exists`, { conference: this.conference.id });
     const versioning = new SubscriptionVersioning(this.#options);
     const document = versioning.full(this.#state());
     this.#subscriptions.set(subscriberId, { versioning, lastSentAt: this.#now(), timer: undefined });
@@ -237,7 +245,8 @@ export class ConferenceNotifier extends EnhancedEventEmitter<ConferenceNotifierE
       if (this.#minInterval > 0 && wait > 0) {
         subscription.timer = this.#timers.setTimeout(() => {
           subscription.timer = undefined;
-          if (!this.#closed && this.#subscriptions.get(subscriberId) === subscription) this.#send(subscriberId, subscription, this.#state());
+          if (!this.#closed && this.#subscriptions.get(subscriberId) === subscription)
+            this.#send(subscriberId, subscription, this.#state());
         }, wait);
         continue;
       }

@@ -15,7 +15,14 @@ import type {
 /** Where a participant's call is (RFC 4575 endpoint statuses before and while connected). */
 export type ParticipantStatus = 'pending' | 'dialing-in' | 'dialing-out' | 'alerting' | 'connected' | 'disconnecting';
 
-export const PARTICIPANT_STATUSES: readonly ParticipantStatus[] = ['pending', 'dialing-in', 'dialing-out', 'alerting', 'connected', 'disconnecting'];
+export const PARTICIPANT_STATUSES: readonly ParticipantStatus[] = [
+  'pending',
+  'dialing-in',
+  'dialing-out',
+  'alerting',
+  'connected',
+  'disconnecting',
+];
 
 /** How a participant can leave (RFC 4575 disconnection-method). */
 export type LeaveMethod = DisconnectionMethod;
@@ -35,7 +42,8 @@ export interface ParticipantMedia {
 }
 
 /** Why the participant changed (second argument of `participantUpdated`). */
-export type ParticipantChange = 'status' | 'hold' | 'resume' | 'mute' | 'unmute' | 'media' | 'speaking' | 'display-name';
+export type ParticipantChange =
+  'status' | 'hold' | 'resume' | 'mute' | 'unmute' | 'media' | 'speaking' | 'display-name';
 
 export interface Participant {
   readonly id: string;
@@ -80,7 +88,10 @@ export function endpointStatusOf(p: Pick<Participant, 'status' | 'onHold' | 'mut
  * The media status a subscriber sees: when the focus mutes a participant it stops forwarding the
  * participant's audio, so audio that the participant sends is reported without the send direction.
  */
-export function effectiveMediaStatus(media: Pick<ParticipantMedia, 'type' | 'status'>, mutedByFocus: boolean): MediaStatus {
+export function effectiveMediaStatus(
+  media: Pick<ParticipantMedia, 'type' | 'status'>,
+  mutedByFocus: boolean,
+): MediaStatus {
   if (!mutedByFocus || media.type !== 'audio') return media.status;
   if (media.status === 'sendrecv') return 'recvonly';
   if (media.status === 'sendonly') return 'inactive';

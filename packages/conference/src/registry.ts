@@ -102,7 +102,8 @@ export class ConferenceRegistry extends EnhancedEventEmitter<ConferenceRegistryE
       now: this.#options.now,
       participantIdGenerator: this.#options.participantIdGenerator,
     };
-    for (const [k, v] of Object.entries(optional)) if (v !== undefined) (options as unknown as Record<string, unknown>)[k] = v;
+    for (const [k, v] of Object.entries(optional))
+      if (v !== undefined) (options as unknown as Record<string, unknown>)[k] = v;
     const conference = new Conference(options);
     this.#byId.set(id, conference);
     this.#byUriKey.set(conferenceUriKey(uri) ?? uri, conference);

@@ -6,10 +6,19 @@ import { Conference, ConferenceError, type ParticipantMedia } from '../src/index
 import { captureLogger, manualClock, newConference, recordEvents, sequence } from './support.ts';
 
 const validator = new SchemaValidator();
-const audio = (status: ParticipantMedia['status'] = 'sendrecv'): ParticipantMedia => ({ id: '0', type: 'audio', label: 'main-audio', status });
+const audio = (status: ParticipantMedia['status'] = 'sendrecv'): ParticipantMedia => ({
+  id: '0',
+  type: 'audio',
+  label: 'main-audio',
+  status,
+});
 
 function refusedWith(code: ConferenceError['code'], fn: () => unknown): void {
-  assert.throws(fn, (e: unknown) => e instanceof ConferenceError && e.code === code, `expected ConferenceError ${code}`);
+  assert.throws(
+    fn,
+    (e: unknown) => e instanceof ConferenceError && e.code === code,
+    `expected ConferenceError ${code}`,
+  );
 }
 
 test('a conference holds its identity and validates its options', () => {
@@ -34,7 +43,12 @@ test('a conference holds its identity and validates its options', () => {
 test('join admits participants with their identity, joining info and roles', () => {
   const c = newConference();
   const events = recordEvents(c);
-  const alice = c.join({ entity: 'sip:alice@example.com', displayName: 'Alice', media: [audio()], callInfo: { callId: 'c1', fromTag: 'f', toTag: 't' } });
+  const alice = c.join({
+    entity: 'sip:alice@example.com',
+    displayName: 'Alice',
+    media: [audio()],
+    callInfo: { callId: 'c1', fromTag: 'f', toTag: 't' },
+  });
   assert.equal(alice.id, 'p1');
   assert.equal(alice.endpointEntity, 'sip:alice@example.com;participant=p1');
   assert.equal(alice.status, 'connected');
@@ -42,19 +56,43 @@ test('join admits participants with their identity, joining info and roles', () 
   assert.equal(alice.joiningMethod, 'dialed-in');
   assert.deepEqual(alice.joiningInfo, { when: '2026-01-15T10:00:00.000Z' });
   assert.deepEqual(alice.roles, ['creator', 'participant']);
-  const bob = c.join({ entity: 'sip:bob@example.com', endpointEntity: 'sip:bob@192.0.2.7:5062', joiningMethod: 'dialed-out', by: 'sip:alice@example.com', reason: 'invited', status: 'dialing-out' });
+  const bob = c.join({
+    entity: 'sip:bob@example.com',
+    endpointEntity: 'sip:bob@192.0.2.7:5062',
+    joiningMethod: 'dialed-out',
+    by: 'sip:alice@example.com',
+    reason: 'invited',
+    status: 'dialing-out',
+  });
   assert.deepEqual(bob.roles, ['participant']);
-  assert.deepEqual(bob.joiningInfo, { when: '2026-01-15T10:00:00.000Z', reason: 'invited', by: 'sip:alice@example.com' });
+  assert.deepEqual(bob.joiningInfo, {
+    when: '2026-01-15T10:00:00.000Z',
+    reason: 'invited',
+    by: 'sip:alice@example.com',
+  });
   assert.equal(bob.endpointStatus, 'dialing-out');
   // A second endpoint of the same user: two participants, one RFC 4575 user.
   c.join({ entity: 'sip:alice@example.com', endpointEntity: 'sip:alice@phone.example.com' });
   assert.equal(c.size, 3);
   assert.equal(c.userCount, 2);
   assert.deepEqual(events, ['joined p1', 'changed', 'joined p2', 'changed', 'joined p3', 'changed']);
-  assert.deepEqual(c.participants.map((p) => p.id), ['p1', 'p2', 'p3']);
-  assert.deepEqual(c.findByEntity('sip:ALICE@EXAMPLE.COM;transport=ws').map((p) => p.id), [], 'user part is case-sensitive');
-  assert.deepEqual(c.findByEntity('sips:alice@EXAMPLE.com').map((p) => p.id), ['p1', 'p3']);
-  assert.deepEqual(c.findByEntity('sip:bob@192.0.2.7:5062').map((p) => p.id), ['p2']);
+  assert.deepEqual(
+    c.participants.map((p) => p.id),
+    ['p1', 'p2', 'p3'],
+  );
+  assert.deepEqual(
+    c.findByEntity('sip:ALICE@EXAMPLE.COM;transport=ws').map((p) => p.id),
+    [],
+    'user part is case-sensitive',
+  );
+  assert.deepEqual(
+    c.findByEntity('sips:alice@EXAMPLE.com').map((p) => p.id),
+    ['p1', 'p3'],
+  );
+  assert.deepEqual(
+    c.findByEntity('sip:bob@192.0.2.7:5062').map((p) => p.id),
+    ['p2'],
+  );
 });
 
 test('join refuses: locked, full, duplicate endpoint, bad arguments, ended', () => {
@@ -71,9 +109,13 @@ test('join refuses: locked, full, duplicate endpoint, bad arguments, ended', () 
   c.leave(admin.id);
   refusedWith('invalid-argument', () => c.join({ entity: '  ' }));
   refusedWith('invalid-argument', () => c.join({ entity: 'sip:c@x', joiningMethod: 'teleported' as 'dialed-in' }));
-  refusedWith('invalid-argument', () => c.join({ entity: 'sip:c@x', media: [{ id: '', type: 'audio', status: 'sendrecv' }] }));
+  refusedWith('invalid-argument', () =>
+    c.join({ entity: 'sip:c@x', media: [{ id: '', type: 'audio', status: 'sendrecv' }] }),
+  );
   refusedWith('invalid-argument', () => c.join({ entity: 'sip:c@x', media: [audio(), audio()] }));
-  refusedWith('invalid-argument', () => c.join({ entity: 'sip:c@x', media: [{ id: '1', type: 'audio', status: 'loud' as 'sendrecv' }] }));
+  refusedWith('invalid-argument', () =>
+    c.join({ entity: 'sip:c@x', media: [{ id: '1', type: 'audio', status: 'loud' as 'sendrecv' }] }),
+  );
   const err = (() => {
     c.lock();
     try {
@@ -100,22 +142,48 @@ test('leave records how the participant left; departed ones are remembered, newe
   assert.deepEqual(left.disconnectionInfo, { when: '2026-01-15T10:01:00.000Z' });
   c.leave(b!.id, 'booted', { by: 'sip:admin@x', reason: 'spam' });
   c.leave(d!.id, 'failed', { reason: 'ICE failed' });
-  assert.deepEqual(c.departed.map((p) => [p.id, p.disconnectionMethod]), [['p3', 'failed'], ['p2', 'booted']]);
-  assert.deepEqual(c.departed[1]?.disconnectionInfo, { when: '2026-01-15T10:01:00.000Z', reason: 'spam', by: 'sip:admin@x' });
+  assert.deepEqual(
+    c.departed.map((p) => [p.id, p.disconnectionMethod]),
+    [
+      ['p3', 'failed'],
+      ['p2', 'booted'],
+    ],
+  );
+  assert.deepEqual(c.departed[1]?.disconnectionInfo, {
+    when: '2026-01-15T10:01:00.000Z',
+    reason: 'spam',
+    by: 'sip:admin@x',
+  });
   assert.equal(c.size, 0);
   refusedWith('not-found', () => c.leave(a!.id));
   refusedWith('invalid-argument', () => c.leave(c.join({ entity: 'sip:z@x' }).id, 'exploded' as 'failed'));
-  assert.deepEqual(events.slice(0, 8), ['joined p1', 'changed', 'joined p2', 'changed', 'joined p3', 'changed', 'left p1 departed', 'changed']);
+  assert.deepEqual(events.slice(0, 8), [
+    'joined p1',
+    'changed',
+    'joined p2',
+    'changed',
+    'joined p3',
+    'changed',
+    'left p1 departed',
+    'changed',
+  ]);
   // Rejoining with the same endpoint replaces its departed record.
   c.join({ entity: 'sip:d@x', endpointEntity: 'ep-d' });
-  assert.deepEqual(c.departed.map((p) => p.id), ['p2']);
+  assert.deepEqual(
+    c.departed.map((p) => p.id),
+    ['p2'],
+  );
   c.forgetDeparted();
   assert.deepEqual(c.departed, []);
 });
 
 test('status, hold and mute give the RFC 4575 endpoint status; no-ops emit nothing', () => {
   const c = newConference();
-  const p = c.join({ entity: 'sip:a@x', status: 'dialing-in', media: [audio(), { id: '1', type: 'video', status: 'sendrecv' }] });
+  const p = c.join({
+    entity: 'sip:a@x',
+    status: 'dialing-in',
+    media: [audio(), { id: '1', type: 'video', status: 'sendrecv' }],
+  });
   const events = recordEvents(c);
   assert.equal(c.connect(p.id).endpointStatus, 'connected');
   assert.equal(c.mute(p.id, { by: 'sip:admin@x' }).endpointStatus, 'muted-via-focus');
@@ -129,12 +197,18 @@ test('status, hold and mute give the RFC 4575 endpoint status; no-ops emit nothi
   c.connect(p.id);
   assert.equal(c.setStatus(p.id, 'disconnecting').endpointStatus, 'disconnecting');
   assert.deepEqual(events, [
-    `updated ${p.id} status`, 'changed',
-    `updated ${p.id} mute`, 'changed',
-    `updated ${p.id} hold`, 'changed',
-    `updated ${p.id} resume`, 'changed',
-    `updated ${p.id} unmute`, 'changed',
-    `updated ${p.id} status`, 'changed',
+    `updated ${p.id} status`,
+    'changed',
+    `updated ${p.id} mute`,
+    'changed',
+    `updated ${p.id} hold`,
+    'changed',
+    `updated ${p.id} resume`,
+    'changed',
+    `updated ${p.id} unmute`,
+    'changed',
+    `updated ${p.id} status`,
+    'changed',
   ]);
   refusedWith('not-found', () => c.hold('nobody'));
   refusedWith('invalid-argument', () => c.setStatus(p.id, 'asleep' as 'connected'));
@@ -142,12 +216,26 @@ test('status, hold and mute give the RFC 4575 endpoint status; no-ops emit nothi
 
 test('muting by the focus removes the send direction of audio in documents, not of video', () => {
   const c = newConference();
-  const p = c.join({ entity: 'sip:a@x', media: [audio('sendrecv'), { id: '1', type: 'video', status: 'sendrecv' }, { id: '2', type: 'audio', status: 'sendonly' }] });
+  const p = c.join({
+    entity: 'sip:a@x',
+    media: [
+      audio('sendrecv'),
+      { id: '1', type: 'video', status: 'sendrecv' },
+      { id: '2', type: 'audio', status: 'sendonly' },
+    ],
+  });
   c.mute(p.id);
   const endpoint = c.toConferenceInfo().users?.entries[0]?.endpoints[0];
-  assert.deepEqual(endpoint?.media.map((m) => m.status), ['recvonly', 'sendrecv', 'inactive']);
+  assert.deepEqual(
+    endpoint?.media.map((m) => m.status),
+    ['recvonly', 'sendrecv', 'inactive'],
+  );
   assert.equal(endpoint?.mutedByFocus, true);
-  assert.deepEqual(c.participant(p.id)?.media.map((m) => m.status), ['sendrecv', 'sendrecv', 'sendonly'], 'the negotiated media are unchanged');
+  assert.deepEqual(
+    c.participant(p.id)?.media.map((m) => m.status),
+    ['sendrecv', 'sendrecv', 'sendonly'],
+    'the negotiated media are unchanged',
+  );
   validator.record(serialize(c.toConferenceInfo()));
 });
 
@@ -173,10 +261,18 @@ test('one active speaker at a time; muting or leaving clears it', () => {
   assert.equal(c.setSpeaker(a.id), false);
   c.setSpeaker(b.id);
   assert.equal(c.activeSpeaker?.id, b.id);
-  assert.deepEqual(c.participants.map((p) => p.speaking), [false, true]);
+  assert.deepEqual(
+    c.participants.map((p) => p.speaking),
+    [false, true],
+  );
   assert.deepEqual(events, [
-    `updated ${a.id} speaking`, `speaker ${a.id}`, 'changed',
-    `updated ${a.id} speaking`, `updated ${b.id} speaking`, `speaker ${b.id}`, 'changed',
+    `updated ${a.id} speaking`,
+    `speaker ${a.id}`,
+    'changed',
+    `updated ${a.id} speaking`,
+    `updated ${b.id} speaking`,
+    `speaker ${b.id}`,
+    'changed',
   ]);
   c.mute(b.id);
   assert.equal(c.activeSpeaker, undefined);
@@ -198,7 +294,16 @@ test('lock, unlock, subject and display text emit their events once', () => {
   assert.equal(c.setSubject('Budget'), true);
   assert.equal(c.setSubject('Budget'), false);
   c.setDisplayText('Finance room');
-  assert.deepEqual(events, ['lock true', 'changed', 'lock false', 'changed', 'description', 'changed', 'description', 'changed']);
+  assert.deepEqual(events, [
+    'lock true',
+    'changed',
+    'lock false',
+    'changed',
+    'description',
+    'changed',
+    'description',
+    'changed',
+  ]);
 });
 
 test('end boots everyone, emits ended once, then refuses changes', () => {
@@ -212,10 +317,20 @@ test('end boots everyone, emits ended once, then refuses changes', () => {
   assert.equal(c.ended, true);
   assert.equal(c.endReason, 'meeting over');
   assert.deepEqual(events, ['left p1 booted', 'speaker none', 'left p2 booted', 'ended meeting over', 'changed']);
-  assert.deepEqual(c.departed.map((d) => d.disconnectionInfo.reason), ['meeting over', 'meeting over']);
+  assert.deepEqual(
+    c.departed.map((d) => d.disconnectionInfo.reason),
+    ['meeting over', 'meeting over'],
+  );
   const info = c.toConferenceInfo();
   assert.deepEqual(info.conferenceState, { userCount: 0, active: false, locked: false });
-  for (const op of [() => c.lock(), () => c.unlock(), () => c.setSubject('x'), () => c.setSpeaker(undefined), () => c.join({ entity: 'sip:c@x' })]) refusedWith('ended', op);
+  for (const op of [
+    () => c.lock(),
+    () => c.unlock(),
+    () => c.setSubject('x'),
+    () => c.setSpeaker(undefined),
+    () => c.join({ entity: 'sip:c@x' }),
+  ])
+    refusedWith('ended', op);
   validator.record(serialize(info));
 });
 
@@ -232,10 +347,14 @@ test('batch emits a single changed event', () => {
   assert.deepEqual(events, ['joined p1', 'updated p1 mute', 'lock true', 'changed']);
   // An exception inside a batch still flushes what happened.
   events.length = 0;
-  assert.throws(() => c.batch(() => {
-    c.unlock();
-    c.hold('nobody');
-  }), ConferenceError);
+  assert.throws(
+    () =>
+      c.batch(() => {
+        c.unlock();
+        c.hold('nobody');
+      }),
+    ConferenceError,
+  );
   assert.deepEqual(events, ['lock false', 'changed']);
 });
 
@@ -294,7 +413,12 @@ test('toConferenceInfo: users group endpoints by entity, conference-state, descr
     now: clock.now,
     participantIdGenerator: sequence('p'),
   });
-  const a1 = c.join({ entity: 'sip:alice@example.com', displayName: 'Alice', endpointEntity: 'sip:alice@pc', media: [audio()] });
+  const a1 = c.join({
+    entity: 'sip:alice@example.com',
+    displayName: 'Alice',
+    endpointEntity: 'sip:alice@pc',
+    media: [audio()],
+  });
   c.join({ entity: 'sip:bob@example.com', endpointEntity: 'sip:bob@pc', displayName: 'Bob <b>' });
   c.join({ entity: 'sip:alice@example.com', endpointEntity: 'sip:alice@phone' });
   c.setSpeaker(a1.id);
@@ -312,10 +436,13 @@ test('toConferenceInfo: users group endpoints by entity, conference-state, descr
   });
   assert.deepEqual(info.hostInfo, { displayText: 'Conclave', webPage: 'https://conclave.example.com/' });
   assert.deepEqual(info.conferenceState, { userCount: 2, active: true, locked: false });
-  assert.deepEqual(info.users?.entries.map((u) => [u.entity, u.displayText, u.roles, u.endpoints.map((e) => e.entity)]), [
-    ['sip:alice@example.com', 'Alice', ['creator', 'participant'], ['sip:alice@pc', 'sip:alice@phone']],
-    ['sip:bob@example.com', 'Bob <b>', ['participant'], ['sip:bob@pc']],
-  ]);
+  assert.deepEqual(
+    info.users?.entries.map((u) => [u.entity, u.displayText, u.roles, u.endpoints.map((e) => e.entity)]),
+    [
+      ['sip:alice@example.com', 'Alice', ['creator', 'participant'], ['sip:alice@pc', 'sip:alice@phone']],
+      ['sip:bob@example.com', 'Bob <b>', ['participant'], ['sip:bob@pc']],
+    ],
+  );
   assert.deepEqual(info.users?.entries[0]?.endpoints[0], {
     entity: 'sip:alice@pc',
     displayText: 'Alice',

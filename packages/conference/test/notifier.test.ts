@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyNotification, equivalent, parse, type ConferenceInfo } from '@conclave/conference-info';
 import { SchemaValidator } from '@conclave/conference-info/test-support';
-import { ConferenceError, ConferenceNotifier, SubscriptionVersioning, type NotificationDocument, type NotifyEvent } from '../src/index.ts';
+import {
+  ConferenceError,
+  ConferenceNotifier,
+  SubscriptionVersioning,
+  type NotificationDocument,
+  type NotifyEvent,
+} from '../src/index.ts';
 import { newConference } from './support.ts';
 
 const validator = new SchemaValidator();
@@ -72,7 +78,10 @@ test('SubscriptionVersioning options: initial version, full-only, exhausted coun
   assert.equal(lastDoc.version, 4294967295);
   validator.record(lastDoc.body);
   c.unlock();
-  assert.throws(() => last.next(c.toConferenceInfo()), (e: unknown) => e instanceof ConferenceError && e.code === 'invalid-state');
+  assert.throws(
+    () => last.next(c.toConferenceInfo()),
+    (e: unknown) => e instanceof ConferenceError && e.code === 'invalid-state',
+  );
   assert.throws(() => new SubscriptionVersioning({ initialVersion: -1 }), ConferenceError);
 });
 
@@ -90,15 +99,24 @@ test('property: a subscriber fed with every document always holds the conference
     const r = rnd();
     const id = pick();
     try {
-      if (r < 0.2 || id === undefined) c.join({ entity: `sip:u${Math.floor(rnd() * 6)}@example.com`, displayName: rnd() < 0.5 ? `User ${step}` : undefined, media: [{ id: '0', type: 'audio', status: 'sendrecv' }] });
+      if (r < 0.2 || id === undefined)
+        c.join({
+          entity: `sip:u${Math.floor(rnd() * 6)}@example.com`,
+          displayName: rnd() < 0.5 ? `User ${step}` : undefined,
+          media: [{ id: '0', type: 'audio', status: 'sendrecv' }],
+        });
       else if (r < 0.3) c.leave(id, (['departed', 'booted', 'failed'] as const)[Math.floor(rnd() * 3)]);
       else if (r < 0.4) c.hold(id);
       else if (r < 0.5) c.resume(id);
       else if (r < 0.6) c.mute(id);
       else if (r < 0.65) c.unmute(id);
       else if (r < 0.8) c.setSpeaker(rnd() < 0.2 ? undefined : id);
-      else if (r < 0.85) c.setMedia(id, [{ id: '0', type: 'audio', status: rnd() < 0.5 ? 'sendonly' : 'sendrecv' }, ...(rnd() < 0.5 ? [{ id: '1', type: 'video', status: 'sendrecv' as const }] : [])]);
-      else if (r < 0.9) (c.locked ? c.unlock() : c.lock());
+      else if (r < 0.85)
+        c.setMedia(id, [
+          { id: '0', type: 'audio', status: rnd() < 0.5 ? 'sendonly' : 'sendrecv' },
+          ...(rnd() < 0.5 ? [{ id: '1', type: 'video', status: 'sendrecv' as const }] : []),
+        ]);
+      else if (r < 0.9) c.locked ? c.unlock() : c.lock();
       else if (r < 0.95) c.setSubject(rnd() < 0.3 ? undefined : `Subject ${step}`);
       else c.setDisplayName(id, rnd() < 0.3 ? undefined : `Name ${step}`);
     } catch (error) {
@@ -138,21 +156,33 @@ test('ConferenceNotifier: per-subscriber sequences, one notify per change, refre
     c.mute(a.id);
     c.lock();
   });
-  assert.deepEqual(events.map((e) => [e.subscriberId, e.document.version, e.document.state]), [
-    ['alice-dialog', 1, 'partial'],
-    ['alice-dialog', 2, 'partial'],
-    ['bob-dialog', 1, 'partial'],
-  ]);
-  assert.throws(() => notifier.subscribe('bob-dialog'), (e: unknown) => e instanceof ConferenceError && e.code === 'duplicate');
+  assert.deepEqual(
+    events.map((e) => [e.subscriberId, e.document.version, e.document.state]),
+    [
+      ['alice-dialog', 1, 'partial'],
+      ['alice-dialog', 2, 'partial'],
+      ['bob-dialog', 1, 'partial'],
+    ],
+  );
+  assert.throws(
+    () => notifier.subscribe('bob-dialog'),
+    (e: unknown) => e instanceof ConferenceError && e.code === 'duplicate',
+  );
   const refreshed = notifier.refresh('bob-dialog');
   assert.deepEqual([refreshed.version, refreshed.state], [2, 'full']);
   subscribers.get('bob-dialog')!.receive(refreshed);
-  assert.throws(() => notifier.refresh('nobody'), (e: unknown) => e instanceof ConferenceError && e.code === 'not-found');
+  assert.throws(
+    () => notifier.refresh('nobody'),
+    (e: unknown) => e instanceof ConferenceError && e.code === 'not-found',
+  );
   assert.equal(notifier.unsubscribe('alice-dialog'), true);
   assert.equal(notifier.unsubscribe('alice-dialog'), false);
   events.length = 0;
   c.unlock();
-  assert.deepEqual(events.map((e) => [e.subscriberId, e.document.version]), [['bob-dialog', 3]]);
+  assert.deepEqual(
+    events.map((e) => [e.subscriberId, e.document.version]),
+    [['bob-dialog', 3]],
+  );
   for (const s of subscribers.values()) assert.ok(s.results.every((r) => r !== 'version-gap' && r !== 'stale'));
   assert.ok(equivalent(subscribers.get('bob-dialog')!.state!, c.toConferenceInfo()));
   notifier.close();
@@ -182,7 +212,10 @@ test('ConferenceNotifier: when the conference ends every subscriber gets a final
   assert.equal(endpoint?.status, 'disconnected');
   assert.equal(endpoint?.disconnectionMethod, 'booted');
   assert.equal(notifier.closed, true);
-  assert.throws(() => notifier.subscribe('late'), (e: unknown) => e instanceof ConferenceError && e.code === 'ended');
+  assert.throws(
+    () => notifier.subscribe('late'),
+    (e: unknown) => e instanceof ConferenceError && e.code === 'ended',
+  );
 });
 
 test('ConferenceNotifier rate limit: changes inside the interval are coalesced into one partial document', () => {

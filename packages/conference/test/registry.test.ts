@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conference, ConferenceError, ConferenceRegistry, conferenceUriKey, generateConferenceUri, randomToken } from '../src/index.ts';
+import {
+  Conference,
+  ConferenceError,
+  ConferenceRegistry,
+  conferenceUriKey,
+  generateConferenceUri,
+  randomToken,
+} from '../src/index.ts';
 import { captureLogger, sequence } from './support.ts';
 
 function registry(options: Partial<ConstructorParameters<typeof ConferenceRegistry>[0]> = {}): ConferenceRegistry {
@@ -25,10 +32,17 @@ test('random tokens: base32, 128 bits in 26 characters, never repeating', () => 
 
 test('conference URIs: sip:conf-<token>@domain with at least 128 random bits', () => {
   assert.match(generateConferenceUri('example.com'), /^sip:conf-[a-z2-7]{26}@example\.com$/);
-  assert.match(generateConferenceUri('127.0.0.1:5080', { scheme: 'sips', prefix: 'room.', randomBytes: 20 }), /^sips:room\.[a-z2-7]{32}@127\.0\.0\.1:5080$/);
+  assert.match(
+    generateConferenceUri('127.0.0.1:5080', { scheme: 'sips', prefix: 'room.', randomBytes: 20 }),
+    /^sips:room\.[a-z2-7]{32}@127\.0\.0\.1:5080$/,
+  );
   assert.match(generateConferenceUri('[2001:db8::1]:5060'), /^sip:conf-[a-z2-7]{26}@\[2001:db8::1\]:5060$/);
   for (const domain of ['', 'a b', 'x@y', 'example.com;transport=tcp', '-bad.example.com', 'example.com:port']) {
-    assert.throws(() => generateConferenceUri(domain), (e: unknown) => e instanceof ConferenceError && e.code === 'invalid-argument', domain);
+    assert.throws(
+      () => generateConferenceUri(domain),
+      (e: unknown) => e instanceof ConferenceError && e.code === 'invalid-argument',
+      domain,
+    );
   }
   assert.throws(() => generateConferenceUri('example.com', { randomBytes: 8 }), ConferenceError);
   assert.throws(() => generateConferenceUri('example.com', { prefix: 'a@b' }), ConferenceError);
@@ -41,7 +55,8 @@ test('conferenceUriKey ignores parameters, headers, sip/sips and host case; keep
   assert.equal(conferenceUriKey('sip:conf%2Dabc@example.com'), 'conf-abc@example.com');
   assert.equal(conferenceUriKey('sip:Conf-ABC@example.com'), 'Conf-ABC@example.com');
   assert.equal(conferenceUriKey('sip:example.com'), '@example.com');
-  for (const bad of ['', 'tel:+123', 'https://example.com', 'sip:', 'sip:@x', '<sip:a@b', 'sip:a@']) assert.equal(conferenceUriKey(bad), undefined, bad);
+  for (const bad of ['', 'tel:+123', 'https://example.com', 'sip:', 'sip:@x', '<sip:a@b', 'sip:a@'])
+    assert.equal(conferenceUriKey(bad), undefined, bad);
 });
 
 test('create assigns fresh ids and URIs; find by id or URI; list in creation order', () => {
@@ -62,12 +77,20 @@ test('create assigns fresh ids and URIs; find by id or URI; list in creation ord
   assert.equal(r.size, 2);
   assert.equal(r.get(a.id), a);
   assert.equal(r.findByUri(a.uri), a);
-  assert.equal(r.findByUri(a.uri.replace('sip:', 'sips:').replace('conclave.example.com', 'CONCLAVE.example.com') + ';transport=ws'), a);
+  assert.equal(
+    r.findByUri(
+      a.uri.replace('sip:', 'sips:').replace('conclave.example.com', 'CONCLAVE.example.com') + ';transport=ws',
+    ),
+    a,
+  );
   assert.equal(r.findByUri(a.uri.toUpperCase()), undefined, 'user part is case-sensitive');
   assert.equal(r.find(b.uri), b);
   assert.equal(r.find(b.id), b);
   assert.equal(r.find('sip:nothing@conclave.example.com'), undefined);
-  assert.deepEqual(r.list().map((c) => c.id), [a.id, b.id]);
+  assert.deepEqual(
+    r.list().map((c) => c.id),
+    [a.id, b.id],
+  );
   const many = new Set(Array.from({ length: 300 }, () => r.create({ creator: 'x' }).uri));
   assert.equal(many.size, 300);
 });
@@ -77,8 +100,14 @@ test('named rooms: a given URI is used as is, duplicates and non-SIP URIs are re
   const room = r.create({ creator: 'admin', uri: 'sip:standup@conclave.example.com' });
   assert.equal(room.uri, 'sip:standup@conclave.example.com');
   assert.equal(r.findByUri('sip:standup@conclave.example.com;transport=udp'), room);
-  assert.throws(() => r.create({ creator: 'admin', uri: 'sips:standup@CONCLAVE.example.com' }), (e: unknown) => e instanceof ConferenceError && e.code === 'duplicate');
-  assert.throws(() => r.create({ creator: 'admin', uri: 'https://x' }), (e: unknown) => e instanceof ConferenceError && e.code === 'invalid-argument');
+  assert.throws(
+    () => r.create({ creator: 'admin', uri: 'sips:standup@CONCLAVE.example.com' }),
+    (e: unknown) => e instanceof ConferenceError && e.code === 'duplicate',
+  );
+  assert.throws(
+    () => r.create({ creator: 'admin', uri: 'https://x' }),
+    (e: unknown) => e instanceof ConferenceError && e.code === 'invalid-argument',
+  );
 });
 
 test('ending removes a conference, through the registry or the conference itself', () => {
@@ -93,7 +122,10 @@ test('ending removes a conference, through the registry or the conference itself
   assert.equal(a.size, 0);
   assert.equal(r.end(a.id), false, 'already gone');
   b.end();
-  assert.deepEqual(ended, [['cf1', 'admin ended it'], ['cf2', undefined]]);
+  assert.deepEqual(ended, [
+    ['cf1', 'admin ended it'],
+    ['cf2', undefined],
+  ]);
   assert.equal(r.size, 0);
   assert.equal(r.findByUri(a.uri), undefined);
   // Its URI can be reused by a new named room.
@@ -101,11 +133,17 @@ test('ending removes a conference, through the registry or the conference itself
 });
 
 test('maximum conferences, bad domain, close', () => {
-  assert.throws(() => registry({ domain: 'not a domain' }), (e: unknown) => e instanceof ConferenceError && e.code === 'invalid-argument');
+  assert.throws(
+    () => registry({ domain: 'not a domain' }),
+    (e: unknown) => e instanceof ConferenceError && e.code === 'invalid-argument',
+  );
   const r = registry({ maxConferences: 2 });
   const a = r.create({ creator: 'x' });
   r.create({ creator: 'x' });
-  assert.throws(() => r.create({ creator: 'x' }), (e: unknown) => e instanceof ConferenceError && e.code === 'full');
+  assert.throws(
+    () => r.create({ creator: 'x' }),
+    (e: unknown) => e instanceof ConferenceError && e.code === 'full',
+  );
   a.end();
   const c = r.create({ creator: 'x' });
   const endedReasons: (string | undefined)[] = [];
@@ -115,5 +153,8 @@ test('maximum conferences, bad domain, close', () => {
   assert.equal(c.ended, true);
   assert.equal(r.size, 0);
   assert.equal(r.closed, true);
-  assert.throws(() => r.create({ creator: 'x' }), (e: unknown) => e instanceof ConferenceError && e.code === 'ended');
+  assert.throws(
+    () => r.create({ creator: 'x' }),
+    (e: unknown) => e instanceof ConferenceError && e.code === 'ended',
+  );
 });

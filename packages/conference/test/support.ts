@@ -13,7 +13,10 @@ export function captureLogger(): CapturedLogger {
 }
 
 /** A clock the test moves by hand. */
-export function manualClock(start = Date.UTC(2026, 0, 15, 10, 0, 0)): { now: () => number; advance: (ms: number) => void } {
+export function manualClock(start = Date.UTC(2026, 0, 15, 10, 0, 0)): {
+  now: () => number;
+  advance: (ms: number) => void;
+} {
   let t = start;
   return { now: () => t, advance: (ms) => void (t += ms) };
 }

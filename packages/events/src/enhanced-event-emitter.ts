@@ -21,8 +21,7 @@ export type Listener<Args extends unknown[]> = (...args: Args) => void;
  * `event listener threw` with `event` and `err`).
  */
 export type ListenerErrorReporter =
-  | ((error: unknown, event: string) => void)
-  | { error(message: string, fields?: Record<string, unknown>): void };
+  ((error: unknown, event: string) => void) | { error(message: string, fields?: Record<string, unknown>): void };
 
 /** Listeners are stored untyped: the map mixes events (and the class must not vary with E, see MediaLeg). */
 type AnyListener = (...args: unknown[]) => void;

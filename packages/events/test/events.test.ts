@@ -9,7 +9,9 @@ test('emit calls listeners in order; once() listeners run once and can be remove
   const seen: string[] = [];
   const onceListener = (n: number): void => void seen.push(`once ${n}`);
   const removed = (n: number): void => void seen.push(`removed ${n}`);
-  e.on('ping', (n) => seen.push(`a ${n}`)).once('ping', onceListener).on('ping', (n) => seen.push(`b ${n}`));
+  e.on('ping', (n) => seen.push(`a ${n}`))
+    .once('ping', onceListener)
+    .on('ping', (n) => seen.push(`b ${n}`));
   e.once('ping', removed).off('ping', removed);
   assert.equal(e.listenerCount('ping'), 3);
   assert.equal(e.emit('ping', 1), true);

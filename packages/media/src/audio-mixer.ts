@@ -192,7 +192,11 @@ export class DownlinkMixer {
   #matches(inst: Instance | undefined): boolean {
     const out = this.#wantOutput;
     return Boolean(
-      inst && out && inst.output.codec === out.codec && inst.output.payloadType === out.payloadType && sameSet(inst.inputs, this.#wantInputs),
+      inst &&
+      out &&
+      inst.output.codec === out.codec &&
+      inst.output.payloadType === out.payloadType &&
+      sameSet(inst.inputs, this.#wantInputs),
     );
   }
 

@@ -13,7 +13,11 @@ export function codecKey(c: { mimeType: string; clockRate: number; channels?: nu
 }
 
 export function sameCodec(a: { payloadType: number; mimeType: string; clockRate: number }, b: typeof a): boolean {
-  return a.payloadType === b.payloadType && a.mimeType.toLowerCase() === b.mimeType.toLowerCase() && a.clockRate === b.clockRate;
+  return (
+    a.payloadType === b.payloadType &&
+    a.mimeType.toLowerCase() === b.mimeType.toLowerCase() &&
+    a.clockRate === b.clockRate
+  );
 }
 
 const isRtx = (mimeType: string): boolean => mimeType.toLowerCase() === 'video/rtx';
@@ -32,7 +36,9 @@ export function answerCodecs(rs: RemoteSection, router: ms.RtpCapabilities): Loc
       payloadType: c.payloadType,
       mimeType: c.mimeType,
       clockRate: c.clockRate,
-      rtcpFeedback: c.rtcpFeedback.filter((fb) => feedback.some((f) => f.type === fb.type && (f.parameter ?? '') === (fb.parameter ?? ''))),
+      rtcpFeedback: c.rtcpFeedback.filter((fb) =>
+        feedback.some((f) => f.type === fb.type && (f.parameter ?? '') === (fb.parameter ?? '')),
+      ),
     };
     if (c.channels !== undefined) codec.channels = c.channels;
     if (c.fmtp !== undefined) codec.fmtp = c.fmtp;
@@ -73,7 +79,9 @@ export function canCarry(lineCodecs: LocalCodec[], producer: ms.Producer, router
 export function lineCapabilities(lineCodecs: LocalCodec[], router: ms.RtpCapabilities): ms.RtpCapabilities {
   const codecs: ms.RtpCodecCapability[] = [];
   for (const c of lineCodecs) {
-    const match = (router.codecs ?? []).find((r) => r.preferredPayloadType === c.payloadType && codecKey(r) === codecKey(c));
+    const match = (router.codecs ?? []).find(
+      (r) => r.preferredPayloadType === c.payloadType && codecKey(r) === codecKey(c),
+    );
     if (!match) continue;
     codecs.push({
       kind: match.kind,
@@ -105,7 +113,9 @@ export function consumerCapabilities(
   const codecs: ms.RtpCodecCapability[] = [];
   for (const r of router.codecs ?? []) {
     if (r.kind !== kind) continue;
-    const match = isRtx(r.mimeType) ? remote.find((c) => isRtx(c.mimeType)) : remote.find((c) => codecKey(c) === codecKey(r));
+    const match = isRtx(r.mimeType)
+      ? remote.find((c) => isRtx(c.mimeType))
+      : remote.find((c) => codecKey(c) === codecKey(r));
     if (known && !match) continue;
     codecs.push({ ...r, rtcpFeedback: match ? match.rtcpFeedback : (r.rtcpFeedback ?? []) });
   }
@@ -125,7 +135,9 @@ export function localCodecsOf(codecs: ms.RtpCodecParameters[]): LocalCodec[] {
       payloadType: c.payloadType,
       mimeType: c.mimeType,
       clockRate: c.clockRate,
-      rtcpFeedback: (c.rtcpFeedback ?? []).map((fb) => (fb.parameter ? { type: fb.type, parameter: fb.parameter } : { type: fb.type })),
+      rtcpFeedback: (c.rtcpFeedback ?? []).map((fb) =>
+        fb.parameter ? { type: fb.type, parameter: fb.parameter } : { type: fb.type },
+      ),
     };
     if (c.channels !== undefined) codec.channels = c.channels;
     const fmtp = fmtpString(c.parameters);

@@ -122,9 +122,16 @@ export class GstProcess {
         settled = true;
         clearTimeout(timer);
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        reject(new Error(`${options.role} pipeline: ${message}${output ? `: ${output.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+        reject(
+          new Error(
+            `${options.role} pipeline: ${message}${output ? `: ${output.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+          ),
+        );
       };
-      const timer = setTimeout(() => fail(`not ready within ${options.startTimeoutMs ?? 5000} ms`), options.startTimeoutMs ?? 5000);
+      const timer = setTimeout(
+        () => fail(`not ready within ${options.startTimeoutMs ?? 5000} ms`),
+        options.startTimeoutMs ?? 5000,
+      );
       const onData = (chunk: Buffer): void => {
         const text = chunk.toString();
         if (instance) {
@@ -155,8 +162,20 @@ export class GstProcess {
           return;
         }
         instance.#exited = true;
-        const exit: GstExit = { code, signal, output: instance.#output.trim().split('\n').slice(-5).join(' | '), killed: instance.#killed };
-        if (!exit.killed) log.warn('gstreamer pipeline exited', { role: options.role, pid: instance.pid, code, signal, output: exit.output });
+        const exit: GstExit = {
+          code,
+          signal,
+          output: instance.#output.trim().split('\n').slice(-5).join(' | '),
+          killed: instance.#killed,
+        };
+        if (!exit.killed)
+          log.warn('gstreamer pipeline exited', {
+            role: options.role,
+            pid: instance.pid,
+            code,
+            signal,
+            output: exit.output,
+          });
         options.onExit?.(exit);
       });
     });

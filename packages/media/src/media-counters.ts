@@ -17,7 +17,14 @@ export interface MediasoupCounts {
 }
 
 export class MediaCounters {
-  readonly #counts: MediasoupCounts = { workers: 0, routers: 0, transports: 0, producers: 0, consumers: 0, dataProducers: 0 };
+  readonly #counts: MediasoupCounts = {
+    workers: 0,
+    routers: 0,
+    transports: 0,
+    producers: 0,
+    consumers: 0,
+    dataProducers: 0,
+  };
 
   get counts(): MediasoupCounts {
     return { ...this.#counts };

@@ -39,7 +39,6 @@ export interface MediaStats {
   mixerProcesses: number;
 }
 
-
 export interface MediaServiceOptions {
   /** Worker processes; default one per core. */
   workers?: number;
@@ -103,7 +102,13 @@ export class MediaService extends EnhancedEventEmitter<MediaServiceEvents> {
 
   static async create(options: MediaServiceOptions): Promise<MediaService> {
     const { rtcMinPort, rtcMaxPort } = options;
-    if (!Number.isInteger(rtcMinPort) || !Number.isInteger(rtcMaxPort) || rtcMinPort < 1024 || rtcMaxPort > 65535 || rtcMinPort > rtcMaxPort) {
+    if (
+      !Number.isInteger(rtcMinPort) ||
+      !Number.isInteger(rtcMaxPort) ||
+      rtcMinPort < 1024 ||
+      rtcMaxPort > 65535 ||
+      rtcMinPort > rtcMaxPort
+    ) {
       throw new RangeError(`invalid RTC port range ${rtcMinPort}-${rtcMaxPort}`);
     }
     const log = options.logger.child('media');
@@ -122,13 +127,21 @@ export class MediaService extends EnhancedEventEmitter<MediaServiceEvents> {
     const iceConsentTimeout = options.iceConsentTimeout ?? DEFAULT_ICE_CONSENT_TIMEOUT;
     const plainRtpTimeout = options.plainRtpTimeout ?? DEFAULT_PLAIN_RTP_TIMEOUT;
     // mediasoup accepts 10-60 s (0 disables) and would silently clamp anything else.
-    if (!Number.isFinite(iceConsentTimeout) || (iceConsentTimeout !== 0 && (iceConsentTimeout < 10 || iceConsentTimeout > 60))) {
+    if (
+      !Number.isFinite(iceConsentTimeout) ||
+      (iceConsentTimeout !== 0 && (iceConsentTimeout < 10 || iceConsentTimeout > 60))
+    ) {
       throw new RangeError(`invalid iceConsentTimeout ${iceConsentTimeout} (0, or 10 to 60 seconds)`);
     }
-    if (!Number.isFinite(plainRtpTimeout) || plainRtpTimeout < 0) throw new RangeError(`invalid plainRtpTimeout ${plainRtpTimeout}`);
+    if (!Number.isFinite(plainRtpTimeout) || plainRtpTimeout < 0)
+      throw new RangeError(`invalid plainRtpTimeout ${plainRtpTimeout}`);
     const service = new MediaService(
       log,
-      { listenInfos, iceConsentTimeout: Math.round(iceConsentTimeout), plainRtpTimeoutMs: Math.round(plainRtpTimeout * 1000) },
+      {
+        listenInfos,
+        iceConsentTimeout: Math.round(iceConsentTimeout),
+        plainRtpTimeoutMs: Math.round(plainRtpTimeout * 1000),
+      },
       options.speakerDetection === true,
     );
     service.#pool = await WorkerPool.create({
@@ -142,7 +155,11 @@ export class MediaService extends EnhancedEventEmitter<MediaServiceEvents> {
       },
     });
     service.#registry = new RouterRegistry({ pool: service.#pool, maxTransportsPerWorker, log });
-    log.info('media service ready', { workers: service.#pool.pids.length, ports: `${rtcMinPort}-${rtcMaxPort}`, maxTransportsPerWorker });
+    log.info('media service ready', {
+      workers: service.#pool.pids.length,
+      ports: `${rtcMinPort}-${rtcMaxPort}`,
+      maxTransportsPerWorker,
+    });
     return service;
   }
 

@@ -89,7 +89,14 @@ export interface PlainRtpLegStats {
   packetsIn: number;
   packetsOut: number;
   producer?: { id: string; ssrc: number; paused: boolean; packets: number; bytes: number };
-  consumers: { id: string; sourceLegId: string; sourceLabel: string; paused: boolean; packets: number; bytes: number }[];
+  consumers: {
+    id: string;
+    sourceLegId: string;
+    sourceLabel: string;
+    paused: boolean;
+    packets: number;
+    bytes: number;
+  }[];
   /** GStreamer processes of this leg (pids are those in use now) and the CPU they used so far. */
   pipelines: {
     uplink?: { pid: number; restarts: number };
@@ -150,7 +157,12 @@ export const DEFAULT_RTP_TIMEOUT_MS = 15_000;
 
 const RECEIVES = (d: Direction): boolean => d === 'sendrecv' || d === 'recvonly';
 const SENDS = (d: Direction): boolean => d === 'sendrecv' || d === 'sendonly';
-const REVERSE: Record<Direction, Direction> = { sendrecv: 'sendrecv', sendonly: 'recvonly', recvonly: 'sendonly', inactive: 'inactive' };
+const REVERSE: Record<Direction, Direction> = {
+  sendrecv: 'sendrecv',
+  sendonly: 'recvonly',
+  recvonly: 'sendonly',
+  inactive: 'inactive',
+};
 
 function codecLabel(c: PlainCodec): string {
   return `${c.name}/${c.clockRate}${c.channels > 1 ? `/${c.channels}` : ''}`;
@@ -283,7 +295,10 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
     this.#watchTransport(this.#transport);
     this.#rtpTimeoutMs = params.rtpTimeoutMs ?? DEFAULT_RTP_TIMEOUT_MS;
     if (this.#rtpTimeoutMs > 0) {
-      this.#silenceTimer = setInterval(() => this.#checkSilence(), Math.max(50, Math.min(1000, this.#rtpTimeoutMs / 4)));
+      this.#silenceTimer = setInterval(
+        () => this.#checkSilence(),
+        Math.max(50, Math.min(1000, this.#rtpTimeoutMs / 4)),
+      );
       this.#silenceTimer.unref();
     }
   }
@@ -297,7 +312,14 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
   /** Whether the phone should be sending now: negotiated, neither side holds, its direction sends. */
   #expectsMedia(): boolean {
     const remote = this.#remote;
-    return this.#negotiated && !!remote && SENDS(remote.direction) && !this.#held && !this.#heldByFocus && remote.address !== '0.0.0.0';
+    return (
+      this.#negotiated &&
+      !!remote &&
+      SENDS(remote.direction) &&
+      !this.#held &&
+      !this.#heldByFocus &&
+      remote.address !== '0.0.0.0'
+    );
   }
 
   /** Silence while the phone need not send does not count: the clock (re)starts when it must send. */
@@ -419,7 +441,8 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
       // Keep the current codec when the phone still offers it: no pipeline restart on a hold re-INVITE.
       const current = this.#remote?.codec;
       const codec =
-        (current && audio.codecs.find((c) => c.name === current.name && c.payloadType === current.payloadType)) ?? audio.codecs[0]!;
+        (current && audio.codecs.find((c) => c.name === current.name && c.payloadType === current.payloadType)) ??
+        audio.codecs[0]!;
       const dtmf = audio.telephoneEvents.find((t) => t.clockRate === codec.clockRate);
       this.#answerPlan = {
         sections: desc.sections,
@@ -436,7 +459,12 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
       this.#state = 'have-remote-offer';
       this.#updateHeld(audio.direction);
       this.#syncMedia();
-      this.#log.info('remote offer applied', { codec: codecLabel(codec), remote: `${audio.address}:${audio.port}`, direction: audio.direction, held: this.#held });
+      this.#log.info('remote offer applied', {
+        codec: codecLabel(codec),
+        remote: `${audio.address}:${audio.port}`,
+        direction: audio.direction,
+        held: this.#held,
+      });
     });
   }
 
@@ -496,11 +524,21 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
       });
       // Holding the phone (RFC 3264 §8.4): sendonly, or inactive when it holds us too.
       const dir: Direction = this.#heldByFocus ? (this.#held ? 'inactive' : 'sendonly') : 'sendrecv';
-      const audio: PlainLocalAudio = { closed: false, port: this.#phone.port, codecs, telephoneEvents: dtmf, direction: dir, rtcpMux: false, ptime: PTIME_MS };
+      const audio: PlainLocalAudio = {
+        closed: false,
+        port: this.#phone.port,
+        codecs,
+        telephoneEvents: dtmf,
+        direction: dir,
+        rtcpMux: false,
+        ptime: PTIME_MS,
+      };
       const sections =
         this.#sections.length > 0
           ? this.#sections.map((s, i): PlainLocalAudio | PlainLocalRejected =>
-              i === this.#audioIndex ? { ...audio, rtcpMux: this.#rtcpMux } : { closed: true, mediaType: s.mediaType, protocol: s.protocol, formats: s.formats },
+              i === this.#audioIndex
+                ? { ...audio, rtcpMux: this.#rtcpMux }
+                : { closed: true, mediaType: s.mediaType, protocol: s.protocol, formats: s.formats },
             )
           : [audio];
       const sdp = this.#write(sections);
@@ -525,17 +563,23 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
       try {
         const desc = parsePlainDescription(sdp, 'answer', [...new Set(offered.codecs.map((c) => c.name))]);
         if (desc.sections.length !== offered.sections.length) {
-          throw new SdpNegotiationError(`the answer has ${desc.sections.length} m-lines but the offer had ${offered.sections.length}`);
+          throw new SdpNegotiationError(
+            `the answer has ${desc.sections.length} m-lines but the offer had ${offered.sections.length}`,
+          );
         }
         const audioIndex = offered.sections.findIndex((s) => !s.closed);
         if (desc.audio.index !== audioIndex) {
-          throw new SdpNegotiationError(`the answer carries audio on m-line ${desc.audio.index}, the offer on m-line ${audioIndex}`);
+          throw new SdpNegotiationError(
+            `the answer carries audio on m-line ${desc.audio.index}, the offer on m-line ${audioIndex}`,
+          );
         }
         audio = desc.audio;
         receivable = audio.codecs.filter((c) => offered.codecs.some((o) => o.name === c.name));
         const match = receivable[0];
         if (!match) {
-          throw new SdpNegotiationError(`the answer keeps none of the offered codecs (answered: ${audio.offeredCodecNames.join(', ') || 'none'})`);
+          throw new SdpNegotiationError(
+            `the answer keeps none of the offered codecs (answered: ${audio.offeredCodecNames.join(', ') || 'none'})`,
+          );
         }
         codec = match;
         sections = desc.sections;
@@ -552,7 +596,11 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
       this.#offered = undefined;
       this.#state = 'stable';
       this.#completeNegotiation();
-      this.#log.info('remote answer applied', { codec: codecLabel(codec), remote: `${audio.address}:${audio.port}`, direction: audio.direction });
+      this.#log.info('remote answer applied', {
+        codec: codecLabel(codec),
+        remote: `${audio.address}:${audio.port}`,
+        direction: audio.direction,
+      });
       this.#maybeRequestRenegotiation();
     });
   }
@@ -645,8 +693,14 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
       stats.remote = { address: remote.address, port: remote.port, direction: remote.direction };
     }
     if (producer) stats.producer = producer;
-    if (this.#uplink.pid !== undefined) stats.pipelines.uplink = { pid: this.#uplink.pid, restarts: this.#uplink.restarts };
-    if (this.#mixer.pid !== undefined) stats.pipelines.mixer = { pid: this.#mixer.pid, inputs: this.#mixer.inputs.length, restarts: this.#mixer.restarts };
+    if (this.#uplink.pid !== undefined)
+      stats.pipelines.uplink = { pid: this.#uplink.pid, restarts: this.#uplink.restarts };
+    if (this.#mixer.pid !== undefined)
+      stats.pipelines.mixer = {
+        pid: this.#mixer.pid,
+        inputs: this.#mixer.inputs.length,
+        restarts: this.#mixer.restarts,
+      };
     return stats;
   }
 
@@ -747,11 +801,21 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
   }
 
   #needsOffer(): boolean {
-    return this.#negotiated && (this.#announced.epoch !== this.#transportEpoch || this.#announced.heldByFocus !== this.#heldByFocus);
+    return (
+      this.#negotiated &&
+      (this.#announced.epoch !== this.#transportEpoch || this.#announced.heldByFocus !== this.#heldByFocus)
+    );
   }
 
   #maybeRequestRenegotiation(): void {
-    if (this.#closed || this.#state !== 'stable' || this.#renegotiationRequested || this.#link.recovering || !this.#needsOffer()) return;
+    if (
+      this.#closed ||
+      this.#state !== 'stable' ||
+      this.#renegotiationRequested ||
+      this.#link.recovering ||
+      !this.#needsOffer()
+    )
+      return;
     this.#renegotiationRequested = true;
     // Asynchronous on purpose: the caller may be in the middle of sending an answer.
     setImmediate(() => {
@@ -774,7 +838,8 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
         appData: { legId: this.id },
       });
     } catch (err) {
-      if (!this.#closed && !producer.closed) this.#log.warn('cannot consume producer for the mixer; skipping it', { producerId: producer.id, err });
+      if (!this.#closed && !producer.closed)
+        this.#log.warn('cannot consume producer for the mixer; skipping it', { producerId: producer.id, err });
       return;
     }
     if (this.#closed || !this.#wanted.has(producer.id)) {
@@ -787,7 +852,11 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
       return;
     }
     const source = producer.appData as { legId?: string; legLabel?: string };
-    this.#consumers.set(producer.id, { consumer, sourceLegId: String(source.legId ?? ''), sourceLabel: String(source.legLabel ?? '') });
+    this.#consumers.set(producer.id, {
+      consumer,
+      sourceLegId: String(source.legId ?? ''),
+      sourceLabel: String(source.legLabel ?? ''),
+    });
     this.#consumerBySsrc.set(ssrc, consumer);
     consumer.on('producerclose', () => this.#onConsumerGone(consumer));
     consumer.on('transportclose', () => this.#onConsumerGone(consumer));
@@ -813,15 +882,33 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
   // ---------------------------------------------------------------------------------------------
 
   /** Takes a negotiated description: where to send, which codec, and the producer (made once). */
-  async #applyRemote(audio: PlainAudioSection, codec: PlainCodec, receivable: PlainCodec[], dtmf: DtmfCodec | undefined): Promise<void> {
+  async #applyRemote(
+    audio: PlainAudioSection,
+    codec: PlainCodec,
+    receivable: PlainCodec[],
+    dtmf: DtmfCodec | undefined,
+  ): Promise<void> {
     const before = this.#remote?.codec;
     // The phone keeps sending what it sent if that is still negotiated; else we expect our codec.
     const sending = this.#remote?.uplink;
-    const uplink = (sending && receivable.find((c) => c.name === sending.name && c.payloadType === sending.payloadType)) ?? codec;
-    this.#remote = { address: audio.address, port: audio.port, direction: audio.direction, codec, receivable, uplink, ...(dtmf ? { dtmf } : {}) };
+    const uplink =
+      (sending && receivable.find((c) => c.name === sending.name && c.payloadType === sending.payloadType)) ?? codec;
+    this.#remote = {
+      address: audio.address,
+      port: audio.port,
+      direction: audio.direction,
+      codec,
+      receivable,
+      uplink,
+      ...(dtmf ? { dtmf } : {}),
+    };
     if (!before || before.name !== codec.name || before.payloadType !== codec.payloadType || !this.#toPhone) {
       // Same SSRC for the phone, continuous sequence; the clock rate follows the codec.
-      this.#toPhone = new RtpRewriter({ ssrc: this.#phoneSsrc, clockRate: codec.clockRate, payloadType: codec.payloadType });
+      this.#toPhone = new RtpRewriter({
+        ssrc: this.#phoneSsrc,
+        clockRate: codec.clockRate,
+        payloadType: codec.payloadType,
+      });
     }
     if (!this.#producer) await this.#createProducer();
   }
@@ -832,7 +919,16 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
       producer = await this.#transport.produce({
         kind: 'audio',
         rtpParameters: {
-          codecs: [{ mimeType: 'audio/opus', payloadType: this.#opusPt, clockRate: 48000, channels: 2, parameters: {}, rtcpFeedback: [] }],
+          codecs: [
+            {
+              mimeType: 'audio/opus',
+              payloadType: this.#opusPt,
+              clockRate: 48000,
+              channels: 2,
+              parameters: {},
+              rtcpFeedback: [],
+            },
+          ],
           headerExtensions: [],
           encodings: [{ ssrc: this.#producerSsrc }],
           rtcp: { cname: `conclave-${this.id}`, reducedSize: true },
@@ -842,7 +938,9 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
       });
     } catch (err) {
       this.#assertOpen('applyRemoteDescription');
-      throw new Error(`cannot create the producer of plain leg '${this.label}': ${(err as Error).message}`, { cause: err });
+      throw new Error(`cannot create the producer of plain leg '${this.label}': ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     this.#producer = producer;
     this.#log.info('producer created', { ssrc: this.#producerSsrc, producerId: producer.id });
@@ -854,7 +952,11 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
     this.#negotiated = true;
     this.#announced = { ...this.#written };
     this.#syncMedia();
-    if (first) this.#log.info('negotiated', { codec: this.#remote ? codecLabel(this.#remote.codec) : undefined, port: this.#phone.port });
+    if (first)
+      this.#log.info('negotiated', {
+        codec: this.#remote ? codecLabel(this.#remote.codec) : undefined,
+        port: this.#phone.port,
+      });
   }
 
   #updateHeld(direction: Direction): void {
@@ -888,7 +990,8 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
     const codec = remote?.codec;
     // The uplink runs while the phone sends G.711 to a room that may hear it (not on hold).
     const sent = remote?.uplink;
-    const uplink = remote && sent && sent.name !== 'opus' && SENDS(remote.direction) && !this.#held && !this.#heldByFocus;
+    const uplink =
+      remote && sent && sent.name !== 'opus' && SENDS(remote.direction) && !this.#held && !this.#heldByFocus;
     this.#uplink.configure(uplink ? { codec: sent.name as 'PCMU' | 'PCMA', payloadType: sent.payloadType } : undefined);
     const listens = this.#phoneListens();
     const inputs = [...this.#consumerBySsrc].flatMap(([ssrc, c]) => (c.closed || c.producerPaused ? [] : [ssrc]));
@@ -929,7 +1032,10 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
       this.#fromPhone.dropped += 1;
       if (!this.#strangerLogged) {
         this.#strangerLogged = true;
-        this.#log.warn('dropping RTP from an address the SDP does not name', { from: `${rinfo.address}:${rinfo.port}`, expected: remote?.address });
+        this.#log.warn('dropping RTP from an address the SDP does not name', {
+          from: `${rinfo.address}:${rinfo.port}`,
+          expected: remote?.address,
+        });
       }
       return;
     }
@@ -954,7 +1060,10 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
         this.#fromPhone.dropped += 1;
         return;
       }
-      this.#log.info('the phone sends another negotiated codec', { from: codecLabel(remote.uplink), to: codecLabel(other) });
+      this.#log.info('the phone sends another negotiated codec', {
+        from: codecLabel(remote.uplink),
+        to: codecLabel(other),
+      });
       remote.uplink = other;
       this.#syncMedia();
     }
@@ -973,7 +1082,8 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
     if (rinfo.port === tuple.localPort && rinfo.address === tuple.localAddress) {
       if (isRtcp(buf)) return;
       const header = readRtpHeader(buf);
-      if (header && header.payloadType === this.#opusPt && this.#consumerBySsrc.has(header.ssrc)) this.#mixer.input(buf, header.ssrc);
+      if (header && header.payloadType === this.#opusPt && this.#consumerBySsrc.has(header.ssrc))
+        this.#mixer.input(buf, header.ssrc);
       return;
     }
     if (rinfo.address !== '127.0.0.1') return;

@@ -63,7 +63,8 @@ export class ProducerPipes {
         },
         (err: unknown) => {
           forget();
-          if (!source.closed && !to.closed && !from.closed) this.#log.warn('cannot pipe producer to router', { producerId: source.id, to: to.id, err });
+          if (!source.closed && !to.closed && !from.closed)
+            this.#log.warn('cannot pipe producer to router', { producerId: source.id, to: to.id, err });
           return undefined;
         },
       ),

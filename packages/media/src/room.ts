@@ -24,7 +24,12 @@ import { ProducerPipes } from './producer-pipes.ts';
 import { SpeakerDetector, createSpeakerObservers, type SpeakerObservers } from './speaker-detector.ts';
 import type { RouterLease, RouterRegistry } from './router-registry.ts';
 import { WebRtcLeg, type LegRoomLink, type LegStats, type WebRtcLegOptions } from './webrtc-leg.ts';
-import { PlainRtpLeg, type PlainListenSettings, type PlainRtpLegOptions, type PlainRtpLegStats } from './plain-rtp-leg.ts';
+import {
+  PlainRtpLeg,
+  type PlainListenSettings,
+  type PlainRtpLegOptions,
+  type PlainRtpLegStats,
+} from './plain-rtp-leg.ts';
 import { checkGstreamer } from './gst-process.ts';
 import type { MediaLeg, RoomLeg } from './leg.ts';
 
@@ -183,7 +188,15 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
       transport.close();
       throw new MediaClosedError(`room '${this.label}' closed while creating leg '${options.label}'`);
     }
-    const leg = new WebRtcLeg({ id, options, transport, lease, link: this.#link, log: this.#log, audioLevels: this.#audioLevels });
+    const leg = new WebRtcLeg({
+      id,
+      options,
+      transport,
+      lease,
+      link: this.#link,
+      log: this.#log,
+      audioLevels: this.#audioLevels,
+    });
     const piping: Promise<void>[] = [];
     for (const other of this.#legs.values()) {
       for (const producer of other.producers) {
@@ -247,7 +260,12 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
       }
     }
     this.#legs.set(id, leg);
-    this.#log.info('plain leg created', { leg: options.label, legs: this.#legs.size, pid: lease.worker.pid, port: leg.localPort });
+    this.#log.info('plain leg created', {
+      leg: options.label,
+      legs: this.#legs.size,
+      pid: lease.worker.pid,
+      port: leg.localPort,
+    });
     if (piping.length > 0) await Promise.all(piping);
     if (leg.closed) throw new MediaClosedError(`leg '${options.label}' closed while joining room '${this.label}'`);
     return leg;
@@ -292,7 +310,8 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     if (leg.routerLease.closed && leg.routerLease.worker.died) this.#scheduleRecovery(leg.routerLease.worker.pid);
     this.#syncSpeakers();
     return Promise.all(piping).then(() => {
-      if (leg.closed) throw new MediaClosedError(`leg '${leg.label}' closed while being adopted by room '${this.label}'`);
+      if (leg.closed)
+        throw new MediaClosedError(`leg '${leg.label}' closed while being adopted by room '${this.label}'`);
     });
   }
 
@@ -338,7 +357,8 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     }
     return this.#pipes.pipe(producer, from, to).then((piped) => {
       // Membership may have changed while the pipe was made.
-      if (!piped || this.#closed || this.#legs.get(target.id) !== target || this.#legs.get(source.id) !== source) return;
+      if (!piped || this.#closed || this.#legs.get(target.id) !== target || this.#legs.get(source.id) !== source)
+        return;
       this.#want(target, piped);
     });
   }
@@ -401,7 +421,8 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
 
   /** Where phones reach plain RTP legs: the UDP listen info of the service (IP, announced address, RTC range). */
   #plainListenSettings(): PlainListenSettings {
-    const info = this.#transportSettings.listenInfos.find((l) => l.protocol === 'udp') ?? this.#transportSettings.listenInfos[0];
+    const info =
+      this.#transportSettings.listenInfos.find((l) => l.protocol === 'udp') ?? this.#transportSettings.listenInfos[0];
     if (!info?.portRange) throw new Error('the media service has no UDP port range for plain RTP legs');
     return {
       ip: info.ip,
@@ -464,7 +485,9 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     const settings = this.#transportSettings;
     const transport = await lease.router.createWebRtcTransport({
       listenInfos: settings.listenInfos,
-      ...(settings.initialAvailableOutgoingBitrate !== undefined ? { initialAvailableOutgoingBitrate: settings.initialAvailableOutgoingBitrate } : {}),
+      ...(settings.initialAvailableOutgoingBitrate !== undefined
+        ? { initialAvailableOutgoingBitrate: settings.initialAvailableOutgoingBitrate }
+        : {}),
       iceConsentTimeout: settings.iceConsentTimeout,
       appData: { legId, label },
     });
@@ -496,7 +519,10 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
       return;
     }
     this.#recoveryStartedAt = Date.now();
-    this.#log.error('workerdied: the mediasoup worker under this room died; rebuilding the room', { pid, legs: this.#legs.size });
+    this.#log.error('workerdied: the mediasoup worker under this room died; rebuilding the room', {
+      pid,
+      legs: this.#legs.size,
+    });
     const recovery = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.#recover())
       .catch((err: unknown) => {
@@ -574,25 +600,28 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     this.#overflow = this.#overflow.filter((l) => !l.closed);
     const dead = [...this.#legs.values()].filter((l) => !l.closed && l.routerLease.closed);
     // Settle every leg before reporting a failure: the next round must not race this one's rebuilds.
-    const results = await Promise.allSettled(dead.map(async (leg) => {
-      const { lease, transport } = await this.#placement.push(async () => {
-        const lease = await this.#leaseForNewTransport();
-        const transport = leg instanceof WebRtcLeg
-          ? await this.#newWebRtcTransport(lease, leg.id, leg.label)
-          : await this.#newPlainTransport(lease, leg.id, leg.label);
-        return { lease, transport };
-      });
-      if (this.#closed || leg.closed) {
-        transport.close();
-        return;
-      }
-      try {
-        await leg.rebuild(transport, lease);
-        rebuilt.add(leg);
-      } catch (err) {
-        if (!leg.closed) throw err;
-      }
-    }));
+    const results = await Promise.allSettled(
+      dead.map(async (leg) => {
+        const { lease, transport } = await this.#placement.push(async () => {
+          const lease = await this.#leaseForNewTransport();
+          const transport =
+            leg instanceof WebRtcLeg
+              ? await this.#newWebRtcTransport(lease, leg.id, leg.label)
+              : await this.#newPlainTransport(lease, leg.id, leg.label);
+          return { lease, transport };
+        });
+        if (this.#closed || leg.closed) {
+          transport.close();
+          return;
+        }
+        try {
+          await leg.rebuild(transport, lease);
+          rebuilt.add(leg);
+        } catch (err) {
+          if (!leg.closed) throw err;
+        }
+      }),
+    );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }

@@ -101,7 +101,7 @@ export class RtpRewriter {
     if (marker) b1 |= 0x80;
     buf[1] = b1;
     // Remember the newest packet (serial-number arithmetic: a late, reordered packet does not move it back).
-    if (this.#lastSeq === undefined || ((outSeq - this.#lastSeq + SEQ_MOD) % SEQ_MOD) < SEQ_MOD / 2) {
+    if (this.#lastSeq === undefined || (outSeq - this.#lastSeq + SEQ_MOD) % SEQ_MOD < SEQ_MOD / 2) {
       this.#lastSeq = outSeq;
       this.#lastTs = outTs;
       this.#lastAt = now;

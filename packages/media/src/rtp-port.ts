@@ -57,7 +57,9 @@ export class RtpPortPair {
         if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') break;
       }
     }
-    throw new Error(`no free RTP port pair in ${minPort}-${maxPort} on ${ip}: ${(lastError as Error)?.message ?? 'range exhausted'}`);
+    throw new Error(
+      `no free RTP port pair in ${minPort}-${maxPort} on ${ip}: ${(lastError as Error)?.message ?? 'range exhausted'}`,
+    );
   }
 
   get closed(): boolean {

@@ -42,7 +42,11 @@ export interface SpeakerObservers {
 export async function createSpeakerObservers(router: ms.Router): Promise<SpeakerObservers> {
   const dominant = await router.createActiveSpeakerObserver({ interval: DOMINANT_INTERVAL_MS });
   try {
-    const levels = await router.createAudioLevelObserver({ maxEntries: 256, threshold: AUDIBLE_DBOV, interval: LEVEL_INTERVAL_MS });
+    const levels = await router.createAudioLevelObserver({
+      maxEntries: 256,
+      threshold: AUDIBLE_DBOV,
+      interval: LEVEL_INTERVAL_MS,
+    });
     return { dominant, levels };
   } catch (err) {
     dominant.close();
@@ -148,7 +152,8 @@ export class SpeakerDetector<Who> {
         this.#observed.add(id);
       } catch (err) {
         await dominant.removeProducer({ producerId: id }).catch(() => undefined);
-        if (!producer.closed && !dominant.closed) this.#log.warn('cannot observe producer for speaker detection', { producerId: id, err });
+        if (!producer.closed && !dominant.closed)
+          this.#log.warn('cannot observe producer for speaker detection', { producerId: id, err });
       }
     }
   }

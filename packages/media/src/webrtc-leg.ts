@@ -415,7 +415,9 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
         }
         // Holding the party (RFC 3264 §8.4): sendonly, or inactive when it holds us too.
         s.localDirection = this.#heldByFocus
-          ? (this.#held ? 'inactive' : direction(Boolean(s.consumer), false))
+          ? this.#held
+            ? 'inactive'
+            : direction(Boolean(s.consumer), false)
           : direction(Boolean(s.consumer), s.receiving);
       }
       const sdp = this.#write('actpass');
@@ -662,13 +664,20 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
           await transport.connect({
             dtlsParameters: {
               role: setup === 'active' ? 'client' : 'server',
-              fingerprints: [{ algorithm: this.#remoteFingerprintAlgorithm as ms.FingerprintAlgorithm, value: this.#remoteFingerprint }],
+              fingerprints: [
+                {
+                  algorithm: this.#remoteFingerprintAlgorithm as ms.FingerprintAlgorithm,
+                  value: this.#remoteFingerprint,
+                },
+              ],
             },
           });
           this.#localSetup = setup;
         } catch (err) {
           this.#assertOpen('rebuild');
-          throw new Error(`cannot connect the new transport of leg '${this.label}': ${(err as Error).message}`, { cause: err });
+          throw new Error(`cannot connect the new transport of leg '${this.label}': ${(err as Error).message}`, {
+            cause: err,
+          });
         }
       }
       // An outstanding offer's snapshot (restored by a rollback) must not bring the dead objects back.
@@ -714,7 +723,8 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
   #checkTransportContinuity(desc: RemoteDescription): void {
     const open = desc.sections.filter((s) => s.port !== 0 && s.kind);
     for (const s of open) {
-      if (!s.rtcpMux) throw new SdpNegotiationError(`m-line ${s.index} (${s.mediaType}) lacks a=rtcp-mux, which is required`);
+      if (!s.rtcpMux)
+        throw new SdpNegotiationError(`m-line ${s.index} (${s.mediaType}) lacks a=rtcp-mux, which is required`);
     }
     if (this.#remoteFingerprint && desc.fingerprint.value && desc.fingerprint.value !== this.#remoteFingerprint) {
       throw new SdpNegotiationError('the DTLS fingerprint changed; DTLS renegotiation is not supported on a leg');
@@ -735,13 +745,16 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
     for (const rs of desc.sections) {
       const cur = this.#sections[rs.index];
       if (cur && cur.mediaType !== rs.mediaType) {
-        throw new SdpNegotiationError(`m-line ${rs.index} changed from ${cur.mediaType} to ${rs.mediaType}; m-line order is fixed`);
+        throw new SdpNegotiationError(
+          `m-line ${rs.index} changed from ${cur.mediaType} to ${rs.mediaType}; m-line order is fixed`,
+        );
       }
       if (cur && !cur.closed && rs.port !== 0 && rs.mid !== cur.mid) {
         throw new SdpNegotiationError(`m-line ${rs.index} changed its mid from '${cur.mid}' to '${rs.mid}'`);
       }
       // Lines outside the bundle (or every line but the first, without BUNDLE) are rejected.
-      const outsideBundle = rs.port !== 0 && rs.kind !== undefined && (bundled ? !rs.inBundle : openCount > 1 && firstOpenSeen);
+      const outsideBundle =
+        rs.port !== 0 && rs.kind !== undefined && (bundled ? !rs.inBundle : openCount > 1 && firstOpenSeen);
       if (rs.port !== 0 && rs.kind) firstOpenSeen = true;
 
       if (!cur || cur.closed) {
@@ -780,7 +793,9 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
     for (const [i, s] of next.entries()) {
       const rs = desc.sections[i]!;
       if (!s.closed && s.receiving && SENDS(rs.direction) && rs.ssrc === undefined) {
-        throw new SdpNegotiationError(`m-line ${rs.index} sends ${rs.mediaType} without a=ssrc; SSRC-less senders are not supported`);
+        throw new SdpNegotiationError(
+          `m-line ${rs.index} sends ${rs.mediaType} without a=ssrc; SSRC-less senders are not supported`,
+        );
       }
     }
     return next;
@@ -814,7 +829,9 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
         );
       }
       if (cur.receiving && SENDS(rs.direction) && rs.ssrc === undefined) {
-        throw new SdpNegotiationError(`m-line ${i} sends ${rs.mediaType} without a=ssrc; SSRC-less senders are not supported`);
+        throw new SdpNegotiationError(
+          `m-line ${i} sends ${rs.mediaType} without a=ssrc; SSRC-less senders are not supported`,
+        );
       }
       return updated;
     });
@@ -850,7 +867,9 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
     if (!this.#audioLevels || rs.kind !== 'audio') return [];
     const offered = rs.headerExtensions.find((h) => h.uri === AUDIO_LEVEL_URI);
     if (!offered || !Number.isInteger(offered.id) || offered.id < 1 || offered.id > 14) return [];
-    const taken = others.some((s) => !s.closed && s.headerExtensions.some((h) => h.id === offered.id && h.uri !== AUDIO_LEVEL_URI));
+    const taken = others.some(
+      (s) => !s.closed && s.headerExtensions.some((h) => h.id === offered.id && h.uri !== AUDIO_LEVEL_URI),
+    );
     return taken ? [] : [{ id: offered.id, uri: AUDIO_LEVEL_URI }];
   }
 
@@ -868,9 +887,12 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
   #primarySection(kind: MediaKind, mid: string): Section {
     const codecs = primaryCodecs(kind, this.#link.routerCapabilities);
     // Offering, we choose the id: the router's own, which no consumer line can use for anything else.
-    const audioLevel = this.#audioLevels && kind === 'audio'
-      ? (this.#link.routerCapabilities.headerExtensions ?? []).find((h) => h.kind === 'audio' && h.uri === AUDIO_LEVEL_URI)
-      : undefined;
+    const audioLevel =
+      this.#audioLevels && kind === 'audio'
+        ? (this.#link.routerCapabilities.headerExtensions ?? []).find(
+            (h) => h.kind === 'audio' && h.uri === AUDIO_LEVEL_URI,
+          )
+        : undefined;
     return {
       mid,
       midSignaled: true,
@@ -899,7 +921,10 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
       // on being passive. Offering (actpass): the party chose; an answer without a=setup means active.
       const remoteIsServer = desc.setup === 'passive';
       this.#localSetup = remoteIsServer ? 'active' : 'passive';
-      const fingerprint = { algorithm: desc.fingerprint.algorithm as ms.FingerprintAlgorithm, value: desc.fingerprint.value };
+      const fingerprint = {
+        algorithm: desc.fingerprint.algorithm as ms.FingerprintAlgorithm,
+        value: desc.fingerprint.value,
+      };
       try {
         await this.#transport.connect({
           dtlsParameters: { role: remoteIsServer ? 'server' : 'client', fingerprints: [fingerprint] },
@@ -907,7 +932,9 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
       } catch (err) {
         this.#localSetup = undefined;
         this.#assertOpen('connect');
-        throw new SdpNegotiationError(`cannot use the ${kind}'s DTLS parameters: ${(err as Error).message}`, { cause: err });
+        throw new SdpNegotiationError(`cannot use the ${kind}'s DTLS parameters: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
       this.#remoteFingerprint = desc.fingerprint.value;
       this.#remoteFingerprintAlgorithm = desc.fingerprint.algorithm;
@@ -983,7 +1010,9 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
         });
       } catch (err) {
         this.#assertOpen('applyRemoteDescription');
-        throw new SdpNegotiationError(`cannot receive m-line ${i} (${s.kind}): ${(err as Error).message}`, { cause: err });
+        throw new SdpNegotiationError(`cannot receive m-line ${i} (${s.kind}): ${(err as Error).message}`, {
+          cause: err,
+        });
       }
       this.#log.info('producer created', { mid: s.mid, kind: s.kind, ssrc: rs.ssrc, producerId: s.producer.id });
       this.#link.producerAdded(this, s.producer);
@@ -1012,7 +1041,9 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
       );
       const sourceLegId = String((producer.appData as { legId?: string }).legId ?? '');
       const free =
-        candidates.find((s) => s.vacantFor === sourceLegId) ?? candidates.find((s) => s.vacantFor === undefined) ?? candidates[0];
+        candidates.find((s) => s.vacantFor === sourceLegId) ??
+        candidates.find((s) => s.vacantFor === undefined) ??
+        candidates[0];
       let target = free;
       let undo: (() => void) | undefined;
       if (!target && mode === 'offer') {
@@ -1036,7 +1067,12 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
       }
       const rtpCapabilities = target.receiving
         ? lineCapabilities(target.codecs, this.#link.routerCapabilities)
-        : consumerCapabilities(kind, this.#remoteCodecs.values(), this.#link.routerCapabilities, this.#reservedExtensionIds());
+        : consumerCapabilities(
+            kind,
+            this.#remoteCodecs.values(),
+            this.#link.routerCapabilities,
+            this.#reservedExtensionIds(),
+          );
       let consumer: ms.Consumer;
       try {
         consumer = await this.#transport.consume({
@@ -1061,7 +1097,10 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
       target.source = { legId: String(source.legId ?? ''), legLabel: String(source.legLabel ?? '') };
       if (!target.receiving) {
         target.codecs = localCodecsOf(consumer.rtpParameters.codecs);
-        target.headerExtensions = (consumer.rtpParameters.headerExtensions ?? []).map((h) => ({ id: h.id, uri: h.uri }));
+        target.headerExtensions = (consumer.rtpParameters.headerExtensions ?? []).map((h) => ({
+          id: h.id,
+          uri: h.uri,
+        }));
         target.closedFormats = target.codecs.map((c) => c.payloadType).join(' ');
       }
       consumer.on('producerclose', () => this.#onConsumerGone(consumer));
@@ -1111,7 +1150,7 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
     delete section.source;
     section.consumerLive = false;
     this.#dirty = true;
-    this.#log.info('remote party left this leg\'s m-line', { mid: section.mid });
+    this.#log.info("remote party left this leg's m-line", { mid: section.mid });
     this.#maybeRequestRenegotiation();
   }
 
@@ -1211,7 +1250,11 @@ export class WebRtcLeg extends EnhancedEventEmitter<WebRtcLegEvents> {
   #needsOffer(): boolean {
     if (this.#dirty) return true;
     // The party has not yet seen our new transport, or our hold state.
-    if (this.#negotiated && (this.#announced.epoch !== this.#transportEpoch || this.#announced.heldByFocus !== this.#heldByFocus)) return true;
+    if (
+      this.#negotiated &&
+      (this.#announced.epoch !== this.#transportEpoch || this.#announced.heldByFocus !== this.#heldByFocus)
+    )
+      return true;
     for (const p of this.#pending.values()) if (!p.closed && this.#wantsKind(p.kind)) return true;
     return false;
   }

@@ -48,7 +48,12 @@ export class WorkerPool {
     this.#events = events;
   }
 
-  static async create(params: { size: number; log: Logger; logLevel?: WorkerLogLevel; events: WorkerPoolEvents }): Promise<WorkerPool> {
+  static async create(params: {
+    size: number;
+    log: Logger;
+    logLevel?: WorkerLogLevel;
+    events: WorkerPoolEvents;
+  }): Promise<WorkerPool> {
     const size = Math.max(1, Math.floor(params.size));
     const pool = new WorkerPool(params.log, params.logLevel ?? 'warn', params.events);
     try {
@@ -73,8 +78,11 @@ export class WorkerPool {
    * worker just died. Resolves undefined only when `accept` refuses every worker. Rejects when no
    * worker is alive and none can be started.
    */
-  async pick(accept?: (worker: ms.Worker) => boolean): Promise<{ worker: ms.Worker; host: (source: LoadSource) => () => void } | undefined> {
-    while (this.#live().length === 0 && this.#replacing.size > 0 && !this.#closed) await Promise.allSettled([...this.#replacing]);
+  async pick(
+    accept?: (worker: ms.Worker) => boolean,
+  ): Promise<{ worker: ms.Worker; host: (source: LoadSource) => () => void } | undefined> {
+    while (this.#live().length === 0 && this.#replacing.size > 0 && !this.#closed)
+      await Promise.allSettled([...this.#replacing]);
     let best: Entry | undefined;
     let bestLoad = Infinity;
     const live = this.#live();

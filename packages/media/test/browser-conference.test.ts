@@ -28,7 +28,9 @@ function mlines(sdp: string) {
 }
 
 function bundleOf(sdp: string): string[] {
-  return String(parse(sdp).groups?.find((g) => g.type === 'BUNDLE')?.mids ?? '').split(' ').filter(Boolean);
+  return String(parse(sdp).groups?.find((g) => g.type === 'BUNDLE')?.mids ?? '')
+    .split(' ')
+    .filter(Boolean);
 }
 
 /** mid → tone this leg should hear on it, from the server's view of who is consumed where. */
@@ -62,7 +64,8 @@ describe('browser ⇄ media: 1:1, conference, hold, leave/recycle', { timeout: 9
   async function waitNeeded(names: Name[], timeoutMs = 3000): Promise<void> {
     const started = Date.now();
     while (!names.every((n) => needed.includes(n))) {
-      if (Date.now() - started > timeoutMs) assert.fail(`renegotiationneeded not emitted for ${names.join(', ')} (got ${needed.join(', ')})`);
+      if (Date.now() - started > timeoutMs)
+        assert.fail(`renegotiationneeded not emitted for ${names.join(', ')} (got ${needed.join(', ')})`);
       await sleep(10);
     }
     needed.length = 0;
@@ -86,13 +89,23 @@ describe('browser ⇄ media: 1:1, conference, hold, leave/recycle', { timeout: 9
       t.diagnostic(`${name} page: ${JSON.stringify(await peers[name].call('info'))}`);
       throw err;
     });
-    t.diagnostic(`${name} hears ${Object.entries(expected).map(([mid, hz]) => `mid ${mid}: ${peaks[mid]!.hz} Hz ${peaks[mid]!.db} dB (tone ${hz})`).join(', ')} after ${ms} ms`);
+    t.diagnostic(
+      `${name} hears ${Object.entries(expected)
+        .map(([mid, hz]) => `mid ${mid}: ${peaks[mid]!.hz} Hz ${peaks[mid]!.db} dB (tone ${hz})`)
+        .join(', ')} after ${ms} ms`,
+    );
   }
 
   before(async () => {
     tones = await ToneDir.create();
     server = await PageServer.start();
-    media = await MediaService.create({ workers: 1, listenIp: '127.0.0.1', rtcMinPort: 41000, rtcMaxPort: 41999, logger: log });
+    media = await MediaService.create({
+      workers: 1,
+      listenIp: '127.0.0.1',
+      rtcMinPort: 41000,
+      rtcMaxPort: 41999,
+      logger: log,
+    });
     room = await media.createRoom({ label: 'e2e' });
     room.on('renegotiationneeded', (leg) => needed.push(leg.label));
     const names = Object.keys(TONES) as Name[];
@@ -153,7 +166,10 @@ describe('browser ⇄ media: 1:1, conference, hold, leave/recycle', { timeout: 9
     const offerC = await legs.carol.createLocalOffer();
     const carolLines = mlines(offerC);
     assert.equal(carolLines.length, 2);
-    assert.deepEqual(carolLines.map((l) => l.direction), ['sendrecv', 'sendonly']);
+    assert.deepEqual(
+      carolLines.map((l) => l.direction),
+      ['sendrecv', 'sendonly'],
+    );
     assert.equal(new Set(carolLines.map((l) => l.mid)).size, 2, 'unique mids');
     await legs.carol.applyRemoteAnswer(await peers.carol.answer(offerC));
 
@@ -166,7 +182,10 @@ describe('browser ⇄ media: 1:1, conference, hold, leave/recycle', { timeout: 9
       assert.equal(lines[0]!.direction, 'sendrecv');
       assert.deepEqual(lines[0]!.ext, [], 'm-line 0 still has no extmap');
       assert.equal(lines[1]!.direction, 'sendonly');
-      assert.ok(lines[1]!.ext.includes('1=urn:ietf:params:rtp-hdrext:sdes:mid'), 'consumer line uses router extension ids');
+      assert.ok(
+        lines[1]!.ext.includes('1=urn:ietf:params:rtp-hdrext:sdes:mid'),
+        'consumer line uses router extension ids',
+      );
       assert.ok(lines[1]!.ssrc);
       assert.match(offer, /a=setup:actpass/);
       t.diagnostic(`${name} re-offer round trip ${ms} ms`);
@@ -180,10 +199,16 @@ describe('browser ⇄ media: 1:1, conference, hold, leave/recycle', { timeout: 9
     await heldEvent;
     assert.equal(legs.alice.held, true);
     const answer = await legs.alice.createLocalAnswer();
-    assert.deepEqual(mlines(answer).map((l) => l.direction), ['recvonly', 'inactive']);
+    assert.deepEqual(
+      mlines(answer).map((l) => l.direction),
+      ['recvonly', 'inactive'],
+    );
     // The paused consumers stay announced: Chromium tears a receive stream down when its a=ssrc goes
     // away, and when the same SSRC comes back the track's sink is not re-attached (WebAudio hears nothing).
-    assert.ok(mlines(answer).every((l) => l.ssrc), 'held lines keep their a=ssrc');
+    assert.ok(
+      mlines(answer).every((l) => l.ssrc),
+      'held lines keep their a=ssrc',
+    );
     await peers.alice.applyAnswer(answer);
 
     const bobHearsAlice = await midOf(legs.bob, 'alice');
@@ -204,7 +229,10 @@ describe('browser ⇄ media: 1:1, conference, hold, leave/recycle', { timeout: 9
       server: await legs.alice.getStats(),
     };
     const delta = (a: Record<string, number>, b: Record<string, number>, mid: string) => (b[mid] ?? 0) - (a[mid] ?? 0);
-    const aliceIn = Object.keys(afterHold.alice.inbound).reduce((n, mid) => n + delta(before.alice.inbound, afterHold.alice.inbound, mid), 0);
+    const aliceIn = Object.keys(afterHold.alice.inbound).reduce(
+      (n, mid) => n + delta(before.alice.inbound, afterHold.alice.inbound, mid),
+      0,
+    );
     const figures = {
       aliceReceived: aliceIn,
       bobReceivedFromAlice: delta(before.bob.inbound, afterHold.bob.inbound, bobHearsAlice),
@@ -226,7 +254,10 @@ describe('browser ⇄ media: 1:1, conference, hold, leave/recycle', { timeout: 9
     await legs.alice.applyRemoteOffer(await peers.alice.createOffer());
     await resumedEvent;
     const resumeAnswer = await legs.alice.createLocalAnswer();
-    assert.deepEqual(mlines(resumeAnswer).map((l) => l.direction), ['sendrecv', 'sendonly']);
+    assert.deepEqual(
+      mlines(resumeAnswer).map((l) => l.direction),
+      ['sendrecv', 'sendonly'],
+    );
     await peers.alice.applyAnswer(resumeAnswer);
     for (const name of ['alice', 'bob', 'carol'] as const) await hearsEveryone(name, t);
   });
@@ -251,12 +282,18 @@ describe('browser ⇄ media: 1:1, conference, hold, leave/recycle', { timeout: 9
     await waitNeeded(['alice', 'carol']);
 
     const a = await reoffer('alice');
-    assert.deepEqual(mlines(a.offer).map((l) => [l.mid, l.direction]), [['0', 'recvonly'], [mlines(a.offer)[1]!.mid, 'sendonly']]);
+    assert.deepEqual(
+      mlines(a.offer).map((l) => [l.mid, l.direction]),
+      [
+        ['0', 'recvonly'],
+        [mlines(a.offer)[1]!.mid, 'sendonly'],
+      ],
+    );
     const c = await reoffer('carol');
     const carolLines = mlines(c.offer);
     assert.equal(carolLines.length, carolLinesBefore.length, 'm-lines are never removed');
     const bobLine = carolLines.find((l) => l.port === 0);
-    assert.ok(bobLine, 'the leaving party\'s line goes to port 0');
+    assert.ok(bobLine, "the leaving party's line goes to port 0");
     assert.ok(!bundleOf(c.offer).includes(bobLine.mid!), 'a port-0 line is not in BUNDLE');
     await hearsEveryone('alice', t);
     await hearsEveryone('carol', t);
@@ -267,7 +304,7 @@ describe('browser ⇄ media: 1:1, conference, hold, leave/recycle', { timeout: 9
     await waitNeeded(['alice', 'carol']);
     const a2 = await reoffer('alice');
 
-    assert.equal(mlines(a2.offer)[0]!.direction, 'sendrecv', 'the newcomer takes alice\'s free m-line 0');
+    assert.equal(mlines(a2.offer)[0]!.direction, 'sendrecv', "the newcomer takes alice's free m-line 0");
     const c2 = await reoffer('carol');
     const recycled = mlines(c2.offer);
     assert.equal(recycled.length, carolLines.length, 'the port-0 line is recycled, not appended');

@@ -32,7 +32,12 @@ interface PeerApi {
   answer(sdp: string): string;
   peaks(): Peaks;
   counters(): Counters;
-  info(): { signalingState: string; connectionState: string; mids: { mid: string | null; direction: string | null }[]; events: unknown[] };
+  info(): {
+    signalingState: string;
+    connectionState: string;
+    mids: { mid: string | null; direction: string | null }[];
+    events: unknown[];
+  };
   close(): boolean;
   inboundDetail(): unknown[];
 }
@@ -71,7 +76,22 @@ export class ToneDir {
   /** A sine tone; `volume` is sox's linear factor (0.5 ≈ -6 dBFS, 0.01 ≈ -40 dBFS). */
   async tone(hz: number, seconds = 60, volume = 0.5): Promise<string> {
     const file = path.join(this.dir, volume === 0.5 ? `tone-${hz}.wav` : `tone-${hz}-${volume}.wav`);
-    await run('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', file, 'synth', String(seconds), 'sine', String(hz), 'vol', String(volume)]);
+    await run('sox', [
+      '-n',
+      '-r',
+      '48000',
+      '-c',
+      '1',
+      '-b',
+      '16',
+      file,
+      'synth',
+      String(seconds),
+      'sine',
+      String(hz),
+      'vol',
+      String(volume),
+    ]);
     return file;
   }
   /** Digital silence: a microphone that hears nothing. */
@@ -115,9 +135,14 @@ export class BrowserPeer {
       executablePath: '/usr/bin/chromium',
       headless: true,
       args: [
-        '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync',
-        '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
         `--use-file-for-fake-audio-capture=${toneFile}`,
         '--autoplay-policy=no-user-gesture-required',
         '--allow-loopback-in-peer-connection',
@@ -193,7 +218,7 @@ export class BrowserPeer {
     const main = procs.find((p) => p.ppid === process.pid && p.cmdline.includes(this.#marker));
     if (!main) throw new Error(`${this.name}: its Chromium process was not found`);
     const doomed = new Set([main.pid]);
-    for (let grew = true; grew; ) {
+    for (let grew = true; grew;) {
       grew = false;
       for (const p of procs) {
         if (!doomed.has(p.pid) && doomed.has(p.ppid)) {
@@ -228,7 +253,11 @@ export async function waitForTones(
   const history: string[] = [];
   while (Date.now() - started < timeoutMs) {
     last = await peer.peaks();
-    history.push(Object.entries(last).map(([mid, p]) => `${mid}:${p.hz}Hz/${p.db}dB`).join(' '));
+    history.push(
+      Object.entries(last)
+        .map(([mid, p]) => `${mid}:${p.hz}Hz/${p.db}dB`)
+        .join(' '),
+    );
     const ok = Object.entries(expected).every(([mid, hz]) => {
       const p = last[mid];
       return p !== undefined && p.state === 'live' && Math.abs(p.hz - hz) <= toleranceHz && p.db > minDb;

@@ -41,7 +41,11 @@ describe('browser ⇄ media: a room spanning two workers', { timeout: 90_000 }, 
   async function hearsEveryone(name: Name, t: { diagnostic(msg: string): void }): Promise<void> {
     const expected = await expectedTones(legs[name]);
     const { peaks, ms } = await waitForTones(peers[name], expected);
-    t.diagnostic(`${name} (worker ${legs[name].workerPid}) hears ${Object.entries(expected).map(([mid, hz]) => `mid ${mid}: ${peaks[mid]!.hz} Hz (tone ${hz})`).join(', ')} after ${ms} ms`);
+    t.diagnostic(
+      `${name} (worker ${legs[name].workerPid}) hears ${Object.entries(expected)
+        .map(([mid, hz]) => `mid ${mid}: ${peaks[mid]!.hz} Hz (tone ${hz})`)
+        .join(', ')} after ${ms} ms`,
+    );
   }
 
   before(async () => {
@@ -56,7 +60,9 @@ describe('browser ⇄ media: a room spanning two workers', { timeout: 90_000 }, 
       logger: log,
     });
     const names = Object.keys(TONES) as Name[];
-    const launched = await Promise.all(names.map(async (n) => BrowserPeer.launch(n, TONES[n], await tones.tone(TONES[n]), server.url)));
+    const launched = await Promise.all(
+      names.map(async (n) => BrowserPeer.launch(n, TONES[n], await tones.tone(TONES[n]), server.url)),
+    );
     names.forEach((n, i) => (peers[n] = launched[i]!));
   });
 
@@ -78,8 +84,10 @@ describe('browser ⇄ media: a room spanning two workers', { timeout: 90_000 }, 
       legs[n] = await room.createWebRtcLeg({ label: n });
       await reoffer(n);
     }
-    t.diagnostic(`workers: room ${room.workerPid}, ann ${legs.ann.workerPid}, ben ${legs.ben.workerPid}, cat ${legs.cat.workerPid}`);
-    assert.equal(legs.ann.workerPid, room.workerPid, 'the first leg stays on the room\'s worker');
+    t.diagnostic(
+      `workers: room ${room.workerPid}, ann ${legs.ann.workerPid}, ben ${legs.ben.workerPid}, cat ${legs.cat.workerPid}`,
+    );
+    assert.equal(legs.ann.workerPid, room.workerPid, "the first leg stays on the room's worker");
     assert.notEqual(legs.ben.workerPid, room.workerPid, 'the second leg goes to the other worker');
     assert.deepEqual([...room.workerPids].sort(), [...media.workerPids].sort(), 'the room spans both workers');
     await sleep(50);
@@ -87,16 +95,23 @@ describe('browser ⇄ media: a room spanning two workers', { timeout: 90_000 }, 
     for (const n of Object.keys(TONES) as Name[]) await hearsEveryone(n, t);
 
     const usage = await media.getWorkerUsage();
-    t.diagnostic(`usage: ${JSON.stringify(usage.map((w) => ({ pid: w.pid, routers: w.routers.map((r) => ({ transports: r.transportIds.length, webRtc: r.webRtcTransports })) })))}`);
-    assert.equal(usage.reduce((n, w) => n + w.routers.length, 0), 2, 'one router of the room per worker');
+    t.diagnostic(
+      `usage: ${JSON.stringify(usage.map((w) => ({ pid: w.pid, routers: w.routers.map((r) => ({ transports: r.transportIds.length, webRtc: r.webRtcTransports })) })))}`,
+    );
+    assert.equal(
+      usage.reduce((n, w) => n + w.routers.length, 0),
+      2,
+      'one router of the room per worker',
+    );
   });
 
   it('the other worker dies: its leg is rebuilt on a live worker (pipes re-made); after the re-offers everyone hears everyone', async (t) => {
     const victim = legs.ben.workerPid;
-    assert.notEqual(victim, room.workerPid, 'ben is on the room\'s other worker');
+    assert.notEqual(victim, room.workerPid, "ben is on the room's other worker");
     const onVictim = (Object.keys(TONES) as Name[]).filter((n) => legs[n].workerPid === victim);
     const closed: string[] = [];
-    for (const n of Object.keys(TONES) as Name[]) legs[n].once('closed', (r: LegCloseReason) => closed.push(`${n}:${r}`));
+    for (const n of Object.keys(TONES) as Name[])
+      legs[n].once('closed', (r: LegCloseReason) => closed.push(`${n}:${r}`));
     const needed = new Set<string>();
     room.on('renegotiationneeded', (leg) => needed.add(leg.label));
     let recovered: { legs: number; ms: number } | undefined;
@@ -114,11 +129,17 @@ describe('browser ⇄ media: a room spanning two workers', { timeout: 90_000 }, 
     await sleep(50);
     for (const n of Object.keys(TONES) as Name[]) if (legs[n].needsRenegotiation) await reoffer(n);
     for (const n of Object.keys(TONES) as Name[]) await hearsEveryone(n, t);
-    t.diagnostic(`rebuilt after the worker death: ${onVictim.join(', ')} in ${recovered!.ms} ms; workers now ${room.workerPids.join(', ')}`);
+    t.diagnostic(
+      `rebuilt after the worker death: ${onVictim.join(', ')} in ${recovered!.ms} ms; workers now ${room.workerPids.join(', ')}`,
+    );
 
     room.close();
     await sleep(100);
     const usage = await media.getWorkerUsage();
-    assert.equal(usage.reduce((n, w) => n + w.routerIds.length, 0), 0, 'no router left');
+    assert.equal(
+      usage.reduce((n, w) => n + w.routerIds.length, 0),
+      0,
+      'no router left',
+    );
   });
 });

@@ -12,7 +12,14 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { createLogger } from '@conclave/log';
-import { MediaService, legKindForOffer, type PlainRtpLeg, type Room, type WebRtcLeg, type PlainRtpLegStats } from '@conclave/media';
+import {
+  MediaService,
+  legKindForOffer,
+  type PlainRtpLeg,
+  type Room,
+  type WebRtcLeg,
+  type PlainRtpLegStats,
+} from '@conclave/media';
 import { BrowserPeer, PageServer, ToneDir, waitForTones } from './browser-harness.ts';
 import { BaresipPeer } from '@conclave/test-peers';
 import { SipStub } from './sip-stub.ts';
@@ -22,7 +29,10 @@ const log = createLogger('media-test', { level: process.env['CONCLAVE_LOG_LEVEL'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The next `event` of a leg (the media legs are typed emitters, not Node EventEmitters). */
-function once(leg: WebRtcLeg | PlainRtpLeg, event: 'held' | 'resumed' | 'closed' | 'renegotiationneeded'): Promise<void> {
+function once(
+  leg: WebRtcLeg | PlainRtpLeg,
+  event: 'held' | 'resumed' | 'closed' | 'renegotiationneeded',
+): Promise<void> {
   return new Promise((resolve) => (leg as PlainRtpLeg).once(event, () => resolve()));
 }
 
@@ -45,15 +55,26 @@ async function expectedTones(leg: WebRtcLeg): Promise<Record<string, number>> {
 }
 
 /** Levels (dBFS) of `hzs` over the last `ms` of a phone's recording. */
-async function recordedLevels(phone: BaresipPeer, hzs: number[], ms = 500): Promise<{ levels: Record<number, number>; seconds: number }> {
+async function recordedLevels(
+  phone: BaresipPeer,
+  hzs: number[],
+  ms = 500,
+): Promise<{ levels: Record<number, number>; seconds: number }> {
   const all = await phone.recording();
   const n = Math.min(all.length, (8000 * ms) / 1000);
   const tail = Float64Array.from(all.subarray(all.length - n));
-  return { levels: Object.fromEntries(hzs.map((hz) => [hz, Math.round(goertzelDb(tail, hz))])), seconds: all.length / 8000 };
+  return {
+    levels: Object.fromEntries(hzs.map((hz) => [hz, Math.round(goertzelDb(tail, hz))])),
+    seconds: all.length / 8000,
+  };
 }
 
 /** Polls a phone's recording until every tone is above `minDb` on 3 consecutive reads. */
-async function phoneHears(phone: BaresipPeer, hzs: number[], { timeoutMs = 8000, minDb = -40 } = {}): Promise<{ levels: Record<number, number>; ms: number }> {
+async function phoneHears(
+  phone: BaresipPeer,
+  hzs: number[],
+  { timeoutMs = 8000, minDb = -40 } = {},
+): Promise<{ levels: Record<number, number>; ms: number }> {
   const started = Date.now();
   let streak = 0;
   let length = -1;
@@ -69,7 +90,9 @@ async function phoneHears(phone: BaresipPeer, hzs: number[], { timeoutMs = 8000,
     await sleep(250);
   }
   const files = (await readdir(phone.dir)).join(' ');
-  throw new Error(`${phone.name} did not hear ${hzs.join('+')} Hz within ${timeoutMs} ms; ${history.slice(-5).join(' | ')}; files: ${files}; events: ${phone.raw.map((e) => e.type).join(' ')}\n${phone.output.slice(-3000)}`);
+  throw new Error(
+    `${phone.name} did not hear ${hzs.join('+')} Hz within ${timeoutMs} ms; ${history.slice(-5).join(' | ')}; files: ${files}; events: ${phone.raw.map((e) => e.type).join(' ')}\n${phone.output.slice(-3000)}`,
+  );
 }
 
 function alive(pid: number): boolean {
@@ -105,9 +128,13 @@ describe('browser ⇄ baresip: a plain SIP phone in a room', { timeout: 180_000 
     for (const name of ['alice', 'bob'] as const) {
       const leg = legs[name];
       if (!leg) continue;
-      const others = Object.entries(legs).filter(([n, l]) => n !== name && l && !l.closed && !l.held).map(([n]) => n);
+      const others = Object.entries(legs)
+        .filter(([n, l]) => n !== name && l && !l.closed && !l.held)
+        .map(([n]) => n);
       const consumes = async () => {
-        const labels = (await leg.getStats()).sections.flatMap((s) => (s.consumer && !s.closed ? [s.consumer.sourceLabel] : []));
+        const labels = (await leg.getStats()).sections.flatMap((s) =>
+          s.consumer && !s.closed ? [s.consumer.sourceLabel] : [],
+        );
         return others.every((o) => labels.includes(o));
       };
       const deadline = Date.now() + 10_000;
@@ -121,13 +148,18 @@ describe('browser ⇄ baresip: a plain SIP phone in a room', { timeout: 180_000 
   }
 
   /** Waits until `leg` has sent `packets` more RTP packets to its phone (the mix is flowing). */
-  async function phoneReceives(leg: PlainRtpLeg, packets: number, timeoutMs = 10_000): Promise<{ packets: number; ms: number }> {
+  async function phoneReceives(
+    leg: PlainRtpLeg,
+    packets: number,
+    timeoutMs = 10_000,
+  ): Promise<{ packets: number; ms: number }> {
     const started = Date.now();
     const first = (await leg.getStats()).toPhone.packets;
     for (;;) {
       const now = (await leg.getStats()).toPhone.packets;
       if (now - first >= packets) return { packets: now - first, ms: Date.now() - started };
-      if (Date.now() - started > timeoutMs) throw new Error(`${leg.label} sent only ${now - first} packets to its phone in ${timeoutMs} ms`);
+      if (Date.now() - started > timeoutMs)
+        throw new Error(`${leg.label} sent only ${now - first} packets to its phone in ${timeoutMs} ms`);
       await sleep(100);
     }
   }
@@ -135,13 +167,23 @@ describe('browser ⇄ baresip: a plain SIP phone in a room', { timeout: 180_000 
   async function browserHearsEveryone(name: Browser, t: { diagnostic(msg: string): void }): Promise<void> {
     const expected = await expectedTones(legs[name]!);
     const { peaks, ms } = await waitForTones(peers[name]!, expected, { timeoutMs: 8000 });
-    t.diagnostic(`${name} hears ${Object.entries(expected).map(([mid, hz]) => `mid ${mid}: ${peaks[mid]!.hz} Hz/${peaks[mid]!.db} dB (tone ${hz})`).join(', ')} after ${ms} ms`);
+    t.diagnostic(
+      `${name} hears ${Object.entries(expected)
+        .map(([mid, hz]) => `mid ${mid}: ${peaks[mid]!.hz} Hz/${peaks[mid]!.db} dB (tone ${hz})`)
+        .join(', ')} after ${ms} ms`,
+    );
   }
 
   before(async () => {
     tones = await ToneDir.create();
     server = await PageServer.start();
-    media = await MediaService.create({ workers: 1, listenIp: '127.0.0.1', rtcMinPort: 50000, rtcMaxPort: 50999, logger: log });
+    media = await MediaService.create({
+      workers: 1,
+      listenIp: '127.0.0.1',
+      rtcMinPort: 50000,
+      rtcMaxPort: 50999,
+      logger: log,
+    });
     stub = await SipStub.start();
     // The stub is the focus's SIP side: INVITE/re-INVITE → the phone's leg, BYE → close it.
     stub.onInvite = async ({ callId, reinvite, sdp }) => {
@@ -167,12 +209,15 @@ describe('browser ⇄ baresip: a plain SIP phone in a room', { timeout: 180_000 
   after(async () => {
     media?.close();
     stub?.close();
-    await Promise.allSettled([...Object.values(peers).map((p) => p.close()), ...Object.values(phones).map((p) => p.close())]);
+    await Promise.allSettled([
+      ...Object.values(peers).map((p) => p.close()),
+      ...Object.values(phones).map((p) => p.close()),
+    ]);
     await server?.close();
     await tones?.remove();
   });
 
-  it('two-party call: baresip calls in, alice hears its tone and baresip records alice\'s', async (t) => {
+  it("two-party call: baresip calls in, alice hears its tone and baresip records alice's", async (t) => {
     room = await media.createRoom({ label: 'call' });
     const offer = await peers.alice!.createOffer();
     assert.equal(legKindForOffer(offer), 'webrtc');
@@ -185,7 +230,9 @@ describe('browser ⇄ baresip: a plain SIP phone in a room', { timeout: 180_000 
     await phones.phone!.waitForEvent('CALL_ESTABLISHED', { since: mark });
     await reofferWhereNeeded();
     const stats = (await legs.phone!.getStats()) as PlainRtpLegStats;
-    t.diagnostic(`phone leg: ${stats.codec}, local ${stats.local.address}:${stats.local.port}, remote ${stats.remote?.address}:${stats.remote?.port}`);
+    t.diagnostic(
+      `phone leg: ${stats.codec}, local ${stats.local.address}:${stats.local.port}, remote ${stats.remote?.address}:${stats.remote?.port}`,
+    );
     assert.equal(stats.codec, 'PCMU/8000');
     assert.ok(stats.local.port >= 50000 && stats.local.port <= 50999, 'the phone talks to the RTC port range');
 
@@ -201,7 +248,9 @@ describe('browser ⇄ baresip: a plain SIP phone in a room', { timeout: 180_000 
     await reofferWhereNeeded();
     assert.equal(legs.phone!.needsRenegotiation, false, 'the phone is never re-offered');
     const mix = await phoneHears(phones.phone!, [TONES.alice, TONES.bob]);
-    t.diagnostic(`baresip records the mix: ${TONES.alice} Hz at ${mix.levels[TONES.alice]} dBFS and ${TONES.bob} Hz at ${mix.levels[TONES.bob]} dBFS (${mix.ms} ms after bob's re-offer)`);
+    t.diagnostic(
+      `baresip records the mix: ${TONES.alice} Hz at ${mix.levels[TONES.alice]} dBFS and ${TONES.bob} Hz at ${mix.levels[TONES.bob]} dBFS (${mix.ms} ms after bob's re-offer)`,
+    );
     for (const name of ['alice', 'bob'] as const) await browserHearsEveryone(name, t);
 
     // CPU of the phone's two GStreamer processes (uplink transcoder + 2-input mixer), over 5 s.
@@ -210,8 +259,12 @@ describe('browser ⇄ baresip: a plain SIP phone in a room', { timeout: 180_000 
     await sleep(5000);
     const after = await legs.phone!.getStats();
     const cpu = (after.pipelines.cpuSeconds - before.pipelines.cpuSeconds) / ((Date.now() - wall) / 1000);
-    t.diagnostic(`phone leg pipelines: ${(cpu * 100).toFixed(1)} % of one core (uplink pid ${after.pipelines.uplink?.pid}, mixer pid ${after.pipelines.mixer?.pid} with ${after.pipelines.mixer?.inputs} inputs)`);
-    t.diagnostic(`phone leg packets: from phone ${after.fromPhone.packets} (dtmf ${after.fromPhone.dtmf}, dropped ${after.fromPhone.dropped}), to phone ${after.toPhone.packets}, producer ${after.packetsIn}`);
+    t.diagnostic(
+      `phone leg pipelines: ${(cpu * 100).toFixed(1)} % of one core (uplink pid ${after.pipelines.uplink?.pid}, mixer pid ${after.pipelines.mixer?.pid} with ${after.pipelines.mixer?.inputs} inputs)`,
+    );
+    t.diagnostic(
+      `phone leg packets: from phone ${after.fromPhone.packets} (dtmf ${after.fromPhone.dtmf}, dropped ${after.fromPhone.dropped}), to phone ${after.toPhone.packets}, producer ${after.packetsIn}`,
+    );
     assert.ok(cpu < 0.5, `pipelines use ${cpu}`);
   });
 
@@ -229,9 +282,17 @@ describe('browser ⇄ baresip: a plain SIP phone in a room', { timeout: 180_000 
     const flowing = await Promise.all([phoneReceives(legs.phone!, 25), phoneReceives(legs.dave, 25)]);
     t.diagnostic(`mixes flowing to the phones after ${flowing.map((f) => f.ms).join(' and ')} ms`);
     const p = await phoneHears(phones.phone!, [TONES.alice, TONES.bob, TONES.dave]);
-    t.diagnostic(`phone hears ${Object.entries(p.levels).map(([hz, db]) => `${hz} Hz ${db} dBFS`).join(', ')}`);
+    t.diagnostic(
+      `phone hears ${Object.entries(p.levels)
+        .map(([hz, db]) => `${hz} Hz ${db} dBFS`)
+        .join(', ')}`,
+    );
     const d = await phoneHears(phones.dave, [TONES.phone, TONES.alice, TONES.bob]);
-    t.diagnostic(`dave hears ${Object.entries(d.levels).map(([hz, db]) => `${hz} Hz ${db} dBFS`).join(', ')}`);
+    t.diagnostic(
+      `dave hears ${Object.entries(d.levels)
+        .map(([hz, db]) => `${hz} Hz ${db} dBFS`)
+        .join(', ')}`,
+    );
   });
 
   it('baresip holds (re-INVITE sendonly): nobody hears it and it gets nothing; resume', async (t) => {
@@ -248,11 +309,15 @@ describe('browser ⇄ baresip: a plain SIP phone in a room', { timeout: 180_000 
     const [a1, p1] = [await peers.alice!.counters(), await legs.phone!.getStats()];
     await sleep(1000);
     const [a2, p2] = [await peers.alice!.counters(), await legs.phone!.getStats()];
-    t.diagnostic(`while held, over 1 s: alice got ${a2.inbound[phoneMid]! - a1.inbound[phoneMid]!} packets from the phone, the phone got ${p2.toPhone.packets - p1.toPhone.packets}`);
+    t.diagnostic(
+      `while held, over 1 s: alice got ${a2.inbound[phoneMid]! - a1.inbound[phoneMid]!} packets from the phone, the phone got ${p2.toPhone.packets - p1.toPhone.packets}`,
+    );
     assert.equal(a2.inbound[phoneMid], a1.inbound[phoneMid], 'alice receives nothing from a held phone');
     assert.equal(p2.toPhone.packets, p1.toPhone.packets, 'a held phone receives nothing');
     const dave = await recordedLevels(phones.dave!, [TONES.phone, TONES.alice]);
-    t.diagnostic(`dave while the phone is held: ${TONES.phone} Hz ${dave.levels[TONES.phone]} dBFS, ${TONES.alice} Hz ${dave.levels[TONES.alice]} dBFS`);
+    t.diagnostic(
+      `dave while the phone is held: ${TONES.phone} Hz ${dave.levels[TONES.phone]} dBFS, ${TONES.alice} Hz ${dave.levels[TONES.alice]} dBFS`,
+    );
     assert.ok(dave.levels[TONES.phone]! < -50, 'dave no longer hears the held phone');
     assert.ok(dave.levels[TONES.alice]! > -40, 'dave still hears alice');
 

@@ -88,7 +88,9 @@ describe('browser ⇄ media: worker crash and vanished parties', { timeout: 120_
       iceConsentTimeout: CONSENT_TIMEOUT_S,
       logger: log,
     });
-    const launched = await Promise.all(NAMES.map(async (n) => BrowserPeer.launch(n, TONES[n], await tones.tone(TONES[n]), server.url)));
+    const launched = await Promise.all(
+      NAMES.map(async (n) => BrowserPeer.launch(n, TONES[n], await tones.tone(TONES[n]), server.url)),
+    );
     NAMES.forEach((n, i) => (peers[n] = launched[i]!));
   });
 
@@ -126,26 +128,43 @@ describe('browser ⇄ media: worker crash and vanished parties', { timeout: 120_
     process.kill(victim, 'SIGKILL');
 
     await until('the room recovers', () => recovered !== undefined, 10_000);
-    await until('every leg is re-offered and settled', () => NAMES.every((n) => reoffers[n] > before[n]) && settled(NAMES), 10_000);
+    await until(
+      'every leg is re-offered and settled',
+      () => NAMES.every((n) => reoffers[n] > before[n]) && settled(NAMES),
+      10_000,
+    );
     const reofferedMs = Date.now() - killedAt;
     assert.equal(closed, false, 'the room stays open');
     assert.equal(recovered!.legs, 3);
     for (const n of NAMES) {
       assert.equal(legs[n].closed, false);
       assert.notEqual(legs[n].workerPid, victim, `${n} is on a live worker`);
-      assert.notDeepEqual(legs[n].producers.map((p) => p.id), producersBefore[n], `${n}'s producer was re-created`);
+      assert.notDeepEqual(
+        legs[n].producers.map((p) => p.id),
+        producersBefore[n],
+        `${n}'s producer was re-created`,
+      );
     }
     // Everyone hears everyone through the new transports: the tones, and packets on the new producers/consumers.
     const heardAt: Record<string, number> = {};
-    await Promise.all(NAMES.map(async (n) => {
-      await hearsEveryone(n, NAMES, 10_000);
-      heardAt[n] = Date.now() - killedAt;
-    }));
+    await Promise.all(
+      NAMES.map(async (n) => {
+        await hearsEveryone(n, NAMES, 10_000);
+        heardAt[n] = Date.now() - killedAt;
+      }),
+    );
     for (const n of NAMES) {
       const stats = await legs[n].getStats();
-      assert.equal(stats.iceState === 'connected' || stats.iceState === 'completed', true, `${n} ICE ${stats.iceState}`);
+      assert.equal(
+        stats.iceState === 'connected' || stats.iceState === 'completed',
+        true,
+        `${n} ICE ${stats.iceState}`,
+      );
       assert.equal(stats.dtlsState, 'connected');
-      assert.ok(stats.packetsIn > 0 && stats.sections.filter((s) => s.consumer).every((s) => s.consumer!.packets > 0), `${n}: media flows on the new transport`);
+      assert.ok(
+        stats.packetsIn > 0 && stats.sections.filter((s) => s.consumer).every((s) => s.consumer!.packets > 0),
+        `${n}: media flows on the new transport`,
+      );
     }
     const restoredMs = Math.max(...Object.values(heardAt));
     t.diagnostic(
@@ -170,14 +189,16 @@ describe('browser ⇄ media: worker crash and vanished parties', { timeout: 120_
     for (const n of ['ann', 'ben'] as const) legs[n].once('vanished', (r) => otherVanished.push(`${n}:${r}`));
     const pids = await peers.cat.kill();
     await until('cat vanishes', () => reason !== undefined, (CONSENT_TIMEOUT_S + 5) * 1000);
-    t.diagnostic(`cat's Chromium (${pids.length} processes) killed: 'vanished' (${reason}) after ${vanishedAfter} ms (consent timeout ${CONSENT_TIMEOUT_S} s)`);
+    t.diagnostic(
+      `cat's Chromium (${pids.length} processes) killed: 'vanished' (${reason}) after ${vanishedAfter} ms (consent timeout ${CONSENT_TIMEOUT_S} s)`,
+    );
     assert.equal(reason, 'ice-consent-expired');
     assert.ok(vanishedAfter >= (CONSENT_TIMEOUT_S - 6) * 1000, 'not before the consent checks stopped for a while');
     assert.deepEqual(otherVanished, [], 'the others are alive');
     assert.equal(legs.cat.closed, false, 'the leg waits for the focus to end it');
     // The focus ends the call: the others still hear each other.
     legs.cat.close();
-    for (const started = Date.now(); ; ) {
+    for (const started = Date.now(); ;) {
       const stats = await Promise.all([legs.ann.getStats(), legs.ben.getStats()]);
       const catGone = stats.every((st) => st.sections.every((s) => s.consumer?.sourceLabel !== 'cat'));
       if (catGone && settled(['ann', 'ben'])) break;

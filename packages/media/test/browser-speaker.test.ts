@@ -34,7 +34,9 @@ describe('browser ⇄ media: active speaker', { timeout: 90_000 }, () => {
     const started = Date.now();
     while (room.activeSpeaker?.label !== name) {
       if (Date.now() - started > timeoutMs) {
-        assert.fail(`active speaker is ${room.activeSpeaker?.label ?? 'nobody'}, not ${name ?? 'nobody'}; events ${JSON.stringify(events)}`);
+        assert.fail(
+          `active speaker is ${room.activeSpeaker?.label ?? 'nobody'}, not ${name ?? 'nobody'}; events ${JSON.stringify(events)}`,
+        );
       }
       await sleep(20);
     }
@@ -97,7 +99,10 @@ describe('browser ⇄ media: active speaker', { timeout: 90_000 }, () => {
     const muteMs = await speakerBecomes('soft');
     const sinceMute = events.length;
     await sleep(1500);
-    assert.ok(events.slice(sinceMute).every((e) => e.who !== 'loud'), `loud named while muted: ${JSON.stringify(events)}`);
+    assert.ok(
+      events.slice(sinceMute).every((e) => e.who !== 'loud'),
+      `loud named while muted: ${JSON.stringify(events)}`,
+    );
     await legs.loud.setMutedByFocus(false);
     const unmuteMs = await speakerBecomes('loud');
     t.diagnostic(`after mute: soft named in ${muteMs} ms; after unmute: loud named in ${unmuteMs} ms`);
@@ -118,7 +123,13 @@ describe('browser ⇄ media: active speaker', { timeout: 90_000 }, () => {
     await speakerBecomes(undefined, 2000);
     t.diagnostic(`events: ${JSON.stringify(events)}`);
     const gaps = events.slice(1).map((e, i) => e.at - events[i]!.at);
-    assert.ok(gaps.every((g) => g >= 450), `gaps between events (ms): ${gaps.join(', ')}`);
-    assert.ok(events.every((e) => e.who !== 'silent'), 'the silent party is never named');
+    assert.ok(
+      gaps.every((g) => g >= 450),
+      `gaps between events (ms): ${gaps.join(', ')}`,
+    );
+    assert.ok(
+      events.every((e) => e.who !== 'silent'),
+      'the silent party is never named',
+    );
   });
 });

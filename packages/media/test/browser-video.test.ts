@@ -15,7 +15,13 @@ const log = createLogger('media-test', { level: 'warn' });
 it('1:1 with video: VP8 frames decoded both ways on m-line 1', { timeout: 60_000 }, async (t) => {
   const tones = await ToneDir.create();
   const server = await PageServer.start();
-  const media = await MediaService.create({ workers: 1, listenIp: '127.0.0.1', rtcMinPort: 44000, rtcMaxPort: 44999, logger: log });
+  const media = await MediaService.create({
+    workers: 1,
+    listenIp: '127.0.0.1',
+    rtcMinPort: 44000,
+    rtcMaxPort: 44999,
+    logger: log,
+  });
   const peers: BrowserPeer[] = [];
   try {
     const [alice, bob] = await Promise.all([
@@ -29,12 +35,15 @@ it('1:1 with video: VP8 frames decoded both ways on m-line 1', { timeout: 60_000
     await legA.applyRemoteOffer(offerA);
     const legB = await room.createWebRtcLeg({ label: 'bob', video: true });
     const offerB = await legB.createLocalOffer();
-    assert.deepEqual(parse(offerB).media.map((m) => `${m.type}:${m.direction}`), ['audio:sendrecv', 'video:sendrecv']);
+    assert.deepEqual(
+      parse(offerB).media.map((m) => `${m.type}:${m.direction}`),
+      ['audio:sendrecv', 'video:sendrecv'],
+    );
     await legB.applyRemoteAnswer(await bob!.answer(offerB));
     const answerA = await legA.createLocalAnswer();
     const video = parse(answerA).media[1]!;
     assert.equal(video.type, 'video');
-    assert.equal(video.direction, 'sendrecv', 'bob\'s camera rides on alice\'s own video m-line');
+    assert.equal(video.direction, 'sendrecv', "bob's camera rides on alice's own video m-line");
     assert.equal(video.rtp[0]!.codec, 'VP8');
     await alice!.applyAnswer(answerA);
 

@@ -30,7 +30,9 @@ function nextRenegotiation(leg: MediaLeg): Promise<void> {
 }
 
 function directions(sdp: string): string[] {
-  return mlines(sdp).filter((m) => m.port !== 0).map((m) => m.direction ?? 'sendrecv');
+  return mlines(sdp)
+    .filter((m) => m.port !== 0)
+    .map((m) => m.direction ?? 'sendrecv');
 }
 
 describe('MediaService.stats(): counts, and nothing leaks', { timeout: 60_000 }, () => {
@@ -38,7 +40,14 @@ describe('MediaService.stats(): counts, and nothing leaks', { timeout: 60_000 },
   const phones: FakePhone[] = [];
   before(async () => {
     // One transport per worker: a room's legs spread over both workers, with pipes between them.
-    media = await MediaService.create({ workers: 2, maxTransportsPerWorker: 1, listenIp: '127.0.0.1', rtcMinPort: 44000, rtcMaxPort: 44999, logger: log });
+    media = await MediaService.create({
+      workers: 2,
+      maxTransportsPerWorker: 1,
+      listenIp: '127.0.0.1',
+      rtcMinPort: 44000,
+      rtcMaxPort: 44999,
+      logger: log,
+    });
   });
   after(() => {
     for (const p of phones) p.close();
@@ -58,7 +67,8 @@ describe('MediaService.stats(): counts, and nothing leaks', { timeout: 60_000 },
     phone.useRemote(await p.createLocalAnswer());
     phone.startSending();
     // Re-offers until every leg consumes every other.
-    for (const leg of [a, b]) if (leg.needsRenegotiation) await leg.applyRemoteAnswer(fakeAnswer(await leg.createLocalOffer()));
+    for (const leg of [a, b])
+      if (leg.needsRenegotiation) await leg.applyRemoteAnswer(fakeAnswer(await leg.createLocalOffer()));
   }
 
   it('counts rooms, legs, mediasoup objects and mixer processes; closing the rooms returns every count to baseline', async (t) => {
@@ -75,7 +85,7 @@ describe('MediaService.stats(): counts, and nothing leaks', { timeout: 60_000 },
     t.diagnostic(`with two rooms ${JSON.stringify(busy)}`);
     assert.equal(busy.rooms, 2);
     assert.equal(busy.legs, 6);
-    assert.ok(busy.routers >= 2 && busy.transports > 6, 'the legs\' transports and the pipes are counted');
+    assert.ok(busy.routers >= 2 && busy.transports > 6, "the legs' transports and the pipes are counted");
     assert.ok(busy.producers >= 6 && busy.consumers >= 6);
     assert.equal(busy.workers, 2);
     r1.close();
@@ -125,7 +135,9 @@ describe('MediaService.stats(): counts, and nothing leaks', { timeout: 60_000 },
       });
     });
     // The second kill follows the first death at once: the room's rebuild picks that worker, which dies under it.
-    media.once('workerdied', () => process.kill(victims.find((pid) => pid !== room.workerPid) ?? victims[1]!, 'SIGKILL'));
+    media.once('workerdied', () =>
+      process.kill(victims.find((pid) => pid !== room.workerPid) ?? victims[1]!, 'SIGKILL'),
+    );
     process.kill(room.workerPid, 'SIGKILL');
     await replaced;
     await until('the room recovered', () => recovered || closedWith !== undefined, 10_000);
@@ -189,7 +201,9 @@ describe('vanished phones and hold by the focus', { timeout: 60_000 }, () => {
     const resumedAt = Date.now();
     await until('vanished', () => vanished.length > 0, PLAIN_TIMEOUT_S * 1000 + 3000);
     const after = vanishedAt - resumedAt;
-    t.diagnostic(`'vanished' (${vanished[0]}) ${after} ms after the phone should have sent again (timeout ${PLAIN_TIMEOUT_S} s)`);
+    t.diagnostic(
+      `'vanished' (${vanished[0]}) ${after} ms after the phone should have sent again (timeout ${PLAIN_TIMEOUT_S} s)`,
+    );
     assert.deepEqual(vanished, ['no-media']);
     assert.ok(after >= PLAIN_TIMEOUT_S * 1000 - 50, 'not before the timeout');
     assert.equal(leg.closed, false, 'the focus closes it');
@@ -228,7 +242,11 @@ describe('vanished phones and hold by the focus', { timeout: 60_000 }, () => {
     assert.deepEqual(directions(holdOffer), ['sendonly'], 'we send, the party may not');
     await leg.applyRemoteAnswer(fakeAnswer(holdOffer, { sendOn: [] }));
     assert.equal(leg.needsRenegotiation, false);
-    assert.equal(leg.producers.every((p) => p.paused), true, 'nobody hears a party the focus holds');
+    assert.equal(
+      leg.producers.every((p) => p.paused),
+      true,
+      'nobody hears a party the focus holds',
+    );
     // The party holds too (its re-INVITE is sendonly): our answer is inactive.
     await leg.applyRemoteOffer(withDirection(CHROMIUM_OFFER, 'sendonly'));
     assert.deepEqual(directions(await leg.createLocalAnswer()), ['inactive']);
@@ -243,11 +261,14 @@ describe('vanished phones and hold by the focus', { timeout: 60_000 }, () => {
     assert.deepEqual(directions(resumeOffer), ['sendrecv']);
     await leg.applyRemoteAnswer(fakeAnswer(resumeOffer));
     assert.equal(leg.needsRenegotiation, false);
-    assert.equal(leg.producers.every((p) => !p.paused), true);
+    assert.equal(
+      leg.producers.every((p) => !p.paused),
+      true,
+    );
     room.close();
   });
 
-  it('setOnHoldByFocus on a plain leg: sendonly re-offer, inactive when the phone holds too, the phone\'s RTP is dropped meanwhile', async () => {
+  it("setOnHoldByFocus on a plain leg: sendonly re-offer, inactive when the phone holds too, the phone's RTP is dropped meanwhile", async () => {
     const room = await media.createRoom({ label: 'hold-plain' });
     const { phone, leg } = await phoneLeg(room, 'eve');
     phone.startSending();
@@ -265,7 +286,10 @@ describe('vanished phones and hold by the focus', { timeout: 60_000 }, () => {
     await leg.applyRemoteAnswer(phone.answer(holdOffer).replace('a=sendrecv', 'a=recvonly'));
     assert.equal(leg.needsRenegotiation, false);
     const dropped = (await leg.getStats()).fromPhone.dropped;
-    await until('the phone\'s RTP is dropped while held', async () => (await leg.getStats()).fromPhone.dropped > dropped + 5);
+    await until(
+      "the phone's RTP is dropped while held",
+      async () => (await leg.getStats()).fromPhone.dropped > dropped + 5,
+    );
     // A phone that answered recvonly may stop sending: not vanished.
     phone.stopSending();
     await new Promise((r) => setTimeout(r, PLAIN_TIMEOUT_S * 2500));

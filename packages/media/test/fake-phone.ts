@@ -61,7 +61,7 @@ export function alawToLinear(byte: number): number {
 export function goertzelDb(samples: Float64Array | number[], hz: number, rate = 8000): number {
   const n = samples.length;
   if (n === 0) return -Infinity;
-  const k = (2 * Math.cos((2 * Math.PI * hz) / rate));
+  const k = 2 * Math.cos((2 * Math.PI * hz) / rate);
   let s1 = 0;
   let s2 = 0;
   for (let i = 0; i < n; i++) {
@@ -302,5 +302,7 @@ export async function waitForPhoneTones(
     if (streak >= 3) return { levels, ms: Date.now() - started };
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${phone.name} did not hear ${hzs.join('+')} Hz within ${timeoutMs} ms (packets ${phone.packetsReceived}); levels: ${history.slice(-5).join(' | ')}`);
+  throw new Error(
+    `${phone.name} did not hear ${hzs.join('+')} Hz within ${timeoutMs} ms (packets ${phone.packetsReceived}); levels: ${history.slice(-5).join(' | ')}`,
+  );
 }

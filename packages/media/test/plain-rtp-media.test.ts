@@ -64,7 +64,13 @@ describe('plain RTP legs: phones mixed through a room', { timeout: 120_000 }, ()
   const legs: Record<string, PlainRtpLeg> = {};
 
   before(async () => {
-    media = await MediaService.create({ workers: 1, listenIp: '127.0.0.1', rtcMinPort: 49000, rtcMaxPort: 49999, logger: log });
+    media = await MediaService.create({
+      workers: 1,
+      listenIp: '127.0.0.1',
+      rtcMinPort: 49000,
+      rtcMaxPort: 49999,
+      logger: log,
+    });
     room = await media.createRoom({ label: 'phones' });
   });
 
@@ -96,7 +102,9 @@ describe('plain RTP legs: phones mixed through a room', { timeout: 120_000 }, ()
     ann.toneHz = 600;
     await waitForPhoneTones(bob, [600]);
     const latency = await measureLatency(ann, bob);
-    t.diagnostic(`mouth-to-ear ann → bob (G.711 → Opus → mediasoup → mix → G.711, incl. 20 ms packetisation): ${latency.join(', ')} ms`);
+    t.diagnostic(
+      `mouth-to-ear ann → bob (G.711 → Opus → mediasoup → mix → G.711, incl. 20 ms packetisation): ${latency.join(', ')} ms`,
+    );
     assert.ok(Math.max(...latency) < 400, `latency ${latency.join(', ')} ms`);
 
     const stats = await legs.ann.getStats();
@@ -120,16 +128,30 @@ describe('plain RTP legs: phones mixed through a room', { timeout: 120_000 }, ()
     const [ann, bob] = phones as [FakePhone, FakePhone];
     const ssrcBefore = [...ann.ssrcs];
     const jumpsBefore = ann.seqJumps;
-    for (const [phone, tones] of [[ann, [1100, 1700]], [bob, [600, 1700]], [cid, [600, 1100]]] as const) {
+    for (const [phone, tones] of [
+      [ann, [1100, 1700]],
+      [bob, [600, 1700]],
+      [cid, [600, 1100]],
+    ] as const) {
       const r = await waitForPhoneTones(phone, [...tones]);
-      t.diagnostic(`${phone.name} hears ${tones.map((hz) => `${hz} Hz ${r.levels[hz]} dBFS`).join(', ')} after ${r.ms} ms`);
+      t.diagnostic(
+        `${phone.name} hears ${tones.map((hz) => `${hz} Hz ${r.levels[hz]} dBFS`).join(', ')} after ${r.ms} ms`,
+      );
     }
     // Across the mixer switch, ann keeps hearing bob in every 20 ms frame (make before break).
     const frames = ann.frames.filter((f) => f.at >= joinStarted);
     const gaps = frames.filter((f) => goertzelDb(Float64Array.from(f.samples), 1100) < -30).length;
     const starved = Math.max(bob.maxSendGap(joinStarted), ann.maxSendGap(joinStarted));
-    t.diagnostic(`ann's frames since cid started joining: ${frames.length}, without bob's tone: ${gaps} (longest stall of this test process: ${starved} ms)`);
-    if (gaps > 0) t.diagnostic(`gaps at (ms after the join started): ${frames.filter((f) => goertzelDb(Float64Array.from(f.samples), 1100) < -30).map((f) => f.at - joinStarted).join(' ')}`);
+    t.diagnostic(
+      `ann's frames since cid started joining: ${frames.length}, without bob's tone: ${gaps} (longest stall of this test process: ${starved} ms)`,
+    );
+    if (gaps > 0)
+      t.diagnostic(
+        `gaps at (ms after the join started): ${frames
+          .filter((f) => goertzelDb(Float64Array.from(f.samples), 1100) < -30)
+          .map((f) => f.at - joinStarted)
+          .join(' ')}`,
+      );
     // The fake phones live in this process: if it was starved, bob itself went quiet, which is not the mixer's doing.
     if (starved < 100) assert.ok(gaps <= 2, `${gaps} frames without bob's tone across the mixer switch`);
     assert.deepEqual([...ann.ssrcs], ssrcBefore, 'the mixer restart is invisible: same SSRC');
@@ -195,7 +217,13 @@ describe('plain RTP legs: adoption into a conference, worker crash', { timeout: 
   const phones: FakePhone[] = [];
 
   before(async () => {
-    media = await MediaService.create({ workers: 2, listenIp: '127.0.0.1', rtcMinPort: 49000, rtcMaxPort: 49999, logger: log });
+    media = await MediaService.create({
+      workers: 2,
+      listenIp: '127.0.0.1',
+      rtcMinPort: 49000,
+      rtcMaxPort: 49999,
+      logger: log,
+    });
   });
   after(() => {
     for (const p of phones) p.close();
@@ -212,7 +240,7 @@ describe('plain RTP legs: adoption into a conference, worker crash', { timeout: 
     return { phone, leg };
   }
 
-  it('a phone\'s call leg adopted by a conference hears the conference, not its old call; it survives a worker crash', async (t) => {
+  it("a phone's call leg adopted by a conference hears the conference, not its old call; it survives a worker crash", async (t) => {
     const call = await media.createRoom({ label: 'call' });
     const conf = await media.createRoom({ label: 'conf' });
     assert.notEqual(call.workerPid, conf.workerPid, 'the two rooms are on different workers');
@@ -228,7 +256,10 @@ describe('plain RTP legs: adoption into a conference, worker crash', { timeout: 
     const r = await waitForPhoneTones(ann.phone, [1700]);
     t.diagnostic(`ann hears the conference (cid ${r.levels[1700]} dBFS) ${r.ms} ms after the adoption; no SDP change`);
     await waitForPhoneTones(cid.phone, [600]);
-    await until('ann no longer hears bob, bob no longer hears ann', () => ann.phone.levels([1100])[1100]! < -50 && bob.phone.levels([600])[600]! < -50);
+    await until(
+      'ann no longer hears bob, bob no longer hears ann',
+      () => ann.phone.levels([1100])[1100]! < -50 && bob.phone.levels([600])[600]! < -50,
+    );
     assert.equal(asked, 0, 'adoption does not renegotiate a phone');
 
     // ann's transport stays on the call's router. That worker dies: both rooms rebuild (ann and bob get new
@@ -249,12 +280,18 @@ describe('plain RTP legs: adoption into a conference, worker crash', { timeout: 
     assert.deepEqual(closed, [], 'no leg closes');
     assert.notEqual(ann.leg.workerPid, victim);
     assert.notEqual(call.workerPid, victim);
-    assert.deepEqual([ann.leg.localPort, bob.leg.localPort], portsBefore, 'the phones keep their ports (the relay owns them)');
+    assert.deepEqual(
+      [ann.leg.localPort, bob.leg.localPort],
+      portsBefore,
+      'the phones keep their ports (the relay owns them)',
+    );
     await until('the rebuilt legs ask for a re-offer', () => reoffers.includes('ann') && reoffers.includes('bob'));
     assert.ok(!reoffers.includes('cid'), 'cid needs no re-offer');
     const heard = await waitForPhoneTones(ann.phone, [1700], { timeoutMs: 10_000 });
     await waitForPhoneTones(cid.phone, [600], { timeoutMs: 10_000 });
-    t.diagnostic(`ann hears cid again ${Date.now() - killedAt} ms after the crash, before any re-offer (${heard.levels[1700]} dBFS)`);
+    t.diagnostic(
+      `ann hears cid again ${Date.now() - killedAt} ms after the crash, before any re-offer (${heard.levels[1700]} dBFS)`,
+    );
     for (const p of [ann, bob]) await p.leg.applyRemoteAnswer(p.phone.answer(await p.leg.createLocalOffer()));
     assert.equal(ann.leg.needsRenegotiation, false);
     await waitForPhoneTones(ann.phone, [1700]);
@@ -298,9 +335,17 @@ class GstOpusPhone {
 
   offer(): string {
     return [
-      'v=0', `o=${this.name} 1 1 IN IP4 127.0.0.1`, 's=call', 'c=IN IP4 127.0.0.1', 't=0 0',
+      'v=0',
+      `o=${this.name} 1 1 IN IP4 127.0.0.1`,
+      's=call',
+      'c=IN IP4 127.0.0.1',
+      't=0 0',
       `m=audio ${this.port} RTP/AVP 96 0 101`,
-      'a=rtpmap:96 opus/48000/2', 'a=fmtp:96 useinbandfec=1', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', '',
+      'a=rtpmap:96 opus/48000/2',
+      'a=fmtp:96 useinbandfec=1',
+      'a=rtpmap:101 telephone-event/8000',
+      'a=sendrecv',
+      '',
     ].join('\r\n');
   }
 
@@ -318,7 +363,10 @@ class GstOpusPhone {
     const buf = await readFile(this.#file);
     const all = new Int16Array(buf.buffer, buf.byteOffset, Math.floor(buf.length / 2));
     const tail = Float64Array.from(all.subarray(Math.max(0, all.length - 3200)));
-    return { levels: Object.fromEntries(hzs.map((hz) => [hz, Math.round(goertzelDb(tail, hz))])), seconds: all.length / 8000 };
+    return {
+      levels: Object.fromEntries(hzs.map((hz) => [hz, Math.round(goertzelDb(tail, hz))])),
+      seconds: all.length / 8000,
+    };
   }
 
   close(): void {
@@ -333,7 +381,13 @@ describe('plain RTP legs: codecs (PCMA learnt from packets, an opus phone relaye
   const closers: { close(): void }[] = [];
 
   before(async () => {
-    media = await MediaService.create({ workers: 1, listenIp: '127.0.0.1', rtcMinPort: 49000, rtcMaxPort: 49999, logger: log });
+    media = await MediaService.create({
+      workers: 1,
+      listenIp: '127.0.0.1',
+      rtcMinPort: 49000,
+      rtcMaxPort: 49999,
+      logger: log,
+    });
     room = await media.createRoom({ label: 'codecs' });
   });
   after(() => {
@@ -374,14 +428,20 @@ describe('plain RTP legs: codecs (PCMA learnt from packets, an opus phone relaye
     let heard: { levels: Record<number, number>; seconds: number } | undefined;
     let streak = 0;
     let seconds = -1;
-    await until('olga hears ann and eve', async () => {
-      heard = await olga.levels([600, 900]);
-      const fresh = heard.seconds > seconds;
-      seconds = heard.seconds;
-      streak = fresh && heard.levels[600]! > -40 && heard.levels[900]! > -40 ? streak + 1 : 0;
-      return streak >= 3;
-    }, 8000);
-    t.diagnostic(`olga decodes ann's 600 Hz at ${heard!.levels[600]} dBFS and eve's 900 Hz at ${heard!.levels[900]} dBFS (opus mix, ${heard!.seconds.toFixed(1)} s received)`);
+    await until(
+      'olga hears ann and eve',
+      async () => {
+        heard = await olga.levels([600, 900]);
+        const fresh = heard.seconds > seconds;
+        seconds = heard.seconds;
+        streak = fresh && heard.levels[600]! > -40 && heard.levels[900]! > -40 ? streak + 1 : 0;
+        return streak >= 3;
+      },
+      8000,
+    );
+    t.diagnostic(
+      `olga decodes ann's 600 Hz at ${heard!.levels[600]} dBFS and eve's 900 Hz at ${heard!.levels[900]} dBFS (opus mix, ${heard!.seconds.toFixed(1)} s received)`,
+    );
     const stats = await leg.getStats();
     assert.equal(stats.codec, 'opus/48000/2');
     assert.equal(stats.pipelines.uplink, undefined, 'no uplink pipeline for an opus phone');

@@ -21,15 +21,31 @@ function rtp(seq: number, ts: number, ssrc: number, pt = 111, payload = 10): Buf
 
 describe('RTP helpers', () => {
   it('reads headers, tells RTCP apart, finds the payload past CSRCs and extensions', () => {
-    assert.deepEqual(readRtpHeader(rtp(7, 960, 42, 0)), { payloadType: 0, marker: false, sequenceNumber: 7, timestamp: 960, ssrc: 42 });
+    assert.deepEqual(readRtpHeader(rtp(7, 960, 42, 0)), {
+      payloadType: 0,
+      marker: false,
+      sequenceNumber: 7,
+      timestamp: 960,
+      ssrc: 42,
+    });
     const rr = Buffer.from([0x81, 201, 0, 7, 0, 0, 0, 1]);
     assert.equal(isRtcp(rr), true);
     assert.equal(readRtpHeader(rr), undefined);
     assert.equal(readRtpHeader(Buffer.from([0x80, 0])), undefined, 'too short');
     assert.equal(readRtpHeader(Buffer.alloc(20)), undefined, 'not version 2');
-    const ext = Buffer.concat([Buffer.from([0x91, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9]), Buffer.alloc(4), Buffer.from([0xbe, 0xde, 0, 1]), Buffer.alloc(4), Buffer.from([1, 2])]);
+    const ext = Buffer.concat([
+      Buffer.from([0x91, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9]),
+      Buffer.alloc(4),
+      Buffer.from([0xbe, 0xde, 0, 1]),
+      Buffer.alloc(4),
+      Buffer.from([1, 2]),
+    ]);
     assert.equal(rtpPayloadOffset(ext), 12 + 4 + 8);
-    assert.equal(rtpPayloadOffset(Buffer.from([0x90, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0xbe, 0xde, 0, 9])), -1, 'extension longer than the packet');
+    assert.equal(
+      rtpPayloadOffset(Buffer.from([0x90, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0xbe, 0xde, 0, 9])),
+      -1,
+      'extension longer than the packet',
+    );
   });
 
   it('RtpRewriter: one SSRC and PT, sequence continues across sources, timestamps follow the wall clock, marker on a switch', () => {
@@ -37,7 +53,10 @@ describe('RTP helpers', () => {
     const out = (b: Buffer) => ({ ...readRtpHeader(b)! });
     const a1 = out(r.rewrite(rtp(100, 5000, 1, 96), 'a', 1000));
     const a2 = out(r.rewrite(rtp(101, 5960, 1, 96), 'a', 1020));
-    assert.deepEqual([a1.ssrc, a1.payloadType, a2.sequenceNumber - a1.sequenceNumber, a2.timestamp - a1.timestamp], [0xabcdef01, 111, 1, 960]);
+    assert.deepEqual(
+      [a1.ssrc, a1.payloadType, a2.sequenceNumber - a1.sequenceNumber, a2.timestamp - a1.timestamp],
+      [0xabcdef01, 111, 1, 960],
+    );
     assert.equal(a1.marker, true, 'the first packet starts a talkspurt');
     assert.equal(a2.marker, false);
     // A new source 100 ms later, with unrelated numbers.
@@ -62,30 +81,59 @@ describe('RTP helpers', () => {
 describe('pipeline descriptions', () => {
   it('uplink: the phone codec in, Opus with our SSRC and PT out, on loopback', () => {
     const p = uplinkPipeline({ codec: 'PCMA', payloadType: 8, outPort: 40000, outSsrc: 1234, outPayloadType: 111 });
-    assert.match(p, /^udpsrc name=in address=127\.0\.0\.1 port=0 caps=application\/x-rtp,.*encoding-name=\(string\)PCMA,payload=\(int\)8 /);
+    assert.match(
+      p,
+      /^udpsrc name=in address=127\.0\.0\.1 port=0 caps=application\/x-rtp,.*encoding-name=\(string\)PCMA,payload=\(int\)8 /,
+    );
     assert.match(p, /rtppcmadepay ! alawdec/);
     assert.match(p, /rtpopuspay pt=111 ssrc=1234 ! udpsink host=127\.0\.0\.1 port=40000 /);
     assert.ok(!p.includes('  '), 'tokens are separated by single spaces (gst-launch argv)');
   });
 
   it('mixer: one udpsrc per input, a silent live source, the phone codec out; bad numbers are refused', () => {
-    const p = mixerPipeline({ inputs: [11, 22], inputPayloadType: 111, output: { codec: 'PCMU', payloadType: 0 }, outPort: 40000, outSsrc: 99 });
+    const p = mixerPipeline({
+      inputs: [11, 22],
+      inputPayloadType: 111,
+      output: { codec: 'PCMU', payloadType: 0 },
+      outPort: 40000,
+      outSsrc: 99,
+    });
     assert.equal(p.match(/udpsrc name=in\d/g)?.join(' '), 'udpsrc name=in0 udpsrc name=in1');
     assert.match(p, /audiotestsrc is-live=true wave=silence samplesperbuffer=160 /);
     assert.match(p, /audiomixer name=mix .*ignore-inactive-pads=true/);
     assert.match(p, /mulawenc ! rtppcmupay pt=0 ssrc=99 min-ptime=20000000 max-ptime=20000000 ! udpsink/);
-    const opus = mixerPipeline({ inputs: [], inputPayloadType: 111, output: { codec: 'opus', payloadType: 96 }, outPort: 40000, outSsrc: 99 });
+    const opus = mixerPipeline({
+      inputs: [],
+      inputPayloadType: 111,
+      output: { codec: 'opus', payloadType: 96 },
+      outPort: 40000,
+      outSsrc: 99,
+    });
     assert.match(opus, /rate=48000/);
     assert.match(opus, /opusenc .* ! rtpopuspay pt=96 ssrc=99/);
     assert.ok(!opus.includes('udpsrc'), 'nobody to mix: silence only');
-    assert.throws(() => mixerPipeline({ inputs: [-1], inputPayloadType: 111, output: { codec: 'PCMU', payloadType: 0 }, outPort: 1, outSsrc: 1 }), RangeError);
-    assert.throws(() => uplinkPipeline({ codec: 'PCMU', payloadType: 0.5, outPort: 1, outSsrc: 1, outPayloadType: 111 }), RangeError);
+    assert.throws(
+      () =>
+        mixerPipeline({
+          inputs: [-1],
+          inputPayloadType: 111,
+          output: { codec: 'PCMU', payloadType: 0 },
+          outPort: 1,
+          outSsrc: 1,
+        }),
+      RangeError,
+    );
+    assert.throws(
+      () => uplinkPipeline({ codec: 'PCMU', payloadType: 0.5, outPort: 1, outSsrc: 1, outPayloadType: 111 }),
+      RangeError,
+    );
   });
 });
 
 describe('G.711 level', () => {
   it('measures a sine in µ-law and A-law alike; digital silence is silent', () => {
-    const sine = (encode: (s: number) => number) => Uint8Array.from({ length: 160 }, (_, i) => encode(16384 * Math.sin((2 * Math.PI * 1000 * i) / 8000)));
+    const sine = (encode: (s: number) => number) =>
+      Uint8Array.from({ length: 160 }, (_, i) => encode(16384 * Math.sin((2 * Math.PI * 1000 * i) / 8000)));
     const db = (p: number) => 10 * Math.log10(p);
     // A sine of amplitude 0.5 has a mean power of 0.125 (-9 dB).
     assert.ok(Math.abs(db(g711Power(sine(linearToUlaw), 'PCMU')) + 9) < 0.5);

@@ -72,7 +72,11 @@ describe('plain SDP: parsing and leg kind (pure)', () => {
     assert.equal(legKindForOffer(BARESIP_OFFER), 'plain');
     assert.equal(legKindForOffer(LINPHONE_OFFER), 'plain', 'ICE attributes alone do not make a WebRTC offer');
     assert.equal(legKindForOffer('not sdp'), 'webrtc');
-    assert.equal(legKindForOffer(withLines(BARESIP_OFFER, 'RTP/AVP', 'RTP/SAVP')), 'plain', 'SDES-SRTP: a plain leg refuses it with a clear reason');
+    assert.equal(
+      legKindForOffer(withLines(BARESIP_OFFER, 'RTP/AVP', 'RTP/SAVP')),
+      'plain',
+      'SDES-SRTP: a plain leg refuses it with a clear reason',
+    );
     assert.equal(isPlainRtpOffer(BARESIP_OFFER), true);
     assert.equal(PlainRtpLeg.isPlainRtpOffer(CHROMIUM_OFFER), false);
   });
@@ -80,29 +84,53 @@ describe('plain SDP: parsing and leg kind (pure)', () => {
   it('baresip: PCMU first, telephone-event, RTCP on port + 1, direction', () => {
     const d = parsePlainDescription(BARESIP_OFFER, 'offer');
     assert.deepEqual(
-      { address: d.audio.address, port: d.audio.port, rtcpPort: d.audio.rtcpPort, rtcpMux: d.audio.rtcpMux, direction: d.audio.direction, ptime: d.audio.ptime },
+      {
+        address: d.audio.address,
+        port: d.audio.port,
+        rtcpPort: d.audio.rtcpPort,
+        rtcpMux: d.audio.rtcpMux,
+        direction: d.audio.direction,
+        ptime: d.audio.ptime,
+      },
       { address: '127.0.0.1', port: 47136, rtcpPort: 47137, rtcpMux: false, direction: 'sendrecv', ptime: 20 },
     );
-    assert.deepEqual(d.audio.codecs.map((c) => `${c.name}:${c.payloadType}`), ['PCMU:0', 'PCMA:8']);
+    assert.deepEqual(
+      d.audio.codecs.map((c) => `${c.name}:${c.payloadType}`),
+      ['PCMU:0', 'PCMA:8'],
+    );
     assert.deepEqual(d.audio.telephoneEvents, [{ payloadType: 101, clockRate: 8000, fmtp: '0-15' }]);
   });
 
   it('linphone: opus with its dynamic PT, static PTs without rtpmap, a=rtcp, ignored ICE, closed video', () => {
     const d = parsePlainDescription(LINPHONE_OFFER, 'offer');
-    assert.deepEqual(d.audio.codecs.map((c) => `${c.name}:${c.payloadType}`), ['opus:96', 'PCMU:0', 'PCMA:8']);
+    assert.deepEqual(
+      d.audio.codecs.map((c) => `${c.name}:${c.payloadType}`),
+      ['opus:96', 'PCMU:0', 'PCMA:8'],
+    );
     assert.equal(d.audio.rtcpPort, 17001);
     assert.equal(d.sections.length, 2);
-    assert.deepEqual(parsePlainDescription(LINPHONE_OFFER, 'offer', ['PCMA']).audio.codecs.map((c) => c.name), ['PCMA']);
+    assert.deepEqual(
+      parsePlainDescription(LINPHONE_OFFER, 'offer', ['PCMA']).audio.codecs.map((c) => c.name),
+      ['PCMA'],
+    );
   });
 
   it('RFC 2543 hold (c=0.0.0.0) means "do not send to me"', () => {
     const held = withLines(BARESIP_OFFER, 'c=IN IP4 127.0.0.1', 'c=IN IP4 0.0.0.0');
     assert.equal(parsePlainDescription(held, 'offer').audio.direction, 'sendonly');
-    assert.equal(parsePlainDescription(withLines(held, 'a=sendrecv', 'a=recvonly'), 'offer').audio.direction, 'inactive');
+    assert.equal(
+      parsePlainDescription(withLines(held, 'a=sendrecv', 'a=recvonly'), 'offer').audio.direction,
+      'inactive',
+    );
   });
 
   it('two audio lines (SRTP best effort): the RTP/AVP one carries the call', () => {
-    const savp = ['m=audio 40000 RTP/SAVP 0', 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz', 'a=sendrecv', ''].join('\r\n');
+    const savp = [
+      'm=audio 40000 RTP/SAVP 0',
+      'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz',
+      'a=sendrecv',
+      '',
+    ].join('\r\n');
     const sdp = withLines(BARESIP_OFFER, 'm=audio 47136', `${savp}m=audio 47136`);
     const d = parsePlainDescription(sdp, 'offer');
     assert.equal(d.audio.index, 1);
@@ -111,22 +139,53 @@ describe('plain SDP: parsing and leg kind (pure)', () => {
 
   const refusals: [string, string, RegExp][] = [
     ['not SDP', 'hello', /^the offer is not an SDP session description \(no v=0 line\)$/],
-    ['no m= line', 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n', /^the offer has no m= line$/],
-    ['no active audio', withLines(BARESIP_OFFER, 'm=audio 47136', 'm=audio 0'), /^the offer has no active audio m-line$/],
+    [
+      'no m= line',
+      'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n',
+      /^the offer has no m= line$/,
+    ],
+    [
+      'no active audio',
+      withLines(BARESIP_OFFER, 'm=audio 47136', 'm=audio 0'),
+      /^the offer has no active audio m-line$/,
+    ],
     [
       'no usable codec',
       withLines(withLines(BARESIP_OFFER, 'RTP/AVP 0 8 101', 'RTP/AVP 9 3 101'), /a=rtpmap:[08] .*\r\n/g, ''),
       /^the offer has no usable audio codec \(offered: G722\/8000, GSM\/8000, telephone-event\/8000\); PCMU\/8000, PCMA\/8000 or opus\/48000\/2 is required$/,
     ],
-    ['SDES-SRTP', withLines(BARESIP_OFFER, 'RTP/AVP', 'RTP/SAVP'), /^m-line 0 \(audio\) uses RTP\/SAVP \(SDES-SRTP keys in a=crypto\), which is not supported; plain phones must use RTP\/AVP$/],
-    ['DTLS', withLines(BARESIP_OFFER, 'RTP/AVP', 'UDP/TLS/RTP/SAVPF'), /^m-line 0 \(audio\) uses DTLS-SRTP \(UDP\/TLS\/RTP\/SAVPF\): a WebRTC description, which needs a WebRtcLeg/],
-    ['TCP', withLines(BARESIP_OFFER, 'RTP/AVP', 'TCP/RTP/AVP'), /^m-line 0 \(audio\) uses TCP\/RTP\/AVP; only RTP\/AVP over UDP is supported for plain phones$/],
-    ['IPv6', withLines(BARESIP_OFFER, 'c=IN IP4 127.0.0.1', 'c=IN IP6 ::1'), /^m-line 0 \(audio\) has an IPv6 media address \(c=IN IP6 ::1\); only IPv4 is supported$/],
-    ['no c=', withLines(BARESIP_OFFER, 'c=IN IP4 127.0.0.1\r\n', ''), /^m-line 0 \(audio\) has no connection address \(c=\)$/],
+    [
+      'SDES-SRTP',
+      withLines(BARESIP_OFFER, 'RTP/AVP', 'RTP/SAVP'),
+      /^m-line 0 \(audio\) uses RTP\/SAVP \(SDES-SRTP keys in a=crypto\), which is not supported; plain phones must use RTP\/AVP$/,
+    ],
+    [
+      'DTLS',
+      withLines(BARESIP_OFFER, 'RTP/AVP', 'UDP/TLS/RTP/SAVPF'),
+      /^m-line 0 \(audio\) uses DTLS-SRTP \(UDP\/TLS\/RTP\/SAVPF\): a WebRTC description, which needs a WebRtcLeg/,
+    ],
+    [
+      'TCP',
+      withLines(BARESIP_OFFER, 'RTP/AVP', 'TCP/RTP/AVP'),
+      /^m-line 0 \(audio\) uses TCP\/RTP\/AVP; only RTP\/AVP over UDP is supported for plain phones$/,
+    ],
+    [
+      'IPv6',
+      withLines(BARESIP_OFFER, 'c=IN IP4 127.0.0.1', 'c=IN IP6 ::1'),
+      /^m-line 0 \(audio\) has an IPv6 media address \(c=IN IP6 ::1\); only IPv4 is supported$/,
+    ],
+    [
+      'no c=',
+      withLines(BARESIP_OFFER, 'c=IN IP4 127.0.0.1\r\n', ''),
+      /^m-line 0 \(audio\) has no connection address \(c=\)$/,
+    ],
   ];
   for (const [what, sdp, message] of refusals) {
     it(`refuses: ${what}`, () => {
-      assert.throws(() => parsePlainDescription(sdp, 'offer'), (err: unknown) => err instanceof SdpNegotiationError && message.test(err.message));
+      assert.throws(
+        () => parsePlainDescription(sdp, 'offer'),
+        (err: unknown) => err instanceof SdpNegotiationError && message.test(err.message),
+      );
     });
   }
 });
@@ -136,7 +195,13 @@ describe('PlainRtpLeg negotiation (real worker, no media)', { timeout: 60_000 },
   let room: Room;
 
   before(async () => {
-    media = await MediaService.create({ workers: 1, listenIp: '127.0.0.1', rtcMinPort: 48000, rtcMaxPort: 48999, logger: log });
+    media = await MediaService.create({
+      workers: 1,
+      listenIp: '127.0.0.1',
+      rtcMinPort: 48000,
+      rtcMaxPort: 48999,
+      logger: log,
+    });
     room = await media.createRoom({ label: 'plain-sdp' });
   });
   after(() => media?.close());
@@ -155,7 +220,10 @@ describe('PlainRtpLeg negotiation (real worker, no media)', { timeout: 60_000 },
     assert.ok(m.port >= 48000 && m.port <= 48999 && m.port % 2 === 0, `port ${m.port}`);
     assert.equal(m.port, leg.localPort);
     assert.equal(String(m.payloads), '0 101');
-    assert.deepEqual(m.rtp.map((r) => `${r.payload} ${r.codec}/${r.rate}`), ['0 PCMU/8000', '101 telephone-event/8000']);
+    assert.deepEqual(
+      m.rtp.map((r) => `${r.payload} ${r.codec}/${r.rate}`),
+      ['0 PCMU/8000', '101 telephone-event/8000'],
+    );
     assert.equal(m.direction, 'sendrecv');
     assert.equal(m.ptime, 20);
     assert.ok(!/ice-|fingerprint|a=ssrc|setup|candidate|rtcp-mux/.test(answer), answer);
@@ -166,7 +234,7 @@ describe('PlainRtpLeg negotiation (real worker, no media)', { timeout: 60_000 },
     leg.close();
   });
 
-  it('follows the phone\'s codec preference (PCMA first; opus first keeps the phone\'s PT) and the leg\'s codec list', async () => {
+  it("follows the phone's codec preference (PCMA first; opus first keeps the phone's PT) and the leg's codec list", async () => {
     const a = await room.createPlainRtpLeg({ label: 'pcma' });
     await a.applyRemoteOffer(withLines(BARESIP_OFFER, 'RTP/AVP 0 8 101', 'RTP/AVP 8 0 101'));
     assert.match(await a.createLocalAnswer(), /^m=audio \d+ RTP\/AVP 8 101\r\na=rtpmap:8 PCMA\/8000\r$/m);
@@ -198,7 +266,9 @@ describe('PlainRtpLeg negotiation (real worker, no media)', { timeout: 60_000 },
     await two.createLocalAnswer();
     await assert.rejects(
       two.applyRemoteOffer(withLines(LINPHONE_OFFER, /m=video.*\r\n/, '')),
-      (e: unknown) => e instanceof SdpNegotiationError && e.message === 'the offer has 1 m-lines but 2 were negotiated; m-lines cannot be removed',
+      (e: unknown) =>
+        e instanceof SdpNegotiationError &&
+        e.message === 'the offer has 1 m-lines but 2 were negotiated; m-lines cannot be removed',
     );
     assert.equal(two.signalingState, 'stable');
     two.close();
@@ -235,20 +305,30 @@ describe('PlainRtpLeg negotiation (real worker, no media)', { timeout: 60_000 },
     leg.close();
   });
 
-  it('dial-out: our offer (PCMU, PCMA, telephone-event; opus optional), the phone\'s answer, a bad answer rolls back', async () => {
+  it("dial-out: our offer (PCMU, PCMA, telephone-event; opus optional), the phone's answer, a bad answer rolls back", async () => {
     const leg = await room.createPlainRtpLeg({ label: 'callee' });
     const offer = await leg.createLocalOffer();
     assert.equal(leg.signalingState, 'have-local-offer');
     const m = parse(offer).media[0]!;
     assert.equal(m.protocol, 'RTP/AVP');
     assert.equal(String(m.payloads), '0 8 101');
-    assert.deepEqual(m.rtp.map((r) => `${r.payload} ${r.codec}/${r.rate}`), ['0 PCMU/8000', '8 PCMA/8000', '101 telephone-event/8000']);
+    assert.deepEqual(
+      m.rtp.map((r) => `${r.payload} ${r.codec}/${r.rate}`),
+      ['0 PCMU/8000', '8 PCMA/8000', '101 telephone-event/8000'],
+    );
     assert.equal(m.direction, 'sendrecv');
     // Glare: the phone's own offer while ours is outstanding.
-    await assert.rejects(leg.applyRemoteOffer(BARESIP_OFFER), (e: unknown) => e instanceof NegotiationStateError && /glare/.test(e.message));
+    await assert.rejects(
+      leg.applyRemoteOffer(BARESIP_OFFER),
+      (e: unknown) => e instanceof NegotiationStateError && /glare/.test(e.message),
+    );
     // An answer with a codec we did not offer: refused, offer rolled back.
     const g722 = withLines(withLines(BARESIP_OFFER, 'RTP/AVP 0 8 101', 'RTP/AVP 9'), /a=rtpmap:.*\r\n/g, '');
-    await assert.rejects(leg.applyRemoteAnswer(g722), (e: unknown) => e instanceof SdpNegotiationError && /no usable audio codec \(offered: G722\/8000\)/.test(e.message));
+    await assert.rejects(
+      leg.applyRemoteAnswer(g722),
+      (e: unknown) =>
+        e instanceof SdpNegotiationError && /no usable audio codec \(offered: G722\/8000\)/.test(e.message),
+    );
     assert.equal(leg.signalingState, 'stable');
     await assert.rejects(leg.applyRemoteAnswer(BARESIP_OFFER), NegotiationStateError);
     // Again, answered with PCMA.
@@ -265,7 +345,10 @@ describe('PlainRtpLeg negotiation (real worker, no media)', { timeout: 60_000 },
     const opus = await room.createPlainRtpLeg({ label: 'opus-callee', codecs: ['opus', 'PCMU'] });
     const opusOffer = parse(await opus.createLocalOffer()).media[0]!;
     assert.equal(String(opusOffer.payloads), '111 0 110 101');
-    assert.deepEqual(opusOffer.rtp.map((r) => `${r.codec}/${r.rate}`), ['opus/48000', 'PCMU/8000', 'telephone-event/48000', 'telephone-event/8000']);
+    assert.deepEqual(
+      opusOffer.rtp.map((r) => `${r.codec}/${r.rate}`),
+      ['opus/48000', 'PCMU/8000', 'telephone-event/48000', 'telephone-event/8000'],
+    );
     const twoLines = withLines(BARESIP_OFFER, 'a=ptime:20\r\n', 'a=ptime:20\r\nm=video 0 RTP/AVP 96\r\n');
     await assert.rejects(opus.applyRemoteAnswer(twoLines), /the answer has 2 m-lines but the offer had 1/);
     opus.close();
@@ -285,7 +368,11 @@ describe('PlainRtpLeg negotiation (real worker, no media)', { timeout: 60_000 },
     assert.equal(asked, 0);
     assert.equal(phone.needsRenegotiation, false);
     const stats = await phone.getStats();
-    assert.deepEqual(stats.consumers.map((c) => c.sourceLabel), ['browser'], 'the phone consumes the browser for its mixer');
+    assert.deepEqual(
+      stats.consumers.map((c) => c.sourceLabel),
+      ['browser'],
+      'the phone consumes the browser for its mixer',
+    );
     await phone.setMutedByFocus(true);
     assert.equal((await phone.getStats()).producer?.paused, true);
     await phone.setMutedByFocus(false);

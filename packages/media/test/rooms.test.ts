@@ -42,7 +42,13 @@ describe('rooms: adoption, router lifetime, mute (real worker, hand-made SDP)', 
   let media: MediaService;
 
   before(async () => {
-    media = await MediaService.create({ workers: 2, listenIp: '127.0.0.1', rtcMinPort: 47000, rtcMaxPort: 47999, logger: log });
+    media = await MediaService.create({
+      workers: 2,
+      listenIp: '127.0.0.1',
+      rtcMinPort: 47000,
+      rtcMaxPort: 47999,
+      logger: log,
+    });
   });
   after(() => media.close());
 
@@ -65,22 +71,37 @@ describe('rooms: adoption, router lifetime, mute (real worker, hand-made SDP)', 
     await r3.adoptLeg(bob);
     await tick();
     assert.equal(bob.room, r3);
-    assert.deepEqual(r1.legs.map((l) => l.label), ['alice']);
+    assert.deepEqual(
+      r1.legs.map((l) => l.label),
+      ['alice'],
+    );
     assert.deepEqual(r3.legs.map((l) => l.label).sort(), ['bob', 'dave']);
     assert.deepEqual(movedEvents, ['bob->r3']);
     assert.deepEqual(needed.sort(), ['r1:alice', 'r3:bob', 'r3:dave']);
 
     const aliceOffer = mlines(await alice.createLocalOffer());
-    assert.deepEqual(aliceOffer.map((l) => [l.mid, l.direction]), [['0', 'recvonly']], 'alice no longer gets bob');
+    assert.deepEqual(
+      aliceOffer.map((l) => [l.mid, l.direction]),
+      [['0', 'recvonly']],
+      'alice no longer gets bob',
+    );
     const bobOffer = await bob.createLocalOffer();
-    assert.deepEqual(mlines(bobOffer).map((l) => [l.mid, l.direction]), [['0', 'sendrecv']], 'bob\'s m-line 0 now carries dave');
+    assert.deepEqual(
+      mlines(bobOffer).map((l) => [l.mid, l.direction]),
+      [['0', 'sendrecv']],
+      "bob's m-line 0 now carries dave",
+    );
     assert.equal(iceOf(bobOffer), iceOf(bobFirst), 'same ICE credentials and fingerprint: same transport');
     await bob.applyRemoteAnswer(fakeAnswer(bobOffer));
     const bobStats = await bob.getStats();
     assert.equal(bobStats.sections[0]!.consumer?.sourceLabel, 'dave');
     assert.equal(bobStats.sections[0]!.consumer?.paused, false);
     const daveOffer = mlines(await dave.createLocalOffer());
-    assert.deepEqual(daveOffer.map((l) => l.direction), ['sendrecv'], 'dave gets bob on m-line 0');
+    assert.deepEqual(
+      daveOffer.map((l) => l.direction),
+      ['sendrecv'],
+      'dave gets bob on m-line 0',
+    );
 
     // Adopting again is a no-op; closed rooms and legs are refused.
     await r3.adoptLeg(bob);
@@ -125,14 +146,26 @@ describe('rooms: adoption, router lifetime, mute (real worker, hand-made SDP)', 
     const [alice, bob] = await oneToOne(r1, 'alice', 'bob');
     await oneToOne(r3, 'carol', 'dave');
     await r3.adoptLeg(bob);
-    assert.deepEqual(await routerCount(media), { ours: base.ours + 2, worker: base.worker + 2, webRtc: base.webRtc + 4 });
+    assert.deepEqual(await routerCount(media), {
+      ours: base.ours + 2,
+      worker: base.worker + 2,
+      webRtc: base.webRtc + 4,
+    });
     r1.close();
     assert.equal(alice.closed, true);
     assert.equal(bob.closed, false);
-    assert.deepEqual(await routerCount(media), { ours: base.ours + 2, worker: base.worker + 2, webRtc: base.webRtc + 3 }, 'R1\'s router stays for bob');
+    assert.deepEqual(
+      await routerCount(media),
+      { ours: base.ours + 2, worker: base.worker + 2, webRtc: base.webRtc + 3 },
+      "R1's router stays for bob",
+    );
     bob.close();
     await tick();
-    assert.deepEqual(await routerCount(media), { ours: base.ours + 1, worker: base.worker + 1, webRtc: base.webRtc + 2 }, 'the last transport closes R1\'s router');
+    assert.deepEqual(
+      await routerCount(media),
+      { ours: base.ours + 1, worker: base.worker + 1, webRtc: base.webRtc + 2 },
+      "the last transport closes R1's router",
+    );
     r3.close();
     assert.deepEqual(await routerCount(media), base);
   });
@@ -179,24 +212,35 @@ describe('speaker detection SDP (hand-made SDP)', () => {
 
   before(async () => {
     media = await MediaService.create({
-      workers: 1, listenIp: '127.0.0.1', rtcMinPort: 47000, rtcMaxPort: 47999, logger: log, speakerDetection: true,
+      workers: 1,
+      listenIp: '127.0.0.1',
+      rtcMinPort: 47000,
+      rtcMaxPort: 47999,
+      logger: log,
+      speakerDetection: true,
     });
   });
   after(() => media.close());
 
-  it('negotiates ssrc-audio-level on the party\'s line; consumer lines avoid its id', async () => {
+  it("negotiates ssrc-audio-level on the party's line; consumer lines avoid its id", async () => {
     const room = await media.createRoom({ label: 'levels' });
     const alice = await room.createWebRtcLeg({ label: 'alice' });
     await alice.applyRemoteOffer(CHROMIUM_OFFER);
     const answer = mlines(await alice.createLocalAnswer());
-    assert.deepEqual(answer[0]!.ext, [`1=${AUDIO_LEVEL}`], 'the browser\'s id, and only this extension');
-    assert.deepEqual(alice.producers[0]!.rtpParameters.headerExtensions?.map((h) => [h.id, h.uri]), [[1, AUDIO_LEVEL]]);
+    assert.deepEqual(answer[0]!.ext, [`1=${AUDIO_LEVEL}`], "the browser's id, and only this extension");
+    assert.deepEqual(
+      alice.producers[0]!.rtpParameters.headerExtensions?.map((h) => [h.id, h.uri]),
+      [[1, AUDIO_LEVEL]],
+    );
 
     const bob = await room.createWebRtcLeg({ label: 'bob' });
     const bobOffer = await bob.createLocalOffer();
-    assert.deepEqual(mlines(bobOffer)[0]!.ext, [`6=${AUDIO_LEVEL}`], 'offering, we use the router\'s id');
+    assert.deepEqual(mlines(bobOffer)[0]!.ext, [`6=${AUDIO_LEVEL}`], "offering, we use the router's id");
     await bob.applyRemoteAnswer(fakeAnswer(bobOffer));
-    assert.deepEqual(bob.producers[0]!.rtpParameters.headerExtensions?.map((h) => [h.id, h.uri]), [[6, AUDIO_LEVEL]]);
+    assert.deepEqual(
+      bob.producers[0]!.rtpParameters.headerExtensions?.map((h) => [h.id, h.uri]),
+      [[6, AUDIO_LEVEL]],
+    );
 
     const carol = await room.createWebRtcLeg({ label: 'carol' });
     await carol.applyRemoteAnswer(fakeAnswer(await carol.createLocalOffer()));
@@ -204,10 +248,11 @@ describe('speaker detection SDP (hand-made SDP)', () => {
     const aliceReSdp = await alice.createLocalOffer();
     const aliceRe = mlines(aliceReSdp);
     assert.deepEqual(aliceRe[0]!.ext, [`1=${AUDIO_LEVEL}`]);
-    assert.deepEqual(aliceRe[1]!.ext, [
-      '4=http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
-      `6=${AUDIO_LEVEL}`,
-    ], 'id 1 is the party\'s audio level: no mid extension on consumer lines');
+    assert.deepEqual(
+      aliceRe[1]!.ext,
+      ['4=http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time', `6=${AUDIO_LEVEL}`],
+      "id 1 is the party's audio level: no mid extension on consumer lines",
+    );
     const bobRe = mlines(await bob.createLocalOffer());
     assert.deepEqual(bobRe[1]!.ext, [
       '1=urn:ietf:params:rtp-hdrext:sdes:mid',
@@ -224,14 +269,26 @@ describe('speaker detection SDP (hand-made SDP)', () => {
 describe('placement: maxTransportsPerWorker', () => {
   it('rejects a bad value', async () => {
     await assert.rejects(
-      MediaService.create({ workers: 1, listenIp: '127.0.0.1', rtcMinPort: 47000, rtcMaxPort: 47999, logger: log, maxTransportsPerWorker: 0 }),
+      MediaService.create({
+        workers: 1,
+        listenIp: '127.0.0.1',
+        rtcMinPort: 47000,
+        rtcMaxPort: 47999,
+        logger: log,
+        maxTransportsPerWorker: 0,
+      }),
       RangeError,
     );
   });
 
   it('spills legs onto a router of the room on another worker, and wires them through pipes', async () => {
     const media = await MediaService.create({
-      workers: 2, maxTransportsPerWorker: 2, listenIp: '127.0.0.1', rtcMinPort: 47000, rtcMaxPort: 47999, logger: log,
+      workers: 2,
+      maxTransportsPerWorker: 2,
+      listenIp: '127.0.0.1',
+      rtcMinPort: 47000,
+      rtcMaxPort: 47999,
+      logger: log,
     });
     try {
       const room = await media.createRoom({ label: 'big' });
@@ -244,24 +301,40 @@ describe('placement: maxTransportsPerWorker', () => {
       const pids = legs.map((l) => l.workerPid);
       const home = room.workerPid;
       const other = media.workerPids.find((p) => p !== home)!;
-      assert.deepEqual(pids, [home, home, other, other, home], '2 per worker, then the room\'s own worker takes the overload');
+      assert.deepEqual(
+        pids,
+        [home, home, other, other, home],
+        "2 per worker, then the room's own worker takes the overload",
+      );
       // Re-offer until nobody needs it (pipes arrive asynchronously).
       for (let round = 0; round < 20 && legs.some((l) => l.needsRenegotiation || round === 0); round++) {
         await new Promise((r) => setTimeout(r, 20));
         for (const leg of legs) {
           // sendOn: [] keeps the party's SSRC (a fresh fake SSRC would replace its producer).
-          if (leg.needsRenegotiation) await leg.applyRemoteAnswer(fakeAnswer(await leg.createLocalOffer(), { sendOn: [] }));
+          if (leg.needsRenegotiation)
+            await leg.applyRemoteAnswer(fakeAnswer(await leg.createLocalOffer(), { sendOn: [] }));
         }
       }
       for (const leg of legs) {
         const stats = await leg.getStats();
         const heard = stats.sections.flatMap((s) => (s.consumer ? [s.consumer.sourceLabel] : [])).sort();
-        assert.deepEqual(heard, ['a', 'b', 'c', 'd', 'e'].filter((l) => l !== leg.label), `${leg.label} consumes everyone else`);
+        assert.deepEqual(
+          heard,
+          ['a', 'b', 'c', 'd', 'e'].filter((l) => l !== leg.label),
+          `${leg.label} consumes everyone else`,
+        );
       }
       const usage = await media.getWorkerUsage();
-      assert.deepEqual(usage.map((w) => w.routers.length), [1, 1], 'one router of the room per worker');
+      assert.deepEqual(
+        usage.map((w) => w.routers.length),
+        [1, 1],
+        'one router of the room per worker',
+      );
       room.close();
-      assert.equal((await media.getWorkerUsage()).reduce((n, w) => n + w.routerIds.length, 0), 0);
+      assert.equal(
+        (await media.getWorkerUsage()).reduce((n, w) => n + w.routerIds.length, 0),
+        0,
+      );
     } finally {
       media.close();
     }

@@ -19,7 +19,9 @@ export function mlines(sdp: string) {
 }
 
 export function bundleOf(sdp: string): string[] {
-  return String(parse(sdp).groups?.find((g) => g.type === 'BUNDLE')?.mids ?? '').split(' ').filter(Boolean);
+  return String(parse(sdp).groups?.find((g) => g.type === 'BUNDLE')?.mids ?? '')
+    .split(' ')
+    .filter(Boolean);
 }
 
 /** Replaces every `from` line (regex, multiline) in an SDP. */
@@ -82,7 +84,10 @@ export function fakeAnswer(offer: string, options: { sendOn?: string[]; setup?: 
   for (const m of desc.media) {
     m.iceUfrag = 'ansU';
     m.icePwd = 'answerpasswordanswerpass';
-    m.fingerprint = { type: 'sha-256', hash: '15:CA:46:E9:4E:B5:A2:2A:10:F7:59:C3:6C:1D:F0:66:2D:EC:5A:EB:AA:AD:47:7D:B7:04:D1:41:F3:AE:B7:47' };
+    m.fingerprint = {
+      type: 'sha-256',
+      hash: '15:CA:46:E9:4E:B5:A2:2A:10:F7:59:C3:6C:1D:F0:66:2D:EC:5A:EB:AA:AD:47:7D:B7:04:D1:41:F3:AE:B7:47',
+    };
     m.setup = (options.setup ?? 'active') as 'active';
     delete m.candidates;
     delete m.endOfCandidates;

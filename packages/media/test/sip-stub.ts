@@ -24,7 +24,15 @@ function parseMessage(text: string): Message | undefined {
   return { startLine: startLine ?? '', headers, body: text.slice(split + 4) };
 }
 
-const COMPACT: Record<string, string> = { v: 'via', f: 'from', t: 'to', i: 'call-id', m: 'contact', l: 'content-length', c: 'content-type' };
+const COMPACT: Record<string, string> = {
+  v: 'via',
+  f: 'from',
+  t: 'to',
+  i: 'call-id',
+  m: 'contact',
+  l: 'content-length',
+  c: 'content-type',
+};
 
 function header(m: Message, name: string): string | undefined {
   return m.headers.find(([n]) => (COMPACT[n] ?? n) === name)?.[1];
@@ -129,7 +137,8 @@ export class SipStub {
       const callId = header(m, 'call-id') ?? '';
       this.#dialogs.delete(callId);
       this.onBye(callId);
-    } else if (method === 'CANCEL' || method === 'OPTIONS' || method === 'NOTIFY') this.#respond(m, txn, rinfo, 200, 'OK');
+    } else if (method === 'CANCEL' || method === 'OPTIONS' || method === 'NOTIFY')
+      this.#respond(m, txn, rinfo, 200, 'OK');
     else this.#respond(m, txn, rinfo, 501, 'Not Implemented');
   }
 
@@ -150,7 +159,16 @@ export class SipStub {
     return lines.join('\r\n');
   }
 
-  #respond(req: Message, txn: string, rinfo: dgram.RemoteInfo, status: number, reason: string, extra: string[] = [], body = '', toTag?: string): void {
+  #respond(
+    req: Message,
+    txn: string,
+    rinfo: dgram.RemoteInfo,
+    status: number,
+    reason: string,
+    extra: string[] = [],
+    body = '',
+    toTag?: string,
+  ): void {
     const text = this.#response(req, status, reason, extra, body, toTag);
     if (status >= 200) this.#responses.set(txn, text);
     this.#send(text, rinfo.port, rinfo.address);
@@ -181,7 +199,16 @@ export class SipStub {
       answer = await this.onInvite({ callId, reinvite, sdp: m.body });
     } catch (err) {
       const warning = String((err as Error).message).replace(/"/g, "'");
-      this.#respond(m, txn, rinfo, 488, 'Not Acceptable Here', [`Warning: 399 127.0.0.1 "${warning}"`], '', dialog.localTag);
+      this.#respond(
+        m,
+        txn,
+        rinfo,
+        488,
+        'Not Acceptable Here',
+        [`Warning: 399 127.0.0.1 "${warning}"`],
+        '',
+        dialog.localTag,
+      );
       return;
     }
     this.#dialogs.set(callId, dialog);

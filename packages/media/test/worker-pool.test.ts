@@ -77,17 +77,26 @@ it('places rooms on the least-loaded worker, survives a worker death, closes cle
     assert.equal(leg.needsRenegotiation, true);
     const reoffer = await leg.createLocalOffer();
     const ufragAfter = /a=ice-ufrag:(\S+)/.exec(reoffer)?.[1];
-    assert.ok(ufragAfter && ufragAfter !== ufragBefore, 'the re-offer carries the new transport\'s ICE parameters');
+    assert.ok(ufragAfter && ufragAfter !== ufragBefore, "the re-offer carries the new transport's ICE parameters");
     const [{ oldPid, newPid }] = await replaced;
     assert.equal(oldPid, victim);
     assert.equal(media.workerPids.length, 2);
     assert.ok(media.workerPids.includes(newPid) && !media.workerPids.includes(victim));
-    assert.ok(lines.some((l) => l.includes('ERROR') && l.includes('mediasoup worker died')), 'the death is logged');
-    assert.ok(lines.some((l) => l.includes('workerdied') && l.includes(String(victim))), 'the room logs the death with the pid');
+    assert.ok(
+      lines.some((l) => l.includes('ERROR') && l.includes('mediasoup worker died')),
+      'the death is logged',
+    );
+    assert.ok(
+      lines.some((l) => l.includes('workerdied') && l.includes(String(victim))),
+      'the room logs the death with the pid',
+    );
     assert.equal(r2.closed, false, 'rooms on other workers are untouched');
     assert.deepEqual(media.rooms.map((r) => r.label).sort(), ['r1', 'r2', 'r3']);
     const usage = await media.getWorkerUsage();
-    assert.ok(usage.every((w) => w.pid !== victim), 'the dead worker is gone from the pool');
+    assert.ok(
+      usage.every((w) => w.pid !== victim),
+      'the dead worker is gone from the pool',
+    );
 
     const r4 = await media.createRoom({ label: 'r4' });
     assert.ok(media.workerPids.includes(r4.workerPid), 'new rooms go to live workers');

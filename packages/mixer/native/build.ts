@@ -22,7 +22,10 @@ function nodeIncludeDir(): string {
 
 function pkgConfig(flag: '--cflags' | '--libs'): string[] {
   try {
-    return execFileSync('pkg-config', [flag, 'opus', 'spandsp'], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
+    return execFileSync('pkg-config', [flag, 'opus', 'spandsp'], { encoding: 'utf8' })
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
   } catch {
     throw new Error('libopus-dev and libspandsp-dev are needed: apt-get install -y libopus-dev libspandsp-dev');
   }
@@ -35,8 +38,21 @@ export function buildAddon(force = false): string {
   mkdirSync(dirname(ADDON_PATH), { recursive: true });
   // Built under a private name and renamed: processes starting together never load a half-written file.
   const tmp = `${ADDON_PATH}.${process.pid}.tmp`;
-  const args = ['-O2', '-std=c11', '-Wall', '-Wno-unused-parameter', '-shared', '-fPIC', '-fvisibility=hidden',
-    `-I${nodeIncludeDir()}`, ...pkgConfig('--cflags'), source, '-o', tmp, ...pkgConfig('--libs')];
+  const args = [
+    '-O2',
+    '-std=c11',
+    '-Wall',
+    '-Wno-unused-parameter',
+    '-shared',
+    '-fPIC',
+    '-fvisibility=hidden',
+    `-I${nodeIncludeDir()}`,
+    ...pkgConfig('--cflags'),
+    source,
+    '-o',
+    tmp,
+    ...pkgConfig('--libs'),
+  ];
   execFileSync(process.env['CC'] ?? 'cc', args, { stdio: ['ignore', 'inherit', 'inherit'] });
   renameSync(tmp, ADDON_PATH);
   return ADDON_PATH;

@@ -40,7 +40,10 @@ export class MixerClock {
   readonly #recent: number[] = [];
   readonly stats: ClockStats = { ticks: 0, skipped: 0, meanLateMs: 0, maxLateMs: 0 };
 
-  constructor(onTick: (nowMs: number, tick: number) => void, options: { periodMs?: number; maxCatchUp?: number; timers?: ClockTimers } = {}) {
+  constructor(
+    onTick: (nowMs: number, tick: number) => void,
+    options: { periodMs?: number; maxCatchUp?: number; timers?: ClockTimers } = {},
+  ) {
     this.periodMs = options.periodMs ?? FRAME_MS;
     this.#onTick = onTick;
     this.#maxCatchUp = options.maxCatchUp ?? 3;

@@ -4,7 +4,15 @@
  * level of each 20 ms frame (dBov, as RFC 6464) with a talk detector that says whether the input is in
  * the mix at all: only talkers are summed, so everyone else can share one encoded frame.
  */
-import { FRAME_MS, FRAME_SAMPLES, MIX_RATE, createDecoder, rtpClockRate, type CodecName, type FrameDecoder } from './codecs.ts';
+import {
+  FRAME_MS,
+  FRAME_SAMPLES,
+  MIX_RATE,
+  createDecoder,
+  rtpClockRate,
+  type CodecName,
+  type FrameDecoder,
+} from './codecs.ts';
 import { JitterBuffer, tsDiff } from './jitter-buffer.ts';
 import { parseRtp } from './rtp.ts';
 import { DtmfReceiver } from './dtmf.ts';
@@ -81,7 +89,15 @@ export class MixerInput {
   #talking = false;
   #hangover = 0;
   #closed = false;
-  readonly stats: MixerInputStats = { packets: 0, late: 0, duplicates: 0, concealedFrames: 0, droppedForDelay: 0, jitterMs: 0, delayMs: 0 };
+  readonly stats: MixerInputStats = {
+    packets: 0,
+    late: 0,
+    duplicates: 0,
+    concealedFrames: 0,
+    droppedForDelay: 0,
+    jitterMs: 0,
+    delayMs: 0,
+  };
 
   constructor(id: string, codec: CodecName, options: MixerInputOptions = {}) {
     this.id = id;
@@ -136,7 +152,11 @@ export class MixerInput {
   push(timestamp: number, payload: Uint8Array, arrivalMs = performance.now()): void {
     if (this.#closed || payload.length === 0) return;
     this.stats.packets++;
-    if (this.#playing && tsDiff(timestamp, this.#nextTs) < 0 && tsDiff(this.#nextTs, timestamp) < this.#rtpPerFrame * 50) {
+    if (
+      this.#playing &&
+      tsDiff(timestamp, this.#nextTs) < 0 &&
+      tsDiff(this.#nextTs, timestamp) < this.#rtpPerFrame * 50
+    ) {
       this.stats.late++;
       return;
     }
@@ -274,7 +294,8 @@ export class MixerInput {
     const windowDone = ++this.#window >= ADAPT_WINDOW_FRAMES;
     let drop = queued > target + 3 * FRAME_MS ? 1 : 0;
     // Half the excess each window: a long stall's delay is gone within a few seconds, in small steps.
-    if (windowDone && this.#minQueued >= target + FRAME_MS) drop = Math.ceil(Math.floor((this.#minQueued - target) / FRAME_MS) / 2);
+    if (windowDone && this.#minQueued >= target + FRAME_MS)
+      drop = Math.ceil(Math.floor((this.#minQueued - target) / FRAME_MS) / 2);
     for (; drop > 0 && this.#buffer.size > 1; drop--) {
       this.#buffer.shift();
       this.stats.droppedForDelay++;

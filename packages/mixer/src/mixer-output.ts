@@ -4,7 +4,14 @@
  * every such output of the same (codec, ptime); while it talks it gets a private mix (the sum minus its
  * own frame), with its own limiter and encoder.
  */
-import { FRAME_MS, FRAME_SAMPLES, createEncoder, type CodecName, type EncoderOptions, type FrameEncoder } from './codecs.ts';
+import {
+  FRAME_MS,
+  FRAME_SAMPLES,
+  createEncoder,
+  type CodecName,
+  type EncoderOptions,
+  type FrameEncoder,
+} from './codecs.ts';
 import { SoftLimiter } from './limiter.ts';
 import type { MixerInput } from './mixer-input.ts';
 

@@ -194,7 +194,8 @@ export class RoomMixer extends EnhancedEventEmitter<RoomMixerEvents> {
       const alone = own?.talking === true || output.hasTone;
       if (boundary) output.mode = alone ? 'private' : 'shared';
       if (output.mode === 'shared' && alone) output.beginPrivate(group.pcm, group.filled);
-      if (output.mode === 'private') output.addPrivateFrame(this.#sum, own?.talking ? own.frame : this.#zeros, this.#scratch);
+      if (output.mode === 'private')
+        output.addPrivateFrame(this.#sum, own?.talking ? own.frame : this.#zeros, this.#scratch);
       else if (output.mode === 'shared') sharedMembers++;
     }
     group.filled += FRAME_SAMPLES;
@@ -239,4 +240,3 @@ export class RoomMixer extends EnhancedEventEmitter<RoomMixerEvents> {
     if (this.#closed) throw new Error('room mixer is closed');
   }
 }
-

@@ -1,15 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DtmfReceiver, RoomMixer, RtpPacketizer, beep, createDecoder, parseRtp, parseTelephoneEvent, telephoneEventPayloads,
+  DtmfReceiver,
+  RoomMixer,
+  RtpPacketizer,
+  beep,
+  createDecoder,
+  parseRtp,
+  parseTelephoneEvent,
+  telephoneEventPayloads,
 } from '../src/index.ts';
 import { log, TonePhone, toneAmplitude } from './helpers.ts';
 
 test('RFC 4733 payloads for a digit: growing duration, three end packets, one timestamp', () => {
   const payloads = telephoneEventPayloads('#', 100, 8000, 20);
   const events = payloads.map((p) => parseTelephoneEvent(p)!);
-  assert.deepEqual(events.map((e) => e.duration), [160, 320, 480, 640, 800, 800, 800]);
-  assert.deepEqual(events.map((e) => e.end), [false, false, false, false, true, true, true]);
+  assert.deepEqual(
+    events.map((e) => e.duration),
+    [160, 320, 480, 640, 800, 800, 800],
+  );
+  assert.deepEqual(
+    events.map((e) => e.end),
+    [false, false, false, false, true, true, true],
+  );
   assert.ok(events.every((e) => e.digit === '#' && e.event === 11 && e.volume === 10));
   assert.throws(() => telephoneEventPayloads('x'), /not a DTMF digit/);
   // Sent through a packetizer: same SSRC and timestamp for the whole event, sequence continuing.
@@ -19,7 +32,8 @@ test('RFC 4733 payloads for a digit: growing duration, three end packets, one ti
   const packets = payloads.map((p, i) => parseRtp(rtp.packetizeWith(p, 101, start, i === 0))!);
   assert.ok(packets.every((p) => p.timestamp === start && p.payloadType === 101 && p.ssrc === rtp.ssrc));
   assert.equal(packets[0]!.marker, true);
-  for (let i = 1; i < packets.length; i++) assert.equal(packets[i]!.sequenceNumber, (packets[i - 1]!.sequenceNumber + 1) & 0xffff);
+  for (let i = 1; i < packets.length; i++)
+    assert.equal(packets[i]!.sequenceNumber, (packets[i - 1]!.sequenceNumber + 1) & 0xffff);
 });
 
 test('a DtmfReceiver reports each digit once and in order, whatever is repeated, lost or late', () => {
@@ -43,7 +57,7 @@ test('a DtmfReceiver reports each digit once and in order, whatever is repeated,
   assert.equal(rx.push(ts, Buffer.from([1, 2])), undefined, 'too short');
 });
 
-test('a phone\'s RFC 4733 digits reach the mixer as dtmf events and are not mixed as audio', () => {
+test("a phone's RFC 4733 digits reach the mixer as dtmf events and are not mixed as audio", () => {
   const mixer = new RoomMixer({ log });
   try {
     const input = mixer.addInput('phone', 'PCMU', { telephoneEventPayloadType: 101 });
@@ -52,13 +66,18 @@ test('a phone\'s RFC 4733 digits reach the mixer as dtmf events and are not mixe
     const rtp = new RtpPacketizer({ payloadType: 0, clockRate: 8000 });
     for (const digit of ['*', '6']) {
       const start = rtp.timestamp;
-      for (const [i, p] of telephoneEventPayloads(digit, 80).entries()) assert.equal(input.pushRtp(rtp.packetizeWith(p, 101, start, i === 0)), true);
+      for (const [i, p] of telephoneEventPayloads(digit, 80).entries())
+        assert.equal(input.pushRtp(rtp.packetizeWith(p, 101, start, i === 0)), true);
       rtp.skip(100);
     }
     assert.deepEqual(digits, ['phone:*', 'phone:6']);
     assert.equal(input.stats.packets, 0, 'no telephone-event went to the jitter buffer');
     assert.equal(input.pushRtp(rtp.packetize(Buffer.alloc(160, 0xff), 20)), true, 'audio still taken (static PT 0)');
-    assert.equal(input.pushRtp(rtp.packetizeWith(Buffer.alloc(160), 8, rtp.timestamp, false)), false, 'PCMA is not this input');
+    assert.equal(
+      input.pushRtp(rtp.packetizeWith(Buffer.alloc(160), 8, rtp.timestamp, false)),
+      false,
+      'PCMA is not this input',
+    );
   } finally {
     mixer.close();
   }
@@ -72,7 +91,10 @@ test('a tone played to one output is heard there only, and that output goes back
     const outputs = ['a', 'b'].map((id) => {
       heard.set(id, []);
       const input = mixer.addInput(id, 'PCMU');
-      return { output: mixer.addOutput(id, 'PCMU', { ownInput: input, onPayload: (p) => heard.get(id)!.push(p) }), phone: new TonePhone(input, 'PCMU', 0, 0) };
+      return {
+        output: mixer.addOutput(id, 'PCMU', { ownInput: input, onPayload: (p) => heard.get(id)!.push(p) }),
+        phone: new TonePhone(input, 'PCMU', 0, 0),
+      };
     });
     const tick = (k: number): void => {
       const now = (k + 1) * 20;
@@ -86,7 +108,10 @@ test('a tone played to one output is heard there only, and that output goes back
     // Decode each stream from its start with its own decoder (the resampler's history must be continuous).
     const decodeAll = (id: string): Int16Array[] => {
       const dec = createDecoder('PCMU');
-      return heard.get(id)!.map((p) => Int16Array.from(dec.decode(p)!)).slice(-5);
+      return heard
+        .get(id)!
+        .map((p) => Int16Array.from(dec.decode(p)!))
+        .slice(-5);
     };
     const a = decodeAll('a');
     const b = decodeAll('b');

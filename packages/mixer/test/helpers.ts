@@ -6,7 +6,8 @@ export const log = createLogger('mixer-test', { level: 'warn' });
 /** 20 ms of a sine at 16 kHz, frame `k` of a continuous tone. */
 export function sineFrame(freq: number, amplitude: number, k: number): Int16Array {
   return Int16Array.from({ length: FRAME_SAMPLES }, (_, i) =>
-    Math.round(amplitude * Math.sin((2 * Math.PI * freq * (k * FRAME_SAMPLES + i)) / MIX_RATE)));
+    Math.round(amplitude * Math.sin((2 * Math.PI * freq * (k * FRAME_SAMPLES + i)) / MIX_RATE)),
+  );
 }
 
 /** A synthetic phone: encodes a tone and pushes one packet per 20 ms frame with consecutive timestamps. */

@@ -38,10 +38,13 @@ class LateTimers implements ClockTimers {
 test('the clock keeps its deadlines at start + k * 20 ms however late its timers fire (no drift)', () => {
   const timers = new LateTimers(3);
   const ticks: Array<{ now: number; k: number }> = [];
-  const clock = new MixerClock((now, k) => {
-    ticks.push({ now, k });
-    timers.t += 2; // the tick's own work
-  }, { timers });
+  const clock = new MixerClock(
+    (now, k) => {
+      ticks.push({ now, k });
+      timers.t += 2; // the tick's own work
+    },
+    { timers },
+  );
   clock.start();
   for (let i = 0; i < 500; i++) timers.fire();
   clock.close();
@@ -86,5 +89,6 @@ test('the real clock ticks every 20 ms on the monotonic clock', async () => {
   clock!.close();
   assert.equal(clock!.stats.ticks, 10);
   // Tick k never runs before start + k * 20 ms.
-  for (const [i, t] of times.entries()) assert.ok(t - started >= (i + 1) * 20 - 1, `tick ${i + 1} at ${(t - started).toFixed(1)} ms`);
+  for (const [i, t] of times.entries())
+    assert.ok(t - started >= (i + 1) * 20 - 1, `tick ${i + 1} at ${(t - started).toFixed(1)} ms`);
 });

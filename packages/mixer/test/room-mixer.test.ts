@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createDecoder, FRAME_SAMPLES, RoomMixer, SoftLimiter, type CodecName, type MixerOutput } from '../src/index.ts';
+import {
+  createDecoder,
+  FRAME_SAMPLES,
+  RoomMixer,
+  SoftLimiter,
+  type CodecName,
+  type MixerOutput,
+} from '../src/index.ts';
 import { log, rms, sineFrame, TonePhone, toneAmplitude } from './helpers.ts';
 
 /** Collects what an output receives, decoded back to 16 kHz PCM, one entry per packet. */
@@ -45,7 +52,12 @@ function party(mixer: RoomMixer, id: string, codec: CodecName, freq: number, amp
 }
 
 /** Runs `ticks` ticks of synthetic time; every sender's packet arrives 5 ms before the tick. */
-function run(mixer: RoomMixer, ticks: number, senders: Array<{ send(now: number, lose?: boolean): void }>, lose?: (tick: number) => boolean): void {
+function run(
+  mixer: RoomMixer,
+  ticks: number,
+  senders: Array<{ send(now: number, lose?: boolean): void }>,
+  lose?: (tick: number) => boolean,
+): void {
   const start = mixer.stats.ticks;
   for (let k = 0; k < ticks; k++) {
     const now = (start + k + 1) * 20;
@@ -79,12 +91,20 @@ for (const codec of ['PCMU', 'PCMA', 'G722', 'opus'] as const) {
     const mixer = new RoomMixer({ log });
     try {
       const parties = FREQS.map((f, i) => party(mixer, `p${i}`, codec, f, 6000));
-      run(mixer, 40, parties.map((p) => p.phone));
+      run(
+        mixer,
+        40,
+        parties.map((p) => p.phone),
+      );
       for (const [i, p] of parties.entries()) {
         const heard = p.ear.tail(10);
         for (const [j, f] of FREQS.entries()) {
           const a = toneAmplitude(heard, f);
-          if (i === j) assert.ok(a < (codec === 'opus' ? 300 : 120), `${codec} party ${i} hears its own ${f} Hz at ${a.toFixed(0)}`);
+          if (i === j)
+            assert.ok(
+              a < (codec === 'opus' ? 300 : 120),
+              `${codec} party ${i} hears its own ${f} Hz at ${a.toFixed(0)}`,
+            );
           else assert.ok(a > 5000 && a < 7000, `${codec} party ${i} hears ${f} Hz at ${a.toFixed(0)}, expected ~6000`);
         }
       }
@@ -102,9 +122,17 @@ test('talkers get private encodes, everyone else shares one encode per (codec, p
     const opusEars = Array.from({ length: 3 }, (_, i) => party(mixer, `o${i}`, 'opus', 1000, 0));
     const g722 = party(mixer, 'w0', 'G722', 1000, 0);
     const all = [...talkers, ...silent, ...opusEars, g722];
-    run(mixer, 10, all.map((p) => p.phone));
+    run(
+      mixer,
+      10,
+      all.map((p) => p.phone),
+    );
     const before = { ...mixer.stats };
-    run(mixer, 50, all.map((p) => p.phone));
+    run(
+      mixer,
+      50,
+      all.map((p) => p.phone),
+    );
     const ticks = mixer.stats.ticks - before.ticks;
     // 3 groups (PCMU/20, opus/20, G722/20) + 2 talkers per tick, whatever the number of listeners.
     assert.equal(mixer.stats.sharedEncodes - before.sharedEncodes, 3 * ticks);
@@ -131,7 +159,11 @@ test('a gain per input, and a muted input is neither heard nor talking', () => {
     const c = mixer.addInput('c', 'PCMU');
     const ear = new Ear('PCMU');
     mixer.addOutput('l', 'PCMU', { onPayload: ear.sink });
-    const phones = [new TonePhone(a, 'PCMU', 400, 8000), new TonePhone(b, 'PCMU', 700, 3000), new TonePhone(c, 'PCMU', 1100, 8000)];
+    const phones = [
+      new TonePhone(a, 'PCMU', 400, 8000),
+      new TonePhone(b, 'PCMU', 700, 3000),
+      new TonePhone(c, 'PCMU', 1100, 8000),
+    ];
     c.muted = true;
     run(mixer, 30, phones);
     const heard = ear.tail(10);
@@ -251,7 +283,7 @@ test('joins and leaves never disturb what the others hear', () => {
     const pcm = new Int16Array(frames.length * FRAME_SAMPLES);
     frames.forEach((f, i) => pcm.set(f, i * FRAME_SAMPLES));
     // A continuous 400 Hz tone: the largest step between samples is bounded by its slope.
-    const maxSlope = 8000 * 2 * Math.PI * 400 / 16000;
+    const maxSlope = (8000 * 2 * Math.PI * 400) / 16000;
     let worst = 0;
     for (let i = 1; i < pcm.length; i++) worst = Math.max(worst, Math.abs(pcm[i]! - pcm[i - 1]!));
     assert.ok(worst < maxSlope * 1.25, `a click of ${worst} (tone slope ${maxSlope.toFixed(0)})`);
@@ -280,7 +312,10 @@ test('levels in dBov and talking events for active-speaker detection', () => {
     assert.deepEqual(events, [['a', true]]);
     // a stops sending: after the hangover (300 ms) and concealment it is no longer talking.
     run(mixer, 30, [pb]);
-    assert.deepEqual(events, [['a', true], ['a', false]]);
+    assert.deepEqual(events, [
+      ['a', true],
+      ['a', false],
+    ]);
   } finally {
     mixer.close();
   }
@@ -297,7 +332,10 @@ test('a 40 ms output gets one packet per two frames, and hears a talker that sta
     run(mixer, 21, [other.phone]);
     const packets = ear.packets.length;
     assert.ok(packets >= 9 && packets <= 11, `${packets} packets in 21 frames`);
-    assert.ok(ear.packets.every((p) => p.length === 320), '40 ms of PCMU = 320 bytes');
+    assert.ok(
+      ear.packets.every((p) => p.length === 320),
+      '40 ms of PCMU = 320 bytes',
+    );
     // From an odd tick on, "me" talks too: every packet it gets still lacks its own tone.
     run(mixer, 30, [other.phone, mine]);
     assert.ok(me.privatePackets > 0);
@@ -352,7 +390,11 @@ test('a late packet is waited for (the delay grows a frame), and the delay shrin
     // A 40 ms network stall: two packets are held and arrive together with the next one, so one tick
     // finds nothing at all to play (late, not lost).
     const held: Array<() => void> = [];
-    const stalled = { send: (now: number): void => { held.push(() => phone.send(now)); } };
+    const stalled = {
+      send: (now: number): void => {
+        held.push(() => phone.send(now));
+      },
+    };
     run(mixer, 2, [stalled]);
     for (const release of held) release();
     run(mixer, 1, [phone]);
@@ -374,7 +416,11 @@ test('an output whose sink throws does not stop the others', () => {
   const mixer = new RoomMixer({ log });
   try {
     const talker = new TonePhone(mixer.addInput('t', 'PCMU'), 'PCMU', 400, 6000);
-    mixer.addOutput('bad', 'PCMU', { onPayload: () => { throw new Error('socket gone'); } });
+    mixer.addOutput('bad', 'PCMU', {
+      onPayload: () => {
+        throw new Error('socket gone');
+      },
+    });
     const ear = new Ear('PCMU');
     mixer.addOutput('good', 'PCMU', { onPayload: ear.sink });
     run(mixer, 10, [talker]);

@@ -61,7 +61,10 @@ export interface ConnectedApp {
 }
 
 /** Connect a drachtio-srf app; `setup` registers handlers before the connection (as apps do). */
-export function connectApp(control: { host: string; port: number; secret: string }, setup?: (srf: LooseSrf) => void): Promise<ConnectedApp> {
+export function connectApp(
+  control: { host: string; port: number; secret: string },
+  setup?: (srf: LooseSrf) => void,
+): Promise<ConnectedApp> {
   const srf = new Srf() as unknown as LooseSrf;
   setup?.(srf);
   return new Promise((resolve, reject) => {
@@ -77,7 +80,9 @@ export function connectApp(control: { host: string; port: number; secret: string
         return;
       }
       resolve({
-        srf, hostport, version,
+        srf,
+        hostport,
+        version,
         close: () => {
           stopReconnecting(srf);
           try {
@@ -95,14 +100,22 @@ export function connectApp(control: { host: string; port: number; secret: string
 
 /** srf reconnects forever; a closed test app must not. */
 function stopReconnecting(srf: LooseSrf): void {
-  const wp = (srf as unknown as { _app?: { client?: { wp?: { closing?: boolean; reconnectVars?: { retryTimer?: NodeJS.Timeout } } } } })._app?.client?.wp;
+  const wp = (
+    srf as unknown as {
+      _app?: { client?: { wp?: { closing?: boolean; reconnectVars?: { retryTimer?: NodeJS.Timeout } } } };
+    }
+  )._app?.client?.wp;
   if (!wp) return;
   wp.closing = true;
   if (wp.reconnectVars?.retryTimer) clearTimeout(wp.reconnectVars.retryTimer);
 }
 
 /** Parse srf's `connect` hostport string into SIP listen addresses. */
-export function parseHostports(hostport: string): { udp?: { host: string; port: number }; tcp?: { host: string; port: number }; ws?: { host: string; port: number } } {
+export function parseHostports(hostport: string): {
+  udp?: { host: string; port: number };
+  tcp?: { host: string; port: number };
+  ws?: { host: string; port: number };
+} {
   const out: ReturnType<typeof parseHostports> = {};
   for (const part of hostport.split(',')) {
     const m = /^(udp|tcp|ws|wss|tls)\/([^:]+|\[[^\]]+\]):(\d+)$/.exec(part.trim());

@@ -14,18 +14,35 @@ import { GOLDEN_DIR } from './harness.ts';
 import { normalise, parseGolden, renderGolden, shapeOf, type RawEntry, type Shape } from './transcript.ts';
 
 /** The clone's parent folder holds `shared/` (reference material); CONCLAVE_SHARED_DIR names it elsewhere. */
-const SHARED_DIR = process.env['CONCLAVE_SHARED_DIR'] ?? join(fileURLToPath(new URL('../../../', import.meta.url)), '..', 'shared');
+const SHARED_DIR =
+  process.env['CONCLAVE_SHARED_DIR'] ?? join(fileURLToPath(new URL('../../../', import.meta.url)), '..', 'shared');
 const REFERENCE_DIR = process.argv[2] ?? join(SHARED_DIR, 'drachtio-transcripts');
 
 /** reference scenario → golden it overlaps with, and what differs in the scenario itself. */
 const PAIRS: Array<{ ref: string; golden: string; caveat: string }> = [
-  { ref: 'd-uas-invite', golden: 'ref-d-uas--baresip-udp', caveat: 'same flow (baresip hangs up after 100 ms instead of 3 s)' },
+  {
+    ref: 'd-uas-invite',
+    golden: 'ref-d-uas--baresip-udp',
+    caveat: 'same flow (baresip hangs up after 100 ms instead of 3 s)',
+  },
   { ref: 'e-uac-modify-info-bye', golden: 'uac--baresip-udp', caveat: 'same flow' },
-  { ref: 'f-b2bua', golden: 'ref-f-b2bua--scripted--baresip-udp', caveat: 'same flow (BYE from A after 300 ms instead of 2 s)' },
+  {
+    ref: 'f-b2bua',
+    golden: 'ref-f-b2bua--scripted--baresip-udp',
+    caveat: 'same flow (BYE from A after 300 ms instead of 2 s)',
+  },
   { ref: 'g-cancel', golden: 'cancel--scripted', caveat: 'same flow (CANCEL 100 ms instead of 1 s after the 180)' },
   { ref: 'h-refer-notify', golden: 'refer--scripted', caveat: 'same flow' },
-  { ref: 'i-subscribe-notify', golden: 'subscribe--scripted', caveat: 'same flow (second NOTIFY after 100 ms instead of 1 s)' },
-  { ref: 'k-no-ack-2xx-retransmit', golden: 'ack-timeout--scripted', caveat: 'same flow, T1 = 20 ms instead of 500 ms' },
+  {
+    ref: 'i-subscribe-notify',
+    golden: 'subscribe--scripted',
+    caveat: 'same flow (second NOTIFY after 100 ms instead of 1 s)',
+  },
+  {
+    ref: 'k-no-ack-2xx-retransmit',
+    golden: 'ack-timeout--scripted',
+    caveat: 'same flow, T1 = 20 ms instead of 500 ms',
+  },
 ];
 
 interface RefLine {
@@ -34,22 +51,39 @@ interface RefLine {
   text: string;
 }
 
-const ROLE_BY_NAME: Record<string, string> = { baresip: 'baresip-udp', 'scripted-uac': 'scripted-uac', drachtio: 'S', 'drachtio-ws': 'S.ws' };
+const ROLE_BY_NAME: Record<string, string> = {
+  baresip: 'baresip-udp',
+  'scripted-uac': 'scripted-uac',
+  drachtio: 'S',
+  'drachtio-ws': 'S.ws',
+};
 
 /** The reference's `what` labels → the golden entry model. */
 export function referenceEntries(lines: RefLine[]): { entries: RawEntry[]; roles: Map<number, string> } {
-  const roles = new Map<number, string>([[5080, 'S'], [8089, 'S.ws']]);
+  const roles = new Map<number, string>([
+    [5080, 'S'],
+    [8089, 'S.ws'],
+  ]);
   const entries: RawEntry[] = [];
   for (const l of lines) {
     let m = /^WIRE (app->server|server->app) \(conn (\d+)\)/.exec(l.what);
     if (m) {
-      entries.push({ t: l.t * 1000, channel: 'control', dir: m[1] as 'app->server' | 'server->app', conn: Number(m[2]) - 1, text: l.text });
+      entries.push({
+        t: l.t * 1000,
+        channel: 'control',
+        dir: m[1] as 'app->server' | 'server->app',
+        conn: Number(m[2]) - 1,
+        text: l.text,
+      });
       continue;
     }
     m = /^(SIP|HTTP) (?:(UDP|TCP|WS) )?(\S+?):(\d+) -> (\S+?):(\d+)(?: \(ws opcode (\d+))?/.exec(l.what);
     if (!m) continue;
     const [, what, transport, srcName, srcPort, dstName, dstPort, opcode] = m;
-    for (const [name, port] of [[srcName!, srcPort!], [dstName!, dstPort!]] as const) {
+    for (const [name, port] of [
+      [srcName!, srcPort!],
+      [dstName!, dstPort!],
+    ] as const) {
       const role = ROLE_BY_NAME[name];
       if (role && !roles.has(Number(port))) roles.set(Number(port), role);
     }
@@ -57,9 +91,14 @@ export function referenceEntries(lines: RefLine[]): { entries: RawEntry[]; roles
     const kind = what === 'HTTP' ? 'http' : opcode && opcode !== '1' ? 'ws' : 'sip';
     const text = kind === 'ws' ? (opcode === '8' ? 'close' : `opcode-${opcode}`) : l.text;
     entries.push({
-      t: l.t * 1000, channel: 'sip', dir: inbound ? 'in' : 'out',
+      t: l.t * 1000,
+      channel: 'sip',
+      dir: inbound ? 'in' : 'out',
       transport: (what === 'HTTP' ? 'ws' : transport!.toLowerCase()) as 'udp' | 'tcp' | 'ws',
-      kind, serverPort: Number(inbound ? dstPort : srcPort), remotePort: Number(inbound ? srcPort : dstPort), text,
+      kind,
+      serverPort: Number(inbound ? dstPort : srcPort),
+      remotePort: Number(inbound ? srcPort : dstPort),
+      text,
     });
   }
   return { entries, roles };
@@ -100,13 +139,18 @@ function missing(a: Map<string, string[]>, b: Map<string, string[]>): string[] {
 
 function main(): void {
   if (!existsSync(REFERENCE_DIR)) {
-    process.stderr.write(`reference transcripts not found in ${REFERENCE_DIR} (pass a folder, or set CONCLAVE_SHARED_DIR)\n`);
+    process.stderr.write(
+      `reference transcripts not found in ${REFERENCE_DIR} (pass a folder, or set CONCLAVE_SHARED_DIR)\n`,
+    );
     process.exitCode = 2;
     return;
   }
   const out: string[] = ['# Golden transcripts vs the real drachtio-server recordings', ''];
   for (const pair of PAIRS) {
-    const lines = readFileSync(join(REFERENCE_DIR, `${pair.ref}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as RefLine);
+    const lines = readFileSync(join(REFERENCE_DIR, `${pair.ref}.jsonl`), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as RefLine);
     const { entries, roles } = referenceEntries(lines);
     const refBlocks = normalise(entries, { ports: roles });
     // Ping frames and the app's authenticate/route preamble are normalised the same way on both sides.
@@ -115,7 +159,8 @@ function main(): void {
     out.push(`## ${pair.ref} ↔ ${pair.golden}`, '', `Scenario difference: ${pair.caveat}.`, '');
     const onlyRef = missing(shapeLines(refShape), shapeLines(gold));
     const onlyOurs = missing(shapeLines(gold), shapeLines(refShape));
-    if (onlyRef.length === 0 && onlyOurs.length === 0) out.push('Same messages (direction, start line, header names and order).', '');
+    if (onlyRef.length === 0 && onlyOurs.length === 0)
+      out.push('Same messages (direction, start line, header names and order).', '');
     if (onlyRef.length) out.push('Only in the drachtio recording:', '', ...onlyRef.map((l) => `- \`${l}\``), '');
     if (onlyOurs.length) out.push('Only in ours:', '', ...onlyOurs.map((l) => `- \`${l}\``), '');
     // Header values (normalised), ignoring bodies (SDP and pidf are the apps' and peers' choices).

@@ -11,7 +11,16 @@ import { SipServer as EmbeddedSipServer, type SipServerOptions, type SipTimerOpt
 import { connectApp, parseHostports, type ConnectedApp, type LooseSrf } from './app.ts';
 import { ControlTap } from './control-tap.ts';
 import { allocatePorts, PEER_PORT_RANGE } from './ports.ts';
-import { diffShapes, normalise, normaliseWithNotes, parseGolden, renderGolden, shapeOf, type Block, type RawEntry } from './transcript.ts';
+import {
+  diffShapes,
+  normalise,
+  normaliseWithNotes,
+  parseGolden,
+  renderGolden,
+  shapeOf,
+  type Block,
+  type RawEntry,
+} from './transcript.ts';
 import { WireCapture } from './wire/wire-capture.ts';
 import type { Peer } from './peers/peer.ts';
 
@@ -31,7 +40,11 @@ export interface HarnessOptions {
 export function externalServer(): { host: string; port: number; secret: string } | undefined {
   const host = process.env['DRACHTIO_HOST'];
   if (!host) return undefined;
-  return { host, port: Number(process.env['DRACHTIO_PORT'] ?? 9022), secret: process.env['DRACHTIO_SECRET'] ?? 'cymru' };
+  return {
+    host,
+    port: Number(process.env['DRACHTIO_PORT'] ?? 9022),
+    secret: process.env['DRACHTIO_SECRET'] ?? 'cymru',
+  };
 }
 
 export class Harness {
@@ -52,8 +65,14 @@ export class Harness {
   #closed = false;
 
   private constructor(init: {
-    server: EmbeddedSipServer | undefined; control: Harness['control']; sip: Harness['sip']; tap: ControlTap;
-    wire: WireCapture | undefined; wireError: string | undefined; log: Logger; logLines: string[];
+    server: EmbeddedSipServer | undefined;
+    control: Harness['control'];
+    sip: Harness['sip'];
+    tap: ControlTap;
+    wire: WireCapture | undefined;
+    wireError: string | undefined;
+    log: Logger;
+    logLines: string[];
   }) {
     this.server = init.server;
     this.control = init.control;
@@ -96,19 +115,26 @@ export class Harness {
       const probe = await connectApp(ext);
       probe.close();
       const hp = parseHostports(probe.hostport);
-      if (!hp.udp || !hp.tcp || !hp.ws) throw new Error(`external drachtio-server must listen on udp, tcp and ws; it reports ${probe.hostport}`);
+      if (!hp.udp || !hp.tcp || !hp.ws)
+        throw new Error(`external drachtio-server must listen on udp, tcp and ws; it reports ${probe.hostport}`);
       sip = { udp: hp.udp, tcp: hp.tcp, ws: hp.ws };
     } else {
       // SIP_SERVER_MODULE: run against another build of the embedded server (e.g. a patched copy).
       const override = process.env['SIP_SERVER_MODULE'];
-      const SipServer = override ? ((await import(override)) as { SipServer: new (o: SipServerOptions) => EmbeddedSipServer }).SipServer : EmbeddedSipServer;
+      const SipServer = override
+        ? ((await import(override)) as { SipServer: new (o: SipServerOptions) => EmbeddedSipServer }).SipServer
+        : EmbeddedSipServer;
       // UDP and TCP on the same port, as drachtio-server does (5080 for both in the reference setup), so
       // transcripts of both servers use the same placeholders.
       let addrs: Awaited<ReturnType<EmbeddedSipServer['start']>> | undefined;
       for (let attempt = 0; !addrs; attempt++) {
         const port = await allocatePorts(1);
         server = new SipServer({
-          listen: { udp: { host: '127.0.0.1', port }, tcp: { host: '127.0.0.1', port }, ws: { host: '127.0.0.1', port: 0 } },
+          listen: {
+            udp: { host: '127.0.0.1', port },
+            tcp: { host: '127.0.0.1', port },
+            ws: { host: '127.0.0.1', port: 0 },
+          },
           control: { host: '127.0.0.1', port: 0, secret: 'cymru' },
           logger: log.child('sip-server'),
           ...(opts.timers ? { timers: opts.timers } : {}),
@@ -126,7 +152,10 @@ export class Harness {
     let wire: WireCapture | undefined;
     let wireError: string | undefined;
     try {
-      wire = await WireCapture.start({ server: { udp: sip.udp.port, tcp: sip.tcp.port, ws: sip.ws.port }, peers: new Set() }, [`${PEER_PORT_RANGE[0]}-${PEER_PORT_RANGE[1]}`]);
+      wire = await WireCapture.start(
+        { server: { udp: sip.udp.port, tcp: sip.tcp.port, ws: sip.ws.port }, peers: new Set() },
+        [`${PEER_PORT_RANGE[0]}-${PEER_PORT_RANGE[1]}`],
+      );
     } catch (err) {
       wireError = (err as Error).message;
       if (process.env['REQUIRE_WIRE']) {
@@ -158,10 +187,13 @@ export class Harness {
 
   /** Recent console output of peers that have one (baresip, linphonec), for failure reports. */
   peerOutputs(): string {
-    return this.#peers.map((p) => {
-      const out = (p as unknown as { output?: string }).output;
-      return out ? `[${p.label}]\n${out.slice(-1500)}` : '';
-    }).filter(Boolean).join('\n');
+    return this.#peers
+      .map((p) => {
+        const out = (p as unknown as { output?: string }).output;
+        return out ? `[${p.label}]\n${out.slice(-1500)}` : '';
+      })
+      .filter(Boolean)
+      .join('\n');
   }
 
   /** Run `fn` at close() (in reverse order of registration). */
@@ -189,7 +221,9 @@ export class Harness {
     if (this.#registrar) return;
     this.#registrar = await this.app((srf) => {
       srf.register((req, res) => {
-        res.send(200, { headers: { Contact: req.get('Contact'), Expires: req.has('Expires') ? req.get('Expires') : '600' } });
+        res.send(200, {
+          headers: { Contact: req.get('Contact'), Expires: req.has('Expires') ? req.get('Expires') : '600' },
+        });
       });
     });
   }
@@ -271,14 +305,24 @@ export class Recording {
     // server absorbs share the Call-ID of one that did). This drops strays: another scenario's late
     // retransmissions (an external server outlives a test file), unrelated traffic on the same ports.
     const callIds = new Set<string>();
-    for (const f of frames) for (const m of f.payload.matchAll(/^(?:call-id|i)[ \t]*:[ \t]*(\S+)/gim)) callIds.add(m[1]!);
+    for (const f of frames)
+      for (const m of f.payload.matchAll(/^(?:call-id|i)[ \t]*:[ \t]*(\S+)/gim)) callIds.add(m[1]!);
     for (const e of this.#h.wire?.events ?? []) {
       if (e.t < this.#t0 || e.t > t1) continue;
       if (e.kind === 'sip') {
         const callId = /^(?:call-id|i)[ \t]*:[ \t]*(\S+)/im.exec(e.text)?.[1];
         if (callId && !callIds.has(callId)) continue;
       }
-      out.push({ t: e.t, channel: 'sip', dir: e.dir, transport: e.transport, kind: e.kind, serverPort: e.serverPort, remotePort: e.remotePort, text: e.text });
+      out.push({
+        t: e.t,
+        channel: 'sip',
+        dir: e.dir,
+        transport: e.transport,
+        kind: e.kind,
+        serverPort: e.serverPort,
+        remotePort: e.remotePort,
+        text: e.text,
+      });
     }
     for (const f of frames) out.push({ t: f.t, channel: 'control', dir: f.dir, conn: f.conn, text: f.payload });
     return out;
@@ -297,9 +341,14 @@ export class Recording {
   async finish(extraNotes: string[] = []): Promise<RecordingResult> {
     const entries = await this.entries();
     // Connection numbers relative to the scenario.
-    const conns = [...new Set(entries.filter((e) => e.channel === 'control').map((e) => e.conn!))].sort((a, b) => a - b);
+    const conns = [...new Set(entries.filter((e) => e.channel === 'control').map((e) => e.conn!))].sort(
+      (a, b) => a - b,
+    );
     for (const e of entries) if (e.channel === 'control') e.conn = conns.indexOf(e.conn!);
-    const { blocks, notes } = normaliseWithNotes(entries, { ports: this.#h.roles }, [...(this.#opts.notes ?? []), ...extraNotes]);
+    const { blocks, notes } = normaliseWithNotes(entries, { ports: this.#h.roles }, [
+      ...(this.#opts.notes ?? []),
+      ...extraNotes,
+    ]);
     if (!this.#h.wire) notes.push(`SIP wire capture unavailable: ${this.#h.wireError ?? 'unknown'}`);
     const golden = renderGolden(this.name, notes, blocks);
     const file = join(GOLDEN_DIR, `${this.name}.txt`);
@@ -313,11 +362,20 @@ export class Recording {
     if (update === '1') {
       // Rewrite only when the shape changed: interleavings and timing-dependent details would
       // otherwise churn every file on each update.
-      const same = !diffShapes(shapeOf(parseGolden(readFileSync(file, 'utf8')), keep), shapeOf(parseGolden(golden), keep));
+      const same = !diffShapes(
+        shapeOf(parseGolden(readFileSync(file, 'utf8')), keep),
+        shapeOf(parseGolden(golden), keep),
+      );
       if (!same) writeFileSync(file, golden);
       return { blocks, golden, diff: undefined, written: !same };
     }
-    if (!existsSync(file)) return { blocks, golden, diff: `no golden transcript ${file} (run with UPDATE_GOLDEN=1 to create it)`, written: false };
+    if (!existsSync(file))
+      return {
+        blocks,
+        golden,
+        diff: `no golden transcript ${file} (run with UPDATE_GOLDEN=1 to create it)`,
+        written: false,
+      };
     const expectedBlocks = parseGolden(readFileSync(file, 'utf8'));
     let expected = shapeOf(expectedBlocks, keep);
     let actual = shapeOf(parseGolden(golden), keep);

@@ -49,7 +49,13 @@ export function assertGolden(r: RecordingResult): void {
  * Run a scenario body while recording; on failure the error carries the transcript so far (and the
  * last server log lines), which is what one needs to see what went wrong on the wire.
  */
-export async function recorded(h: Harness, name: string, notes: string[], body: (trace: AppTrace) => Promise<void>, opts: { keepRetransmissions?: boolean } = {}): Promise<RecordingResult> {
+export async function recorded(
+  h: Harness,
+  name: string,
+  notes: string[],
+  body: (trace: AppTrace) => Promise<void>,
+  opts: { keepRetransmissions?: boolean } = {},
+): Promise<RecordingResult> {
   const rec = h.record(name, { notes, ...opts });
   const trace = new AppTrace();
   try {
@@ -73,7 +79,11 @@ export async function recorded(h: Harness, name: string, notes: string[], body: 
  */
 export async function serverIdle(h: Harness, ms = 3000): Promise<void> {
   if (!h.server) return;
-  await waitFor(() => h.server!.stats().dialogs === 0, ms, `no dialogs left in the server (stats ${JSON.stringify(h.server.stats())})`);
+  await waitFor(
+    () => h.server!.stats().dialogs === 0,
+    ms,
+    `no dialogs left in the server (stats ${JSON.stringify(h.server.stats())})`,
+  );
 }
 
 /** Close the app and wait until the server (or the tap) has seen it go. */
@@ -89,7 +99,9 @@ export async function closeApp(h: Harness, app: ConnectedApp): Promise<void> {
 export async function uas(ctx: ScenarioContext): Promise<RecordingResult> {
   const { h, peer } = ctx;
   await peer.reset();
-  const notes = [`${peer.label} calls the app twice: 180 + 200 (createUAS), ACK; first BYE from the peer, then BYE from the app`];
+  const notes = [
+    `${peer.label} calls the app twice: 180 + 200 (createUAS), ACK; first BYE from the peer, then BYE from the app`,
+  ];
   return recorded(h, goldenName('uas', peer), notes, async (trace) => {
     const dialogs: AppDialog[] = [];
     const app = await h.app((srf) => {
@@ -144,13 +156,14 @@ async function closedOrHangup(peer: Peer, since: number, ms: number): Promise<vo
   }
 }
 
-const PIDF = (state: 'open' | 'closed') => [
-  '<?xml version="1.0" encoding="UTF-8"?>',
-  '<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:presence@127.0.0.1">',
-  `<tuple id="t1"><status><basic>${state}</basic></status></tuple>`,
-  '</presence>',
-  '',
-].join('\r\n');
+const PIDF = (state: 'open' | 'closed') =>
+  [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:presence@127.0.0.1">',
+    `<tuple id="t1"><status><basic>${state}</basic></status></tuple>`,
+    '</presence>',
+    '',
+  ].join('\r\n');
 
 // ---------------------------------------------------------------------------------------------
 // Reference d (d-uas-invite), replayed: the peer calls, createUAS answers 200 with SDP and X-App, ACK,
@@ -159,7 +172,9 @@ const PIDF = (state: 'open' | 'closed') => [
 export async function uasReference(ctx: ScenarioContext): Promise<RecordingResult> {
   const { h, peer } = ctx;
   await peer.reset();
-  const notes = [`reference d-uas-invite replayed: ${peer.label} calls, srf.createUAS(req, res, {localSdp, headers: {X-App: uas}}), ACK, BYE from the peer`];
+  const notes = [
+    `reference d-uas-invite replayed: ${peer.label} calls, srf.createUAS(req, res, {localSdp, headers: {X-App: uas}}), ACK, BYE from the peer`,
+  ];
   return recorded(h, `ref-d-uas--${peer.label}`, notes, async (trace) => {
     const app = await h.app((srf) => {
       srf.invite(async (req: AppReq, res: AppRes) => {
@@ -190,20 +205,29 @@ export async function uasReference(ctx: ScenarioContext): Promise<RecordingResul
 export async function uac(ctx: ScenarioContext): Promise<RecordingResult> {
   const { h, peer, webrtc } = ctx;
   await peer.reset();
-  const notes = [`the app calls ${peer.label} (createUAC, auto-answer), re-INVITE (dialog.modify), INFO (application/dtmf-relay), BYE from the app`];
+  const notes = [
+    `the app calls ${peer.label} (createUAC, auto-answer), re-INVITE (dialog.modify), INFO (application/dtmf-relay), BYE from the app`,
+  ];
   return recorded(h, goldenName('uac', peer), notes, async (trace) => {
     const app = await h.app();
     try {
       const m = peer.log.mark();
       const offer = offerFor(webrtc);
-      const dlg = await app.srf.createUAC(peer.uri, { localSdp: offer, headers: { From: '<sip:app@127.0.0.1>', 'X-App': 'uac' } });
+      const dlg = await app.srf.createUAC(peer.uri, {
+        localSdp: offer,
+        headers: { From: '<sip:app@127.0.0.1>', 'X-App': 'uac' },
+      });
       await peer.log.wait('established', m, 8000, peer.label);
       await sleep(50);
       trace.add('answered');
       const answer = await dlg.modify(bumpVersion(offer));
       assert.match(answer, /^v=0/m, 're-INVITE answered with SDP');
       trace.add('re-INVITE 200');
-      const infoStatus = await finalStatus(dlg, { method: 'INFO', headers: { 'Content-Type': 'application/dtmf-relay' }, body: 'Signal=5\r\nDuration=160\r\n' });
+      const infoStatus = await finalStatus(dlg, {
+        method: 'INFO',
+        headers: { 'Content-Type': 'application/dtmf-relay' },
+        body: 'Signal=5\r\nDuration=160\r\n',
+      });
       trace.add(`INFO ${infoStatus}`);
       assert.equal(typeof infoStatus, 'number', `INFO got a final response (${infoStatus})`);
       await dlg.destroy();
@@ -224,15 +248,18 @@ function finalStatus(dlg: AppDialog, opts: Record<string, unknown>): Promise<num
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve('timeout'), 10_000);
     timer.unref();
-    (dlg.request as unknown as (o: unknown, cb: (err: Error | null, res?: { status: number }) => void) => void)(opts, (err, res) => {
-      if (err) {
-        clearTimeout(timer);
-        resolve(err.message);
-      } else if (res && res.status >= 200) {
-        clearTimeout(timer);
-        resolve(res.status);
-      }
-    });
+    (dlg.request as unknown as (o: unknown, cb: (err: Error | null, res?: { status: number }) => void) => void)(
+      opts,
+      (err, res) => {
+        if (err) {
+          clearTimeout(timer);
+          resolve(err.message);
+        } else if (res && res.status >= 200) {
+          clearTimeout(timer);
+          resolve(res.status);
+        }
+      },
+    );
   });
 }
 
@@ -244,13 +271,18 @@ export async function b2bua(ctx: ScenarioContext): Promise<RecordingResult> {
   const peerB = ctx.peerB!;
   await peer.reset();
   await peerB.reset();
-  const notes = [`${peer.label} (A) calls the app, which calls ${peerB.label} (B) with createB2BUA (SDP passed through); A hangs up, the app sends BYE to B`];
+  const notes = [
+    `${peer.label} (A) calls the app, which calls ${peerB.label} (B) with createB2BUA (SDP passed through); A hangs up, the app sends BYE to B`,
+  ];
   return recorded(h, `b2bua--${peer.label}--${peerB.label}`, notes, async (trace) => {
     const app = await h.app((srf) => {
       srf.invite(async (req: AppReq, res: AppRes) => {
         trace.add('invite');
         try {
-          const { uas: a, uac: b } = await srf.createB2BUA(req, res, peerB.uri, { localSdpB: req.body, headers: { 'X-App': 'b2bua' } });
+          const { uas: a, uac: b } = await srf.createB2BUA(req, res, peerB.uri, {
+            localSdpB: req.body,
+            headers: { 'X-App': 'b2bua' },
+          });
           trace.add('connected');
           a.on('destroy', () => {
             trace.add('a-bye');
@@ -292,12 +324,15 @@ export async function proxy(ctx: ScenarioContext): Promise<RecordingResult> {
   const peerB = ctx.peerB!;
   await peer.reset();
   await peerB.reset();
-  const notes = [`${peer.label} (A) calls the app, which proxies to ${peerB.label} (B) with recordRoute; A hangs up (BYE along the Record-Route)`];
+  const notes = [
+    `${peer.label} (A) calls the app, which proxies to ${peerB.label} (B) with recordRoute; A hangs up (BYE along the Record-Route)`,
+  ];
   return recorded(h, `proxy--${peer.label}--${peerB.label}`, notes, async (trace) => {
     const app = await h.app((srf) => {
       srf.invite((req: AppReq, res: AppRes) => {
         trace.add('invite');
-        void srf.proxyRequest(req, peerB.uri, { recordRoute: true, remainInDialog: true })
+        void srf
+          .proxyRequest(req, peerB.uri, { recordRoute: true, remainInDialog: true })
           .then((r: { finalStatus?: number }) => trace.add(`proxied ${r?.finalStatus ?? ''}`.trim()))
           .catch((err: Error) => {
             trace.add(`proxy failed ${err.message}`);
@@ -329,26 +364,42 @@ export async function proxy(ctx: ScenarioContext): Promise<RecordingResult> {
 // reason=noresource, which would make the transcript racy; the scripted UAC covers that case.)
 // ---------------------------------------------------------------------------------------------
 /** `startSubscriber` starts a dedicated peer that subscribes to target (for peers that only unsubscribe when they quit). */
-export async function subscribe(ctx: ScenarioContext & { startSubscriber?: (target: string) => Promise<Peer>; finalNotifyUnanswered?: boolean }): Promise<RecordingResult> {
+export async function subscribe(
+  ctx: ScenarioContext & { startSubscriber?: (target: string) => Promise<Peer>; finalNotifyUnanswered?: boolean },
+): Promise<RecordingResult> {
   const { h } = ctx;
-  const notes = ['the peer SUBSCRIBEs (Event: presence); the app: createUAS (202), NOTIFY active;expires=600 (pidf open); the peer unsubscribes (Expires: 0, srf answers 202), the app sends NOTIFY terminated'];
+  const notes = [
+    'the peer SUBSCRIBEs (Event: presence); the app: createUAS (202), NOTIFY active;expires=600 (pidf open); the peer unsubscribes (Expires: 0, srf answers 202), the app sends NOTIFY terminated',
+  ];
   return recorded(h, `subscribe--${ctx.peer.label}`, notes, async (trace) => {
     const app = await h.app((srf) => {
       srf.subscribe(async (req: AppReq, res: AppRes) => {
         trace.add(`subscribe ${req.get('Event')} expires=${req.has('Expires') ? req.get('Expires') : ''}`);
         try {
-          const dlg = await srf.createUAS(req, res, { headers: { Expires: req.has('Expires') ? req.get('Expires') : '600' } });
+          const dlg = await srf.createUAS(req, res, {
+            headers: { Expires: req.has('Expires') ? req.get('Expires') : '600' },
+          });
           trace.add('202');
           dlg.on('unsubscribe', async () => {
             trace.add('unsubscribe');
-            const result = finalStatus(dlg, { method: 'NOTIFY', headers: { Event: 'presence', 'Subscription-State': 'terminated', 'Content-Type': 'application/pidf+xml' }, body: PIDF('closed') });
+            const result = finalStatus(dlg, {
+              method: 'NOTIFY',
+              headers: {
+                Event: 'presence',
+                'Subscription-State': 'terminated',
+                'Content-Type': 'application/pidf+xml',
+              },
+              body: PIDF('closed'),
+            });
             if (ctx.finalNotifyUnanswered) {
               trace.add('notify2 sent');
               return;
             }
             trace.add(`notify2 ${await result}`);
           });
-          trace.add(`notify1 ${await finalStatus(dlg, { method: 'NOTIFY', headers: { Event: 'presence', 'Subscription-State': 'active;expires=600', 'Content-Type': 'application/pidf+xml' }, body: PIDF('open') })}`);
+          trace.add(
+            `notify1 ${await finalStatus(dlg, { method: 'NOTIFY', headers: { Event: 'presence', 'Subscription-State': 'active;expires=600', 'Content-Type': 'application/pidf+xml' }, body: PIDF('open') })}`,
+          );
         } catch (err) {
           trace.add(`failed ${(err as Error).message}`);
         }
@@ -380,7 +431,9 @@ export async function subscribe(ctx: ScenarioContext & { startSubscriber?: (targ
 export async function refer(ctx: ScenarioContext): Promise<RecordingResult> {
   const { h, peer } = ctx;
   await peer.reset();
-  const notes = [`${peer.label} calls the app, then transfers the call (REFER to carol); the app answers 202, NOTIFY sipfrag 100 Trying (active) and 200 OK (terminated); the call then ends`];
+  const notes = [
+    `${peer.label} calls the app, then transfers the call (REFER to carol); the app answers 202, NOTIFY sipfrag 100 Trying (active) and 200 OK (terminated); the call then ends`,
+  ];
   return recorded(h, goldenName('refer', peer), notes, async (trace) => {
     const app = await h.app((srf) => {
       srf.invite(async (req: AppReq, res: AppRes) => {
@@ -391,7 +444,12 @@ export async function refer(ctx: ScenarioContext): Promise<RecordingResult> {
           trace.add(`refer ${rreq.get('Refer-To')}`);
           rres.send(202);
           try {
-            const frag = (line: string, state: string) => finalStatus(dlg, { method: 'NOTIFY', headers: { Event: 'refer', 'Subscription-State': state, 'Content-Type': 'message/sipfrag;version=2.0' }, body: `${line}\r\n` });
+            const frag = (line: string, state: string) =>
+              finalStatus(dlg, {
+                method: 'NOTIFY',
+                headers: { Event: 'refer', 'Subscription-State': state, 'Content-Type': 'message/sipfrag;version=2.0' },
+                body: `${line}\r\n`,
+              });
             trace.add(`notify-trying ${await frag('SIP/2.0 100 Trying', 'active;expires=60')}`);
             await sleep(50);
             trace.add(`notify-ok ${await frag('SIP/2.0 200 OK', 'terminated;reason=noresource')}`);
@@ -407,8 +465,15 @@ export async function refer(ctx: ScenarioContext): Promise<RecordingResult> {
       await peer.log.wait('established', m, 8000, peer.label);
       await sleep(100);
       await peer.transfer(h.uri('carol', peer.transport));
-      await waitFor(() => trace.items.some((i) => i.startsWith('notify-ok')), 8000, `final NOTIFY answered (app saw: ${trace.items.join(', ')})`);
-      assert.ok(trace.items.some((i) => /^refer <?sip:carol@/.test(i)), `REFER with Refer-To carol (app saw: ${trace.items.join(', ')})`);
+      await waitFor(
+        () => trace.items.some((i) => i.startsWith('notify-ok')),
+        8000,
+        `final NOTIFY answered (app saw: ${trace.items.join(', ')})`,
+      );
+      assert.ok(
+        trace.items.some((i) => /^refer <?sip:carol@/.test(i)),
+        `REFER with Refer-To carol (app saw: ${trace.items.join(', ')})`,
+      );
       await closedOrHangup(peer, m, 800);
       await trace.wait('destroy');
       await serverIdle(h);
@@ -425,7 +490,9 @@ export async function refer(ctx: ScenarioContext): Promise<RecordingResult> {
 export async function cancel(ctx: ScenarioContext): Promise<RecordingResult> {
   const { h, peer } = ctx;
   await peer.reset();
-  const notes = [`${peer.label} calls, the app sends 180; the peer cancels; when the app learns of the CANCEL it tries a (late) 200, which the server must refuse`];
+  const notes = [
+    `${peer.label} calls, the app sends 180; the peer cancels; when the app learns of the CANCEL it tries a (late) 200, which the server must refuse`,
+  ];
   return recorded(h, goldenName('cancel', peer), notes, async (trace) => {
     const app = await h.app((srf) => {
       srf.invite((req: AppReq, res: AppRes) => {
@@ -434,7 +501,9 @@ export async function cancel(ctx: ScenarioContext): Promise<RecordingResult> {
         req.on('cancel', () => {
           trace.add('cancel');
           try {
-            res.send(200, { body: answerTo(req.body) }, (err: unknown) => trace.add(err ? 'late-200 refused' : 'late-200 sent'));
+            res.send(200, { body: answerTo(req.body) }, (err: unknown) =>
+              trace.add(err ? 'late-200 refused' : 'late-200 sent'),
+            );
           } catch (err) {
             trace.add(`late-200 threw: ${(err as Error).message}`);
           }
@@ -463,7 +532,9 @@ export async function cancel(ctx: ScenarioContext): Promise<RecordingResult> {
 // The peer (if it detects glare) answers the app's re-INVITE 491; the app retries after a short
 // random-range delay (RFC 3261 14.1: 0-2 s, the app does not own the Call-ID).
 // ---------------------------------------------------------------------------------------------
-export async function glare(ctx: ScenarioContext & { waitPeerRetryMs?: number; peerEndsCallOn491?: boolean }): Promise<RecordingResult> {
+export async function glare(
+  ctx: ScenarioContext & { waitPeerRetryMs?: number; peerEndsCallOn491?: boolean },
+): Promise<RecordingResult> {
   const { h, peer } = ctx;
   await peer.reset();
   const notes = [
@@ -488,7 +559,12 @@ export async function glare(ctx: ScenarioContext & { waitPeerRetryMs?: number; p
           trace.add('peer-reinvite');
           // dialog.request rather than dialog.modify: srf 5.0.29's modify() never releases its
           // one-re-INVITE-at-a-time gate after a non-200 final response, so a retry would hang.
-          const reinvite = () => finalStatus(dlg!, { method: 'INVITE', body: bumpVersion(dlg!.local.sdp), headers: { 'Content-Type': 'application/sdp', Contact: dlg!.local.contact } });
+          const reinvite = () =>
+            finalStatus(dlg!, {
+              method: 'INVITE',
+              body: bumpVersion(dlg!.local.sdp),
+              headers: { 'Content-Type': 'application/sdp', Contact: dlg!.local.contact },
+            });
           const own = reinvite();
           mres.send(491);
           const first = await own;
@@ -508,15 +584,28 @@ export async function glare(ctx: ScenarioContext & { waitPeerRetryMs?: number; p
       await sleep(100);
       await peer.reinvite();
       await trace.wait('peer-reinvite');
-      await waitFor(() => trace.items.some((i) => i === 'own-200' || i.startsWith('own-retry')), 8000, `the app's re-INVITE to complete (app saw: ${trace.items.join(', ')})`);
-      if (ctx.waitPeerRetryMs) await waitFor(() => trace.has('peer-retry'), ctx.waitPeerRetryMs, 'the peer to retry its re-INVITE').catch(() => trace.add('no-peer-retry'));
+      await waitFor(
+        () => trace.items.some((i) => i === 'own-200' || i.startsWith('own-retry')),
+        8000,
+        `the app's re-INVITE to complete (app saw: ${trace.items.join(', ')})`,
+      );
+      if (ctx.waitPeerRetryMs)
+        await waitFor(() => trace.has('peer-retry'), ctx.waitPeerRetryMs, 'the peer to retry its re-INVITE').catch(() =>
+          trace.add('no-peer-retry'),
+        );
       if (ctx.peerEndsCallOn491) {
         // Documented peer behaviour (JsSIP): its re-INVITE failing ends the call.
         const closed = await peer.log.wait('closed', m, 5000, peer.label);
         trace.add(`peer ended the call: ${closed.detail ?? ''}`);
       } else {
         await sleep(100);
-        assert.ok(!peer.log.find('closed', m), `${peer.label} must still be in the call after glare (events: ${peer.log.events.slice(m).map((e) => e.type).join(', ')})`);
+        assert.ok(
+          !peer.log.find('closed', m),
+          `${peer.label} must still be in the call after glare (events: ${peer.log.events
+            .slice(m)
+            .map((e) => e.type)
+            .join(', ')})`,
+        );
         await peer.hangup();
         await peer.log.wait('closed', m, 5000, peer.label);
       }
@@ -545,15 +634,23 @@ export async function prack(ctx: ScenarioContext): Promise<RecordingResult> {
       srf.invite((req: AppReq, res: AppRes) => {
         trace.add(`invite supported=${req.has('Supported') ? req.get('Supported') : ''}`);
         const answer = answerTo(req.body);
-        res.send(183, { headers: { Require: '100rel', 'Content-Type': 'application/sdp' }, body: answer }, () => {}, () => {
-          trace.add('prack');
-          setTimeout(() => {
-            void srf.createUAS(req, res, { localSdp: answer }).then((dlg) => {
-              trace.add('uas-dialog');
-              dlg.on('destroy', () => trace.add('uas-destroy'));
-            }, (err: Error) => trace.add(`createUAS failed ${err.message}`));
-          }, 20);
-        });
+        res.send(
+          183,
+          { headers: { Require: '100rel', 'Content-Type': 'application/sdp' }, body: answer },
+          () => {},
+          () => {
+            trace.add('prack');
+            setTimeout(() => {
+              void srf.createUAS(req, res, { localSdp: answer }).then(
+                (dlg) => {
+                  trace.add('uas-dialog');
+                  dlg.on('destroy', () => trace.add('uas-destroy'));
+                },
+                (err: Error) => trace.add(`createUAS failed ${err.message}`),
+              );
+            }, 20);
+          },
+        );
       });
     });
     try {
@@ -567,7 +664,10 @@ export async function prack(ctx: ScenarioContext): Promise<RecordingResult> {
       await peer.log.wait('closed', m, 5000, peer.label);
 
       m = peer.log.mark();
-      const dlg = await app.srf.createUAC(peer.uri, { localSdp: offerFor(webrtc), headers: { Require: '100rel', Supported: '100rel' } });
+      const dlg = await app.srf.createUAC(peer.uri, {
+        localSdp: offerFor(webrtc),
+        headers: { Require: '100rel', Supported: '100rel' },
+      });
       trace.add('uac-dialog');
       await peer.log.wait('established', m, 8000, peer.label);
       await sleep(50);
@@ -588,17 +688,26 @@ export async function prack(ctx: ScenarioContext): Promise<RecordingResult> {
 export async function udpTargetAfterTcp(ctx: ScenarioContext): Promise<RecordingResult> {
   const { h, peer } = ctx;
   await peer.reset();
-  const notes = [`${peer.label} has a TCP connection open to the server; the app calls its UDP URI (createUAC), then hangs up`];
+  const notes = [
+    `${peer.label} has a TCP connection open to the server; the app calls its UDP URI (createUAC), then hangs up`,
+  ];
   return recorded(h, goldenName('udp-target-after-tcp', peer), notes, async (trace) => {
     const sentOver: string[] = [];
     const app = await h.app();
     try {
       const m = peer.log.mark();
-      const dlg = await app.srf.createUAC(peer.uri, { localSdp: offerFor(false) }, {
-        cbRequest: (_err: unknown, req: { get?(n: string): string; stackTransport?: string; source?: string; protocol?: string }) => {
-          sentOver.push(String(req?.protocol ?? ''));
+      const dlg = await app.srf.createUAC(
+        peer.uri,
+        { localSdp: offerFor(false) },
+        {
+          cbRequest: (
+            _err: unknown,
+            req: { get?(n: string): string; stackTransport?: string; source?: string; protocol?: string },
+          ) => {
+            sentOver.push(String(req?.protocol ?? ''));
+          },
         },
-      });
+      );
       await peer.log.wait('established', m, 8000, peer.label);
       trace.add(`INVITE sent over ${sentOver.join(',') || '?'}`);
       await dlg.destroy();

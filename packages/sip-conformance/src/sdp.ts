@@ -8,10 +8,22 @@ export function isWebrtc(sdp: string): boolean {
   return /UDP\/TLS\/RTP\/SAVPF|a=fingerprint:/.test(sdp);
 }
 
-export function plainSdp(version = 1, direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive' = 'sendrecv'): string {
+export function plainSdp(
+  version = 1,
+  direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive' = 'sendrecv',
+): string {
   return [
-    'v=0', `o=drachtio-app 2002 ${2002 + version} IN IP4 127.0.0.1`, 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
-    'm=audio 42000 RTP/AVP 0 101', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-15', `a=${direction}`, '',
+    'v=0',
+    `o=drachtio-app 2002 ${2002 + version} IN IP4 127.0.0.1`,
+    's=-',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    'm=audio 42000 RTP/AVP 0 101',
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:101 telephone-event/8000',
+    'a=fmtp:101 0-15',
+    `a=${direction}`,
+    '',
   ].join('\r\n');
 }
 

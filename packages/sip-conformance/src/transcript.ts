@@ -47,7 +47,23 @@ interface ParsedSip {
   body: string;
 }
 
-const COMPACT: Record<string, string> = { i: 'call-id', f: 'from', t: 'to', v: 'via', m: 'contact', l: 'content-length', c: 'content-type', e: 'content-encoding', k: 'supported', s: 'subject', o: 'event', r: 'refer-to', b: 'referred-by', u: 'allow-events', x: 'session-expires' };
+const COMPACT: Record<string, string> = {
+  i: 'call-id',
+  f: 'from',
+  t: 'to',
+  v: 'via',
+  m: 'contact',
+  l: 'content-length',
+  c: 'content-type',
+  e: 'content-encoding',
+  k: 'supported',
+  s: 'subject',
+  o: 'event',
+  r: 'refer-to',
+  b: 'referred-by',
+  u: 'allow-events',
+  x: 'session-expires',
+};
 
 function parseSip(text: string): ParsedSip | undefined {
   const end = text.indexOf('\r\n\r\n');
@@ -127,7 +143,11 @@ class Normaliser {
     }
     for (const [n, v] of p.headers) {
       if (headerKey(n) !== 'via') continue;
-      for (const m of v.matchAll(/branch=([^;,\s]+)/gi)) this.#literal(m[1]!, m[1]!.startsWith('z9hG4bK') ? `z9hG4bK${this.tokens.name('br', m[1]!)}` : this.tokens.name('br', m[1]!));
+      for (const m of v.matchAll(/branch=([^;,\s]+)/gi))
+        this.#literal(
+          m[1]!,
+          m[1]!.startsWith('z9hG4bK') ? `z9hG4bK${this.tokens.name('br', m[1]!)}` : this.tokens.name('br', m[1]!),
+        );
     }
     this.#learnFreeText(p.start + '\n' + p.headers.map(([n, v]) => `${n}: ${v}`).join('\n'));
   }
@@ -136,7 +156,8 @@ class Normaliser {
     for (const m of text.matchAll(/sip:([A-Za-z0-9]+)@([a-z0-9]+)\.invalid/g)) {
       this.#literal(m[1]!, this.tokens.name('wsuser', m[1]!));
     }
-    for (const m of text.matchAll(/\b([a-z0-9]{8,})\.invalid\b/g)) this.#literal(m[1]!, this.tokens.name('wshost', m[1]!));
+    for (const m of text.matchAll(/\b([a-z0-9]{8,})\.invalid\b/g))
+      this.#literal(m[1]!, this.tokens.name('wshost', m[1]!));
   }
 
   #literal(value: string, placeholder: string): void {
@@ -148,9 +169,12 @@ class Normaliser {
     const leader = nl < 0 ? payload : payload.slice(0, nl);
     const f = leader.split('|');
     // Transaction ids, in the positions drachtio uses them (message ids are rendered as <id>/<req>).
-    if (f[1] === 'sip' && f[2] === 'network' && f[8] && f[8] !== 'unsolicited') this.#literal(f[8], this.tokens.name('tx', f[8]));
-    if (f[1] === 'sip' && f[2] === 'application' && f[8] && f[8] !== 'unsolicited') this.#literal(f[8], this.tokens.name('tx', f[8]));
-    if (f[1] === 'sip' && f[2] && f[2] !== 'network' && f[2] !== 'application') this.#literal(f[2], this.tokens.name('tx', f[2]));
+    if (f[1] === 'sip' && f[2] === 'network' && f[8] && f[8] !== 'unsolicited')
+      this.#literal(f[8], this.tokens.name('tx', f[8]));
+    if (f[1] === 'sip' && f[2] === 'application' && f[8] && f[8] !== 'unsolicited')
+      this.#literal(f[8], this.tokens.name('tx', f[8]));
+    if (f[1] === 'sip' && f[2] && f[2] !== 'network' && f[2] !== 'application')
+      this.#literal(f[2], this.tokens.name('tx', f[2]));
     if (f[1] === 'response' && f[4] === 'application' && f[10]) this.#literal(f[10], this.tokens.name('tx', f[10]));
     if (nl >= 0) {
       const sip = parseSip(payload.slice(nl + 2));
@@ -165,9 +189,14 @@ class Normaliser {
       const re = new RegExp(keys.map(escapeRe).join('|'), 'g');
       s = s.replace(re, (m) => this.literals.get(m)!);
     }
-    s = s.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, (m) => this.tokens.name('uuid', m.toLowerCase()));
+    s = s.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, (m) =>
+      this.tokens.name('uuid', m.toLowerCase()),
+    );
     s = s.replace(/-0x[0-9a-f]{6,}/g, '-0x<ptr>');
-    s = s.replace(/\b(\d{1,3}(?:\.\d{1,3}){3}|localhost|<wshost\d+>\.invalid|\[[0-9a-f:]+\]):(\d{2,5})\b/gi, (_m, host: string, port: string) => `${host}:${this.port(port)}`);
+    s = s.replace(
+      /\b(\d{1,3}(?:\.\d{1,3}){3}|localhost|<wshost\d+>\.invalid|\[[0-9a-f:]+\]):(\d{2,5})\b/gi,
+      (_m, host: string, port: string) => `${host}:${this.port(port)}`,
+    );
     s = s.replace(/\b(rport|port)=(\d{2,5})\b/g, (_m, k: string, port: string) => `${k}=${this.port(port)}`);
     s = s.replace(/\b\d\d:\d\d:\d\d\.\d{3,6}\b/g, '<time>');
     return s;
@@ -209,7 +238,11 @@ class Normaliser {
       if (k === 'cseq') v = this.cseq(callId, value);
       else if (k === 'content-length') v = value.trim() === '0' ? '0' : '<n>';
       else if (k === 'rseq') v = this.tokens.name('rseq', value.trim());
-      else if (k === 'rack') v = value.replace(/^(\d+)\s+(\d+)(.*)$/, (_m, r: string, c: string, rest: string) => `${this.tokens.name('rseq', r)} ${this.cseq(callId, c + rest)}`);
+      else if (k === 'rack')
+        v = value.replace(
+          /^(\d+)\s+(\d+)(.*)$/,
+          (_m, r: string, c: string, rest: string) => `${this.tokens.name('rseq', r)} ${this.cseq(callId, c + rest)}`,
+        );
       else if (k === 'date') v = '<date>';
       else if (k === 'timestamp') v = '<timestamp>';
       else if (k === 'event') v = this.text(value).replace(/;id=\d+/, ';id=<n>');
@@ -228,10 +261,14 @@ class Normaliser {
   body(body: string, contentType: string | undefined): string[] {
     const ct = (contentType ?? '').toLowerCase();
     if (ct.startsWith('application/sdp') || body.startsWith('v=0')) {
-      const lines = body.split(/\r?\n/).filter((l) => /^m=/.test(l) || /^a=(sendrecv|sendonly|recvonly|inactive)$/.test(l));
+      const lines = body
+        .split(/\r?\n/)
+        .filter((l) => /^m=/.test(l) || /^a=(sendrecv|sendonly|recvonly|inactive)$/.test(l));
       return ['[sdp]', ...lines.map((l) => l.replace(/^m=(\w+) \d+/, 'm=$1 <port>'))];
     }
-    return this.text(body).split(/\r?\n/).filter((l, i, a) => !(i === a.length - 1 && l === ''));
+    return this.text(body)
+      .split(/\r?\n/)
+      .filter((l, i, a) => !(i === a.length - 1 && l === ''));
   }
 
   control(payload: string): string[] {
@@ -285,7 +322,11 @@ export function normalise(entries: RawEntry[], opts: NormaliseOptions): Block[] 
 }
 
 /** Same, and normalise free-text notes (e.g. an app trace with URIs) with the same placeholders. */
-export function normaliseWithNotes(entries: RawEntry[], opts: NormaliseOptions, notes: string[]): { blocks: Block[]; notes: string[] } {
+export function normaliseWithNotes(
+  entries: RawEntry[],
+  opts: NormaliseOptions,
+  notes: string[],
+): { blocks: Block[]; notes: string[] } {
   const n = new Normaliser(opts.ports);
   // Learn placeholders in a canonical order (SIP channel first, then control) so numbering does not
   // depend on how the two channels interleave.
@@ -310,7 +351,11 @@ export function normaliseWithNotes(entries: RawEntry[], opts: NormaliseOptions, 
   for (const e of ordered) {
     const at = opts.times ? `+${((e.t - t0) / 1000).toFixed(3)} ` : '';
     if (e.channel === 'control') {
-      blocks.push({ head: `${at}CTRL ${e.dir} (conn ${e.conn ?? 0})`, lines: n.control(e.text), retransmission: false });
+      blocks.push({
+        head: `${at}CTRL ${e.dir} (conn ${e.conn ?? 0})`,
+        lines: n.control(e.text),
+        retransmission: false,
+      });
       continue;
     }
     const T = (e.transport ?? 'udp').toUpperCase();
@@ -323,15 +368,28 @@ export function normaliseWithNotes(entries: RawEntry[], opts: NormaliseOptions, 
     seen.add(key);
     let lines: string[];
     if (e.kind === 'sip') lines = n.sip(e.text);
-    else if (e.kind === 'http') lines = e.text.split('\r\n').filter((l) => l !== '').map((l) => n.text(l.replace(/^(Sec-WebSocket-(?:Key|Accept)):.*/i, '$1: <key>')));
+    else if (e.kind === 'http')
+      lines = e.text
+        .split('\r\n')
+        .filter((l) => l !== '')
+        .map((l) => n.text(l.replace(/^(Sec-WebSocket-(?:Key|Accept)):.*/i, '$1: <key>')));
     else lines = [e.text];
-    blocks.push({ head: `${at}${what} ${T} ${route}${retransmission ? ' (retransmission)' : ''}`, lines, retransmission });
+    blocks.push({
+      head: `${at}${what} ${T} ${route}${retransmission ? ' (retransmission)' : ''}`,
+      lines,
+      retransmission,
+    });
   }
   return { blocks, notes: notes.map((x) => n.text(x)) };
 }
 
 export function renderGolden(title: string, notes: string[], blocks: Block[]): string {
-  const out = [`# ${title}`, ...notes.map((l) => `# ${l}`), '# Normalised transcript (see packages/sip-conformance/README.md); UPDATE_GOLDEN=1 rewrites it.', ''];
+  const out = [
+    `# ${title}`,
+    ...notes.map((l) => `# ${l}`),
+    '# Normalised transcript (see packages/sip-conformance/README.md); UPDATE_GOLDEN=1 rewrites it.',
+    '',
+  ];
   for (const b of blocks) {
     out.push(`=== ${b.head}`);
     out.push(...b.lines);
@@ -384,7 +442,8 @@ export function shapeOf(blocks: Block[], opts: { keepRetransmissions?: boolean }
     // (control): messages in different sequences are concurrent (a proxy's two legs, glare), so their
     // relative order is not part of the shape.
     const head0 = b.head.replace(/ \(retransmission\)$/, '').replace(/^\+[\d.]+ /, '');
-    const sub = channel === 'control' ? `${head0.replace(/ \(conn \d+\)$/, '')} ${leader.split('|')[1] ?? ''}` : unnumber(head0);
+    const sub =
+      channel === 'control' ? `${head0.replace(/ \(conn \d+\)$/, '')} ${leader.split('|')[1] ?? ''}` : unnumber(head0);
     const headShape = head0.replace(/ \(conn \d+\)$/, '');
     const key = `${channel} ${call} ${sub}`;
     let g = groups.get(key);

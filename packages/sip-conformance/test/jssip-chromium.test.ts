@@ -28,12 +28,18 @@ describe('JsSIP in Chromium', { skip: missing(process.env['CHROMIUM_PATH'] ?? '/
 
   const ctx = () => ({ h, peer: a, peerB: b, webrtc: true });
   test('UAS: jssip-chromium calls the app over WS; BYE from each side', async () => assertGolden(await uas(ctx())));
-  test('UAC: the app calls jssip-chromium at its registered .invalid Contact; re-INVITE, INFO, BYE', async () => assertGolden(await uac(ctx())));
+  test('UAC: the app calls jssip-chromium at its registered .invalid Contact; re-INVITE, INFO, BYE', async () =>
+    assertGolden(await uac(ctx())));
   test('B2BUA: jssip-chromium -> app -> jssip-chromium-b', async () => assertGolden(await b2bua(ctx())));
-  test('proxy: jssip-chromium -> app (proxyRequest, Record-Route) -> jssip-chromium-b', async () => assertGolden(await proxy(ctx())));
-  test('SUBSCRIBE/NOTIFY: jssip-chromium (ua.subscribe) subscribes, the app notifies', async () => assertGolden(await subscribe(ctx())));
-  test('REFER: jssip-chromium transfers its call (session.refer); the app answers 202 + sipfrag NOTIFYs', async () => assertGolden(await refer(ctx())));
-  test('CANCEL: jssip-chromium cancels a ringing call; the app\'s late 200 is refused', async () => assertGolden(await cancel(ctx())));
+  test('proxy: jssip-chromium -> app (proxyRequest, Record-Route) -> jssip-chromium-b', async () =>
+    assertGolden(await proxy(ctx())));
+  test('SUBSCRIBE/NOTIFY: jssip-chromium (ua.subscribe) subscribes, the app notifies', async () =>
+    assertGolden(await subscribe(ctx())));
+  test('REFER: jssip-chromium transfers its call (session.refer); the app answers 202 + sipfrag NOTIFYs', async () =>
+    assertGolden(await refer(ctx())));
+  test("CANCEL: jssip-chromium cancels a ringing call; the app's late 200 is refused", async () =>
+    assertGolden(await cancel(ctx())));
   test('PRACK: jssip-chromium', { skip: JSSIP_CAPS.notes.prack! }, () => {});
-  test('glare: jssip-chromium and the app re-INVITE at once (491)', async () => assertGolden(await glare({ ...ctx(), peerEndsCallOn491: true })));
+  test('glare: jssip-chromium and the app re-INVITE at once (491)', async () =>
+    assertGolden(await glare({ ...ctx(), peerEndsCallOn491: true })));
 });

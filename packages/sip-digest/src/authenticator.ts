@@ -82,7 +82,10 @@ export class DigestAuthenticator {
   }
 
   challengeFor(algorithm: DigestAlgorithm, stale = false): string {
-    return `Digest realm="${this.realm}", nonce="${this.#newNonce()}", algorithm=${algorithm}, qop="auth"` + (stale ? ', stale=true' : '');
+    return (
+      `Digest realm="${this.realm}", nonce="${this.#newNonce()}", algorithm=${algorithm}, qop="auth"` +
+      (stale ? ', stale=true' : '')
+    );
   }
 
   verify(request: DigestVerifyRequest): DigestVerifyResult {
@@ -103,13 +106,22 @@ export class DigestAuthenticator {
     const password = request.passwordOf(username);
     if (password === undefined) return { ok: false, reason: 'unknown-user', username };
     const expected = computeDigestResponse({
-      algorithm, username, realm: this.realm, password, method: request.method, uri: p['uri'],
-      nonce: p['nonce'], qop, nc: p['nc'], cnonce: p['cnonce'],
+      algorithm,
+      username,
+      realm: this.realm,
+      password,
+      method: request.method,
+      uri: p['uri'],
+      nonce: p['nonce'],
+      qop,
+      nc: p['nc'],
+      cnonce: p['cnonce'],
     });
     if (!safeEqual(expected, p['response'].toLowerCase())) return { ok: false, reason: 'wrong-password', username };
     // Only a correct response can be stale: the client knows the password and just retries (RFC 7616 §3.3).
     if (nonceState === 'stale') return { ok: false, reason: 'stale-nonce', username };
-    if (qop === 'auth' && !this.#acceptNonceCount(p['nonce'], p['nc'])) return { ok: false, reason: 'replayed-nonce-count', username };
+    if (qop === 'auth' && !this.#acceptNonceCount(p['nonce'], p['nc']))
+      return { ok: false, reason: 'replayed-nonce-count', username };
     return { ok: true, username, algorithm };
   }
 

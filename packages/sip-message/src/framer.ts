@@ -46,7 +46,8 @@ export class SipStreamFramer {
       if (this.#buf.length === 0) break;
       const end = findHeaderEnd(this.#buf);
       if (!end) {
-        if (this.#buf.length > this.#max) throw new SipParseError('Message Too Large', `no header end within ${this.#max} bytes`);
+        if (this.#buf.length > this.#max)
+          throw new SipParseError('Message Too Large', `no header end within ${this.#max} bytes`);
         break;
       }
       const head = this.#buf.subarray(0, end.index).toString('latin1');

@@ -42,7 +42,8 @@ export function parseNameAddr(text: string): NameAddr {
     if (displayName === undefined) {
       const dn = s.slice(0, lt).trim();
       if (dn) {
-        if (!/^[A-Za-z0-9\-.!%*_+`'~ \t\u0080-\uffff]+$/.test(dn)) throw new SipParseError('Bad address', `bad display name in '${text}'`);
+        if (!/^[A-Za-z0-9\-.!%*_+`'~ \t\u0080-\uffff]+$/.test(dn))
+          throw new SipParseError('Bad address', `bad display name in '${text}'`);
         displayName = dn;
       }
     }
@@ -80,7 +81,9 @@ export function parseNameAddrList(text: string): NameAddr[] {
 }
 
 function quoteDisplayName(name: string): string {
-  return /^[A-Za-z0-9\-.!%*_+`'~]+(?: [A-Za-z0-9\-.!%*_+`'~]+)*$/.test(name) ? name : `"${name.replace(/(["\\])/g, '\\$1')}"`;
+  return /^[A-Za-z0-9\-.!%*_+`'~]+(?: [A-Za-z0-9\-.!%*_+`'~]+)*$/.test(name)
+    ? name
+    : `"${name.replace(/(["\\])/g, '\\$1')}"`;
 }
 
 /** Always writes the `<uri>` form (as sofia does), so params are unambiguous. */

@@ -106,7 +106,8 @@ function parseStartLine(line: string): SipMessage {
   if (parts.length !== 3) throw new SipParseError('Bad request line', `'${line.slice(0, 80)}'`);
   const [method, uri, version] = parts as [string, string, string];
   if (!TOKEN.test(method)) throw new SipParseError('Bad request line', `bad method '${method.slice(0, 40)}'`);
-  if (uri === '' || !/^[A-Za-z][A-Za-z0-9+\-.]*:/.test(uri)) throw new SipParseError('Bad Request-URI', `'${uri.slice(0, 80)}'`);
+  if (uri === '' || !/^[A-Za-z][A-Za-z0-9+\-.]*:/.test(uri))
+    throw new SipParseError('Bad Request-URI', `'${uri.slice(0, 80)}'`);
   const vm = /^SIP\/(\d+)\.(\d+)$/i.exec(version);
   if (!vm) throw new SipParseError('Bad request line', `bad version '${version.slice(0, 20)}'`);
   if (vm[1] !== '2' || vm[2] !== '0') throw new SipParseError('Version Not Supported', version);
@@ -122,14 +123,27 @@ function single(msg: SipMessage, name: string): string {
 }
 
 function displayName(norm: string): string {
-  return ({ 'call-id': 'Call-ID', cseq: 'CSeq', from: 'From', to: 'To', via: 'Via', 'content-length': 'Content-Length', 'max-forwards': 'Max-Forwards' } as Record<string, string>)[norm] ?? norm;
+  return (
+    (
+      {
+        'call-id': 'Call-ID',
+        cseq: 'CSeq',
+        from: 'From',
+        to: 'To',
+        via: 'Via',
+        'content-length': 'Content-Length',
+        'max-forwards': 'Max-Forwards',
+      } as Record<string, string>
+    )[norm] ?? norm
+  );
 }
 
 function validate(msg: SipMessage): void {
   const callId = single(msg, 'call-id');
   if (callId === '' || /\s/.test(callId)) throw new SipParseError('Bad Call-ID', `'${callId}'`);
   const cseq = parseCSeq(single(msg, 'cseq'));
-  if (msg.kind === 'request' && cseq.method !== msg.method) throw new SipParseError('CSeq method mismatch', `${cseq.method} vs ${msg.method}`);
+  if (msg.kind === 'request' && cseq.method !== msg.method)
+    throw new SipParseError('CSeq method mismatch', `${cseq.method} vs ${msg.method}`);
   parseNameAddr(single(msg, 'from'));
   parseNameAddr(single(msg, 'to'));
   const vias = msg.getAll('via');
@@ -148,6 +162,7 @@ function bodyOf(msg: SipMessage, rest: Buffer, stream: boolean): Buffer {
   if (clText === undefined) return stream ? Buffer.alloc(0) : rest;
   const cl = Number(clText.trim());
   if (stream) return rest.subarray(0, cl);
-  if (cl > rest.length) throw new SipParseError('Bad Content-Length', `Content-Length ${cl} exceeds ${rest.length} body bytes`);
+  if (cl > rest.length)
+    throw new SipParseError('Bad Content-Length', `Content-Length ${cl} exceeds ${rest.length} body bytes`);
   return rest.subarray(0, cl);
 }

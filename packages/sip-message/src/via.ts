@@ -15,7 +15,10 @@ export interface Via {
 }
 
 export function parseVia(text: string): Via {
-  const m = /^\s*([A-Za-z0-9\-.!%*_+`'~]+)\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+([^;]+?)\s*(;.*)?$/s.exec(text);
+  const m =
+    /^\s*([A-Za-z0-9\-.!%*_+`'~]+)\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+([^;]+?)\s*(;.*)?$/s.exec(
+      text,
+    );
   if (!m) throw new SipParseError('Bad Via', `'${text}'`);
   let hostport = m[4]!.trim();
   // sent-by may contain LWS around ':' (RFC 3261 HCOLON-free but LWS allowed in torture tests).

@@ -4,13 +4,44 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  SipParseError, SipRequest, SipResponse, SipStreamFramer, canonicalHeaderName, formatNameAddr, formatSipUri, formatVia,
-  getParam, normalizeHeaderName, parseMessage, parseNameAddr, parseSipUri, parseVia, parseViaList, splitHeaderList,
+  SipParseError,
+  SipRequest,
+  SipResponse,
+  SipStreamFramer,
+  canonicalHeaderName,
+  formatNameAddr,
+  formatSipUri,
+  formatVia,
+  getParam,
+  normalizeHeaderName,
+  parseMessage,
+  parseNameAddr,
+  parseSipUri,
+  parseVia,
+  parseViaList,
+  splitHeaderList,
 } from '../src/index.ts';
 import { TORTURE } from './torture.ts';
 
 test('header names: compact forms, case-insensitive, canonical spelling', () => {
-  const compact: Record<string, string> = { i: 'call-id', m: 'contact', e: 'content-encoding', l: 'content-length', c: 'content-type', f: 'from', s: 'subject', k: 'supported', t: 'to', v: 'via', o: 'event', u: 'allow-events', r: 'refer-to', b: 'referred-by', x: 'session-expires', y: 'identity' };
+  const compact: Record<string, string> = {
+    i: 'call-id',
+    m: 'contact',
+    e: 'content-encoding',
+    l: 'content-length',
+    c: 'content-type',
+    f: 'from',
+    s: 'subject',
+    k: 'supported',
+    t: 'to',
+    v: 'via',
+    o: 'event',
+    u: 'allow-events',
+    r: 'refer-to',
+    b: 'referred-by',
+    x: 'session-expires',
+    y: 'identity',
+  };
   for (const [k, v] of Object.entries(compact)) {
     assert.equal(normalizeHeaderName(k), v);
     assert.equal(normalizeHeaderName(k.toUpperCase()), v);
@@ -24,7 +55,11 @@ test('header names: compact forms, case-insensitive, canonical spelling', () => 
 });
 
 test('list splitting respects quotes and angle brackets', () => {
-  assert.deepEqual(splitHeaderList('<sip:a@b;x=1,2>, "Doe, John" <sip:j@d>,sip:c@d'), ['<sip:a@b;x=1,2>', '"Doe, John" <sip:j@d>', 'sip:c@d']);
+  assert.deepEqual(splitHeaderList('<sip:a@b;x=1,2>, "Doe, John" <sip:j@d>,sip:c@d'), [
+    '<sip:a@b;x=1,2>',
+    '"Doe, John" <sip:j@d>',
+    'sip:c@d',
+  ]);
   assert.deepEqual(splitHeaderList(' , a ,, b '), ['a', 'b']);
   assert.deepEqual(splitHeaderList('"a\\",b", c'), ['"a\\",b"', 'c']);
 });
@@ -38,7 +73,10 @@ test('SIP URI parsing: user, password, IPv4/IPv6/hostname, port, params, headers
   assert.equal(u.port, 5070);
   assert.equal(getParam(u.params, 'transport'), 'tcp');
   assert.equal(getParam(u.params, 'lr'), null);
-  assert.deepEqual(u.headers, [['Subject', 'hi'], ['Priority', 'urgent']]);
+  assert.deepEqual(u.headers, [
+    ['Subject', 'hi'],
+    ['Priority', 'urgent'],
+  ]);
   assert.equal(formatSipUri(u), 'sip:alice:secret@example.com:5070;transport=tcp;lr?Subject=hi&Priority=urgent');
 
   const v6 = parseSipUri('sips:[2001:db8::10]:5061');
@@ -55,7 +93,16 @@ test('SIP URI parsing: user, password, IPv4/IPv6/hostname, port, params, headers
   assert.equal(parseSipUri('sip:user;par=u%40example.net@example.com').user, 'user;par=u@example.net');
   assert.equal(parseSipUri('sip:%75se%72@example.com').user, 'user');
 
-  for (const bad of ['sip:', 'sip:@example.com', 'sip:user@exa mple.com', 'http://x', 'sip:[2001:db8::1', 'sip:host:99999', 'sip:host:12a', 'sip:a@b%zz']) {
+  for (const bad of [
+    'sip:',
+    'sip:@example.com',
+    'sip:user@exa mple.com',
+    'http://x',
+    'sip:[2001:db8::1',
+    'sip:host:99999',
+    'sip:host:12a',
+    'sip:a@b%zz',
+  ]) {
     assert.throws(() => parseSipUri(bad), SipParseError, bad);
   }
 });
@@ -64,7 +111,10 @@ test('name-addr and addr-spec: display names, quoted escapes, params outside the
   const a = parseNameAddr('"A \\"B\\" C" <sip:a@b;x=1>;tag=99;q=0.5');
   assert.equal(a.displayName, 'A "B" C');
   assert.equal(a.uri, 'sip:a@b;x=1');
-  assert.deepEqual(a.params, [['tag', '99'], ['q', '0.5']]);
+  assert.deepEqual(a.params, [
+    ['tag', '99'],
+    ['q', '0.5'],
+  ]);
   const b = parseNameAddr('sip:carol@localhost;tag=abc');
   assert.equal(b.uri, 'sip:carol@localhost');
   assert.equal(b.bracketed, false);
@@ -73,7 +123,9 @@ test('name-addr and addr-spec: display names, quoted escapes, params outside the
   const c = parseNameAddr('Bob Smith <sip:bob@example.com>');
   assert.equal(c.displayName, 'Bob Smith');
   assert.equal(formatNameAddr(c), 'Bob Smith <sip:bob@example.com>');
-  const d = parseNameAddr('<sip:qnrcavle@en91duleqqoo.invalid;transport=ws>;+sip.ice;reg-id=1;+sip.instance="<urn:uuid:6aedcb0f-bb7f-473b-a33b-7d05392bc96f>";expires=300');
+  const d = parseNameAddr(
+    '<sip:qnrcavle@en91duleqqoo.invalid;transport=ws>;+sip.ice;reg-id=1;+sip.instance="<urn:uuid:6aedcb0f-bb7f-473b-a33b-7d05392bc96f>";expires=300',
+  );
   assert.equal(getParam(d.params, '+sip.instance'), '"<urn:uuid:6aedcb0f-bb7f-473b-a33b-7d05392bc96f>"');
   assert.equal(getParam(d.params, 'expires'), '300');
   assert.throws(() => parseNameAddr('"unterminated <sip:a@b>'), SipParseError);
@@ -93,7 +145,9 @@ test('Via: transport, host, port, branch, rport, received, multiple values', () 
   assert.equal(ws.port, undefined);
   assert.equal(getParam(ws.params, 'received'), '127.0.0.1');
   assert.equal(getParam(ws.params, 'rport'), '46800');
-  const list = parseViaList('SIP/2.0/TCP a.example.com;branch=z9hG4bK1, SIP / 2.0 / UDP [2001:db8::1]:5070 ; branch = z9hG4bK2');
+  const list = parseViaList(
+    'SIP/2.0/TCP a.example.com;branch=z9hG4bK1, SIP / 2.0 / UDP [2001:db8::1]:5070 ; branch = z9hG4bK2',
+  );
   assert.equal(list.length, 2);
   assert.equal(list[1]!.host, '[2001:db8::1]');
   assert.equal(getParam(list[1]!.params, 'branch'), 'z9hG4bK2');
@@ -102,7 +156,8 @@ test('Via: transport, host, port, branch, rport, received, multiple values', () 
 
 /** drachtio-server's reference recordings, outside the repository: `../shared` next to the clone, or CONCLAVE_SHARED_DIR. */
 function referenceTranscriptsDir(): string | undefined {
-  const shared = process.env['CONCLAVE_SHARED_DIR'] ?? join(fileURLToPath(new URL('../../../', import.meta.url)), '..', 'shared');
+  const shared =
+    process.env['CONCLAVE_SHARED_DIR'] ?? join(fileURLToPath(new URL('../../../', import.meta.url)), '..', 'shared');
   const dir = join(shared, 'drachtio-transcripts');
   return existsSync(dir) ? dir : undefined;
 }
@@ -110,11 +165,24 @@ function referenceTranscriptsDir(): string | undefined {
 test('every SIP message of the reference transcripts parses and serialises back byte for byte', (t) => {
   const dir = referenceTranscriptsDir();
   if (!dir) {
-    t.skip('reference drachtio transcripts not found (../shared/drachtio-transcripts next to the clone, or CONCLAVE_SHARED_DIR)');
+    t.skip(
+      'reference drachtio transcripts not found (../shared/drachtio-transcripts next to the clone, or CONCLAVE_SHARED_DIR)',
+    );
     return;
   }
   let n = 0;
-  for (const f of ['b-options', 'c-ws-register-options', 'd-uas-invite', 'e-uac-modify-info-bye', 'f-b2bua', 'g-cancel', 'h-refer-notify', 'i-subscribe-notify', 'j-contact-isfocus', 'k-no-ack-2xx-retransmit']) {
+  for (const f of [
+    'b-options',
+    'c-ws-register-options',
+    'd-uas-invite',
+    'e-uac-modify-info-bye',
+    'f-b2bua',
+    'g-cancel',
+    'h-refer-notify',
+    'i-subscribe-notify',
+    'j-contact-isfocus',
+    'k-no-ack-2xx-retransmit',
+  ]) {
     for (const line of readFileSync(`${dir}/${f}.jsonl`, 'utf8').trim().split('\n')) {
       const ev = JSON.parse(line) as { what: string; text: string };
       if (!ev.what.startsWith('SIP') || ev.text.startsWith('<')) continue;
@@ -131,7 +199,9 @@ test('every SIP message of the reference transcripts parses and serialises back 
 });
 
 test('request accessors and header editing', () => {
-  const m = parseMessage('INVITE sip:bob@example.com SIP/2.0\r\nv: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nf: <sip:a@example.com>;tag=1\r\nt: Bob <sip:bob@example.com>\r\ni: abc@x\r\nCSeq: 7 INVITE\r\nm: <sip:a@10.0.0.1>, <sip:a@10.0.0.2>\r\nc: application/sdp\r\nl: 3\r\n\r\nabcdef');
+  const m = parseMessage(
+    'INVITE sip:bob@example.com SIP/2.0\r\nv: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nf: <sip:a@example.com>;tag=1\r\nt: Bob <sip:bob@example.com>\r\ni: abc@x\r\nCSeq: 7 INVITE\r\nm: <sip:a@10.0.0.1>, <sip:a@10.0.0.2>\r\nc: application/sdp\r\nl: 3\r\n\r\nabcdef',
+  );
   assert.ok(m instanceof SipRequest);
   assert.equal(m.method, 'INVITE');
   assert.equal(m.callId, 'abc@x');
@@ -145,13 +215,20 @@ test('request accessors and header editing', () => {
   assert.equal(m.get('content-length'), '2');
   assert.equal(m.has('content-type'), false);
   const r = new SipResponse(200, 'OK');
-  r.append('content-length', '0').append('cseq', '1 OPTIONS').append('X-Z', '1').append('Via', 'SIP/2.0/UDP h;branch=z9hG4bKx');
+  r.append('content-length', '0')
+    .append('cseq', '1 OPTIONS')
+    .append('X-Z', '1')
+    .append('Via', 'SIP/2.0/UDP h;branch=z9hG4bKx');
   r.sortHeaders();
-  assert.equal(r.toString(), 'SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\nX-Z: 1\r\n\r\n');
+  assert.equal(
+    r.toString(),
+    'SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\nX-Z: 1\r\n\r\n',
+  );
 });
 
 test('line folding is unfolded for values but kept for byte-exact forwarding', () => {
-  const text = 'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nSubject: one\r\n two\r\n\tthree\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n';
+  const text =
+    'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nSubject: one\r\n two\r\n\tthree\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n';
   const m = parseMessage(text);
   assert.equal(m.get('subject'), 'one two three');
   assert.equal(m.toString(), text);
@@ -159,18 +236,32 @@ test('line folding is unfolded for values but kept for byte-exact forwarding', (
 
 test('parse errors are typed SipParseError with a reason, and carry the partial message', () => {
   try {
-    parseMessage('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n');
+    parseMessage(
+      'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n',
+    );
     assert.fail('should throw');
   } catch (err) {
     assert.ok(err instanceof SipParseError);
     assert.equal(err.reason, 'CSeq method mismatch');
     assert.ok(err.partial instanceof SipRequest);
   }
-  assert.throws(() => parseMessage(''), (e: SipParseError) => e.reason === 'Empty message');
-  assert.throws(() => parseMessage('OPTIONS sip:a@b SIP/2.0\r\nVia: x'), (e: SipParseError) => e.reason === 'Incomplete message');
-  assert.throws(() => parseMessage('OPTIONS sip:a@b SIP/2.0\r\nbad header line\r\n\r\n'), (e: SipParseError) => e.reason === 'Bad header');
+  assert.throws(
+    () => parseMessage(''),
+    (e: SipParseError) => e.reason === 'Empty message',
+  );
+  assert.throws(
+    () => parseMessage('OPTIONS sip:a@b SIP/2.0\r\nVia: x'),
+    (e: SipParseError) => e.reason === 'Incomplete message',
+  );
+  assert.throws(
+    () => parseMessage('OPTIONS sip:a@b SIP/2.0\r\nbad header line\r\n\r\n'),
+    (e: SipParseError) => e.reason === 'Bad header',
+  );
   const many = ['OPTIONS sip:a@b SIP/2.0', ...Array.from({ length: 300 }, (_, i) => `X-${i}: y`), '', ''].join('\r\n');
-  assert.throws(() => parseMessage(many), (e: SipParseError) => e.reason === 'Too many headers');
+  assert.throws(
+    () => parseMessage(many),
+    (e: SipParseError) => e.reason === 'Too many headers',
+  );
   // Lenient mode (app templates) accepts messages without the mandatory headers.
   const lenient = parseMessage('BYE sip:placeholder SIP/2.0\r\nContent-Length: 0\r\n\r\n', { lenient: true });
   assert.equal(lenient.kind === 'request' && lenient.uri, 'sip:placeholder');
@@ -184,7 +275,11 @@ for (const tc of TORTURE) {
       assert.ok(m.vias.length >= 1);
       return;
     }
-    assert.throws(() => parseMessage(tc.text), (e: unknown) => e instanceof SipParseError && e.reason === tc.reason, `expected ${tc.reason}`);
+    assert.throws(
+      () => parseMessage(tc.text),
+      (e: unknown) => e instanceof SipParseError && e.reason === tc.reason,
+      `expected ${tc.reason}`,
+    );
   });
 }
 
@@ -196,9 +291,14 @@ test('RFC 4475 wsinv details: unfolded values, escapes, compact Via and Contact'
   assert.deepEqual(m.cseq, { seq: 9, method: 'INVITE' });
   assert.equal(m.get('max-forwards'), '0068');
   const vias = m.vias;
-  assert.deepEqual(vias.map((v) => [v.transport, v.host, getParam(v.params, 'branch')]), [
-    ['UDP', '192.0.2.2', '390skdjuw'], ['TCP', 'spindle.example.com', 'z9hG4bK9ikj8'], ['UDP', '192.168.255.111', 'z9hG4bK30239'],
-  ]);
+  assert.deepEqual(
+    vias.map((v) => [v.transport, v.host, getParam(v.params, 'branch')]),
+    [
+      ['UDP', '192.0.2.2', '390skdjuw'],
+      ['TCP', 'spindle.example.com', 'z9hG4bK9ikj8'],
+      ['UDP', '192.168.255.111', 'z9hG4bK30239'],
+    ],
+  );
   assert.equal(m.contacts[0]!.displayName, 'Quoted string ""');
   assert.equal(getParam(m.contacts[0]!.params, 'q'), '0.33');
   assert.equal(m.get('NewFangledHeader'), 'newfangled value continued newfangled value');
@@ -206,8 +306,10 @@ test('RFC 4475 wsinv details: unfolded values, escapes, compact Via and Contact'
 });
 
 test('stream framer: partial, multiple and keep-alive', () => {
-  const one = 'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nl: 5\r\n\r\nhello';
-  const two = 'SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n';
+  const one =
+    'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nl: 5\r\n\r\nhello';
+  const two =
+    'SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n';
   const all = Buffer.from('\r\n\r\n' + one + '\r\n' + two + one);
   for (const step of [1, 3, 7, 64, all.length]) {
     const f = new SipStreamFramer();
@@ -217,18 +319,27 @@ test('stream framer: partial, multiple and keep-alive', () => {
     assert.equal(msgs.length, 3, `step ${step}`);
     assert.equal(msgs[0]!.type === 'message' && msgs[0]!.data.toString(), one);
     assert.equal(msgs[1]!.type === 'message' && msgs[1]!.data.toString(), two);
-    assert.ok(events.some((e) => e.type === 'keepalive' && e.kind === 'ping'), `ping at step ${step}`);
+    assert.ok(
+      events.some((e) => e.type === 'keepalive' && e.kind === 'ping'),
+      `ping at step ${step}`,
+    );
     assert.equal(f.buffered, 0);
   }
   const f = new SipStreamFramer({ maxMessageSize: 100 });
-  assert.throws(() => f.push(Buffer.from('x'.repeat(200))), (e: SipParseError) => e.reason === 'Message Too Large');
+  assert.throws(
+    () => f.push(Buffer.from('x'.repeat(200))),
+    (e: SipParseError) => e.reason === 'Message Too Large',
+  );
   const g = new SipStreamFramer({ maxMessageSize: 200 });
-  assert.throws(() => g.push(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 5000\r\n\r\n')), (e: SipParseError) => e.reason === 'Message Too Large');
+  assert.throws(
+    () => g.push(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 5000\r\n\r\n')),
+    (e: SipParseError) => e.reason === 'Message Too Large',
+  );
 });
 
 test('a seeded mutation fuzz of the parser never throws anything but SipParseError', () => {
   let seed = 0x2f6b3a1;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 0x100000000);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 0x100000000;
   const corpus = TORTURE.filter((t) => t.valid).map((t) => Buffer.from(t.text));
   for (let i = 0; i < 5000; i++) {
     const base = Buffer.from(corpus[Math.floor(rnd() * corpus.length)]!);
@@ -239,7 +350,12 @@ test('a seeded mutation fuzz of the parser never throws anything but SipParseErr
       const pos = Math.floor(rnd() * buf.length);
       if (op < 0.4) buf[pos] = Math.floor(rnd() * 256);
       else if (op < 0.6) buf = Buffer.concat([buf.subarray(0, pos), buf.subarray(pos + 1 + Math.floor(rnd() * 20))]);
-      else if (op < 0.8) buf = Buffer.concat([buf.subarray(0, pos), Buffer.from([':', ';', ',', '<', '>', '"', '\r\n', ' ', '%', '@'][Math.floor(rnd() * 10)]!), buf.subarray(pos)]);
+      else if (op < 0.8)
+        buf = Buffer.concat([
+          buf.subarray(0, pos),
+          Buffer.from([':', ';', ',', '<', '>', '"', '\r\n', ' ', '%', '@'][Math.floor(rnd() * 10)]!),
+          buf.subarray(pos),
+        ]);
       else buf = Buffer.concat([buf.subarray(0, pos), buf.subarray(pos, pos + 30), buf.subarray(pos)]);
     }
     try {

@@ -25,7 +25,8 @@ export const TORTURE: TortureCase[] = [
   {
     name: '3.1.1.1 wsinv: short tortuous INVITE',
     valid: true,
-    text: withBody(`INVITE sip:vivekg@chair-dnrc.example.com;unknownparam SIP/2.0
+    text: withBody(
+      `INVITE sip:vivekg@chair-dnrc.example.com;unknownparam SIP/2.0
 TO :
  sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n
 from   : "J Rosenberg \\\\\\""       <sip:jdrosen@example.com>
@@ -53,7 +54,8 @@ v:  SIP  / 2.0  / TCP     spindle.example.com   ;
 m:"Quoted string \\"\\"" <sip:jdrosen@example.com> ; newparam =
       newvalue ;
   secondparam ; q = 0.33
-`, `v=0
+`,
+      `v=0
 o=mhandley 29739 7272939 IN IP4 192.0.2.3
 s=-
 c=IN IP4 192.0.2.4
@@ -61,7 +63,8 @@ t=0 0
 m=audio 49217 RTP/AVP 0 12
 m=video 3227 RTP/AVP 31
 a=rtpmap:31 LPC
-`),
+`,
+    ),
   },
   {
     name: '3.1.1.2 intmeth: wide range of valid characters',
@@ -81,7 +84,8 @@ Content-Length: 0
   {
     name: '3.1.1.3 esc01: valid use of the % escaping mechanism',
     valid: true,
-    text: withBody(`INVITE sip:sips%3Auser%40example.com@example.net SIP/2.0
+    text: withBody(
+      `INVITE sip:sips%3Auser%40example.com@example.net SIP/2.0
 To: sip:%75se%72@example.com
 From: <sip:I%20have%20spaces@example.net>;tag=938
 Max-Forwards: 87
@@ -92,7 +96,8 @@ C: application/sdp
 Contact:
   <sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31>
 Content-Length: @@CL@@
-`, `v=0
+`,
+      `v=0
 o=mhandley 29739 7272939 IN IP4 192.0.2.1
 s=-
 c=IN IP4 192.0.2.1
@@ -100,7 +105,8 @@ t=0 0
 m=audio 49217 RTP/AVP 0 12
 m=video 3227 RTP/AVP 31
 a=rtpmap:31 LPC
-`),
+`,
+    ),
   },
   {
     name: '3.1.1.4 escnull: escaped nulls in URIs',

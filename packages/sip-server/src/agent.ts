@@ -1,20 +1,59 @@
 import net from 'node:net';
 import type { Logger } from '@conclave/log';
 import {
-  SipParseError, SipRequest, SipResponse, canonicalHeaderName, formatNameAddr, formatVia, getParam,
-  normalizeHeaderName, parseCSeq, parseMessage, parseNameAddr, parseVia, reasonPhrase,
-  splitHeaderList, tagOf, tryParseSipUri, viaBranch, type NameAddr, type SipMessage, type Via,
+  SipParseError,
+  SipRequest,
+  SipResponse,
+  canonicalHeaderName,
+  formatNameAddr,
+  formatVia,
+  getParam,
+  normalizeHeaderName,
+  parseCSeq,
+  parseMessage,
+  parseNameAddr,
+  parseVia,
+  reasonPhrase,
+  splitHeaderList,
+  tagOf,
+  tryParseSipUri,
+  viaBranch,
+  type NameAddr,
+  type SipMessage,
+  type Via,
 } from '@conclave/sip-message';
 import { AppConnection, type AppCommand } from './control/app-connection.ts';
 import { AppHub } from './control/app-hub.ts';
 import {
-  hostportsOf, parseProxyCommand, parseSipCommand, proxyProgressFields, requestSentFields, responseSentFields, unsolicitedFrame,
+  hostportsOf,
+  parseProxyCommand,
+  parseSipCommand,
+  proxyProgressFields,
+  requestSentFields,
+  responseSentFields,
+  unsolicitedFrame,
 } from './control/wire-protocol.ts';
 import { Destinations } from './destinations.ts';
 import { Dialog, DialogTable, dialogIdOf } from './dialogs.ts';
 import {
-  SERVER_OWNED, buildNon2xxAck, copyAppHeaders, copyVias, defaultContact, firstContactUri, formatContact, isStream,
-  localizeAddress, ourVia, parseAppMessage, parseNameAddrSafe, safeContacts, safeTag, serverKey, stampVia, stampViaObject, withTag,
+  SERVER_OWNED,
+  buildNon2xxAck,
+  copyAppHeaders,
+  copyVias,
+  defaultContact,
+  firstContactUri,
+  formatContact,
+  isStream,
+  localizeAddress,
+  ourVia,
+  parseAppMessage,
+  parseNameAddrSafe,
+  safeContacts,
+  safeTag,
+  serverKey,
+  stampVia,
+  stampViaObject,
+  withTag,
 } from './header-policy.ts';
 import { ProxyCore } from './proxy/proxy-core.ts';
 import { ProxyOperation } from './proxy/proxy-operation.ts';
@@ -116,9 +155,15 @@ export class Agent {
     this.#transports = opts.transports;
     this.#limits = opts.limits;
     this.#txnContext = { timerSet: this.#timerSet, timers: opts.timers, log: opts.log };
-    this.#dest = new Destinations({ log: opts.log, flows: opts.flows, transports: opts.transports, isClosed: () => this.#closed });
+    this.#dest = new Destinations({
+      log: opts.log,
+      flows: opts.flows,
+      transports: opts.transports,
+      isClosed: () => this.#closed,
+    });
     this.#proxy = new ProxyCore({
-      log: opts.log, timers: opts.timers,
+      log: opts.log,
+      timers: opts.timers,
       setTimer: (ms, fn) => this.#timerSet.set(ms, fn),
       withFlow: (uri, preferred, cb) => this.#dest.withFlow(uri, preferred, cb),
       startClient: (req, bytes, flow, app, dialogId) => this.#startClient(req, bytes, flow, app, dialogId),
@@ -126,10 +171,16 @@ export class Agent {
       sendResponseOnTxn: (st, bytes, status) => this.#sendResponseOnTxn(st, bytes, status),
       localResponse: (req, status, reason) => this.#localResponse(req, status, reason),
     });
-    this.#hub = new AppHub({ secret: opts.secret, version: opts.version, hostports: () => hostportsOf(this.#transports) });
+    this.#hub = new AppHub({
+      secret: opts.secret,
+      version: opts.version,
+      hostports: () => hostportsOf(this.#transports),
+    });
     this.#hub.on('authenticated', (app) => this.#onAppAuthenticated(app));
     this.#hub.on('closed', (app) => this.#onAppClosed(app));
-    this.#hub.on('command', (app, cmd) => (cmd.type === 'proxy' ? this.#onAppProxy(app, cmd) : this.#onAppSip(app, cmd)));
+    this.#hub.on('command', (app, cmd) =>
+      cmd.type === 'proxy' ? this.#onAppProxy(app, cmd) : this.#onAppSip(app, cmd),
+    );
   }
 
   /** Live state sizes, for /metrics and leak checks. */
@@ -164,7 +215,8 @@ export class Agent {
    */
   flowClosed(flow: Flow): void {
     for (const ct of [...this.#clientById.values()]) {
-      if (ct.flow === flow && ct.unanswered) this.#abandonClient(ct, 503, 'Service Unavailable', 'its connection closed');
+      if (ct.flow === flow && ct.unanswered)
+        this.#abandonClient(ct, 503, 'Service Unavailable', 'its connection closed');
     }
   }
 
@@ -239,7 +291,11 @@ export class Agent {
       // headers are optional
     }
     st.proxy = op;
-    app.log.debug('proxying request', { method: st.method, targets: targets.join(','), fork: opts.simultaneous ? 'simultaneous' : 'serial' });
+    app.log.debug('proxying request', {
+      method: st.method,
+      targets: targets.join(','),
+      fork: opts.simultaneous ? 'simultaneous' : 'serial',
+    });
     this.#proxy.next(op);
   }
 
@@ -278,7 +334,11 @@ export class Agent {
     try {
       this.#receive(data, flow);
     } catch (err) {
-      this.#log.error('internal error handling SIP message', { err, from: `${flow.remote.host}:${flow.remote.port}`, stack: (err as Error).stack });
+      this.#log.error('internal error handling SIP message', {
+        err,
+        from: `${flow.remote.host}:${flow.remote.port}`,
+        stack: (err as Error).stack,
+      });
     }
   }
 
@@ -286,7 +346,11 @@ export class Agent {
     const from = `${flow.transport}:${flow.remote.host}:${flow.remote.port}`;
     if (data.length > this.#limits.maxMessageSize) {
       this.counters.malformed++;
-      this.#log.warn('SIP message too large, answering 513', { from, bytes: data.length, limit: this.#limits.maxMessageSize });
+      this.#log.warn('SIP message too large, answering 513', {
+        from,
+        bytes: data.length,
+        limit: this.#limits.maxMessageSize,
+      });
       let partial: unknown;
       try {
         partial = parseMessage(data, { stream: isStream(flow) });
@@ -361,16 +425,26 @@ export class Agent {
       this.#onNetworkInDialog(req, flow, key, toTag);
       return;
     }
-    if (this.#pendingTotal >= this.#limits.maxServerTransactions || this.#serverById.size >= this.#limits.maxTrackedServerTransactions) {
+    if (
+      this.#pendingTotal >= this.#limits.maxServerTransactions ||
+      this.#serverById.size >= this.#limits.maxTrackedServerTransactions
+    ) {
       this.#log.warn('too many concurrent server transactions, rejecting', {
-        pending: this.#pendingTotal, tracked: this.#serverById.size, limit: this.#limits.maxServerTransactions, method,
+        pending: this.#pendingTotal,
+        tracked: this.#serverById.size,
+        limit: this.#limits.maxServerTransactions,
+        method,
       });
       this.#respondStateless(req, flow, 503, 'Service Unavailable', { 'Retry-After': '5' });
       return;
     }
     const perSource = this.#limits.maxTransactionsPerSource;
     if (perSource > 0 && this.#countFromSource(flow.remote.host) >= perSource) {
-      this.#log.warn('too many concurrent transactions from one source, rejecting', { source: flow.remote.host, limit: perSource, method });
+      this.#log.warn('too many concurrent transactions from one source, rejecting', {
+        source: flow.remote.host,
+        limit: perSource,
+        method,
+      });
       this.#respondStateless(req, flow, 503, 'Service Unavailable', { 'Retry-After': '5' });
       return;
     }
@@ -407,14 +481,28 @@ export class Agent {
     }
     const local = flow.local;
     const bytes = req.toBuffer();
-    this.#sendToApp(app, 'network', bytes, wireTransport(flow.transport), flow.remote, st.id, '', `${local.host}|${local.port}|`);
+    this.#sendToApp(
+      app,
+      'network',
+      bytes,
+      wireTransport(flow.transport),
+      flow.remote,
+      st.id,
+      '',
+      `${local.host}|${local.port}|`,
+    );
     if (st.method === 'INVITE') this.#cdr('attempt', 'network', bytes);
   }
 
   /** Outbound mode: ask the router; if it names an app, connect there and hand the request over once authenticated. */
   #routeOutbound(req: SipRequest, flow: Flow, key: string): boolean {
     const info: OutboundRequestInfo = {
-      method: req.method, uri: req.uri, from: req.get('from') ?? '', to: req.get('to') ?? '', callId: req.get('call-id') ?? '', source: flow.remote,
+      method: req.method,
+      uri: req.uri,
+      from: req.get('from') ?? '',
+      to: req.get('to') ?? '',
+      callId: req.get('call-id') ?? '',
+      source: flow.remote,
     };
     let decision: ReturnType<OutboundRouter>;
     try {
@@ -571,7 +659,16 @@ export class Agent {
     const reported = d && d.role === 'uas' ? dialogId : '';
     if (d && d.role === 'uas' && d.state === 'early') this.#removeDialog(d);
     if (inv.app && !inv.app.closed) {
-      this.#sendToApp(inv.app, 'network', req.toBuffer(), wireTransport(flow.transport), flow.remote, inv.id, reported, '');
+      this.#sendToApp(
+        inv.app,
+        'network',
+        req.toBuffer(),
+        wireTransport(flow.transport),
+        flow.remote,
+        inv.id,
+        reported,
+        '',
+      );
     }
   }
 
@@ -587,7 +684,12 @@ export class Agent {
     const ct = this.#clientByKey.get(`${branch}|${method}`);
     if (!ct) {
       if (method === 'INVITE' && res.status >= 200 && res.status < 300) this.#stray2xx(res);
-      else this.#log.debug('response matches no transaction, dropped', { status: res.status, method, callId: res.get('call-id') });
+      else
+        this.#log.debug('response matches no transaction, dropped', {
+          status: res.status,
+          method,
+          callId: res.get('call-id'),
+        });
       return;
     }
     if (ct.method === 'CANCEL') {
@@ -673,11 +775,18 @@ export class Agent {
       return;
     }
     ct.complete();
-    if (!ct.dialogId && ct.method === 'SUBSCRIBE' && status < 300 && res.toTag) this.#upsertUacDialog(ct, res, 'confirmed');
+    if (!ct.dialogId && ct.method === 'SUBSCRIBE' && status < 300 && res.toTag)
+      this.#upsertUacDialog(ct, res, 'confirmed');
     this.#forwardResponse(ct, res, flow, dialogId);
     const d = ct.dialogId ? this.#dialogs.get(ct.dialogId) : undefined;
     if (d && ct.method === 'BYE') this.#removeDialog(d);
-    if (d && ct.method === 'NOTIFY' && d.method === 'SUBSCRIBE' && status < 300 && /terminated/i.test(ct.request.get('subscription-state') ?? '')) {
+    if (
+      d &&
+      ct.method === 'NOTIFY' &&
+      d.method === 'SUBSCRIBE' &&
+      status < 300 &&
+      /terminated/i.test(ct.request.get('subscription-state') ?? '')
+    ) {
       this.#removeDialog(d);
     }
   }
@@ -710,9 +819,20 @@ export class Agent {
     const target = firstContactUri(res);
     if (!d) {
       d = new Dialog({
-        id, role: 'uac', method: ct.method, callId: req.callId, localTag, remoteTag,
-        localHeader: req.get('from') ?? '', remoteHeader: res.get('to') ?? '', remoteTarget: target ?? req.uri,
-        routeSet: res.getAll('record-route').reverse(), localSeq: req.cseq.seq, remoteSeq: 0, flow: ct.flow, app: ct.app,
+        id,
+        role: 'uac',
+        method: ct.method,
+        callId: req.callId,
+        localTag,
+        remoteTag,
+        localHeader: req.get('from') ?? '',
+        remoteHeader: res.get('to') ?? '',
+        remoteTarget: target ?? req.uri,
+        routeSet: res.getAll('record-route').reverse(),
+        localSeq: req.cseq.seq,
+        remoteSeq: 0,
+        flow: ct.flow,
+        app: ct.app,
       });
       this.#dialogs.add(d);
     } else {
@@ -768,7 +888,8 @@ export class Agent {
     out.append('Call-ID', req.get('call-id')!);
     out.append('CSeq', req.get('cseq')!);
     const flow = st.flow;
-    const reliable = st.method === 'INVITE' && status > 100 && status < 200 && /\b100rel\b/i.test(res.getAll('require').join(','));
+    const reliable =
+      st.method === 'INVITE' && status > 100 && status < 200 && /\b100rel\b/i.test(res.getAll('require').join(','));
     const contactValues = res.getAll('contact');
     if (contactValues.length) {
       for (const c of contactValues) out.append('Contact', localizeAddress(c, flow.local));
@@ -785,7 +906,12 @@ export class Agent {
     if (reliable) {
       // RFC 3262: number the reliable provisional (unless the app did) and retransmit it until PRACKed.
       const appRseq = Number(res.get('rseq'));
-      st.rseq = Number.isInteger(appRseq) && appRseq > 0 ? appRseq : st.rseq ? st.rseq + 1 : 1 + Math.floor(Math.random() * 0x7fff);
+      st.rseq =
+        Number.isInteger(appRseq) && appRseq > 0
+          ? appRseq
+          : st.rseq
+            ? st.rseq + 1
+            : 1 + Math.floor(Math.random() * 0x7fff);
       out.set('RSeq', String(st.rseq));
     }
     out.setBody(res.body);
@@ -817,7 +943,13 @@ export class Agent {
     const dialogId = dialog && this.#dialogs.get(dialog.id) === dialog ? dialog.id : '';
     const transport = st.method === 'INVITE' ? wireTransport(flow.transport) : '';
     app.respond(msgId, ...responseSentFields(bytes, transport, flow.remote, st.id, dialogId));
-    if (dialog && st.method === 'NOTIFY' && dialog.method === 'SUBSCRIBE' && status < 300 && /terminated/i.test(req.get('subscription-state') ?? '')) {
+    if (
+      dialog &&
+      st.method === 'NOTIFY' &&
+      dialog.method === 'SUBSCRIBE' &&
+      status < 300 &&
+      /terminated/i.test(req.get('subscription-state') ?? '')
+    ) {
       this.#removeDialog(dialog);
     }
   }
@@ -839,9 +971,20 @@ export class Agent {
     let d = this.#dialogs.get(id);
     if (!d) {
       d = new Dialog({
-        id, role: 'uas', method: st.method, callId: req.callId, localTag: st.toTag!, remoteTag,
-        localHeader: out.get('to')!, remoteHeader: req.get('from')!, remoteTarget: firstContactUri(req) ?? req.uri,
-        routeSet: req.getAll('record-route'), localSeq: req.cseq.seq, remoteSeq: req.cseq.seq, flow: st.flow, app: st.app,
+        id,
+        role: 'uas',
+        method: st.method,
+        callId: req.callId,
+        localTag: st.toTag!,
+        remoteTag,
+        localHeader: out.get('to')!,
+        remoteHeader: req.get('from')!,
+        remoteTarget: firstContactUri(req) ?? req.uri,
+        routeSet: req.getAll('record-route'),
+        localSeq: req.cseq.seq,
+        remoteSeq: req.cseq.seq,
+        flow: st.flow,
+        app: st.app,
       });
       this.#dialogs.add(d);
     }
@@ -897,11 +1040,18 @@ export class Agent {
     out.sortHeaders();
     const bytes = out.toBuffer();
     this.#sendResponseOnTxn(st, bytes, status);
-    if (st.method === 'INVITE' && !st.dialogId && status >= 300 && status !== 487 && st.app) this.#cdr('stop', 'application', bytes, 'call-rejected');
+    if (st.method === 'INVITE' && !st.dialogId && status >= 300 && status !== 487 && st.app)
+      this.#cdr('stop', 'application', bytes, 'call-rejected');
   }
 
   /** A response without a transaction (malformed requests, overload): best effort. */
-  #respondStateless(req: SipRequest, flow: Flow, status: number, reason: string, extra: Record<string, string> = {}): void {
+  #respondStateless(
+    req: SipRequest,
+    flow: Flow,
+    status: number,
+    reason: string,
+    extra: Record<string, string> = {},
+  ): void {
     try {
       if (req.method === 'ACK') return;
       const out = new SipResponse(status, reason);
@@ -966,7 +1116,9 @@ export class Agent {
         // Unreachable target: report it as sofia would, with a locally generated 503.
         const ctId = newUuid();
         this.#echoRequest(app, msgId, bytes, sendFlow, ctId);
-        setImmediate(() => this.#deliverLocalResponse(app, out, sendFlow, ctId, this.#dialogIdForNew(out), 503, 'Service Unavailable'));
+        setImmediate(() =>
+          this.#deliverLocalResponse(app, out, sendFlow, ctId, this.#dialogIdForNew(out), 503, 'Service Unavailable'),
+        );
         this.#log.info('no route to request target', { target, method: req.method });
         return;
       }
@@ -986,7 +1138,9 @@ export class Agent {
     out.append('Via', ourVia(flow, newBranch()));
     out.append('Max-Forwards', req.get('max-forwards') ?? '70');
     const appFrom = req.get('from');
-    let from: NameAddr = appFrom ? parseNameAddr(localizeAddress(appFrom, local)) : { uri: `sip:${local.host}:${local.port}`, params: [], bracketed: true };
+    let from: NameAddr = appFrom
+      ? parseNameAddr(localizeAddress(appFrom, local))
+      : { uri: `sip:${local.host}:${local.port}`, params: [], bracketed: true };
     if (!tagOf(from)) from = { ...from, params: [...from.params, ['tag', newTag()]] };
     out.append('From', formatNameAddr(from));
     const appTo = req.get('to');
@@ -1027,7 +1181,8 @@ export class Agent {
       const sendFlow = flow ?? d.flow;
       const out = this.#buildInDialogRequest(d, req.method, d.remoteTarget, sendFlow);
       const contacts = req.getAll('contact');
-      if (contacts.length) for (const c of contacts) out.append('Contact', formatContact(localizeAddress(c, sendFlow.local)));
+      if (contacts.length)
+        for (const c of contacts) out.append('Contact', formatContact(localizeAddress(c, sendFlow.local)));
       else if (req.method === 'INVITE') out.append('Contact', defaultContact(sendFlow));
       if (req.get('max-forwards')) out.set('Max-Forwards', req.get('max-forwards')!);
       copyAppHeaders(req, out);
@@ -1115,7 +1270,15 @@ export class Agent {
   }
 
   /** A response the server makes up for an app request (timeout 408, unreachable 503). */
-  #deliverLocalResponse(app: AppConnection, req: SipRequest, flow: Flow, txnId: string, dialogId: string, status: number, reason: string): void {
+  #deliverLocalResponse(
+    app: AppConnection,
+    req: SipRequest,
+    flow: Flow,
+    txnId: string,
+    dialogId: string,
+    status: number,
+    reason: string,
+  ): void {
     if (app.closed) return;
     const res = this.#localResponse(req, status, reason);
     this.#sendToApp(app, 'network', res.toBuffer(), wireTransport(flow.transport), flow.remote, txnId, dialogId, '');
@@ -1133,9 +1296,18 @@ export class Agent {
     return res;
   }
 
-  #startClient(req: SipRequest, bytes: Buffer, flow: Flow, app: AppConnection | undefined, dialogId: string | undefined): ClientTransaction {
+  #startClient(
+    req: SipRequest,
+    bytes: Buffer,
+    flow: Flow,
+    app: AppConnection | undefined,
+    dialogId: string | undefined,
+  ): ClientTransaction {
     const branch = viaBranch(req.topVia!) ?? '';
-    const ct = new ClientTransaction({ key: `${branch}|${req.method}`, request: req, bytes, flow, app, dialogId }, this.#txnContext);
+    const ct = new ClientTransaction(
+      { key: `${branch}|${req.method}`, request: req, bytes, flow, app, dialogId },
+      this.#txnContext,
+    );
     this.#clientByKey.set(ct.key, ct);
     this.#clientById.set(ct.id, ct);
     ct.on('terminated', () => {
@@ -1195,7 +1367,7 @@ export class Agent {
   /** Relay an in-dialog request of a dialog we Record-Routed (no app involved). */
   #relay(req: SipRequest, flow: Flow, key: string): void {
     const routes = req.getAll('route');
-    const next = routes.length ? parseNameAddrSafe(routes[0]!)?.uri ?? req.uri : req.uri;
+    const next = routes.length ? (parseNameAddrSafe(routes[0]!)?.uri ?? req.uri) : req.uri;
     if (req.method === 'ACK') {
       this.#proxy.relayAck(req, next);
       return;
@@ -1240,7 +1412,16 @@ export class Agent {
     this.#hub.cdr(type, source, bytes, extra);
   }
 
-  #sendToApp(app: AppConnection, source: string, bytes: Buffer, transport: string, remote: HostPort, txnId: string, dialogId: string, extra: string): void {
+  #sendToApp(
+    app: AppConnection,
+    source: string,
+    bytes: Buffer,
+    transport: string,
+    remote: HostPort,
+    txnId: string,
+    dialogId: string,
+    extra: string,
+  ): void {
     this.#hub.sendSip(app, source, bytes, transport, remote, txnId, dialogId, extra);
   }
 }

@@ -58,7 +58,17 @@ export class ClientTransaction extends EnhancedEventEmitter<ClientTransactionEve
   /** Proxy provisional/final timeouts: separate from the RFC 3261 timers, which state changes clear. */
   #proxyTimers: Array<NodeJS.Timeout | undefined> = [];
 
-  constructor(init: { key: string; request: SipRequest; bytes: Buffer; flow: Flow; app: AppConnection | undefined; dialogId: string | undefined }, ctx: TransactionContext) {
+  constructor(
+    init: {
+      key: string;
+      request: SipRequest;
+      bytes: Buffer;
+      flow: Flow;
+      app: AppConnection | undefined;
+      dialogId: string | undefined;
+    },
+    ctx: TransactionContext,
+  ) {
     super();
     this.key = init.key;
     this.request = init.request;
@@ -78,7 +88,9 @@ export class ClientTransaction extends EnhancedEventEmitter<ClientTransactionEve
 
   /** Still waiting for a final response (INVITE: no provisional either)? */
   get #awaitingFinal(): boolean {
-    return this.method === 'INVITE' ? this.#state === 'calling' : this.#state === 'trying' || this.#state === 'proceeding';
+    return this.method === 'INVITE'
+      ? this.#state === 'calling'
+      : this.#state === 'trying' || this.#state === 'proceeding';
   }
 
   /** An INVITE still waiting for its final response (calling or proceeding). */
@@ -91,7 +103,10 @@ export class ClientTransaction extends EnhancedEventEmitter<ClientTransactionEve
     const { timers, log } = this.#ctx;
     const flow = this.flow;
     if (!flow.send(this.bytes)) {
-      log.info('transport failure sending request', { method: this.method, to: `${flow.remote.host}:${flow.remote.port}` });
+      log.info('transport failure sending request', {
+        method: this.method,
+        to: `${flow.remote.host}:${flow.remote.port}`,
+      });
     }
     if (!flow.reliable) {
       let interval = timers.T1;

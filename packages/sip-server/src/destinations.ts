@@ -50,7 +50,6 @@ export class Destinations {
     return false;
   }
 
-
   fallbackFlow(): Flow | undefined {
     const t = this.#transports;
     if (t.udp) return t.udp.flowTo('0.0.0.0', 0);
@@ -64,7 +63,7 @@ export class Destinations {
       return;
     }
     const first = d.routeSet[0];
-    const target = first ? parseNameAddrSafe(first)?.uri ?? d.remoteTarget : d.remoteTarget;
+    const target = first ? (parseNameAddrSafe(first)?.uri ?? d.remoteTarget) : d.remoteTarget;
     this.withFlow(target, d.flow, cb);
   }
 
@@ -79,13 +78,26 @@ export class Destinations {
       return;
     }
     const transportParam = String(getParam(uri.params, 'transport') ?? '').toLowerCase();
-    let transport: TransportName = uri.scheme === 'sips' ? 'tls' : transportParam === 'tcp' ? 'tcp' : transportParam === 'tls' ? 'tls' : transportParam === 'ws' ? 'ws' : transportParam === 'wss' ? 'wss' : 'udp';
+    let transport: TransportName =
+      uri.scheme === 'sips'
+        ? 'tls'
+        : transportParam === 'tcp'
+          ? 'tcp'
+          : transportParam === 'tls'
+            ? 'tls'
+            : transportParam === 'ws'
+              ? 'ws'
+              : transportParam === 'wss'
+                ? 'wss'
+                : 'udp';
     if (transport === 'udp' && !this.#transports.udp && this.#transports.tcp) transport = 'tcp';
     const host = uri.host.toLowerCase();
     // An alias is a connection the target announced itself over. Use it only for the transport the URI
     // asks for (a `.invalid` host can only be reached over its WebSocket, whatever the URI says): a
     // UDP Contact must not be sent over a TCP connection the same host:port happened to open earlier.
-    const alias = this.#flows.byAlias(uri.host, uri.port) ?? (uri.port === undefined ? undefined : this.#flows.byAlias(uri.host, undefined));
+    const alias =
+      this.#flows.byAlias(uri.host, uri.port) ??
+      (uri.port === undefined ? undefined : this.#flows.byAlias(uri.host, undefined));
     if (alias && (host.endsWith('.invalid') || alias.transport === transport)) {
       cb(alias);
       return;
@@ -96,12 +108,19 @@ export class Destinations {
     }
     if (transport === 'ws' || transport === 'wss') {
       // Browsers cannot be dialled; only an existing connection from the same address would do.
-      cb(preferred && !preferred.closed && (preferred.transport === transport) ? preferred : undefined);
+      cb(preferred && !preferred.closed && preferred.transport === transport ? preferred : undefined);
       return;
     }
     const port = uri.port ?? (transport === 'tls' ? 5061 : 5060);
     const connectTo = (ip: string) => {
-      if (preferred && !preferred.closed && preferred.transport === transport && preferred.remote.host === ip && preferred.remote.port === port) return preferred;
+      if (
+        preferred &&
+        !preferred.closed &&
+        preferred.transport === transport &&
+        preferred.remote.host === ip &&
+        preferred.remote.port === port
+      )
+        return preferred;
       if (transport === 'udp') return this.#transports.udp?.flowTo(ip, port);
       if (transport === 'tcp') return this.#transports.tcp?.connect(ip, port);
       return this.#transports.tls?.connect(ip, port);

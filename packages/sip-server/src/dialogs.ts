@@ -35,9 +35,20 @@ export class Dialog {
   lastAck: { seq: number; bytes: Buffer; flow: Flow } | undefined;
 
   constructor(init: {
-    id: string; role: 'uas' | 'uac'; method: string; callId: string; localTag: string; remoteTag: string;
-    localHeader: string; remoteHeader: string; remoteTarget: string; routeSet: string[]; localSeq: number;
-    remoteSeq: number; flow: Flow; app: AppConnection;
+    id: string;
+    role: 'uas' | 'uac';
+    method: string;
+    callId: string;
+    localTag: string;
+    remoteTag: string;
+    localHeader: string;
+    remoteHeader: string;
+    remoteTarget: string;
+    routeSet: string[];
+    localSeq: number;
+    remoteSeq: number;
+    flow: Flow;
+    app: AppConnection;
   }) {
     this.id = init.id;
     this.role = init.role;

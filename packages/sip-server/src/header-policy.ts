@@ -3,15 +3,42 @@
  * `localhost` replacement, which app headers pass through) — matching drachtio-server's output.
  */
 import {
-  SipRequest, SipResponse, canonicalHeaderName, formatNameAddr, formatSipUri, formatVia, getParam, normalizeHeaderName,
-  parseMessage, parseNameAddr, parseSipUri, parseVia, setParam, splitHeaderList, tagOf, viaBranch, viaSentBy,
-  type NameAddr, type SipMessage, type Via,
+  SipRequest,
+  SipResponse,
+  canonicalHeaderName,
+  formatNameAddr,
+  formatSipUri,
+  formatVia,
+  getParam,
+  normalizeHeaderName,
+  parseMessage,
+  parseNameAddr,
+  parseSipUri,
+  parseVia,
+  setParam,
+  splitHeaderList,
+  tagOf,
+  viaBranch,
+  viaSentBy,
+  type NameAddr,
+  type SipMessage,
+  type Via,
 } from '@conclave/sip-message';
 import type { Flow, HostPort } from './transport/flow.ts';
 import { viaTransport } from './transport/flow.ts';
 
 /** Headers the server always builds itself in what it sends. */
-export const SERVER_OWNED = new Set(['via', 'from', 'to', 'call-id', 'cseq', 'content-length', 'max-forwards', 'contact', 'route']);
+export const SERVER_OWNED = new Set([
+  'via',
+  'from',
+  'to',
+  'call-id',
+  'cseq',
+  'content-length',
+  'max-forwards',
+  'contact',
+  'route',
+]);
 
 export function isStream(flow: Flow): boolean {
   return flow.transport === 'tcp' || flow.transport === 'tls';
@@ -171,4 +198,3 @@ export function buildNon2xxAck(req: SipRequest, res: SipResponse): SipRequest {
   ack.sortHeaders();
   return ack;
 }
-

@@ -1,6 +1,12 @@
 export {
-  SipServer, SERVER_VERSION, type SipServerOptions, type SipServerAddresses, type SipServerEvents, type AppInfo,
-  type ListenAddress, type SecureListenAddress,
+  SipServer,
+  SERVER_VERSION,
+  type SipServerOptions,
+  type SipServerAddresses,
+  type SipServerEvents,
+  type AppInfo,
+  type ListenAddress,
+  type SecureListenAddress,
 } from './sip-server.ts';
 export { type SipTimerOptions } from './timers.ts';
 export { type LimitOptions } from './limits.ts';

@@ -95,7 +95,8 @@ export class ServerTransaction extends EnhancedEventEmitter<ServerTransactionEve
         this.#timer(interval, retransmit);
       }
       this.#timer(64 * T1, () => {
-        if (this.#state === 'completed') log.debug('no ACK for final response (Timer H)', { callId: this.request.get('call-id') });
+        if (this.#state === 'completed')
+          log.debug('no ACK for final response (Timer H)', { callId: this.request.get('call-id') });
         this.terminate();
       });
       return;

@@ -116,8 +116,16 @@ export class SipServer extends EnhancedEventEmitter<SipServerEvents> {
   /** Live counts (transactions, dialogs, connections by transport …) for /metrics and leak checks. */
   stats(): SipServerStats {
     const a: AgentStats = this.#agent?.stats ?? {
-      transactions: 0, serverTransactions: 0, clientTransactions: 0, pendingInvites: 0, pendingRequests: 0, pendingSources: 0,
-      dialogs: 0, proxyOperations: 0, apps: 0, timers: 0,
+      transactions: 0,
+      serverTransactions: 0,
+      clientTransactions: 0,
+      pendingInvites: 0,
+      pendingRequests: 0,
+      pendingSources: 0,
+      dialogs: 0,
+      proxyOperations: 0,
+      apps: 0,
+      timers: 0,
     };
     const connections: SipConnectionCounts = { tcp: 0, tls: 0, ws: 0, wss: 0 };
     let flows = 0;
@@ -148,25 +156,50 @@ export class SipServer extends EnhancedEventEmitter<SipServerEvents> {
         advertise(this.#udp.local, o.listen.udp);
       }
       if (o.listen.tcp) {
-        this.#tcp = new StreamTransport({ transport: 'tcp', maxMessageSize: limits.maxMessageSize, idleTimeout: limits.connectionIdleTimeout }, this.#flows, log.child('tcp'), receive);
+        this.#tcp = new StreamTransport(
+          { transport: 'tcp', maxMessageSize: limits.maxMessageSize, idleTimeout: limits.connectionIdleTimeout },
+          this.#flows,
+          log.child('tcp'),
+          receive,
+        );
         addresses.tcp = await this.#tcp.listen(o.listen.tcp.host, o.listen.tcp.port);
         advertise(this.#tcp.local, o.listen.tcp);
         this.#guardConnections(this.#tcp, limits.maxConnectionsPerSource);
       }
       if (o.listen.tls) {
-        this.#tls = new StreamTransport({ transport: 'tls', maxMessageSize: limits.maxMessageSize, idleTimeout: limits.connectionIdleTimeout, tlsOptions: o.listen.tls.tls }, this.#flows, log.child('tls'), receive);
+        this.#tls = new StreamTransport(
+          {
+            transport: 'tls',
+            maxMessageSize: limits.maxMessageSize,
+            idleTimeout: limits.connectionIdleTimeout,
+            tlsOptions: o.listen.tls.tls,
+          },
+          this.#flows,
+          log.child('tls'),
+          receive,
+        );
         addresses.tls = await this.#tls.listen(o.listen.tls.host, o.listen.tls.port);
         advertise(this.#tls.local, o.listen.tls);
         this.#guardConnections(this.#tls, limits.maxConnectionsPerSource);
       }
       if (o.listen.ws) {
-        this.#ws = new WsTransport({ secure: false, maxMessageSize: limits.maxMessageSize }, this.#flows, log.child('ws'), receive);
+        this.#ws = new WsTransport(
+          { secure: false, maxMessageSize: limits.maxMessageSize },
+          this.#flows,
+          log.child('ws'),
+          receive,
+        );
         addresses.ws = await this.#ws.listen(o.listen.ws.host, o.listen.ws.port);
         advertise(this.#ws.local, o.listen.ws);
         this.#guardConnections(this.#ws, limits.maxConnectionsPerSource);
       }
       if (o.listen.wss) {
-        this.#wss = new WsTransport({ secure: true, tlsOptions: o.listen.wss.tls, maxMessageSize: limits.maxMessageSize }, this.#flows, log.child('wss'), receive);
+        this.#wss = new WsTransport(
+          { secure: true, tlsOptions: o.listen.wss.tls, maxMessageSize: limits.maxMessageSize },
+          this.#flows,
+          log.child('wss'),
+          receive,
+        );
         addresses.wss = await this.#wss.listen(o.listen.wss.host, o.listen.wss.port);
         advertise(this.#wss.local, o.listen.wss);
         this.#guardConnections(this.#wss, limits.maxConnectionsPerSource);
@@ -178,7 +211,13 @@ export class SipServer extends EnhancedEventEmitter<SipServerEvents> {
       if (this.#ws) transports.ws = this.#ws;
       if (this.#wss) transports.wss = this.#wss;
       this.#agent = new Agent({
-        log, timers, limits, flows: this.#flows, transports, secret: o.control.secret, version: SERVER_VERSION,
+        log,
+        timers,
+        limits,
+        flows: this.#flows,
+        transports,
+        secret: o.control.secret,
+        version: SERVER_VERSION,
         ...(o.outbound ? { outbound: outboundRouter(o.outbound) } : {}),
         onAppConnected: (app) => this.safeEmit('app:connected', appInfo(app)),
         onAppDisconnected: (app) => this.safeEmit('app:disconnected', appInfo(app)),
@@ -190,7 +229,12 @@ export class SipServer extends EnhancedEventEmitter<SipServerEvents> {
     }
     this.#addresses = addresses as SipServerAddresses;
     log.info('sip server started', {
-      udp: fmt(addresses.udp), tcp: fmt(addresses.tcp), ws: fmt(addresses.ws), tls: fmt(addresses.tls), wss: fmt(addresses.wss), control: fmt(addresses.control),
+      udp: fmt(addresses.udp),
+      tcp: fmt(addresses.tcp),
+      ws: fmt(addresses.ws),
+      tls: fmt(addresses.tls),
+      wss: fmt(addresses.wss),
+      control: fmt(addresses.control),
     });
     return this.#addresses;
   }
@@ -262,7 +306,8 @@ export class SipServer extends EnhancedEventEmitter<SipServerEvents> {
 function outboundRouter(o: NonNullable<SipServerOptions['outbound']>): OutboundRouter {
   if (typeof o === 'function') return o;
   const methods = o.methods?.map((m) => m.toUpperCase());
-  return (info) => (!methods || methods.includes(info.method.toUpperCase()) ? { host: o.host, port: o.port } : undefined);
+  return (info) =>
+    !methods || methods.includes(info.method.toUpperCase()) ? { host: o.host, port: o.port } : undefined;
 }
 
 function appInfo(app: AppConnection): AppInfo {

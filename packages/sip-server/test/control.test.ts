@@ -112,38 +112,62 @@ test('OPTIONS from a UDP peer reaches the app and its 200 goes out as in transcr
   const { server, addrs } = await startServer();
   const tap = await new WireTap(addrs.control).listen();
   const app = await connectSrf({ host: '127.0.0.1', port: tap.port }, SECRET, (srf) => {
-    srf.options((_req, res) => res.send(200, { headers: { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS', 'X-App': 'options-test' } }));
+    srf.options((_req, res) =>
+      res.send(200, { headers: { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS', 'X-App': 'options-test' } }),
+    );
   });
   const peer = await new UdpPeer().bind();
   try {
     await sleep(50);
     const sipPort = addrs.udp!.port;
-    peer.send(sipText([
-      `OPTIONS sip:ping@127.0.0.1:${sipPort} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-b-1;rport`,
-      'Max-Forwards: 70',
-      `From: <sip:carol@127.0.0.1:${peer.port}>;tag=ftag-b1`,
-      `To: <sip:ping@127.0.0.1:${sipPort}>`,
-      'Call-ID: scen-b-1@127.0.0.1',
-      'CSeq: 1 OPTIONS',
-      `Contact: <sip:carol@127.0.0.1:${peer.port}>`,
-      'User-Agent: scripted-uac/1.0',
-      'Accept: application/sdp',
-    ]), sipPort);
+    peer.send(
+      sipText([
+        `OPTIONS sip:ping@127.0.0.1:${sipPort} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-b-1;rport`,
+        'Max-Forwards: 70',
+        `From: <sip:carol@127.0.0.1:${peer.port}>;tag=ftag-b1`,
+        `To: <sip:ping@127.0.0.1:${sipPort}>`,
+        'Call-ID: scen-b-1@127.0.0.1',
+        'CSeq: 1 OPTIONS',
+        `Contact: <sip:carol@127.0.0.1:${peer.port}>`,
+        'User-Agent: scripted-uac/1.0',
+        'Accept: application/sdp',
+      ]),
+      sipPort,
+    );
     const res = await peer.waitResponse((r) => r.status === 200);
     const lines = peer.received.find((x) => x.msg === res)!.raw.split('\r\n');
     assert.equal(lines[0], 'SIP/2.0 200 OK');
     assert.equal(lines[1], `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-b-1;rport=${peer.port}`);
     assert.equal(lines[2], `From: <sip:carol@127.0.0.1:${peer.port}>;tag=ftag-b1`);
     assert.match(lines[3]!, new RegExp(`^To: <sip:ping@127\\.0\\.0\\.1:${sipPort}>;tag=[A-Za-z0-9]{13}$`));
-    assert.deepEqual(lines.slice(4), ['Call-ID: scen-b-1@127.0.0.1', 'CSeq: 1 OPTIONS', 'Allow: INVITE, ACK, BYE, CANCEL, OPTIONS', 'Content-Length: 0', 'X-App: options-test', '', '']);
+    assert.deepEqual(lines.slice(4), [
+      'Call-ID: scen-b-1@127.0.0.1',
+      'CSeq: 1 OPTIONS',
+      'Allow: INVITE, ACK, BYE, CANCEL, OPTIONS',
+      'Content-Length: 0',
+      'X-App: options-test',
+      '',
+      '',
+    ]);
     // No 100 Trying for OPTIONS.
     assert.equal(peer.responses((r) => r.status === 100).length, 0);
 
-    await waitFor(() => tap.sipToApp().find((m) => m.fields[1] === 'response' && m.sip.startsWith('SIP/2.0 200')), 2000, 'echo');
+    await waitFor(
+      () => tap.sipToApp().find((m) => m.fields[1] === 'response' && m.sip.startsWith('SIP/2.0 200')),
+      2000,
+      'echo',
+    );
     const inbound = tap.sipToApp().find((m) => m.fields[1] === 'sip')!;
     const f = inbound.fields;
-    assert.deepEqual(f.slice(1, 7), ['sip', 'network', String(Buffer.byteLength(inbound.sip)), 'udp', '127.0.0.1', String(peer.port)]);
+    assert.deepEqual(f.slice(1, 7), [
+      'sip',
+      'network',
+      String(Buffer.byteLength(inbound.sip)),
+      'udp',
+      '127.0.0.1',
+      String(peer.port),
+    ]);
     assert.match(f[7]!, /^\d{2}:\d{2}:\d{2}\.\d{6}$/);
     assert.match(f[8]!, /^[0-9a-f-]{36}$/);
     assert.deepEqual(f.slice(9), ['', '127.0.0.1', String(sipPort), '']);
@@ -157,15 +181,18 @@ test('OPTIONS from a UDP peer reaches the app and its 200 goes out as in transcr
 
     // A retransmitted OPTIONS is answered from the transaction, not sent to the app again.
     const before = tap.sipToApp().filter((m) => m.fields[1] === 'sip').length;
-    peer.send(sipText([
-      `OPTIONS sip:ping@127.0.0.1:${sipPort} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-b-1;rport`,
-      'Max-Forwards: 70',
-      `From: <sip:carol@127.0.0.1:${peer.port}>;tag=ftag-b1`,
-      `To: <sip:ping@127.0.0.1:${sipPort}>`,
-      'Call-ID: scen-b-1@127.0.0.1',
-      'CSeq: 1 OPTIONS',
-    ]), sipPort);
+    peer.send(
+      sipText([
+        `OPTIONS sip:ping@127.0.0.1:${sipPort} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-b-1;rport`,
+        'Max-Forwards: 70',
+        `From: <sip:carol@127.0.0.1:${peer.port}>;tag=ftag-b1`,
+        `To: <sip:ping@127.0.0.1:${sipPort}>`,
+        'Call-ID: scen-b-1@127.0.0.1',
+        'CSeq: 1 OPTIONS',
+      ]),
+      sipPort,
+    );
     await waitFor(() => peer.responses((r) => r.status === 200).length === 2, 2000, 'retransmitted 200');
     assert.equal(tap.sipToApp().filter((m) => m.fields[1] === 'sip').length, before);
   } finally {
@@ -179,15 +206,34 @@ test('OPTIONS from a UDP peer reaches the app and its 200 goes out as in transcr
 test('several apps on one method share requests round-robin; no app → 503', async () => {
   const { server, addrs } = await startServer();
   const hits: string[] = [];
-  const a = await connectSrf(addrs.control, SECRET, (srf) => srf.options((_q, r) => { hits.push('a'); r.send(200); }));
-  const b = await connectSrf(addrs.control, SECRET, (srf) => srf.options((_q, r) => { hits.push('b'); r.send(200); }));
+  const a = await connectSrf(addrs.control, SECRET, (srf) =>
+    srf.options((_q, r) => {
+      hits.push('a');
+      r.send(200);
+    }),
+  );
+  const b = await connectSrf(addrs.control, SECRET, (srf) =>
+    srf.options((_q, r) => {
+      hits.push('b');
+      r.send(200);
+    }),
+  );
   const peer = await new UdpPeer().bind();
   try {
     await sleep(50);
-    const send = (i: number, method = 'OPTIONS') => peer.send(sipText([
-      `${method} sip:x@127.0.0.1 SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-rr-${method}-${i};rport`, 'Max-Forwards: 70',
-      `From: <sip:p@127.0.0.1>;tag=rr${i}`, '<sip:x@127.0.0.1>'.replace(/^/, 'To: '), `Call-ID: rr-${method}-${i}`, `CSeq: 1 ${method}`,
-    ]), addrs.udp!.port);
+    const send = (i: number, method = 'OPTIONS') =>
+      peer.send(
+        sipText([
+          `${method} sip:x@127.0.0.1 SIP/2.0`,
+          `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-rr-${method}-${i};rport`,
+          'Max-Forwards: 70',
+          `From: <sip:p@127.0.0.1>;tag=rr${i}`,
+          '<sip:x@127.0.0.1>'.replace(/^/, 'To: '),
+          `Call-ID: rr-${method}-${i}`,
+          `CSeq: 1 ${method}`,
+        ]),
+        addrs.udp!.port,
+      );
     for (let i = 0; i < 4; i++) send(i);
     await waitFor(() => hits.length === 4, 2000, 'four requests');
     assert.deepEqual([...hits].sort(), ['a', 'a', 'b', 'b']);

@@ -5,27 +5,60 @@ import { parseMessage, type SipRequest } from '@conclave/sip-message';
 import { SDP_A, SDP_B, SECRET, UdpPeer, connectSrf, sipText, sleep, startServer, waitFor } from './helpers.ts';
 
 function inviteText(peer: UdpPeer, id: string, extra: string[] = []): string {
-  return sipText([
-    `INVITE sip:bob@127.0.0.1 SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-${id}-1;rport`, 'Max-Forwards: 70',
-    `From: <sip:carol@127.0.0.1:${peer.port}>;tag=f-${id}`, '<sip:bob@127.0.0.1>'.replace(/^/, 'To: '), `Call-ID: ${id}@127.0.0.1`, 'CSeq: 1 INVITE',
-    `Contact: <sip:carol@127.0.0.1:${peer.port}>`, ...extra, 'Content-Type: application/sdp',
-  ], SDP_A);
+  return sipText(
+    [
+      `INVITE sip:bob@127.0.0.1 SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-${id}-1;rport`,
+      'Max-Forwards: 70',
+      `From: <sip:carol@127.0.0.1:${peer.port}>;tag=f-${id}`,
+      '<sip:bob@127.0.0.1>'.replace(/^/, 'To: '),
+      `Call-ID: ${id}@127.0.0.1`,
+      'CSeq: 1 INVITE',
+      `Contact: <sip:carol@127.0.0.1:${peer.port}>`,
+      ...extra,
+      'Content-Type: application/sdp',
+    ],
+    SDP_A,
+  );
 }
 
-function inDialogText(peer: UdpPeer, id: string, method: string, cseq: number, toTag: string, extra: string[] = [], body = ''): string {
-  return sipText([
-    `${method} sip:127.0.0.1 SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-${id}-${method}-${cseq};rport`, 'Max-Forwards: 70',
-    `From: <sip:carol@127.0.0.1:${peer.port}>;tag=f-${id}`, `To: <sip:bob@127.0.0.1>;tag=${toTag}`, `Call-ID: ${id}@127.0.0.1`, `CSeq: ${cseq} ${method}`, ...extra,
-  ], body);
+function inDialogText(
+  peer: UdpPeer,
+  id: string,
+  method: string,
+  cseq: number,
+  toTag: string,
+  extra: string[] = [],
+  body = '',
+): string {
+  return sipText(
+    [
+      `${method} sip:127.0.0.1 SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-${id}-${method}-${cseq};rport`,
+      'Max-Forwards: 70',
+      `From: <sip:carol@127.0.0.1:${peer.port}>;tag=f-${id}`,
+      `To: <sip:bob@127.0.0.1>;tag=${toTag}`,
+      `Call-ID: ${id}@127.0.0.1`,
+      `CSeq: ${cseq} ${method}`,
+      ...extra,
+    ],
+    body,
+  );
 }
 
 test('cdr:attempt / cdr:start / cdr:stop for an incoming call (drachtio format)', async () => {
   const { server, addrs } = await startServer();
   const cdrs: string[] = [];
   const app = await connectSrf(addrs.control, SECRET, (srf) => {
-    srf.on('cdr:attempt', (source: string, time: string, msg: { method: string }) => cdrs.push(`attempt ${source} ${msg.method} ${/^\d\d:\d\d:\d\d\.\d{6}$/.test(time)}`));
-    srf.on('cdr:start', (source: string, _time: string, role: string, msg: { status: number }) => cdrs.push(`start ${source} ${role} ${msg.status}`));
-    srf.on('cdr:stop', (source: string, _time: string, reason: string, msg: { method?: string; status?: number }) => cdrs.push(`stop ${source} ${reason} ${msg.method ?? msg.status}`));
+    srf.on('cdr:attempt', (source: string, time: string, msg: { method: string }) =>
+      cdrs.push(`attempt ${source} ${msg.method} ${/^\d\d:\d\d:\d\d\.\d{6}$/.test(time)}`),
+    );
+    srf.on('cdr:start', (source: string, _time: string, role: string, msg: { status: number }) =>
+      cdrs.push(`start ${source} ${role} ${msg.status}`),
+    );
+    srf.on('cdr:stop', (source: string, _time: string, reason: string, msg: { method?: string; status?: number }) =>
+      cdrs.push(`stop ${source} ${reason} ${msg.method ?? msg.status}`),
+    );
     srf.invite((req, res) => {
       if (req.get('Call-ID').startsWith('cdr-busy')) res.send(486);
       else void srf.createUAS(req, res, { localSdp: SDP_B });
@@ -44,8 +77,11 @@ test('cdr:attempt / cdr:start / cdr:stop for an incoming call (drachtio format)'
     await peer.waitResponse((r) => r.status === 486);
     await waitFor(() => cdrs.length === 5, 2000, 'five cdrs');
     assert.deepEqual(cdrs, [
-      'attempt network INVITE true', 'start application uas 200', 'stop network normal-release BYE',
-      'attempt network INVITE true', 'stop application call-rejected 486',
+      'attempt network INVITE true',
+      'start application uas 200',
+      'stop network normal-release BYE',
+      'attempt network INVITE true',
+      'stop application call-rejected 486',
     ]);
   } finally {
     app.close();
@@ -59,10 +95,15 @@ test('100rel as UAS: RSeq added, reliable 183 retransmitted until PRACK, PRACK r
   let prackSeen = false;
   const app = await connectSrf(addrs.control, SECRET, (srf) => {
     srf.invite((_req, res) => {
-      res.send(183, { headers: { Require: '100rel', 'Content-Type': 'application/sdp' }, body: SDP_B }, () => {}, () => {
-        prackSeen = true;
-        setTimeout(() => res.send(200, { body: SDP_B }), 20);
-      });
+      res.send(
+        183,
+        { headers: { Require: '100rel', 'Content-Type': 'application/sdp' }, body: SDP_B },
+        () => {},
+        () => {
+          prackSeen = true;
+          setTimeout(() => res.send(200, { body: SDP_B }), 20);
+        },
+      );
     });
   });
   const peer = await new UdpPeer().bind();
@@ -100,21 +141,61 @@ test('100rel as UAC: srf PRACKs a reliable 183 to its Contact with RAck and the 
     if (m.kind !== 'request') return;
     got.push(m);
     const vias = m.getAll('via').map((v) => `Via: ${v}`);
-    const base = (status: string, to: string, extra: string[] = [], body = '') => sipText([`SIP/2.0 ${status}`, ...vias, `From: ${m.get('from')}`, `To: ${to}`, `Call-ID: ${m.callId}`, `CSeq: ${m.get('cseq')}`, ...extra], body);
+    const base = (status: string, to: string, extra: string[] = [], body = '') =>
+      sipText(
+        [
+          `SIP/2.0 ${status}`,
+          ...vias,
+          `From: ${m.get('from')}`,
+          `To: ${to}`,
+          `Call-ID: ${m.callId}`,
+          `CSeq: ${m.get('cseq')}`,
+          ...extra,
+        ],
+        body,
+      );
     const contact = `Contact: <sip:uas@127.0.0.1:${peer.port}>`;
     if (m.method === 'INVITE') {
-      peer.socket.send(base('183 Session Progress', `${m.get('to')};tag=rel-uas`, [contact, 'Require: 100rel', 'RSeq: 77', 'Content-Type: application/sdp'], SDP_A), rinfo.port, rinfo.address);
+      peer.socket.send(
+        base(
+          '183 Session Progress',
+          `${m.get('to')};tag=rel-uas`,
+          [contact, 'Require: 100rel', 'RSeq: 77', 'Content-Type: application/sdp'],
+          SDP_A,
+        ),
+        rinfo.port,
+        rinfo.address,
+      );
     } else if (m.method === 'PRACK') {
       peer.socket.send(base('200 OK', m.get('to')!), rinfo.port, rinfo.address);
       const inv = got.find((r) => r.method === 'INVITE')!;
       const invVias = inv.getAll('via').map((v) => `Via: ${v}`);
-      peer.socket.send(sipText(['SIP/2.0 200 OK', ...invVias, `From: ${inv.get('from')}`, `To: ${inv.get('to')};tag=rel-uas`, `Call-ID: ${inv.callId}`, `CSeq: ${inv.get('cseq')}`, contact, 'Content-Type: application/sdp'], SDP_A), rinfo.port, rinfo.address);
+      peer.socket.send(
+        sipText(
+          [
+            'SIP/2.0 200 OK',
+            ...invVias,
+            `From: ${inv.get('from')}`,
+            `To: ${inv.get('to')};tag=rel-uas`,
+            `Call-ID: ${inv.callId}`,
+            `CSeq: ${inv.get('cseq')}`,
+            contact,
+            'Content-Type: application/sdp',
+          ],
+          SDP_A,
+        ),
+        rinfo.port,
+        rinfo.address,
+      );
     } else if (m.method === 'BYE') {
       peer.socket.send(base('200 OK', m.get('to')!), rinfo.port, rinfo.address);
     }
   });
   try {
-    const dlg = await app.srf.createUAC(`sip:uas@127.0.0.1:${peer.port}`, { localSdp: SDP_B, headers: { Supported: '100rel' } });
+    const dlg = await app.srf.createUAC(`sip:uas@127.0.0.1:${peer.port}`, {
+      localSdp: SDP_B,
+      headers: { Supported: '100rel' },
+    });
     const inv = got.find((r) => r.method === 'INVITE')!;
     const prack = got.find((r) => r.method === 'PRACK')!;
     assert.equal(prack.uri, `sip:uas@127.0.0.1:${peer.port}`);
@@ -141,7 +222,10 @@ test('UPDATE in an early dialog reaches the app (req.on("update")); Replaces and
       req.on('update', (ureq: { body: string }, ures: { send(s: number, o: unknown): void }) => {
         seen['update'] = ureq.body.slice(0, 3);
         ures.send(200, { body: SDP_B, headers: { 'Content-Type': 'application/sdp' } });
-        setTimeout(() => res.send(200, { body: SDP_B, headers: { 'Session-Expires': '1800;refresher=uac', Require: 'timer' } }), 20);
+        setTimeout(
+          () => res.send(200, { body: SDP_B, headers: { 'Session-Expires': '1800;refresher=uac', Require: 'timer' } }),
+          20,
+        );
       });
       res.send(180);
     });
@@ -149,9 +233,28 @@ test('UPDATE in an early dialog reaches the app (req.on("update")); Replaces and
   const peer = await new UdpPeer().bind();
   try {
     await sleep(50);
-    peer.send(inviteText(peer, 'upd', ['Replaces: old-call@host;to-tag=a;from-tag=b', 'Session-Expires: 1800', 'Min-SE: 90', 'Supported: timer']), addrs.udp!.port);
+    peer.send(
+      inviteText(peer, 'upd', [
+        'Replaces: old-call@host;to-tag=a;from-tag=b',
+        'Session-Expires: 1800',
+        'Min-SE: 90',
+        'Supported: timer',
+      ]),
+      addrs.udp!.port,
+    );
     const ringing = await peer.waitResponse((r) => r.status === 180);
-    peer.send(inDialogText(peer, 'upd', 'UPDATE', 2, ringing.toTag!, [`Contact: <sip:carol@127.0.0.1:${peer.port}>`, 'Content-Type: application/sdp'], SDP_A), addrs.udp!.port);
+    peer.send(
+      inDialogText(
+        peer,
+        'upd',
+        'UPDATE',
+        2,
+        ringing.toTag!,
+        [`Contact: <sip:carol@127.0.0.1:${peer.port}>`, 'Content-Type: application/sdp'],
+        SDP_A,
+      ),
+      addrs.udp!.port,
+    );
     const upd = await peer.waitResponse((r) => r.cseq.method === 'UPDATE');
     assert.equal(upd.status, 200);
     const ok = await peer.waitResponse((r) => r.status === 200 && r.cseq.method === 'INVITE');

@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Srf from 'drachtio-srf';
 import { createLogger, type Logger } from '@conclave/log';
-import { parseMessage, SipStreamFramer, type SipMessage, type SipRequest, type SipResponse } from '@conclave/sip-message';
+import {
+  parseMessage,
+  SipStreamFramer,
+  type SipMessage,
+  type SipRequest,
+  type SipResponse,
+} from '@conclave/sip-message';
 import { SipServer, type SipServerAddresses, type SipServerOptions } from '../src/index.ts';
 
 export const SECRET = 'cymru';
@@ -17,7 +23,8 @@ export const SECRET = 'cymru';
  * so tests that need them skip with the reason.
  */
 export function referenceTranscriptsDir(): string | undefined {
-  const shared = process.env['CONCLAVE_SHARED_DIR'] ?? join(fileURLToPath(new URL('../../../', import.meta.url)), '..', 'shared');
+  const shared =
+    process.env['CONCLAVE_SHARED_DIR'] ?? join(fileURLToPath(new URL('../../../', import.meta.url)), '..', 'shared');
   const dir = join(shared, 'drachtio-transcripts');
   return existsSync(dir) ? dir : undefined;
 }
@@ -34,16 +41,28 @@ export function testLogger(): LogCapture {
     level: 'debug',
     sink: (line) => {
       lines.push(line);
-      if (level && (level === 'debug' || (level === 'info' && !line.includes(' DEBUG ')) || (level === 'warn' && (line.includes(' WARN ') || line.includes(' ERROR '))))) process.stderr.write(line + '\n');
+      if (
+        level &&
+        (level === 'debug' ||
+          (level === 'info' && !line.includes(' DEBUG ')) ||
+          (level === 'warn' && (line.includes(' WARN ') || line.includes(' ERROR '))))
+      )
+        process.stderr.write(line + '\n');
     },
   });
   return { logger, lines };
 }
 
-export async function startServer(extra: Partial<SipServerOptions> = {}): Promise<{ server: SipServer; addrs: SipServerAddresses; log: LogCapture }> {
+export async function startServer(
+  extra: Partial<SipServerOptions> = {},
+): Promise<{ server: SipServer; addrs: SipServerAddresses; log: LogCapture }> {
   const log = testLogger();
   const server = new SipServer({
-    listen: { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, ws: { host: '127.0.0.1', port: 0 } },
+    listen: {
+      udp: { host: '127.0.0.1', port: 0 },
+      tcp: { host: '127.0.0.1', port: 0 },
+      ws: { host: '127.0.0.1', port: 0 },
+    },
     control: { host: '127.0.0.1', port: 0, secret: SECRET },
     logger: log.logger,
     ...extra,
@@ -95,7 +114,11 @@ export interface ConnectedSrf {
 }
 
 /** A drachtio-srf app connected to the control port; resolves once authenticated. */
-export function connectSrf(control: { host: string; port: number }, secret = SECRET, setup?: (srf: LooseSrf) => void): Promise<ConnectedSrf> {
+export function connectSrf(
+  control: { host: string; port: number },
+  secret = SECRET,
+  setup?: (srf: LooseSrf) => void,
+): Promise<ConnectedSrf> {
   const srf = new Srf() as unknown as LooseSrf;
   setup?.(srf);
   return new Promise((resolve, reject) => {
@@ -107,7 +130,10 @@ export function connectSrf(control: { host: string; port: number }, secret = SEC
         return reject(err);
       }
       resolve({
-        srf, hostport, version, close: () => {
+        srf,
+        hostport,
+        version,
+        close: () => {
           stopReconnecting(srf);
           try {
             srf.disconnect();
@@ -124,7 +150,15 @@ export function connectSrf(control: { host: string; port: number }, secret = SEC
 
 /** srf retries a refused connection forever; tests must stop that to let the process exit. */
 export function stopReconnecting(srf: LooseSrf): void {
-  const wp = (srf as unknown as { _app?: { client?: { wp?: { closing?: boolean; reconnectVars?: { retryTimer?: NodeJS.Timeout }; socket?: { destroy(): void } } } } })._app?.client?.wp;
+  const wp = (
+    srf as unknown as {
+      _app?: {
+        client?: {
+          wp?: { closing?: boolean; reconnectVars?: { retryTimer?: NodeJS.Timeout }; socket?: { destroy(): void } };
+        };
+      };
+    }
+  )._app?.client?.wp;
   if (!wp) return;
   wp.closing = true;
   if (wp.reconnectVars?.retryTimer) clearTimeout(wp.reconnectVars.retryTimer);
@@ -208,7 +242,8 @@ export class TcpPeer {
       this.socket.once('error', j);
     });
     this.socket.on('data', (c: Buffer) => {
-      for (const ev of this.framer.push(c)) if (ev.type === 'message') this.received.push(parseMessage(ev.data, { stream: true }));
+      for (const ev of this.framer.push(c))
+        if (ev.type === 'message') this.received.push(parseMessage(ev.data, { stream: true }));
     });
     this.socket.on('error', () => {});
     return this;
@@ -233,8 +268,28 @@ export function sipText(lines: string[], body = ''): string {
   return `${head}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
-export const SDP_A = ['v=0', 'o=carol 1001 1001 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 41000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', 'a=sendrecv', ''].join('\r\n');
-export const SDP_B = ['v=0', 'o=drachtio-app 2002 2002 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 42000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', 'a=sendrecv', ''].join('\r\n');
+export const SDP_A = [
+  'v=0',
+  'o=carol 1001 1001 IN IP4 127.0.0.1',
+  's=-',
+  'c=IN IP4 127.0.0.1',
+  't=0 0',
+  'm=audio 41000 RTP/AVP 0',
+  'a=rtpmap:0 PCMU/8000',
+  'a=sendrecv',
+  '',
+].join('\r\n');
+export const SDP_B = [
+  'v=0',
+  'o=drachtio-app 2002 2002 IN IP4 127.0.0.1',
+  's=-',
+  'c=IN IP4 127.0.0.1',
+  't=0 0',
+  'm=audio 42000 RTP/AVP 0',
+  'a=rtpmap:0 PCMU/8000',
+  'a=sendrecv',
+  '',
+].join('\r\n');
 
 /**
  * A man-in-the-middle on the control connection, like the one used to record the transcripts:
@@ -294,7 +349,10 @@ export class WireTap {
       .filter((f) => f.dir === 'server->app')
       .map((f) => {
         const i = f.payload.indexOf('\r\n');
-        return { fields: (i < 0 ? f.payload : f.payload.slice(0, i)).split('|'), sip: i < 0 ? '' : f.payload.slice(i + 2) };
+        return {
+          fields: (i < 0 ? f.payload : f.payload.slice(0, i)).split('|'),
+          sip: i < 0 ? '' : f.payload.slice(i + 2),
+        };
       });
   }
 

@@ -18,11 +18,24 @@ test('srf.listen(): the server connects, authenticates, hands the INVITE over; i
   await new Promise<void>((r) => (listener.listening ? r() : listener.once('listening', () => r())));
   const peer = await new UdpPeer().bind();
   const port = addrs.udp!.port;
-  const invite = (id: string) => peer.send(sipText([
-    `INVITE sip:bob@127.0.0.1:${port} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-${id};rport`, 'Max-Forwards: 70',
-    `From: <sip:carol@127.0.0.1:${peer.port}>;tag=f-${id}`, `To: <sip:bob@127.0.0.1:${port}>`, `Call-ID: ${id}`, 'CSeq: 1 INVITE',
-    `Contact: <sip:carol@127.0.0.1:${peer.port}>`, 'Content-Type: application/sdp',
-  ], SDP_A), port);
+  const invite = (id: string) =>
+    peer.send(
+      sipText(
+        [
+          `INVITE sip:bob@127.0.0.1:${port} SIP/2.0`,
+          `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-${id};rport`,
+          'Max-Forwards: 70',
+          `From: <sip:carol@127.0.0.1:${peer.port}>;tag=f-${id}`,
+          `To: <sip:bob@127.0.0.1:${port}>`,
+          `Call-ID: ${id}`,
+          'CSeq: 1 INVITE',
+          `Contact: <sip:carol@127.0.0.1:${peer.port}>`,
+          'Content-Type: application/sdp',
+        ],
+        SDP_A,
+      ),
+      port,
+    );
   try {
     // Nobody listens on port 1: 480 Temporarily Unavailable.
     invite('ob-fail');
@@ -33,10 +46,19 @@ test('srf.listen(): the server connects, authenticates, hands the INVITE over; i
     invite('ob-1');
     const ok = await peer.waitResponse((r) => r.get('call-id') === 'ob-1' && r.status === 200);
     assert.ok(log.lines.some((l) => l.includes('outbound app connection authenticated')));
-    const inDialog = (method: string, cseq: number) => peer.send(sipText([
-      `${method} sip:127.0.0.1:${port} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-ob-${method};rport`, 'Max-Forwards: 70',
-      `From: <sip:carol@127.0.0.1:${peer.port}>;tag=f-ob-1`, `To: ${ok.get('to')}`, 'Call-ID: ob-1', `CSeq: ${cseq} ${method}`,
-    ]), port);
+    const inDialog = (method: string, cseq: number) =>
+      peer.send(
+        sipText([
+          `${method} sip:127.0.0.1:${port} SIP/2.0`,
+          `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-ob-${method};rport`,
+          'Max-Forwards: 70',
+          `From: <sip:carol@127.0.0.1:${peer.port}>;tag=f-ob-1`,
+          `To: ${ok.get('to')}`,
+          'Call-ID: ob-1',
+          `CSeq: ${cseq} ${method}`,
+        ]),
+        port,
+      );
     inDialog('ACK', 1);
     inDialog('BYE', 2);
     assert.equal((await peer.waitResponse((r) => r.cseq.method === 'BYE')).status, 200);
@@ -44,7 +66,10 @@ test('srf.listen(): the server connects, authenticates, hands the INVITE over; i
   } finally {
     peer.close();
     listener.close();
-    for (const s of (srf as unknown as { _app: { client: { mapServer: Map<net.Socket, unknown> } } })._app.client.mapServer.keys()) s.destroy();
+    for (const s of (
+      srf as unknown as { _app: { client: { mapServer: Map<net.Socket, unknown> } } }
+    )._app.client.mapServer.keys())
+      s.destroy();
     await server.close();
   }
 });

@@ -23,7 +23,25 @@ async function agentUa(behaviour: Behaviour): Promise<{ peer: UdpPeer; got: SipR
     const send = (status: string, req: SipRequest, extra: string[] = [], body = '', withTag = true) => {
       const to = withTag && !req.toTag ? `${req.get('to')};tag=${tag}` : req.get('to');
       const rr = req.getAll('record-route').map((r) => `Record-Route: ${r}`);
-      peer.socket.send(Buffer.from(sipText([`SIP/2.0 ${status}`, ...req.getAll('via').map((v) => `Via: ${v}`), ...rr, `From: ${req.get('from')}`, `To: ${to}`, `Call-ID: ${req.callId}`, `CSeq: ${req.get('cseq')}`, ...extra], body)), rinfo.port, rinfo.address);
+      peer.socket.send(
+        Buffer.from(
+          sipText(
+            [
+              `SIP/2.0 ${status}`,
+              ...req.getAll('via').map((v) => `Via: ${v}`),
+              ...rr,
+              `From: ${req.get('from')}`,
+              `To: ${to}`,
+              `Call-ID: ${req.callId}`,
+              `CSeq: ${req.get('cseq')}`,
+              ...extra,
+            ],
+            body,
+          ),
+        ),
+        rinfo.port,
+        rinfo.address,
+      );
     };
     const contact = `Contact: <sip:ua@127.0.0.1:${peer.port}>`;
     if (m.method === 'ACK') return;
@@ -41,7 +59,8 @@ async function agentUa(behaviour: Behaviour): Promise<{ peer: UdpPeer; got: SipR
       if (got.filter((r) => r.method === 'INVITE' && r.callId === m.callId).length > 1) return; // retransmission
       send('180 Ringing', m, [contact]);
     }
-    if (behaviour === 'answer') send('200 OK', m, [contact, 'Content-Type: application/sdp'], m.method === 'INVITE' ? SDP_B : '');
+    if (behaviour === 'answer')
+      send('200 OK', m, [contact, 'Content-Type: application/sdp'], m.method === 'INVITE' ? SDP_B : '');
     else if (behaviour === 'busy') send('486 Busy Here', m);
     else if (behaviour === 'notfound') send('404 Not Found', m);
     else if (typeof behaviour === 'object') send('302 Moved Temporarily', m, [`Contact: <${behaviour.redirect}>`]);
@@ -50,11 +69,23 @@ async function agentUa(behaviour: Behaviour): Promise<{ peer: UdpPeer; got: SipR
 }
 
 function callerInvite(caller: UdpPeer, port: number, id: string): void {
-  caller.send(sipText([
-    `INVITE sip:bob@127.0.0.1:${port} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-${id};rport`, 'Max-Forwards: 70',
-    `From: <sip:carol@127.0.0.1:${caller.port}>;tag=c-${id}`, `To: <sip:bob@127.0.0.1:${port}>`, `Call-ID: ${id}`, 'CSeq: 1 INVITE',
-    `Contact: <sip:carol@127.0.0.1:${caller.port}>`, 'Content-Type: application/sdp',
-  ], SDP_A), port);
+  caller.send(
+    sipText(
+      [
+        `INVITE sip:bob@127.0.0.1:${port} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-${id};rport`,
+        'Max-Forwards: 70',
+        `From: <sip:carol@127.0.0.1:${caller.port}>;tag=c-${id}`,
+        `To: <sip:bob@127.0.0.1:${port}>`,
+        `Call-ID: ${id}`,
+        'CSeq: 1 INVITE',
+        `Contact: <sip:carol@127.0.0.1:${caller.port}>`,
+        'Content-Type: application/sdp',
+      ],
+      SDP_A,
+    ),
+    port,
+  );
 }
 
 test('serial proxy: first target busy, second answers; 2xx relayed with only the caller Via; result reported to the app', async () => {
@@ -64,7 +95,9 @@ test('serial proxy: first target busy, second answers; 2xx relayed with only the
   let result: { connected: boolean; finalStatus: number; responses: unknown[] } | undefined;
   const app = await connectSrf(addrs.control, SECRET, (srf) => {
     srf.invite(async (req) => {
-      result = await (srf as unknown as { proxyRequest(r: unknown, d: string[], o: unknown): Promise<typeof result> }).proxyRequest(req, [a.uri, b.uri], { headers: { 'X-Proxied': 'yes' } });
+      result = await (
+        srf as unknown as { proxyRequest(r: unknown, d: string[], o: unknown): Promise<typeof result> }
+      ).proxyRequest(req, [a.uri, b.uri], { headers: { 'X-Proxied': 'yes' } });
     });
   });
   const caller = await new UdpPeer().bind();
@@ -72,7 +105,9 @@ test('serial proxy: first target busy, second answers; 2xx relayed with only the
     await sleep(30);
     callerInvite(caller, addrs.udp!.port, 'px-serial');
     const ok = await caller.waitResponse((r) => r.status === 200);
-    assert.deepEqual(ok.getAll('via'), [`SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-px-serial;rport=${caller.port}`]);
+    assert.deepEqual(ok.getAll('via'), [
+      `SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-px-serial;rport=${caller.port}`,
+    ]);
     assert.equal(ok.body.toString(), SDP_B);
     assert.equal(caller.responses((r) => r.status === 486).length, 0, 'the busy answer was not passed upstream');
     const invA = a.got.find((r) => r.method === 'INVITE')!;
@@ -100,7 +135,14 @@ test('simultaneous proxy: the ringing branch is cancelled once another answers; 
   const a = await agentUa('ring');
   const b = await agentUa('answer');
   const app = await connectSrf(addrs.control, SECRET, (srf) => {
-    srf.invite((req) => void (srf as unknown as { proxyRequest(r: unknown, d: string[], o: unknown): Promise<unknown> }).proxyRequest(req, [a.uri, b.uri], { forking: 'simultaneous', recordRoute: true }));
+    srf.invite(
+      (req) =>
+        void (srf as unknown as { proxyRequest(r: unknown, d: string[], o: unknown): Promise<unknown> }).proxyRequest(
+          req,
+          [a.uri, b.uri],
+          { forking: 'simultaneous', recordRoute: true },
+        ),
+    );
   });
   const caller = await new UdpPeer().bind();
   const port = addrs.udp!.port;
@@ -113,10 +155,20 @@ test('simultaneous proxy: the ringing branch is cancelled once another answers; 
     assert.equal(rr, `<sip:127.0.0.1:${port};lr>`);
     assert.equal(b.got.find((r) => r.method === 'INVITE')!.get('record-route'), rr);
     // The caller's ACK and BYE follow the route set through us to B.
-    const inDialog = (method: string, cseq: number, branch: string) => caller.send(sipText([
-      `${method} sip:ua@127.0.0.1:${b.peer.port} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=${branch};rport`, 'Max-Forwards: 70',
-      `Route: ${rr}`, `From: <sip:carol@127.0.0.1:${caller.port}>;tag=c-px-sim`, `To: ${ok.get('to')}`, 'Call-ID: px-sim', `CSeq: ${cseq} ${method}`,
-    ]), port);
+    const inDialog = (method: string, cseq: number, branch: string) =>
+      caller.send(
+        sipText([
+          `${method} sip:ua@127.0.0.1:${b.peer.port} SIP/2.0`,
+          `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=${branch};rport`,
+          'Max-Forwards: 70',
+          `Route: ${rr}`,
+          `From: <sip:carol@127.0.0.1:${caller.port}>;tag=c-px-sim`,
+          `To: ${ok.get('to')}`,
+          'Call-ID: px-sim',
+          `CSeq: ${cseq} ${method}`,
+        ]),
+        port,
+      );
     inDialog('ACK', 1, 'z9hG4bK-px-sim-ack');
     await waitFor(() => b.got.some((r) => r.method === 'ACK'), 2000, 'ACK relayed');
     inDialog('BYE', 2, 'z9hG4bK-px-sim-bye');
@@ -155,8 +207,14 @@ test('proxy follows a 302 when asked; finalTimeout moves on; best final response
     callerInvite(caller, port, 'px-redirect');
     assert.equal((await caller.waitResponse((r) => r.get('call-id') === 'px-redirect' && r.status >= 200)).status, 200);
     callerInvite(caller, port, 'px-timeout');
-    assert.equal((await caller.waitResponse((r) => r.get('call-id') === 'px-timeout' && r.status >= 200, 3000)).status, 200);
-    assert.ok(ringer.got.some((r) => r.method === 'CANCEL'), 'ringing target cancelled after finalTimeout');
+    assert.equal(
+      (await caller.waitResponse((r) => r.get('call-id') === 'px-timeout' && r.status >= 200, 3000)).status,
+      200,
+    );
+    assert.ok(
+      ringer.got.some((r) => r.method === 'CANCEL'),
+      'ringing target cancelled after finalTimeout',
+    );
     callerInvite(caller, port, 'px-fail');
     const fail = await caller.waitResponse((r) => r.get('call-id') === 'px-fail' && r.status >= 200);
     assert.equal(fail.status, 404);

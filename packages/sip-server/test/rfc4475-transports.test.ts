@@ -46,14 +46,26 @@ test('RFC 4475 regaut01 and inv2543 are answered over UDP, TCP and WS alike (sam
       const ws = await wsClient(addrs.ws!.port);
       try {
         udp.sendRaw(Buffer.from(tc.text), addrs.udp!.port);
-        await waitFor(() => udp.responses((r) => r.status >= 200).length > 0, 3000, `${tc.name}: final response over UDP`);
+        await waitFor(
+          () => udp.responses((r) => r.status >= 200).length > 0,
+          3000,
+          `${tc.name}: final response over UDP`,
+        );
         tcp.socket.write(tc.text);
         await waitFor(() => finals(tcp.received).length > 0, 3000, `${tc.name}: final response over TCP`);
         ws.send(tc.text);
         await waitFor(() => finals(ws.received).length > 0, 3000, `${tc.name}: final response over WS`);
-        for (const [transport, got] of [['udp', udp.responses((r) => r.status >= 200)], ['tcp', finals(tcp.received)], ['ws', finals(ws.received)]] as const) {
+        for (const [transport, got] of [
+          ['udp', udp.responses((r) => r.status >= 200)],
+          ['tcp', finals(tcp.received)],
+          ['ws', finals(ws.received)],
+        ] as const) {
           assert.equal(got[0]!.status, 401, `${tc.name} over ${transport}`);
-          assert.equal(got[0]!.get('call-id'), /Call-ID: (\S+)/.exec(tc.text)![1], `${tc.name} over ${transport}: its own response`);
+          assert.equal(
+            got[0]!.get('call-id'),
+            /Call-ID: (\S+)/.exec(tc.text)![1],
+            `${tc.name} over ${transport}: its own response`,
+          );
         }
         assert.ok(!udp.responses().some((r) => r.status === 400), `${tc.name}: no 400 over UDP`);
       } finally {

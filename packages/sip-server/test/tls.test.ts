@@ -13,17 +13,43 @@ import { SECRET, TcpPeer, connectSrf, sipText, sleep, startServer, waitFor } fro
 function selfSigned(): { cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'sip-tls-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-const options = (port: number, via: string) => sipText([
-  `OPTIONS sip:x@127.0.0.1:${port} SIP/2.0`, `Via: ${via}`, 'Max-Forwards: 70', 'From: <sip:a@example.com>;tag=t1', 'To: <sip:x@127.0.0.1>',
-  `Call-ID: tls-${Math.random()}`, 'CSeq: 1 OPTIONS',
-]);
+const options = (port: number, via: string) =>
+  sipText([
+    `OPTIONS sip:x@127.0.0.1:${port} SIP/2.0`,
+    `Via: ${via}`,
+    'Max-Forwards: 70',
+    'From: <sip:a@example.com>;tag=t1',
+    'To: <sip:x@127.0.0.1>',
+    `Call-ID: tls-${Math.random()}`,
+    'CSeq: 1 OPTIONS',
+  ]);
 
 test('TLS and WSS listeners with a configured certificate carry SIP; the app sees transport tls', async () => {
   const creds = selfSigned();
@@ -31,10 +57,12 @@ test('TLS and WSS listeners with a configured certificate carry SIP; the app see
     listen: { tls: { host: '127.0.0.1', port: 0, tls: creds }, wss: { host: '127.0.0.1', port: 0, tls: creds } },
   });
   const protocols: string[] = [];
-  const app = await connectSrf(addrs.control, SECRET, (srf) => srf.options((req, res) => {
-    protocols.push(req.protocol);
-    res.send(200);
-  }));
+  const app = await connectSrf(addrs.control, SECRET, (srf) =>
+    srf.options((req, res) => {
+      protocols.push(req.protocol);
+      res.send(200);
+    }),
+  );
   assert.match(app.hostport, /^wss\/127\.0\.0\.1:\d+,tls\/127\.0\.0\.1:\d+$/);
   const sock = tls.connect({ host: '127.0.0.1', port: addrs.tls!.port, ca: creds.cert });
   const ws = new WebSocket(`wss://127.0.0.1:${addrs.wss!.port}`, 'sip', { ca: creds.cert });

@@ -2,7 +2,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMessage, type SipRequest } from '@conclave/sip-message';
-import { SDP_A, SDP_B, SECRET, UdpPeer, WireTap, connectSrf, sipText, sleep, startServer, waitFor, type LooseSrf } from './helpers.ts';
+import {
+  SDP_A,
+  SDP_B,
+  SECRET,
+  UdpPeer,
+  WireTap,
+  connectSrf,
+  sipText,
+  sleep,
+  startServer,
+  waitFor,
+  type LooseSrf,
+} from './helpers.ts';
 
 interface UasBehaviour {
   /** Final status for new INVITEs (default 200); 0 = never answer. */
@@ -21,9 +33,31 @@ function scriptedUas(peer: UdpPeer, b: UasBehaviour = {}): { acks: SipRequest[];
   const tags = new Map<string, string>();
   const answered = new Set<string>();
   let dropped = 0;
-  const reply = (req: SipRequest, status: number, reason: string, to: string, rinfo: { address: string; port: number }, extra: string[] = [], body = '') => {
-    const vias = req.getAll('via').map((v, i) => (i === 0 ? v.replace(/;rport(?!=)/, `;rport=${rinfo.port};received=${rinfo.address}`) : v));
-    const text = sipText([`SIP/2.0 ${status} ${reason}`, ...vias.map((v) => `Via: ${v}`), `From: ${req.get('from')}`, `To: ${to}`, `Call-ID: ${req.callId}`, `CSeq: ${req.get('cseq')}`, 'Server: scripted-uas/1.0', ...extra], body);
+  const reply = (
+    req: SipRequest,
+    status: number,
+    reason: string,
+    to: string,
+    rinfo: { address: string; port: number },
+    extra: string[] = [],
+    body = '',
+  ) => {
+    const vias = req
+      .getAll('via')
+      .map((v, i) => (i === 0 ? v.replace(/;rport(?!=)/, `;rport=${rinfo.port};received=${rinfo.address}`) : v));
+    const text = sipText(
+      [
+        `SIP/2.0 ${status} ${reason}`,
+        ...vias.map((v) => `Via: ${v}`),
+        `From: ${req.get('from')}`,
+        `To: ${to}`,
+        `Call-ID: ${req.callId}`,
+        `CSeq: ${req.get('cseq')}`,
+        'Server: scripted-uas/1.0',
+        ...extra,
+      ],
+      body,
+    );
     peer.socket.send(Buffer.from(text), rinfo.port, rinfo.address);
   };
   peer.socket.on('message', (buf, rinfo) => {
@@ -70,7 +104,15 @@ function scriptedUas(peer: UdpPeer, b: UasBehaviour = {}): { acks: SipRequest[];
       reply(inv, 487, 'Request Terminated', `${inv.get('to')};tag=${tag}`, rinfo);
       return;
     }
-    reply(m, 200, 'OK', m.get('to')!, rinfo, m.method === 'INVITE' ? [...contact, 'Content-Type: application/sdp'] : [], m.method === 'INVITE' ? SDP_A : '');
+    reply(
+      m,
+      200,
+      'OK',
+      m.get('to')!,
+      rinfo,
+      m.method === 'INVITE' ? [...contact, 'Content-Type: application/sdp'] : [],
+      m.method === 'INVITE' ? SDP_A : '',
+    );
   });
   return { acks, requests };
 }
@@ -83,23 +125,37 @@ test('createUAC, re-INVITE, INFO, BYE against a UDP UA (transcript e)', async ()
   const uas = scriptedUas(peer);
   const sipPort = addrs.udp!.port;
   try {
-    const dlg = await app.srf.createUAC(`sip:alice@127.0.0.1:${peer.port}`, { localSdp: SDP_B, headers: { From: '<sip:app@127.0.0.1>', 'X-App': 'uac' } });
+    const dlg = await app.srf.createUAC(`sip:alice@127.0.0.1:${peer.port}`, {
+      localSdp: SDP_B,
+      headers: { From: '<sip:app@127.0.0.1>', 'X-App': 'uac' },
+    });
     const inv = uas.requests[0]!;
     const raw = peer.received.find((x) => x.msg.kind === 'request' && x.msg.method === 'INVITE')!.raw.split('\r\n');
     assert.equal(raw[0], `INVITE sip:alice@127.0.0.1:${peer.port} SIP/2.0`);
-    assert.match(raw[1]!, new RegExp(`^Via: SIP/2\\.0/UDP 127\\.0\\.0\\.1:${sipPort};rport;branch=z9hG4bK[A-Za-z0-9]{13}$`));
+    assert.match(
+      raw[1]!,
+      new RegExp(`^Via: SIP/2\\.0/UDP 127\\.0\\.0\\.1:${sipPort};rport;branch=z9hG4bK[A-Za-z0-9]{13}$`),
+    );
     assert.equal(raw[2], 'Max-Forwards: 70');
     assert.match(raw[3]!, /^From: <sip:app@127\.0\.0\.1>;tag=[A-Za-z0-9]{13}$/);
     assert.equal(raw[4], `To: <sip:alice@127.0.0.1:${peer.port}>`);
     assert.match(raw[5]!, /^Call-ID: [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     assert.match(raw[6]!, /^CSeq: \d+ INVITE$/);
-    assert.deepEqual(raw.slice(7, 11), [`Contact: <sip:127.0.0.1:${sipPort}>`, 'Content-Type: application/sdp', `Content-Length: ${Buffer.byteLength(SDP_B)}`, 'X-App: uac']);
+    assert.deepEqual(raw.slice(7, 11), [
+      `Contact: <sip:127.0.0.1:${sipPort}>`,
+      'Content-Type: application/sdp',
+      `Content-Length: ${Buffer.byteLength(SDP_B)}`,
+      'X-App: uac',
+    ]);
     const seq = inv.cseq.seq;
     await waitFor(() => uas.acks.length === 1, 2000, 'ACK');
     const ack = uas.acks[0]!;
     assert.equal(ack.uri, `sip:alice-0x55af@127.0.0.1:${peer.port}`, 'ACK goes to the remote target');
     assert.equal(ack.cseq.seq, seq);
-    assert.notEqual(ack.topVia!.params.find(([n]) => n === 'branch')![1], inv.topVia!.params.find(([n]) => n === 'branch')![1]);
+    assert.notEqual(
+      ack.topVia!.params.find(([n]) => n === 'branch')![1],
+      inv.topVia!.params.find(([n]) => n === 'branch')![1],
+    );
     // Dialog ids: srf learned them from the wire.
     assert.equal(dlg.id, `${inv.callId};from-tag=${inv.fromTag}`);
 
@@ -111,7 +167,11 @@ test('createUAC, re-INVITE, INFO, BYE against a UDP UA (transcript e)', async ()
     await waitFor(() => uas.acks.length === 2, 2000, 'ACK for re-INVITE');
     assert.equal(uas.acks[1]!.cseq.seq, seq + 1);
 
-    const infoRes = await dlg.request({ method: 'INFO', headers: { 'Content-Type': 'application/dtmf-relay' }, body: 'Signal=5\r\nDuration=160\r\n' });
+    const infoRes = await dlg.request({
+      method: 'INFO',
+      headers: { 'Content-Type': 'application/dtmf-relay' },
+      body: 'Signal=5\r\nDuration=160\r\n',
+    });
     assert.equal(infoRes.status, 200);
     const info = uas.requests.find((r) => r.method === 'INFO')!;
     assert.equal(info.cseq.seq, seq + 2);
@@ -124,10 +184,23 @@ test('createUAC, re-INVITE, INFO, BYE against a UDP UA (transcript e)', async ()
     await waitFor(() => server.stats().dialogs === 0, 1000, 'dialog gone');
     // Wire shape of the responses srf got for its requests.
     const inviteEcho = tap.sipToApp().find((m) => m.fields[1] === 'response' && m.sip.startsWith('INVITE'))!;
-    assert.deepEqual(inviteEcho.fields.slice(3, 9), ['OK', 'application', String(Buffer.byteLength(inviteEcho.sip)), 'udp', '127.0.0.1', String(sipPort)]);
+    assert.deepEqual(inviteEcho.fields.slice(3, 9), [
+      'OK',
+      'application',
+      String(Buffer.byteLength(inviteEcho.sip)),
+      'udp',
+      '127.0.0.1',
+      String(sipPort),
+    ]);
     assert.equal(inviteEcho.fields[11], 'Msg sent:');
     const ringing = tap.sipToApp().find((m) => m.fields[1] === 'sip' && m.sip.startsWith('SIP/2.0 180'))!;
-    assert.deepEqual(ringing.fields.slice(2, 7), ['network', String(Buffer.byteLength(ringing.sip)), 'udp', '127.0.0.1', String(peer.port)]);
+    assert.deepEqual(ringing.fields.slice(2, 7), [
+      'network',
+      String(Buffer.byteLength(ringing.sip)),
+      'udp',
+      '127.0.0.1',
+      String(peer.port),
+    ]);
     assert.equal(ringing.fields[8], inviteEcho.fields[10]);
     assert.equal(ringing.fields[9], dlg.id);
     assert.equal(ringing.fields.length, 11);
@@ -145,11 +218,18 @@ test('non-2xx final response is ACKed by the server; srf gets a SipError and its
   const peer = await new UdpPeer().bind();
   const uas = scriptedUas(peer, { finalStatus: 486 });
   try {
-    await assert.rejects(app.srf.createUAC(`sip:busy@127.0.0.1:${peer.port}`, { localSdp: SDP_B }), (err: { status?: number }) => err.status === 486);
+    await assert.rejects(
+      app.srf.createUAC(`sip:busy@127.0.0.1:${peer.port}`, { localSdp: SDP_B }),
+      (err: { status?: number }) => err.status === 486,
+    );
     await waitFor(() => uas.acks.length >= 1, 1000, 'ACK');
     const ack = uas.acks[0]!;
     const inv = uas.requests.find((r) => r.method === 'INVITE')!;
-    assert.equal(ack.topVia!.params.find(([n]) => n === 'branch')![1], inv.topVia!.params.find(([n]) => n === 'branch')![1], 'non-2xx ACK reuses the INVITE branch');
+    assert.equal(
+      ack.topVia!.params.find(([n]) => n === 'branch')![1],
+      inv.topVia!.params.find(([n]) => n === 'branch')![1],
+      'non-2xx ACK reuses the INVITE branch',
+    );
     assert.match(ack.get('to')!, /;tag=uas/);
     await sleep(100);
     assert.equal(uas.acks.length, 1, 'the app ACK was not sent on');
@@ -167,10 +247,14 @@ test('CANCEL of an app INVITE (srf req.cancel) as srf sends it', async () => {
   const uas = scriptedUas(peer, { finalStatus: 0 });
   try {
     let inviteReq: { cancel(): void } | undefined;
-    const p = app.srf.createUAC(`sip:alice@127.0.0.1:${peer.port}`, { localSdp: SDP_B }, {
-      cbRequest: (_err: unknown, req: { cancel(): void }) => (inviteReq = req),
-      cbProvisional: () => inviteReq!.cancel(),
-    });
+    const p = app.srf.createUAC(
+      `sip:alice@127.0.0.1:${peer.port}`,
+      { localSdp: SDP_B },
+      {
+        cbRequest: (_err: unknown, req: { cancel(): void }) => (inviteReq = req),
+        cbProvisional: () => inviteReq!.cancel(),
+      },
+    );
     await assert.rejects(p, (err: { status?: number }) => err.status === 487);
     const cancel = uas.requests.find((r) => r.method === 'CANCEL')!;
     const inv = uas.requests.find((r) => r.method === 'INVITE')!;
@@ -198,12 +282,23 @@ test('UDP INVITE retransmission (Timer A) and Timer B → 408 to the app', async
     assert.equal(peer.requests((r) => r.method === 'INVITE').length, 3, 'two retransmissions before the answer');
     await dlg.destroy();
     const started = Date.now();
-    await assert.rejects(app.srf.createUAC(`sip:nobody@127.0.0.1:${silent.port}`, { localSdp: SDP_B }), (err: { status?: number }) => err.status === 408);
+    await assert.rejects(
+      app.srf.createUAC(`sip:nobody@127.0.0.1:${silent.port}`, { localSdp: SDP_B }),
+      (err: { status?: number }) => err.status === 408,
+    );
     assert.ok(Date.now() - started >= 600, 'Timer B is 64*T1');
     const copies = silent.requests((r) => r.method === 'INVITE').length;
     assert.ok(copies >= 6 && copies <= 8, `INVITE copies: ${copies}`);
     // non-INVITE: Timer E/F
-    await assert.rejects(app.srf.request(`sip:nobody@127.0.0.1:${silent.port}`, { method: 'OPTIONS' }).then((req: { on(e: string, f: (r: { status: number }) => void): void }) => new Promise((_res, rej) => req.on('response', (r) => rej(r)))), (r: { status: number }) => r.status === 408);
+    await assert.rejects(
+      app.srf
+        .request(`sip:nobody@127.0.0.1:${silent.port}`, { method: 'OPTIONS' })
+        .then(
+          (req: { on(e: string, f: (r: { status: number }) => void): void }) =>
+            new Promise((_res, rej) => req.on('response', (r) => rej(r))),
+        ),
+      (r: { status: number }) => r.status === 408,
+    );
     await waitFor(() => server.stats().clientTransactions === 0, 2000, 'client transactions drained');
   } finally {
     app.close();
@@ -219,7 +314,10 @@ test('B2BUA between two raw UDP endpoints; BYE from A ends B (transcript f)', as
   const uasB = scriptedUas(peerB);
   const app = await connectSrf(addrs.control, SECRET, (srf: LooseSrf) => {
     srf.invite(async (req, res) => {
-      const { uas, uac } = await srf.createB2BUA(req, res, `sip:alice@127.0.0.1:${peerB.port}`, { localSdpB: req.body, headers: { 'X-App': 'b2b', from: 'sip:carol@localhost', contact: 'sip:carol@localhost' } });
+      const { uas, uac } = await srf.createB2BUA(req, res, `sip:alice@127.0.0.1:${peerB.port}`, {
+        localSdpB: req.body,
+        headers: { 'X-App': 'b2b', from: 'sip:carol@localhost', contact: 'sip:carol@localhost' },
+      });
       uas.on('destroy', () => uac.destroy());
       uac.on('destroy', () => uas.destroy());
     });
@@ -228,30 +326,62 @@ test('B2BUA between two raw UDP endpoints; BYE from A ends B (transcript f)', as
   const sipPort = addrs.udp!.port;
   try {
     await sleep(30);
-    peerA.send(sipText([
-      `INVITE sip:bob@127.0.0.1:${sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peerA.port};branch=z9hG4bK-f-1;rport`, 'Max-Forwards: 70',
-      `From: <sip:carol@127.0.0.1:${peerA.port}>;tag=ftag-f1`, `To: <sip:bob@127.0.0.1:${sipPort}>`, 'Call-ID: scen-f-1@127.0.0.1', 'CSeq: 1 INVITE',
-      `Contact: <sip:carol@127.0.0.1:${peerA.port}>`, 'Content-Type: application/sdp',
-    ], SDP_A), sipPort);
+    peerA.send(
+      sipText(
+        [
+          `INVITE sip:bob@127.0.0.1:${sipPort} SIP/2.0`,
+          `Via: SIP/2.0/UDP 127.0.0.1:${peerA.port};branch=z9hG4bK-f-1;rport`,
+          'Max-Forwards: 70',
+          `From: <sip:carol@127.0.0.1:${peerA.port}>;tag=ftag-f1`,
+          `To: <sip:bob@127.0.0.1:${sipPort}>`,
+          'Call-ID: scen-f-1@127.0.0.1',
+          'CSeq: 1 INVITE',
+          `Contact: <sip:carol@127.0.0.1:${peerA.port}>`,
+          'Content-Type: application/sdp',
+        ],
+        SDP_A,
+      ),
+      sipPort,
+    );
     const ringing = await peerA.waitResponse((r) => r.status === 180);
     const ok = await peerA.waitResponse((r) => r.status === 200);
     assert.equal(ok.toTag, ringing.toTag);
     assert.equal(ok.body.toString(), SDP_A);
     const bInvite = uasB.requests.find((r) => r.method === 'INVITE')!;
     assert.notEqual(bInvite.callId, 'scen-f-1@127.0.0.1');
-    assert.match(bInvite.get('from')!, new RegExp(`^<sip:carol@127\\.0\\.0\\.1:${sipPort}>;tag=[A-Za-z0-9]{13}$`), 'localhost replaced by the server address');
+    assert.match(
+      bInvite.get('from')!,
+      new RegExp(`^<sip:carol@127\\.0\\.0\\.1:${sipPort}>;tag=[A-Za-z0-9]{13}$`),
+      'localhost replaced by the server address',
+    );
     assert.equal(bInvite.get('contact'), `<sip:carol@127.0.0.1:${sipPort}>`);
     assert.equal(bInvite.get('x-app'), 'b2b');
     await waitFor(() => uasB.acks.length === 1, 1000, 'B-leg ACK');
-    peerA.send(sipText([
-      `ACK sip:127.0.0.1:${sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peerA.port};branch=z9hG4bK-f-ack;rport`, 'Max-Forwards: 70',
-      `From: <sip:carol@127.0.0.1:${peerA.port}>;tag=ftag-f1`, `To: <sip:bob@127.0.0.1:${sipPort}>;tag=${ok.toTag}`, 'Call-ID: scen-f-1@127.0.0.1', 'CSeq: 1 ACK',
-    ]), sipPort);
+    peerA.send(
+      sipText([
+        `ACK sip:127.0.0.1:${sipPort} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${peerA.port};branch=z9hG4bK-f-ack;rport`,
+        'Max-Forwards: 70',
+        `From: <sip:carol@127.0.0.1:${peerA.port}>;tag=ftag-f1`,
+        `To: <sip:bob@127.0.0.1:${sipPort}>;tag=${ok.toTag}`,
+        'Call-ID: scen-f-1@127.0.0.1',
+        'CSeq: 1 ACK',
+      ]),
+      sipPort,
+    );
     await sleep(50);
-    peerA.send(sipText([
-      `BYE sip:127.0.0.1:${sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peerA.port};branch=z9hG4bK-f-bye;rport`, 'Max-Forwards: 70',
-      `From: <sip:carol@127.0.0.1:${peerA.port}>;tag=ftag-f1`, `To: <sip:bob@127.0.0.1:${sipPort}>;tag=${ok.toTag}`, 'Call-ID: scen-f-1@127.0.0.1', 'CSeq: 2 BYE',
-    ]), sipPort);
+    peerA.send(
+      sipText([
+        `BYE sip:127.0.0.1:${sipPort} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${peerA.port};branch=z9hG4bK-f-bye;rport`,
+        'Max-Forwards: 70',
+        `From: <sip:carol@127.0.0.1:${peerA.port}>;tag=ftag-f1`,
+        `To: <sip:bob@127.0.0.1:${sipPort}>;tag=${ok.toTag}`,
+        'Call-ID: scen-f-1@127.0.0.1',
+        'CSeq: 2 BYE',
+      ]),
+      sipPort,
+    );
     const byeOk = await peerA.waitResponse((r) => r.cseq.method === 'BYE');
     assert.equal(byeOk.status, 200);
     await waitFor(() => uasB.requests.find((r) => r.method === 'BYE'), 2000, 'B-leg BYE');

@@ -4,7 +4,18 @@ import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import JsSIP from 'jssip';
 import { parseMessage, type SipMessage, type SipRequest } from '@conclave/sip-message';
-import { SDP_A, SDP_B, SECRET, WireTap, connectSrf, sipText, sleep, startServer, waitFor, type LooseSrf } from './helpers.ts';
+import {
+  SDP_A,
+  SDP_B,
+  SECRET,
+  WireTap,
+  connectSrf,
+  sipText,
+  sleep,
+  startServer,
+  waitFor,
+  type LooseSrf,
+} from './helpers.ts';
 
 // JsSIP in Node, as the transcripts ran it: `ws` as the global WebSocket; no WebRTC (INVITEs get 488).
 (globalThis as Record<string, unknown>)['WebSocket'] = WebSocket;
@@ -23,13 +34,22 @@ test('JsSIP REGISTER over WS, app OPTIONS/INVITE/MESSAGE to the .invalid contact
   });
   const wsUrl = `ws://127.0.0.1:${addrs.ws!.port}`;
   const socket = new JsSIP.WebSocketInterface(wsUrl);
-  const ua = new JsSIP.UA({ sockets: [socket], uri: 'sip:dave@127.0.0.1', register: true, register_expires: 300, user_agent: 'JsSIP-node' });
+  const ua = new JsSIP.UA({
+    sockets: [socket],
+    uri: 'sip:dave@127.0.0.1',
+    register: true,
+    register_expires: 300,
+    user_agent: 'JsSIP-node',
+  });
   let registeredOk = false;
   ua.on('registered', () => (registeredOk = true));
   ua.on('newRTCSession', () => {});
   // JsSIP leaves Timer H running after the ACK for its 488 (a JsSIP bug); keep its transactions to clear it.
   const jssipTxns: Array<{ H?: NodeJS.Timeout }> = [];
-  (ua as unknown as { on(e: string, f: (d: { transaction: { H?: NodeJS.Timeout } }) => void): void }).on('newTransaction', (d) => jssipTxns.push(d.transaction));
+  (ua as unknown as { on(e: string, f: (d: { transaction: { H?: NodeJS.Timeout } }) => void): void }).on(
+    'newTransaction',
+    (d) => jssipTxns.push(d.transaction),
+  );
   ua.start();
   try {
     await waitFor(() => registeredOk, 3000, 'JsSIP registered');
@@ -38,20 +58,38 @@ test('JsSIP REGISTER over WS, app OPTIONS/INVITE/MESSAGE to the .invalid contact
     const regFrame = tap.sipToApp().find((m) => m.fields[1] === 'sip' && m.sip.startsWith('REGISTER'))!;
     assert.equal(regFrame.fields[4], 'tcp', 'WebSocket is reported as tcp');
     assert.deepEqual(regFrame.fields.slice(10), ['127.0.0.1', String(addrs.ws!.port), '']);
-    assert.match(regFrame.sip, new RegExp(`Via: SIP/2\\.0/WS [a-z0-9]+\\.invalid;branch=z9hG4bK\\d+;received=127\\.0\\.0\\.1;rport=${regFrame.fields[6]}\r\n`));
+    assert.match(
+      regFrame.sip,
+      new RegExp(
+        `Via: SIP/2\\.0/WS [a-z0-9]+\\.invalid;branch=z9hG4bK\\d+;received=127\\.0\\.0\\.1;rport=${regFrame.fields[6]}\r\n`,
+      ),
+    );
 
-    const optReq = await app.srf.request(contact, { method: 'OPTIONS', headers: { From: '<sip:app@127.0.0.1>', To: '<sip:dave@127.0.0.1>' } });
+    const optReq = await app.srf.request(contact, {
+      method: 'OPTIONS',
+      headers: { From: '<sip:app@127.0.0.1>', To: '<sip:dave@127.0.0.1>' },
+    });
     const optRes = await new Promise<{ status: number }>((r) => optReq.on('response', r));
     assert.equal(optRes.status, 200);
     const optEcho = tap.sipToApp().find((m) => m.fields[1] === 'response' && m.sip.startsWith('OPTIONS'))!;
     assert.deepEqual(optEcho.fields.slice(6, 9), ['tcp', '127.0.0.1', regFrame.fields[6]]);
-    assert.match(optEcho.sip, new RegExp(`^OPTIONS ${contact.replace(/\./g, '\\.')} SIP/2\\.0\r\nVia: SIP/2\\.0/WS 127\\.0\\.0\\.1:${addrs.ws!.port};branch=z9hG4bK[A-Za-z0-9]{13}\r\nMax-Forwards: 70\r\n`));
+    assert.match(
+      optEcho.sip,
+      new RegExp(
+        `^OPTIONS ${contact.replace(/\./g, '\\.')} SIP/2\\.0\r\nVia: SIP/2\\.0/WS 127\\.0\\.0\\.1:${addrs.ws!.port};branch=z9hG4bK[A-Za-z0-9]{13}\r\nMax-Forwards: 70\r\n`,
+      ),
+    );
 
     // No WebRTC in Node: JsSIP rejects the INVITE with 488, which proves it got there.
-    await assert.rejects(app.srf.createUAC(contact, { localSdp: SDP_B }), (err: { status?: number }) => err.status === 488);
+    await assert.rejects(
+      app.srf.createUAC(contact, { localSdp: SDP_B }),
+      (err: { status?: number }) => err.status === 488,
+    );
 
     const msgOk = await new Promise<boolean>((resolve) => {
-      ua.sendMessage('sip:focus@127.0.0.1', 'hello', { eventHandlers: { succeeded: () => resolve(true), failed: () => resolve(false) } });
+      ua.sendMessage('sip:focus@127.0.0.1', 'hello', {
+        eventHandlers: { succeeded: () => resolve(true), failed: () => resolve(false) },
+      });
     });
     assert.ok(msgOk);
 
@@ -94,9 +132,29 @@ class WsSipClient {
     this.ws.send(text);
   }
 
-  reply(req: SipRequest, status: number, reason: string, toTag: string | undefined, extra: string[] = [], body = ''): void {
+  reply(
+    req: SipRequest,
+    status: number,
+    reason: string,
+    toTag: string | undefined,
+    extra: string[] = [],
+    body = '',
+  ): void {
     const to = toTag && !req.toTag ? `${req.get('to')};tag=${toTag}` : req.get('to')!;
-    this.send(sipText([`SIP/2.0 ${status} ${reason}`, ...req.getAll('via').map((v) => `Via: ${v}`), `From: ${req.get('from')}`, `To: ${to}`, `Call-ID: ${req.callId}`, `CSeq: ${req.get('cseq')}`, ...extra], body));
+    this.send(
+      sipText(
+        [
+          `SIP/2.0 ${status} ${reason}`,
+          ...req.getAll('via').map((v) => `Via: ${v}`),
+          `From: ${req.get('from')}`,
+          `To: ${to}`,
+          `Call-ID: ${req.callId}`,
+          `CSeq: ${req.get('cseq')}`,
+          ...extra,
+        ],
+        body,
+      ),
+    );
   }
 
   wait<T extends SipMessage>(pred: (m: SipMessage) => boolean, ms = 2000): Promise<T> {
@@ -120,17 +178,36 @@ test('raw WS client calls the app (createUAS) and the app calls it back; in-dial
   });
   const c = await new WsSipClient().connect(`ws://127.0.0.1:${addrs.ws!.port}`);
   try {
-    c.send(sipText([
-      `INVITE sip:conf@127.0.0.1 SIP/2.0`, `Via: SIP/2.0/WS ${c.host};branch=z9hG4bK-ws-1`, 'Max-Forwards: 69', `From: <sip:wsuser@127.0.0.1>;tag=wsf1`,
-      'To: <sip:conf@127.0.0.1>', 'Call-ID: ws-call-1', 'CSeq: 1 INVITE', `Contact: <${c.contact}>`, 'Content-Type: application/sdp',
-    ], SDP_A));
+    c.send(
+      sipText(
+        [
+          `INVITE sip:conf@127.0.0.1 SIP/2.0`,
+          `Via: SIP/2.0/WS ${c.host};branch=z9hG4bK-ws-1`,
+          'Max-Forwards: 69',
+          `From: <sip:wsuser@127.0.0.1>;tag=wsf1`,
+          'To: <sip:conf@127.0.0.1>',
+          'Call-ID: ws-call-1',
+          'CSeq: 1 INVITE',
+          `Contact: <${c.contact}>`,
+          'Content-Type: application/sdp',
+        ],
+        SDP_A,
+      ),
+    );
     const ok = await c.wait<SipMessage>((m) => m.kind === 'response' && m.status === 200);
     assert.equal(ok.get('contact'), `<sip:127.0.0.1:${addrs.ws!.port};transport=ws>`);
     assert.match(ok.getAll('via')[0]!, /;received=127\.0\.0\.1;rport=\d+$/);
-    c.send(sipText([
-      `ACK sip:127.0.0.1:${addrs.ws!.port};transport=ws SIP/2.0`, `Via: SIP/2.0/WS ${c.host};branch=z9hG4bK-ws-ack`, 'Max-Forwards: 69', `From: <sip:wsuser@127.0.0.1>;tag=wsf1`,
-      `To: ${ok.get('to')}`, 'Call-ID: ws-call-1', 'CSeq: 1 ACK',
-    ]));
+    c.send(
+      sipText([
+        `ACK sip:127.0.0.1:${addrs.ws!.port};transport=ws SIP/2.0`,
+        `Via: SIP/2.0/WS ${c.host};branch=z9hG4bK-ws-ack`,
+        'Max-Forwards: 69',
+        `From: <sip:wsuser@127.0.0.1>;tag=wsf1`,
+        `To: ${ok.get('to')}`,
+        'Call-ID: ws-call-1',
+        'CSeq: 1 ACK',
+      ]),
+    );
     const bye = await c.wait<SipRequest>((m) => m.kind === 'request' && m.method === 'BYE');
     assert.equal(bye.uri, c.contact);
     assert.match(bye.getAll('via')[0]!, new RegExp(`^SIP/2\\.0/WS 127\\.0\\.0\\.1:${addrs.ws!.port};branch=`));
@@ -139,7 +216,9 @@ test('raw WS client calls the app (createUAS) and the app calls it back; in-dial
 
     // The app calls the WS client back at its .invalid contact (learned from the INVITE's Contact).
     const p = app.srf.createUAC(c.contact, { localSdp: SDP_B });
-    const inv = await c.wait<SipRequest>((m) => m.kind === 'request' && m.method === 'INVITE' && m.callId !== 'ws-call-1');
+    const inv = await c.wait<SipRequest>(
+      (m) => m.kind === 'request' && m.method === 'INVITE' && m.callId !== 'ws-call-1',
+    );
     assert.equal(inv.uri, c.contact);
     assert.equal(inv.get('contact'), `<sip:127.0.0.1:${addrs.ws!.port};transport=ws>`);
     c.reply(inv, 180, 'Ringing', 'wst1', [`Contact: <${c.contact}>`]);
@@ -154,7 +233,10 @@ test('raw WS client calls the app (createUAS) and the app calls it back; in-dial
     // After the WS connection is gone the contact is unreachable: 503 from the server.
     c.close();
     await sleep(50);
-    await assert.rejects(app.srf.createUAC(c.contact, { localSdp: SDP_B }), (err: { status?: number }) => err.status === 503);
+    await assert.rejects(
+      app.srf.createUAC(c.contact, { localSdp: SDP_B }),
+      (err: { status?: number }) => err.status === 503,
+    );
   } finally {
     c.close();
     app.close();
@@ -170,13 +252,35 @@ test('WS handshake answers 101 with Sec-WebSocket-Protocol: sip and no extension
     await new Promise<void>((r) => s.once('connect', () => r()));
     let data = '';
     s.on('data', (d: Buffer) => (data += d.toString('latin1')));
-    s.write(['GET / HTTP/1.1', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: Jvawu2GC9JIwgA0tFtiU/w==', 'Connection: Upgrade', 'Upgrade: websocket',
-      'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits', 'Sec-WebSocket-Protocol: sip', `Host: 127.0.0.1:${addrs.ws!.port}`, '', ''].join('\r\n'));
+    s.write(
+      [
+        'GET / HTTP/1.1',
+        'Sec-WebSocket-Version: 13',
+        'Sec-WebSocket-Key: Jvawu2GC9JIwgA0tFtiU/w==',
+        'Connection: Upgrade',
+        'Upgrade: websocket',
+        'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits',
+        'Sec-WebSocket-Protocol: sip',
+        `Host: 127.0.0.1:${addrs.ws!.port}`,
+        '',
+        '',
+      ].join('\r\n'),
+    );
     await waitFor(() => data.includes('\r\n\r\n'), 2000, '101');
-    assert.equal(data, ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Accept: XErcNkG5Dr3xgC6fBpeu8J1h95M=', 'Sec-WebSocket-Protocol: sip', '', ''].join('\r\n'));
+    assert.equal(
+      data,
+      [
+        'HTTP/1.1 101 Switching Protocols',
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        'Sec-WebSocket-Accept: XErcNkG5Dr3xgC6fBpeu8J1h95M=',
+        'Sec-WebSocket-Protocol: sip',
+        '',
+        '',
+      ].join('\r\n'),
+    );
   } finally {
     s.destroy();
     await server.close();
   }
 });
-

@@ -72,7 +72,12 @@ export function newAnswerIdentity(): AnswerIdentity {
   };
 }
 
-const COMPLEMENT: Record<string, string> = { sendrecv: 'sendrecv', sendonly: 'recvonly', recvonly: 'sendonly', inactive: 'inactive' };
+const COMPLEMENT: Record<string, string> = {
+  sendrecv: 'sendrecv',
+  sendonly: 'recvonly',
+  recvonly: 'sendonly',
+  inactive: 'inactive',
+};
 
 export function answerFor(offer: string, identity: AnswerIdentity = newAnswerIdentity()): string {
   const sections = offer.split(/\r?\n(?=m=)/);
@@ -86,7 +91,13 @@ export function answerFor(offer: string, identity: AnswerIdentity = newAnswerIde
     const pt = fmts!.split(' ')[0]!;
     const rtpmap = new RegExp(`^a=rtpmap:${pt} .*$`, 'm').exec(section)?.[0];
     if (port === '0') {
-      media.push(`m=${kind} 0 ${proto} ${pt}`, 'c=IN IP4 0.0.0.0', `a=mid:${mid}`, 'a=inactive', ...(rtpmap ? [rtpmap] : []));
+      media.push(
+        `m=${kind} 0 ${proto} ${pt}`,
+        'c=IN IP4 0.0.0.0',
+        `a=mid:${mid}`,
+        'a=inactive',
+        ...(rtpmap ? [rtpmap] : []),
+      );
       return;
     }
     mids.push(mid);
@@ -103,10 +114,21 @@ export function answerFor(offer: string, identity: AnswerIdentity = newAnswerIde
       `a=${answerDirection}`,
       'a=rtcp-mux',
       ...(rtpmap ? [rtpmap] : []),
-      ...(index === 0 && answerDirection.startsWith('send') ? [`a=ssrc:${identity.ssrc} cname:testua`, `a=ssrc:${identity.ssrc} msid:stream track`] : []),
+      ...(index === 0 && answerDirection.startsWith('send')
+        ? [`a=ssrc:${identity.ssrc} cname:testua`, `a=ssrc:${identity.ssrc} msid:stream track`]
+        : []),
     );
   });
-  return ['v=0', `o=- ${identity.ssrc} 2 IN IP4 127.0.0.1`, 's=-', 't=0 0', `a=group:BUNDLE ${mids.join(' ')}`, 'a=msid-semantic: WMS stream', ...media, ''].join('\r\n');
+  return [
+    'v=0',
+    `o=- ${identity.ssrc} 2 IN IP4 127.0.0.1`,
+    's=-',
+    't=0 0',
+    `a=group:BUNDLE ${mids.join(' ')}`,
+    'a=msid-semantic: WMS stream',
+    ...media,
+    '',
+  ].join('\r\n');
 }
 
 /** The transport identity (ICE credentials, fingerprint, SSRC) an SDP of ours carries, to keep it in answers. */

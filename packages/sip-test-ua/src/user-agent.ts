@@ -37,7 +37,11 @@ export interface TransactionResult {
 export interface IncomingRequest {
   request: SipRequest;
   /** Sends a response; a To-tag is added for dialog-creating requests. */
-  respond(status: number, reason?: string, options?: { headers?: Record<string, string>; body?: string; contentType?: string }): void;
+  respond(
+    status: number,
+    reason?: string,
+    options?: { headers?: Record<string, string>; body?: string; contentType?: string },
+  ): void;
 }
 
 type UaEvents = { request: [incoming: IncomingRequest] };
@@ -85,13 +89,33 @@ export class SipTestUa extends EventEmitter<UaEvents> {
   }
 
   register(expires = 300): Promise<TransactionResult> {
-    return this.send('REGISTER', `sip:${this.options.domain}`, { headers: { To: `<${this.aor}>`, Expires: String(expires) } });
+    return this.send('REGISTER', `sip:${this.options.domain}`, {
+      headers: { To: `<${this.aor}>`, Expires: String(expires) },
+    });
   }
 
   /** SUBSCRIBE; on a 2xx a dialog is returned (NOTIFYs: notifiesFor(callId)). */
-  async subscribe(uri: string, event: string, expires = 600, options: RequestOptions = {}): Promise<TransactionResult & { dialog?: SipTestDialog }> {
+  async subscribe(
+    uri: string,
+    event: string,
+    expires = 600,
+    options: RequestOptions = {},
+  ): Promise<TransactionResult & { dialog?: SipTestDialog }> {
     const callId = `${rand(8)}@testua`;
-    const result = await this.send('SUBSCRIBE', uri, { ...options, headers: { Event: event, Expires: String(expires), Accept: 'application/conference-info+xml', ...options.headers } }, callId);
+    const result = await this.send(
+      'SUBSCRIBE',
+      uri,
+      {
+        ...options,
+        headers: {
+          Event: event,
+          Expires: String(expires),
+          Accept: 'application/conference-info+xml',
+          ...options.headers,
+        },
+      },
+      callId,
+    );
     if (result.final.status >= 200 && result.final.status < 300) {
       const dialog = SipTestDialog.fromUacResponse(this, result.request, result.final);
       // The first NOTIFY may have come before the 2xx: take the focus's Contact from it if so.
@@ -103,11 +127,17 @@ export class SipTestUa extends EventEmitter<UaEvents> {
 
   /** Requests of a method received in one call (e.g. the NOTIFYs of a subscription), oldest first. */
   requestsFor(callId: string, method: string): SipRequest[] {
-    return this.received.filter((m): m is SipRequest => m.kind === 'request' && m.callId === callId && m.method === method);
+    return this.received.filter(
+      (m): m is SipRequest => m.kind === 'request' && m.callId === callId && m.method === method,
+    );
   }
 
   /** INVITE; on a 2xx the ACK is sent and a dialog returned. */
-  async invite(target: string, sdp: string, options: RequestOptions = {}): Promise<TransactionResult & { dialog?: SipTestDialog }> {
+  async invite(
+    target: string,
+    sdp: string,
+    options: RequestOptions = {},
+  ): Promise<TransactionResult & { dialog?: SipTestDialog }> {
     const result = await this.send('INVITE', target, { ...options, body: sdp, contentType: 'application/sdp' });
     if (result.final.status >= 200 && result.final.status < 300) {
       const dialog = SipTestDialog.fromUacResponse(this, result.request, result.final);
@@ -120,7 +150,12 @@ export class SipTestUa extends EventEmitter<UaEvents> {
   }
 
   /** Sends an out-of-dialog request, answering one digest challenge. */
-  async send(method: string, uri: string, options: RequestOptions = {}, callId = `${rand(8)}@testua`): Promise<TransactionResult> {
+  async send(
+    method: string,
+    uri: string,
+    options: RequestOptions = {},
+    callId = `${rand(8)}@testua`,
+  ): Promise<TransactionResult> {
     const fromTag = rand(4);
     this.#localTagByCallId.set(callId, fromTag);
     const build = (auth?: string) => {
@@ -136,7 +171,7 @@ export class SipTestUa extends EventEmitter<UaEvents> {
       req.append('User-Agent', this.options.userAgent ?? 'conclave-test-ua');
       for (const [k, v] of Object.entries(options.headers ?? {})) if (k !== 'To') req.append(k, v);
       if (auth) req.append('Authorization', auth);
-      req.setBody(options.body ?? '', options.body ? options.contentType ?? 'application/sdp' : undefined);
+      req.setBody(options.body ?? '', options.body ? (options.contentType ?? 'application/sdp') : undefined);
       return req;
     };
     let request = build();
@@ -209,13 +244,29 @@ export class SipTestUa extends EventEmitter<UaEvents> {
     const algorithm = (c['algorithm'] ?? 'MD5') as DigestAlgorithm;
     const cnonce = rand(8);
     const nc = '00000001';
-    const qop = c['qop']?.split(',').map((s) => s.trim()).includes('auth') ? 'auth' : undefined;
+    const qop = c['qop']
+      ?.split(',')
+      .map((s) => s.trim())
+      .includes('auth')
+      ? 'auth'
+      : undefined;
     const response = computeDigestResponse({
-      algorithm, username: this.options.user, realm: c['realm'] ?? '', password: this.options.password ?? '',
-      method, uri, nonce: c['nonce'] ?? '', qop, nc, cnonce,
+      algorithm,
+      username: this.options.user,
+      realm: c['realm'] ?? '',
+      password: this.options.password ?? '',
+      method,
+      uri,
+      nonce: c['nonce'] ?? '',
+      qop,
+      nc,
+      cnonce,
     });
-    return `Digest username="${this.options.user}", realm="${c['realm']}", nonce="${c['nonce']}", uri="${uri}", ` +
-      `response="${response}", algorithm=${algorithm}` + (qop ? `, qop=auth, nc=${nc}, cnonce="${cnonce}"` : '');
+    return (
+      `Digest username="${this.options.user}", realm="${c['realm']}", nonce="${c['nonce']}", uri="${uri}", ` +
+      `response="${response}", algorithm=${algorithm}` +
+      (qop ? `, qop=auth, nc=${nc}, cnonce="${cnonce}"` : '')
+    );
   }
 
   #ackNon2xx(request: SipRequest, response: SipResponse): void {
@@ -262,9 +313,10 @@ export class SipTestUa extends EventEmitter<UaEvents> {
       res.append('To', tagOf(request.to) ? request.get('To')! : `${request.get('To')};tag=${toTag}`);
       res.append('Call-ID', request.callId);
       res.append('CSeq', request.get('CSeq')!);
-      if (status >= 200 && status < 300 && ['INVITE', 'SUBSCRIBE', 'REFER'].includes(request.method)) res.append('Contact', this.contact);
+      if (status >= 200 && status < 300 && ['INVITE', 'SUBSCRIBE', 'REFER'].includes(request.method))
+        res.append('Contact', this.contact);
       for (const [k, v] of Object.entries(options.headers ?? {})) res.append(k, v);
-      res.setBody(options.body ?? '', options.body ? options.contentType ?? 'application/sdp' : undefined);
+      res.setBody(options.body ?? '', options.body ? (options.contentType ?? 'application/sdp') : undefined);
       this.sendRaw(res);
     };
     if (request.method === 'BYE' && dialog) {
@@ -310,7 +362,18 @@ export class SipTestDialog extends EventEmitter<DialogEvents> {
   remoteContactHeader: string | undefined;
   readonly #ua: SipTestUa;
 
-  constructor(ua: SipTestUa, fields: { callId: string; localUri: string; remoteUri: string; localTag: string; remoteTag: string; remoteTarget: string; remoteSdp: string }) {
+  constructor(
+    ua: SipTestUa,
+    fields: {
+      callId: string;
+      localUri: string;
+      remoteUri: string;
+      localTag: string;
+      remoteTag: string;
+      remoteTarget: string;
+      remoteSdp: string;
+    },
+  ) {
     super();
     this.#ua = ua;
     this.callId = fields.callId;
@@ -352,7 +415,7 @@ export class SipTestDialog extends EventEmitter<DialogEvents> {
     req.append('CSeq', `${cseq} ${method}`);
     req.append('Contact', this.#ua.contact);
     for (const [k, v] of Object.entries(options.headers ?? {})) req.append(k, v);
-    req.setBody(options.body ?? '', options.body ? options.contentType ?? 'application/sdp' : undefined);
+    req.setBody(options.body ?? '', options.body ? (options.contentType ?? 'application/sdp') : undefined);
     return req;
   }
 

@@ -22,7 +22,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readWav, toneWav } from './audio.ts';
 import { EventLog, type Peer, type PeerCapabilities, type PeerTransport } from './peer.ts';
-import { PortInUseError, RTP_PEER_PORTS, saysAddressInUse, SIP_PEER_PORTS, startOnPortBlocks, type PortBlock, type PortRange } from './ports.ts';
+import {
+  PortInUseError,
+  RTP_PEER_PORTS,
+  saysAddressInUse,
+  SIP_PEER_PORTS,
+  startOnPortBlocks,
+  type PortBlock,
+  type PortRange,
+} from './ports.ts';
 import { stopChild, trackChild } from './processes.ts';
 
 /** One ctrl_tcp event (`{"event":true,"type":"CALL_ESTABLISHED","param":"sip:…",…}`). */
@@ -71,7 +79,8 @@ const CAPS: PeerCapabilities = {
   notifyEvents: false,
   notes: {
     prack: 'baresip 1.0.0 / libre 1.1 has no 100rel support (no PRACK, ignores Require: 100rel)',
-    subscribe: 'only at start-up: the presence module subscribes to `;presence=p2p` contacts, so a dedicated baresip is started',
+    subscribe:
+      'only at start-up: the presence module subscribes to `;presence=p2p` contacts, so a dedicated baresip is started',
   },
 };
 
@@ -152,23 +161,32 @@ export class BaresipPeer implements Peer {
     const dir = await mkdtemp(join(tmpdir(), `conclave-baresip-${opts.user}-`));
     const tone = join(dir, 'tone-8k.wav');
     await writeFile(tone, toneWav(opts.toneHz ?? 440, TONE_SECONDS, { amplitude: opts.toneAmplitude ?? 0.5 }));
-    await writeFile(join(dir, 'config'), [
-      'module_path /usr/lib/baresip/modules',
-      `sip_listen 127.0.0.1:${sip.port(0)}`,
-      'net_interface 127.0.0.1',
-      // sndfile records what passes the decoder on its way to a player that runs in real time (ALSA's
-      // null device); without a recording, a file player is enough.
-      ...(opts.record ? ['audio_player alsa,null', 'audio_alert alsa,null', `snd_path ${dir}`] : ['audio_player aufile,/dev/null']),
-      `audio_source aufile,${tone}`,
-      `rtp_ports ${rtp.base}-${rtp.last}`,
-      'module g711.so', 'module aufile.so',
-      ...(opts.record ? ['module alsa.so', 'module sndfile.so'] : []),
-      'module_tmp uuid.so', 'module_tmp account.so',
-      'module_app contact.so', 'module_app menu.so', 'module_app ctrl_tcp.so',
-      ...(opts.contacts ? ['module_app presence.so'] : []),
-      `ctrl_tcp_listen 127.0.0.1:${sip.port(2)}`,
-      '',
-    ].join('\n'));
+    await writeFile(
+      join(dir, 'config'),
+      [
+        'module_path /usr/lib/baresip/modules',
+        `sip_listen 127.0.0.1:${sip.port(0)}`,
+        'net_interface 127.0.0.1',
+        // sndfile records what passes the decoder on its way to a player that runs in real time (ALSA's
+        // null device); without a recording, a file player is enough.
+        ...(opts.record
+          ? ['audio_player alsa,null', 'audio_alert alsa,null', `snd_path ${dir}`]
+          : ['audio_player aufile,/dev/null']),
+        `audio_source aufile,${tone}`,
+        `rtp_ports ${rtp.base}-${rtp.last}`,
+        'module g711.so',
+        'module aufile.so',
+        ...(opts.record ? ['module alsa.so', 'module sndfile.so'] : []),
+        'module_tmp uuid.so',
+        'module_tmp account.so',
+        'module_app contact.so',
+        'module_app menu.so',
+        'module_app ctrl_tcp.so',
+        ...(opts.contacts ? ['module_app presence.so'] : []),
+        `ctrl_tcp_listen 127.0.0.1:${sip.port(2)}`,
+        '',
+      ].join('\n'),
+    );
     await writeFile(join(dir, 'accounts'), accountLine(opts, sip.port(0)) + '\n');
     await writeFile(join(dir, 'contacts'), (opts.contacts ?? []).join('\n') + '\n');
     const child = trackChild(spawn('baresip', ['-f', dir], { stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -196,11 +214,20 @@ export class BaresipPeer implements Peer {
     const ready = () => /baresip is ready\./.test(this.output);
     await new Promise<void>((resolve, reject) => {
       const check = () => {
-        if (saysAddressInUse(this.output)) return done(new PortInUseError(`${this.name}: a port of ${this.sipPort}-${this.sipPort + SIP_BLOCK - 1} is in use:\n${this.output.slice(-1000)}`));
-        if (this.#exited) return done(new Error(`${this.name}: ${this.#exited} before it was ready:\n${this.output.slice(-2000)}`));
+        if (saysAddressInUse(this.output))
+          return done(
+            new PortInUseError(
+              `${this.name}: a port of ${this.sipPort}-${this.sipPort + SIP_BLOCK - 1} is in use:\n${this.output.slice(-1000)}`,
+            ),
+          );
+        if (this.#exited)
+          return done(new Error(`${this.name}: ${this.#exited} before it was ready:\n${this.output.slice(-2000)}`));
         if (ready()) done();
       };
-      const timer = setTimeout(() => done(new Error(`${this.name}: baresip not ready within ${timeoutMs} ms:\n${this.output.slice(-2000)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => done(new Error(`${this.name}: baresip not ready within ${timeoutMs} ms:\n${this.output.slice(-2000)}`)),
+        timeoutMs,
+      );
       const done = (err?: Error) => {
         clearTimeout(timer);
         this.#outputWaiters.delete(check);
@@ -215,7 +242,13 @@ export class BaresipPeer implements Peer {
   async #connect(): Promise<void> {
     this.#socket = await new Promise<Socket>((ok, fail) => {
       const s = connect(this.ctrlPort, '127.0.0.1', () => ok(s));
-      s.once('error', (err) => fail(new Error(`${this.name}: ctrl_tcp on ${this.ctrlPort} not reachable: ${err.message}\n${this.output.slice(-1000)}`)));
+      s.once('error', (err) =>
+        fail(
+          new Error(
+            `${this.name}: ctrl_tcp on ${this.ctrlPort} not reachable: ${err.message}\n${this.output.slice(-1000)}`,
+          ),
+        ),
+      );
     });
     this.#socket.on('data', (d) => this.#onData(d.toString()));
     this.#socket.on('error', () => {});
@@ -258,12 +291,24 @@ export class BaresipPeer implements Peer {
   #onEvent(e: BaresipEvent): void {
     this.raw.push(e);
     switch (e.type) {
-      case 'CALL_INCOMING': this.log.push('incoming', e.param); break;
-      case 'CALL_RINGING': case 'CALL_PROGRESS': this.log.push('ringing', e.type); break;
-      case 'CALL_ESTABLISHED': this.log.push('established', e.param); break;
-      case 'CALL_CLOSED': this.log.push('closed', e.param); break;
-      case 'CALL_TRANSFER_FAILED': this.log.push('transfer-failed', e.param); break;
-      default: break;
+      case 'CALL_INCOMING':
+        this.log.push('incoming', e.param);
+        break;
+      case 'CALL_RINGING':
+      case 'CALL_PROGRESS':
+        this.log.push('ringing', e.type);
+        break;
+      case 'CALL_ESTABLISHED':
+        this.log.push('established', e.param);
+        break;
+      case 'CALL_CLOSED':
+        this.log.push('closed', e.param);
+        break;
+      case 'CALL_TRANSFER_FAILED':
+        this.log.push('transfer-failed', e.param);
+        break;
+      default:
+        break;
     }
     for (const w of [...this.#eventWaiters]) w();
   }
@@ -274,15 +319,30 @@ export class BaresipPeer implements Peer {
   }
 
   /** The first raw event of `type` at or after index `since`; rejects after `timeoutMs` or if baresip exits. */
-  waitForEvent(type: string, { since = 0, timeoutMs = 8000 }: { since?: number; timeoutMs?: number } = {}): Promise<BaresipEvent> {
+  waitForEvent(
+    type: string,
+    { since = 0, timeoutMs = 8000 }: { since?: number; timeoutMs?: number } = {},
+  ): Promise<BaresipEvent> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const found = this.raw.slice(since).find((e) => e.type === type);
         if (found) return done(undefined, found);
-        if (this.#exited) return done(new Error(`${this.name}: ${this.#exited} while waiting for ${type}:\n${this.output.slice(-2000)}`));
+        if (this.#exited)
+          return done(
+            new Error(`${this.name}: ${this.#exited} while waiting for ${type}:\n${this.output.slice(-2000)}`),
+          );
       };
       const timer = setTimeout(() => {
-        done(new Error(`${this.name}: no ${type} event within ${timeoutMs} ms; events: ${this.raw.slice(since).map((e) => e.type).join(', ') || 'none'}\n${this.output.slice(-2000)}`));
+        done(
+          new Error(
+            `${this.name}: no ${type} event within ${timeoutMs} ms; events: ${
+              this.raw
+                .slice(since)
+                .map((e) => e.type)
+                .join(', ') || 'none'
+            }\n${this.output.slice(-2000)}`,
+          ),
+        );
       }, timeoutMs);
       const done = (err?: Error, e?: BaresipEvent) => {
         clearTimeout(timer);
@@ -306,7 +366,12 @@ export class BaresipPeer implements Peer {
         this.#pending.delete(token);
         reject(new Error(`${this.name}: no response to ${command} ${params}`));
       }, 5000);
-      this.#pending.set(token, { resolve: (r) => { clearTimeout(timer); resolve(r); } });
+      this.#pending.set(token, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+      });
       this.#socket.write(`${Buffer.byteLength(json)}:${json},`);
     });
   }

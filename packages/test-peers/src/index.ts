@@ -4,7 +4,15 @@
  * digest; ScriptedUac: byte-exact requests for the conformance transcripts), and port blocks for
  * peers that cannot bind port 0, with retry on "Address already in use".
  */
-export { EventLog, type Peer, type PeerCapabilities, type PeerEvent, type PeerEventType, type PeerKind, type PeerTransport } from './peer.ts';
+export {
+  EventLog,
+  type Peer,
+  type PeerCapabilities,
+  type PeerEvent,
+  type PeerEventType,
+  type PeerKind,
+  type PeerTransport,
+} from './peer.ts';
 export { BaresipPeer, type BaresipEvent, type BaresipOptions } from './baresip.ts';
 export { LinphonePeer, LINPHONE_CAPS, type LinphoneOptions } from './linphone.ts';
 export { JssipNodePeer, JssipBrowser, JssipBrowserPeer, JSSIP_CAPS } from './jssip.ts';
@@ -12,11 +20,32 @@ export { jssipDriver, type JssipDriver, type JssipDriverOptions } from './jssip-
 export { jssipBundle } from './jssip-bundle.ts';
 export { installRtcShim } from './rtc-shim.ts';
 export { ScriptedUac, SCRIPTED_SDP, sipText } from './scripted-uac.ts';
-export { SipTestUa, SipTestDialog, webrtcLikeOffer, webrtcLikeAnswer, answerFor, newAnswerIdentity } from '@conclave/sip-test-ua';
-export type { SipTestUaOptions, IncomingRequest, RequestOptions, TransactionResult, WebrtcLikeSdpOptions, AnswerIdentity } from '@conclave/sip-test-ua';
 export {
-  PortBlock, PortInUseError, reservePortBlock, startOnPortBlocks, saysAddressInUse, SIP_PEER_PORTS, RTP_PEER_PORTS,
-  type BlockRequest, type PortRange,
+  SipTestUa,
+  SipTestDialog,
+  webrtcLikeOffer,
+  webrtcLikeAnswer,
+  answerFor,
+  newAnswerIdentity,
+} from '@conclave/sip-test-ua';
+export type {
+  SipTestUaOptions,
+  IncomingRequest,
+  RequestOptions,
+  TransactionResult,
+  WebrtcLikeSdpOptions,
+  AnswerIdentity,
+} from '@conclave/sip-test-ua';
+export {
+  PortBlock,
+  PortInUseError,
+  reservePortBlock,
+  startOnPortBlocks,
+  saysAddressInUse,
+  SIP_PEER_PORTS,
+  RTP_PEER_PORTS,
+  type BlockRequest,
+  type PortRange,
 } from './ports.ts';
 export { trackChild, stopChild, atExit } from './processes.ts';
 export { toneWav, readWav } from './audio.ts';

@@ -22,7 +22,7 @@ function resolveFrom(fromFile: string, spec: string): string {
   // `events/` (trailing slash) forces the npm package over Node's core module of the same name.
   const pkgJson = req.resolve(`${spec}/package.json`);
   const pkg = JSON.parse(readFileSync(pkgJson, 'utf8')) as { main?: string; browser?: string | Record<string, string> };
-  const entry = typeof pkg.browser === 'string' ? pkg.browser : pkg.main ?? 'index.js';
+  const entry = typeof pkg.browser === 'string' ? pkg.browser : (pkg.main ?? 'index.js');
   return resolveFrom(join(dirname(pkgJson), 'x.js'), entry.startsWith('.') ? entry : `./${entry}`);
 }
 
@@ -44,8 +44,9 @@ export function jssipBundle(): string {
     return entry.id;
   };
   const main = visit(root);
-  const defs = [...modules.values()].map((m) =>
-    `${m.id}: [function (require, module, exports) {\n${m.code}\n}, ${JSON.stringify(m.deps)}]`);
+  const defs = [...modules.values()].map(
+    (m) => `${m.id}: [function (require, module, exports) {\n${m.code}\n}, ${JSON.stringify(m.deps)}]`,
+  );
   cached = `(function () {
 var defs = {${defs.join(',\n')}};
 var cache = {};

@@ -23,9 +23,19 @@ export interface JssipDriver {
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-export function jssipDriver(JsSIP: any, opts: JssipDriverOptions, emit: (type: string, detail?: string) => void): JssipDriver {
+export function jssipDriver(
+  JsSIP: any,
+  opts: JssipDriverOptions,
+  emit: (type: string, detail?: string) => void,
+): JssipDriver {
   const socket = new JsSIP.WebSocketInterface(opts.wsUrl);
-  const ua = new JsSIP.UA({ sockets: [socket], uri: opts.uri, contact_uri: opts.contactUri, register: true, session_timers: false });
+  const ua = new JsSIP.UA({
+    sockets: [socket],
+    uri: opts.uri,
+    contact_uri: opts.contactUri,
+    register: true,
+    session_timers: false,
+  });
   let session: any = null;
   let subscriber: any = null;
   ua.on('registered', () => emit('registered'));
@@ -34,7 +44,8 @@ export function jssipDriver(JsSIP: any, opts: JssipDriverOptions, emit: (type: s
     const s = e.session;
     session = s;
     s.on('progress', (ev: any) => {
-      if (s.direction === 'outgoing' && ev.originator === 'remote') emit('ringing', ev.response ? String(ev.response.status_code) : '');
+      if (s.direction === 'outgoing' && ev.originator === 'remote')
+        emit('ringing', ev.response ? String(ev.response.status_code) : '');
     });
     s.on('confirmed', () => emit('established'));
     const ended = (ev: any) => {

@@ -24,7 +24,8 @@ export const JSSIP_CAPS: PeerCapabilities = {
   notifyEvents: true,
   notes: {
     prack: 'JsSIP 3.13.8 has no 100rel/PRACK support (ignores Require: 100rel, never sends PRACK)',
-    glare: 'JsSIP answers a re-INVITE that crosses its own, and ends the call (BYE, 500 "Media Renegotiation Failed" cause) when its own re-INVITE gets 491, instead of retrying',
+    glare:
+      'JsSIP answers a re-INVITE that crosses its own, and ends the call (BYE, 500 "Media Renegotiation Failed" cause) when its own re-INVITE gets 491, instead of retrying',
   },
 };
 
@@ -93,12 +94,16 @@ export class JssipNodePeer extends JssipPeerBase {
     const JsSIP = (await import('jssip')).default;
     await patchTimerH();
     const peer = new JssipNodePeer(opts.label ?? 'jssip-node', opts.user);
-    peer.#driver = jssipDriver(JsSIP, {
-      wsUrl: opts.wsUrl,
-      uri: `sip:${opts.user}@127.0.0.1`,
-      contactUri: peer.uri,
-      mediaConstraints: { audio: false, video: false },
-    }, (type, detail) => peer.log.push(type as never, detail));
+    peer.#driver = jssipDriver(
+      JsSIP,
+      {
+        wsUrl: opts.wsUrl,
+        uri: `sip:${opts.user}@127.0.0.1`,
+        contactUri: peer.uri,
+        mediaConstraints: { audio: false, video: false },
+      },
+      (type, detail) => peer.log.push(type as never, detail),
+    );
     await peer.waitRegistered();
     return peer;
   }
@@ -125,8 +130,11 @@ async function patchTimerH(): Promise<void> {
   if (timerHPatched) return;
   timerHPatched = true;
   const spec = 'jssip/lib/Transactions.js'; // untyped internal module
-  const mod = (await import(spec)) as unknown as { default?: { InviteServerTransaction?: { prototype: Record<string, unknown> } } };
-  const proto = mod.default?.InviteServerTransaction?.prototype as { timer_I?: (this: { H?: NodeJS.Timeout }) => void } | undefined;
+  const mod = (await import(spec)) as unknown as {
+    default?: { InviteServerTransaction?: { prototype: Record<string, unknown> } };
+  };
+  const proto = mod.default?.InviteServerTransaction?.prototype as
+    { timer_I?: (this: { H?: NodeJS.Timeout }) => void } | undefined;
   const timerI = proto?.timer_I;
   if (!proto || !timerI) return;
   proto.timer_I = function (this: { H?: NodeJS.Timeout }) {
@@ -163,17 +171,26 @@ export class JssipBrowser {
       res.end('<!doctype html><title>conformance</title><script src="/jssip.js"></script>');
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection',
-        '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required',
-      ],
-    }).catch(async (err: Error) => {
-      await new Promise((r) => server.close(() => r(undefined)));
-      throw err;
-    });
+    const browser = await chromium
+      .launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--disable-gpu',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--use-fake-device-for-media-stream',
+          '--use-fake-ui-for-media-stream',
+          '--allow-loopback-in-peer-connection',
+          '--disable-features=WebRtcHideLocalIpsWithMdns',
+          '--autoplay-policy=no-user-gesture-required',
+        ],
+      })
+      .catch(async (err: Error) => {
+        await new Promise((r) => server.close(() => r(undefined)));
+        throw err;
+      });
     try {
       const context = await browser.newContext({ permissions: ['microphone'] });
       const page = await context.newPage();
@@ -198,20 +215,29 @@ export class JssipBrowser {
   async peer(opts: { wsUrl: string; user: string; label?: string }): Promise<JssipBrowserPeer> {
     const peer = new JssipBrowserPeer(this, opts.label ?? 'jssip-chromium', opts.user);
     this.#logs.set(opts.user, peer.log);
-    await this.page.evaluate(({ wsUrl, user, contactUri }) => {
-      const w = (globalThis as unknown as { window: Record<string, any> }).window; // eslint-disable-line @typescript-eslint/no-explicit-any
-      w['__peers'][user] = w['__jssipDriver'](w['JsSIP'], { wsUrl, uri: `sip:${user}@127.0.0.1`, contactUri, mediaConstraints: { audio: true, video: false } },
-        (type: string, detail?: string) => w['__conformanceEvent'](user, type, detail));
-    }, { wsUrl: opts.wsUrl, user: opts.user, contactUri: peer.uri });
+    await this.page.evaluate(
+      ({ wsUrl, user, contactUri }) => {
+        const w = (globalThis as unknown as { window: Record<string, any> }).window; // eslint-disable-line @typescript-eslint/no-explicit-any
+        w['__peers'][user] = w['__jssipDriver'](
+          w['JsSIP'],
+          { wsUrl, uri: `sip:${user}@127.0.0.1`, contactUri, mediaConstraints: { audio: true, video: false } },
+          (type: string, detail?: string) => w['__conformanceEvent'](user, type, detail),
+        );
+      },
+      { wsUrl: opts.wsUrl, user: opts.user, contactUri: peer.uri },
+    );
     await peer.waitRegistered();
     return peer;
   }
 
   exec(user: string, cmd: string, arg?: string): Promise<unknown> {
-    return this.page.evaluate(({ user, cmd, arg }) => {
-      const w = (globalThis as unknown as { window: Record<string, any> }).window; // eslint-disable-line @typescript-eslint/no-explicit-any
-      return w['__peers'][user][cmd](arg);
-    }, { user, cmd, arg });
+    return this.page.evaluate(
+      ({ user, cmd, arg }) => {
+        const w = (globalThis as unknown as { window: Record<string, any> }).window; // eslint-disable-line @typescript-eslint/no-explicit-any
+        return w['__peers'][user][cmd](arg);
+      },
+      { user, cmd, arg },
+    );
   }
 
   async close(): Promise<void> {

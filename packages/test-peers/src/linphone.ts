@@ -15,7 +15,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventLog, type Peer, type PeerCapabilities, type PeerTransport } from './peer.ts';
-import { PortInUseError, RTP_PEER_PORTS, saysAddressInUse, SIP_PEER_PORTS, startOnPortBlocks, type PortBlock, type PortRange } from './ports.ts';
+import {
+  PortInUseError,
+  RTP_PEER_PORTS,
+  saysAddressInUse,
+  SIP_PEER_PORTS,
+  startOnPortBlocks,
+  type PortBlock,
+  type PortRange,
+} from './ports.ts';
 import { stopChild, trackChild } from './processes.ts';
 
 export const LINPHONE_CAPS: PeerCapabilities = {
@@ -25,7 +33,8 @@ export const LINPHONE_CAPS: PeerCapabilities = {
   prack: true,
   notifyEvents: true,
   notes: {
-    subscribe: 'a dedicated linphonec per subscription (it unsubscribes only when it quits); UDP only: linphonec 5.1 `friend add` hangs (stops reading stdin) when the address carries ;transport=tcp, and a TCP-only linphonec cannot send a parameterless (UDP) SUBSCRIBE',
+    subscribe:
+      'a dedicated linphonec per subscription (it unsubscribes only when it quits); UDP only: linphonec 5.1 `friend add` hangs (stops reading stdin) when the address carries ;transport=tcp, and a TCP-only linphonec cannot send a parameterless (UDP) SUBSCRIBE',
   },
 };
 
@@ -69,7 +78,10 @@ export class LinphonePeer implements Peer {
   }
 
   static start(opts: LinphoneOptions): Promise<LinphonePeer> {
-    const requests = [{ count: 1, range: opts.sipPortRange ?? SIP_PEER_PORTS }, { count: 2, range: opts.rtpPortRange ?? RTP_PEER_PORTS }];
+    const requests = [
+      { count: 1, range: opts.sipPortRange ?? SIP_PEER_PORTS },
+      { count: 2, range: opts.rtpPortRange ?? RTP_PEER_PORTS },
+    ];
     return startOnPortBlocks(requests, (blocks) => LinphonePeer.#startOn(opts, blocks));
   }
 
@@ -78,43 +90,50 @@ export class LinphonePeer implements Peer {
     const media = blocks[1]!.base;
     const dir = mkdtempSync(join(tmpdir(), 'conformance-linphone-'));
     mkdirSync(join(dir, 'home', '.local', 'share', 'linphone'), { recursive: true });
-    writeFileSync(join(dir, 'rc'), [
-      '[sip]',
-      // One transport per process, so that everything this peer sends goes over "its" transport
-      // (linphonec drops ;transport= from `friend add` addresses, for one).
-      `sip_port=${opts.transport === 'udp' ? port : -1}`,
-      `sip_tcp_port=${opts.transport === 'tcp' ? port : -1}`,
-      'sip_tls_port=-1',
-      'bind_address=127.0.0.1',
-      'default_proxy=-1',
-      'guess_hostname=0',
-      '100rel_support_level=1',
-      `contact="${opts.user}" <sip:${opts.user}@127.0.0.1:${port}>`,
-      '[rtp]',
-      `audio_rtp_port=${media}`,
-      '[video]',
-      'enabled=0',
-      '[net]',
-      'ipv6=0',
-      '',
-    ].join('\n'));
-    const child = trackChild(spawn('linphonec', ['-c', join(dir, 'rc'), '-S', '-d', '0'], {
-      env: { ...process.env, HOME: join(dir, 'home') },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    }));
+    writeFileSync(
+      join(dir, 'rc'),
+      [
+        '[sip]',
+        // One transport per process, so that everything this peer sends goes over "its" transport
+        // (linphonec drops ;transport= from `friend add` addresses, for one).
+        `sip_port=${opts.transport === 'udp' ? port : -1}`,
+        `sip_tcp_port=${opts.transport === 'tcp' ? port : -1}`,
+        'sip_tls_port=-1',
+        'bind_address=127.0.0.1',
+        'default_proxy=-1',
+        'guess_hostname=0',
+        '100rel_support_level=1',
+        `contact="${opts.user}" <sip:${opts.user}@127.0.0.1:${port}>`,
+        '[rtp]',
+        `audio_rtp_port=${media}`,
+        '[video]',
+        'enabled=0',
+        '[net]',
+        'ipv6=0',
+        '',
+      ].join('\n'),
+    );
+    const child = trackChild(
+      spawn('linphonec', ['-c', join(dir, 'rc'), '-S', '-d', '0'], {
+        env: { ...process.env, HOME: join(dir, 'home') },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    );
     const peer = new LinphonePeer(child, dir, opts, port, blocks);
     try {
       peer.send('soundcard use files');
       peer.send('autoanswer enable');
       const end = Date.now() + 10_000;
       while (!/Auto answer enabled/.test(peer.output)) {
-        if (saysAddressInUse(peer.output)) throw new PortInUseError(`linphonec: port ${port} in use:\n${peer.output.slice(-1000)}`);
+        if (saysAddressInUse(peer.output))
+          throw new PortInUseError(`linphonec: port ${port} in use:\n${peer.output.slice(-1000)}`);
         if (child.exitCode !== null) throw new Error(`linphonec exited (${child.exitCode}):\n${peer.output}`);
         if (Date.now() > end) throw new Error(`linphonec did not start:\n${peer.output}`);
         await new Promise((r) => setTimeout(r, 30));
       }
       // The bind error is printed (stderr) before the commands are answered (stdout): look once more.
-      if (saysAddressInUse(peer.output)) throw new PortInUseError(`linphonec: port ${port} in use:\n${peer.output.slice(-1000)}`);
+      if (saysAddressInUse(peer.output))
+        throw new PortInUseError(`linphonec: port ${port} in use:\n${peer.output.slice(-1000)}`);
     } catch (err) {
       await peer.close();
       throw err;
@@ -125,7 +144,9 @@ export class LinphonePeer implements Peer {
   send(line: string): void {
     if (this.#closed) return;
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) {
-      throw new Error(`${this.label}: linphonec exited (${this.#child.exitCode ?? this.#child.signalCode}):\n${this.output.slice(-2000)}`);
+      throw new Error(
+        `${this.label}: linphonec exited (${this.#child.exitCode ?? this.#child.signalCode}):\n${this.output.slice(-2000)}`,
+      );
     }
     this.#child.stdin!.write(line + '\n');
   }
@@ -180,7 +201,9 @@ export class LinphonePeer implements Peer {
 
   async subscribe(target: string): Promise<void> {
     if (target.includes(';')) {
-      throw new Error('linphonec 5.1 stops reading commands after `friend add` of an address with URI parameters (e.g. ;transport=tcp)');
+      throw new Error(
+        'linphonec 5.1 stops reading commands after `friend add` of an address with URI parameters (e.g. ;transport=tcp)',
+      );
     }
     // Always with the scheme: linphonec 5.1 stops responding to stdin after `friend add` of an address
     // without "sip:" (its help says the scheme is optional).

@@ -15,7 +15,18 @@ export type PeerTransport = 'udp' | 'tcp' | 'ws';
  * - `transfer-ok` / `transfer-failed`: outcome reported for our REFER;
  * - `reinvite-failed`: our re-INVITE was rejected (e.g. 491).
  */
-export type PeerEventType = 'incoming' | 'ringing' | 'established' | 'closed' | 'notify' | 'subscribed' | 'unsubscribed' | 'transfer-ok' | 'transfer-failed' | 'reinvite-ok' | 'reinvite-failed';
+export type PeerEventType =
+  | 'incoming'
+  | 'ringing'
+  | 'established'
+  | 'closed'
+  | 'notify'
+  | 'subscribed'
+  | 'unsubscribed'
+  | 'transfer-ok'
+  | 'transfer-failed'
+  | 'reinvite-ok'
+  | 'reinvite-failed';
 
 export interface PeerEvent {
   type: PeerEventType;
@@ -96,7 +107,16 @@ export class EventLog {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`${who}: timed out after ${timeoutMs} ms waiting for '${type}' (events since mark: ${this.events.slice(since).map((e) => e.type).join(', ') || 'none'})`));
+        reject(
+          new Error(
+            `${who}: timed out after ${timeoutMs} ms waiting for '${type}' (events since mark: ${
+              this.events
+                .slice(since)
+                .map((e) => e.type)
+                .join(', ') || 'none'
+            })`,
+          ),
+        );
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);

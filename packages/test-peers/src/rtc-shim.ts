@@ -11,8 +11,16 @@ let sessionCounter = 4000;
 
 function plainAudio(version: number, session: number): string {
   return [
-    'v=0', `o=jssip-node ${session} ${version} IN IP4 127.0.0.1`, 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
-    'm=audio 9 RTP/AVP 0 101', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', '',
+    'v=0',
+    `o=jssip-node ${session} ${version} IN IP4 127.0.0.1`,
+    's=-',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    'm=audio 9 RTP/AVP 0 101',
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:101 telephone-event/8000',
+    'a=sendrecv',
+    '',
   ].join('\r\n');
 }
 
@@ -50,7 +58,8 @@ export class ShimRTCPeerConnection extends EventTarget {
   }
 
   async setRemoteDescription(d: SessionDescriptionInit): Promise<void> {
-    if (d.type === 'answer' && this.signalingState !== 'have-local-offer') throw new Error(`remote answer in state ${this.signalingState}`);
+    if (d.type === 'answer' && this.signalingState !== 'have-local-offer')
+      throw new Error(`remote answer in state ${this.signalingState}`);
     // An offer while we have one of our own: implicit rollback, as Chromium does.
     this.remoteDescription = new ShimRTCSessionDescription(d);
     this.signalingState = d.type === 'offer' ? 'have-remote-offer' : 'stable';

@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { PortInUseError, reservePortBlock, saysAddressInUse, startOnPortBlocks, type PortBlock, type PortRange } from '../src/ports.ts';
+import {
+  PortInUseError,
+  reservePortBlock,
+  saysAddressInUse,
+  startOnPortBlocks,
+  type PortBlock,
+  type PortRange,
+} from '../src/ports.ts';
 
 /** A TCP listener on `port`, to make a port busy the way another process would. */
 function occupy(port: number): Promise<net.Server> {
@@ -48,7 +55,10 @@ test('startOnPortBlocks retries on PortInUseError with a new block, and passes o
   });
   assert.equal(seen.length, 3);
   assert.equal(result, seen[2]);
-  await assert.rejects(startOnPortBlocks([{ count: 2, range: [21700, 21799] }], () => Promise.reject(new Error('no such binary'))), /no such binary/);
+  await assert.rejects(
+    startOnPortBlocks([{ count: 2, range: [21700, 21799] }], () => Promise.reject(new Error('no such binary'))),
+    /no such binary/,
+  );
   await assert.rejects(
     startOnPortBlocks([{ count: 2, range: [21700, 21799] }], () => Promise.reject(new PortInUseError('always')), 2),
     /gave up after 2 port blocks/,

@@ -75,7 +75,8 @@ export class AdminApi {
 
   constructor(options: AdminApiOptions) {
     const basePath = options.basePath ?? '/api';
-    if (!/^\/[^?#]*[^/?#]$/.test(basePath)) throw new Error(`admin API base path must start and not end with "/": ${JSON.stringify(basePath)}`);
+    if (!/^\/[^?#]*[^/?#]$/.test(basePath))
+      throw new Error(`admin API base path must start and not end with "/": ${JSON.stringify(basePath)}`);
     this.basePath = basePath;
     this.#control = options.control;
     this.#auth = options.auth;
@@ -143,10 +144,13 @@ export class AdminApi {
     const match = matchRoute(req.method ?? '', segments);
     if (match.kind === 'not-found') throw new ApiError(404, 'not-found', 'no such API endpoint');
     if (match.kind === 'method-not-allowed') {
-      throw new ApiError(405, 'method-not-allowed', `use ${match.allow.join(' or ')}`, { Allow: match.allow.join(', ') });
+      throw new ApiError(405, 'method-not-allowed', `use ${match.allow.join(' or ')}`, {
+        Allow: match.allow.join(', '),
+      });
     }
     const remote = remoteKey(req.socket.remoteAddress);
-    const principal = match.route.auth === 'none' ? undefined : this.#authenticate(req, query, match.route.auth, remote);
+    const principal =
+      match.route.auth === 'none' ? undefined : this.#authenticate(req, query, match.route.auth, remote);
     await this.#handlers[match.route.operation]({ req, res, params: match.params, principal, remote });
   }
 
@@ -175,7 +179,12 @@ export class AdminApi {
         const token = new URLSearchParams(query).get('token');
         if (token !== null) return this.#bearer(token);
       }
-      throw new ApiError(401, 'unauthorized', 'log in first: POST /session, then send "Authorization: Bearer <token>"', WWW_AUTHENTICATE);
+      throw new ApiError(
+        401,
+        'unauthorized',
+        'log in first: POST /session, then send "Authorization: Bearer <token>"',
+        WWW_AUTHENTICATE,
+      );
     }
     const m = /^(\S+)\s+(\S+)\s*$/.exec(header.trim());
     const scheme = m?.[1]!.toLowerCase();
@@ -186,7 +195,8 @@ export class AdminApi {
 
   #bearer(token: string): Principal {
     const session = this.#sessions.get(token);
-    if (!session) throw new ApiError(401, 'unauthorized', 'the token is unknown or has expired; log in again', WWW_AUTHENTICATE);
+    if (!session)
+      throw new ApiError(401, 'unauthorized', 'the token is unknown or has expired; log in again', WWW_AUTHENTICATE);
     return { user: session.user, token, method: 'bearer' };
   }
 
@@ -217,7 +227,9 @@ export class AdminApi {
     if (this.#throttle.reportRefusal(remote)) {
       this.#log.warn('admin logins refused: too many failures from this address', { remote, retryAfter: seconds });
     }
-    throw new ApiError(429, 'too-many-requests', `too many failed logins; try again in ${seconds} s`, { 'Retry-After': String(seconds) });
+    throw new ApiError(429, 'too-many-requests', `too many failed logins; try again in ${seconds} s`, {
+      'Retry-After': String(seconds),
+    });
   }
 
   #loginFailed(user: string, remote: string, method: 'password' | 'basic'): void {
@@ -244,7 +256,11 @@ export class AdminApi {
     this.#throttle.recordSuccess(remote);
     const session = this.#sessions.create(user);
     this.#log.info('admin logged in', { user, remote });
-    sendJson(res, 200, { token: session.token, user: session.user, expiresAt: new Date(session.expiresAt).toISOString() });
+    sendJson(res, 200, {
+      token: session.token,
+      user: session.user,
+      expiresAt: new Date(session.expiresAt).toISOString(),
+    });
   }
 
   #sessionInfo({ res, principal }: RequestContext): void {
@@ -276,12 +292,19 @@ export class AdminApi {
     sendJson(res, 200, conferenceDetail(this.#conference(params)));
   }
 
-  async #participantAction({ req, res, params, principal }: RequestContext, action: 'mute' | 'unmute' | 'kick'): Promise<void> {
+  async #participantAction(
+    { req, res, params, principal }: RequestContext,
+    action: 'mute' | 'unmute' | 'kick',
+  ): Promise<void> {
     await readJsonBody(req, { limit: this.#maxBody, required: false });
     const conference = this.#conference(params);
     const participantId = params['pid']!;
     if (!conference.participant(participantId)) {
-      throw new ApiError(404, 'participant-not-found', `no participant ${participantId} in conference ${conference.id}`);
+      throw new ApiError(
+        404,
+        'participant-not-found',
+        `no participant ${participantId} in conference ${conference.id}`,
+      );
     }
     const actor = this.#actor(principal!);
     this.#log.info('admin action', { user: actor.user, action, conference: conference.id, participant: participantId });
@@ -290,14 +313,21 @@ export class AdminApi {
     } catch (error) {
       // The participant left between the lookup and the action.
       if (error instanceof ConferenceError && error.code === 'not-found') {
-        throw new ApiError(404, 'participant-not-found', `no participant ${participantId} in conference ${conference.id}`);
+        throw new ApiError(
+          404,
+          'participant-not-found',
+          `no participant ${participantId} in conference ${conference.id}`,
+        );
       }
       throw error;
     }
     sendNoContent(res);
   }
 
-  async #conferenceAction({ req, res, params, principal }: RequestContext, action: 'lock' | 'unlock' | 'end'): Promise<void> {
+  async #conferenceAction(
+    { req, res, params, principal }: RequestContext,
+    action: 'lock' | 'unlock' | 'end',
+  ): Promise<void> {
     await readJsonBody(req, { limit: this.#maxBody, required: false });
     const conference = this.#conference(params);
     const actor = this.#actor(principal!);

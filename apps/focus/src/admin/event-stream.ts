@@ -176,7 +176,10 @@ export class AdminEventHub {
     if (res.writableEnded || res.destroyed) return;
     res.write(text);
     if (res.writableLength > this.#maxBuffered) {
-      this.#log.warn('admin event stream dropped: the client does not keep up', { user: stream.user, buffered: res.writableLength });
+      this.#log.warn('admin event stream dropped: the client does not keep up', {
+        user: stream.user,
+        buffered: res.writableLength,
+      });
       res.destroy();
     }
   }

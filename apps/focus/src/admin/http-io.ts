@@ -49,9 +49,12 @@ const CONFERENCE_ERROR_STATUS: Record<ConferenceErrorCode, number> = {
 /** Maps what the model (through the focus) refused to an API error; undefined for other errors. */
 export function apiErrorFromConference(error: unknown): ApiError | undefined {
   if (!(error instanceof ConferenceError)) return undefined;
-  const code = error.code === 'not-found' && error.context['participant'] !== undefined ? 'participant-not-found' : error.code;
+  const code =
+    error.code === 'not-found' && error.context['participant'] !== undefined ? 'participant-not-found' : error.code;
   // ConferenceError messages start with "<code>: "; the code is already a field.
-  const message = error.message.startsWith(`${error.code}: `) ? error.message.slice(error.code.length + 2) : error.message;
+  const message = error.message.startsWith(`${error.code}: `)
+    ? error.message.slice(error.code.length + 2)
+    : error.message;
   return new ApiError(CONFERENCE_ERROR_STATUS[error.code] ?? 409, code, message);
 }
 
@@ -61,7 +64,12 @@ export const COMMON_HEADERS: Readonly<Record<string, string>> = {
   'X-Content-Type-Options': 'nosniff',
 };
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent || res.writableEnded || res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -110,7 +118,9 @@ export async function readJsonBody(req: IncomingMessage, options: ReadBodyOption
   if (length !== undefined && length > options.limit) throw tooLarge(options.limit);
 
   const text = await readText(req, options.limit).catch((error: unknown) => {
-    throw error === TOO_LARGE ? tooLarge(options.limit) : new ApiError(400, 'invalid-request', 'the request body could not be read');
+    throw error === TOO_LARGE
+      ? tooLarge(options.limit)
+      : new ApiError(400, 'invalid-request', 'the request body could not be read');
   });
   if (text.trim() === '') {
     if (options.required) throw new ApiError(400, 'invalid-request', 'a JSON body is required');

@@ -93,6 +93,12 @@ export function participantView(p: Participant): ParticipantView {
     mutedBy: p.mutedBy ?? null,
     speaking: p.speaking,
     roles: [...p.roles],
-    media: p.media.map((m) => ({ id: m.id, type: m.type, status: m.status, label: m.label ?? null, displayText: m.displayText ?? null })),
+    media: p.media.map((m) => ({
+      id: m.id,
+      type: m.type,
+      status: m.status,
+      label: m.label ?? null,
+      displayText: m.displayText ?? null,
+    })),
   };
 }

@@ -38,7 +38,12 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: 'GET', path: '/conferences', operation: 'listConferences', auth: 'header' },
   { method: 'GET', path: '/conferences/{id}', operation: 'getConference', auth: 'header' },
   { method: 'POST', path: '/conferences/{id}/participants/{pid}/mute', operation: 'muteParticipant', auth: 'header' },
-  { method: 'POST', path: '/conferences/{id}/participants/{pid}/unmute', operation: 'unmuteParticipant', auth: 'header' },
+  {
+    method: 'POST',
+    path: '/conferences/{id}/participants/{pid}/unmute',
+    operation: 'unmuteParticipant',
+    auth: 'header',
+  },
   { method: 'POST', path: '/conferences/{id}/participants/{pid}/kick', operation: 'kickParticipant', auth: 'header' },
   { method: 'POST', path: '/conferences/{id}/lock', operation: 'lockConference', auth: 'header' },
   { method: 'POST', path: '/conferences/{id}/unlock', operation: 'unlockConference', auth: 'header' },
@@ -56,7 +61,11 @@ export type RouteMatch =
  * Matches decoded path segments (without the base path; `['conferences', 'cf_1']`) against the
  * table. A template segment matches any non-empty segment.
  */
-export function matchRoute(method: string, segments: readonly string[], routes: readonly AdminRoute[] = ADMIN_ROUTES): RouteMatch {
+export function matchRoute(
+  method: string,
+  segments: readonly string[],
+  routes: readonly AdminRoute[] = ADMIN_ROUTES,
+): RouteMatch {
   const allow: string[] = [];
   for (const route of routes) {
     const params = matchPath(route.path, segments);

@@ -49,7 +49,12 @@ export class AdminSessions {
       this.#byToken.delete(oldest);
     }
     const now = this.#now();
-    const session: AdminSession = { token: randomBytes(32).toString('base64url'), user, createdAt: now, expiresAt: now + this.#ttlMs };
+    const session: AdminSession = {
+      token: randomBytes(32).toString('base64url'),
+      user,
+      createdAt: now,
+      expiresAt: now + this.#ttlMs,
+    };
     this.#byToken.set(session.token, session);
     return session;
   }

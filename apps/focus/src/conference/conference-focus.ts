@@ -58,7 +58,11 @@ export class ConferenceFocus implements ConferenceControl {
   constructor(options: ConferenceFocusOptions) {
     this.#opts = options;
     this.#log = options.logger;
-    this.registry = new ConferenceRegistry({ domain: options.conferenceHost ?? options.domain, maxParticipants: options.maxParticipants, logger: options.logger.child('registry') });
+    this.registry = new ConferenceRegistry({
+      domain: options.conferenceHost ?? options.domain,
+      maxParticipants: options.maxParticipants,
+      logger: options.logger.child('registry'),
+    });
     this.registry.on('ended', (conference) => {
       this.#sessions.get(conference.id)?.end('conference ended');
       this.#sessions.delete(conference.id);
@@ -91,7 +95,13 @@ export class ConferenceFocus implements ConferenceControl {
       const conference = this.registry.create({ creator: joiner.aor, maxParticipants: this.#opts.maxParticipants });
       const room = await this.#opts.media.createRoom({ label: conference.uri });
       const session = new ConferenceSession({
-        conference, room, srf: this.#opts.srf, domain: this.#opts.domain, sessionTimer: this.#opts.sessionTimer, ringTimeoutMs: this.#opts.ringTimeoutMs, logger: this.#log,
+        conference,
+        room,
+        srf: this.#opts.srf,
+        domain: this.#opts.domain,
+        sessionTimer: this.#opts.sessionTimer,
+        ringTimeoutMs: this.#opts.ringTimeoutMs,
+        logger: this.#log,
         onMemberRefer: (s, member, referReq, referRes) => {
           void this.handleFocusRefer(referReq, referRes, s, () => {
             reply(referRes, 202, 'Accepted');
@@ -100,7 +110,11 @@ export class ConferenceFocus implements ConferenceControl {
         },
       });
       this.#sessions.set(conference.id, session);
-      this.#log.info('conference created', { conference: conference.uri, creator: joiner.aor, callId: req.get('Call-ID') });
+      this.#log.info('conference created', {
+        conference: conference.uri,
+        creator: joiner.aor,
+        callId: req.get('Call-ID'),
+      });
       await session.joinFromInvite(req, res, joiner);
       return;
     }
@@ -171,7 +185,9 @@ export class ConferenceFocus implements ConferenceControl {
       return;
     }
     await this.handleFocusRefer(req, res, session, () =>
-      this.#opts.srf.createUAS(req, res, { headers: { Contact: session.focusContact } } as unknown as { localSdp: string }),
+      this.#opts.srf.createUAS(req, res, { headers: { Contact: session.focusContact } } as unknown as {
+        localSdp: string;
+      }),
     );
   }
 
@@ -180,7 +196,12 @@ export class ConferenceFocus implements ConferenceControl {
    * Refer-To `<party;method=BYE>` → the focus removes it. `accept` sends the 202 and returns the dialog
    * that carries the progress NOTIFYs.
    */
-  async handleFocusRefer(req: SrfRequest, res: SrfResponse, session: ConferenceSession, accept: () => Promise<SrfDialog> | SrfDialog): Promise<void> {
+  async handleFocusRefer(
+    req: SrfRequest,
+    res: SrfResponse,
+    session: ConferenceSession,
+    accept: () => Promise<SrfDialog> | SrfDialog,
+  ): Promise<void> {
     const user = authenticatedUser(req) ?? this.#memberUser(session, req);
     const target = parseReferTo(req.get('Refer-To'));
     if (!target) {
@@ -213,7 +234,8 @@ export class ConferenceFocus implements ConferenceControl {
       return;
     }
     const targetUser = userOf(target.uri);
-    const binding = targetUser && this.#opts.directory.get(targetUser) ? this.#opts.registrar.lookup(targetUser) : undefined;
+    const binding =
+      targetUser && this.#opts.directory.get(targetUser) ? this.#opts.registrar.lookup(targetUser) : undefined;
     const isLocal = targetUser !== undefined && this.#opts.directory.get(targetUser) !== undefined;
     if (!isLocal && !this.#opts.allowExternalDialOut) {
       reply(res, 403, 'Forbidden - the focus only calls local users');
@@ -225,10 +247,18 @@ export class ConferenceFocus implements ConferenceControl {
     }
     const progress = new ReferProgress(await accept(), req, this.#log);
     progress.trying();
-    const joiner: Joiner = isLocal ? this.#joiner(targetUser!) : { aor: target.uri, user: undefined, displayName: undefined };
+    const joiner: Joiner = isLocal
+      ? this.#joiner(targetUser!)
+      : { aor: target.uri, user: undefined, displayName: undefined };
     const headers: Record<string, string> = target.replaces ? { Replaces: target.replaces, Require: 'replaces' } : {};
     // External targets (allowExternalDialOut) are assumed to be plain SIP phones.
-    const status = await session.dialOut(binding?.contact ?? target.uri, binding?.media ?? 'plain', joiner, by, headers);
+    const status = await session.dialOut(
+      binding?.contact ?? target.uri,
+      binding?.media ?? 'plain',
+      joiner,
+      by,
+      headers,
+    );
     progress.final(status);
   }
 
@@ -238,14 +268,22 @@ export class ConferenceFocus implements ConferenceControl {
     const member = this.#member(conference, participantId);
     await member.leg.setMutedByFocus(true);
     conference.mute(participantId, { by: actor.uri });
-    this.#log.info('participant muted by focus', { conference: conference.uri, participant: member.aor, by: actor.user });
+    this.#log.info('participant muted by focus', {
+      conference: conference.uri,
+      participant: member.aor,
+      by: actor.user,
+    });
   }
 
   async unmute(conference: Conference, participantId: string, actor: Actor): Promise<void> {
     const member = this.#member(conference, participantId);
     await member.leg.setMutedByFocus(false);
     conference.unmute(participantId);
-    this.#log.info('participant unmuted by focus', { conference: conference.uri, participant: member.aor, by: actor.user });
+    this.#log.info('participant unmuted by focus', {
+      conference: conference.uri,
+      participant: member.aor,
+      by: actor.user,
+    });
   }
 
   async kick(conference: Conference, participantId: string, actor: Actor): Promise<void> {
@@ -285,7 +323,13 @@ export class ConferenceFocus implements ConferenceControl {
    * media dialog passes to the conference at the 202, synchronously: whatever the referrer does with
    * its old call afterwards (BYE, re-INVITE, its connection dropping) cannot touch it.
    */
-  async #intercept(call: Call, side: CallSide, session: ConferenceSession, req: SrfRequest, res: SrfResponse): Promise<void> {
+  async #intercept(
+    call: Call,
+    side: CallSide,
+    session: ConferenceSession,
+    req: SrfRequest,
+    res: SrfResponse,
+  ): Promise<void> {
     const other = call.partyOpposite(side);
     const joiner = this.#joiner(other.user);
     const referrerDialog = call.dialogOf(side)!;
@@ -296,7 +340,11 @@ export class ConferenceFocus implements ConferenceControl {
     }
     let participant;
     try {
-      participant = session.admit(joiner, { joiningMethod: 'dialed-out', by: this.#aor(authenticatedUserOfDialog(call, side)), status: 'dialing-out' });
+      participant = session.admit(joiner, {
+        joiningMethod: 'dialed-out',
+        by: this.#aor(authenticatedUserOfDialog(call, side)),
+        status: 'dialing-out',
+      });
     } catch (err) {
       const { status, reason } = conferenceErrorStatus(err);
       reply(res, status, reason);
@@ -312,8 +360,17 @@ export class ConferenceFocus implements ConferenceControl {
       progress.final(200);
       return;
     }
-    this.#log.warn('moving the party into the conference failed: the party is gone', { party: joiner.aor, cause: outcome.cause, detail: outcome.detail });
-    progress.final(outcome.cause === 'bye' ? 487 : 480, outcome.cause === 'bye' ? 'Request Terminated - the party hung up' : `Temporarily Unavailable - ${outcome.detail ?? outcome.cause}`);
+    this.#log.warn('moving the party into the conference failed: the party is gone', {
+      party: joiner.aor,
+      cause: outcome.cause,
+      detail: outcome.detail,
+    });
+    progress.final(
+      outcome.cause === 'bye' ? 487 : 480,
+      outcome.cause === 'bye'
+        ? 'Request Terminated - the party hung up'
+        : `Temporarily Unavailable - ${outcome.detail ?? outcome.cause}`,
+    );
   }
 
   #joiner(user: string): Joiner {

@@ -10,9 +10,25 @@ import { SdpNegotiationError, type MediaLeg, type Room } from '@conclave/media';
 import { createLegForOffer, createLegForTarget } from '../legs.ts';
 import { MediaDialog, type GoneCause } from '../media-dialog.ts';
 import { Subscription } from '../events/subscription.ts';
-import { agreementFromAnswer, intervalAfter422, negotiateAsUas, uacRequestHeaders, type SessionTimerSettings } from '../session-timer.ts';
+import {
+  agreementFromAnswer,
+  intervalAfter422,
+  negotiateAsUas,
+  uacRequestHeaders,
+  type SessionTimerSettings,
+} from '../session-timer.ts';
 import { conferenceErrorStatus, mediaWarning } from '../sip-status.ts';
-import { allowsUpdate, dialogAnswer, endDialog, isSipFailure, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
+import {
+  allowsUpdate,
+  dialogAnswer,
+  endDialog,
+  isSipFailure,
+  reply,
+  type Srf,
+  type SrfDialog,
+  type SrfRequest,
+  type SrfResponse,
+} from '../srf.ts';
 import { Member } from './member.ts';
 import { StreamDescriber, describeStreams, legStreams } from './stream-description.ts';
 
@@ -113,7 +129,15 @@ export class ConferenceSession {
    * Admits a joiner to the roster (throws ConferenceError 'locked' / 'full' / 'ended') before any
    * media or SIP work, so refusals are cheap and exact.
    */
-  admit(joiner: Joiner, how: { joiningMethod: 'dialed-in' | 'dialed-out'; by?: string; ignoreLock?: boolean; status: 'dialing-in' | 'dialing-out' }): Participant {
+  admit(
+    joiner: Joiner,
+    how: {
+      joiningMethod: 'dialed-in' | 'dialed-out';
+      by?: string;
+      ignoreLock?: boolean;
+      status: 'dialing-in' | 'dialing-out';
+    },
+  ): Participant {
     return this.conference.join({
       entity: joiner.aor,
       ...(joiner.displayName ? { displayName: joiner.displayName } : {}),
@@ -151,11 +175,24 @@ export class ConferenceSession {
       const answer = await leg.createLocalAnswer();
       const dialog = await this.#srf.createUAS(req, res, {
         localSdp: answer,
-        headers: { Contact: this.focusContact, 'Allow-Events': 'conference', 'Content-Type': 'application/sdp', ...timer.headers },
+        headers: {
+          Contact: this.focusContact,
+          'Allow-Events': 'conference',
+          'Content-Type': 'application/sdp',
+          ...timer.headers,
+        },
       });
       const media = new MediaDialog({
-        dialog, leg, role: 'uas', owner: `conference ${this.conference.uri}`, sessionTimer: timer.agreement,
-        peerAllowsUpdate: allowsUpdate(req), contact: this.focusContact, awaitAck: true, domain: this.#domain, logger: this.#log,
+        dialog,
+        leg,
+        role: 'uas',
+        owner: `conference ${this.conference.uri}`,
+        sessionTimer: timer.agreement,
+        peerAllowsUpdate: allowsUpdate(req),
+        contact: this.focusContact,
+        awaitAck: true,
+        domain: this.#domain,
+        logger: this.#log,
       });
       const member = this.#attach(participant.id, joiner, media, true);
       if (!member) return undefined;
@@ -205,12 +242,22 @@ export class ConferenceSession {
         this.conference.setMedia(participant.id, describeStreams(legStreams(media.leg)));
       });
     }
-    this.#log.info('participant moved into the conference', { participant: joiner.aor, participants: this.conference.size, reoffer: result });
+    this.#log.info('participant moved into the conference', {
+      participant: joiner.aor,
+      participants: this.conference.size,
+      reoffer: result,
+    });
     return { joined: true };
   }
 
   /** The focus calls a party (REFER to the focus). Resolves with the final status of the INVITE. */
-  async dialOut(target: string, media: 'webrtc' | 'plain', joiner: Joiner, by: string, extraHeaders: Record<string, string> = {}): Promise<number> {
+  async dialOut(
+    target: string,
+    media: 'webrtc' | 'plain',
+    joiner: Joiner,
+    by: string,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<number> {
     let participant: Participant;
     try {
       participant = this.admit(joiner, { joiningMethod: 'dialed-out', by, status: 'dialing-out' });
@@ -233,8 +280,15 @@ export class ConferenceSession {
       await leg.applyRemoteAnswer(dialog.remote.sdp);
       const answer = dialogAnswer(dialog);
       const md = new MediaDialog({
-        dialog, leg, role: 'uac', owner: `conference ${this.conference.uri}`, sessionTimer: agreementFromAnswer(answer),
-        peerAllowsUpdate: allowsUpdate(answer), contact: this.focusContact, domain: this.#domain, logger: this.#log,
+        dialog,
+        leg,
+        role: 'uac',
+        owner: `conference ${this.conference.uri}`,
+        sessionTimer: agreementFromAnswer(answer),
+        peerAllowsUpdate: allowsUpdate(answer),
+        contact: this.focusContact,
+        domain: this.#domain,
+        logger: this.#log,
       });
       if (!this.#attach(participant.id, joiner, md, true)) return 487;
       log.info('participant joined (dial-out)', { participants: this.conference.size });
@@ -251,47 +305,88 @@ export class ConferenceSession {
   }
 
   /** INVITE for a dial-out, with session timers (one retry after 422), cancellable by end(). */
-  async #inviteWithTimer(target: string, offer: string, joiner: Joiner, participant: Participant, extraHeaders: Record<string, string>): Promise<SrfDialog> {
+  async #inviteWithTimer(
+    target: string,
+    offer: string,
+    joiner: Joiner,
+    participant: Participant,
+    extraHeaders: Record<string, string>,
+  ): Promise<SrfDialog> {
     let interval = this.#timerSettings.expires;
     let noAnswer = false;
     let sent: SrfRequest | undefined;
     const ringTimer = setTimeout(() => {
       noAnswer = true;
-      this.#log.info('dialled-out party did not answer in time, cancelling', { participant: joiner.aor, ringTimeoutMs: this.#ringTimeoutMs });
+      this.#log.info('dialled-out party did not answer in time, cancelling', {
+        participant: joiner.aor,
+        ringTimeoutMs: this.#ringTimeoutMs,
+      });
       sent?.cancel(() => undefined);
     }, this.#ringTimeoutMs);
     try {
-      return await this.#inviteAttempts(target, offer, joiner, participant, extraHeaders, interval, (req) => (sent = req));
+      return await this.#inviteAttempts(
+        target,
+        offer,
+        joiner,
+        participant,
+        extraHeaders,
+        interval,
+        (req) => (sent = req),
+      );
     } catch (err) {
-      if (noAnswer && isSipFailure(err) && err.status === 487) throw Object.assign(new Error('no answer'), { status: 480, reason: 'Temporarily Unavailable - no answer' });
+      if (noAnswer && isSipFailure(err) && err.status === 487)
+        throw Object.assign(new Error('no answer'), { status: 480, reason: 'Temporarily Unavailable - no answer' });
       throw err;
     } finally {
       clearTimeout(ringTimer);
     }
   }
 
-  async #inviteAttempts(target: string, offer: string, joiner: Joiner, participant: Participant, extraHeaders: Record<string, string>, interval: number, onSent: (req: SrfRequest) => void): Promise<SrfDialog> {
+  async #inviteAttempts(
+    target: string,
+    offer: string,
+    joiner: Joiner,
+    participant: Participant,
+    extraHeaders: Record<string, string>,
+    interval: number,
+    onSent: (req: SrfRequest) => void,
+  ): Promise<SrfDialog> {
     for (let attempt = 0; ; attempt++) {
       let sent: SrfRequest | undefined;
       try {
-        return await this.#srf.createUAC(target, {
-          localSdp: offer,
-          headers: { From: `<${this.conference.uri}>`, To: `<${joiner.aor}>`, Contact: this.focusContact, 'Allow-Events': 'conference', ...uacRequestHeaders(this.#timerSettings, interval), ...extraHeaders },
-        }, {
-          // drachtio-srf calls cbRequest(err, req) although its typings say (req).
-          cbRequest: ((_err: unknown, uacReq: SrfRequest | undefined) => {
-            if (!uacReq) return;
-            sent = uacReq;
-            onSent(uacReq);
-            if (this.#ended) uacReq.cancel(() => undefined);
-            else this.#dialing.add(uacReq);
-          }) as unknown as (req: SrfRequest) => void,
-          cbProvisional: (prov) => {
-            if ((prov.status === 180 || prov.status === 183) && this.conference.participant(participant.id)) this.conference.setStatus(participant.id, 'alerting');
+        return await this.#srf.createUAC(
+          target,
+          {
+            localSdp: offer,
+            headers: {
+              From: `<${this.conference.uri}>`,
+              To: `<${joiner.aor}>`,
+              Contact: this.focusContact,
+              'Allow-Events': 'conference',
+              ...uacRequestHeaders(this.#timerSettings, interval),
+              ...extraHeaders,
+            },
           },
-        });
+          {
+            // drachtio-srf calls cbRequest(err, req) although its typings say (req).
+            cbRequest: ((_err: unknown, uacReq: SrfRequest | undefined) => {
+              if (!uacReq) return;
+              sent = uacReq;
+              onSent(uacReq);
+              if (this.#ended) uacReq.cancel(() => undefined);
+              else this.#dialing.add(uacReq);
+            }) as unknown as (req: SrfRequest) => void,
+            cbProvisional: (prov) => {
+              if ((prov.status === 180 || prov.status === 183) && this.conference.participant(participant.id))
+                this.conference.setStatus(participant.id, 'alerting');
+            },
+          },
+        );
       } catch (err) {
-        const retry = attempt === 0 && isSipFailure(err) && err.status === 422 && err.res ? intervalAfter422(err.res, this.#timerSettings) : undefined;
+        const retry =
+          attempt === 0 && isSipFailure(err) && err.status === 422 && err.res
+            ? intervalAfter422(err.res, this.#timerSettings)
+            : undefined;
         if (retry === undefined || this.#ended) throw err;
         interval = retry;
       } finally {
@@ -351,7 +446,11 @@ export class ConferenceSession {
   end(reason: string): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#log.info('conference ending', { reason, participants: this.#members.size, subscribers: this.#subscriptions.size });
+    this.#log.info('conference ending', {
+      reason,
+      participants: this.#members.size,
+      subscribers: this.#subscriptions.size,
+    });
     const members = [...this.#members.values()];
     this.#members.clear();
     for (const member of members) member.hangup('conference ended');
@@ -370,7 +469,13 @@ export class ConferenceSession {
    * Makes `media` the participant's member: the session owns it from now on. Returns undefined (and
    * ends the media dialog) when the conference ended or the participant left the roster meanwhile.
    */
-  #attach(participantId: string, joiner: Joiner, media: MediaDialog, connectNow: boolean, reofferIfNeeded = true): Member | undefined {
+  #attach(
+    participantId: string,
+    joiner: Joiner,
+    media: MediaDialog,
+    connectNow: boolean,
+    reofferIfNeeded = true,
+  ): Member | undefined {
     if (this.#ended || !this.conference.participant(participantId)) {
       media.end('the conference ended', 'ended');
       return undefined;
@@ -385,7 +490,12 @@ export class ConferenceSession {
       this.#members.delete(participantId);
       const method: LeaveMethod = cause === 'bye' ? 'departed' : cause === 'ended' ? 'booted' : 'failed';
       this.#leaveRoster(participantId, method, cause === 'bye' ? undefined : describeGone(cause, detail));
-      this.#log.info('participant left', { participant: joiner.aor, cause, detail, participants: this.conference.size });
+      this.#log.info('participant left', {
+        participant: joiner.aor,
+        cause,
+        detail,
+        participants: this.conference.size,
+      });
       this.#endIfEmpty();
     });
     media.on('refer', (req, res) => this.#onMemberRefer(this, member, req, res));
@@ -421,11 +531,14 @@ export class ConferenceSession {
   }
 
   #endIfEmpty(): void {
-    if (!this.#ended && this.#members.size === 0 && !this.conference.participants.some((p) => p.status === 'dialing-in' || p.status === 'dialing-out')) {
+    if (
+      !this.#ended &&
+      this.#members.size === 0 &&
+      !this.conference.participants.some((p) => p.status === 'dialing-in' || p.status === 'dialing-out')
+    ) {
       this.end('last participant left');
     }
   }
-
 }
 
 /** The reason a roster shows for a party that did not hang up itself. */

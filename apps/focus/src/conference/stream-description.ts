@@ -45,7 +45,12 @@ export function describeStreams(leg: LegStreams): ParticipantMedia[] {
   return sorted.map((source) => {
     const n = (seen.get(source.kind) ?? 0) + 1;
     seen.set(source.kind, n);
-    const media: ParticipantMedia = { id: n === 1 ? source.kind : `${source.kind}-${n}`, type: source.kind, label: leg.streamId, status };
+    const media: ParticipantMedia = {
+      id: n === 1 ? source.kind : `${source.kind}-${n}`,
+      type: source.kind,
+      label: leg.streamId,
+      status,
+    };
     if (source.ssrc !== undefined) media.srcId = String(source.ssrc);
     return media;
   });
@@ -58,7 +63,11 @@ export function legStreams(leg: MediaLeg): LegStreams {
   for (const p of producers) {
     if (p.closed || (p.kind !== 'audio' && p.kind !== 'video')) continue;
     const mid = (p.appData as { mid?: unknown }).mid;
-    sources.push({ kind: p.kind, ssrc: p.rtpParameters.encodings?.[0]?.ssrc, mid: typeof mid === 'string' ? mid : undefined });
+    sources.push({
+      kind: p.kind,
+      ssrc: p.rtpParameters.encodings?.[0]?.ssrc,
+      mid: typeof mid === 'string' ? mid : undefined,
+    });
   }
   return { streamId: leg.id, held: leg.held, sources };
 }

@@ -49,7 +49,11 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     this.#dialog = options.dialog;
     this.subscriber = options.subscriber;
     this.event = options.event;
-    this.#log = options.logger.child({ callId: options.dialog.sip.callId, subscriber: options.subscriber, event: options.event });
+    this.#log = options.logger.child({
+      callId: options.dialog.sip.callId,
+      subscriber: options.subscriber,
+      event: options.event,
+    });
     this.#arm(options.expiresSeconds);
     // drachtio-srf emits these on SUBSCRIBE dialogs; its typings only list the INVITE-dialog events.
     const events = this.#dialog as unknown as NodeJS.EventEmitter;
@@ -91,11 +95,16 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     void this.#queue.push(async () => {
       const n = ++this.#sent;
       const remaining = Math.max(0, Math.round((this.#expiresAt - Date.now()) / 1000));
-      const subscriptionState = state === 'active' ? `active;expires=${remaining}` : `terminated${reason ? `;reason=${reason}` : ''}`;
+      const subscriptionState =
+        state === 'active' ? `active;expires=${remaining}` : `terminated${reason ? `;reason=${reason}` : ''}`;
       try {
         const res = await this.#dialog.request({
           method: 'NOTIFY',
-          headers: { Event: this.event, 'Subscription-State': subscriptionState, 'Content-Type': this.#opts.contentType },
+          headers: {
+            Event: this.event,
+            'Subscription-State': subscriptionState,
+            'Content-Type': this.#opts.contentType,
+          },
           body: render(),
         } as unknown as SrfRequest);
         if (res.status === 481 || res.status === 408 || res.status >= 500) {
@@ -142,7 +151,15 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
       this.#terminated = true;
       clearTimeout(this.#timer);
       this.#dialog
-        .request({ method: 'NOTIFY', headers: { Event: this.event, 'Subscription-State': 'terminated;reason=deactivated', 'Content-Type': this.#opts.contentType }, body: this.#opts.fullState() } as unknown as SrfRequest)
+        .request({
+          method: 'NOTIFY',
+          headers: {
+            Event: this.event,
+            'Subscription-State': 'terminated;reason=deactivated',
+            'Content-Type': this.#opts.contentType,
+          },
+          body: this.#opts.fullState(),
+        } as unknown as SrfRequest)
         .catch(() => undefined);
     }
     this.#finish('failed');

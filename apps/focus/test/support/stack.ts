@@ -20,9 +20,17 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-export async function startStack(options: { referMode?: 'intercept' | 'pass-through'; ringTimeoutMs?: number } = {}): Promise<TestStack> {
+export async function startStack(
+  options: { referMode?: 'intercept' | 'pass-through'; ringTimeoutMs?: number } = {},
+): Promise<TestStack> {
   const logger = createLogger('test', { level: (process.env['CONCLAVE_LOG_LEVEL'] as 'debug' | undefined) ?? 'warn' });
-  const media = await MediaService.create({ workers: 1, listenIp: '127.0.0.1', rtcMinPort: 43000, rtcMaxPort: 43999, logger: logger.child('media') });
+  const media = await MediaService.create({
+    workers: 1,
+    listenIp: '127.0.0.1',
+    rtcMinPort: 43000,
+    rtcMaxPort: 43999,
+    logger: logger.child('media'),
+  });
   const server = new SipServer({
     listen: { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 } },
     control: { host: '127.0.0.1', port: 0, secret: 'test-secret' },
@@ -35,7 +43,13 @@ export async function startStack(options: { referMode?: 'intercept' | 'pass-thro
     users: USERS,
     admins: [{ name: 'admin', password: 'admin-secret' }],
     media,
-    conference: { factoryUser: 'conference', referMode: options.referMode ?? 'intercept', maxParticipants: 16, allowExternalDialOut: false, conferenceHost: conferenceHostFor(DOMAIN, addrs.udp!.port) },
+    conference: {
+      factoryUser: 'conference',
+      referMode: options.referMode ?? 'intercept',
+      maxParticipants: 16,
+      allowExternalDialOut: false,
+      conferenceHost: conferenceHostFor(DOMAIN, addrs.udp!.port),
+    },
     ...(options.ringTimeoutMs !== undefined ? { ringTimeoutMs: options.ringTimeoutMs } : {}),
     logger: logger.child('focus'),
   });
@@ -43,10 +57,16 @@ export async function startStack(options: { referMode?: 'intercept' | 'pass-thro
   const uas: SipTestUa[] = [];
   const sipPort = addrs.udp!.port;
   return {
-    focus, server, media, sipPort,
+    focus,
+    server,
+    media,
+    sipPort,
     async ua(user, options = {}) {
       const ua = await SipTestUa.create({
-        user, password: options.password ?? `${user}-secret`, domain: DOMAIN, server: { host: '127.0.0.1', port: sipPort },
+        user,
+        password: options.password ?? `${user}-secret`,
+        domain: DOMAIN,
+        server: { host: '127.0.0.1', port: sipPort },
         ...(options.userAgent ? { userAgent: options.userAgent } : {}),
       });
       uas.push(ua);

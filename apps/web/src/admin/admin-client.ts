@@ -26,7 +26,11 @@ export class AdminApiError extends Error {
   /** Seconds from Retry-After (429). */
   readonly retryAfterSeconds: number | null;
 
-  constructor(kind: AdminApiErrorKind, message: string, details: { status?: number | null; code?: string | null; retryAfterSeconds?: number | null; cause?: unknown } = {}) {
+  constructor(
+    kind: AdminApiErrorKind,
+    message: string,
+    details: { status?: number | null; code?: string | null; retryAfterSeconds?: number | null; cause?: unknown } = {},
+  ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'AdminApiError';
     this.kind = kind;
@@ -101,7 +105,11 @@ export class AdminClient {
   }
 
   async participantAction(conferenceId: string, participantId: string, action: ParticipantAction): Promise<void> {
-    await this.#request('POST', `/conferences/${encodeURIComponent(conferenceId)}/participants/${encodeURIComponent(participantId)}/${action}`, {});
+    await this.#request(
+      'POST',
+      `/conferences/${encodeURIComponent(conferenceId)}/participants/${encodeURIComponent(participantId)}/${action}`,
+      {},
+    );
   }
 
   async conferenceAction(conferenceId: string, action: ConferenceAction): Promise<void> {
@@ -112,7 +120,8 @@ export class AdminClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (authenticated) {
-      if (this.#token === null) throw new AdminApiError('unauthorized', 'not logged in', { status: 401, code: 'unauthorized' });
+      if (this.#token === null)
+        throw new AdminApiError('unauthorized', 'not logged in', { status: 401, code: 'unauthorized' });
       headers['authorization'] = `Bearer ${this.#token}`;
     }
     let response: Response;
@@ -126,7 +135,11 @@ export class AdminClient {
       });
     } catch (error) {
       const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
-      throw new AdminApiError('unreachable', timedOut ? `no answer within ${Math.round(this.#timeoutMs / 1000)} s` : 'no connection', { cause: error });
+      throw new AdminApiError(
+        'unreachable',
+        timedOut ? `no answer within ${Math.round(this.#timeoutMs / 1000)} s` : 'no connection',
+        { cause: error },
+      );
     }
     const text = await response.text().catch(() => '');
     const json = parseJson(text);
@@ -137,7 +150,10 @@ export class AdminClient {
     if (response.status === 401) throw new AdminApiError('unauthorized', message, details);
     if (response.status === 429) {
       const retry = Number.parseInt(response.headers.get('retry-after') ?? '', 10);
-      throw new AdminApiError('throttled', message, { ...details, retryAfterSeconds: Number.isFinite(retry) ? Math.max(1, retry) : null });
+      throw new AdminApiError('throttled', message, {
+        ...details,
+        retryAfterSeconds: Number.isFinite(retry) ? Math.max(1, retry) : null,
+      });
     }
     // An answer without the API's error shape is a proxy or a server that is not Conclave's focus.
     if (apiError === null && (response.status >= 500 || response.status === 404)) {
@@ -159,5 +175,10 @@ function parseJson(text: string): unknown {
 function isApiError(v: unknown): v is { error: { code: string; message: string } } {
   if (v === null || typeof v !== 'object') return false;
   const e = (v as { error?: unknown }).error;
-  return e !== null && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string' && typeof (e as { message?: unknown }).message === 'string';
+  return (
+    e !== null &&
+    typeof e === 'object' &&
+    typeof (e as { code?: unknown }).code === 'string' &&
+    typeof (e as { message?: unknown }).message === 'string'
+  );
 }

@@ -147,7 +147,10 @@ export class AdminConsole {
     this.#client.setToken(stored.token);
     const check = await this.#client.checkSession().then(
       () => 'ok' as const,
-      (error: unknown) => (error instanceof AdminApiError && error.kind === 'unauthorized' ? ('unauthorized' as const) : ('unreachable' as const)),
+      (error: unknown) =>
+        error instanceof AdminApiError && error.kind === 'unauthorized'
+          ? ('unauthorized' as const)
+          : ('unreachable' as const),
     );
     if (generation !== this.#generation) return;
     if (check === 'unauthorized') {
@@ -196,7 +199,9 @@ export class AdminConsole {
     this.#sessions.forget();
     this.#stop();
     this.#changed();
-    await this.#client.logout().catch((error: unknown) => this.#log.info('logout: the token could not be revoked', { error: String(error) }));
+    await this.#client
+      .logout()
+      .catch((error: unknown) => this.#log.info('logout: the token could not be revoked', { error: String(error) }));
   }
 
   /** Stops everything without revoking the token (the tab is going away). */
@@ -209,7 +214,12 @@ export class AdminConsole {
 
   async toggleMute(conferenceId: string, entity: string): Promise<void> {
     const entry = this.#entryOf(conferenceId, entity);
-    await this.#participantAction(conferenceId, entity, entry?.mutedByFocus ? 'unmute' : 'mute', `mute:${sipKey(entity)}`);
+    await this.#participantAction(
+      conferenceId,
+      entity,
+      entry?.mutedByFocus ? 'unmute' : 'mute',
+      `mute:${sipKey(entity)}`,
+    );
   }
 
   async kick(conferenceId: string, entity: string): Promise<void> {
@@ -239,7 +249,12 @@ export class AdminConsole {
     this.#changed();
   }
 
-  async #participantAction(conferenceId: string, entity: string, action: ParticipantAction, key: string): Promise<void> {
+  async #participantAction(
+    conferenceId: string,
+    entity: string,
+    action: ParticipantAction,
+    key: string,
+  ): Promise<void> {
     const c = this.#conferences.get(conferenceId);
     if (!c || c.pending.has(key)) return;
     const generation = this.#generation;
@@ -256,7 +271,11 @@ export class AdminConsole {
         this.#apply(fresh);
         pid = this.#entryOf(conferenceId, entity)?.participantId ?? null;
       }
-      if (pid === null) throw new AdminApiError('refused', `${who} is not in the conference`, { status: 404, code: 'participant-not-found' });
+      if (pid === null)
+        throw new AdminApiError('refused', `${who} is not in the conference`, {
+          status: 404,
+          code: 'participant-not-found',
+        });
       await this.#client.participantAction(conferenceId, pid, action);
     } catch (error) {
       if (generation !== this.#generation) return;
@@ -321,7 +340,10 @@ export class AdminConsole {
       checkSession: () =>
         this.#client.checkSession().then(
           () => 'ok' as const,
-          (error: unknown) => (error instanceof AdminApiError && error.kind === 'unauthorized' ? ('unauthorized' as const) : ('unreachable' as const)),
+          (error: unknown) =>
+            error instanceof AdminApiError && error.kind === 'unauthorized'
+              ? ('unauthorized' as const)
+              : ('unreachable' as const),
         ),
       log: this.#log,
     });
@@ -351,7 +373,9 @@ export class AdminConsole {
     });
     feed.events.on('updated', (api) => this.#apply(api));
     feed.events.on('ended', (ended) => {
-      const c = this.#conferences.get(ended.id) ?? [...this.#conferences.values()].find((x) => sipKey(x.api.uri) === sipKey(ended.uri));
+      const c =
+        this.#conferences.get(ended.id) ??
+        [...this.#conferences.values()].find((x) => sipKey(x.api.uri) === sipKey(ended.uri));
       if (!c) return;
       c.subscription?.close();
       this.#conferences.delete(c.api.id);
@@ -364,7 +388,13 @@ export class AdminConsole {
     feed.start();
 
     try {
-      const sip = new AdminSipAgent({ wsUri: this.config.wsUri, domain: this.config.domain, user, password, log: this.#log });
+      const sip = new AdminSipAgent({
+        wsUri: this.config.wsUri,
+        domain: this.config.domain,
+        user,
+        password,
+        log: this.#log,
+      });
       this.#sip = sip;
       sip.events.on('state', (state) => {
         const wasConnected = this.#sipState === 'connected';
@@ -494,7 +524,8 @@ export class AdminConsole {
   // ---- snapshots ----
 
   #buildSnapshot(): AdminSnapshot {
-    const feedRetry = this.#feedStatus.retryAt === null ? null : Math.max(0, Math.ceil((this.#feedStatus.retryAt - Date.now()) / 1000));
+    const feedRetry =
+      this.#feedStatus.retryAt === null ? null : Math.max(0, Math.ceil((this.#feedStatus.retryAt - Date.now()) / 1000));
     return Object.freeze({
       config: this.config,
       phase: this.#phase,

@@ -10,7 +10,9 @@ export function loginFailureText(error: AdminApiError, secondsLeft?: number): st
       return 'wrong user name or password (or not an administrator)';
     case 'throttled': {
       const seconds = secondsLeft ?? error.retryAfterSeconds;
-      return seconds === null || seconds === undefined ? 'too many attempts, try again in a minute' : `too many attempts, try again in ${seconds} s`;
+      return seconds === null || seconds === undefined
+        ? 'too many attempts, try again in a minute'
+        : `too many attempts, try again in ${seconds} s`;
     }
     case 'unreachable':
       return `server unreachable (${error.message})`;
@@ -35,7 +37,8 @@ export function conferenceActionFailureText(action: ConferenceAction, error: Adm
 function reasonText(error: AdminApiError, who: string | null): string {
   if (error.kind === 'unreachable') return `server unreachable (${error.message})`;
   if (error.kind === 'unauthorized') return 'your session has expired, sign in again';
-  if (error.kind === 'throttled') return `too many requests, try again${error.retryAfterSeconds === null ? ' later' : ` in ${error.retryAfterSeconds} s`}`;
+  if (error.kind === 'throttled')
+    return `too many requests, try again${error.retryAfterSeconds === null ? ' later' : ` in ${error.retryAfterSeconds} s`}`;
   switch (error.code) {
     case 'participant-not-found':
       return who === null ? 'that participant is no longer in the conference' : `${who} is no longer in the conference`;

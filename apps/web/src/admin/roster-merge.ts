@@ -47,7 +47,11 @@ function participantFor(participants: readonly ApiParticipant[], entity: string)
  * Entries from the roster when there is one. Without a roster: nothing (still loading), or, when
  * `fallbackToApi` (the subscription failed), the API's participants so the admin can still act.
  */
-export function mergeRoster(roster: ConferenceRoster | null, participants: readonly ApiParticipant[], fallbackToApi: boolean): AdminRosterEntry[] {
+export function mergeRoster(
+  roster: ConferenceRoster | null,
+  participants: readonly ApiParticipant[],
+  fallbackToApi: boolean,
+): AdminRosterEntry[] {
   if (roster) {
     return roster.entries.map((e) => {
       const p = participantFor(participants, e.entity);

@@ -61,7 +61,13 @@ function parse(raw: string | null): StoredAdminSession | null {
   if (raw === null) return null;
   try {
     const v = JSON.parse(raw) as Partial<StoredAdminSession>;
-    if (typeof v.user === 'string' && v.user !== '' && typeof v.token === 'string' && v.token !== '' && typeof v.password === 'string') {
+    if (
+      typeof v.user === 'string' &&
+      v.user !== '' &&
+      typeof v.token === 'string' &&
+      v.token !== '' &&
+      typeof v.password === 'string'
+    ) {
       return { user: v.user, token: v.token, password: v.password };
     }
   } catch {

@@ -154,7 +154,11 @@ export class SipAgent {
     } catch (error) {
       this.#log.warn('ua.stop() failed', { error: String(error) });
     }
-    this.#setStatus({ connection: 'offline', registration: this.#status.registration === 'failed' ? 'failed' : 'none', attempts: 0 });
+    this.#setStatus({
+      connection: 'offline',
+      registration: this.#status.registration === 'failed' ? 'failed' : 'none',
+      attempts: 0,
+    });
   }
 
   #setStatus(patch: Partial<AgentStatus>): void {
@@ -206,7 +210,8 @@ export class SipAgent {
       const failure = describeRegistrationFailure(code, cause, e.response?.reason_phrase ?? null);
       this.#log.warn('registration failed', { code, cause });
       this.#setStatus({ registration: 'failed', failure });
-      const credentialsRejected = code === 401 || code === 403 || code === 407 || code === 404 || cause === 'Authentication Error';
+      const credentialsRejected =
+        code === 401 || code === 403 || code === 407 || code === 404 || cause === 'Authentication Error';
       if (credentialsRejected) {
         this.events.safeEmit('authFailed', failure);
       } else {
@@ -217,9 +222,12 @@ export class SipAgent {
         }, 5000);
       }
     });
-    ua.on('newRTCSession', (e: { session: RTCSession; originator: unknown; request: IncomingRequest | OutgoingRequest }) => {
-      const originator = String(e.originator) === 'remote' ? 'remote' : 'local';
-      this.events.safeEmit('session', { session: e.session, originator, request: e.request });
-    });
+    ua.on(
+      'newRTCSession',
+      (e: { session: RTCSession; originator: unknown; request: IncomingRequest | OutgoingRequest }) => {
+        const originator = String(e.originator) === 'remote' ? 'remote' : 'local';
+        this.events.safeEmit('session', { session: e.session, originator, request: e.request });
+      },
+    );
   }
 }

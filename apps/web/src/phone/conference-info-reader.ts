@@ -21,7 +21,8 @@ const STATUS_RANK: Record<string, number> = {
 function mainEndpoint(user: User): Endpoint | null {
   let best: Endpoint | null = null;
   for (const ep of user.endpoints) {
-    if (!best || (STATUS_RANK[ep.status ?? 'connected'] ?? 9) < (STATUS_RANK[best.status ?? 'connected'] ?? 9)) best = ep;
+    if (!best || (STATUS_RANK[ep.status ?? 'connected'] ?? 9) < (STATUS_RANK[best.status ?? 'connected'] ?? 9))
+      best = ep;
   }
   return best;
 }
@@ -33,7 +34,13 @@ function toEntry(user: User): RosterEntry {
     displayText: user.displayText ?? ep?.displayText ?? null,
     status: ep ? (ep.status ?? 'connected') : 'disconnected',
     roles: user.roles ?? [],
-    media: (ep?.media ?? []).map((m) => ({ id: m.id, type: m.type ?? null, status: m.status ?? null, label: m.label ?? null, srcId: m.srcId ?? null })),
+    media: (ep?.media ?? []).map((m) => ({
+      id: m.id,
+      type: m.type ?? null,
+      status: m.status ?? null,
+      label: m.label ?? null,
+      srcId: m.srcId ?? null,
+    })),
     speaking: user.endpoints.some((e) => e.speaking === true),
     mutedByFocus: ep?.mutedByFocus === true,
   };

@@ -44,7 +44,12 @@ export interface ConferenceSnapshot {
 
 /** What a ConferenceSession needs from the signed-in agent. */
 export interface SubscribeCapable {
-  subscribe(target: string, eventName: string, accept: string, options: { expires?: number; contentType?: string }): Subscriber;
+  subscribe(
+    target: string,
+    eventName: string,
+    accept: string,
+    options: { expires?: number; contentType?: string },
+  ): Subscriber;
 }
 
 export type ConferenceEvents = { change: [] };
@@ -158,7 +163,10 @@ export class ConferenceSession {
           }
         }),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`${line.displayName} did not confirm joining the conference`)), REFER_TIMEOUT_MS);
+          timer = setTimeout(
+            () => reject(new Error(`${line.displayName} did not confirm joining the conference`)),
+            REFER_TIMEOUT_MS,
+          );
         }),
       ]);
       if (outcome === 'ended' && !(await this.#rosterHas(line.party, ROSTER_WAIT_MS))) {
@@ -182,7 +190,9 @@ export class ConferenceSession {
   /** Resolves true once the roster lists `entity` as present (within `ms`). */
   #rosterHas(entity: string, ms: number, cancelled: () => boolean = () => false): Promise<boolean> {
     const present = (): boolean =>
-      this.#roster?.entries.some((e) => e.entity === entity && e.status !== 'disconnected' && e.status !== 'disconnecting') === true;
+      this.#roster?.entries.some(
+        (e) => e.entity === entity && e.status !== 'disconnected' && e.status !== 'disconnecting',
+      ) === true;
     if (present()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

@@ -36,7 +36,9 @@ export function parseConfig(raw: unknown, defaults: PhoneConfig = DEFAULT_CONFIG
   return Object.freeze({
     wsUri: pick(o['wsUri'], defaults.wsUri, (s) => /^wss?:\/\/[^\s]+$/i.test(s)),
     domain: pick(o['domain'], defaults.domain, (s) => /^[^\s@:;/]+$/.test(s)),
-    conferenceFactoryUri: pick(o['conferenceFactoryUri'], defaults.conferenceFactoryUri, (s) => /^sips?:[^\s]+$/i.test(s)),
+    conferenceFactoryUri: pick(o['conferenceFactoryUri'], defaults.conferenceFactoryUri, (s) =>
+      /^sips?:[^\s]+$/i.test(s),
+    ),
     adminApi: pick(o['adminApi'], defaults.adminApi, (s) => !/\s/.test(s)),
   });
 }

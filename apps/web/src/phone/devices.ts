@@ -65,7 +65,9 @@ export function parseDeviceChoice(raw: string | null): DeviceChoice {
  * "communications" (Chromium) are left out: the empty choice already means "system default".
  * Unlabelled devices get "Microphone 2"-style names. Pure.
  */
-export function groupDevices(devices: readonly Pick<MediaDeviceInfo, 'deviceId' | 'kind' | 'label'>[]): Record<DeviceKind, DeviceOption[]> {
+export function groupDevices(
+  devices: readonly Pick<MediaDeviceInfo, 'deviceId' | 'kind' | 'label'>[],
+): Record<DeviceKind, DeviceOption[]> {
   const out: Record<DeviceKind, DeviceOption[]> = { microphone: [], camera: [], speaker: [] };
   for (const d of devices) {
     const kind = KIND_OF[d.kind];
@@ -117,7 +119,8 @@ export class DeviceManager {
       cameras: this.#lists.camera,
       speakers: this.#lists.speaker,
       selected: this.#selected,
-      speakerSelectable: typeof globalThis.HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype,
+      speakerSelectable:
+        typeof globalThis.HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype,
       labelsHidden: this.#labelsHidden,
     });
     return this.#snapshot;

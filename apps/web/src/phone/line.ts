@@ -7,13 +7,7 @@
  * A track is dropped when its transceiver stops (m-line removed / port 0) or the track ends.
  */
 import { msidByMid } from './sdp-msid.ts';
-import type {
-  EndEvent,
-  HoldEvent,
-  PeerConnectionEvent,
-  ReferEvent,
-  RTCSession,
-} from 'jssip/lib/RTCSession';
+import type { EndEvent, HoldEvent, PeerConnectionEvent, ReferEvent, RTCSession } from 'jssip/lib/RTCSession';
 import type { IncomingRequest, IncomingResponse } from 'jssip/lib/SIPMessage';
 import type { NameAddrHeader } from 'jssip/lib/NameAddrHeader';
 import type { DTMF_TRANSPORT } from 'jssip/lib/Constants';
@@ -134,7 +128,11 @@ export interface LineInit {
 let lineCounter = 0;
 
 function isResponse(message: unknown): message is IncomingResponse {
-  return typeof message === 'object' && message !== null && typeof (message as { status_code?: unknown }).status_code === 'number';
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    typeof (message as { status_code?: unknown }).status_code === 'number'
+  );
 }
 
 function identityOf(header: NameAddrHeader | undefined): { uri: string; name: string } {
@@ -156,7 +154,14 @@ export const DTMF_HISTORY = 24;
 const DTMF_DURATION_MS = 160;
 const DTMF_GAP_MS = 70;
 const DTMF_KEYS = /^[0-9*#]+$/;
-const TRANSFER_RANK: Record<TransferPhase, number> = { requesting: 0, accepted: 1, trying: 2, ringing: 3, succeeded: 4, failed: 4 };
+const TRANSFER_RANK: Record<TransferPhase, number> = {
+  requesting: 0,
+  accepted: 1,
+  trying: 2,
+  ringing: 3,
+  succeeded: 4,
+  failed: 4,
+};
 /** A transfer without a final NOTIFY for this long is given up (the call stays). */
 const TRANSFER_TIMEOUT_MS = 60_000;
 
@@ -314,7 +319,14 @@ export class Line {
     } catch (error) {
       // JsSIP refuses to terminate in a few transient states; end our side anyway.
       this.#log.warn('terminate failed', { error: String(error) });
-      this.#finish({ originator: 'local', cause: 'Terminated', statusCode: null, reasonPhrase: null, warning: null, failed: this.#answeredAt === null });
+      this.#finish({
+        originator: 'local',
+        cause: 'Terminated',
+        statusCode: null,
+        reasonPhrase: null,
+        warning: null,
+        failed: this.#answeredAt === null,
+      });
     }
   }
 
@@ -360,10 +372,18 @@ export class Line {
         this.#session.refer(target, {
           eventHandlers: {
             requestFailed: (e: { response?: IncomingResponse; cause?: string }) =>
-              settle(new Error(`REFER to ${this.party} refused: ${e.response ? `${e.response.status_code} ${e.response.reason_phrase}` : e.cause ?? 'no answer'}`)),
+              settle(
+                new Error(
+                  `REFER to ${this.party} refused: ${e.response ? `${e.response.status_code} ${e.response.reason_phrase}` : (e.cause ?? 'no answer')}`,
+                ),
+              ),
             accepted: () => settle(null),
             failed: (e: { status_line?: { status_code?: number; reason_phrase?: string } }) =>
-              settle(new Error(`${this.displayName} could not join: ${e.status_line ? `${e.status_line.status_code ?? ''} ${e.status_line.reason_phrase ?? ''}`.trim() : 'failed'}`)),
+              settle(
+                new Error(
+                  `${this.displayName} could not join: ${e.status_line ? `${e.status_line.status_code ?? ''} ${e.status_line.reason_phrase ?? ''}`.trim() : 'failed'}`,
+                ),
+              ),
           },
         });
       } catch (error) {
@@ -384,7 +404,11 @@ export class Line {
       return;
     }
     try {
-      this.#session.sendDTMF(tones, { transportType: 'RFC2833' as DTMF_TRANSPORT, duration: DTMF_DURATION_MS, interToneGap: DTMF_GAP_MS });
+      this.#session.sendDTMF(tones, {
+        transportType: 'RFC2833' as DTMF_TRANSPORT,
+        duration: DTMF_DURATION_MS,
+        interToneGap: DTMF_GAP_MS,
+      });
       if (this.#dtmfError !== null) {
         this.#dtmfError = null;
         this.#changed();
@@ -425,7 +449,15 @@ export class Line {
     if (this.ended || this.#phase !== 'connected') return;
     if (this.#transfer && !this.#transfer.done) return;
     const attempt = ++this.#transferAttempt;
-    const update = (phase: TransferPhase, extra: { statusCode?: number | null; reasonPhrase?: string | null; failure?: 'refer-rejected' | 'notify' | 'transport' | 'timeout'; cause?: string | null } = {}): void => {
+    const update = (
+      phase: TransferPhase,
+      extra: {
+        statusCode?: number | null;
+        reasonPhrase?: string | null;
+        failure?: 'refer-rejected' | 'notify' | 'transport' | 'timeout';
+        cause?: string | null;
+      } = {},
+    ): void => {
       // Late events of an earlier attempt, or anything after the outcome, change nothing; nor does
       // the REFER's 202 arriving after the first NOTIFY (they race): progress never goes back.
       if (attempt !== this.#transferAttempt || !this.#transfer || this.#transfer.done) return;
@@ -474,7 +506,11 @@ export class Line {
           progress: () => update('ringing'),
           accepted: () => update('succeeded'),
           failed: (e: StatusLine) =>
-            update('failed', { failure: 'notify', statusCode: codeOf(e), reasonPhrase: e.status_line?.reason_phrase ?? null }),
+            update('failed', {
+              failure: 'notify',
+              statusCode: codeOf(e),
+              reasonPhrase: e.status_line?.reason_phrase ?? null,
+            }),
         },
       });
     } catch (error) {
@@ -490,7 +526,10 @@ export class Line {
   async replaceLocalTrack(track: MediaStreamTrack): Promise<boolean> {
     const pc = this.#pc;
     const stream = this.#localStream;
-    const senders = this.ended || !pc || pc.signalingState === 'closed' ? [] : pc.getSenders().filter((s) => s.track?.kind === track.kind);
+    const senders =
+      this.ended || !pc || pc.signalingState === 'closed'
+        ? []
+        : pc.getSenders().filter((s) => s.track?.kind === track.kind);
     if (senders.length === 0 || !stream) {
       track.stop();
       return false;
@@ -628,29 +667,41 @@ export class Line {
       this.#log.warn('remote description rejected', { error: String(error) });
       this.setError(`media could not be negotiated: the browser rejected the other side's offer (${String(error)})`);
     });
-    s.on('peerconnection:createanswerfailed', (error: unknown) => this.setError(`media could not be negotiated: ${String(error)}`));
+    s.on('peerconnection:createanswerfailed', (error: unknown) =>
+      this.setError(`media could not be negotiated: ${String(error)}`),
+    );
     // A focus that moved this call into a conference (it intercepted a REFER) says so in the
     // re-INVITE's Contact (RFC 4579 ";isfocus"): the line becomes a conference line.
-    s.on('reinvite', (e: { request: IncomingRequest; reject: (options?: { status_code?: number; reason_phrase?: string }) => boolean | void }) => {
-      if (this.#holdPending) {
-        // Glare (RFC 3261 §14.2): our own hold/resume offer is being built or is on the wire. JsSIP would
-        // apply this offer over ours and then fail our answer, ending the call ("Hold Failed"); refuse it
-        // instead: the other side offers again after a back-off.
-        this.#log.info('re-INVITE crossed our own offer: 491');
-        try {
-          // reject() stops JsSIP processing the offer; it only replies once the dialog is confirmed.
-          if (e.reject({ status_code: 491, reason_phrase: 'Request Pending' }) === false) (e.request as IncomingRequest & { reply(code: number, reason?: string): void }).reply(491, 'Request Pending');
-        } catch (error) {
-          this.#log.warn('could not refuse the crossing re-INVITE', { error: String(error) });
+    s.on(
+      'reinvite',
+      (e: {
+        request: IncomingRequest;
+        reject: (options?: { status_code?: number; reason_phrase?: string }) => boolean | void;
+      }) => {
+        if (this.#holdPending) {
+          // Glare (RFC 3261 §14.2): our own hold/resume offer is being built or is on the wire. JsSIP would
+          // apply this offer over ours and then fail our answer, ending the call ("Hold Failed"); refuse it
+          // instead: the other side offers again after a back-off.
+          this.#log.info('re-INVITE crossed our own offer: 491');
+          try {
+            // reject() stops JsSIP processing the offer; it only replies once the dialog is confirmed.
+            if (e.reject({ status_code: 491, reason_phrase: 'Request Pending' }) === false)
+              (e.request as IncomingRequest & { reply(code: number, reason?: string): void }).reply(
+                491,
+                'Request Pending',
+              );
+          } catch (error) {
+            this.#log.warn('could not refuse the crossing re-INVITE', { error: String(error) });
+          }
+          return;
         }
-        return;
-      }
-      this.#log.debug('re-INVITE received');
-      if (this.#focusUri === null) {
-        this.#detectFocus(e.request);
-        if (this.#focusUri !== null) this.#changed();
-      }
-    });
+        this.#log.debug('re-INVITE received');
+        if (this.#focusUri === null) {
+          this.#detectFocus(e.request);
+          if (this.#focusUri !== null) this.#changed();
+        }
+      },
+    );
     s.on('refer', (e: ReferEvent) => this.#onRefer(e));
   }
 
@@ -710,7 +761,9 @@ export class Line {
       warning = null;
     }
     this.#finish({
-      originator: (['local', 'remote', 'system'].includes(String(e.originator)) ? String(e.originator) : 'system') as CallEnd['originator'],
+      originator: (['local', 'remote', 'system'].includes(String(e.originator))
+        ? String(e.originator)
+        : 'system') as CallEnd['originator'],
       cause: String(e.cause ?? 'Terminated'),
       statusCode: response?.status_code ?? null,
       reasonPhrase: response?.reason_phrase ?? null,
@@ -728,7 +781,11 @@ export class Line {
     const transfer = this.#transfer;
     if (this.#endNote !== null && end.originator === 'local') {
       this.#end = { text: this.#endNote, isError: false };
-    } else if (transfer && transfer.phase !== 'failed' && (transfer.phase === 'succeeded' || end.originator === 'remote')) {
+    } else if (
+      transfer &&
+      transfer.phase !== 'failed' &&
+      (transfer.phase === 'succeeded' || end.originator === 'remote')
+    ) {
       // Our own BYE after the 2xx NOTIFY, or the transferee hanging up once the target answered
       // (its BYE can overtake the relayed NOTIFY): say what happened, not "bob hung up".
       this.#end = { text: describeTransferEnd(transfer.phase, this.displayName, transfer.targetName), isError: false };
@@ -752,7 +809,9 @@ export class Line {
   #attachPeerConnection(pc: RTCPeerConnection): void {
     if (this.#pc === pc) return;
     this.#pc = pc;
-    pc.addEventListener('track', (e: RTCTrackEvent) => this.#addTrack(e.track, e.streams[0]?.id ?? null, e.transceiver?.mid ?? null));
+    pc.addEventListener('track', (e: RTCTrackEvent) =>
+      this.#addTrack(e.track, e.streams[0]?.id ?? null, e.transceiver?.mid ?? null),
+    );
     pc.addEventListener('signalingstatechange', () => {
       if (pc.signalingState !== 'stable') return;
       this.#pruneTracks();

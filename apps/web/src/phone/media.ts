@@ -69,7 +69,11 @@ export async function acquireLocalMedia(wantVideo: boolean, choice: MediaChoice 
       if (deviceMissing(error) && (audio !== true || video !== true)) {
         try {
           const stream = await devices.getUserMedia({ audio: true, video: true });
-          return { stream, video: true, note: 'the chosen microphone or camera is not available: using the default ones' };
+          return {
+            stream,
+            video: true,
+            note: 'the chosen microphone or camera is not available: using the default ones',
+          };
         } catch {
           // fall through
         }
@@ -85,7 +89,11 @@ export async function acquireLocalMedia(wantVideo: boolean, choice: MediaChoice 
     if (deviceMissing(error) && audio !== true) {
       try {
         const stream = await devices.getUserMedia({ audio: true, video: false });
-        return { stream, video: false, note: videoNote ?? 'the chosen microphone is not available: using the default one' };
+        return {
+          stream,
+          video: false,
+          note: videoNote ?? 'the chosen microphone is not available: using the default one',
+        };
       } catch {
         // report the first error
       }
@@ -95,11 +103,16 @@ export async function acquireLocalMedia(wantVideo: boolean, choice: MediaChoice 
 }
 
 /** One new track from a chosen device (switching microphone or camera during a call). */
-export async function acquireTrack(kind: 'audio' | 'video', constraint: MediaTrackConstraints | true): Promise<MediaStreamTrack> {
+export async function acquireTrack(
+  kind: 'audio' | 'video',
+  constraint: MediaTrackConstraints | true,
+): Promise<MediaStreamTrack> {
   const devices = mediaDevices();
   const device: Device = kind === 'audio' ? 'microphone' : 'camera';
   try {
-    const stream = await devices.getUserMedia(kind === 'audio' ? { audio: constraint, video: false } : { audio: false, video: constraint });
+    const stream = await devices.getUserMedia(
+      kind === 'audio' ? { audio: constraint, video: false } : { audio: false, video: constraint },
+    );
     const track = stream.getTracks().find((t) => t.kind === kind);
     if (!track) {
       stopStream(stream);

@@ -30,14 +30,21 @@ export function displayNameOf(entry: RosterEntry): string {
 
 /** "Alice Liddell" → "AL", "bob" → "B", "" → "?". */
 export function initialsOf(name: string): string {
-  const words = name.trim().split(/[\s._-]+/).filter(Boolean);
+  const words = name
+    .trim()
+    .split(/[\s._-]+/)
+    .filter(Boolean);
   if (words.length === 0) return '?';
   const letters = words.length === 1 ? [words[0]!] : [words[0]!, words[words.length - 1]!];
   return letters.map((w) => [...w][0]!.toUpperCase()).join('');
 }
 
 export function sameUser(a: string, b: string): boolean {
-  const strip = (u: string): string => u.replace(/^sips?:/i, '').replace(/[;?].*$/, '').toLowerCase();
+  const strip = (u: string): string =>
+    u
+      .replace(/^sips?:/i, '')
+      .replace(/[;?].*$/, '')
+      .toLowerCase();
   return strip(a) === strip(b);
 }
 

@@ -24,7 +24,10 @@ import { describeStatus, type AgentStatus } from './words.ts';
 
 /** Participants are remembered by their user URI, parameters and case ignored. */
 function listeningKey(entity: string): string {
-  return entity.replace(/^sips?:/i, '').replace(/[;?].*$/, '').toLowerCase();
+  return entity
+    .replace(/^sips?:/i, '')
+    .replace(/[;?].*$/, '')
+    .toLowerCase();
 }
 
 /** Remembered for the browser session (this tab), like the call itself. */
@@ -155,7 +158,14 @@ export class Phone {
   #lingerMs: number;
   #agent: SipAgent | null = null;
   #signedIn = false;
-  #status: AgentStatus = { connection: 'offline', registration: 'none', failure: null, aor: null, attempts: 0, everConnected: false };
+  #status: AgentStatus = {
+    connection: 'offline',
+    registration: 'none',
+    failure: null,
+    aor: null,
+    attempts: 0,
+    everConnected: false,
+  };
   #loginError: string | null = null;
   #error: string | null = null;
   #dialError: string | null = null;
@@ -217,7 +227,8 @@ export class Phone {
 
   #setListening(entity: string, listening: Listening): void {
     const key = listeningKey(entity);
-    if (listening.volume === DEFAULT_LISTENING.volume && listening.muted === DEFAULT_LISTENING.muted) this.#listening.delete(key);
+    if (listening.volume === DEFAULT_LISTENING.volume && listening.muted === DEFAULT_LISTENING.muted)
+      this.#listening.delete(key);
     else this.#listening.set(key, Object.freeze(listening));
     saveListening(this.#listening);
     this.#publish();
@@ -373,9 +384,11 @@ export class Phone {
   removeParticipant(entity: string): void {
     const line = this.#activeConferenceLine();
     if (!line) return;
-    this.#conferenceFor(line).remove(entity).catch(() => {
-      /* shown on the conference card */
-    });
+    this.#conferenceFor(line)
+      .remove(entity)
+      .catch(() => {
+        /* shown on the conference card */
+      });
   }
 
   sendDtmf(lineId: string, tones: string): void {
@@ -391,7 +404,8 @@ export class Phone {
     if (!line || (line.state !== 'active' && line.state !== 'held')) return 'this call is not connected';
     const target = normalizeTarget(input, this.#agent?.domain ?? this.config.domain);
     if (!target.ok) return target.error;
-    if (target.uri.toLowerCase() === line.party.toLowerCase()) return `that is ${line.displayName} already: transfer to someone else`;
+    if (target.uri.toLowerCase() === line.party.toLowerCase())
+      return `that is ${line.displayName} already: transfer to someone else`;
     line.transfer(target.uri, userPart(target.uri));
     return null;
   }
@@ -474,7 +488,9 @@ export class Phone {
   }
 
   /** Receiver audio levels and SSRCs of a line (video tiles: who is speaking). */
-  async remoteMediaInfo(lineId: string): Promise<{ audioLevels: Map<string, number>; ssrcs: Map<string, number> } | null> {
+  async remoteMediaInfo(
+    lineId: string,
+  ): Promise<{ audioLevels: Map<string, number>; ssrcs: Map<string, number> } | null> {
     const line = this.#lines.get(lineId);
     if (!line) return null;
     try {
@@ -677,7 +693,9 @@ export class Phone {
       media = await this.#acquire(refer.line.snapshot.video);
     } catch (error) {
       refer.reject();
-      refer.line.setError(`could not follow the transfer to ${refer.target}: ${error instanceof Error ? error.message : String(error)}`);
+      refer.line.setError(
+        `could not follow the transfer to ${refer.target}: ${error instanceof Error ? error.message : String(error)}`,
+      );
       return;
     }
     this.#pendingOutgoing = { media, role: 'call', replaces: refer.line };
@@ -702,7 +720,10 @@ export class Phone {
     const onChange = (): void => {
       if (next.state === 'active' || next.state === 'held') {
         next.events.off('change', onChange);
-        const note = next.role === 'conference' ? 'moved into the conference' : `${old.displayName} transferred you to ${next.displayName}`;
+        const note =
+          next.role === 'conference'
+            ? 'moved into the conference'
+            : `${old.displayName} transferred you to ${next.displayName}`;
         if (!old.ended) old.hangup(note);
       } else if (next.ended) {
         next.events.off('change', onChange);
@@ -789,7 +810,12 @@ export class Phone {
     const metered = lines.find((l) => l.state === 'active' && l.localAudioTrack !== null) ?? null;
     const microphone: MicrophoneSnapshot = metered
       ? { track: metered.localAudioTrack, source: 'call', muted: metered.muted, testing: false }
-      : { track: this.#micTest, source: this.#micTest ? 'test' : null, muted: false, testing: this.#micTest !== null || this.#micTestPending };
+      : {
+          track: this.#micTest,
+          source: this.#micTest ? 'test' : null,
+          muted: false,
+          testing: this.#micTest !== null || this.#micTestPending,
+        };
     return Object.freeze({
       config: this.config,
       configWarning: this.#configWarning,

@@ -14,7 +14,8 @@ const SIP_URI = /^sips?:(?:[^\s@]+@)?[^\s@]+$/i;
 export function normalizeTarget(input: string, domain: string): DialTarget {
   const text = input.trim();
   if (text === '') return { ok: false, error: 'enter a user name or a SIP address' };
-  if (/\s/.test(text)) return { ok: false, error: `"${text}" contains spaces; enter a user name like "bob" or sip:bob@${domain}` };
+  if (/\s/.test(text))
+    return { ok: false, error: `"${text}" contains spaces; enter a user name like "bob" or sip:bob@${domain}` };
   if (/^sips?:/i.test(text)) {
     if (!SIP_URI.test(text)) return { ok: false, error: `"${text}" is not a valid SIP address` };
     const scheme = text.slice(0, text.indexOf(':')).toLowerCase();

@@ -35,7 +35,12 @@ export interface TileContext {
   readonly ssrcs?: ReadonlyMap<string, number>;
 }
 
-function rosterUserOf(entries: readonly RosterEntry[], streamId: string | null, mid: string | null, ssrc: number | undefined): RosterEntry | null {
+function rosterUserOf(
+  entries: readonly RosterEntry[],
+  streamId: string | null,
+  mid: string | null,
+  ssrc: number | undefined,
+): RosterEntry | null {
   return participantOfTrack(entries, { streamId, mid, ssrc });
 }
 
@@ -50,7 +55,15 @@ export function videoTiles(line: LineSnapshot, ctx: TileContext): VideoTile[] {
     const source = line.remoteTrackSources.get(track.id);
     const streamId = source?.streamId ?? null;
     if (line.role !== 'conference') {
-      tiles.push({ key: track.id, local: false, track, party: line.party, name: line.displayName, speaking: false, streamId });
+      tiles.push({
+        key: track.id,
+        local: false,
+        track,
+        party: line.party,
+        name: line.displayName,
+        speaking: false,
+        streamId,
+      });
       continue;
     }
     const user = rosterUserOf(entries, streamId, source?.mid ?? null, ctx.ssrcs?.get(track.id));
@@ -79,7 +92,15 @@ export function videoTiles(line: LineSnapshot, ctx: TileContext): VideoTile[] {
   const local = line.localVideoTrack;
   if (local && line.video && local.readyState === 'live') {
     const me = entries.find((e) => sameUser(e.entity, ctx.self.uri));
-    tiles.push({ key: `local-${local.id}`, local: true, track: local, party: ctx.self.uri, name: 'You', speaking: me?.speaking === true, streamId: null });
+    tiles.push({
+      key: `local-${local.id}`,
+      local: true,
+      track: local,
+      party: ctx.self.uri,
+      name: 'You',
+      speaking: me?.speaking === true,
+      streamId: null,
+    });
   }
   return tiles;
 }

@@ -87,7 +87,8 @@ export function describeCallEnd(end: CallEnd, ctx: CallContext): EndDescription 
 
   // Never answered.
   if (end.originator === 'local') {
-    if (end.cause === 'Canceled') return { text: ctx.direction === 'outgoing' ? 'cancelled' : 'declined', isError: false };
+    if (end.cause === 'Canceled')
+      return { text: ctx.direction === 'outgoing' ? 'cancelled' : 'declined', isError: false };
     if (end.cause === 'Rejected' || end.cause === 'Busy') return { text: 'declined', isError: false };
     if (end.cause === 'User Denied Media Access') {
       return { text: 'microphone unavailable: allow microphone access and try again', isError: true };
@@ -109,7 +110,10 @@ export function describeCallEnd(end: CallEnd, ctx: CallContext): EndDescription 
         if (ctx.conference || /lock/i.test(end.reasonPhrase ?? '') || /lock/i.test(warn ?? '')) {
           return { text: `the conference is locked${warn ? `: ${warn}` : ''}`, isError: true };
         }
-        return { text: `call refused by the server (${sentence(code, end.reasonPhrase)})${warn ? `: ${warn}` : ''}`, isError: true };
+        return {
+          text: `call refused by the server (${sentence(code, end.reasonPhrase)})${warn ? `: ${warn}` : ''}`,
+          isError: true,
+        };
       case 404:
       case 604:
         return { text: `${who} does not exist (no such user)`, isError: true };
@@ -128,15 +132,24 @@ export function describeCallEnd(end: CallEnd, ctx: CallContext): EndDescription 
         return { text: 'cancelled', isError: false };
       case 488:
       case 606:
-        return { text: `media could not be negotiated${warn ? `: ${warn}` : end.reasonPhrase ? `: ${end.reasonPhrase}` : ''}`, isError: true };
+        return {
+          text: `media could not be negotiated${warn ? `: ${warn}` : end.reasonPhrase ? `: ${end.reasonPhrase}` : ''}`,
+          isError: true,
+        };
       case 603:
         return { text: `${who} declined the call`, isError: true };
       default:
         if (code >= 500 && code < 600) {
-          return { text: `server error: ${sentence(code, end.reasonPhrase)}${warn ? ` (${warn})` : ''}`, isError: true };
+          return {
+            text: `server error: ${sentence(code, end.reasonPhrase)}${warn ? ` (${warn})` : ''}`,
+            isError: true,
+          };
         }
         if (code >= 300 && code < 400) {
-          return { text: `${who} moved (${sentence(code, end.reasonPhrase)}); redirects are not followed`, isError: true };
+          return {
+            text: `${who} moved (${sentence(code, end.reasonPhrase)}); redirects are not followed`,
+            isError: true,
+          };
         }
         return { text: `call failed: ${sentence(code, end.reasonPhrase)}${warn ? ` (${warn})` : ''}`, isError: true };
     }
@@ -168,7 +181,11 @@ export function describeCallEnd(end: CallEnd, ctx: CallContext): EndDescription 
 }
 
 /** REGISTER failures ("registration failed: ..."). Never contains the word "registered". */
-export function describeRegistrationFailure(statusCode: number | null, cause: string | null, reasonPhrase: string | null): string {
+export function describeRegistrationFailure(
+  statusCode: number | null,
+  cause: string | null,
+  reasonPhrase: string | null,
+): string {
   if (statusCode === 401 || statusCode === 403 || statusCode === 407 || cause === 'Authentication Error') {
     return 'registration failed: wrong user name or password';
   }
@@ -286,7 +303,14 @@ function transferFailureReason(t: TransferProgress, who: string, target: string)
   }
   if (t.failure === 'notify' && code !== null) {
     const end = describeCallEnd(
-      { originator: 'remote', cause: 'SIP Failure Code', statusCode: code, reasonPhrase: t.reasonPhrase ?? null, warning: null, failed: true },
+      {
+        originator: 'remote',
+        cause: 'SIP Failure Code',
+        statusCode: code,
+        reasonPhrase: t.reasonPhrase ?? null,
+        warning: null,
+        failed: true,
+      },
       { direction: 'outgoing', partyName: target, conference: false },
     );
     return `${who} could not reach ${target}: ${end.text}`;
@@ -297,7 +321,9 @@ function transferFailureReason(t: TransferProgress, who: string, target: string)
 
 /** The end text of a line after (or during) a transfer we asked for. Pure. */
 export function describeTransferEnd(phase: TransferPhase, partyName: string, targetName: string): string {
-  return phase === 'succeeded' ? `transferred ${partyName} to ${targetName}` : `${partyName} hung up during the transfer to ${targetName}`;
+  return phase === 'succeeded'
+    ? `transferred ${partyName} to ${targetName}`
+    : `${partyName} hung up during the transfer to ${targetName}`;
 }
 
 // ---- DTMF (RFC 4733 telephone-event) ----

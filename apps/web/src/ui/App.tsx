@@ -18,7 +18,11 @@ export function App({ phone }: { phone: Phone }) {
         <span>Conclave</span>
         <span aria-hidden="true">·</span>
         <span className="mono">{snap.config.wsUri}</span>
-        {snap.configWarning !== null && <span className="footer-warning" title={snap.configWarning}>default settings</span>}
+        {snap.configWarning !== null && (
+          <span className="footer-warning" title={snap.configWarning}>
+            default settings
+          </span>
+        )}
       </footer>
     </div>
   );

@@ -47,13 +47,22 @@ export function ConferencePanel({ phone, snap }: { phone: Phone; snap: PhoneSnap
       </p>
 
       {conference && (
-        <div className="conference-body" data-testid="conference" data-phase={conference.phase} data-uri={conference.uri ?? ''}>
+        <div
+          className="conference-body"
+          data-testid="conference"
+          data-phase={conference.phase}
+          data-uri={conference.uri ?? ''}
+        >
           <p className="muted">
-            {conference.phase === 'creating'
-              ? 'Creating the conference…'
-              : conference.phase === 'ended'
-                ? 'The conference call ended.'
-                : <>Conference <span className="mono">{conference.uri}</span></>}
+            {conference.phase === 'creating' ? (
+              'Creating the conference…'
+            ) : conference.phase === 'ended' ? (
+              'The conference call ended.'
+            ) : (
+              <>
+                Conference <span className="mono">{conference.uri}</span>
+              </>
+            )}
             {conference.roster?.locked === true && <span className="tag">locked</span>}
           </p>
           {conference.error !== null && (
@@ -67,7 +76,7 @@ export function ConferencePanel({ phone, snap }: { phone: Phone; snap: PhoneSnap
                 .filter((i) => i.status !== 'joined')
                 .map((i) => (
                   <li key={i.party} data-testid="invitee" data-party={i.party} data-status={i.status}>
-                    {i.displayName}: {i.status === 'inviting' ? 'adding…' : i.error ?? 'could not be added'}
+                    {i.displayName}: {i.status === 'inviting' ? 'adding…' : (i.error ?? 'could not be added')}
                   </li>
                 ))}
             </ul>
@@ -108,8 +117,14 @@ function ModeratorMuteNotice({ entries, me }: { entries: readonly RosterEntry[] 
   if (!muted && unmutedAt === null) return <div role="status" aria-live="polite" className="moderator-notice-slot" />;
   return (
     <div role="status" aria-live="polite" className="moderator-notice-slot">
-      <p className={`moderator-notice${muted ? ' is-muted' : ''}`} data-testid="moderator-mute-notice" data-state={muted ? 'muted' : 'unmuted'}>
-        {muted ? 'The moderator muted you: nobody in the conference hears you until you are unmuted.' : 'The moderator unmuted you: the others hear you again.'}
+      <p
+        className={`moderator-notice${muted ? ' is-muted' : ''}`}
+        data-testid="moderator-mute-notice"
+        data-state={muted ? 'muted' : 'unmuted'}
+      >
+        {muted
+          ? 'The moderator muted you: nobody in the conference hears you until you are unmuted.'
+          : 'The moderator unmuted you: the others hear you again.'}
       </p>
     </div>
   );
@@ -184,7 +199,9 @@ function Roster({
           data-muted-by-focus={String(e.mutedByFocus)}
           data-self={String(me !== null && sameUser(e.entity, me))}
           data-listen-volume={me !== null && sameUser(e.entity, me) ? undefined : phone.listeningTo(e.entity).volume}
-          data-listen-muted={me !== null && sameUser(e.entity, me) ? undefined : String(phone.listeningTo(e.entity).muted)}
+          data-listen-muted={
+            me !== null && sameUser(e.entity, me) ? undefined : String(phone.listeningTo(e.entity).muted)
+          }
         >
           <span className="avatar avatar-small" aria-hidden="true">
             {(e.displayText ?? userPart(e.entity)).charAt(0).toUpperCase()}
@@ -193,7 +210,9 @@ function Roster({
             {e.displayText ?? userPart(e.entity)}
             {e.speaking && <span className="tag tag-speaking">speaking</span>}
             {e.mutedByFocus && e.status !== 'muted-via-focus' && <span className="tag">muted by the moderator</span>}
-            {me !== null && sameUser(e.entity, me) && <span className="tag tag-self">you{selfMuted ? ', muted' : ''}</span>}
+            {me !== null && sameUser(e.entity, me) && (
+              <span className="tag tag-self">you{selfMuted ? ', muted' : ''}</span>
+            )}
             {me !== null && !sameUser(e.entity, me) && phone.listeningTo(e.entity).muted && (
               <span className="tag" data-testid="participant-muted-for-me">
                 muted for you
@@ -213,7 +232,9 @@ function Roster({
               Remove
             </button>
           )}
-          {me !== null && !sameUser(e.entity, me) && e.status !== 'disconnected' && <ListenControls entry={e} phone={phone} />}
+          {me !== null && !sameUser(e.entity, me) && e.status !== 'disconnected' && (
+            <ListenControls entry={e} phone={phone} />
+          )}
         </li>
       ))}
       {entries.length === 0 && <li className="hint">Nobody has joined yet.</li>}

@@ -14,7 +14,11 @@ export function DevicePanel({ phone, snap }: { phone: Phone; snap: PhoneSnapshot
   const id = useId();
   const d = snap.devices;
   const mic = snap.microphone;
-  const lists: Record<DeviceKind, readonly DeviceOption[]> = { microphone: d.microphones, camera: d.cameras, speaker: d.speakers };
+  const lists: Record<DeviceKind, readonly DeviceOption[]> = {
+    microphone: d.microphones,
+    camera: d.cameras,
+    speaker: d.speakers,
+  };
   const inCall = mic.source === 'call';
 
   return (

@@ -63,7 +63,9 @@ export function DialForm({ phone, snap, video, onVideoChange, joinMuted, onJoinM
           disabled={!connected || snap.dialing || target.trim() === ''}
           aria-busy={snap.dialing}
         >
-          <span aria-hidden="true" className="glyph">✆</span>
+          <span aria-hidden="true" className="glyph">
+            ✆
+          </span>
           {snap.dialing ? 'Calling…' : 'Call'}
         </button>
       </div>
@@ -78,16 +80,31 @@ export function DialForm({ phone, snap, video, onVideoChange, joinMuted, onJoinM
       )}
       <div className="dial-options">
         <label className="check">
-          <input type="checkbox" data-testid="video-toggle" checked={video} onChange={(e) => onVideoChange(e.target.checked)} />
+          <input
+            type="checkbox"
+            data-testid="video-toggle"
+            checked={video}
+            onChange={(e) => onVideoChange(e.target.checked)}
+          />
           <span>Video</span>
         </label>
         <label className="check">
-          <input type="checkbox" data-testid="join-muted-toggle" checked={joinMuted} onChange={(e) => onJoinMutedChange(e.target.checked)} />
+          <input
+            type="checkbox"
+            data-testid="join-muted-toggle"
+            checked={joinMuted}
+            onChange={(e) => onJoinMutedChange(e.target.checked)}
+          />
           <span>Start muted</span>
         </label>
         {hasActive && (
           <label className="check">
-            <input type="checkbox" data-testid="dial-hold-others" checked={holdOthers} onChange={(e) => setHoldOthers(e.target.checked)} />
+            <input
+              type="checkbox"
+              data-testid="dial-hold-others"
+              checked={holdOthers}
+              onChange={(e) => setHoldOthers(e.target.checked)}
+            />
             <span>Put the current call on hold first</span>
           </label>
         )}

@@ -19,7 +19,8 @@ export function IncomingCall({ line, otherActive, onAnswer, onDecline }: Props) 
     if (!active || active === document.body) answerRef.current?.focus();
   }, []);
 
-  const kind = line.role === 'conference' ? 'Conference call' : line.offersVideo ? 'Incoming video call' : 'Incoming call';
+  const kind =
+    line.role === 'conference' ? 'Conference call' : line.offersVideo ? 'Incoming video call' : 'Incoming call';
   const answering = line.phase !== 'ringing';
 
   return (

@@ -13,7 +13,8 @@ import { VideoTiles } from './VideoTiles.tsx';
 function phaseText(line: LineSnapshot): string {
   switch (line.state) {
     case 'ringing':
-      if (line.direction === 'incoming') return line.phase === 'answering' ? 'Connecting…' : 'Incoming call: answer or decline above';
+      if (line.direction === 'incoming')
+        return line.phase === 'answering' ? 'Connecting…' : 'Incoming call: answer or decline above';
       return line.phase === 'calling' ? 'Calling…' : 'Ringing…';
     case 'active':
       // Being held by the other side is shown by the remote-hold notice below.
@@ -140,7 +141,11 @@ export function LineCard({ line, now, phone, speakerId, self = NO_SELF, roster =
         </div>
       </div>
 
-      <p className={`line-detail${endIsError ? ' line-detail-error' : ''}`} data-testid="line-detail" role={endIsError ? 'alert' : undefined}>
+      <p
+        className={`line-detail${endIsError ? ' line-detail-error' : ''}`}
+        data-testid="line-detail"
+        role={endIsError ? 'alert' : undefined}
+      >
         {phaseText(line)}
         {line.muted && connected && <span className="tag">muted</span>}
       </p>
@@ -231,11 +236,20 @@ export function LineCard({ line, now, phone, speakerId, self = NO_SELF, roster =
               Keypad
             </button>
           )}
-          {canTransfer && <TransferButton line={line} open={transferOpen} controls={`${panelId}-transfer`} onToggle={() => setTransferOpen((v) => !v)} />}
+          {canTransfer && (
+            <TransferButton
+              line={line}
+              open={transferOpen}
+              controls={`${panelId}-transfer`}
+              onToggle={() => setTransferOpen((v) => !v)}
+            />
+          )}
         </div>
       )}
 
-      {canTransfer && transferOpen && <TransferForm id={`${panelId}-transfer`} line={line} phone={phone} onClose={closeTransfer} />}
+      {canTransfer && transferOpen && (
+        <TransferForm id={`${panelId}-transfer`} line={line} phone={phone} onClose={closeTransfer} />
+      )}
       <TransferStatus line={line} />
 
       {keypadShown && <Keypad id={`${panelId}-keypad`} line={line} onKey={sendKey} flash={flash} />}
@@ -249,7 +263,10 @@ export function LineCard({ line, now, phone, speakerId, self = NO_SELF, roster =
             const source = line.remoteTrackSources.get(track.id);
             const entity =
               line.role === 'conference'
-                ? (participantOfTrack(roster?.entries ?? [], { streamId: source?.streamId ?? null, mid: source?.mid ?? null })?.entity ?? null)
+                ? (participantOfTrack(roster?.entries ?? [], {
+                    streamId: source?.streamId ?? null,
+                    mid: source?.mid ?? null,
+                  })?.entity ?? null)
                 : line.party;
             return (
               <RemoteTrack

@@ -55,7 +55,12 @@ export function LoginForm({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }
         />
       </div>
       <label className="check">
-        <input type="checkbox" data-testid="login-remember" checked={remember} onChange={(e) => setRemember(e.target.checked)} />
+        <input
+          type="checkbox"
+          data-testid="login-remember"
+          checked={remember}
+          onChange={(e) => setRemember(e.target.checked)}
+        />
         <span>Remember me on this browser</span>
       </label>
       {remember && <p className="hint">Your password will be stored in this browser until you sign out.</p>}
@@ -64,11 +69,22 @@ export function LoginForm({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }
           {snap.loginError}
         </p>
       )}
-      <button type="submit" className="button button-primary button-wide" data-testid="login-submit" disabled={pending} aria-busy={pending}>
+      <button
+        type="submit"
+        className="button button-primary button-wide"
+        data-testid="login-submit"
+        disabled={pending}
+        aria-busy={pending}
+      >
         {pending ? 'Signing in…' : 'Sign in'}
       </button>
       {pending && (
-        <button type="button" className="button button-quiet button-wide" data-testid="login-cancel" onClick={() => void phone.logout()}>
+        <button
+          type="button"
+          className="button button-quiet button-wide"
+          data-testid="login-cancel"
+          onClick={() => void phone.logout()}
+        >
           Cancel
         </button>
       )}

@@ -25,7 +25,15 @@ export function MicLevel({ mic, labelledBy }: { mic: MicrophoneSnapshot; labelle
   const level = useMicLevel(mic.track, mic.muted);
   const pct = Math.round(level * 100);
   const state = mic.muted ? 'muted' : mic.source === null ? 'off' : 'live';
-  const text = mic.muted ? 'muted' : mic.source === 'call' ? 'in call' : mic.source === 'test' ? 'testing' : mic.testing ? 'starting…' : 'not in use';
+  const text = mic.muted
+    ? 'muted'
+    : mic.source === 'call'
+      ? 'in call'
+      : mic.source === 'test'
+        ? 'testing'
+        : mic.testing
+          ? 'starting…'
+          : 'not in use';
   return (
     <div
       className={`mic-meter mic-meter-${state}`}

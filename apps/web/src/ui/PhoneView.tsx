@@ -12,7 +12,9 @@ export function PhoneView({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }
   // One preference shared by dialling and answering.
   const [video, setVideo] = useState(false);
   const [joinMuted, setJoinMuted] = useState(false);
-  const incoming = snap.lines.filter((l) => l.direction === 'incoming' && l.state === 'ringing' && l.phase === 'ringing');
+  const incoming = snap.lines.filter(
+    (l) => l.direction === 'incoming' && l.state === 'ringing' && l.phase === 'ringing',
+  );
   const hasActive = snap.lines.some((l) => l.state === 'active');
   const ticking = snap.lines.some((l) => l.state === 'active' || l.state === 'held');
   const now = useNow(ticking);
@@ -32,7 +34,15 @@ export function PhoneView({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }
         />
       ))}
 
-      <DialForm phone={phone} snap={snap} video={video} onVideoChange={setVideo} joinMuted={joinMuted} onJoinMutedChange={setJoinMuted} hasActive={hasActive} />
+      <DialForm
+        phone={phone}
+        snap={snap}
+        video={video}
+        onVideoChange={setVideo}
+        joinMuted={joinMuted}
+        onJoinMutedChange={setJoinMuted}
+        hasActive={hasActive}
+      />
 
       <section className="lines" aria-labelledby="lines-title">
         <h2 id="lines-title" className="section-title">
@@ -45,17 +55,19 @@ export function PhoneView({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }
         ) : (
           <ul className="line-list">
             {/* Ended lines go below the live ones: when they fade out, nothing moves under the user's pointer. */}
-            {[...snap.lines].sort((a, b) => Number(a.state === 'ended') - Number(b.state === 'ended')).map((line) => (
-              <LineCard
-                key={line.id}
-                line={line}
-                now={now}
-                phone={phone}
-                speakerId={snap.devices.selected.speaker}
-                self={self}
-                roster={conference !== null && conference.lineId === line.id ? conference.roster : null}
-              />
-            ))}
+            {[...snap.lines]
+              .sort((a, b) => Number(a.state === 'ended') - Number(b.state === 'ended'))
+              .map((line) => (
+                <LineCard
+                  key={line.id}
+                  line={line}
+                  now={now}
+                  phone={phone}
+                  speakerId={snap.devices.selected.speaker}
+                  self={self}
+                  roster={conference !== null && conference.lineId === line.id ? conference.roster : null}
+                />
+              ))}
           </ul>
         )}
       </section>

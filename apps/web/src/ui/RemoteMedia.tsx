@@ -23,7 +23,16 @@ type SinkCapable = HTMLMediaElement & { setSinkId?: (id: string) => Promise<void
  * One element per remote track. Audio elements are never muted: Chromium decodes a remote WebRTC
  * track only while it is attached to a playing, unmuted element.
  */
-export function RemoteTrack({ track, party, lineId, sinkId, onSinkError, playback, gain = 1, participant = null }: Props) {
+export function RemoteTrack({
+  track,
+  party,
+  lineId,
+  sinkId,
+  onSinkError,
+  playback,
+  gain = 1,
+  participant = null,
+}: Props) {
   const ref = useRef<HTMLAudioElement & HTMLVideoElement>(null);
   const gainRef = useRef(gain);
   gainRef.current = gain;
@@ -63,9 +72,18 @@ export function RemoteTrack({ track, party, lineId, sinkId, onSinkError, playbac
   useEffect(() => {
     const el = ref.current as SinkCapable | null;
     if (playback && track.kind === 'audio' && sinkId !== undefined) void playback.setSink(sinkId).catch(() => {});
-    if (!el || track.kind !== 'audio' || sinkId === undefined || typeof el.setSinkId !== 'function' || el.sinkId === sinkId) return;
+    if (
+      !el ||
+      track.kind !== 'audio' ||
+      sinkId === undefined ||
+      typeof el.setSinkId !== 'function' ||
+      el.sinkId === sinkId
+    )
+      return;
     el.setSinkId(sinkId).catch((error: unknown) => {
-      onSinkError?.(`cannot play the call on the chosen speaker (${error instanceof Error ? error.message : String(error)}): using the default one`);
+      onSinkError?.(
+        `cannot play the call on the chosen speaker (${error instanceof Error ? error.message : String(error)}): using the default one`,
+      );
     });
   }, [track, sinkId, onSinkError, playback]);
 
@@ -111,5 +129,15 @@ export function LocalPreview({ track }: { track: MediaStreamTrack }) {
       el.srcObject = null;
     };
   }, [track]);
-  return <video ref={ref} className="local-video" autoPlay playsInline muted aria-label="Your camera" data-testid="local-video" />;
+  return (
+    <video
+      ref={ref}
+      className="local-video"
+      autoPlay
+      playsInline
+      muted
+      aria-label="Your camera"
+      data-testid="local-video"
+    />
+  );
 }

@@ -20,7 +20,13 @@ export function StatusBar({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }
         <span className="brand-mark" aria-hidden="true" />
         <span className="brand-name">Conclave</span>
       </div>
-      <p className={`status status-${kind}`} role="status" aria-live="polite" data-testid="registration-status" data-status={kind}>
+      <p
+        className={`status status-${kind}`}
+        role="status"
+        aria-live="polite"
+        data-testid="registration-status"
+        data-status={kind}
+      >
         <span className="status-dot" aria-hidden="true" />
         <span className="status-text">{snap.statusText}</span>
       </p>
@@ -29,7 +35,12 @@ export function StatusBar({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }
           <span className="account-uri mono" title={snap.account.uri}>
             {snap.account.user}
           </span>
-          <button type="button" className="button button-quiet" data-testid="logout-button" onClick={() => void phone.logout()}>
+          <button
+            type="button"
+            className="button button-quiet"
+            data-testid="logout-button"
+            onClick={() => void phone.logout()}
+          >
             Sign out
           </button>
         </div>

@@ -7,7 +7,17 @@ import './transfer.css';
  * Blind transfer of one call: "Transfer" opens a small form for the target; the REFER's progress
  * (NOTIFY sipfrag) is shown in words under it. A successful transfer ends the line.
  */
-export function TransferButton({ line, open, controls, onToggle }: { line: LineSnapshot; open: boolean; controls: string; onToggle: () => void }) {
+export function TransferButton({
+  line,
+  open,
+  controls,
+  onToggle,
+}: {
+  line: LineSnapshot;
+  open: boolean;
+  controls: string;
+  onToggle: () => void;
+}) {
   const busy = line.transfer !== null && !line.transfer.done;
   return (
     <button
@@ -25,7 +35,17 @@ export function TransferButton({ line, open, controls, onToggle }: { line: LineS
   );
 }
 
-export function TransferForm({ id: formId, line, phone, onClose }: { id: string; line: LineSnapshot; phone: Phone; onClose: (sent: boolean) => void }) {
+export function TransferForm({
+  id: formId,
+  line,
+  phone,
+  onClose,
+}: {
+  id: string;
+  line: LineSnapshot;
+  phone: Phone;
+  onClose: (sent: boolean) => void;
+}) {
   const id = useId();
   const [target, setTarget] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -57,7 +77,15 @@ export function TransferForm({ id: formId, line, phone, onClose }: { id: string;
   };
 
   return (
-    <form id={formId} className="transfer-form" data-testid="transfer-form" onSubmit={submit} onKeyDown={onKeyDown} noValidate aria-label={`Transfer ${line.displayName}`}>
+    <form
+      id={formId}
+      className="transfer-form"
+      data-testid="transfer-form"
+      onSubmit={submit}
+      onKeyDown={onKeyDown}
+      noValidate
+      aria-label={`Transfer ${line.displayName}`}
+    >
       <label htmlFor={`${id}-target`} className="transfer-label">
         Transfer {line.displayName} to
       </label>
@@ -86,7 +114,12 @@ export function TransferForm({ id: formId, line, phone, onClose }: { id: string;
         <button type="submit" className="button button-primary" data-testid="transfer-submit">
           Transfer
         </button>
-        <button type="button" className="button button-quiet" data-testid="transfer-cancel" onClick={() => onClose(false)}>
+        <button
+          type="button"
+          className="button button-quiet"
+          data-testid="transfer-cancel"
+          onClick={() => onClose(false)}
+        >
           Cancel
         </button>
       </div>

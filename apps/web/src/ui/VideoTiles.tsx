@@ -30,7 +30,10 @@ function useTrackLive(track: MediaStreamTrack): boolean {
  * roster names a speaker (to find the speaker's tile when the focus does not label streams).
  */
 function useReceiverInfo(phone: Phone, line: LineSnapshot, enabled: boolean) {
-  const [info, setInfo] = useState<{ loudest: string | null; ssrcs: ReadonlyMap<string, number> }>({ loudest: null, ssrcs: new Map() });
+  const [info, setInfo] = useState<{ loudest: string | null; ssrcs: ReadonlyMap<string, number> }>({
+    loudest: null,
+    ssrcs: new Map(),
+  });
   useEffect(() => {
     if (!enabled) return;
     let stop = false;
@@ -52,7 +55,9 @@ function useReceiverInfo(phone: Phone, line: LineSnapshot, enabled: boolean) {
         }
       }
       if (best < 0.02 || best < 2 * second) loudest = null;
-      setInfo((prev) => (prev.loudest === loudest && prev.ssrcs.size === got.ssrcs.size ? prev : { loudest, ssrcs: got.ssrcs }));
+      setInfo((prev) =>
+        prev.loudest === loudest && prev.ssrcs.size === got.ssrcs.size ? prev : { loudest, ssrcs: got.ssrcs },
+      );
     };
     void poll();
     const timer = setInterval(() => void poll(), 300);
@@ -123,7 +128,15 @@ export function VideoTiles({ line, phone, self, roster }: Props) {
   );
 }
 
-function VideoTileView({ tile, line, main }: { tile: ReturnType<typeof videoTiles>[number]; line: LineSnapshot; main: boolean }) {
+function VideoTileView({
+  tile,
+  line,
+  main,
+}: {
+  tile: ReturnType<typeof videoTiles>[number];
+  line: LineSnapshot;
+  main: boolean;
+}) {
   const live = useTrackLive(tile.track);
   return (
     <figure
@@ -138,10 +151,16 @@ function VideoTileView({ tile, line, main }: { tile: ReturnType<typeof videoTile
       data-track-id={tile.track.id}
       data-stream-id={tile.streamId ?? undefined}
     >
-      {tile.local ? <LocalPreview track={tile.track} /> : <RemoteTrack track={tile.track} party={line.party} lineId={line.id} />}
+      {tile.local ? (
+        <LocalPreview track={tile.track} />
+      ) : (
+        <RemoteTrack track={tile.track} party={line.party} lineId={line.id} />
+      )}
       {!live && (
         <div className="video-tile-placeholder" aria-hidden="true">
-          <span className="avatar" data-testid="video-tile-initials">{initialsOf(tile.name)}</span>
+          <span className="avatar" data-testid="video-tile-initials">
+            {initialsOf(tile.name)}
+          </span>
           <span className="video-tile-placeholder-name">{tile.name}</span>
         </div>
       )}

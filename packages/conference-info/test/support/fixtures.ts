@@ -8,15 +8,19 @@ export function endpoint(entity: string, extra: Partial<Endpoint> = {}): Endpoin
     status: 'connected',
     joiningMethod: 'dialed-in',
     joiningInfo: { when: '2026-01-15T10:00:00.000Z' },
-    media: [
-      { id: `${entity}-a`, type: 'audio', label: 'main-audio', srcId: '1234', status: 'sendrecv' },
-    ],
+    media: [{ id: `${entity}-a`, type: 'audio', label: 'main-audio', srcId: '1234', status: 'sendrecv' }],
     ...extra,
   };
 }
 
 export function user(entity: string, extra: Partial<User> = {}): User {
-  return { entity, displayText: entity.replace(/^sip:|@.*$/g, ''), roles: ['participant'], endpoints: [endpoint(`${entity};ep=1`)], ...extra };
+  return {
+    entity,
+    displayText: entity.replace(/^sip:|@.*$/g, ''),
+    roles: ['participant'],
+    endpoints: [endpoint(`${entity};ep=1`)],
+    ...extra,
+  };
 }
 
 /** A document that uses every modelled element at least once. */
@@ -31,14 +35,26 @@ export function richDocument(version = 0): ConferenceInfo {
       freeText: 'Line one\nLine two',
       keywords: ['roadmap', 'weekly'],
       confUris: { entries: [{ uri: CONF, displayText: 'Join', purpose: 'participation' }] },
-      serviceUris: { entries: [{ uri: 'https://conclave.example.com/c/abc', purpose: 'web-page', modified: { when: '2026-01-15T09:00:00Z', by: 'sip:alice@example.com', reason: 'created' } }] },
+      serviceUris: {
+        entries: [
+          {
+            uri: 'https://conclave.example.com/c/abc',
+            purpose: 'web-page',
+            modified: { when: '2026-01-15T09:00:00Z', by: 'sip:alice@example.com', reason: 'created' },
+          },
+        ],
+      },
       maximumUserCount: 25,
       availableMedia: [
         { label: 'main-audio', type: 'audio', displayText: 'Audio mix', status: 'sendrecv' },
         { label: 'main-video', type: 'video', status: 'sendonly' },
       ],
     },
-    hostInfo: { displayText: 'Conclave', webPage: 'https://conclave.example.com/', uris: { entries: [{ uri: 'sip:focus@example.com' }] } },
+    hostInfo: {
+      displayText: 'Conclave',
+      webPage: 'https://conclave.example.com/',
+      uris: { entries: [{ uri: 'sip:focus@example.com' }] },
+    },
     conferenceState: { userCount: 2, active: true, locked: false },
     users: {
       entries: [
@@ -55,7 +71,14 @@ export function richDocument(version = 0): ConferenceInfo {
               speaking: true,
               mutedByFocus: false,
               media: [
-                { id: '1', displayText: 'mic', type: 'audio', label: 'main-audio', srcId: '987654321', status: 'sendrecv' },
+                {
+                  id: '1',
+                  displayText: 'mic',
+                  type: 'audio',
+                  label: 'main-audio',
+                  srcId: '987654321',
+                  status: 'sendrecv',
+                },
                 { id: '2', type: 'video', label: 'main-video', status: 'recvonly' },
               ],
             }),
@@ -67,7 +90,11 @@ export function richDocument(version = 0): ConferenceInfo {
               status: 'disconnected',
               joiningMethod: 'dialed-out',
               disconnectionMethod: 'booted',
-              disconnectionInfo: { when: '2026-01-15T10:05:00+01:00', reason: 'misbehaving', by: 'sip:alice@example.com' },
+              disconnectionInfo: {
+                when: '2026-01-15T10:05:00+01:00',
+                reason: 'misbehaving',
+                by: 'sip:alice@example.com',
+              },
             }),
           ],
         }),

@@ -44,7 +44,11 @@ export function validateWithSchema(documents: readonly string[], schema: string)
     });
     if (run.error) throw run.error;
     const lines = `${run.stderr}\n${run.stdout}`.split('\n');
-    if (lines.some((l) => l.includes('Schemas parser error') || l.includes('WXS schema') && l.includes('failed to compile'))) {
+    if (
+      lines.some(
+        (l) => l.includes('Schemas parser error') || (l.includes('WXS schema') && l.includes('failed to compile')),
+      )
+    ) {
       throw new Error(`xmllint could not compile ${schema}:\n${run.stderr}`);
     }
     return files.map((file) => {

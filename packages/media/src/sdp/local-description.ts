@@ -85,8 +85,8 @@ export function writeLocalDescription(session: LocalSession): string {
   lines.push('a=msid-semantic: WMS *');
 
   // The default candidate goes in m=/c= (RFC 8839); prefer UDP.
-  const defaultCandidate =
-    session.candidates.find((c) => c.protocol === 'udp') ?? session.candidates[0] ?? { address: '0.0.0.0', port: 9 };
+  const defaultCandidate = session.candidates.find((c) => c.protocol === 'udp') ??
+    session.candidates[0] ?? { address: '0.0.0.0', port: 9 };
 
   for (const section of session.sections) {
     if (section.closed) {

@@ -79,7 +79,9 @@ const DTLS_PROTOCOL = /^UDP\/TLS\/RTP\/SAVPF?$/i;
 const PLAIN_PROTOCOL = /^RTP\/AVPF?$/i;
 
 function asDirection(value: unknown): Direction | undefined {
-  return value === 'sendrecv' || value === 'sendonly' || value === 'recvonly' || value === 'inactive' ? value : undefined;
+  return value === 'sendrecv' || value === 'sendonly' || value === 'recvonly' || value === 'inactive'
+    ? value
+    : undefined;
 }
 
 /**
@@ -107,7 +109,10 @@ export function isPlainRtpOffer(sdp: string): boolean {
   return legKindForOffer(sdp) === 'plain';
 }
 
-function codecsOf(m: MediaDescription, accepted: readonly PlainCodecName[]): {
+function codecsOf(
+  m: MediaDescription,
+  accepted: readonly PlainCodecName[],
+): {
   codecs: PlainCodec[];
   telephoneEvents: DtmfCodec[];
   names: string[];
@@ -139,9 +144,12 @@ function codecsOf(m: MediaDescription, accepted: readonly PlainCodecName[]): {
       continue;
     }
     let codec: PlainCodec | undefined;
-    if (lower === 'pcmu' && clockRate === 8000 && channels === 1) codec = { name: 'PCMU', payloadType: pt, clockRate, channels };
-    else if (lower === 'pcma' && clockRate === 8000 && channels === 1) codec = { name: 'PCMA', payloadType: pt, clockRate, channels };
-    else if (lower === 'opus' && clockRate === 48000 && channels === 2) codec = { name: 'opus', payloadType: pt, clockRate, channels };
+    if (lower === 'pcmu' && clockRate === 8000 && channels === 1)
+      codec = { name: 'PCMU', payloadType: pt, clockRate, channels };
+    else if (lower === 'pcma' && clockRate === 8000 && channels === 1)
+      codec = { name: 'PCMA', payloadType: pt, clockRate, channels };
+    else if (lower === 'opus' && clockRate === 48000 && channels === 2)
+      codec = { name: 'opus', payloadType: pt, clockRate, channels };
     if (!codec || !accepted.includes(codec.name)) continue;
     if (fmtp !== undefined) codec.fmtp = fmtp;
     codecs.push(codec);
@@ -218,7 +226,9 @@ export function parsePlainDescription(
   }));
   for (const [index, s] of sections.entries()) {
     if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535) {
-      throw new SdpNegotiationError(`m-line ${index} (${s.mediaType}) has an invalid port '${String(media[index]!.port)}'`);
+      throw new SdpNegotiationError(
+        `m-line ${index} (${s.mediaType}) has an invalid port '${String(media[index]!.port)}'`,
+      );
     }
   }
 
@@ -236,9 +246,11 @@ export function parsePlainDescription(
     const port = Number(m.port);
     const rtcpMux = m.rtcpMux === 'rtcp-mux';
     const rtcpPort = rtcpMux ? port : m.rtcp?.port !== undefined ? Number(m.rtcp.port) : port + 1;
-    let direction = asDirection(m.direction) ?? asDirection((session as { direction?: unknown }).direction) ?? 'sendrecv';
+    let direction =
+      asDirection(m.direction) ?? asDirection((session as { direction?: unknown }).direction) ?? 'sendrecv';
     // RFC 2543 hold: a null address means "do not send to me" (the party may still send, e.g. music on hold).
-    if (connection.ip === '0.0.0.0') direction = direction === 'sendrecv' || direction === 'sendonly' ? 'sendonly' : 'inactive';
+    if (connection.ip === '0.0.0.0')
+      direction = direction === 'sendrecv' || direction === 'sendonly' ? 'sendonly' : 'inactive';
     const audio: PlainAudioSection = {
       index,
       address: connection.ip,

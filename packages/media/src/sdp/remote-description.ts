@@ -63,7 +63,9 @@ export interface RemoteDescription {
 const FINGERPRINT_ALGORITHMS = new Set(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']);
 
 function asDirection(value: unknown): Direction | undefined {
-  return value === 'sendrecv' || value === 'sendonly' || value === 'recvonly' || value === 'inactive' ? value : undefined;
+  return value === 'sendrecv' || value === 'sendonly' || value === 'recvonly' || value === 'inactive'
+    ? value
+    : undefined;
 }
 
 function asSetup(value: unknown): DtlsSetup | undefined {
@@ -202,7 +204,8 @@ export function parseRemoteDescription(sdp: string, kind: 'offer' | 'answer'): R
     throw new SdpNegotiationError(`the ${kind} uses an unsupported fingerprint hash '${fp.type}'`);
   }
   const setup = asSetup(source.setup ?? session.setup);
-  if (setup === 'holdconn') throw new SdpNegotiationError(`the ${kind} says a=setup:holdconn; a DTLS connection is required`);
+  if (setup === 'holdconn')
+    throw new SdpNegotiationError(`the ${kind} says a=setup:holdconn; a DTLS connection is required`);
 
   for (const s of sections) {
     if (s.port === 0 || !s.kind) continue;

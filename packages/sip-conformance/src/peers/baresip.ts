@@ -8,5 +8,6 @@ import { MEDIA_PORT_RANGE, PEER_PORT_RANGE } from '../ports.ts';
 export type { BaresipEvent, BaresipOptions } from '@conclave/test-peers';
 export type BaresipPeer = Driver;
 export const BaresipPeer = {
-  start: (opts: BaresipOptions): Promise<Driver> => Driver.start({ sipPortRange: PEER_PORT_RANGE, rtpPortRange: MEDIA_PORT_RANGE, rtpPorts: 4, ...opts }),
+  start: (opts: BaresipOptions): Promise<Driver> =>
+    Driver.start({ sipPortRange: PEER_PORT_RANGE, rtpPortRange: MEDIA_PORT_RANGE, rtpPorts: 4, ...opts }),
 };

@@ -8,5 +8,6 @@ import { MEDIA_PORT_RANGE, PEER_PORT_RANGE } from '../ports.ts';
 export { LINPHONE_CAPS, type LinphoneOptions } from '@conclave/test-peers';
 export type LinphonePeer = Driver;
 export const LinphonePeer = {
-  start: (opts: LinphoneOptions): Promise<Driver> => Driver.start({ sipPortRange: PEER_PORT_RANGE, rtpPortRange: MEDIA_PORT_RANGE, ...opts }),
+  start: (opts: LinphoneOptions): Promise<Driver> =>
+    Driver.start({ sipPortRange: PEER_PORT_RANGE, rtpPortRange: MEDIA_PORT_RANGE, ...opts }),
 };

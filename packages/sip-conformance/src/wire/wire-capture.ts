@@ -66,7 +66,9 @@ export class WireCapture {
    */
   static async start(ports: WirePorts, ranges: string[]): Promise<WireCapture> {
     const fixed = [ports.server.udp, ports.server.tcp, ports.server.ws].filter((p): p is number => !!p);
-    const child = spawn('python3', [SNIFFER, ...new Set(fixed.map(String)), ...ranges], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('python3', [SNIFFER, ...new Set(fixed.map(String)), ...ranges], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const cap = new WireCapture(child, ports);
     child.stderr!.on('data', (d: Buffer) => (cap.stderr += d.toString()));
     const lines = createInterface({ input: child.stdout! });
@@ -108,7 +110,11 @@ export class WireCapture {
     }
   }
 
-  #classify(s: number, d: number, transport: 'udp' | 'tcp'): { dir: 'in' | 'out'; serverPort: number; remotePort: number; wireTransport: WireTransport } | undefined {
+  #classify(
+    s: number,
+    d: number,
+    transport: 'udp' | 'tcp',
+  ): { dir: 'in' | 'out'; serverPort: number; remotePort: number; wireTransport: WireTransport } | undefined {
     const sv = this.ports.server;
     const serverPorts = transport === 'udp' ? [sv.udp] : [sv.tcp, sv.ws];
     const ws = transport === 'tcp' && sv.ws !== undefined && (s === sv.ws || d === sv.ws);
@@ -140,7 +146,9 @@ export class WireCapture {
     const FIN = 0x01;
     const RST = 0x04;
     const newStream = (): StreamDecoder => {
-      const s: StreamDecoder = new StreamDecoder(c.wireTransport === 'ws', (kind, text) => this.events.push({ ...s.current, kind, text }));
+      const s: StreamDecoder = new StreamDecoder(c.wireTransport === 'ws', (kind, text) =>
+        this.events.push({ ...s.current, kind, text }),
+      );
       this.#streams.set(key, s);
       return s;
     };

@@ -65,7 +65,9 @@ export class AppConnection {
     try {
       payloads = this.#framer.push(chunk);
     } catch (err) {
-      this.log.warn('invalid framing from app, closing connection', { err: err instanceof WireFramingError ? err.message : err });
+      this.log.warn('invalid framing from app, closing connection', {
+        err: err instanceof WireFramingError ? err.message : err,
+      });
       this.socket.destroy();
       return;
     }

@@ -48,7 +48,16 @@ export class AppHub extends EnhancedEventEmitter<AppHubEvents> {
   }
 
   /** `sip|<source>|…` to an app (dropped if its connection is gone). */
-  sendSip(app: AppConnection, source: string, bytes: Buffer, transport: string, remote: HostPort, txnId: string, dialogId: string, extra: string): void {
+  sendSip(
+    app: AppConnection,
+    source: string,
+    bytes: Buffer,
+    transport: string,
+    remote: HostPort,
+    txnId: string,
+    dialogId: string,
+    extra: string,
+  ): void {
     if (app.closed) return;
     app.send(sipFrame(source, bytes, transport, remote, txnId, dialogId, extra));
   }
@@ -125,7 +134,9 @@ export class AppHub extends EnhancedEventEmitter<AppHubEvents> {
     app.tags = (cmd.args[1] ?? '').split(',').filter(Boolean);
     const hp = this.#hostports();
     app.respond(cmd.msgId, 'OK', hp, this.#version, hp);
-    app.log.info(app.outbound ? 'outbound app connection authenticated' : 'app connected', { tags: app.tags.join(',') || undefined });
+    app.log.info(app.outbound ? 'outbound app connection authenticated' : 'app connected', {
+      tags: app.tags.join(',') || undefined,
+    });
     this.emit('authenticated', app);
   }
 }

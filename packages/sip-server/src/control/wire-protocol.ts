@@ -30,20 +30,55 @@ export function hostportsOf(t: ListenerAddresses): string {
 }
 
 /** `sip|<source>|<len>|<transport>|<addr>|<port>|<time>|<txnId>|<dialogId>|<extra>` + CRLF + msg */
-export function sipFrame(source: string, bytes: Buffer, transport: string, remote: HostPort, txnId: string, dialogId: string, extra: string): string {
-  const lead = ['sip', source, String(bytes.length), transport, remote.host, String(remote.port), wireTime(), txnId, dialogId, extra].join('|');
+export function sipFrame(
+  source: string,
+  bytes: Buffer,
+  transport: string,
+  remote: HostPort,
+  txnId: string,
+  dialogId: string,
+  extra: string,
+): string {
+  const lead = [
+    'sip',
+    source,
+    String(bytes.length),
+    transport,
+    remote.host,
+    String(remote.port),
+    wireTime(),
+    txnId,
+    dialogId,
+    extra,
+  ].join('|');
   return `${lead}${CRLF}${bytes.toString('utf8')}`;
 }
 
 /** A BYE the server sent on its own (ACK timeout): `sip|application|…|unsolicited|<dialogId>|` + CRLF + msg */
 export function unsolicitedFrame(bytes: Buffer, flow: Flow, dialogId: string): string {
   const local = flow.local;
-  const payload = ['sip', 'application', String(bytes.length), wireTransport(flow.transport), local.host, String(local.port), wireTime(), 'unsolicited', dialogId, ''].join('|');
+  const payload = [
+    'sip',
+    'application',
+    String(bytes.length),
+    wireTransport(flow.transport),
+    local.host,
+    String(local.port),
+    wireTime(),
+    'unsolicited',
+    dialogId,
+    '',
+  ].join('|');
   return `${payload}${CRLF}${bytes.toString('utf8')}`;
 }
 
 /** `cdr:<type>|<source>|<time>[|<role or reason>]` + CRLF + the SIP message. */
-export function cdrFrame(type: 'attempt' | 'start' | 'stop', source: 'network' | 'application', bytes: Buffer, extra?: string): string {
+export function cdrFrame(
+  type: 'attempt' | 'start' | 'stop',
+  source: 'network' | 'application',
+  bytes: Buffer,
+  extra?: string,
+): string {
   const lead = [`cdr:${type}`, source, wireTime(), ...(extra ? [extra] : [])].join('|');
   return `${lead}${CRLF}${bytes.toString('utf8')}`;
 }
@@ -51,17 +86,56 @@ export function cdrFrame(type: 'attempt' | 'start' | 'stop', source: 'network' |
 /** Response fields to an app's request that went out: `OK|application|<len>|<transport>|<addr>|<port>|<time>|<txnId>|Msg sent:|…` */
 export function requestSentFields(bytes: Buffer, flow: Flow, txnId: string): string[] {
   const addr = flow.transport === 'udp' ? flow.local : flow.remote;
-  return ['OK', 'application', String(bytes.length), wireTransport(flow.transport), addr.host, String(addr.port), wireTime(), txnId, `Msg sent:|${CRLF}${bytes.toString('utf8')}`];
+  return [
+    'OK',
+    'application',
+    String(bytes.length),
+    wireTransport(flow.transport),
+    addr.host,
+    String(addr.port),
+    wireTime(),
+    txnId,
+    `Msg sent:|${CRLF}${bytes.toString('utf8')}`,
+  ];
 }
 
 /** Response fields to an app's response that went out (transport only for INVITE, as drachtio does). */
-export function responseSentFields(bytes: Buffer, transport: string, remote: HostPort, txnId: string, dialogId: string): string[] {
-  return ['OK', 'application', String(bytes.length), transport, remote.host, String(remote.port), wireTime(), txnId, dialogId, '', `Msg sent:|${CRLF}${bytes.toString('utf8')}`];
+export function responseSentFields(
+  bytes: Buffer,
+  transport: string,
+  remote: HostPort,
+  txnId: string,
+  dialogId: string,
+): string[] {
+  return [
+    'OK',
+    'application',
+    String(bytes.length),
+    transport,
+    remote.host,
+    String(remote.port),
+    wireTime(),
+    txnId,
+    dialogId,
+    '',
+    `Msg sent:|${CRLF}${bytes.toString('utf8')}`,
+  ];
 }
 
 /** A downstream response reported to a proxying app that asked for `fullResponse`. */
 export function proxyProgressFields(bytes: Buffer, flow: Flow, txnId: string): string[] {
-  return ['OK', 'network', String(bytes.length), wireTransport(flow.transport), flow.remote.host, String(flow.remote.port), wireTime(), txnId, '', `continue${CRLF}${bytes.toString('utf8')}`];
+  return [
+    'OK',
+    'network',
+    String(bytes.length),
+    wireTransport(flow.transport),
+    flow.remote.host,
+    String(flow.remote.port),
+    wireTime(),
+    txnId,
+    '',
+    `continue${CRLF}${bytes.toString('utf8')}`,
+  ];
 }
 
 /** `sip|<txnId>|<dialogId>|<proxy>` */
@@ -75,8 +149,12 @@ export function parseProxyCommand(args: string[]): { txnId: string; opts: ProxyO
   return {
     txnId,
     opts: {
-      recordRoute: rr === 'remainInDialog', fullResponse: full === 'fullResponse', followRedirects: follow === 'followRedirects',
-      simultaneous: fork === 'simultaneous', provisionalTimeout: parseDuration(provT), finalTimeout: parseDuration(finalT),
+      recordRoute: rr === 'remainInDialog',
+      fullResponse: full === 'fullResponse',
+      followRedirects: follow === 'followRedirects',
+      simultaneous: fork === 'simultaneous',
+      provisionalTimeout: parseDuration(provT),
+      finalTimeout: parseDuration(finalT),
     },
     targets: dests.filter(Boolean),
   };

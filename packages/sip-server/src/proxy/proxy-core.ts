@@ -19,7 +19,13 @@ export interface ProxyHost {
   readonly timers: SipTimers;
   setTimer(ms: number, fn: () => void): NodeJS.Timeout | undefined;
   withFlow(uri: string, preferred: Flow | undefined, cb: (flow: Flow | undefined) => void): void;
-  startClient(req: SipRequest, bytes: Buffer, flow: Flow, app: AppConnection | undefined, dialogId: string | undefined): ClientTransaction;
+  startClient(
+    req: SipRequest,
+    bytes: Buffer,
+    flow: Flow,
+    app: AppConnection | undefined,
+    dialogId: string | undefined,
+  ): ClientTransaction;
   cancelClient(ct: ClientTransaction): Buffer;
   sendResponseOnTxn(st: ServerTransaction, bytes: Buffer, status: number): void;
   localResponse(req: SipRequest, status: number, reason: string): SipResponse;
@@ -52,13 +58,25 @@ export class ProxyCore {
 
   /** Relay an in-dialog request of a dialog we Record-Routed (no app involved), on its server transaction. */
   relay(st: ServerTransaction, next: string): ProxyOperation {
-    const op = new ProxyOperation(st, undefined, '', { recordRoute: false, fullResponse: false, followRedirects: false, simultaneous: false, provisionalTimeout: 0, finalTimeout: 0 }, []);
+    const op = new ProxyOperation(
+      st,
+      undefined,
+      '',
+      {
+        recordRoute: false,
+        fullResponse: false,
+        followRedirects: false,
+        simultaneous: false,
+        provisionalTimeout: 0,
+        finalTimeout: 0,
+      },
+      [],
+    );
     st.proxy = op;
     op.tried.add(next);
     this.launch(op, st.request.uri, next);
     return op;
   }
-
 
   next(op: ProxyOperation): void {
     if (op.finished) return;
@@ -106,7 +124,8 @@ export class ProxyCore {
       }
       if (op.opts.finalTimeout > 0) {
         ct.proxyTimer(op.opts.finalTimeout, () => {
-          if (op.branches.has(ct) && (ct.state === 'calling' || ct.state === 'proceeding' || ct.state === 'trying')) this.#branchFailed(op, ct, 'no final response');
+          if (op.branches.has(ct) && (ct.state === 'calling' || ct.state === 'proceeding' || ct.state === 'trying'))
+            this.#branchFailed(op, ct, 'no final response');
         });
       }
     });

@@ -32,7 +32,13 @@ export class ProxyOperation {
   finished = false;
   templateHeaders: Array<{ name: string; value: string }> = [];
 
-  constructor(st: ServerTransaction, app: AppConnection | undefined, msgId: string, opts: ProxyOptions, targets: string[]) {
+  constructor(
+    st: ServerTransaction,
+    app: AppConnection | undefined,
+    msgId: string,
+    opts: ProxyOptions,
+    targets: string[],
+  ) {
     this.st = st;
     this.app = app;
     this.msgId = msgId;

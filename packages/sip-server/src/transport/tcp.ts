@@ -80,9 +80,11 @@ export class StreamTransport {
     this.#log = log;
     this.#onMessage = onMessage;
     const onSocket = (socket: net.Socket) => this.#accept(socket);
-    this.#server = opts.transport === 'tls' ? tls.createServer(opts.tlsOptions ?? {}, onSocket) : net.createServer(onSocket);
+    this.#server =
+      opts.transport === 'tls' ? tls.createServer(opts.tlsOptions ?? {}, onSocket) : net.createServer(onSocket);
     this.#server.on('error', (err) => this.#log.warn(`${opts.transport} server error`, { err }));
-    if (opts.transport === 'tls') this.#server.on('tlsClientError', (err) => this.#log.info('tls handshake failed', { err }));
+    if (opts.transport === 'tls')
+      this.#server.on('tlsClientError', (err) => this.#log.info('tls handshake failed', { err }));
   }
 
   get local(): HostPort {
@@ -117,7 +119,13 @@ export class StreamTransport {
       socket.destroy();
       return;
     }
-    const flow = new StreamFlow(this.#opts.transport, socket, this.#local, { host: remoteHost.replace(/^::ffff:/, ''), port: socket.remotePort ?? 0 }, true);
+    const flow = new StreamFlow(
+      this.#opts.transport,
+      socket,
+      this.#local,
+      { host: remoteHost.replace(/^::ffff:/, ''), port: socket.remotePort ?? 0 },
+      true,
+    );
     this.#wire(flow);
   }
 
@@ -125,9 +133,15 @@ export class StreamTransport {
   connect(host: string, port: number): Flow {
     const existing = this.#flows.byRemote(this.#opts.transport, host, port);
     if (existing) return existing;
-    const socket = this.#opts.transport === 'tls'
-      ? tls.connect({ host, port, ...(this.#opts.tlsOptions as tls.ConnectionOptions), servername: net.isIP(host) ? undefined : host })
-      : net.connect({ host, port });
+    const socket =
+      this.#opts.transport === 'tls'
+        ? tls.connect({
+            host,
+            port,
+            ...(this.#opts.tlsOptions as tls.ConnectionOptions),
+            servername: net.isIP(host) ? undefined : host,
+          })
+        : net.connect({ host, port });
     const flow = new StreamFlow(this.#opts.transport, socket, this.#local, { host, port }, false);
     socket.once(this.#opts.transport === 'tls' ? 'secureConnect' : 'connect', () => flow.markConnected());
     this.#wire(flow);
@@ -141,7 +155,9 @@ export class StreamTransport {
     socket.setNoDelay(true);
     socket.setTimeout(this.#opts.idleTimeout);
     socket.on('timeout', () => {
-      this.#log.debug(`${flow.transport} connection idle, closing`, { remote: `${flow.remote.host}:${flow.remote.port}` });
+      this.#log.debug(`${flow.transport} connection idle, closing`, {
+        remote: `${flow.remote.host}:${flow.remote.port}`,
+      });
       socket.destroy();
     });
     const framer = new SipStreamFramer({ maxMessageSize: this.#opts.maxMessageSize });
@@ -150,7 +166,10 @@ export class StreamTransport {
       try {
         events = framer.push(chunk);
       } catch (err) {
-        this.#log.warn(`${flow.transport} stream unframeable, closing`, { err, remote: `${flow.remote.host}:${flow.remote.port}` });
+        this.#log.warn(`${flow.transport} stream unframeable, closing`, {
+          err,
+          remote: `${flow.remote.host}:${flow.remote.port}`,
+        });
         if (err instanceof SipParseError && err.reason === 'Message Too Large') this.onTooLarge(flow);
         socket.destroy();
         return;
@@ -167,7 +186,9 @@ export class StreamTransport {
         }
       }
     });
-    socket.on('error', (err) => this.#log.debug(`${flow.transport} connection error`, { err, remote: `${flow.remote.host}:${flow.remote.port}` }));
+    socket.on('error', (err) =>
+      this.#log.debug(`${flow.transport} connection error`, { err, remote: `${flow.remote.host}:${flow.remote.port}` }),
+    );
     socket.on('close', () => {
       flow.markClosed();
       this.#sockets.delete(socket);

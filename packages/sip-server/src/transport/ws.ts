@@ -118,7 +118,10 @@ export class WsTransport {
   }
 
   #accept(ws: WebSocket, req: http.IncomingMessage): void {
-    const remote = { host: (req.socket.remoteAddress ?? '0.0.0.0').replace(/^::ffff:/, ''), port: req.socket.remotePort ?? 0 };
+    const remote = {
+      host: (req.socket.remoteAddress ?? '0.0.0.0').replace(/^::ffff:/, ''),
+      port: req.socket.remotePort ?? 0,
+    };
     const flow = new WsFlow(this.#opts.secure ? 'wss' : 'ws', ws, this.#local, remote);
     this.#conns.add(ws);
     this.#flows.add(flow);

@@ -10,7 +10,11 @@ export function AdminApp({ admin }: { admin: AdminConsole }) {
     <div className="app admin" data-testid="admin-console" data-phase={snap.phase}>
       <AdminTopBar admin={admin} snap={snap} />
       <main className="main admin-main" id="main">
-        {snap.phase === 'signed-in' ? <ConferenceList admin={admin} snap={snap} /> : <AdminLogin admin={admin} snap={snap} />}
+        {snap.phase === 'signed-in' ? (
+          <ConferenceList admin={admin} snap={snap} />
+        ) : (
+          <AdminLogin admin={admin} snap={snap} />
+        )}
       </main>
       <footer className="footer">
         <span>Conclave admin console</span>
@@ -28,7 +32,8 @@ export function AdminApp({ admin }: { admin: AdminConsole }) {
 /** Same bar as the softphone's: brand, connection state, who is signed in. */
 function AdminTopBar({ admin, snap }: { admin: AdminConsole; snap: AdminSnapshot }) {
   const signedIn = snap.phase === 'signed-in';
-  const feedKind = snap.feed.state === 'live' ? 'registered' : snap.feed.state === 'closed' ? 'offline' : snap.feed.state;
+  const feedKind =
+    snap.feed.state === 'live' ? 'registered' : snap.feed.state === 'closed' ? 'offline' : snap.feed.state;
   const sipKind = snap.sip === 'connected' ? 'registered' : snap.sip;
   return (
     <header className="topbar">
@@ -61,7 +66,12 @@ function AdminTopBar({ admin, snap }: { admin: AdminConsole; snap: AdminSnapshot
           <span className="account-uri mono" data-testid="admin-user">
             {snap.user}
           </span>
-          <button type="button" className="button button-quiet" data-testid="admin-logout-button" onClick={() => void admin.logout()}>
+          <button
+            type="button"
+            className="button button-quiet"
+            data-testid="admin-logout-button"
+            onClick={() => void admin.logout()}
+          >
             Sign out
           </button>
         </div>

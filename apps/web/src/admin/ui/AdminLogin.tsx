@@ -15,7 +15,14 @@ export function AdminLogin({ admin, snap }: { admin: AdminConsole; snap: AdminSn
   };
 
   return (
-    <form className="card login" onSubmit={submit} aria-labelledby={`${id}-title`} aria-describedby={`${id}-what`} noValidate data-testid="admin-login">
+    <form
+      className="card login"
+      onSubmit={submit}
+      aria-labelledby={`${id}-title`}
+      aria-describedby={`${id}-what`}
+      noValidate
+      data-testid="admin-login"
+    >
       <h1 id={`${id}-title`} className="login-title">
         Admin console
       </h1>
@@ -53,7 +60,12 @@ export function AdminLogin({ admin, snap }: { admin: AdminConsole; snap: AdminSn
         />
       </div>
       <label className="check">
-        <input type="checkbox" data-testid="admin-login-remember" checked={remember} onChange={(e) => setRemember(e.target.checked)} />
+        <input
+          type="checkbox"
+          data-testid="admin-login-remember"
+          checked={remember}
+          onChange={(e) => setRemember(e.target.checked)}
+        />
         <span>Remember me on this browser</span>
       </label>
       <p className="hint">

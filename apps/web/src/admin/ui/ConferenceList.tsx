@@ -52,7 +52,12 @@ export function ConferenceList({ admin, snap }: { admin: AdminConsole; snap: Adm
           {snap.listLoaded ? 'No conference is running.' : 'Loading the conference list…'}
         </p>
       ) : (
-        <ul className={`admin-conference-list${stale ? ' is-stale' : ''}`} data-testid="conference-list" data-stale={String(stale)} aria-describedby={stale ? `${id}-stale` : undefined}>
+        <ul
+          className={`admin-conference-list${stale ? ' is-stale' : ''}`}
+          data-testid="conference-list"
+          data-stale={String(stale)}
+          aria-describedby={stale ? `${id}-stale` : undefined}
+        >
           {snap.conferences.map((c) => (
             <ConferenceItem key={c.id} admin={admin} conference={c} now={now} />
           ))}
@@ -66,7 +71,15 @@ function shortName(uri: string): string {
   return userPart(uri);
 }
 
-function ConferenceItem({ admin, conference: c, now }: { admin: AdminConsole; conference: ConferenceView; now: number }) {
+function ConferenceItem({
+  admin,
+  conference: c,
+  now,
+}: {
+  admin: AdminConsole;
+  conference: ConferenceView;
+  now: number;
+}) {
   const id = useId();
   const [confirming, setConfirming] = useState(false);
   const endRef = useRef<HTMLButtonElement>(null);
@@ -192,7 +205,9 @@ function ConferenceItem({ admin, conference: c, now }: { admin: AdminConsole; co
           onKeyDown={onConfirmKey}
         >
           <p id={`${id}-confirm-text`}>
-            End this conference? {present === 1 ? 'The participant' : `All ${present > 0 ? present : c.participantCount} participants`} will be hung up.
+            End this conference?{' '}
+            {present === 1 ? 'The participant' : `All ${present > 0 ? present : c.participantCount} participants`} will
+            be hung up.
           </p>
           <div className="admin-confirm-actions">
             <button
@@ -206,7 +221,13 @@ function ConferenceItem({ admin, conference: c, now }: { admin: AdminConsole; co
             >
               End conference
             </button>
-            <button type="button" ref={cancelRef} className="button" data-testid="end-cancel-button" onClick={closeConfirm}>
+            <button
+              type="button"
+              ref={cancelRef}
+              className="button"
+              data-testid="end-cancel-button"
+              onClick={closeConfirm}
+            >
               Cancel
             </button>
           </div>
@@ -216,7 +237,12 @@ function ConferenceItem({ admin, conference: c, now }: { admin: AdminConsole; co
       {c.error !== null && (
         <p className="line-error admin-error" role="alert" data-testid="conference-action-error">
           <span>{c.error}</span>
-          <button type="button" className="icon-button" aria-label="Dismiss the error" onClick={() => admin.dismissError(c.id)}>
+          <button
+            type="button"
+            className="icon-button"
+            aria-label="Dismiss the error"
+            onClick={() => admin.dismissError(c.id)}
+          >
             ×
           </button>
         </p>
@@ -236,7 +262,12 @@ const ROSTER_STATE_TEXT: Record<string, string> = {
 function AdminRoster({ admin, conference: c, now }: { admin: AdminConsole; conference: ConferenceView; now: number }) {
   const showEntries = c.rosterLoaded || c.rosterState === 'failed';
   return (
-    <div className="admin-roster-wrap" data-testid="admin-roster" data-subscription={c.rosterState} data-loaded={String(c.rosterLoaded)}>
+    <div
+      className="admin-roster-wrap"
+      data-testid="admin-roster"
+      data-subscription={c.rosterState}
+      data-loaded={String(c.rosterLoaded)}
+    >
       {c.rosterError !== null && (c.rosterState === 'failed' || c.rosterState === 'retrying') && (
         <p className="hint admin-roster-error" data-testid="admin-roster-error">
           Live roster {c.rosterState === 'failed' ? 'unavailable' : 'interrupted'}: {c.rosterError}
@@ -259,7 +290,17 @@ function AdminRoster({ admin, conference: c, now }: { admin: AdminConsole; confe
   );
 }
 
-function RosterEntryRow({ admin, conference: c, entry: e, now }: { admin: AdminConsole; conference: ConferenceView; entry: AdminRosterEntry; now: number }) {
+function RosterEntryRow({
+  admin,
+  conference: c,
+  entry: e,
+  now,
+}: {
+  admin: AdminConsole;
+  conference: ConferenceView;
+  entry: AdminRosterEntry;
+  now: number;
+}) {
   const muteBusy = c.pending.includes(`mute:${sipKey(e.entity)}`);
   const kickBusy = c.pending.includes(`kick:${sipKey(e.entity)}`);
   const actionable = e.present && !c.pending.includes('end');
@@ -294,7 +335,11 @@ function RosterEntryRow({ admin, conference: c, entry: e, now }: { admin: AdminC
             {endpointStatusText(e.status)}
           </span>
           {e.present && (
-            <span className={`speaking${e.speaking ? ' is-on' : ''}`} data-testid="speaking-indicator" data-speaking={String(e.speaking)}>
+            <span
+              className={`speaking${e.speaking ? ' is-on' : ''}`}
+              data-testid="speaking-indicator"
+              data-speaking={String(e.speaking)}
+            >
               <span className="speaking-bars" aria-hidden="true">
                 <i />
                 <i />
@@ -310,7 +355,11 @@ function RosterEntryRow({ admin, conference: c, entry: e, now }: { admin: AdminC
             {e.joinedAt !== null && (
               <>
                 {' · '}
-                <span className="duration" data-testid="roster-entry-duration" title={`joined at ${new Date(e.joinedAt).toLocaleTimeString()}`}>
+                <span
+                  className="duration"
+                  data-testid="roster-entry-duration"
+                  title={`joined at ${new Date(e.joinedAt).toLocaleTimeString()}`}
+                >
                   {formatDuration(now - e.joinedAt)}
                 </span>
               </>
@@ -355,7 +404,13 @@ function LockIcon({ locked }: { locked: boolean }) {
   return (
     <svg className="lock-icon" width="16" height="16" viewBox="0 0 16 16" aria-hidden="true" focusable="false">
       <rect x="2.5" y="7" width="11" height="7.5" rx="1.5" fill="currentColor" />
-      <path d={locked ? 'M5 7V5a3 3 0 0 1 6 0v2' : 'M5 7V5a3 3 0 0 1 5.8-1.1'} fill="none" stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" />
+      <path
+        d={locked ? 'M5 7V5a3 3 0 0 1 6 0v2' : 'M5 7V5a3 3 0 0 1 5.8-1.1'}
+        fill="none"
+        stroke="currentColor"
+        strokeWidth="1.6"
+        strokeLinecap="round"
+      />
     </svg>
   );
 }
