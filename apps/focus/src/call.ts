@@ -9,7 +9,7 @@
  * A side can be handed over (a conference adopting that party): from then on the call neither ends
  * nor re-offers that side, whatever happens to the call.
  */
-import { EventEmitter } from 'node:events';
+import { EnhancedEventEmitter } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import { SdpNegotiationError, type MediaLeg, type MediaService, type Room } from '@conclave/media';
 import { createLegForOffer, createLegForTarget } from './legs.ts';
@@ -30,7 +30,9 @@ import {
   dialogConnected,
   endDialog,
   isSipFailure,
+  onRequestSent,
   reply,
+  requestInDialog,
   type Srf,
   type SrfDialog,
   type SrfRequest,
@@ -77,7 +79,7 @@ export interface CallOptions {
 
 const OTHER: Record<CallSide, CallSide> = { caller: 'callee', callee: 'caller' };
 
-export class Call extends EventEmitter<CallEvents> {
+export class Call extends EnhancedEventEmitter<CallEvents> {
   readonly id: string;
   readonly caller: CallParty;
   readonly callee: CallParty;
@@ -97,7 +99,7 @@ export class Call extends EventEmitter<CallEvents> {
   readonly #released = new Set<CallSide>();
 
   constructor(callId: string, options: CallOptions) {
-    super();
+    super(options.logger);
     this.id = callId;
     this.caller = options.caller;
     this.callee = options.callee;
@@ -180,22 +182,20 @@ export class Call extends EventEmitter<CallEvents> {
     toSide.on('notify', (nreq, nres) => {
       reply(nres, 200);
       if (!/^refer/i.test(nreq.get('Event') ?? '') || !dialogConnected(from)) return;
-      from
-        .request({
-          method: 'NOTIFY',
-          headers: {
-            Event: referEvent,
-            'Subscription-State': nreq.get('Subscription-State') ?? 'active',
-            'Content-Type': nreq.get('Content-Type') ?? 'message/sipfrag;version=2.0',
-          },
-          body: nreq.body,
-        } as unknown as SrfRequest)
-        .catch((err: Error) => this.#log.info('relayed refer NOTIFY failed', { error: err.message }));
+      requestInDialog(from, {
+        method: 'NOTIFY',
+        headers: {
+          Event: referEvent,
+          'Subscription-State': nreq.get('Subscription-State') ?? 'active',
+          'Content-Type': nreq.get('Content-Type') ?? 'message/sipfrag;version=2.0',
+        },
+        body: nreq.body,
+      }).catch((err: Error) => this.#log.info('relayed refer NOTIFY failed', { error: err.message }));
     });
-    to.request({
+    requestInDialog(to, {
       method: 'REFER',
       headers: { 'Refer-To': referTo, 'Referred-By': req.get('Referred-By') ?? `<${referrer.aor}>` },
-    } as unknown as SrfRequest).then(
+    }).then(
       (r) => reply(res, r.status, r.reason),
       (err: Error) => {
         this.#log.warn('REFER relay failed', { error: err.message });
@@ -311,7 +311,7 @@ export class Call extends EventEmitter<CallEvents> {
         false,
       );
       this.#log.info('call connected');
-      this.emit('connected');
+      this.safeEmit('connected');
       this.#room.on('renegotiationneeded', (leg: MediaLeg) => {
         for (const [side, md] of this.#sides) {
           if (md.leg === leg && !this.#released.has(side)) void md.reoffer();
@@ -349,12 +349,10 @@ export class Call extends EventEmitter<CallEvents> {
             },
           },
           {
-            // drachtio-srf calls cbRequest(err, req) although its typings say (req).
-            cbRequest: ((_err: unknown, uacReq: SrfRequest | undefined) => {
-              if (!uacReq) return;
+            cbRequest: onRequestSent((uacReq) => {
               this.#uacRequest = uacReq;
               if (this.#cancelled) uacReq.cancel(() => undefined);
-            }) as unknown as (req: SrfRequest) => void,
+            }),
             cbProvisional: (prov) => {
               if (!this.#cancelled && (prov.status === 180 || prov.status === 183) && !res.finalResponseSent) {
                 reply(res, 180);
@@ -400,7 +398,7 @@ export class Call extends EventEmitter<CallEvents> {
       this.#end(cause === 'bye' ? `${side} hung up` : `${side} gone (${detail ?? cause})`);
     });
     md.on('refer', (req, res) => {
-      if (this.listenerCount('refer') > 0) this.emit('refer', side, req, res);
+      if (this.listenerCount('refer') > 0) this.safeEmit('refer', side, req, res);
       else this.relayRefer(side, req, res);
     });
     // A B2BUA relays hold (RFC 3264 §8.4): the other party is re-offered sendonly, so its phone shows
@@ -427,6 +425,6 @@ export class Call extends EventEmitter<CallEvents> {
     }
     this.#room?.close();
     this.#log.info('call ended', { reason, seconds: Math.round((Date.now() - this.startedAt) / 1000) });
-    this.emit('ended', reason);
+    this.safeEmit('ended', reason);
   }
 }

@@ -3,7 +3,7 @@
  * as any drachtio app does, authenticates users, keeps registrations, and runs every call as a B2BUA
  * whose media is anchored in mediasoup.
  */
-import { EventEmitter } from 'node:events';
+import { EnhancedEventEmitter } from '@conclave/events';
 import { isIP } from 'node:net';
 import type { Logger } from '@conclave/log';
 import type { MediaService } from '@conclave/media';
@@ -68,7 +68,7 @@ type FocusEvents = {
   disconnected: [];
 };
 
-export class Focus extends EventEmitter<FocusEvents> {
+export class Focus extends EnhancedEventEmitter<FocusEvents> {
   readonly directory: UserDirectory;
   readonly registrar: Registrar;
   readonly conferences: ConferenceFocus;
@@ -79,7 +79,7 @@ export class Focus extends EventEmitter<FocusEvents> {
   #closed = false;
 
   constructor(options: FocusOptions) {
-    super();
+    super(options.logger);
     this.#opts = options;
     this.#log = options.logger;
     this.directory = new UserDirectory(options.users, options.admins);
@@ -127,7 +127,7 @@ export class Focus extends EventEmitter<FocusEvents> {
       this.#srf.on('connect', (err, hostport) => {
         if (err) return;
         this.#log.info('connected to drachtio server', { at: `${host}:${port}`, sip: hostport });
-        this.emit('connected', hostport);
+        this.safeEmit('connected', hostport);
         if (first) {
           first = false;
           resolve(hostport);
@@ -139,7 +139,7 @@ export class Focus extends EventEmitter<FocusEvents> {
       });
       this.#srf.on('disconnect', () => {
         if (!this.#closed) this.#log.warn('disconnected from drachtio server');
-        this.emit('disconnected');
+        this.safeEmit('disconnected');
       });
       void this.#srf.connect({ host, port, secret });
     });

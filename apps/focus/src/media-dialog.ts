@@ -9,8 +9,7 @@
  * old owner's listeners are dropped, so nothing the old owner does afterwards (its call ending, its
  * room closing) can touch this dialog or its leg.
  */
-import { EventEmitter } from 'node:events';
-import { SerialQueue } from '@conclave/events';
+import { EnhancedEventEmitter, SerialQueue } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import { NegotiationStateError, type MediaLeg } from '@conclave/media';
 import { mediaWarning } from './sip-status.ts';
@@ -21,6 +20,7 @@ import {
   isSipFailure,
   reinviteDialog,
   reply,
+  requestInDialog,
   type SrfDialog,
   type SrfRequest,
   type SrfResponse,
@@ -70,7 +70,7 @@ const GLARE_BACKOFF_MS = { min: 100, max: 1000 };
 /** One attempt's outcome: 'glare' is retried by reoffer(), never returned from it. */
 type OfferOutcome = ReofferResult | 'glare';
 
-export class MediaDialog extends EventEmitter<MediaDialogEvents> {
+export class MediaDialog extends EnhancedEventEmitter<MediaDialogEvents> {
   readonly dialog: SrfDialog;
   readonly leg: MediaLeg;
   readonly role: 'uas' | 'uac';
@@ -91,7 +91,7 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
   #forceNext = false;
 
   constructor(options: MediaDialogOptions) {
-    super();
+    super(options.logger);
     this.dialog = options.dialog;
     this.leg = options.leg;
     this.role = options.role;
@@ -105,18 +105,18 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
     dialog.on('modify', (req: SrfRequest, res: SrfResponse) => this.#onOffer(req, res));
     dialog.on('update', (req: SrfRequest, res: SrfResponse) => this.#onUpdate(req, res));
     dialog.on('refer', (req: SrfRequest, res: SrfResponse) => {
-      if (this.listenerCount('refer') > 0) this.emit('refer', req, res);
+      if (this.listenerCount('refer') > 0) this.safeEmit('refer', req, res);
       else reply(res, 603, 'Decline');
     });
     dialog.on('notify', (req: SrfRequest, res: SrfResponse) => {
-      if (this.listenerCount('notify') > 0) this.emit('notify', req, res);
+      if (this.listenerCount('notify') > 0) this.safeEmit('notify', req, res);
       else {
         this.#log.info('unexpected NOTIFY refused', { event: req.get('Event') });
         reply(res, 481, 'Subscription Does Not Exist');
       }
     });
-    this.leg.on('held', () => this.emit('held'));
-    this.leg.on('resumed', () => this.emit('resumed'));
+    this.leg.on('held', () => this.safeEmit('held'));
+    this.leg.on('resumed', () => this.safeEmit('resumed'));
     this.leg.on('closed', (reason) => {
       if (!this.#gone) this.end(`media closed (${reason})`, 'media-closed');
     });
@@ -337,7 +337,7 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
     if (this.#gone) throw new Error('dialog gone');
     if (this.#peerAllowsUpdate) {
       try {
-        await this.dialog.request({ method: 'UPDATE', headers: this.#requestHeaders() } as unknown as SrfRequest);
+        await requestInDialog(this.dialog, { method: 'UPDATE', headers: this.#requestHeaders() });
         return;
       } catch (err) {
         const status = isSipFailure(err) ? err.status : undefined;
@@ -359,6 +359,6 @@ export class MediaDialog extends EventEmitter<MediaDialogEvents> {
     this.#timer?.close();
     this.leg.close();
     this.#log.info('party gone', { cause, detail, owner: this.#owner });
-    this.emit('gone', cause, detail);
+    this.safeEmit('gone', cause, detail);
   }
 }

@@ -2,7 +2,7 @@
  * The registrar (RFC 3261 §10): who is reachable where. Bindings live in memory and expire on their
  * own; a user may have several (one per page or phone). Calls ring the newest binding (see README).
  */
-import { EventEmitter } from 'node:events';
+import { EnhancedEventEmitter } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import { authenticatedUser } from './sip-auth.ts';
 import { parseNameAddr } from './sip-uri.ts';
@@ -39,7 +39,7 @@ type RegistrarEvents = {
   unregistered: [binding: Binding, why: 'removed' | 'expired'];
 };
 
-export class Registrar extends EventEmitter<RegistrarEvents> {
+export class Registrar extends EnhancedEventEmitter<RegistrarEvents> {
   readonly #bindings = new Map<string, Map<string, Binding>>();
   readonly #log: Logger;
   readonly #min: number;
@@ -49,7 +49,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(options: RegistrarOptions) {
-    super();
+    super(options.logger);
     this.#log = options.logger;
     this.#min = options.minExpires ?? 60;
     this.#max = options.maxExpires ?? 3600;
@@ -141,7 +141,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
       map.set(c.uri, binding);
       if (!existing) {
         log.info('registered', { user, contact: c.uri, expires: requested, source: binding.source });
-        this.emit('registered', binding);
+        this.safeEmit('registered', binding);
       }
     }
     const current = this.bindingsOf(user);
@@ -169,7 +169,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
       user: binding.user,
       contact: binding.contact,
     });
-    this.emit('unregistered', binding, why);
+    this.safeEmit('unregistered', binding, why);
   }
 
   #sweep(): void {

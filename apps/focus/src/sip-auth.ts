@@ -9,10 +9,11 @@ import type { UserDirectory } from './directory.ts';
 import { parseNameAddr } from './sip-uri.ts';
 import { reply, type SrfMiddleware, type SrfRequest } from './srf.ts';
 
-const AUTHENTICATED = Symbol('conclave.authenticatedUser');
+/** The user each request was authenticated as, kept beside the request (drachtio-srf passes one object to the middleware and the handler). */
+const authenticated = new WeakMap<SrfRequest, string>();
 
 export function authenticatedUser(req: SrfRequest): string | undefined {
-  return (req as unknown as Record<symbol, string | undefined>)[AUTHENTICATED];
+  return authenticated.get(req);
 }
 
 export interface SipAuthOptions {
@@ -38,8 +39,8 @@ export function createSipAuth(options: SipAuthOptions): SrfMiddleware {
         reply(res, 403, 'Forbidden - From does not match credentials');
         return;
       }
-      (req as unknown as Record<symbol, string>)[AUTHENTICATED] = result.username;
-      next();
+      authenticated.set(req, result.username);
+      (next as () => void)();
       return;
     }
     const challenge = (stale: boolean) =>

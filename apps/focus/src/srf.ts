@@ -1,6 +1,8 @@
 /**
- * The slice of drachtio-srf the focus uses, typed. drachtio-srf's bundled typings miss a few
- * members (srf.register, srf.subscribe, SipError), so they are declared here once.
+ * The slice of drachtio-srf the focus uses, typed. drachtio-srf's bundled typings miss or mistype a few
+ * members (srf.register, srf.subscribe, SipError, Dialog.request's options, cbRequest's arguments, a
+ * SUBSCRIBE dialog's events), so they are declared here once: this is the only module that casts
+ * drachtio-srf's objects.
  */
 import Srf from 'drachtio-srf';
 
@@ -52,6 +54,57 @@ export function reply(res: SrfResponse, status: number, reason?: string, options
   else res.send(status, reason, options);
 }
 
+/** A request sent inside an existing dialog (NOTIFY, REFER, UPDATE...). */
+export interface InDialogRequest {
+  method: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** Sends a request inside `dialog` and resolves with its final response (drachtio-srf's typings want a whole SrfRequest). */
+export function requestInDialog(dialog: SrfDialog, request: InDialogRequest): Promise<SrfResponse> {
+  return dialog.request(request as unknown as SrfRequest);
+}
+
+/**
+ * The `cbRequest` progress callback of createUAC, which drachtio-srf calls as (err, req) although its
+ * typings say (req): `callback` sees the INVITE once it is sent (to CANCEL it later).
+ */
+export function onRequestSent(callback: (req: SrfRequest) => void): (req: SrfRequest) => void {
+  const adapted = (_err: unknown, req: SrfRequest | undefined): void => {
+    if (req) callback(req);
+  };
+  return adapted as unknown as (req: SrfRequest) => void;
+}
+
+/**
+ * Answers 2xx to a request that creates a dialog without SDP (a SUBSCRIBE, an out-of-dialog REFER) and
+ * resolves with that dialog; drachtio-srf's typings insist on a localSdp.
+ */
+export function acceptDialog(
+  srf: Srf,
+  req: SrfRequest,
+  res: SrfResponse,
+  headers: Record<string, string>,
+): Promise<SrfDialog> {
+  return srf.createUAS(req, res, { headers } as unknown as Srf.CreateUASOptions);
+}
+
+/** What a SUBSCRIBE dialog receives after its creation. */
+export interface SubscriptionDialogHandlers {
+  /** A refreshing SUBSCRIBE (the handler answers it). */
+  subscribe(req: SrfRequest, res: SrfResponse): void;
+  /** A SUBSCRIBE with Expires: 0 (drachtio-srf has answered it). */
+  unsubscribe(): void;
+}
+
+/** drachtio-srf emits these on SUBSCRIBE dialogs; its typings only list an INVITE dialog's events. */
+export function onSubscriptionRequests(dialog: SrfDialog, handlers: SubscriptionDialogHandlers): void {
+  const events = dialog as unknown as NodeJS.EventEmitter;
+  events.on('subscribe', (req: SrfRequest, res: SrfResponse) => handlers.subscribe(req, res));
+  events.on('unsubscribe', () => handlers.unsubscribe());
+}
+
 /** Runtime members of drachtio-srf's Dialog that its typings omit. */
 interface DialogRuntime {
   connected: boolean;
@@ -70,7 +123,7 @@ export interface SipHeaders {
 /** The 2xx that established a dialog the focus created as UAC (its headers: Allow, Session-Expires...). */
 export function dialogAnswer(dialog: SrfDialog): SipHeaders {
   const res = (dialog as unknown as DialogRuntime).res;
-  return { get: (name: string) => (res?.get(name) as string | undefined) ?? undefined };
+  return { get: (name: string) => res?.get(name) ?? undefined };
 }
 
 /** The peer said it accepts UPDATE (an Allow header listing it). */
@@ -98,7 +151,7 @@ interface ReinviteGate {
  */
 export async function reinviteDialog(dialog: SrfDialog, sdp: string, headers: Record<string, string>): Promise<string> {
   try {
-    return (await dialog.modify(sdp, { headers } as unknown as { noAck: boolean })) as unknown as string;
+    return await dialog.modify(sdp, { headers } as unknown as { noAck: boolean });
   } catch (err) {
     if (isSipFailure(err)) {
       const gate = (dialog as unknown as { _reinvitesInProgress?: ReinviteGate })._reinvitesInProgress;

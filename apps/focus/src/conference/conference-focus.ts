@@ -13,7 +13,7 @@ import type { UserDirectory } from '../directory.ts';
 import type { Registrar } from '../registrar.ts';
 import { authenticatedUser } from '../sip-auth.ts';
 import { parseNameAddr, userOf } from '../sip-uri.ts';
-import { endDialog, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
+import { acceptDialog, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
 import { ConferenceSession, type Joiner } from './conference-session.ts';
 import { ReferProgress } from './refer-progress.ts';
 import type { SessionTimerSettings } from '../session-timer.ts';
@@ -185,9 +185,7 @@ export class ConferenceFocus implements ConferenceControl {
       return;
     }
     await this.handleFocusRefer(req, res, session, () =>
-      this.#opts.srf.createUAS(req, res, { headers: { Contact: session.focusContact } } as unknown as {
-        localSdp: string;
-      }),
+      acceptDialog(this.#opts.srf, req, res, { Contact: session.focusContact }),
     );
   }
 

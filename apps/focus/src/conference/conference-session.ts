@@ -19,10 +19,12 @@ import {
 } from '../session-timer.ts';
 import { conferenceErrorStatus, mediaWarning } from '../sip-status.ts';
 import {
+  acceptDialog,
   allowsUpdate,
   dialogAnswer,
   endDialog,
   isSipFailure,
+  onRequestSent,
   reply,
   type Srf,
   type SrfDialog,
@@ -312,7 +314,7 @@ export class ConferenceSession {
     participant: Participant,
     extraHeaders: Record<string, string>,
   ): Promise<SrfDialog> {
-    let interval = this.#timerSettings.expires;
+    const interval = this.#timerSettings.expires;
     let noAnswer = false;
     let sent: SrfRequest | undefined;
     const ringTimer = setTimeout(() => {
@@ -368,14 +370,12 @@ export class ConferenceSession {
             },
           },
           {
-            // drachtio-srf calls cbRequest(err, req) although its typings say (req).
-            cbRequest: ((_err: unknown, uacReq: SrfRequest | undefined) => {
-              if (!uacReq) return;
+            cbRequest: onRequestSent((uacReq) => {
               sent = uacReq;
               onSent(uacReq);
               if (this.#ended) uacReq.cancel(() => undefined);
               else this.#dialing.add(uacReq);
-            }) as unknown as (req: SrfRequest) => void,
+            }),
             cbProvisional: (prov) => {
               if ((prov.status === 180 || prov.status === 183) && this.conference.participant(participant.id))
                 this.conference.setStatus(participant.id, 'alerting');
@@ -418,9 +418,11 @@ export class ConferenceSession {
       return;
     }
     const expires = Math.min(requested, SUBSCRIPTION_LIMITS.maxExpires);
-    const dialog = await this.#srf.createUAS(req, res, {
-      headers: { Expires: String(expires), Contact: this.focusContact, 'Allow-Events': 'conference' },
-    } as unknown as { localSdp: string });
+    const dialog = await acceptDialog(this.#srf, req, res, {
+      Expires: String(expires),
+      Contact: this.focusContact,
+      'Allow-Events': 'conference',
+    });
     const versioning = new SubscriptionVersioning();
     const state = () => this.conference.toConferenceInfo({ includeDeparted: true });
     const entry = {

@@ -6,7 +6,7 @@
 import { SerialQueue } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import { reasonPhrase } from '@conclave/sip-message';
-import { dialogConnected, type SrfDialog, type SrfRequest } from '../srf.ts';
+import { dialogConnected, requestInDialog, type SrfDialog, type SrfRequest } from '../srf.ts';
 
 export class ReferProgress {
   readonly #dialog: SrfDialog;
@@ -42,11 +42,11 @@ export class ReferProgress {
     void this.#queue.push(async () => {
       if (!dialogConnected(this.#dialog)) return;
       try {
-        await this.#dialog.request({
+        await requestInDialog(this.#dialog, {
           method: 'NOTIFY',
           headers: { Event: this.#event, 'Subscription-State': state, 'Content-Type': 'message/sipfrag;version=2.0' },
           body: `SIP/2.0 ${status} ${reason}\r\n`,
-        } as unknown as SrfRequest);
+        });
       } catch (err) {
         this.#log.info('refer NOTIFY not delivered', { status, error: (err as Error).message });
       }

@@ -3,10 +3,16 @@
  * expiry, refreshes, and the NOTIFYs sent on it. Knows nothing of what the documents say: the owner
  * passes a function that renders the document for a given per-subscription version.
  */
-import { EventEmitter } from 'node:events';
-import { SerialQueue } from '@conclave/events';
+import { EnhancedEventEmitter, SerialQueue } from '@conclave/events';
 import type { Logger } from '@conclave/log';
-import { reply, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
+import {
+  onSubscriptionRequests,
+  reply,
+  requestInDialog,
+  type SrfDialog,
+  type SrfRequest,
+  type SrfResponse,
+} from '../srf.ts';
 
 /** Renders the body of a NOTIFY. */
 export type DocumentRenderer = () => string;
@@ -29,7 +35,7 @@ export interface SubscriptionOptions {
 
 type SubscriptionEvents = { terminated: [reason: TerminationReason] };
 
-export class Subscription extends EventEmitter<SubscriptionEvents> {
+export class Subscription extends EnhancedEventEmitter<SubscriptionEvents> {
   readonly subscriber: string;
   readonly event: string;
   readonly #opts: SubscriptionOptions;
@@ -44,7 +50,7 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
   readonly #queue = new SerialQueue();
 
   constructor(options: SubscriptionOptions) {
-    super();
+    super(options.logger);
     this.#opts = options;
     this.#dialog = options.dialog;
     this.subscriber = options.subscriber;
@@ -55,10 +61,10 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
       event: options.event,
     });
     this.#arm(options.expiresSeconds);
-    // drachtio-srf emits these on SUBSCRIBE dialogs; its typings only list the INVITE-dialog events.
-    const events = this.#dialog as unknown as NodeJS.EventEmitter;
-    events.on('subscribe', (req: SrfRequest, res: SrfResponse) => this.#onRefresh(req, res));
-    events.on('unsubscribe', () => this.terminate('unsubscribed'));
+    onSubscriptionRequests(this.#dialog, {
+      subscribe: (req, res) => this.#onRefresh(req, res),
+      unsubscribe: () => this.terminate('unsubscribed'),
+    });
     this.#dialog.on('destroy', () => this.#finish('unsubscribed'));
     this.notify(options.fullState);
   }
@@ -98,7 +104,7 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
       const subscriptionState =
         state === 'active' ? `active;expires=${remaining}` : `terminated${reason ? `;reason=${reason}` : ''}`;
       try {
-        const res = await this.#dialog.request({
+        const res = await requestInDialog(this.#dialog, {
           method: 'NOTIFY',
           headers: {
             Event: this.event,
@@ -106,7 +112,7 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
             'Content-Type': this.#opts.contentType,
           },
           body: render(),
-        } as unknown as SrfRequest);
+        });
         if (res.status === 481 || res.status === 408 || res.status >= 500) {
           this.#log.info('subscriber gone; ending subscription', { status: res.status });
           this.#abandon(state);
@@ -150,17 +156,15 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     if (failedState === 'active' && !this.#terminated) {
       this.#terminated = true;
       clearTimeout(this.#timer);
-      this.#dialog
-        .request({
-          method: 'NOTIFY',
-          headers: {
-            Event: this.event,
-            'Subscription-State': 'terminated;reason=deactivated',
-            'Content-Type': this.#opts.contentType,
-          },
-          body: this.#opts.fullState(),
-        } as unknown as SrfRequest)
-        .catch(() => undefined);
+      requestInDialog(this.#dialog, {
+        method: 'NOTIFY',
+        headers: {
+          Event: this.event,
+          'Subscription-State': 'terminated;reason=deactivated',
+          'Content-Type': this.#opts.contentType,
+        },
+        body: this.#opts.fullState(),
+      }).catch(() => undefined);
     }
     this.#finish('failed');
   }
@@ -171,6 +175,6 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     this.#terminated = true;
     clearTimeout(this.#timer);
     this.#log.info('subscription ended', { reason, notifications: this.#sent });
-    this.emit('terminated', reason);
+    this.safeEmit('terminated', reason);
   }
 }
