@@ -57,10 +57,7 @@ export type CallSide = 'caller' | 'callee';
 type CallEvents = {
   connected: [];
   ended: [reason: string];
-  /**
-   * A REFER arrived on one side. With no listener the call relays it to the other party (a transfer);
-   * a listener takes over and must answer it, calling relayRefer() itself if it declines.
-   */
+  /** A REFER arrived on one side: the listener decides what it means and answers it (relayRefer() for a transfer). */
   refer: [side: CallSide, req: SrfRequest, res: SrfResponse];
 };
 
@@ -399,7 +396,7 @@ export class Call extends EnhancedEventEmitter<CallEvents> {
     });
     md.on('refer', (req, res) => {
       if (this.listenerCount('refer') > 0) this.safeEmit('refer', side, req, res);
-      else this.relayRefer(side, req, res);
+      else reply(res, 603, 'Decline');
     });
     // A B2BUA relays hold (RFC 3264 §8.4): the other party is re-offered sendonly, so its phone shows
     // the hold, and sendrecv again on resume.

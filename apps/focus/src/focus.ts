@@ -44,10 +44,10 @@ export interface FocusOptions {
   logger: Logger;
 }
 
-/** The methods the focus handles (Allow header of OPTIONS and 405 answers). */
 /** A callee rings this long before the focus gives up. */
 export const DEFAULT_RING_TIMEOUT_MS = 60_000;
 
+/** The methods the focus handles (Allow header of OPTIONS answers). */
 const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, UPDATE, INFO';
 
 /** Live counts of what the focus holds (for /metrics). */
@@ -171,14 +171,12 @@ export class Focus extends EnhancedEventEmitter<FocusEvents> {
     handlers.register((req, res) => this.registrar.handle(req, res));
     handlers.invite((req, res) => this.#onInvite(req, res));
     handlers.subscribe((req, res) => this.#guard(req, res, () => this.conferences.handleSubscribe(req, res)));
-    handlers.refer((req, res) => {
-      if (this.conferences.sessionFor(req.uri))
-        this.#guard(req, res, () => this.conferences.handleOutOfDialogRefer(req, res));
-      else reply(res, 404, 'Not Found - REFER outside a dialog is only accepted for conferences');
-    });
+    handlers.refer((req, res) =>
+      this.#guard(req, res, () => this.conferences.handleRefer({ kind: 'out-of-dialog' }, req, res)),
+    );
     handlers.options((_req, res) =>
       reply(res, 200, undefined, {
-        headers: { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, UPDATE, INFO' },
+        headers: { Allow: ALLOWED_METHODS },
       }),
     );
   }
@@ -225,17 +223,11 @@ export class Focus extends EnhancedEventEmitter<FocusEvents> {
     });
     this.#calls.set(callId, call);
     call.once('ended', () => this.#calls.delete(callId));
-    call.on('refer', (side, referReq, referRes) => {
-      this.conferences.handleCallRefer(call, side, referReq, referRes).then(
-        (handled) => {
-          if (!handled) call.relayRefer(side, referReq, referRes);
-        },
-        (err: Error) => {
-          log.error('REFER handling failed', { error: err.message });
-          if (!referRes.finalResponseSent) reply(referRes, 500, 'Server Internal Error');
-        },
-      );
-    });
+    call.on('refer', (side, referReq, referRes) =>
+      this.#guard(referReq, referRes, () =>
+        this.conferences.handleRefer({ kind: 'call', call, side }, referReq, referRes),
+      ),
+    );
     void call.start(req, res);
   }
 

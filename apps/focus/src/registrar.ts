@@ -137,7 +137,7 @@ export class Registrar extends EnhancedEventEmitter<RegistrarEvents> {
         media: c.webrtc ? 'webrtc' : 'plain',
       };
       let map = this.#bindings.get(user);
-      if (!map) this.#bindings.set(user, (map = new Map()));
+      if (!map) this.#bindings.set(user, (map = new Map<string, Binding>()));
       map.set(c.uri, binding);
       if (!existing) {
         log.info('registered', { user, contact: c.uri, expires: requested, source: binding.source });

@@ -38,7 +38,7 @@ test("alice's hold reaches bob as a sendonly re-INVITE; her resume as sendrecv",
   assert.equal(call.final.status, 200);
   const bobCall = [...bob.dialogs.values()][0]!;
 
-  let held = nextVersion(offer, 'sendonly');
+  const held = nextVersion(offer, 'sendonly');
   let r = await call.dialog!.reinvite(held);
   assert.equal(r.final.status, 200);
   assert.equal(directionOf(r.final.body.toString()), 'recvonly', 'alice is answered recvonly');
@@ -47,7 +47,6 @@ test("alice's hold reaches bob as a sendonly re-INVITE; her resume as sendrecv",
   assert.match(directionOf(toBob.body.toString()), /^(sendonly|inactive)$/, 'bob is told he is on hold');
 
   const resumed = nextVersion(held, 'sendrecv');
-  held = resumed;
   r = await call.dialog!.reinvite(resumed);
   assert.equal(r.final.status, 200);
   await waitFor(() => bobCall.reinvites.length === 2, "bob's second re-INVITE");

@@ -178,7 +178,7 @@ test('a version gap is detected and a re-SUBSCRIBE brings the full state back', 
   const carolJoin = await carol.invite(uri, webrtcLikeOffer());
   await waitFor(() => w.notifies().length > lost + 1, 'the next NOTIFY');
   w.pump((n) => n === lost);
-  assert.ok(w.outcomes.includes('version-gap'), `outcomes: ${w.outcomes}`);
+  assert.ok(w.outcomes.includes('version-gap'), `outcomes: ${w.outcomes.join(',')}`);
   // Re-SUBSCRIBE (refresh in the subscription dialog): the focus answers with the full state.
   const subDialog = alice.dialogs.get(w.callId)!;
   const refresh = await subDialog.request('SUBSCRIBE', { headers: { Event: 'conference', Expires: '600' } });

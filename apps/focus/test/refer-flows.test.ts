@@ -164,7 +164,7 @@ describe('REFER races (intercept)', () => {
     const finals = sipfrags(alice, call.callId)
       .filter((f) => !f.startsWith('SIP/2.0 100'))
       .sort();
-    assert.deepEqual(finals, ['SIP/2.0 200 OK'], `finals: ${finals}`);
+    assert.deepEqual(finals, ['SIP/2.0 200 OK'], `finals: ${finals.join(',')}`);
     const conference = stack.focus.conferences.registry.findByUri(confUri)!;
     await waitFor(
       () => conference.participants.filter((p) => p.entity === 'sip:bob@127.0.0.1').length === 1,

@@ -58,9 +58,9 @@ describe('the timer (mocked clock)', () => {
       const timer = new SessionTimer(
         { interval: 120, refresher: 'local', peerSupports: true },
         {
-          refresh: async () => {
+          refresh: () => {
             refreshes++;
-            if (fail) throw new Error('481 Call/Transaction Does Not Exist');
+            return fail ? Promise.reject(new Error('481 Call/Transaction Does Not Exist')) : Promise.resolve();
           },
           expired: (why) => expired.push(why),
         },
@@ -90,7 +90,7 @@ describe('the timer (mocked clock)', () => {
       const expired: string[] = [];
       const timer = new SessionTimer(
         { interval: 90, refresher: 'remote', peerSupports: true },
-        { refresh: async () => undefined, expired: (why) => expired.push(why) },
+        { refresh: () => Promise.resolve(), expired: (why) => expired.push(why) },
         log,
       );
       mock.timers.tick(50_000);

@@ -59,7 +59,7 @@ test('REGISTER with an unknown Authorization scheme (RFC 4475 regaut01) is chall
   });
   await new Promise<void>((resolve, reject) => {
     srf.on('connect', (err: Error | null) => (err ? reject(err) : resolve()));
-    srf.connect({ host: '127.0.0.1', port: addrs.control.port, secret: 'test-secret' });
+    void srf.connect({ host: '127.0.0.1', port: addrs.control.port, secret: 'test-secret' });
   });
   const udp = dgram.createSocket('udp4');
   const tcp = net.connect({ host: '127.0.0.1', port: addrs.tcp!.port });

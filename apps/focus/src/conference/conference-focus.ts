@@ -15,6 +15,7 @@ import { authenticatedUser } from '../sip-auth.ts';
 import { parseNameAddr, userOf } from '../sip-uri.ts';
 import { acceptDialog, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
 import { ConferenceSession, type Joiner } from './conference-session.ts';
+import type { Member } from './member.ts';
 import { ReferProgress } from './refer-progress.ts';
 import type { SessionTimerSettings } from '../session-timer.ts';
 import { conferenceErrorStatus } from '../sip-status.ts';
@@ -41,6 +42,12 @@ export interface ConferenceFocusOptions {
   ringTimeoutMs: number;
   logger: Logger;
 }
+
+/** Where a REFER arrived: in a two-party call's dialog, in a conference member's dialog, or outside any dialog. */
+export type ReferOrigin =
+  | { kind: 'call'; call: Call; side: CallSide }
+  | { kind: 'member'; session: ConferenceSession; member: Member }
+  | { kind: 'out-of-dialog' };
 
 /** A Refer-To value taken apart: the target URI, its method parameter, and an embedded Replaces. */
 interface ReferTarget {
@@ -103,9 +110,9 @@ export class ConferenceFocus implements ConferenceControl {
         ringTimeoutMs: this.#opts.ringTimeoutMs,
         logger: this.#log,
         onMemberRefer: (s, member, referReq, referRes) => {
-          void this.handleFocusRefer(referReq, referRes, s, () => {
-            reply(referRes, 202, 'Accepted');
-            return member.dialog;
+          this.handleRefer({ kind: 'member', session: s, member }, referReq, referRes).catch((err: Error) => {
+            this.#log.error('REFER handling failed', { callId: referReq.get('Call-ID'), error: err.message });
+            if (!referRes.finalResponseSent) reply(referRes, 500, 'Server Internal Error');
           });
         },
       });
@@ -152,41 +159,65 @@ export class ConferenceFocus implements ConferenceControl {
   // ---- REFER --------------------------------------------------------------------------------------
 
   /**
-   * A REFER on one side of a two-party call. Returns false when it is not about a conference (the
-   * call then relays it to the other party as an ordinary transfer).
+   * Every REFER the focus receives, decided here and only here:
+   * - in a two-party call's dialog: Refer-To a conference → the focus moves the other party in
+   *   (intercept) or, in pass-through mode, relays it; any other target → relayed to the other party
+   *   as an ordinary transfer (Call.relayRefer);
+   * - in a conference member's dialog, or outside any dialog to a conference URI → a REFER to the
+   *   focus: dial-out or removal.
    */
-  async handleCallRefer(call: Call, side: CallSide, req: SrfRequest, res: SrfResponse): Promise<boolean> {
+  async handleRefer(origin: ReferOrigin, req: SrfRequest, res: SrfResponse): Promise<void> {
+    switch (origin.kind) {
+      case 'call':
+        await this.#referInCall(origin.call, origin.side, req, res);
+        return;
+      case 'member':
+        await this.#referToFocus(req, res, origin.session, () => {
+          reply(res, 202, 'Accepted');
+          return origin.member.dialog;
+        });
+        return;
+      case 'out-of-dialog': {
+        const session = this.#sessionFor(req.uri);
+        if (!session) {
+          reply(res, 404, 'Not Found - REFER outside a dialog is only accepted for conferences');
+          return;
+        }
+        // Accepted with a dialog of its own for the progress NOTIFYs.
+        await this.#referToFocus(req, res, session, () =>
+          acceptDialog(this.#opts.srf, req, res, { Contact: session.focusContact }),
+        );
+        return;
+      }
+    }
+  }
+
+  /** A REFER on one side of a two-party call. */
+  async #referInCall(call: Call, side: CallSide, req: SrfRequest, res: SrfResponse): Promise<void> {
     const target = parseReferTo(req.get('Refer-To'));
     if (!target) {
       reply(res, 400, 'Bad Request - missing or malformed Refer-To');
-      return true;
+      return;
     }
-    if (!this.#looksLikeConference(target.uri) && !this.#sessionFor(target.uri)) return false;
     const session = this.#sessionFor(target.uri);
-    if (!session) {
-      reply(res, 404, 'Not Found - no such conference');
-      return true;
+    if (!session && !this.#looksLikeConference(target.uri)) {
+      call.relayRefer(side, req, res); // not about a conference: an ordinary transfer
+      return;
     }
-    const referrer = authenticatedUserOfDialog(call, side);
-    if (!session.isParticipant(this.#aor(referrer)) && !this.#opts.directory.isAdmin(referrer)) {
-      reply(res, 403, 'Forbidden - only participants may bring parties into a conference');
-      return true;
-    }
-    if (this.#opts.referMode === 'pass-through') return false; // the party is referred and dials in itself
-    await this.#intercept(call, side, session, req, res);
-    return true;
-  }
-
-  /** An out-of-dialog REFER to a conference URI: accepted with a dialog of its own for the NOTIFYs. */
-  async handleOutOfDialogRefer(req: SrfRequest, res: SrfResponse): Promise<void> {
-    const session = this.#sessionFor(req.uri);
     if (!session) {
       reply(res, 404, 'Not Found - no such conference');
       return;
     }
-    await this.handleFocusRefer(req, res, session, () =>
-      acceptDialog(this.#opts.srf, req, res, { Contact: session.focusContact }),
-    );
+    const referrer = authenticatedUserOfDialog(call, side);
+    if (!session.isParticipant(this.#aor(referrer)) && !this.#opts.directory.isAdmin(referrer)) {
+      reply(res, 403, 'Forbidden - only participants may bring parties into a conference');
+      return;
+    }
+    if (this.#opts.referMode === 'pass-through') {
+      call.relayRefer(side, req, res); // the party is referred and dials in itself
+      return;
+    }
+    await this.#intercept(call, side, session, req, res);
   }
 
   /**
@@ -194,7 +225,7 @@ export class ConferenceFocus implements ConferenceControl {
    * Refer-To `<party;method=BYE>` → the focus removes it. `accept` sends the 202 and returns the dialog
    * that carries the progress NOTIFYs.
    */
-  async handleFocusRefer(
+  async #referToFocus(
     req: SrfRequest,
     res: SrfResponse,
     session: ConferenceSession,
@@ -246,7 +277,7 @@ export class ConferenceFocus implements ConferenceControl {
     const progress = new ReferProgress(await accept(), req, this.#log);
     progress.trying();
     const joiner: Joiner = isLocal
-      ? this.#joiner(targetUser!)
+      ? this.#joiner(targetUser)
       : { aor: target.uri, user: undefined, displayName: undefined };
     const headers: Record<string, string> = target.replaces ? { Replaces: target.replaces, Require: 'replaces' } : {};
     // External targets (allowExternalDialOut) are assumed to be plain SIP phones.
@@ -284,27 +315,35 @@ export class ConferenceFocus implements ConferenceControl {
     });
   }
 
-  async kick(conference: Conference, participantId: string, actor: Actor): Promise<void> {
-    const session = this.#session(conference);
-    if (!session.removeParticipant(participantId, actor.uri, 'removed by an administrator')) {
-      if (conference.participant(participantId)) conference.leave(participantId, 'booted', { by: actor.uri });
-      else throw new ConferenceError('not-found', `no participant ${participantId}`);
-    }
+  kick(conference: Conference, participantId: string, actor: Actor): Promise<void> {
+    return settled(() => {
+      const session = this.#session(conference);
+      if (!session.removeParticipant(participantId, actor.uri, 'removed by an administrator')) {
+        if (conference.participant(participantId)) conference.leave(participantId, 'booted', { by: actor.uri });
+        else throw new ConferenceError('not-found', `no participant ${participantId}`, { participant: participantId });
+      }
+    });
   }
 
-  async lock(conference: Conference, actor: Actor): Promise<void> {
-    conference.lock();
-    this.#log.info('conference locked', { conference: conference.uri, by: actor.user });
+  lock(conference: Conference, actor: Actor): Promise<void> {
+    return settled(() => {
+      conference.lock();
+      this.#log.info('conference locked', { conference: conference.uri, by: actor.user });
+    });
   }
 
-  async unlock(conference: Conference, actor: Actor): Promise<void> {
-    conference.unlock();
-    this.#log.info('conference unlocked', { conference: conference.uri, by: actor.user });
+  unlock(conference: Conference, actor: Actor): Promise<void> {
+    return settled(() => {
+      conference.unlock();
+      this.#log.info('conference unlocked', { conference: conference.uri, by: actor.user });
+    });
   }
 
-  async end(conference: Conference, actor: Actor): Promise<void> {
-    this.#log.info('conference ended by admin', { conference: conference.uri, by: actor.user });
-    this.#session(conference).end(`ended by ${actor.user}`);
+  end(conference: Conference, actor: Actor): Promise<void> {
+    return settled(() => {
+      this.#log.info('conference ended by admin', { conference: conference.uri, by: actor.user });
+      this.#session(conference).end(`ended by ${actor.user}`);
+    });
   }
 
   /** Ends every conference (shutdown). */
@@ -403,7 +442,11 @@ export class ConferenceFocus implements ConferenceControl {
 
   #member(conference: Conference, participantId: string) {
     const m = this.#session(conference).member(participantId);
-    if (!m) throw Object.assign(new Error(`no connected participant ${participantId}`), { code: 'not-found' });
+    if (!m) {
+      throw new ConferenceError('not-found', `no connected participant ${participantId}`, {
+        participant: participantId,
+      });
+    }
     return m;
   }
 
@@ -411,6 +454,14 @@ export class ConferenceFocus implements ConferenceControl {
     const callId = req.get('Call-ID');
     return session.members.find((m) => m.callId === callId)?.user;
   }
+}
+
+/** A synchronous admin action as the promise ConferenceControl returns: a throw becomes the rejection. */
+function settled(action: () => void): Promise<void> {
+  return new Promise((resolve) => {
+    action();
+    resolve();
+  });
 }
 
 /** The authenticated user on one side of a call (both sides are local users: calls run between them). */
