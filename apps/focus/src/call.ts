@@ -309,11 +309,6 @@ export class Call extends EnhancedEventEmitter<CallEvents> {
       );
       this.#log.info('call connected');
       this.safeEmit('connected');
-      this.#room.on('renegotiationneeded', (leg: MediaLeg) => {
-        for (const [side, md] of this.#sides) {
-          if (md.leg === leg && !this.#released.has(side)) void md.reoffer();
-        }
-      });
     } catch (err) {
       this.#log.error('call set-up failed', { error: (err as Error).message });
       if (!res.finalResponseSent && !this.#cancelled) reply(res, 500, 'Server Internal Error - call set-up failed');

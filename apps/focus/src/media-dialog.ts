@@ -1,7 +1,7 @@
 /**
  * A media dialog: one SIP dialog the focus holds with a party, bound to that party's media leg. It
- * answers the party's offers (re-INVITE, UPDATE) from the leg, sends the focus's re-offers (serialised,
- * glare back-off), keeps the RFC 4028 session timer, and decides when the party is gone: BYE, a
+ * answers the party's offers (re-INVITE, UPDATE) from the leg, sends the focus's re-offers whenever the
+ * leg asks for one or an owner needs one (serialised, glare back-off), keeps the RFC 4028 session timer, and decides when the party is gone: BYE, a
  * re-offer answered 481/408, an expired session, or media that vanished. Then it closes its leg.
  *
  * Ownership: a media dialog has exactly one owner at a time — a two-party Call, or a conference's
@@ -115,6 +115,11 @@ export class MediaDialog extends EnhancedEventEmitter<MediaDialogEvents> {
         reply(res, 481, 'Subscription Does Not Exist');
       }
     });
+    // The leg asks for a re-offer when its SDP would change (a party joined or left, a hold relayed, the
+    // room rebuilt), whoever owns the dialog by then; it may have asked already while the call was set up.
+    this.leg.on('renegotiationneeded', () => {
+      if (!this.#gone) void this.reoffer();
+    });
     this.leg.on('held', () => this.safeEmit('held'));
     this.leg.on('resumed', () => this.safeEmit('resumed'));
     this.leg.on('closed', (reason) => {
@@ -144,6 +149,7 @@ export class MediaDialog extends EnhancedEventEmitter<MediaDialogEvents> {
         }),
       );
     }
+    if (this.leg.needsRenegotiation) void this.reoffer();
   }
 
   get callId(): string {

@@ -69,8 +69,6 @@ export class ConferenceSession {
   readonly #log: Logger;
   readonly #onMemberRefer: ConferenceSessionOptions['onMemberRefer'];
   readonly #members = new Map<string, Member>();
-  /** Legs that asked for renegotiation before their member existed (set-up still in progress). */
-  readonly #pendingRenegotiation = new WeakSet<MediaLeg>();
   /** Outgoing INVITEs of dial-outs still ringing: cancelled if the conference ends first. */
   readonly #dialing = new Set<SrfRequest>();
   readonly #subscriptions = new Set<{ subscription: Subscription; versioning: SubscriptionVersioning }>();
@@ -85,11 +83,6 @@ export class ConferenceSession {
     this.#ringTimeoutMs = options.ringTimeoutMs;
     this.#log = options.logger.child({ conference: options.conference.uri });
     this.#onMemberRefer = options.onMemberRefer;
-    this.room.on('renegotiationneeded', (leg) => {
-      const member = this.#memberOfLeg(leg);
-      if (member) void member.media.reoffer();
-      else this.#pendingRenegotiation.add(leg);
-    });
     // mediasoup's active-speaker observer names a leg; the roster marks its participant as speaking.
     this.room.on('activespeaker', (leg) => {
       const member = leg ? this.#memberOfLeg(leg) : undefined;
@@ -224,8 +217,7 @@ export class ConferenceSession {
   async adoptCallLeg(media: MediaDialog, joiner: Joiner, participant: Participant): Promise<AdoptionOutcome> {
     let gone: { cause: GoneCause; detail: string | undefined } | undefined;
     media.once('gone', (cause, detail) => (gone ??= { cause, detail }));
-    // No re-offer from attach: the adoption sends exactly one, below, once the leg has moved.
-    const member = this.#attach(participant.id, joiner, media, false, false);
+    const member = this.#attach(participant.id, joiner, media, false);
     if (!member) return { joined: false, cause: 'ended', detail: 'the conference ended' };
     const wired = this.room.adoptLeg(media.leg);
     try {
@@ -471,22 +463,13 @@ export class ConferenceSession {
    * Makes `media` the participant's member: the session owns it from now on. Returns undefined (and
    * ends the media dialog) when the conference ended or the participant left the roster meanwhile.
    */
-  #attach(
-    participantId: string,
-    joiner: Joiner,
-    media: MediaDialog,
-    connectNow: boolean,
-    reofferIfNeeded = true,
-  ): Member | undefined {
+  #attach(participantId: string, joiner: Joiner, media: MediaDialog, connectNow: boolean): Member | undefined {
     if (this.#ended || !this.conference.participant(participantId)) {
       media.end('the conference ended', 'ended');
       return undefined;
     }
     const member = new Member({ participantId, aor: joiner.aor, user: joiner.user }, media);
     this.#members.set(participantId, member);
-    const pending = this.#pendingRenegotiation.has(media.leg);
-    this.#pendingRenegotiation.delete(media.leg);
-    if (reofferIfNeeded && (pending || media.leg.needsRenegotiation)) void media.reoffer();
     media.on('gone', (cause, detail) => {
       if (this.#members.get(participantId) !== member) return;
       this.#members.delete(participantId);
