@@ -182,3 +182,35 @@ test('conference: *6 toggles the member’s own mute in the roster; keys are rel
   await aliceDialog.bye();
   await waitFor(() => stack.focus.conferences.registry.size === 0, 'conference over');
 });
+
+test("a call's party moved into a conference: its keys become menu commands, no longer relayed", async () => {
+  const alice = await registered('alice');
+  const bob = await registered('bob');
+  const call = await alice.ua.invite('sip:bob@127.0.0.1', webrtcLikeOffer());
+  assert.equal(call.final.status, 200);
+  const bobCall = [...bob.ua.dialogs.values()][0]!;
+  assert.equal((await key(bobCall, '4')).final.status, 200);
+  await waitFor(() => alice.infos.length === 1, 'relayed while in the call');
+
+  const conf = await alice.ua.invite('sip:conference@127.0.0.1', webrtcLikeOffer());
+  assert.equal(conf.final.status, 200);
+  const confUri = /<([^>]+)>;isfocus/.exec(conf.final.get('Contact')!)![1]!;
+  const refer = await call.dialog!.request('REFER', {
+    headers: { 'Refer-To': `<${confUri}>`, 'Referred-By': '<sip:alice@127.0.0.1>' },
+  });
+  assert.equal(refer.final.status, 202);
+  const conference = stack.focus.conferences.registry.findByUri(confUri)!;
+  const bobInRoster = () => conference.participants.find((p) => p.entity === 'sip:bob@127.0.0.1');
+  await waitFor(() => bobInRoster()?.status === 'connected', 'bob moved into the conference');
+
+  // The same dialog now belongs to the conference: *6 mutes bob there; alice's old call gets nothing.
+  for (const d of '*6') assert.equal((await key(bobCall, d)).final.status, 200);
+  await waitFor(() => bobInRoster()?.mutedByFocus === true, 'bob muted by his own *6');
+  assert.equal(bobInRoster()!.mutedBy, 'sip:bob@127.0.0.1');
+  assert.equal(alice.infos.length, 1, 'nothing relayed after the hand-over');
+
+  await call.dialog!.bye();
+  await bobCall.bye();
+  await conf.dialog!.bye();
+  await waitFor(() => stack.focus.conferences.registry.size === 0 && stack.focus.calls.length === 0, 'all over');
+});
