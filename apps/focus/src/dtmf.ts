@@ -104,8 +104,14 @@ export function dtmfRelayBody(digit: DtmfDigit): string {
   return `Signal=${digit.digit}\r\nDuration=${digit.durationMs}\r\n`;
 }
 
+/** A listener and the logger of the owner that registered it. */
+interface OwnerEntry {
+  listener: DtmfListener;
+  log: Logger;
+}
+
 /** Per media dialog: the listeners by owner (see the module comment). */
-const listeners = new WeakMap<MediaDialog, Map<string, DtmfListener>>();
+const listeners = new WeakMap<MediaDialog, Map<string, OwnerEntry>>();
 
 /**
  * Calls `listener` for every key the party of `media` sends as SIP INFO while the media dialog's
@@ -115,20 +121,21 @@ const listeners = new WeakMap<MediaDialog, Map<string, DtmfListener>>();
 export function onDtmfInfo(media: MediaDialog, listener: DtmfListener, log: Logger): void {
   let byOwner = listeners.get(media);
   if (!byOwner) {
-    const owners = new Map<string, DtmfListener>();
+    const owners = new Map<string, OwnerEntry>();
     byOwner = owners;
     listeners.set(media, owners);
-    const dialogLog = log.child({ callId: media.callId });
+    const firstLog = log;
     media.dialog.on('info', (req: SrfRequest, res: SrfResponse) => {
-      receiveInfo(media, owners, req, res, dialogLog);
+      const entry = owners.get(media.owner);
+      receiveInfo(media, entry, req, res, (entry?.log ?? firstLog).child({ callId: media.callId }));
     });
   }
-  byOwner.set(media.owner, listener);
+  byOwner.set(media.owner, { listener, log });
 }
 
 function receiveInfo(
   media: MediaDialog,
-  owners: Map<string, DtmfListener>,
+  owner: OwnerEntry | undefined,
   req: SrfRequest,
   res: SrfResponse,
   log: Logger,
@@ -148,11 +155,10 @@ function receiveInfo(
   reply(res, 200);
   if (parsed.kind === 'empty') return;
   const event: DtmfEvent = { ...parsed.digit, callId: media.callId, source: 'info' };
-  const listener = owners.get(media.owner);
   log.info('DTMF received', { digit: event.digit, durationMs: event.durationMs, owner: media.owner });
-  if (!listener) return;
+  if (!owner) return;
   try {
-    listener(event);
+    owner.listener(event);
   } catch (err) {
     log.error('DTMF listener failed', { error: (err as Error).message });
   }
