@@ -1,10 +1,11 @@
 /**
- * Softphone features on top of calls: the DTMF keypad (RFC 4733 telephone-events in the media path)
- * and blind transfer (REFER relayed by the focus to the other party, whose page follows it).
+ * Softphone features on top of calls: the DTMF keypad (keys sent as SIP INFO, relayed by the focus,
+ * played as tones by the receiving page) and blind transfer (REFER relayed by the focus to the other
+ * party, whose page follows it).
  *
- * Two tests are marked test.fail(): they describe what the product should do and currently does not,
- * because of the server side (see each annotation). They start failing (= "unexpectedly passed")
- * once the server is fixed; then drop the marker.
+ * Why SIP INFO and not RFC 4733 telephone-events in the RTP: every leg's media goes through
+ * mediasoup, whose consumers forward only media codecs (Consumer::supportedCodecPayloadTypes skips
+ * telephone-event), so the packets of alice's RTCDTMFSender would never reach bob.
  */
 import { test, expect } from '../support/fixtures.ts';
 import {
@@ -23,6 +24,8 @@ import { TONES } from '../support/tones.ts';
 /** The page's debugging handle (apps/web README: window.conclave.phone), as far as these tests use it. */
 interface DebugPhone {
   getSnapshot(): { lines: readonly { id: string }[] };
+  /** What the page plays (every remote track and received keys' tones, after the volumes). */
+  audioOutput(): MediaStream | null;
   debugLine(
     id: string,
   ): { session: { connection: RTCPeerConnection; sendDTMF(tones: string, options: object): void } } | undefined;
@@ -58,37 +61,27 @@ test.describe('DTMF keypad', () => {
     await Promise.all([alice?.close(), bob?.close()]);
   });
 
-  test('keys clicked and typed play out as RFC 4733 telephone-events, in order', async () => {
+  test('keys clicked and typed go out as SIP INFO, in order, and show on the other side', async () => {
     await answeredCall(alice, bob);
     const l = line(alice, 'bob');
     await expect(l.getByTestId('dtmf-keypad')).toBeVisible();
-
-    // telephone-event was negotiated with the focus, so the browser can insert DTMF into the RTP.
-    const negotiated = await alice.page.evaluate(() => {
-      const phone = window.conclave!.phone;
-      const pc = phone.debugLine(phone.getSnapshot().lines[0]!.id)!.session.connection;
-      const sender = pc.getSenders().find((s) => s.track?.kind === 'audio');
-      return {
-        canInsert: sender?.dtmf?.canInsertDTMF === true,
-        events: (pc.currentRemoteDescription?.sdp.match(/telephone-event\/\d+/g) ?? []).length,
-      };
-    });
-    expect(negotiated.canInsert).toBe(true);
-    expect(negotiated.events).toBeGreaterThan(0);
 
     for (const key of ['1', '5', '#']) await l.locator(`[data-testid="dtmf-key"][data-key="${key}"]`).click();
     // Typing on the keyboard while the line has the focus sends too.
     await l.getByTestId('keypad-button').focus();
     await alice.page.keyboard.type('9*');
-    // dtmf-sent shows what actually played out (RTCDTMFSender tonechange), not what was pressed.
+    // dtmf-sent shows the keys as their INFOs went out (one per key, spaced like tones).
     await expect(l.getByTestId('dtmf-sent')).toHaveAttribute('data-digits', '15#9*');
     await expect(l.getByTestId('dtmf-error')).toHaveCount(0);
+    // The focus relays each INFO to bob in order; his line shows the keys.
+    await expect(line(bob, 'alice').getByTestId('dtmf-received')).toHaveAttribute('data-digits', '15#9*');
 
     // Typing into a text field never sends tones.
     await alice.page.getByTestId('dial-input').fill('');
     await alice.page.getByTestId('dial-input').pressSequentially('42');
     await alice.page.waitForTimeout(500);
     await expect(l.getByTestId('dtmf-sent')).toHaveAttribute('data-digits', '15#9*');
+    await expect(line(bob, 'alice').getByTestId('dtmf-received')).toHaveAttribute('data-digits', '15#9*');
 
     // A held call has no keypad.
     await l.getByTestId('hold-button').click();
@@ -101,24 +94,16 @@ test.describe('DTMF keypad', () => {
   });
 
   test('bob hears the DTMF alice sends', async () => {
-    test.fail(
-      true,
-      'mediasoup consumers forward only media codecs (Consumer::supportedCodecPayloadTypes skips telephone-event), so RFC 4733 packets from alice never reach bob',
-    );
     await answeredCall(alice, bob);
     await expectHears(bob, TONES.alice);
-    // Bob listens from just before alice sends a 1 s "1" through the same JsSIP call the keypad makes.
+    // Bob listens to what his page plays from just before alice presses "1" on her keypad: her page
+    // sends it as SIP INFO, the focus relays it, bob's page plays the tone pair into its output.
     const listening = dtmfLevels(bob, 1500);
     await alice.page.waitForTimeout(200);
-    await alice.page.evaluate(() => {
-      const phone = window.conclave!.phone;
-      phone
-        .debugLine(phone.getSnapshot().lines[0]!.id)!
-        .session.sendDTMF('1', { transportType: 'RFC2833', duration: 1000 });
-    });
+    await line(alice, 'bob').locator('[data-testid="dtmf-key"][data-key="1"]').click();
     const { low, high } = await listening;
-    // Chromium's jitter buffer plays received telephone-events out as the tone pair: both frequencies
-    // rise well above what was there before (browser to browser: +22 and +48 dB).
+    await expect(line(bob, 'alice').getByTestId('dtmf-received')).toHaveAttribute('data-digits', '1');
+    // Both frequencies rise well above what was there before (alice's microphone tone only).
     expect(low.peak - low.before, `697 Hz: ${low.before.toFixed(0)} → ${low.peak.toFixed(0)} dB`).toBeGreaterThan(12);
     expect(high.peak - high.before, `1209 Hz: ${high.before.toFixed(0)} → ${high.peak.toFixed(0)} dB`).toBeGreaterThan(
       12,
@@ -127,9 +112,9 @@ test.describe('DTMF keypad', () => {
 });
 
 /**
- * Level (dB) at DTMF "1"'s frequencies on everything `p` receives: the highest in the first 200 ms
- * (before the tone) and the peak afterwards, over `ms`. No smoothing, a look every 40 ms: Chromium
- * plays a received event out loudly at its start.
+ * Level (dB) at DTMF "1"'s frequencies in what `p` plays (the played mix: remote audio and the tones
+ * of received keys): the highest in the first 200 ms (before the tone) and the peak afterwards, over
+ * `ms`. No smoothing, a look every 40 ms: a key's tone lasts 160 ms.
  */
 async function dtmfLevels(
   p: UserPage,
@@ -142,9 +127,8 @@ async function dtmfLevels(
       const an = ctx.createAnalyser();
       an.fftSize = 8192;
       an.smoothingTimeConstant = 0;
-      for (const el of document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')) {
-        if (el.srcObject instanceof MediaStream) ctx.createMediaStreamSource(el.srcObject).connect(an);
-      }
+      const mix = window.conclave!.phone.audioOutput();
+      if (mix) ctx.createMediaStreamSource(mix).connect(an);
       const d = new Float32Array(an.frequencyBinCount);
       const at = (f: number) => {
         const i = Math.round((f * 8192) / ctx.sampleRate);
@@ -218,7 +202,7 @@ test.describe('blind transfer', () => {
     await expectHears(carol, TONES.bob);
     await expectHears(bob, TONES.carol);
     const carolHears = await receivedTones(carol);
-    expect(hasTone(carolHears, TONES.alice), `carol must not hear alice: ${carolHears}`).toBe(false);
+    expect(hasTone(carolHears, TONES.alice), `carol must not hear alice: ${carolHears.join(', ')}`).toBe(false);
 
     await line(carol, 'bob').getByTestId('hangup-button').click();
     await expect(bob.page.getByTestId('phone')).toHaveAttribute('data-idle', 'true');

@@ -12,6 +12,7 @@
 import { EnhancedEventEmitter } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import { SdpNegotiationError, type MediaLeg, type MediaService, type Room } from '@conclave/media';
+import { onDtmfInfo, sendDtmfInfo } from './dtmf.ts';
 import { createLegForOffer, createLegForTarget } from './legs.ts';
 import { MediaDialog } from './media-dialog.ts';
 import type { Binding } from './registrar.ts';
@@ -397,6 +398,8 @@ export class Call extends EnhancedEventEmitter<CallEvents> {
     // the hold, and sendrecv again on resume.
     md.on('held', () => this.#relayHold(OTHER[side], true));
     md.on('resumed', () => this.#relayHold(OTHER[side], false));
+    // Keys sent as SIP INFO go on to the other party, in order (dtmf.ts).
+    onDtmfInfo(md, (key) => void sendDtmfInfo(this.dialogOf(OTHER[side]), key, this.#log), this.#log);
   }
 
   #relayHold(toward: CallSide, held: boolean): void {

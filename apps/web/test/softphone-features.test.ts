@@ -52,7 +52,7 @@ test('transfer failures say why and that the call is still there', () => {
 });
 
 test('keypad problems in words', () => {
-  assert.match(describeDtmfProblem('no-telephone-event'), /RFC 4733/);
+  assert.equal(describeDtmfProblem('not-connected'), 'keypad tones cannot be sent: the call is not connected');
   assert.equal(describeDtmfProblem('bad-key', 'x'), '"x" is not a keypad key (0-9, * and # are)');
   assert.equal(describeDtmfProblem('held'), 'keypad tones cannot be sent while the call is on hold');
 });
@@ -148,6 +148,7 @@ function lineSnap(extra: Partial<LineSnapshot>): LineSnapshot {
     localAudioTrack: null,
     localVideoTrack: null,
     dtmfSent: '',
+    dtmfReceived: '',
     dtmfError: null,
     transfer: null,
     ...extra,

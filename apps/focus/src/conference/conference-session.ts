@@ -32,6 +32,8 @@ import {
   type SrfResponse,
 } from '../srf.ts';
 import { Member } from './member.ts';
+import { ConferenceDtmfMenu } from './dtmf-menu.ts';
+import { onDtmfInfo } from '../dtmf.ts';
 import { StreamDescriber, describeStreams, legStreams } from './stream-description.ts';
 
 export interface ConferenceSessionOptions {
@@ -486,6 +488,9 @@ export class ConferenceSession {
     media.on('refer', (req, res) => this.#onMemberRefer(this, member, req, res));
     media.on('held', () => this.conference.participant(participantId) && this.conference.hold(participantId));
     media.on('resumed', () => this.conference.participant(participantId) && this.conference.resume(participantId));
+    // Keys are commands for the focus here (*6 mute toggle), never relayed to the others.
+    const menu = new ConferenceDtmfMenu({ conference: this.conference, member, logger: this.#log });
+    onDtmfInfo(media, (key) => void menu.press(key), this.#log);
     if (connectNow) {
       this.conference.batch(() => {
         this.conference.connect(participantId);

@@ -5,7 +5,10 @@
  * track into WebAudio only while an element plays it, and they carry the test contract.
  *
  * `output()` is the mix exactly as it goes to the speaker (after every gain): tests listen to it.
+ * Keys the other side sends as SIP INFO are played into the same mix (`playDtmf`), as a phone plays
+ * received DTMF.
  */
+import { dtmfFrequencies } from './dtmf-info.ts';
 import type { Logger } from './log.ts';
 
 type SinkContext = AudioContext & { setSinkId?: (id: string) => Promise<void> };
@@ -68,6 +71,34 @@ export class AudioPlayback {
     this.#sinkId = sinkId;
     const ctx = this.#ctx;
     if (ctx && typeof ctx.setSinkId === 'function') await ctx.setSinkId(sinkId);
+  }
+
+  /**
+   * Plays a key's tone pair (ITU-T Q.23) for `durationMs` into the mix, each frequency about -20 dBFS,
+   * with 5 ms ramps so it does not click. Returns false for an unknown key or without WebAudio.
+   */
+  playDtmf(digit: string, durationMs: number): boolean {
+    const freqs = dtmfFrequencies(digit);
+    const ctx = this.#closed ? null : this.#context();
+    if (!freqs || !ctx || !this.#master) return false;
+    const start = ctx.currentTime + 0.01;
+    const end = start + durationMs / 1000;
+    const envelope = ctx.createGain();
+    envelope.gain.setValueAtTime(0, start);
+    envelope.gain.linearRampToValueAtTime(0.1, start + 0.005);
+    envelope.gain.setValueAtTime(0.1, end - 0.005);
+    envelope.gain.linearRampToValueAtTime(0, end);
+    envelope.connect(this.#master);
+    for (const f of freqs) {
+      const osc = ctx.createOscillator();
+      osc.frequency.value = f;
+      osc.connect(envelope);
+      osc.start(start);
+      osc.stop(end + 0.01);
+      osc.addEventListener('ended', () => osc.disconnect());
+    }
+    setTimeout(() => envelope.disconnect(), durationMs + 100);
+    return true;
   }
 
   /** What this page plays, after every participant's gain (for tests and meters). */

@@ -92,7 +92,7 @@ export class DeviceManager {
 
   constructor(storage: Storage | null = DeviceManager.#defaultStorage()) {
     this.#storage = storage;
-    let raw: string | null = null;
+    let raw: string | null;
     try {
       raw = storage?.getItem(DEVICES_KEY) ?? null;
     } catch {

@@ -84,11 +84,9 @@ export class LevelMeter {
   }
 
   #tick(): number {
-    let measured = 0;
     if (this.#analyser && this.#track.enabled && this.#track.readyState === 'live') {
       this.#analyser.getFloatTimeDomainData(this.#buffer);
-      measured = levelFromRms(rmsOf(this.#buffer));
-      this.#level = smoothLevel(this.#level, measured);
+      this.#level = smoothLevel(this.#level, levelFromRms(rmsOf(this.#buffer)));
     } else {
       this.#level = 0; // muted reads 0 at once
     }

@@ -7,12 +7,21 @@
  * A track is dropped when its transceiver stops (m-line removed / port 0) or the track ends.
  */
 import { msidByMid } from './sdp-msid.ts';
-import type { EndEvent, HoldEvent, PeerConnectionEvent, ReferEvent, RTCSession } from 'jssip/lib/RTCSession';
+import type {
+  EndEvent,
+  HoldEvent,
+  IncomingDTMFEvent,
+  OutgoingDTMFEvent,
+  PeerConnectionEvent,
+  ReferEvent,
+  RTCSession,
+} from 'jssip/lib/RTCSession';
 import type { IncomingRequest, IncomingResponse } from 'jssip/lib/SIPMessage';
 import type { NameAddrHeader } from 'jssip/lib/NameAddrHeader';
 import type { DTMF_TRANSPORT } from 'jssip/lib/Constants';
 import { EnhancedEventEmitter } from '@conclave/events';
 import type { Logger } from './log.ts';
+import { DTMF_ACCEPT, readDtmfInfo } from './dtmf-info.ts';
 import { stopStream } from './media.ts';
 import { userPart } from './target.ts';
 import {
@@ -74,8 +83,10 @@ export interface LineSnapshot {
   readonly localAudioTrack: MediaStreamTrack | null;
   /** The camera track this call sends, if any. */
   readonly localVideoTrack: MediaStreamTrack | null;
-  /** Keypad digits played out so far (RFC 4733), newest last; at most DTMF_HISTORY characters. */
+  /** Keypad digits sent so far (SIP INFO), newest last; at most DTMF_HISTORY characters. */
   readonly dtmfSent: string;
+  /** Keys the other side sent us (SIP INFO, played as tones), newest last; at most DTMF_HISTORY. */
+  readonly dtmfReceived: string;
   /** Why the last keypad press could not be sent. */
   readonly dtmfError: string | null;
   /** A blind transfer we asked for (REFER), while it runs and after it failed. */
@@ -111,7 +122,18 @@ export type LineEvents = {
   ended: [];
   /** The other side asked us to call someone else (transfer / join a conference). */
   refer: [IncomingRefer];
+  /** The other side sent a key (SIP INFO): play its tone for `durationMs`. */
+  dtmf: [digit: string, durationMs: number];
 };
+
+/** JsSIP's incoming in-dialog request, as far as the INFO handling uses it (its typings lack reply). */
+interface InDialogRequest {
+  method: string;
+  body?: string;
+  hasHeader(name: string): boolean;
+  getHeader(name: string): string;
+  reply(code: number, reason?: string, extraHeaders?: string[]): void;
+}
 
 export interface LineInit {
   readonly session: RTCSession;
@@ -150,7 +172,7 @@ const HOLD_RETRY_MS = 250;
 const HOLD_MAX_TRIES = 40;
 
 export const DTMF_HISTORY = 24;
-/** Keypad tone length and gap (ms): long enough for any IVR, short enough for quick typing. */
+/** Keypad tone length and gap between INFOs (ms): long enough for any IVR, short enough for quick typing. */
 const DTMF_DURATION_MS = 160;
 const DTMF_GAP_MS = 70;
 const DTMF_KEYS = /^[0-9*#]+$/;
@@ -195,8 +217,8 @@ export class Line {
   #tracks = new Map<string, MediaStreamTrack>();
   #trackSources = new Map<string, RemoteTrackSource>();
   #dtmfSent = '';
+  #dtmfReceived = '';
   #dtmfError: string | null = null;
-  #dtmfSenders = new WeakSet<RTCDTMFSender>();
   #transfer: TransferSnapshot | null = null;
   #transferTimer: ReturnType<typeof setTimeout> | undefined;
   #transferAttempt = 0;
@@ -275,6 +297,7 @@ export class Line {
       localAudioTrack: this.#localStream?.getAudioTracks()[0] ?? null,
       localVideoTrack: this.#localStream?.getVideoTracks()[0] ?? null,
       dtmfSent: this.#dtmfSent,
+      dtmfReceived: this.#dtmfReceived,
       dtmfError: this.#dtmfError,
       transfer: this.#transfer,
     });
@@ -393,8 +416,10 @@ export class Line {
   }
 
   /**
-   * Plays keypad tones in the media path (RFC 4733 telephone-event in the audio RTP stream; the
-   * focus passes them through). Problems are shown on the line (dtmfError), never thrown.
+   * Sends keypad keys as SIP INFO (application/dtmf-relay), one INFO per key, DTMF_DURATION_MS +
+   * DTMF_GAP_MS apart. Not RFC 4733 in the RTP: the focus's mediasoup forwards only media codecs, so
+   * telephone-events would never reach the other party (dtmf-info.ts). Problems are shown on the line
+   * (dtmfError), never thrown.
    */
   sendDtmf(tones: string): void {
     const problem = this.#dtmfProblem(tones);
@@ -405,7 +430,7 @@ export class Line {
     }
     try {
       this.#session.sendDTMF(tones, {
-        transportType: 'RFC2833' as DTMF_TRANSPORT,
+        transportType: 'INFO' as DTMF_TRANSPORT,
         duration: DTMF_DURATION_MS,
         interToneGap: DTMF_GAP_MS,
       });
@@ -424,19 +449,6 @@ export class Line {
     if (!DTMF_KEYS.test(tones)) return 'bad-key';
     if (this.#phase !== 'connected') return 'not-connected';
     if (this.#localHold || this.#remoteHold) return 'held';
-    const sender = this.#pc?.getSenders().find((s) => s.track?.kind === 'audio');
-    if (!sender) return 'no-audio';
-    const dtmf = sender.dtmf;
-    if (!dtmf || !dtmf.canInsertDTMF) return 'no-telephone-event';
-    if (!this.#dtmfSenders.has(dtmf)) {
-      this.#dtmfSenders.add(dtmf);
-      // 'tonechange' fires as each tone starts playing out (and with '' when the buffer ran dry).
-      dtmf.addEventListener('tonechange', (e: RTCDTMFToneChangeEvent) => {
-        if (e.tone === '' || e.tone === ',' || this.ended) return;
-        this.#dtmfSent = (this.#dtmfSent + e.tone).slice(-DTMF_HISTORY);
-        this.#changed();
-      });
-    }
     return null;
   }
 
@@ -703,6 +715,55 @@ export class Line {
       },
     );
     s.on('refer', (e: ReferEvent) => this.#onRefer(e));
+    s.on('newDTMF', (e: IncomingDTMFEvent | OutgoingDTMFEvent) => {
+      if (String(e.originator) === 'local') this.#onDtmfSent(e as OutgoingDTMFEvent);
+    });
+    this.#interceptInfo(s);
+  }
+
+  /** A key's INFO went out (JsSIP sends them in order): shown at once; a refusal shows on the line. */
+  #onDtmfSent(e: OutgoingDTMFEvent): void {
+    const tone = e.dtmf.tone;
+    if (this.ended) return;
+    this.#dtmfSent = (this.#dtmfSent + tone).slice(-DTMF_HISTORY);
+    this.#changed();
+    e.dtmf.on('failed', (f: { response?: IncomingResponse | null }) => {
+      const why = f.response ? `${f.response.status_code} ${f.response.reason_phrase}` : 'no answer';
+      this.#log.warn('DTMF INFO refused', { tone, why });
+      if (this.ended) return;
+      this.#dtmfError = `the key ${tone} did not reach ${this.displayName} (${why})`;
+      this.#changed();
+    });
+  }
+
+  /**
+   * Incoming INFO on an established call, before JsSIP (which answers any INFO with a body 200):
+   * a key is answered 200, recorded and played (the 'dtmf' event); an empty INFO (keep-alive) is 200;
+   * a broken DTMF body 400; any other body 415 with Accept. Other requests, and INFO before the call
+   * is up, go to JsSIP unchanged.
+   */
+  #interceptInfo(s: RTCSession): void {
+    const session = s as unknown as { receiveRequest(request: InDialogRequest): void };
+    const jssip = session.receiveRequest.bind(session);
+    session.receiveRequest = (request: InDialogRequest): void => {
+      if (request.method !== 'INFO' || this.#phase !== 'connected') {
+        jssip(request);
+        return;
+      }
+      const contentType = request.hasHeader('Content-Type') ? request.getHeader('Content-Type') : undefined;
+      const read = readDtmfInfo(contentType, request.body);
+      if (read.kind === 'refused') {
+        this.#log.info('INFO refused', { status: read.status, contentType });
+        request.reply(read.status, read.reason, read.status === 415 ? [`Accept: ${DTMF_ACCEPT}`] : []);
+        return;
+      }
+      request.reply(200);
+      if (read.kind === 'empty') return;
+      this.#log.info('DTMF received', { digit: read.digit, durationMs: read.durationMs });
+      this.#dtmfReceived = (this.#dtmfReceived + read.digit).slice(-DTMF_HISTORY);
+      this.#changed();
+      this.events.safeEmit('dtmf', read.digit, read.durationMs);
+    };
   }
 
   #connected(): void {
@@ -746,7 +807,9 @@ export class Line {
     this.events.safeEmit('refer', {
       line: this,
       target,
-      accept: (options) => e.accept(undefined, options),
+      // JsSIP types accept() as Function: (initCallback, callOptions).
+      accept: (options) =>
+        (e as unknown as { accept(cb: undefined, o: Record<string, unknown>): void }).accept(undefined, options),
       reject: () => e.reject(),
     });
   }
@@ -754,7 +817,7 @@ export class Line {
   #onEnd(e: EndEvent, failedEvent: boolean): void {
     const message: unknown = e.message;
     const response = isResponse(message) ? message : null;
-    let warning: string | null = null;
+    let warning: string | null;
     try {
       warning = response?.getHeader('Warning') || null;
     } catch {

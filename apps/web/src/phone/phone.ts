@@ -4,6 +4,7 @@
  * All user intents are methods here; the UI never touches JsSIP.
  */
 import { AudioPlayback } from './audio-playback.ts';
+import { playedDuration } from './dtmf-info.ts';
 import { DEFAULT_LISTENING, parseListening, type Listening } from './participant-media.ts';
 import type { CallOptions } from 'jssip/lib/UA';
 import type { RTCSession } from 'jssip/lib/RTCSession';
@@ -674,6 +675,8 @@ export class Phone {
     });
     line.events.on('ended', () => this.#scheduleRemoval(line));
     line.events.on('refer', (refer) => void this.#onRefer(refer));
+    // A key the other side sent (SIP INFO) sounds like on a phone: its tone pair, in the played mix.
+    line.events.on('dtmf', (digit, ms) => this.#playback.playDtmf(digit, playedDuration(ms)));
     if (line.role === 'conference') this.#conferenceFor(line);
     this.#publish();
   }

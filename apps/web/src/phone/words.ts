@@ -326,9 +326,9 @@ export function describeTransferEnd(phase: TransferPhase, partyName: string, tar
     : `${partyName} hung up during the transfer to ${targetName}`;
 }
 
-// ---- DTMF (RFC 4733 telephone-event) ----
+// ---- DTMF (keypad keys sent as SIP INFO) ----
 
-export type DtmfProblem = 'not-connected' | 'held' | 'no-audio' | 'no-telephone-event' | 'bad-key';
+export type DtmfProblem = 'not-connected' | 'held' | 'bad-key';
 
 export function describeDtmfProblem(problem: DtmfProblem, key = ''): string {
   switch (problem) {
@@ -336,10 +336,6 @@ export function describeDtmfProblem(problem: DtmfProblem, key = ''): string {
       return 'keypad tones cannot be sent: the call is not connected';
     case 'held':
       return 'keypad tones cannot be sent while the call is on hold';
-    case 'no-audio':
-      return 'keypad tones cannot be sent: this call sends no audio';
-    case 'no-telephone-event':
-      return 'keypad tones cannot be sent: the other side did not accept RFC 4733 telephone-events';
     case 'bad-key':
       return `"${key}" is not a keypad key (0-9, * and # are)`;
   }

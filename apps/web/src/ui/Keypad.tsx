@@ -33,8 +33,8 @@ interface Props {
 }
 
 /**
- * 12-key DTMF pad for one call. Tones go out in the media path (RFC 4733); the display shows the
- * digits as they actually play out (RTCDTMFSender 'tonechange'), not as they were pressed.
+ * 12-key DTMF pad for one call. Keys go out as SIP INFO, one per key, spaced like tones (the focus's
+ * mediasoup would drop RFC 4733 telephone-events); the display shows the keys as they were sent.
  */
 export function Keypad({ id: elementId, line, onKey, flash }: Props) {
   const id = useId();

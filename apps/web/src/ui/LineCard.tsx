@@ -157,6 +157,18 @@ export function LineCard({ line, now, phone, speakerId, self = NO_SELF, roster =
         </p>
       )}
 
+      {line.dtmfReceived !== '' && !ended && (
+        <p
+          className="dtmf-received"
+          role="status"
+          data-testid="dtmf-received"
+          data-digits={line.dtmfReceived}
+          aria-label={`Keys ${name} sent: ${line.dtmfReceived}`}
+        >
+          Keys from {name}: <span className="mono">{line.dtmfReceived}</span>
+        </p>
+      )}
+
       {line.error !== null && !ended && (
         <p className="line-error" role="alert" data-testid="line-error">
           {line.error}
