@@ -19,10 +19,11 @@ import Fastify, {
 import fastifySwagger from '@fastify/swagger';
 import { ConferenceError, type Conference } from '@conclave/conference';
 import type { Logger } from '@conclave/log';
+import { AdminAuthentication, type Principal } from './authentication.ts';
 import type { Actor, AdminAuthenticator, ConferenceControl } from './control.ts';
 import { ApiError, COMMON_HEADERS, apiErrorFromConference } from './errors.ts';
 import { AdminEventHub } from './event-stream.ts';
-import { LoginThrottle, remoteKey, type LoginThrottleOptions } from './login-throttle.ts';
+import { remoteKey, type LoginThrottleOptions } from './login-throttle.ts';
 import { OPENAPI_PATH, openApiOptions } from './openapi.ts';
 import { conferenceDetail, conferenceSummary } from './representation.ts';
 import {
@@ -34,7 +35,6 @@ import {
   type RouteAuth,
 } from './routes.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
-import { AdminSessions } from './sessions.ts';
 
 export interface AdminApiOptions {
   control: ConferenceControl;
@@ -53,14 +53,6 @@ export interface AdminApiOptions {
   events?: { coalesceMs?: number; keepAliveMs?: number };
 }
 
-/** Who is calling, once authenticated. */
-interface Principal {
-  user: string;
-  /** The bearer token (header or query), absent for HTTP Basic. */
-  token: string | undefined;
-  method: 'bearer' | 'basic';
-}
-
 interface Params {
   id: string;
   pid: string;
@@ -68,11 +60,6 @@ interface Params {
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => unknown;
 
-/** Same answer for an unknown user, a wrong password and a non-admin: nothing to enumerate. */
-const BAD_CREDENTIALS = 'wrong user name or password, or not an admin';
-const WWW_AUTHENTICATE = { 'WWW-Authenticate': 'Bearer realm="Conclave admin"' };
-const MAX_USER_LENGTH = 256;
-const MAX_PASSWORD_LENGTH = 1024;
 /** Conference URIs with parameters, URL-encoded, are long; Fastify's default limit is 100. */
 const MAX_PARAM_LENGTH = 4096;
 /** application/json and any application/*+json, parameters (charset) ignored. */
@@ -81,11 +68,9 @@ const JSON_CONTENT_TYPE = /^application\/(?:[\w!#$%&'*.^`|~-]+\+)?json(?:\s*;|\s
 export class AdminApi {
   readonly basePath: string;
   readonly #control: ConferenceControl;
-  readonly #auth: AdminAuthenticator;
   readonly #domain: string;
   readonly #log: Logger;
-  readonly #sessions: AdminSessions;
-  readonly #throttle: LoginThrottle;
+  readonly #authentication: AdminAuthentication;
   readonly #events: AdminEventHub;
   readonly #app: FastifyInstance;
   readonly #ready: Promise<void>;
@@ -101,11 +86,14 @@ export class AdminApi {
       throw new Error(`admin API base path must start and not end with "/": ${JSON.stringify(basePath)}`);
     this.basePath = basePath;
     this.#control = options.control;
-    this.#auth = options.auth;
     this.#domain = options.domain;
     this.#log = options.logger;
-    this.#sessions = new AdminSessions(options.sessionTtlMs === undefined ? {} : { ttlMs: options.sessionTtlMs });
-    this.#throttle = new LoginThrottle(options.loginThrottle);
+    this.#authentication = new AdminAuthentication({
+      auth: options.auth,
+      logger: this.#log,
+      sessionTtlMs: options.sessionTtlMs,
+      loginThrottle: options.loginThrottle,
+    });
     this.#events = new AdminEventHub({ registry: options.control.registry, logger: this.#log, ...options.events });
     this.#handlers = {
       login: (request, reply) => this.#login(request, reply),
@@ -170,7 +158,7 @@ export class AdminApi {
     if (this.#closed) return;
     this.#closed = true;
     this.#events.close();
-    this.#sessions.clear();
+    this.#authentication.clear();
   }
 
   // --- the Fastify instance ----------------------------------------------------------------------
@@ -236,7 +224,7 @@ export class AdminApi {
           url: this.basePath + fastifyPath(route.path),
           schema: route.schema,
           onRequest: guard((request) => {
-            if (auth === 'none') this.#checkThrottle(remoteOf(request));
+            if (auth === 'none') this.#authentication.checkThrottle(remoteOf(request));
             else this.#principals.set(request, this.#authenticate(request, auth));
           }),
           handler: this.#handlers[route.operation],
@@ -272,68 +260,12 @@ export class AdminApi {
   // --- authentication ----------------------------------------------------------------------------
 
   #authenticate(request: FastifyRequest, auth: RouteAuth): Principal {
-    const header = request.headers.authorization;
-    if (header === undefined) {
-      if (auth === 'header-or-query') {
-        const token = (request.query as { token?: unknown }).token;
-        if (typeof token === 'string') return this.#bearer(token);
-      }
-      throw new ApiError(
-        401,
-        'unauthorized',
-        'log in first: POST /session, then send "Authorization: Bearer <token>"',
-        WWW_AUTHENTICATE,
-      );
-    }
-    const m = /^(\S+)\s+(\S+)\s*$/.exec(header.trim());
-    const scheme = m?.[1]!.toLowerCase();
-    if (scheme === 'bearer') return this.#bearer(m![2]!);
-    if (scheme === 'basic') return this.#basic(m![2]!, remoteOf(request));
-    throw new ApiError(401, 'unauthorized', 'use "Authorization: Bearer <token>" or HTTP Basic', WWW_AUTHENTICATE);
-  }
-
-  #bearer(token: string): Principal {
-    const session = this.#sessions.get(token);
-    if (!session)
-      throw new ApiError(401, 'unauthorized', 'the token is unknown or has expired; log in again', WWW_AUTHENTICATE);
-    return { user: session.user, token, method: 'bearer' };
-  }
-
-  /** HTTP Basic (for curl): the same checks and throttling as a login. */
-  #basic(encoded: string, remote: string): Principal {
-    this.#checkThrottle(remote);
-    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    const user = colon < 0 ? decoded : decoded.slice(0, colon);
-    const password = colon < 0 ? '' : decoded.slice(colon + 1);
-    if (colon < 0 || !this.#verify(user, password)) {
-      this.#loginFailed(user, remote, 'basic');
-      throw new ApiError(401, 'unauthorized', BAD_CREDENTIALS, WWW_AUTHENTICATE);
-    }
-    this.#throttle.recordSuccess(remote);
-    return { user, token: undefined, method: 'basic' };
-  }
-
-  #verify(user: string, password: string): boolean {
-    if (user === '' || user.length > MAX_USER_LENGTH || password.length > MAX_PASSWORD_LENGTH) return false;
-    return this.#auth.verify(user, password);
-  }
-
-  #checkThrottle(remote: string): void {
-    const waitMs = this.#throttle.retryAfterMs(remote);
-    if (waitMs === 0) return;
-    const seconds = Math.ceil(waitMs / 1000);
-    if (this.#throttle.reportRefusal(remote)) {
-      this.#log.warn('admin logins refused: too many failures from this address', { remote, retryAfter: seconds });
-    }
-    throw new ApiError(429, 'too-many-requests', `too many failed logins; try again in ${seconds} s`, {
-      'Retry-After': String(seconds),
-    });
-  }
-
-  #loginFailed(user: string, remote: string, method: 'password' | 'basic'): void {
-    this.#throttle.recordFailure(remote);
-    this.#log.warn('admin login failed', { user: user.slice(0, 64), remote, method });
+    const token = auth === 'header-or-query' ? (request.query as { token?: unknown }).token : undefined;
+    return this.#authentication.authenticate(
+      request.headers.authorization,
+      typeof token === 'string' ? token : undefined,
+      remoteOf(request),
+    );
   }
 
   #principal(request: FastifyRequest): Principal {
@@ -347,14 +279,7 @@ export class AdminApi {
   #login(request: FastifyRequest, reply: FastifyReply): FastifyReply {
     // The schema (LoginRequest) made sure of the shape.
     const { user, password } = request.body as { user: string; password: string };
-    const remote = remoteOf(request);
-    if (!this.#verify(user, password)) {
-      this.#loginFailed(user, remote, 'password');
-      throw new ApiError(401, 'unauthorized', BAD_CREDENTIALS);
-    }
-    this.#throttle.recordSuccess(remote);
-    const session = this.#sessions.create(user);
-    this.#log.info('admin logged in', { user, remote });
+    const session = this.#authentication.login(user, password, remoteOf(request));
     return reply.send({
       token: session.token,
       user: session.user,
@@ -364,7 +289,7 @@ export class AdminApi {
 
   #sessionInfo(request: FastifyRequest, reply: FastifyReply): FastifyReply {
     const principal = this.#principal(request);
-    const session = principal.token === undefined ? undefined : this.#sessions.get(principal.token);
+    const session = principal.token === undefined ? undefined : this.#authentication.session(principal.token);
     return reply.send({
       user: principal.user,
       method: principal.method,
@@ -375,7 +300,7 @@ export class AdminApi {
   #logout(request: FastifyRequest, reply: FastifyReply): FastifyReply {
     const principal = this.#principal(request);
     if (principal.token !== undefined) {
-      this.#sessions.revoke(principal.token);
+      this.#authentication.revoke(principal.token);
       this.#events.closeStreamsOf(principal.token);
       this.#log.info('admin logged out', { user: principal.user, remote: remoteOf(request) });
     }
@@ -447,7 +372,7 @@ export class AdminApi {
     this.#events.open(reply.raw, {
       user,
       token,
-      isAuthorized: () => token === undefined || this.#sessions.get(token) !== undefined,
+      isAuthorized: () => token === undefined || this.#authentication.session(token) !== undefined,
     });
     this.#log.info('admin watching events', { user, remote: remoteOf(request) });
   }
