@@ -9,7 +9,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '@conclave/log';
-import type { AdminAuthenticator, FocusStats } from '@conclave/focus';
+import type { AdminAuthenticator } from '@conclave/admin-api';
+import type { FocusStats } from '@conclave/focus';
 import type { MediaStats } from '@conclave/media';
 import type { SipServerStats } from '@conclave/sip-server';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '@conclave/log';
-import { directoryAuthenticator } from '@conclave/focus';
+import { directoryAuthenticator } from '@conclave/admin-api';
 import { answerFor, webrtcLikeOffer } from '@conclave/sip-test-ua';
 import { startStack, type TestStack } from '../../focus/test/support/stack.ts';
 import { waitFor } from '../../focus/test/support/wait.ts';

@@ -7,7 +7,6 @@ export type { Binding } from './registrar.ts';
 export { UserDirectory } from './directory.ts';
 export { ConferenceFocus, parseReferTo } from './conference/conference-focus.ts';
 export type { ReferMode } from './conference/conference-focus.ts';
-export * from './admin/index.ts';
 export { MediaDialog } from './media-dialog.ts';
 export type { GoneCause, MediaDialogEvents, ReofferResult } from './media-dialog.ts';
 export { DEFAULT_SESSION_TIMER } from './session-timer.ts';

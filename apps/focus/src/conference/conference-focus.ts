@@ -7,7 +7,7 @@
 import type { Logger } from '@conclave/log';
 import { ConferenceError, ConferenceRegistry, type Conference } from '@conclave/conference';
 import type { MediaService } from '@conclave/media';
-import type { Actor, ConferenceControl } from '../admin/control.ts';
+import type { Actor, ConferenceControl } from '@conclave/admin-api';
 import type { Call, CallSide } from '../call.ts';
 import type { UserDirectory } from '../directory.ts';
 import type { Registrar } from '../registrar.ts';

@@ -1,6 +1,7 @@
-/** The focus's admin HTTP API (see README.md here and docs/admin-api.openapi.yaml). */
+/** The admin HTTP API (see README.md here and docs/admin-api.openapi.yaml). */
 export { AdminApi, type AdminApiOptions } from './admin-api.ts';
 export type { Actor, AdminAuthenticator, ConferenceControl } from './control.ts';
 export { directoryAuthenticator, type AdminDirectory } from './directory-authenticator.ts';
+export { ApiError, type ApiErrorCode } from './errors.ts';
 export { ADMIN_ROUTES, type AdminOperation, type AdminRoute } from './routes.ts';
 export type { ConferenceDetail, ConferenceSummary, MediaView, ParticipantView } from './representation.ts';

@@ -11,7 +11,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Conference, ConferenceRegistry } from '@conclave/conference';
 import type { Logger } from '@conclave/log';
-import { COMMON_HEADERS } from './http-io.ts';
+import { COMMON_HEADERS } from './errors.ts';
 import { conferenceDetail } from './representation.ts';
 
 export type AdminEventName = 'snapshot' | 'conference-created' | 'conference-updated' | 'conference-ended';

@@ -13,12 +13,12 @@ import { connect, type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { Conference, ConferenceError, ConferenceRegistry } from '@conclave/conference';
+import { type Conference, ConferenceError, ConferenceRegistry } from '@conclave/conference';
 import { createLogger } from '@conclave/log';
-import { AdminApi, type AdminApiOptions } from '../src/admin/admin-api.ts';
-import type { Actor, ConferenceControl } from '../src/admin/control.ts';
-import { directoryAuthenticator } from '../src/admin/directory-authenticator.ts';
-import { ADMIN_ROUTES } from '../src/admin/routes.ts';
+import { AdminApi, type AdminApiOptions } from '../src/admin-api.ts';
+import type { Actor, ConferenceControl } from '../src/control.ts';
+import { directoryAuthenticator } from '../src/directory-authenticator.ts';
+import { ADMIN_ROUTES } from '../src/routes.ts';
 
 const DOMAIN = 'conclave.test';
 const ADMIN = { user: 'admin', password: 'admin-secret' };
@@ -382,7 +382,7 @@ test('GET /conferences/{id} by id or URL-encoded URI returns the roster; unknown
   assert.equal(detail.participants[1]!['displayName'], null);
   assert.equal(detail.participants[1]!['endpointStatus'], 'dialing-in');
   assert.equal((detail.participants[1]!['media'] as unknown[]).length, 2);
-  assert.ok(!('callInfo' in detail.participants[0]!), 'dialog identifiers stay inside');
+  assert.ok(!('callInfo' in detail.participants[0]), 'dialog identifiers stay inside');
 
   for (const uri of [
     c.uri,
@@ -641,7 +641,7 @@ test('garbage never crashes the server: raw bytes, odd headers, random paths', a
       Buffer.from(
         'POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\nConnection: close\r\n\r\n',
       ),
-      Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, ...Array(34).fill(0x7b)]),
+      Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, ...Array<number>(34).fill(0x7b)]),
     ]),
     `GET /api/events?token=${'%'.repeat(50)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
     `POST /api/conferences/${c.id}/participants/${'%F0%9F%92%A9'.repeat(50)}/kick HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t}\r\nConnection: close\r\n\r\n`,
@@ -710,7 +710,7 @@ class EventReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
 
   constructor(res: Response) {
-    const reader = res.body!.getReader();
+    const reader: ReadableStreamDefaultReader<Uint8Array> = res.body!.getReader();
     this.#reader = reader;
     const decoder = new TextDecoder();
     let buffer = '';
