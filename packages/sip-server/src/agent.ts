@@ -7,14 +7,12 @@ import {
   canonicalHeaderName,
   formatNameAddr,
   formatVia,
-  getParam,
   normalizeHeaderName,
   parseCSeq,
   parseMessage,
   parseNameAddr,
   parseVia,
   reasonPhrase,
-  splitHeaderList,
   tagOf,
   tryParseSipUri,
   viaBranch,
@@ -28,7 +26,6 @@ import {
   hostportsOf,
   parseProxyCommand,
   parseSipCommand,
-  proxyProgressFields,
   requestSentFields,
   responseSentFields,
   unsolicitedFrame,
@@ -48,7 +45,6 @@ import {
   ourVia,
   parseAppMessage,
   parseNameAddrSafe,
-  safeContacts,
   safeTag,
   serverKey,
   stampVia,
@@ -63,7 +59,7 @@ import type { AgentStats } from './stats.ts';
 import { TimerSet, type SipTimers } from './timers.ts';
 import { ClientTransaction, type TransactionContext } from './client-transaction.ts';
 import { ServerTransaction } from './server-transaction.ts';
-import { wireTransport, type Flow, type FlowTable, type HostPort, type TransportName } from './transport/flow.ts';
+import { wireTransport, type Flow, type FlowTable, type HostPort } from './transport/flow.ts';
 import type { StreamTransport } from './transport/tcp.ts';
 import type { UdpTransport } from './transport/udp.ts';
 

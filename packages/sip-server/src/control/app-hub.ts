@@ -1,6 +1,6 @@
 import { EnhancedEventEmitter } from '@conclave/events';
 import { RouteTable } from '../routes.ts';
-import { AppConnection, type AppCommand } from './app-connection.ts';
+import type { AppConnection, AppCommand } from './app-connection.ts';
 import { cdrFrame, sipFrame } from './wire-protocol.ts';
 import type { HostPort } from '../transport/flow.ts';
 
