@@ -27,9 +27,6 @@ import type { Flow, FlowTable } from './transport/flow.ts';
 import { Uac } from './uac.ts';
 import { Uas } from './uas.ts';
 
-export type { AgentTransports } from './destinations.ts';
-export type { OutboundRequestInfo, OutboundRouter } from './outbound.ts';
-
 export interface AgentOptions {
   log: Logger;
   timers: SipTimers;
@@ -202,15 +199,15 @@ export class Agent {
     const { txnId, opts, targets } = parseProxyCommand(cmd.args);
     const st = this.#txns.serverById(txnId);
     if (!st || st.app !== app) {
-      app.respond(cmd.msgId, 'NOK', 'unknown transaction id');
+      app.refuse(cmd.msgId, 'unknown transaction id');
       return;
     }
     if (st.lastStatus >= 200 || this.#proxy.operationOf(st)) {
-      app.respond(cmd.msgId, 'NOK', 'transaction already answered or proxied');
+      app.refuse(cmd.msgId, 'transaction already answered or proxied');
       return;
     }
     if (!targets.length) {
-      app.respond(cmd.msgId, 'NOK', 'no destination');
+      app.refuse(cmd.msgId, 'no destination');
       return;
     }
     this.#proxy.start(st, app, cmd.msgId, opts, targets, cmd.body);
@@ -224,7 +221,7 @@ export class Agent {
       msg = parseAppMessage(cmd.body);
     } catch (err) {
       app.log.warn('app sent an unparseable SIP message', { err: (err as Error).message });
-      app.respond(cmd.msgId, 'NOK', `unable to parse sip message: ${(err as Error).message}`);
+      app.refuse(cmd.msgId, `unable to parse sip message: ${(err as Error).message}`);
       return;
     }
     if (msg.kind === 'response') {

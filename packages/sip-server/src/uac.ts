@@ -35,11 +35,11 @@ export class Uac {
   requestOutOfDialog(app: AppConnection, msgId: string, req: SipRequest, proxy: string): void {
     if (req.method === 'ACK') {
       // An ACK with no dialog: the INVITE failed and the server already ACKed it.
-      app.respond(msgId, 'NOK', AUTO_ACK);
+      app.refuse(msgId, AUTO_ACK);
       return;
     }
     if (/^sips?:placeholder$/i.test(req.uri)) {
-      app.respond(msgId, 'NOK', 'request-uri sip:placeholder requires a dialog id');
+      app.refuse(msgId, 'request-uri sip:placeholder requires a dialog id');
       return;
     }
     const { dest, txns, hub, log } = this.#ctx;
@@ -48,7 +48,7 @@ export class Uac {
     dest.withFlow(target, undefined, (flow) => {
       const sendFlow = flow ?? dest.fallbackFlow();
       if (!sendFlow) {
-        app.respond(msgId, 'NOK', 'no transport available');
+        app.refuse(msgId, 'no transport available');
         return;
       }
       const out = buildOutOfDialogRequest(req, sendFlow, this.#ids);
@@ -74,16 +74,16 @@ export class Uac {
     const { dest, dialogs, txns, hub, log } = this.#ctx;
     const d = dialogs.get(dialogId);
     if (!d) {
-      app.respond(msgId, 'NOK', req.method === 'ACK' ? AUTO_ACK : NO_DIALOG);
+      app.refuse(msgId, req.method === 'ACK' ? AUTO_ACK : NO_DIALOG);
       return;
     }
     if (req.method === 'ACK' && d.lastInviteStatus >= 300) {
-      app.respond(msgId, 'NOK', AUTO_ACK);
+      app.refuse(msgId, AUTO_ACK);
       return;
     }
     dest.withFlowFor(d, (flow) => {
       if (d.closed) {
-        app.respond(msgId, 'NOK', NO_DIALOG);
+        app.refuse(msgId, NO_DIALOG);
         return;
       }
       const sendFlow = flow ?? d.flow;
@@ -118,7 +118,7 @@ export class Uac {
   cancel(app: AppConnection, msgId: string, inviteTxnId: string, req: SipRequest): void {
     const inv = this.#ctx.txns.clientById(inviteTxnId);
     if (!inv || inv.method !== 'INVITE' || (inv.state !== 'calling' && inv.state !== 'proceeding')) {
-      app.respond(msgId, 'NOK', 'unknown transaction id or transaction already completed');
+      app.refuse(msgId, 'unknown transaction id or transaction already completed');
       return;
     }
     const bytes = this.#ctx.txns.cancel(inv, req);

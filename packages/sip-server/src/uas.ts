@@ -155,15 +155,15 @@ export class Uas {
     const { txns, dialogs, hub } = this.#ctx;
     const st = txns.serverById(txnId);
     if (!st) {
-      app.respond(msgId, 'NOK', 'unknown transaction id');
+      app.refuse(msgId, 'unknown transaction id');
       return;
     }
     if (st.lastStatus >= 200) {
-      app.respond(msgId, 'NOK', 'final response already sent');
+      app.refuse(msgId, 'final response already sent');
       return;
     }
     if (this.#ctx.proxy.operationOf(st)) {
-      app.respond(msgId, 'NOK', 'transaction is being proxied');
+      app.refuse(msgId, 'transaction is being proxied');
       return;
     }
     const req = st.request;
