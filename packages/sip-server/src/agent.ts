@@ -1,12 +1,5 @@
 import type { Logger } from '@conclave/log';
-import {
-  SipParseError,
-  SipRequest,
-  parseMessage,
-  tryParseSipUri,
-  type SipMessage,
-  type SipResponse,
-} from '@conclave/sip-message';
+import { SipParseError, SipRequest, parseMessage, tryParseSipUri, type SipMessage } from '@conclave/sip-message';
 import type { AppCommand, AppConnection } from './control/app-connection.ts';
 import { AppHub } from './control/app-hub.ts';
 import { hostportsOf, parseProxyCommand, parseSipCommand } from './control/wire-protocol.ts';
@@ -17,7 +10,6 @@ import type { EngineContext } from './engine-context.ts';
 import { isStream, parseAppMessage, parseNameAddrSafe, serverKey, stampVia } from './header-policy.ts';
 import { CSeqCounter, CallIdGenerator } from './ids.ts';
 import type { Limits } from './limits.ts';
-import { madeUpResponse } from './messages.ts';
 import { OutboundConnections, type OutboundRouter } from './outbound.ts';
 import { ProxyCore } from './proxy/proxy-core.ts';
 import type { AgentStats } from './stats.ts';
@@ -94,8 +86,6 @@ export class Agent {
       withFlow: (uri, preferred, cb) => this.#dest.withFlow(uri, preferred, cb),
       startClient: (req, bytes, flow, app, dialogId) => this.#txns.startClient(req, bytes, flow, app, dialogId),
       cancelClient: (ct) => this.#txns.cancel(ct),
-      sendResponseOnTxn: (st, bytes, status) => st.sendResponse(bytes, status),
-      localResponse: (req, status, reason) => madeUpResponse(req, status, reason),
     });
     this.#hub = new AppHub({
       secret: opts.secret,
@@ -292,7 +282,7 @@ export class Agent {
       this.#onNetworkRequest(msg, flow);
     } else {
       this.counters.responsesIn++;
-      this.#onNetworkResponse(msg, flow);
+      this.#uac.response(msg, flow);
     }
   }
 
@@ -353,10 +343,6 @@ export class Agent {
     const st = this.#txns.newServer(key, req, flow, app);
     if (method === 'INVITE') this.#txns.respondLocally(st, 100);
     this.#uas.handOver(st, app);
-  }
-
-  #onNetworkResponse(res: SipResponse, flow: Flow): void {
-    this.#uac.response(res, flow);
   }
 
   /** After popping our Routes: is the request for us (a dialog we are in, or addressed to us)? */

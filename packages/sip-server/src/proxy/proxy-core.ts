@@ -9,6 +9,7 @@ import {
 import { proxyProgressFields } from '../control/wire-protocol.ts';
 import { SERVER_OWNED, ourVia, parseAppMessage, safeContacts } from '../header-policy.ts';
 import { newBranch } from '../ids.ts';
+import { madeUpResponse } from '../messages.ts';
 import type { SipTimers } from '../timers.ts';
 import type { ClientTransaction } from '../client-transaction.ts';
 import type { ServerTransaction } from '../server-transaction.ts';
@@ -33,8 +34,6 @@ export interface ProxyHost {
     dialogId: string | undefined,
   ): ClientTransaction;
   cancelClient(ct: ClientTransaction): Buffer;
-  sendResponseOnTxn(st: ServerTransaction, bytes: Buffer, status: number): void;
-  localResponse(req: SipRequest, status: number, reason: string): SipResponse;
 }
 
 /**
@@ -246,7 +245,7 @@ export class ProxyCore {
       if (res.status >= 200 && res.status < 300) st.flow.send(bytes);
       return;
     }
-    this.#host.sendResponseOnTxn(st, bytes, res.status);
+    st.sendResponse(bytes, res.status);
     if (st.method === 'INVITE' && res.status >= 200 && res.status < 300) {
       // The ACK is end-to-end; keep the transaction only to absorb INVITE retransmissions.
       st.absorbRetransmissions();
@@ -269,7 +268,7 @@ export class ProxyCore {
 
   /** A response the proxy makes up, shaped like a downstream one (a placeholder Via on top to be stripped). */
   #local(op: ProxyOperation, status: number, reason: string): SipResponse {
-    const res = this.#host.localResponse(op.st.request, status, reason);
+    const res = madeUpResponse(op.st.request, status, reason);
     res.prepend('Via', 'SIP/2.0/UDP 0.0.0.0;branch=z9hG4bKproxylocal');
     return res;
   }
