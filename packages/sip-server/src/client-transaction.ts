@@ -3,7 +3,6 @@ import type { SipRequest } from '@conclave/sip-message';
 import type { AppConnection } from './control/app-connection.ts';
 import { EnhancedEventEmitter } from '@conclave/events';
 import { newUuid } from './ids.ts';
-import type { ProxyOperation } from './proxy/proxy-operation.ts';
 import type { SipTimers, TimerSet } from './timers.ts';
 import type { Flow } from './transport/flow.ts';
 
@@ -48,8 +47,6 @@ export class ClientTransaction extends EnhancedEventEmitter<ClientTransactionEve
   /** A CANCEL waiting for the first provisional response (RFC 3261 §9.1). */
   pendingCancel: (() => void) | undefined;
   cancelled = false;
-  /** Set when this request is a branch of a proxy operation: responses go upstream, not to an app. */
-  proxy: ProxyOperation | undefined;
   /** Where the branch was sent (proxy result reporting). */
   target = '';
   readonly #ctx: TransactionContext;
@@ -78,7 +75,6 @@ export class ClientTransaction extends EnhancedEventEmitter<ClientTransactionEve
     this.app = init.app;
     this.dialogId = init.dialogId;
     this.#state = this.method === 'INVITE' ? 'calling' : 'trying';
-    this.proxy = undefined;
     this.#ctx = ctx;
   }
 

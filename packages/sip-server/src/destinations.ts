@@ -2,10 +2,20 @@ import dns from 'node:dns';
 import net from 'node:net';
 import type { Logger } from '@conclave/log';
 import { getParam, tryParseSipUri, type SipRequest } from '@conclave/sip-message';
-import type { AgentTransports } from './agent.ts';
-import type { Dialog } from './dialogs.ts';
+import type { Dialog } from './dialog.ts';
 import { parseNameAddrSafe } from './header-policy.ts';
-import type { Flow, FlowTable, TransportName } from './transport/flow.ts';
+import type { Flow, FlowTable, HostPort, TransportName } from './transport/flow.ts';
+import type { StreamTransport } from './transport/tcp.ts';
+import type { UdpTransport } from './transport/udp.ts';
+
+/** The listening transports requests can go out on. */
+export interface AgentTransports {
+  udp?: UdpTransport;
+  tcp?: StreamTransport;
+  tls?: StreamTransport;
+  ws?: { local: HostPort };
+  wss?: { local: HostPort };
+}
 
 /**
  * Where a request goes: which flow reaches a URI (reusing connections and WebSocket aliases, resolving host

@@ -4,7 +4,7 @@
  */
 import {
   SipRequest,
-  SipResponse,
+  type SipResponse,
   canonicalHeaderName,
   formatNameAddr,
   formatSipUri,

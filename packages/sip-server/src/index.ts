@@ -11,5 +11,5 @@ export {
 export { type SipTimerOptions } from './timers.ts';
 export { type LimitOptions } from './limits.ts';
 export { type HostPort, type TransportName } from './transport/flow.ts';
-export { type OutboundRouter, type OutboundRequestInfo } from './agent.ts';
+export { type OutboundRouter, type OutboundRequestInfo } from './outbound.ts';
 export { type SipServerStats, type SipConnectionCounts } from './stats.ts';

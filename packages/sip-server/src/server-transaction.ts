@@ -3,7 +3,6 @@ import type { TransactionContext } from './client-transaction.ts';
 import type { AppConnection } from './control/app-connection.ts';
 import { EnhancedEventEmitter } from '@conclave/events';
 import { newUuid } from './ids.ts';
-import type { ProxyOperation } from './proxy/proxy-operation.ts';
 import type { Flow } from './transport/flow.ts';
 
 export type ServerTransactionState = 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
@@ -40,8 +39,6 @@ export class ServerTransaction extends EnhancedEventEmitter<ServerTransactionEve
   acked = false;
   /** RFC 3262: last RSeq used for reliable provisional responses. */
   rseq = 0;
-  /** Set when an app handed this request to the proxy (or we relay it along our Record-Route). */
-  proxy: ProxyOperation | undefined;
   readonly #ctx: TransactionContext;
   #timers: Array<NodeJS.Timeout | undefined> = [];
   /** The reliable provisional awaiting PRACK, with its retransmission timers. */
@@ -54,7 +51,6 @@ export class ServerTransaction extends EnhancedEventEmitter<ServerTransactionEve
     this.method = request.method;
     this.flow = flow;
     this.app = app;
-    this.proxy = undefined;
     this.#ctx = ctx;
   }
 

@@ -90,16 +90,35 @@ export interface AppRes {
   send(status: number, ...rest: any[]): void;
 }
 type Handler = (req: AppReq, res: AppRes) => void;
+/** A response an app got for a request it sent. */
+export interface AppResponse {
+  status: number;
+  reason: string;
+  body: string;
+  get(name: string): string;
+}
+/** A request an app sent out of dialog (srf.request): its response arrives as an event. */
+export interface AppSentRequest {
+  on(event: 'response', fn: (res: AppResponse) => void): void;
+}
+/** An srf Dialog (createUAS / createUAC / createB2BUA). */
+export interface AppDialog {
+  id: string;
+  on(event: string, fn: (...args: any[]) => void): void;
+  modify(sdp: string): Promise<unknown>;
+  request(opts: { method: string; headers?: Record<string, string>; body?: string }): Promise<AppResponse>;
+  destroy(opts?: unknown): Promise<void>;
+}
 export interface LooseSrf {
   invite(h: Handler): void;
   options(h: Handler): void;
   register(h: Handler): void;
   subscribe(h: Handler): void;
   message(h: Handler): void;
-  createUAS(req: AppReq, res: AppRes, opts: any): Promise<any>;
-  createUAC(uri: string, opts: any, cbs?: any): Promise<any>;
-  createB2BUA(req: AppReq, res: AppRes, uri: string, opts: any): Promise<any>;
-  request(uri: string, opts: any): Promise<any>;
+  createUAS(req: AppReq, res: AppRes, opts: any): Promise<AppDialog>;
+  createUAC(uri: string, opts: any, cbs?: any): Promise<AppDialog>;
+  createB2BUA(req: AppReq, res: AppRes, uri: string, opts: any): Promise<{ uas: AppDialog; uac: AppDialog }>;
+  request(uri: string, opts: any): Promise<AppSentRequest>;
   on(event: string, fn: (...args: any[]) => void): void;
   connect(opts: any): void;
   disconnect(): void;

@@ -59,7 +59,7 @@ test('RFC 4475 torture messages over UDP: valid ones are processed, invalid ones
         const r = peer.responses();
         assert.ok(
           r.every((x) => x.status === 400 || x.status === 505),
-          `${tc.name}: ${r.map((x) => x.status)}`,
+          `${tc.name}: ${r.map((x) => x.status).join(',')}`,
         );
         if (r.length) assert.equal(r[0]!.reason, tc.reason === 'Version Not Supported' ? tc.reason : tc.reason);
       }

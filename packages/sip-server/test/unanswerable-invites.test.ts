@@ -16,6 +16,7 @@ import {
   sipText,
   startServer,
   waitFor,
+  type AppDialog,
   type AppReq,
   type AppRes,
   type LooseSrf,
@@ -30,19 +31,13 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-interface AppDialog {
-  modify(sdp: string): Promise<unknown>;
-  destroy(): Promise<void>;
-  on(event: 'destroy', fn: () => void): void;
-}
-
 /** A WebSocket peer with one confirmed call to the app; the app's dialog is returned. */
 async function callOverWs(callId: string) {
   const { server, addrs } = await startServer({ timers: { T1: 10 } });
   const dialogs: AppDialog[] = [];
   const app = await connectSrf(addrs.control, SECRET, (srf: LooseSrf) => {
     srf.invite(async (req: AppReq, res: AppRes) => {
-      dialogs.push((await srf.createUAS(req, res, { localSdp: SDP_B })) as unknown as AppDialog);
+      dialogs.push(await srf.createUAS(req, res, { localSdp: SDP_B }));
     });
   });
   const ws = new WebSocket(`ws://127.0.0.1:${addrs.ws!.port}`, 'sip');

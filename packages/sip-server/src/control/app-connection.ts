@@ -100,6 +100,11 @@ export class AppConnection {
     this.send(['response', reqId, ...fields].join('|'));
   }
 
+  /** Refuse a command: `<id>|response|<reqId>|NOK|<reason>`. */
+  refuse(reqId: string, reason: string): void {
+    this.respond(reqId, 'NOK', reason);
+  }
+
   /** Half-close after pending writes, then destroy if the peer lingers. */
   close(): void {
     if (this.socket.destroyed) return;

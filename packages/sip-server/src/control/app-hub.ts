@@ -1,8 +1,8 @@
 import { EnhancedEventEmitter } from '@conclave/events';
 import { RouteTable } from '../routes.ts';
-import { AppConnection, type AppCommand } from './app-connection.ts';
+import type { AppConnection, AppCommand } from './app-connection.ts';
 import { cdrFrame, sipFrame } from './wire-protocol.ts';
-import type { HostPort } from '../transport/flow.ts';
+import { wireTransport, type Flow, type HostPort } from '../transport/flow.ts';
 
 export interface AppHubEvents {
   /** An app authenticated (its `authenticate` was answered OK). */
@@ -60,6 +60,11 @@ export class AppHub extends EnhancedEventEmitter<AppHubEvents> {
   ): void {
     if (app.closed) return;
     app.send(sipFrame(source, bytes, transport, remote, txnId, dialogId, extra));
+  }
+
+  /** A message from the network (`sip|network|…`) as received on `flow`. */
+  fromNetwork(app: AppConnection, bytes: Buffer, flow: Flow, txnId: string, dialogId: string, extra = ''): void {
+    this.sendSip(app, 'network', bytes, wireTransport(flow.transport), flow.remote, txnId, dialogId, extra);
   }
 
   /** Call detail records go to one app that routed `cdr:<type>` (round-robin). */

@@ -54,6 +54,11 @@ export function sipFrame(
   return `${lead}${CRLF}${bytes.toString('utf8')}`;
 }
 
+/** The extra field of `sip|network|…` for a new request: the local address it arrived on, `<host>|<port>|`. */
+export function arrivedOnField(local: HostPort): string {
+  return `${local.host}|${local.port}|`;
+}
+
 /** A BYE the server sent on its own (ACK timeout): `sip|application|…|unsolicited|<dialogId>|` + CRLF + msg */
 export function unsolicitedFrame(bytes: Buffer, flow: Flow, dialogId: string): string {
   const local = flow.local;

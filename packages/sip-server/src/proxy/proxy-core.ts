@@ -1,14 +1,21 @@
 import type { Logger } from '@conclave/log';
-import { SipRequest, SipResponse, normalizeHeaderName, splitHeaderList } from '@conclave/sip-message';
+import {
+  SipRequest,
+  SipResponse,
+  canonicalHeaderName,
+  normalizeHeaderName,
+  splitHeaderList,
+} from '@conclave/sip-message';
 import { proxyProgressFields } from '../control/wire-protocol.ts';
-import { ourVia, safeContacts } from '../header-policy.ts';
+import { SERVER_OWNED, ourVia, parseAppMessage, safeContacts } from '../header-policy.ts';
 import { newBranch } from '../ids.ts';
+import { madeUpResponse } from '../messages.ts';
 import type { SipTimers } from '../timers.ts';
 import type { ClientTransaction } from '../client-transaction.ts';
 import type { ServerTransaction } from '../server-transaction.ts';
 import type { Flow } from '../transport/flow.ts';
 import type { AppConnection } from '../control/app-connection.ts';
-import { ProxyOperation, betterResponse } from './proxy-operation.ts';
+import { ProxyOperation, betterResponse, type ProxyOptions } from './proxy-operation.ts';
 
 /** Methods whose requests a Record-Routing proxy inserts itself into. */
 const DIALOG_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
@@ -27,8 +34,6 @@ export interface ProxyHost {
     dialogId: string | undefined,
   ): ClientTransaction;
   cancelClient(ct: ClientTransaction): Buffer;
-  sendResponseOnTxn(st: ServerTransaction, bytes: Buffer, status: number): void;
-  localResponse(req: SipRequest, status: number, reason: string): SipResponse;
 }
 
 /**
@@ -37,9 +42,23 @@ export interface ProxyHost {
  */
 export class ProxyCore {
   readonly #host: ProxyHost;
+  /** Operations by the server transaction they answer (an app's request, or one we relay along our Record-Route). */
+  readonly #byServer = new WeakMap<ServerTransaction, ProxyOperation>();
+  /** Operations by their branches: responses to these go upstream, not to an app. */
+  readonly #byBranch = new WeakMap<ClientTransaction, ProxyOperation>();
 
   constructor(host: ProxyHost) {
     this.#host = host;
+  }
+
+  /** The proxy operation a server transaction was handed to, if any. */
+  operationOf(st: ServerTransaction): ProxyOperation | undefined {
+    return this.#byServer.get(st);
+  }
+
+  /** The proxy operation a client transaction is a branch of, if any. */
+  branchOf(ct: ClientTransaction): ProxyOperation | undefined {
+    return this.#byBranch.get(ct);
   }
 
   /** Forward an ACK of a dialog we Record-Routed toward the next hop (statelessly). */
@@ -72,10 +91,42 @@ export class ProxyCore {
       },
       [],
     );
-    st.proxy = op;
+    this.#byServer.set(st, op);
     op.tried.add(next);
     this.launch(op, st.request.uri, next);
     return op;
+  }
+
+  /**
+   * An app's `proxy` command on the server transaction of its request: fork it to the targets, with the
+   * headers of the app's message (`body`) except those the server or the proxy owns.
+   */
+  start(
+    st: ServerTransaction,
+    app: AppConnection,
+    msgId: string,
+    opts: ProxyOptions,
+    targets: string[],
+    body: string,
+  ): void {
+    const op = new ProxyOperation(st, app, msgId, opts, targets);
+    try {
+      const template = parseAppMessage(body);
+      for (const h of template.headers) {
+        const norm = normalizeHeaderName(h.name);
+        if (SERVER_OWNED.has(norm) || norm === 'record-route' || norm === 'content-type') continue;
+        op.templateHeaders.push({ name: canonicalHeaderName(h.name), value: h.value });
+      }
+    } catch {
+      // headers are optional
+    }
+    this.#byServer.set(st, op);
+    app.log.debug('proxying request', {
+      method: st.method,
+      targets: targets.join(','),
+      fork: opts.simultaneous ? 'simultaneous' : 'serial',
+    });
+    this.next(op);
   }
 
   next(op: ProxyOperation): void {
@@ -114,7 +165,7 @@ export class ProxyCore {
       out.body = orig.body;
       const bytes = out.toBuffer();
       const ct = this.#host.startClient(out, bytes, flow, undefined, undefined);
-      ct.proxy = op;
+      this.#byBranch.set(ct, op);
       ct.target = requestUri;
       op.branches.add(ct);
       if (op.opts.provisionalTimeout > 0) {
@@ -140,7 +191,7 @@ export class ProxyCore {
   }
 
   onResponse(ct: ClientTransaction, res: SipResponse, flow: Flow): void {
-    const op = ct.proxy!;
+    const op = this.#byBranch.get(ct)!;
     const status = res.status;
     if (op.app && op.opts.fullResponse && !op.app.closed && !op.finished) {
       const bytes = res.toBuffer();
@@ -194,7 +245,7 @@ export class ProxyCore {
       if (res.status >= 200 && res.status < 300) st.flow.send(bytes);
       return;
     }
-    this.#host.sendResponseOnTxn(st, bytes, res.status);
+    st.sendResponse(bytes, res.status);
     if (st.method === 'INVITE' && res.status >= 200 && res.status < 300) {
       // The ACK is end-to-end; keep the transaction only to absorb INVITE retransmissions.
       st.absorbRetransmissions();
@@ -217,7 +268,7 @@ export class ProxyCore {
 
   /** A response the proxy makes up, shaped like a downstream one (a placeholder Via on top to be stripped). */
   #local(op: ProxyOperation, status: number, reason: string): SipResponse {
-    const res = this.#host.localResponse(op.st.request, status, reason);
+    const res = madeUpResponse(op.st.request, status, reason);
     res.prepend('Via', 'SIP/2.0/UDP 0.0.0.0;branch=z9hG4bKproxylocal');
     return res;
   }

@@ -45,7 +45,7 @@ export class UdpTransport {
   }
 
   flowTo(host: string, port: number): Flow {
-    const transport = this;
+    const isClosed = () => this.#closed;
     return {
       id: `udp|${host}|${port}`,
       transport: 'udp',
@@ -53,7 +53,7 @@ export class UdpTransport {
       remote: { host, port },
       reliable: false,
       get closed() {
-        return transport.#closed;
+        return isClosed();
       },
       send: (data: Buffer) => this.#send(data, host, port),
     };
