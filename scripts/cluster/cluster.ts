@@ -4,19 +4,13 @@
  * exposing the same host addresses as `npm start`. Needs root (ip netns). See deploy/README.md.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../packages/log/src/index.ts';
-import {
-  KamailioEdge,
-  NodeMembership,
-  RedisServerProcess,
-  connectRedis,
-  writeEdgeTables,
-} from '../../packages/cluster/src/index.ts';
+import { KamailioEdge, RedisServerProcess, connectRedis, writeEdgeTables } from '../../packages/cluster/src/index.ts';
 
 const HELP = `npm run cluster -- [options]
 
@@ -29,6 +23,8 @@ Ctrl-C (SIGINT/SIGTERM) stops everything and removes the namespaces.
 Options:
   --nodes <n>       number of nodes (default 3, at most 50)
   --config <file>   base Conclave config (users, admins, conference...); listen addresses are set per node
+  --edge-log <file> append Kamailio's output to <file>
+  --edge-trace      Kamailio logs a line per request and reply it routes (with --edge-log)
   --cleanup         remove leftovers of a previous run (namespaces, veths, bridge) and exit
   -h, --help        this help
 
@@ -42,8 +38,16 @@ const nsName = (i: number) => `cnclv-n${i}`;
 const nodeIp = (i: number) => `198.18.0.${10 + i}`;
 const log = createLogger('cluster');
 
-function parseArgs(argv: string[]): { nodes: number; config?: string; cleanup: boolean } {
-  const out: { nodes: number; config?: string; cleanup: boolean } = { nodes: 3, cleanup: false };
+interface Args {
+  nodes: number;
+  config?: string;
+  edgeLog?: string;
+  edgeTrace: boolean;
+  cleanup: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const out: Args = { nodes: 3, cleanup: false, edgeTrace: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '-h' || a === '--help') {
@@ -55,6 +59,8 @@ function parseArgs(argv: string[]): { nodes: number; config?: string; cleanup: b
       if (!Number.isInteger(out.nodes) || out.nodes < 1 || out.nodes > 50)
         fail(`--nodes must be an integer from 1 to 50, got ${argv[i]}`);
     } else if (a === '--config') out.config = argv[++i] ?? fail('--config needs a file');
+    else if (a === '--edge-log') out.edgeLog = resolve(argv[++i] ?? fail('--edge-log needs a file'));
+    else if (a === '--edge-trace') out.edgeTrace = true;
     else fail(`unknown option ${a} (see --help)`);
   }
   return out;
@@ -131,6 +137,23 @@ function startWebProxy(target: { host: string; port: number }): Promise<ReturnTy
   });
 }
 
+/** Resolves once a node wrote its --ready-file (every listener up, announced in Redis); rejects if it exits first. */
+function nodeReady(child: ChildProcess, readyFile: string, i: number): Promise<void> {
+  return new Promise((ok, no) => {
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      clearInterval(timer);
+      no(new Error(`node ${i} exited (${code ?? signal}) before it was ready`));
+    };
+    const timer = setInterval(() => {
+      if (!existsSync(readyFile)) return;
+      clearInterval(timer);
+      child.off('exit', onExit);
+      ok();
+    }, 100);
+    child.once('exit', onExit);
+  });
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0)
@@ -161,7 +184,6 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 'conclave-cluster-'));
   const children: ChildProcess[] = [];
-  const memberships: NodeMembership[] = [];
   let stopping = false;
   let edge: KamailioEdge | undefined;
   let redisServer: RedisServerProcess | undefined;
@@ -170,7 +192,6 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write('\ncluster: stopping\n');
-    for (const m of memberships) await m.close();
     await Promise.all(
       children.map(
         (c) =>
@@ -196,6 +217,7 @@ async function main(): Promise<void> {
     redisServer = await RedisServerProcess.start({ log, tcp: { host: EDGE_NET_IP, port: 6379 } });
     const redis = await connectRedis({ url: redisServer.url! }, log);
     await writeEdgeTables(redis, users, domain);
+    redis.disconnect();
     const nodeUris = Array.from({ length: args.nodes }, (_, k) => `sip:${nodeIp(k + 1)}:5060;transport=tcp`);
     edge = await KamailioEdge.start({
       log,
@@ -206,12 +228,15 @@ async function main(): Promise<void> {
       domain,
       redisUrl: redisServer.url!,
       nodes: nodeUris,
+      ...(args.edgeLog ? { logFile: args.edgeLog } : {}),
+      trace: args.edgeTrace,
     });
     process.stdout.write(
       `edge (Kamailio)   pid ${edge.pid}  udp/tcp 127.0.0.1:5060, ws 127.0.0.1:8088, nodes side ${EDGE_NET_IP}:5060\n`,
     );
     process.stdout.write(`redis-server      pid ${redisServer.pid}  ${redisServer.url}\n`);
 
+    const starting: Array<Promise<void>> = [];
     for (let i = 1; i <= args.nodes; i++) {
       const addr = nodeIp(i);
       const config = {
@@ -219,42 +244,57 @@ async function main(): Promise<void> {
         domain,
         sip: { host: addr, udpPort: 5060, tcpPort: 5060, wsPort: 8088 },
         http: { host: addr, port: 8080 },
-        media: { ...((base['media'] as object | undefined) ?? {}), listenIp: addr, announcedAddress: null },
+        // one mediasoup worker per node unless the base config says otherwise (N nodes share this machine)
+        media: { workers: 1, ...((base['media'] as object | undefined) ?? {}), listenIp: addr, announcedAddress: null },
         drachtio: {
           ...((base['drachtio'] as object | undefined) ?? {}),
           embedded: true,
           host: '127.0.0.1',
           port: 9022,
         },
+        cluster: {
+          ...((base['cluster'] as object | undefined) ?? {}),
+          nodeId: `node-${i}`,
+          redis: redisServer.url!,
+          sipUri: nodeUris[i - 1]!,
+          httpUrl: `http://${addr}:8080`,
+          // the page's phone registers and calls through the edge, never a node directly
+          wsUri: 'ws://127.0.0.1:8088',
+        },
       };
       const file = join(dir, `node-${i}.json`);
       writeFileSync(file, JSON.stringify(config, null, 2));
+      const readyFile = join(dir, `node-${i}.ready.json`);
       const child = spawn(
         'ip',
-        ['netns', 'exec', nsName(i), process.execPath, join(ROOT, 'apps/conclave/src/main.ts'), '--config', file],
+        [
+          'netns',
+          'exec',
+          nsName(i),
+          process.execPath,
+          join(ROOT, 'apps/conclave/src/main.ts'),
+          '--config',
+          file,
+          '--ready-file',
+          readyFile,
+        ],
         {
           cwd: ROOT,
           stdio: ['ignore', 'inherit', 'inherit'],
-          env: { ...process.env, CONCLAVE_NODE_ID: `node-${i}` },
         },
       );
       children.push(child);
       child.once('exit', (code, signal) => {
-        process.stdout.write(`cluster: node ${i} (${addr}, pid ${child.pid}) exited (${code ?? signal})\n`);
-        void memberships[i - 1]?.close();
+        if (!stopping)
+          process.stdout.write(`cluster: node ${i} (${addr}, pid ${child.pid}) exited (${code ?? signal})\n`);
       });
-      // Until the focus registers itself, the supervisor keeps each node's record alive while its process lives.
-      const m = new NodeMembership({
-        redis,
-        node: { id: `node-${i}`, sip: nodeUris[i - 1]!, http: `http://${addr}:8080` },
-        log,
-      });
-      await m.start();
-      memberships.push(m);
+      starting.push(nodeReady(child, readyFile, i));
       process.stdout.write(
         `node ${i}            pid ${child.pid}  netns ${nsName(i)}  sip ${addr}:5060 (udp/tcp)  http http://${addr}:8080  media ${addr}\n`,
       );
     }
+    await Promise.all(starting);
+    process.stdout.write(`cluster: ${args.nodes} node(s) ready (each announced itself in Redis)\n`);
     web = await startWebProxy({ host: nodeIp(1), port: 8080 });
     process.stdout.write('web page          http://127.0.0.1:8080/ (proxied to node 1)\nCtrl-C stops everything.\n');
   } catch (err) {
