@@ -4,7 +4,8 @@
  * exposing the same host addresses as `npm start`. Needs root (ip netns). See deploy/README.md.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { request as httpRequest, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,27 +16,32 @@ import { KamailioEdge, RedisServerProcess, connectRedis, writeEdgeTables } from 
 const HELP = `npm run cluster -- [options]
 
 Starts a Conclave cluster on this machine: a Kamailio edge and a Redis server on the host, and N
-Conclave nodes, each in its own network namespace (bridge ${'cnclv-br0'}, veth pairs, 198.18.0.0/24).
+Conclave nodes, each in its own network namespace (bridge cnclv-br0, veth pairs, 198.18.0.0/24).
 Host addresses are those of \`npm start\`: web page http://127.0.0.1:8080/ (proxied to node 1),
 SIP over WebSocket ws://127.0.0.1:8088, SIP over UDP/TCP 127.0.0.1:5060. Needs root (ip netns).
 Ctrl-C (SIGINT/SIGTERM) stops everything and removes the namespaces.
 
 Options:
-  --nodes <n>       number of nodes (default 3, at most 50)
-  --config <file>   base Conclave config (users, admins, conference...); listen addresses are set per node
-  --edge-log <file> append Kamailio's output to <file>
-  --edge-trace      Kamailio logs a line per request and reply it routes (with --edge-log)
-  --cleanup         remove leftovers of a previous run (namespaces, veths, bridge) and exit
-  -h, --help        this help
+  --nodes <n>         number of nodes (default 3, at most 50)
+  --config <file>     base Conclave config (users, admins, conference, cluster.claimTtlMs...); listen
+                      addresses and the cluster identity are set per node
+  --edge-log <file>   append Kamailio's output to <file>
+  --edge-trace        Kamailio logs a line per request and reply it routes (with --edge-log)
+  --cleanup           remove leftovers of a previous run (namespaces, veths, bridge) and exit
+  -h, --help          this help
 
-Addresses: bridge/edge 198.18.0.1, node i 198.18.0.(10+i); Redis 198.18.0.1:6379.
+A second cluster next to the first one (tests):
+  --instance <k>      1-255: names cnclv<k>-*, subnet 198.18.<k>.0/24 (default 0: cnclv-*, 198.18.0.0/24)
+  --edge-ip <addr>    host address of the edge and the web page (default 127.0.0.1)
+  --sip-port <p>      SIP over UDP/TCP on the edge (default 5060)
+  --ws-port <p>       SIP over WebSocket on the edge (default 8088)
+  --http-port <p>     web page (default 8080)
+  --ready-file <f>    once every node is up, write JSON with the edge, Redis and each node's address and pid
+
+Addresses: bridge/edge 198.18.<k>.1, node i 198.18.<k>.(10+i); Redis 198.18.<k>.1:6379.
 `;
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-const BRIDGE = 'cnclv-br0';
-const EDGE_NET_IP = '198.18.0.1';
-const nsName = (i: number) => `cnclv-n${i}`;
-const nodeIp = (i: number) => `198.18.0.${10 + i}`;
 const log = createLogger('cluster');
 
 interface Args {
@@ -44,23 +50,74 @@ interface Args {
   edgeLog?: string;
   edgeTrace: boolean;
   cleanup: boolean;
+  instance: number;
+  edgeIp: string;
+  sipPort: number;
+  wsPort: number;
+  httpPort: number;
+  readyFile?: string;
+}
+
+/** Names and addresses of one cluster instance (0: what `npm run cluster` uses). */
+interface Net {
+  prefix: string;
+  bridge: string;
+  edgeNetIp: string;
+  ns(i: number): string;
+  hostVeth(i: number): string;
+  nodeVeth(i: number): string;
+  nodeIp(i: number): string;
+}
+
+function netOf(instance: number): Net {
+  const prefix = instance === 0 ? 'cnclv' : `cnclv${instance}`;
+  const subnet = `198.18.${instance}`;
+  return {
+    prefix,
+    bridge: `${prefix}-br0`,
+    edgeNetIp: `${subnet}.1`,
+    ns: (i) => `${prefix}-n${i}`,
+    hostVeth: (i) => `${prefix}-h${i}`,
+    nodeVeth: (i) => `${prefix}-p${i}`,
+    nodeIp: (i) => `${subnet}.${10 + i}`,
+  };
 }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { nodes: 3, cleanup: false, edgeTrace: false };
+  const out: Args = {
+    nodes: 3,
+    cleanup: false,
+    edgeTrace: false,
+    instance: 0,
+    edgeIp: '127.0.0.1',
+    sipPort: 5060,
+    wsPort: 8088,
+    httpPort: 8080,
+  };
+  const int = (name: string, value: string | undefined, min: number, max: number): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+      fail(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+    return n;
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '-h' || a === '--help') {
       process.stdout.write(HELP);
       process.exit(0);
     } else if (a === '--cleanup') out.cleanup = true;
-    else if (a === '--nodes') {
-      out.nodes = Number(argv[++i]);
-      if (!Number.isInteger(out.nodes) || out.nodes < 1 || out.nodes > 50)
-        fail(`--nodes must be an integer from 1 to 50, got ${argv[i]}`);
-    } else if (a === '--config') out.config = argv[++i] ?? fail('--config needs a file');
+    else if (a === '--nodes') out.nodes = int(a, argv[++i], 1, 50);
+    else if (a === '--config') out.config = argv[++i] ?? fail('--config needs a file');
     else if (a === '--edge-log') out.edgeLog = resolve(argv[++i] ?? fail('--edge-log needs a file'));
     else if (a === '--edge-trace') out.edgeTrace = true;
+    else if (a === '--instance') out.instance = int(a, argv[++i], 0, 255);
+    else if (a === '--edge-ip') {
+      out.edgeIp = argv[++i] ?? fail('--edge-ip needs an address');
+      if (isIP(out.edgeIp) !== 4) fail(`--edge-ip must be an IPv4 address, got ${out.edgeIp}`);
+    } else if (a === '--sip-port') out.sipPort = int(a, argv[++i], 1, 65535);
+    else if (a === '--ws-port') out.wsPort = int(a, argv[++i], 1, 65535);
+    else if (a === '--http-port') out.httpPort = int(a, argv[++i], 1, 65535);
+    else if (a === '--ready-file') out.readyFile = resolve(argv[++i] ?? fail('--ready-file needs a file'));
     else fail(`unknown option ${a} (see --help)`);
   }
   return out;
@@ -83,40 +140,44 @@ function quietly(fn: () => void): void {
   }
 }
 
-/** Removes every namespace, veth and the bridge this script creates (by their fixed names). */
-function cleanup(): void {
+/** Removes every namespace, veth and the bridge of one instance (by their fixed names). */
+function cleanup(net: Net): void {
+  const ns = new RegExp(`^${net.prefix}-n\\d+$`);
   const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .split('\n')
     .map((l) => l.split(' ')[0]!)
-    .filter((n) => /^cnclv-n\d+$/.test(n));
-  for (const ns of namespaces) quietly(() => ip('netns', 'del', ns));
+    .filter((n) => ns.test(n));
+  for (const n of namespaces) quietly(() => ip('netns', 'del', n));
   const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
     .split('\n')
     .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1])
-    .filter((n): n is string => !!n && /^cnclv-/.test(n));
+    .filter((n): n is string => !!n && n.startsWith(`${net.prefix}-`));
   for (const l of links) quietly(() => ip('link', 'del', l));
 }
 
-function createNetwork(n: number): void {
-  ip('link', 'add', BRIDGE, 'type', 'bridge');
-  ip('addr', 'add', `${EDGE_NET_IP}/24`, 'dev', BRIDGE);
-  ip('link', 'set', BRIDGE, 'up');
+function createNetwork(net: Net, n: number): void {
+  ip('link', 'add', net.bridge, 'type', 'bridge');
+  ip('addr', 'add', `${net.edgeNetIp}/24`, 'dev', net.bridge);
+  ip('link', 'set', net.bridge, 'up');
   for (let i = 1; i <= n; i++) {
-    const ns = nsName(i);
+    const ns = net.ns(i);
     ip('netns', 'add', ns);
-    ip('link', 'add', `cnclv-h${i}`, 'type', 'veth', 'peer', 'name', `cnclv-p${i}`);
-    ip('link', 'set', `cnclv-h${i}`, 'master', BRIDGE);
-    ip('link', 'set', `cnclv-h${i}`, 'up');
-    ip('link', 'set', `cnclv-p${i}`, 'netns', ns);
+    ip('link', 'add', net.hostVeth(i), 'type', 'veth', 'peer', 'name', net.nodeVeth(i));
+    ip('link', 'set', net.hostVeth(i), 'master', net.bridge);
+    ip('link', 'set', net.hostVeth(i), 'up');
+    ip('link', 'set', net.nodeVeth(i), 'netns', ns);
     ip('-n', ns, 'link', 'set', 'lo', 'up');
-    ip('-n', ns, 'addr', 'add', `${nodeIp(i)}/24`, 'dev', `cnclv-p${i}`);
-    ip('-n', ns, 'link', 'set', `cnclv-p${i}`, 'up');
-    // no default route: a node can reach only its own loopback and 198.18.0.0/24
+    ip('-n', ns, 'addr', 'add', `${net.nodeIp(i)}/24`, 'dev', net.nodeVeth(i));
+    ip('-n', ns, 'link', 'set', net.nodeVeth(i), 'up');
+    // no default route: a node can reach only its own loopback and its /24
   }
 }
 
-/** The web page and admin API on 127.0.0.1:8080, proxied to one node's HTTP server (SSE included). */
-function startWebProxy(target: { host: string; port: number }): Promise<ReturnType<typeof createServer>> {
+/** The web page and admin API on the host, proxied to one node's HTTP server (SSE included). */
+function startWebProxy(
+  listen: { host: string; port: number },
+  target: { host: string; port: number },
+): Promise<ReturnType<typeof createServer>> {
   const server = createServer((req, res) => {
     const upstream = httpRequest(
       { host: target.host, port: target.port, method: req.method, path: req.url, headers: req.headers },
@@ -133,7 +194,7 @@ function startWebProxy(target: { host: string; port: number }): Promise<ReturnTy
   });
   return new Promise((ok, no) => {
     server.once('error', no);
-    server.listen(8080, '127.0.0.1', () => ok(server));
+    server.listen(listen.port, listen.host, () => ok(server));
   });
 }
 
@@ -154,6 +215,16 @@ function nodeReady(child: ChildProcess, readyFile: string, i: number): Promise<v
   });
 }
 
+/** What --ready-file holds. */
+export interface ClusterReady {
+  pid: number;
+  edge: { pid: number; ip: string; sipPort: number; wsPort: number; nodeNetIp: string };
+  redis: { pid: number; url: string };
+  web: string;
+  domain: string;
+  nodes: Array<{ id: string; pid: number; ip: string; netns: string; sip: string; http: string }>;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0)
@@ -171,7 +242,8 @@ async function main(): Promise<void> {
       fail(`${cmd} is missing (bash scripts/setup.sh installs kamailio, its redis/websocket modules and redis-server)`);
     }
   }
-  cleanup();
+  const net = netOf(args.instance);
+  cleanup(net);
   if (args.cleanup) {
     process.stdout.write('cluster: leftovers removed\n');
     return;
@@ -180,7 +252,7 @@ async function main(): Promise<void> {
   const users =
     (base['users'] as Array<{ name: string; password: string }> | undefined) ??
     ['alice', 'bob', 'carol', 'dave', 'erin'].map((name) => ({ name, password: `${name}-secret` }));
-  const domain = (base['domain'] as string | undefined) ?? '127.0.0.1';
+  const domain = (base['domain'] as string | undefined) ?? args.edgeIp;
 
   const dir = mkdtempSync(join(tmpdir(), 'conclave-cluster-'));
   const children: ChildProcess[] = [];
@@ -205,7 +277,7 @@ async function main(): Promise<void> {
     web?.close();
     await edge?.close();
     await redisServer?.close();
-    cleanup();
+    cleanup(net);
     rmSync(dir, { recursive: true, force: true });
     process.exit(code);
   };
@@ -213,32 +285,35 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
 
   try {
-    createNetwork(args.nodes);
-    redisServer = await RedisServerProcess.start({ log, tcp: { host: EDGE_NET_IP, port: 6379 } });
-    const redis = await connectRedis({ url: redisServer.url! }, log);
+    createNetwork(net, args.nodes);
+    redisServer = await RedisServerProcess.start({ log, tcp: { host: net.edgeNetIp, port: 6379 } });
+    const redisUrl = redisServer.url!;
+    const redis = await connectRedis({ url: redisUrl }, log);
     await writeEdgeTables(redis, users, domain);
     redis.disconnect();
-    const nodeUris = Array.from({ length: args.nodes }, (_, k) => `sip:${nodeIp(k + 1)}:5060;transport=tcp`);
+    const nodeUris = Array.from({ length: args.nodes }, (_, k) => `sip:${net.nodeIp(k + 1)}:5060;transport=tcp`);
     edge = await KamailioEdge.start({
       log,
-      edgeIp: '127.0.0.1',
-      sipPort: 5060,
-      wsPort: 8088,
-      nodeNetIp: EDGE_NET_IP,
+      edgeIp: args.edgeIp,
+      sipPort: args.sipPort,
+      wsPort: args.wsPort,
+      nodeNetIp: net.edgeNetIp,
       domain,
-      redisUrl: redisServer.url!,
+      redisUrl,
       nodes: nodeUris,
       ...(args.edgeLog ? { logFile: args.edgeLog } : {}),
       trace: args.edgeTrace,
     });
     process.stdout.write(
-      `edge (Kamailio)   pid ${edge.pid}  udp/tcp 127.0.0.1:5060, ws 127.0.0.1:8088, nodes side ${EDGE_NET_IP}:5060\n`,
+      `edge (Kamailio)   pid ${edge.pid}  udp/tcp ${args.edgeIp}:${args.sipPort}, ws ${args.edgeIp}:${args.wsPort}, nodes side ${net.edgeNetIp}:5060\n`,
     );
-    process.stdout.write(`redis-server      pid ${redisServer.pid}  ${redisServer.url}\n`);
+    process.stdout.write(`redis-server      pid ${redisServer.pid}  ${redisUrl}\n`);
 
     const starting: Array<Promise<void>> = [];
+    const nodes: ClusterReady['nodes'] = [];
     for (let i = 1; i <= args.nodes; i++) {
-      const addr = nodeIp(i);
+      const addr = net.nodeIp(i);
+      const id = `node-${i}`;
       const config = {
         ...base,
         domain,
@@ -254,34 +329,22 @@ async function main(): Promise<void> {
         },
         cluster: {
           ...((base['cluster'] as object | undefined) ?? {}),
-          nodeId: `node-${i}`,
-          redis: redisServer.url!,
+          nodeId: id,
+          redis: redisUrl,
           sipUri: nodeUris[i - 1]!,
           httpUrl: `http://${addr}:8080`,
           // the page's phone registers and calls through the edge, never a node directly
-          wsUri: 'ws://127.0.0.1:8088',
+          wsUri: `ws://${args.edgeIp}:${args.wsPort}`,
         },
       };
-      const file = join(dir, `node-${i}.json`);
+      const file = join(dir, `${id}.json`);
       writeFileSync(file, JSON.stringify(config, null, 2));
-      const readyFile = join(dir, `node-${i}.ready.json`);
+      const readyFile = join(dir, `${id}.ready.json`);
+      const main = join(ROOT, 'apps/conclave/src/main.ts');
       const child = spawn(
         'ip',
-        [
-          'netns',
-          'exec',
-          nsName(i),
-          process.execPath,
-          join(ROOT, 'apps/conclave/src/main.ts'),
-          '--config',
-          file,
-          '--ready-file',
-          readyFile,
-        ],
-        {
-          cwd: ROOT,
-          stdio: ['ignore', 'inherit', 'inherit'],
-        },
+        ['netns', 'exec', net.ns(i), process.execPath, main, '--config', file, '--ready-file', readyFile],
+        { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
       );
       children.push(child);
       child.once('exit', (code, signal) => {
@@ -289,14 +352,36 @@ async function main(): Promise<void> {
           process.stdout.write(`cluster: node ${i} (${addr}, pid ${child.pid}) exited (${code ?? signal})\n`);
       });
       starting.push(nodeReady(child, readyFile, i));
+      nodes.push({
+        id,
+        pid: child.pid!,
+        ip: addr,
+        netns: net.ns(i),
+        sip: nodeUris[i - 1]!,
+        http: `http://${addr}:8080`,
+      });
       process.stdout.write(
-        `node ${i}            pid ${child.pid}  netns ${nsName(i)}  sip ${addr}:5060 (udp/tcp)  http http://${addr}:8080  media ${addr}\n`,
+        `node ${i}            pid ${child.pid}  netns ${net.ns(i)}  sip ${addr}:5060 (udp/tcp)  http http://${addr}:8080  media ${addr}\n`,
       );
     }
     await Promise.all(starting);
     process.stdout.write(`cluster: ${args.nodes} node(s) ready (each announced itself in Redis)\n`);
-    web = await startWebProxy({ host: nodeIp(1), port: 8080 });
-    process.stdout.write('web page          http://127.0.0.1:8080/ (proxied to node 1)\nCtrl-C stops everything.\n');
+    web = await startWebProxy({ host: args.edgeIp, port: args.httpPort }, { host: net.nodeIp(1), port: 8080 });
+    const webUrl = `http://${args.edgeIp}:${args.httpPort}/`;
+    process.stdout.write(`web page          ${webUrl} (proxied to node 1)\nCtrl-C stops everything.\n`);
+    if (args.readyFile) {
+      const ready: ClusterReady = {
+        pid: process.pid,
+        edge: { pid: edge.pid!, ip: args.edgeIp, sipPort: args.sipPort, wsPort: args.wsPort, nodeNetIp: net.edgeNetIp },
+        redis: { pid: redisServer.pid!, url: redisUrl },
+        web: webUrl,
+        domain,
+        nodes,
+      };
+      // Written whole then renamed, so a reader never sees half a file.
+      writeFileSync(`${args.readyFile}.tmp`, JSON.stringify(ready, null, 2) + '\n');
+      renameSync(`${args.readyFile}.tmp`, args.readyFile);
+    }
   } catch (err) {
     process.stderr.write(`cluster: ${(err as Error).message}\n`);
     await stop(1);
