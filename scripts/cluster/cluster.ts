@@ -215,6 +215,22 @@ function nodeReady(child: ChildProcess, readyFile: string, i: number): Promise<v
   });
 }
 
+/**
+ * Waits until the edge's dispatcher has every node active: the nodes came up after the edge, so its first
+ * OPTIONS probes failed, and factory INVITEs would get 503 until the next probe answered (<= 1 s).
+ */
+async function dispatcherSeesAll(edge: KamailioEdge, nodeUris: string[]): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const targets = await edge.dispatcherTargets();
+    const active = nodeUris.filter((uri) => targets.some((t) => t.uri === uri && t.flags.startsWith('A')));
+    if (active.length === nodeUris.length) return;
+    if (Date.now() > deadline)
+      throw new Error(`the edge's dispatcher still lacks ${nodeUris.filter((u) => !active.includes(u)).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** What --ready-file holds. */
 export interface ClusterReady {
   pid: number;
@@ -365,7 +381,10 @@ async function main(): Promise<void> {
       );
     }
     await Promise.all(starting);
-    process.stdout.write(`cluster: ${args.nodes} node(s) ready (each announced itself in Redis)\n`);
+    await dispatcherSeesAll(edge, nodeUris);
+    process.stdout.write(
+      `cluster: ${args.nodes} node(s) ready (each announced itself in Redis, the edge's dispatcher probes them as active)\n`,
+    );
     web = await startWebProxy({ host: args.edgeIp, port: args.httpPort }, { host: net.nodeIp(1), port: 8080 });
     const webUrl = `http://${args.edgeIp}:${args.httpPort}/`;
     process.stdout.write(`web page          ${webUrl} (proxied to node 1)\nCtrl-C stops everything.\n`);
