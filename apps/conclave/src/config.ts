@@ -160,9 +160,28 @@ function merge(base: Json, patch: Json, path: string): Json {
   return out;
 }
 
-export function loadConfig(file: string | undefined): ConclaveConfig {
-  const base = defaultConfig();
-  if (!file) return validateConfig(base);
+/**
+ * The defaults, overridden by the config file, then by CONCLAVE_NODE_ID / CONCLAVE_REDIS_URL (one
+ * container per cluster node sets its identity and the shared Redis in its environment).
+ */
+export function loadConfig(
+  file: string | undefined,
+  env: Record<string, string | undefined> = process.env,
+): ConclaveConfig {
+  const config = file ? readConfigFile(file) : defaultConfig();
+  const nodeId = env['CONCLAVE_NODE_ID'];
+  const redis = env['CONCLAVE_REDIS_URL'];
+  if (nodeId || redis) {
+    config.cluster = {
+      ...(config.cluster ?? defaultClusterConfig()),
+      ...(nodeId ? { nodeId } : {}),
+      ...(redis ? { redis } : {}),
+    };
+  }
+  return validateConfig(config);
+}
+
+function readConfigFile(file: string): ConclaveConfig {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -173,7 +192,7 @@ export function loadConfig(file: string | undefined): ConclaveConfig {
     throw new ConfigError(`config file ${file} must hold a JSON object`);
   // `cluster` is null by default, so it is merged over its own defaults rather than over null.
   const { cluster, ...rest } = parsed as Json;
-  const config = merge(base as unknown as Json, rest, '') as unknown as ConclaveConfig;
+  const config = merge(defaultConfig() as unknown as Json, rest, '') as unknown as ConclaveConfig;
   if (cluster !== undefined && cluster !== null) {
     if (typeof cluster !== 'object' || Array.isArray(cluster)) throw new ConfigError('"cluster" must be an object');
     config.cluster = merge(
@@ -182,7 +201,7 @@ export function loadConfig(file: string | undefined): ConclaveConfig {
       'cluster',
     ) as unknown as ClusterConfig;
   }
-  return validateConfig(config);
+  return config;
 }
 
 function isLoopback(host: string): boolean {

@@ -58,6 +58,16 @@ test('cluster config: off by default, defaults filled in, bad values refused wit
   refused({ nodeId: 'n1', redis: 'unix:/tmp/r.sock', sipUri: 'http://x' }, /"cluster\.sipUri" must be a SIP URI/);
   refused({ nodeId: 'n1', redis: 'unix:/tmp/r.sock', nodes: 3 }, /unknown option "cluster\.nodes"/);
   refused('yes', /"cluster" must be an object/);
+  // One container per node: identity and Redis from the environment (deploy/docker-compose.yml).
+  const fromEnv = loadConfig(configFile({ cluster: { claimTtlMs: 3000 } }), {
+    CONCLAVE_NODE_ID: 'node-7',
+    CONCLAVE_REDIS_URL: 'redis://172.28.0.2:6379/0',
+  }).cluster;
+  assert.deepEqual(
+    [fromEnv?.nodeId, fromEnv?.redis, fromEnv?.claimTtlMs],
+    ['node-7', 'redis://172.28.0.2:6379/0', 3000],
+  );
+  assert.throws(() => loadConfig(undefined, { CONCLAVE_NODE_ID: 'node-7' }), /"cluster\.redis" must be/);
 });
 
 test('default users: 198.18.0.0/15 (RFC 2544, the namespaces of npm run cluster) counts as local for cluster nodes only', () => {

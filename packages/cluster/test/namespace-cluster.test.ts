@@ -33,16 +33,29 @@ const installed = (cmd: string, arg: string) => {
     return false;
   }
 };
+/** Root without CAP_SYS_ADMIN (an unprivileged container) cannot create namespaces. */
+const canCreateNamespaces = () => {
+  const probe = `cnclv-probe-${process.pid}`;
+  try {
+    execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
+    execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
 const skip =
   process.getuid?.() !== 0
     ? 'needs root (it creates network namespaces, veth pairs and a bridge)'
     : !installed('ip', '-V')
       ? 'iproute2 (ip) is not installed'
-      : !installed('kamailio', '-v')
-        ? 'kamailio is not installed (scripts/setup.sh installs it with its redis and websocket modules)'
-        : !installed('redis-server', '--version')
-          ? 'redis-server is not installed (scripts/setup.sh installs it)'
-          : false;
+      : !canCreateNamespaces()
+        ? 'ip netns add is not permitted here (root without CAP_SYS_ADMIN?)'
+        : !installed('kamailio', '-v')
+          ? 'kamailio is not installed (scripts/setup.sh installs it with its redis and websocket modules)'
+          : !installed('redis-server', '--version')
+            ? 'redis-server is not installed (scripts/setup.sh installs it)'
+            : false;
 
 const CLAIM_TTL_MS = 2000;
 /** The node record's TTL (NodeMembership's default). */
