@@ -351,6 +351,7 @@ async function main(): Promise<void> {
           httpUrl: `http://${addr}:8080`,
           // the page's phone registers and calls through the edge, never a node directly
           wsUri: `ws://${args.edgeIp}:${args.wsPort}`,
+          edgeSipPort: args.sipPort,
         },
       };
       const file = join(dir, `${id}.json`);

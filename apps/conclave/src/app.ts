@@ -114,7 +114,11 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
       media,
       conference: {
         ...config.conference,
-        conferenceHost: conferenceHostFor(config.domain, bound.sip.udp?.port ?? config.sip.udpPort),
+        // Conference URIs must route to the conference: through the edge in cluster mode.
+        conferenceHost: conferenceHostFor(
+          config.domain,
+          config.cluster?.edgeSipPort ?? bound.sip.udp?.port ?? config.sip.udpPort,
+        ),
       },
       sessionTimer: { expires: config.sip.sessionExpires, minSE: config.sip.minSessionExpires },
       ringTimeoutMs: config.sip.ringTimeout * 1000,

@@ -29,6 +29,8 @@ export interface ClusterConfig {
   wsUri: string | null;
   /** Lifetime of a conference claim without a renewal (ms); renewed every third of it. */
   claimTtlMs: number;
+  /** The edge's SIP port: conference URIs name the edge (with this port when the domain is an IP literal). */
+  edgeSipPort: number;
 }
 
 export interface ConclaveConfig {
@@ -126,7 +128,7 @@ export function defaultConfig(): ConclaveConfig {
 
 /** Defaults of the `cluster` object (nodeId and redis have none: they are required). */
 function defaultClusterConfig(): ClusterConfig {
-  return { nodeId: '', redis: '', sipUri: null, httpUrl: null, wsUri: null, claimTtlMs: 6000 };
+  return { nodeId: '', redis: '', sipUri: null, httpUrl: null, wsUri: null, claimTtlMs: 6000, edgeSipPort: 5060 };
 }
 
 export class ConfigError extends Error {
@@ -235,6 +237,8 @@ function validateClusterConfig(config: ConclaveConfig, cluster: ClusterConfig): 
     throw new ConfigError(`"cluster.httpUrl" must be an http(s) URL, got ${JSON.stringify(cluster.httpUrl)}`);
   if (cluster.wsUri !== null && !/^wss?:\/\/[^\s/]+/.test(cluster.wsUri))
     throw new ConfigError(`"cluster.wsUri" must be a ws(s) URL, got ${JSON.stringify(cluster.wsUri)}`);
+  if (!Number.isInteger(cluster.edgeSipPort) || cluster.edgeSipPort < 1 || cluster.edgeSipPort > 65535)
+    throw new ConfigError(`"cluster.edgeSipPort" must be a port number (1-65535), got ${cluster.edgeSipPort}`);
   if (!Number.isInteger(cluster.claimTtlMs) || cluster.claimTtlMs < 300)
     throw new ConfigError(`"cluster.claimTtlMs" must be an integer of at least 300 (ms), got ${cluster.claimTtlMs}`);
 }
