@@ -4,6 +4,7 @@
  * exposing the same host addresses as `npm start`. Needs root (ip netns). See deploy/README.md.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { request as httpRequest, createServer } from 'node:http';
@@ -269,6 +270,10 @@ async function main(): Promise<void> {
     (base['users'] as Array<{ name: string; password: string }> | undefined) ??
     ['alice', 'bob', 'carol', 'dave', 'erin'].map((name) => ({ name, password: `${name}-secret` }));
   const domain = (base['domain'] as string | undefined) ?? args.edgeIp;
+  // Every node verifies the nonces the others issued (a request may land on another node than its challenge).
+  const nonceSecret =
+    ((base['cluster'] as { nonceSecret?: string } | undefined)?.nonceSecret ?? null) ||
+    randomBytes(24).toString('base64url');
 
   const dir = mkdtempSync(join(tmpdir(), 'conclave-cluster-'));
   const children: ChildProcess[] = [];
@@ -352,6 +357,7 @@ async function main(): Promise<void> {
           // the page's phone registers and calls through the edge, never a node directly
           wsUri: `ws://${args.edgeIp}:${args.wsPort}`,
           edgeSipPort: args.sipPort,
+          nonceSecret,
         },
       };
       const file = join(dir, `${id}.json`);

@@ -1,6 +1,7 @@
 /**
  * Brings Conclave up in order — media, SIP server, focus, web page — and down in reverse on a signal.
  */
+import { createHash } from 'node:crypto';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
@@ -122,6 +123,9 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
       },
       sessionTimer: { expires: config.sip.sessionExpires, minSE: config.sip.minSessionExpires },
       ringTimeoutMs: config.sip.ringTimeout * 1000,
+      ...(config.cluster?.nonceSecret
+        ? { nonceKey: createHash('sha256').update(config.cluster.nonceSecret).digest() }
+        : {}),
       logger: log.child('focus'),
     });
     let cluster: ClusterMode | undefined;

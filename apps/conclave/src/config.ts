@@ -31,6 +31,8 @@ export interface ClusterConfig {
   claimTtlMs: number;
   /** The edge's SIP port: conference URIs name the edge (with this port when the domain is an IP literal). */
   edgeSipPort: number;
+  /** Digest nonce secret shared by every node (a nonce one node issued verifies on another); null = per process. */
+  nonceSecret: string | null;
 }
 
 export interface ConclaveConfig {
@@ -128,7 +130,16 @@ export function defaultConfig(): ConclaveConfig {
 
 /** Defaults of the `cluster` object (nodeId and redis have none: they are required). */
 function defaultClusterConfig(): ClusterConfig {
-  return { nodeId: '', redis: '', sipUri: null, httpUrl: null, wsUri: null, claimTtlMs: 6000, edgeSipPort: 5060 };
+  return {
+    nodeId: '',
+    redis: '',
+    sipUri: null,
+    httpUrl: null,
+    wsUri: null,
+    claimTtlMs: 6000,
+    edgeSipPort: 5060,
+    nonceSecret: null,
+  };
 }
 
 export class ConfigError extends Error {
@@ -237,6 +248,8 @@ function validateClusterConfig(config: ConclaveConfig, cluster: ClusterConfig): 
     throw new ConfigError(`"cluster.httpUrl" must be an http(s) URL, got ${JSON.stringify(cluster.httpUrl)}`);
   if (cluster.wsUri !== null && !/^wss?:\/\/[^\s/]+/.test(cluster.wsUri))
     throw new ConfigError(`"cluster.wsUri" must be a ws(s) URL, got ${JSON.stringify(cluster.wsUri)}`);
+  if (cluster.nonceSecret !== null && cluster.nonceSecret.length < 16)
+    throw new ConfigError('"cluster.nonceSecret" must be at least 16 characters (or null)');
   if (!Number.isInteger(cluster.edgeSipPort) || cluster.edgeSipPort < 1 || cluster.edgeSipPort > 65535)
     throw new ConfigError(`"cluster.edgeSipPort" must be a port number (1-65535), got ${cluster.edgeSipPort}`);
   if (!Number.isInteger(cluster.claimTtlMs) || cluster.claimTtlMs < 300)

@@ -45,6 +45,7 @@ test('cluster config: off by default, defaults filled in, bad values refused wit
       wsUri: null,
       claimTtlMs: 6000,
       edgeSipPort: 5060,
+      nonceSecret: null,
     },
   );
   const refused = (cluster: unknown, message: RegExp) =>
@@ -209,4 +210,94 @@ function timeout(ms: number, what: string | (() => string)): Promise<never> {
   return new Promise((_, reject) =>
     setTimeout(() => reject(new Error(`timed out: ${typeof what === 'string' ? what : what()}`)), ms).unref(),
   );
+}
+
+test(
+  'nodes sharing cluster.nonceSecret accept the digest nonces each other issued; another node does not',
+  { skip },
+  async () => {
+    const log = createLogger('test', { level: 'silent' });
+    const redisServer = await RedisServerProcess.start({ log });
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-cluster-nonce-'));
+    const secret = 'shared-nonce-secret-of-this-test';
+    const nodes = await Promise.all([
+      startNode(dir, 'node-a', { redis: `unix:${redisServer.socketPath!}`, nonceSecret: secret }, 46000),
+      startNode(dir, 'node-b', { redis: `unix:${redisServer.socketPath!}`, nonceSecret: secret }, 46100),
+      startNode(dir, 'node-c', { redis: `unix:${redisServer.socketPath!}` }, 46200),
+    ]);
+    const uas: SipTestUa[] = [];
+    try {
+      const [a, b, c] = nodes;
+      const ua = async (port: number, password?: string) => {
+        const u = await SipTestUa.create({
+          user: 'alice',
+          ...(password ? { password } : {}),
+          domain: '127.0.0.1',
+          server: { host: '127.0.0.1', port },
+        });
+        uas.push(u);
+        return u;
+      };
+      // alice answers node A's challenge; the same credentials (A's nonce) then go to B and to C.
+      const atA = await (await ua(a.ready.sip.udp.port, 'alice-secret')).register();
+      assert.equal(atA.final.status, 200);
+      const authorization = atA.request.get('Authorization')!;
+      assert.match(authorization, /nonce="/);
+      const register = async (port: number) =>
+        (await ua(port)).send('REGISTER', 'sip:127.0.0.1', {
+          headers: { To: '<sip:alice@127.0.0.1>', Expires: '60', Authorization: authorization },
+        });
+      assert.equal((await register(b.ready.sip.udp.port)).final.status, 200, 'B verifies the nonce A issued');
+      assert.equal((await register(c.ready.sip.udp.port)).final.status, 401, 'C (own nonce key) re-challenges');
+    } finally {
+      for (const u of uas) u.close();
+      await Promise.all(nodes.map((n) => n.stop()));
+      await redisServer.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+/** The conclave command in cluster mode on ports from the OS; resolves once its ready file is there. */
+async function startNode(
+  dir: string,
+  nodeId: string,
+  cluster: Record<string, unknown>,
+  rtcMinPort: number,
+): Promise<{ ready: Ready; stop(): Promise<void> }> {
+  const config = join(dir, `${nodeId}.json`);
+  const readyFile = join(dir, `${nodeId}.ready.json`);
+  writeFileSync(
+    config,
+    JSON.stringify({
+      sip: { udpPort: 0, tcpPort: 0, wsPort: 0 },
+      drachtio: { port: 0 },
+      http: { port: 0 },
+      media: { workers: 1, rtcMinPort, rtcMaxPort: rtcMinPort + 99 },
+      cluster: { nodeId, ...cluster },
+    }),
+  );
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, '../src/main.ts'), '--config', config, '--ready-file', readyFile],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    await waitFor(
+      () => existsSync(readyFile),
+      30_000,
+      () => `${nodeId}: no ready file; stderr:\n${stderr}`,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { ready: JSON.parse(readFileSync(readyFile, 'utf8')) as Ready, stop };
 }
