@@ -89,11 +89,6 @@ export class ClusterMode {
     this.#log.info('cluster node announced', { nodeId: this.nodeId, ...node });
   }
 
-  /** Claim ids of the conferences this node hosts. */
-  get hosted(): string[] {
-    return [...this.#hosted.keys()];
-  }
-
   /**
    * Releases every claim and removes the node's record (the edge stops routing here at once), then
    * disconnects. Conferences still running are not ended here: the focus's own shutdown does that.
