@@ -1,6 +1,7 @@
 /**
  * Brings Conclave up in order — media, SIP server, focus, web page — and down in reverse on a signal.
  */
+import { createHash } from 'node:crypto';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
@@ -12,6 +13,7 @@ import { Focus, conferenceHostFor } from '@conclave/focus';
 import type { ConclaveConfig } from './config.ts';
 import { WebServer } from './web-server.ts';
 import { Metrics } from './metrics.ts';
+import { ClusterMode } from './cluster-mode.ts';
 
 const WEB_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../web/dist');
 
@@ -114,12 +116,32 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
       media,
       conference: {
         ...config.conference,
-        conferenceHost: conferenceHostFor(config.domain, bound.sip.udp?.port ?? config.sip.udpPort),
+        // Conference URIs must route to the conference: through the edge in cluster mode.
+        conferenceHost: conferenceHostFor(
+          config.domain,
+          config.cluster?.edgeSipPort ?? bound.sip.udp?.port ?? config.sip.udpPort,
+        ),
       },
       sessionTimer: { expires: config.sip.sessionExpires, minSE: config.sip.minSessionExpires },
       ringTimeoutMs: config.sip.ringTimeout * 1000,
+      ...(config.cluster?.nonceSecret
+        ? { nonceKey: createHash('sha256').update(config.cluster.nonceSecret).digest() }
+        : {}),
       logger: log.child('focus'),
     });
+    let cluster: ClusterMode | undefined;
+    if (config.cluster) {
+      // Before the focus takes requests: every conference it creates is claimed.
+      cluster = await ClusterMode.start({
+        config: config.cluster,
+        conferences: focus.conferences.registry,
+        logger: log.child('cluster'),
+      });
+      // Runs after focus.stop() (stoppers run in reverse): the conferences end with their BYEs, then
+      // whatever claim is left is released and the node's record removed.
+      stoppers.push(() => cluster?.close());
+      lines.push(`Cluster node         ${config.cluster.nodeId} (Redis ${config.cluster.redis})`);
+    }
     await focus.start();
 
     const admin = new AdminApi({
@@ -135,7 +157,7 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
       logger: log.child('metrics'),
     });
 
-    const wsUri = `ws://${config.sip.host}:${bound.sip.ws?.port ?? config.sip.wsPort}`;
+    const wsUri = config.cluster?.wsUri ?? `ws://${config.sip.host}:${bound.sip.ws?.port ?? config.sip.wsPort}`;
     const web = new WebServer({
       host: config.http.host,
       port: config.http.port,
@@ -156,6 +178,14 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
     // before mediasoup's own SIGTERM/SIGINT handler closes the workers under the calls.
     stoppers.push(() => focus.stop());
     lines.unshift(`Web page             http://${w.host}:${w.port}/`);
+    if (cluster && config.cluster) {
+      // Announced last, once everything serves: the edge may route conference requests here from now on.
+      const sipTcp = bound.sip.tcp ?? { host: config.sip.host, port: config.sip.tcpPort };
+      await cluster.announce({
+        sip: config.cluster.sipUri ?? `sip:${hostForUri(sipTcp.host)}:${sipTcp.port};transport=tcp`,
+        http: config.cluster.httpUrl ?? `http://${hostForUri(w.host)}:${w.port}`,
+      });
+    }
     lines.push(
       `mediasoup            ${media.workerPids.length} worker(s), RTC ports ${config.media.rtcMinPort}-${config.media.rtcMaxPort} on ${config.media.listenIp}`,
     );
@@ -173,4 +203,8 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
     await stop('start-up failure', 1);
     return undefined;
   }
+}
+
+function hostForUri(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }

@@ -1,6 +1,7 @@
 /**
  * Conclave's configuration: defaults, the JSON config file, and the checks that keep an unsafe
- * configuration from starting (default users on a listener other than loopback).
+ * configuration from starting (default users on a listener other than loopback, or the RFC 2544 test
+ * network for cluster nodes).
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -12,6 +13,26 @@ export interface UserConfig {
   name: string;
   password: string;
   displayName?: string;
+}
+
+/** Cluster mode (deploy/, packages/cluster): this node behind a Kamailio edge, sharing state in Redis. */
+export interface ClusterConfig {
+  /** This node's id: its record conclave:node:<id> and the value of the conference claims it holds. */
+  nodeId: string;
+  /** The Redis the edge reads: redis://host:port[/db] or unix:<socket path>. */
+  redis: string;
+  /** SIP URI the edge sends this node's requests to; null = sip:<sip.host>:<sip.tcpPort>;transport=tcp. */
+  sipUri: string | null;
+  /** Base URL of this node's HTTP server (the admin API); null = http://<http.host>:<http.port>. */
+  httpUrl: string | null;
+  /** WebSocket URI the page's phone connects to (the edge's); null = this node's own listener. */
+  wsUri: string | null;
+  /** Lifetime of a conference claim without a renewal (ms); renewed every third of it. */
+  claimTtlMs: number;
+  /** The edge's SIP port: conference URIs name the edge (with this port when the domain is an IP literal). */
+  edgeSipPort: number;
+  /** Digest nonce secret shared by every node (a nonce one node issued verifies on another); null = per process. */
+  nonceSecret: string | null;
 }
 
 export interface ConclaveConfig {
@@ -65,6 +86,8 @@ export interface ConclaveConfig {
     allowExternalDialOut: boolean;
   };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** null: one machine (the default). */
+  cluster: ClusterConfig | null;
 }
 
 const DEFAULT_USER_NAMES = ['alice', 'bob', 'carol', 'dave', 'erin'];
@@ -101,6 +124,21 @@ export function defaultConfig(): ConclaveConfig {
     admins: [{ name: 'admin', password: 'admin-secret', displayName: 'Administrator' }],
     conference: { factoryUser: 'conference', referMode: 'intercept', maxParticipants: 16, allowExternalDialOut: false },
     logLevel: 'info',
+    cluster: null,
+  };
+}
+
+/** Defaults of the `cluster` object (nodeId and redis have none: they are required). */
+function defaultClusterConfig(): ClusterConfig {
+  return {
+    nodeId: '',
+    redis: '',
+    sipUri: null,
+    httpUrl: null,
+    wsUri: null,
+    claimTtlMs: 6000,
+    edgeSipPort: 5060,
+    nonceSecret: null,
   };
 }
 
@@ -135,9 +173,28 @@ function merge(base: Json, patch: Json, path: string): Json {
   return out;
 }
 
-export function loadConfig(file: string | undefined): ConclaveConfig {
-  const base = defaultConfig();
-  if (!file) return validateConfig(base);
+/**
+ * The defaults, overridden by the config file, then by CONCLAVE_NODE_ID / CONCLAVE_REDIS_URL (one
+ * container per cluster node sets its identity and the shared Redis in its environment).
+ */
+export function loadConfig(
+  file: string | undefined,
+  env: Record<string, string | undefined> = process.env,
+): ConclaveConfig {
+  const config = file ? readConfigFile(file) : defaultConfig();
+  const nodeId = env['CONCLAVE_NODE_ID'];
+  const redis = env['CONCLAVE_REDIS_URL'];
+  if (nodeId || redis) {
+    config.cluster = {
+      ...(config.cluster ?? defaultClusterConfig()),
+      ...(nodeId ? { nodeId } : {}),
+      ...(redis ? { redis } : {}),
+    };
+  }
+  return validateConfig(config);
+}
+
+function readConfigFile(file: string): ConclaveConfig {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -146,11 +203,57 @@ export function loadConfig(file: string | undefined): ConclaveConfig {
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
     throw new ConfigError(`config file ${file} must hold a JSON object`);
-  return validateConfig(merge(base as unknown as Json, parsed as Json, '') as unknown as ConclaveConfig);
+  // `cluster` is null by default, so it is merged over its own defaults rather than over null.
+  const { cluster, ...rest } = parsed as Json;
+  const config = merge(defaultConfig() as unknown as Json, rest, '') as unknown as ConclaveConfig;
+  if (cluster !== undefined && cluster !== null) {
+    if (typeof cluster !== 'object' || Array.isArray(cluster)) throw new ConfigError('"cluster" must be an object');
+    config.cluster = merge(
+      defaultClusterConfig() as unknown as Json,
+      cluster as Json,
+      'cluster',
+    ) as unknown as ClusterConfig;
+  }
+  return config;
 }
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+/** 198.18.0.0/15 (RFC 2544): reserved for test networks, not routed; `npm run cluster`'s namespaces. */
+function isTestNetwork(host: string): boolean {
+  return isIP(host) === 4 && /^198\.1[89]\./.test(host);
+}
+
+/** As packages/cluster's checkId: node ids go into Redis keys and Kamailio's routing. */
+const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$/;
+
+function validateClusterConfig(config: ConclaveConfig, cluster: ClusterConfig): void {
+  if (!NODE_ID_RE.test(cluster.nodeId))
+    throw new ConfigError(
+      `"cluster.nodeId" must be 1-128 letters, digits or . _ ~ - (starting with a letter or digit), got ${JSON.stringify(cluster.nodeId)}`,
+    );
+  if (!/^rediss?:\/\/[^/]/.test(cluster.redis) && !/^unix:./.test(cluster.redis))
+    throw new ConfigError(
+      `"cluster.redis" must be redis://host:port[/db] or unix:<socket path>, got ${JSON.stringify(cluster.redis)}`,
+    );
+  if (cluster.sipUri !== null && !/^sips?:[^\s]+$/i.test(cluster.sipUri))
+    throw new ConfigError(`"cluster.sipUri" must be a SIP URI, got ${JSON.stringify(cluster.sipUri)}`);
+  if (cluster.sipUri === null && ['0.0.0.0', '::'].includes(config.sip.host))
+    throw new ConfigError(
+      '"cluster.sipUri" is needed when "sip.host" is a wildcard address (how does the edge reach this node?)',
+    );
+  if (cluster.httpUrl !== null && !/^https?:\/\/[^\s/]+/.test(cluster.httpUrl))
+    throw new ConfigError(`"cluster.httpUrl" must be an http(s) URL, got ${JSON.stringify(cluster.httpUrl)}`);
+  if (cluster.wsUri !== null && !/^wss?:\/\/[^\s/]+/.test(cluster.wsUri))
+    throw new ConfigError(`"cluster.wsUri" must be a ws(s) URL, got ${JSON.stringify(cluster.wsUri)}`);
+  if (cluster.nonceSecret !== null && cluster.nonceSecret.length < 16)
+    throw new ConfigError('"cluster.nonceSecret" must be at least 16 characters (or null)');
+  if (!Number.isInteger(cluster.edgeSipPort) || cluster.edgeSipPort < 1 || cluster.edgeSipPort > 65535)
+    throw new ConfigError(`"cluster.edgeSipPort" must be a port number (1-65535), got ${cluster.edgeSipPort}`);
+  if (!Number.isInteger(cluster.claimTtlMs) || cluster.claimTtlMs < 300)
+    throw new ConfigError(`"cluster.claimTtlMs" must be an integer of at least 300 (ms), got ${cluster.claimTtlMs}`);
 }
 
 export function validateConfig(config: ConclaveConfig): ConclaveConfig {
@@ -198,6 +301,7 @@ export function validateConfig(config: ConclaveConfig): ConclaveConfig {
       `"conference.referMode" must be "intercept" or "pass-through", got "${config.conference.referMode}"`,
     );
   }
+  if (config.cluster) validateClusterConfig(config, config.cluster);
   const names = new Set<string>();
   for (const user of [...config.users, ...config.admins]) {
     if (!user || typeof user.name !== 'string' || !/^[a-z0-9._-]{1,64}$/i.test(user.name))
@@ -209,7 +313,9 @@ export function validateConfig(config: ConclaveConfig): ConclaveConfig {
       throw new ConfigError(`user "${user.name}" collides with the conference factory user`);
     names.add(user.name);
   }
-  // The default credentials are public (they are in the README): refuse them anywhere but loopback.
+  // The default credentials are public (they are in the README): refuse them anywhere but loopback —
+  // or, for a cluster node, the RFC 2544 test network `npm run cluster` puts its namespaces on.
+  const isLocal = (host: string) => isLoopback(host) || (config.cluster !== null && isTestNetwork(host));
   const withDefaults = [...config.users, ...config.admins]
     .filter((u) => u.password === `${u.name}-secret`)
     .map((u) => u.name);
@@ -220,10 +326,10 @@ export function validateConfig(config: ConclaveConfig): ConclaveConfig {
       ['media.listenIp', config.media.listenIp],
       ['drachtio.host', config.drachtio.host],
     ];
-    const exposed = listeners.filter(([, host]) => !isLoopback(host));
+    const exposed = listeners.filter(([, host]) => !isLocal(host));
     if (exposed.length > 0) {
       throw new ConfigError(
-        `refusing to start: the default users' credentials (${withDefaults.join(', ')}) are only accepted while every listener is on loopback, ` +
+        `refusing to start: the default users' credentials (${withDefaults.join(', ')}) are only accepted while every listener is on loopback${config.cluster ? ' (or 198.18.0.0/15 for a cluster node)' : ''}, ` +
           `but ${exposed.map(([k, h]) => `${k}=${h}`).join(', ')} ${exposed.length > 1 ? 'are' : 'is'} not. Set "users" and "admins" with your own passwords.`,
       );
     }

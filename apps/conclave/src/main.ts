@@ -23,6 +23,8 @@ Options:
 Environment:
   CONCLAVE_CONFIG       config file path (when --config is not given)
   CONCLAVE_LOG_LEVEL    debug | info | warn | error (overrides "logLevel")
+  CONCLAVE_NODE_ID      cluster mode: this node's id (overrides "cluster.nodeId")
+  CONCLAVE_REDIS_URL    cluster mode: the shared Redis (overrides "cluster.redis")
 `;
 
 async function main(): Promise<number> {

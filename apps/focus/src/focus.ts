@@ -41,6 +41,8 @@ export interface FocusOptions {
   sessionTimer?: SessionTimerSettings;
   /** How long a callee may ring before the focus gives up (480 "no answer" to the caller); default 60 s. */
   ringTimeoutMs?: number;
+  /** Digest nonce key shared by the nodes of a cluster (a nonce from one node verifies on another). */
+  nonceKey?: Buffer;
   logger: Logger;
 }
 
@@ -163,6 +165,7 @@ export class Focus extends EnhancedEventEmitter<FocusEvents> {
     const handlers = methodHandlers(srf);
     const auth = createSipAuth({
       realm: this.#opts.domain,
+      nonceKey: this.#opts.nonceKey,
       directory: this.directory,
       logger: this.#log.child('auth'),
     });

@@ -20,10 +20,12 @@ export interface SipAuthOptions {
   realm: string;
   directory: UserDirectory;
   logger: Logger;
+  /** Key of the nonce HMAC, the same on every node of a cluster; random per process by default. */
+  nonceKey?: Buffer;
 }
 
 export function createSipAuth(options: SipAuthOptions): SrfMiddleware {
-  const authenticator = new DigestAuthenticator({ realm: options.realm });
+  const authenticator = new DigestAuthenticator({ realm: options.realm, nonceKey: options.nonceKey });
   const log = options.logger;
   return (req, res, next) => {
     const credentials = req.get('Authorization') || undefined;

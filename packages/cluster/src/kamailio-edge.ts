@@ -5,8 +5,9 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +35,10 @@ export interface KamailioEdgeOptions {
   configPath?: string;
   /** Command prefix to run kamailio through (e.g. none); default runs `kamailio` from PATH. */
   command?: string;
+  /** Kamailio's output is appended to this file as well (`npm run cluster -- --edge-log`). */
+  logFile?: string;
+  /** Log one line per request and reply the edge routes (CONCLAVE_EDGE_TRACE in kamailio.cfg). */
+  trace?: boolean;
 }
 
 export interface DispatcherTarget {
@@ -64,6 +69,12 @@ export class KamailioEdge {
     };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
+    if (options.logFile) {
+      const file = createWriteStream(options.logFile, { flags: 'a' });
+      child.stdout!.pipe(file, { end: false });
+      child.stderr!.pipe(file, { end: false });
+      child.once('exit', () => file.end());
+    }
   }
 
   get pid(): number | undefined {
@@ -91,7 +102,11 @@ export class KamailioEdge {
       CONCLAVE_CHILDREN: String(options.children ?? 2),
     };
     if (options.nodeNetIp) env['CONCLAVE_NODE_NET_IP'] = options.nodeNetIp;
-    if (options.domain) env['CONCLAVE_DOMAIN'] = options.domain;
+    // An alias only for a domain name. An address alias (any port) would make every URI on that address
+    // "myself" to Kamailio, phones' Contacts on 127.0.0.1 included, and loose_route() would take their
+    // in-dialog requests for strict-routed ones. An IP literal domain is one of the listen addresses anyway.
+    if (options.domain && isIP(options.domain.replace(/^\[|\]$/g, '')) === 0) env['CONCLAVE_DOMAIN'] = options.domain;
+    if (options.trace) env['CONCLAVE_EDGE_TRACE'] = '1';
     return env;
   }
 

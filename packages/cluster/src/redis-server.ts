@@ -74,11 +74,11 @@ export class RedisServerProcess {
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
         if (/ready to accept connections/i.test(output)) {
-          child.stdout!.off('data', onData);
+          child.stdout.off('data', onData);
           resolve();
         }
       };
-      child.stdout!.on('data', onData);
+      child.stdout.on('data', onData);
       child.once('error', (err) => reject(new Error(`cannot start redis-server: ${err.message}`, { cause: err })));
       child.once('exit', (code, signal) =>
         reject(
@@ -91,8 +91,8 @@ export class RedisServerProcess {
       rmSync(dir, { recursive: true, force: true });
       throw err;
     });
-    child.stdout!.resume();
-    child.stderr!.resume();
+    child.stdout.resume();
+    child.stderr.resume();
     log.debug('redis-server ready', { pid: child.pid, socketPath, tcp: options.tcp });
     return server;
   }

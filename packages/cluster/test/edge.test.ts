@@ -224,9 +224,9 @@ test('a request from a node to a registered user reaches the user through the ed
   const bob = await ua('bob', 'bob-pw');
   assert.equal((await bob.register(120)).final.status, 200);
   const got = new Promise<SipRequest>((ok) =>
-    bob.once('request', ({ request, respond }) => {
-      respond(200);
-      ok(request);
+    bob.once('request', (incoming) => {
+      incoming.respond(200);
+      ok(incoming.request);
     }),
   );
   // nodeA sends a MESSAGE to sip:bob@<domain> via the edge (a node is trusted: no challenge)

@@ -234,6 +234,7 @@ export class SipTestUa extends EventEmitter<UaEvents> {
       remoteSdp: req.body.toString(),
     });
     dialog.identity = identityOf(sdp) ?? dialog.identity;
+    dialog.routeSet = recordRoutes(req);
     this.dialogs.set(req.callId, dialog);
     return dialog;
   }
@@ -313,8 +314,10 @@ export class SipTestUa extends EventEmitter<UaEvents> {
       res.append('To', tagOf(request.to) ? request.get('To')! : `${request.get('To')};tag=${toTag}`);
       res.append('Call-ID', request.callId);
       res.append('CSeq', request.get('CSeq')!);
-      if (status >= 200 && status < 300 && ['INVITE', 'SUBSCRIBE', 'REFER'].includes(request.method))
+      if (status >= 200 && status < 300 && ['INVITE', 'SUBSCRIBE', 'REFER'].includes(request.method)) {
+        for (const rr of request.getAll('Record-Route')) res.append('Record-Route', rr);
         res.append('Contact', this.contact);
+      }
       for (const [k, v] of Object.entries(options.headers ?? {})) res.append(k, v);
       res.setBody(options.body ?? '', options.body ? (options.contentType ?? 'application/sdp') : undefined);
       this.sendRaw(res);
@@ -360,6 +363,8 @@ export class SipTestDialog extends EventEmitter<DialogEvents> {
   readonly reinvites: SipRequest[] = [];
   /** The remote Contact as last seen, parameters included (`;isfocus`). */
   remoteContactHeader: string | undefined;
+  /** Route set (RFC 3261 §12.1): Route headers of every in-dialog request; empty without a proxy. */
+  routeSet: string[] = [];
   readonly #ua: SipTestUa;
 
   constructor(
@@ -397,6 +402,7 @@ export class SipTestDialog extends EventEmitter<DialogEvents> {
       remoteSdp: response.body.toString(),
     });
     dialog.remoteContactHeader = response.get('Contact');
+    dialog.routeSet = recordRoutes(response).reverse();
     return dialog;
   }
 
@@ -413,6 +419,7 @@ export class SipTestDialog extends EventEmitter<DialogEvents> {
     req.append('To', `${this.remoteUri};tag=${this.remoteTag}`);
     req.append('Call-ID', this.callId);
     req.append('CSeq', `${cseq} ${method}`);
+    for (const route of this.routeSet) req.append('Route', route);
     req.append('Contact', this.#ua.contact);
     for (const [k, v] of Object.entries(options.headers ?? {})) req.append(k, v);
     req.setBody(options.body ?? '', options.body ? (options.contentType ?? 'application/sdp') : undefined);
@@ -439,4 +446,12 @@ export class SipTestDialog extends EventEmitter<DialogEvents> {
     const ack = this.build('ACK', {}, cseq);
     this.#ua.sendRaw(ack);
   }
+}
+
+/** Record-Route entries of a message, in order (one header may hold several, comma-separated). */
+function recordRoutes(message: SipMessage): string[] {
+  return message
+    .getAll('Record-Route')
+    .flatMap((v) => v.match(/<[^>]*>[^,]*/g) ?? [])
+    .map((r) => r.trim());
 }
