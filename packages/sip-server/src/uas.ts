@@ -180,7 +180,9 @@ export class Uas {
 
     let dialog: Dialog | undefined;
     const isInitialDialogRequest = !st.dialogId && DIALOG_CREATING.has(st.method);
-    if (isInitialDialogRequest && status > 100 && status < 300) {
+    // A REFER accepted with `Refer-Sub: false` has no implicit subscription, hence no dialog (RFC 4488 §4).
+    const noSubscription = st.method === 'REFER' && /^\s*false\b/i.test(out.get('refer-sub') ?? '');
+    if (isInitialDialogRequest && !noSubscription && status > 100 && status < 300) {
       dialog = this.#upsertDialog(st, out, status < 200 ? 'early' : 'confirmed');
     } else if (st.dialogId) {
       dialog = dialogs.get(st.dialogId);

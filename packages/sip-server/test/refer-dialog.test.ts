@@ -161,3 +161,30 @@ test('a REFER dialog whose final NOTIFY is never answered ends when that NOTIFY 
     await server.close();
   }
 });
+
+test('a REFER accepted with Refer-Sub: false creates no dialog (RFC 4488)', async () => {
+  const { server, addrs } = await startServer();
+  const tap = await new WireTap(addrs.control).listen();
+  const app = await connectSrf({ host: '127.0.0.1', port: tap.port }, SECRET, (srf: LooseSrf) => {
+    srf.refer((_req, res) => res.send(202, { headers: { 'Refer-Sub': 'false' } }));
+  });
+  const peer = await new UdpPeer().bind();
+  try {
+    refer(peer, addrs.udp!.port, 'r3');
+    const accepted = await peer.waitResponse((r) => r.cseq.method === 'REFER');
+    assert.equal(accepted.status, 202);
+    assert.equal(accepted.get('refer-sub'), 'false');
+    const echo = await waitFor(
+      () => tap.sipToApp().find((m) => m.fields[1] === 'response' && m.sip.startsWith('SIP/2.0 202')),
+      2000,
+      "the 202's echo",
+    );
+    assert.equal(echo.fields[11], '', 'no dialog id');
+    assert.equal(server.stats().dialogs, 0);
+  } finally {
+    app.close();
+    tap.close();
+    peer.close();
+    await server.close();
+  }
+});
