@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { answerFor, webrtcLikeOffer, type SipTestUa } from '@conclave/sip-test-ua';
+import type { SipRequest } from '@conclave/sip-message';
 import { startStack, type TestStack } from './support/stack.ts';
 import { waitFor } from './support/wait.ts';
 
@@ -69,14 +70,30 @@ test('a REFER outside any dialog to a live conference makes the focus call the t
   });
   assert.equal(refer.final.status, 202);
   assert.match(refer.final.get('Contact') ?? '', /;isfocus/, "the REFER's dialog is the conference's");
-  // The progress NOTIFYs are not asserted: the embedded SIP server gives the 202 of an out-of-dialog
-  // REFER no dialog id, so drachtio-srf cannot send requests in that dialog (a SIP-server limitation).
   const conference = stack.focus.conferences.registry.findByUri(confUri)!;
   await waitFor(
     () => conference.participants.some((p) => p.entity === 'sip:carol@127.0.0.1' && p.status === 'connected'),
     'carol called by the focus and connected',
   );
   assert.equal(conference.participants.find((p) => p.entity === 'sip:carol@127.0.0.1')!.joiningMethod, 'dialed-out');
+  // The 202 created a dialog (the implicit subscription, RFC 3515 §2.4.4): the progress NOTIFYs come in
+  // it — same Call-ID, our From tag as their To tag, the 202's To tag as their From tag.
+  const callId = refer.request.callId;
+  const isFinal = (n: SipRequest) => /^terminated/.test(n.get('Subscription-State') ?? '');
+  await waitFor(() => alice.requestsFor(callId, 'NOTIFY').some(isFinal), 'the final refer NOTIFY');
+  const notifies = alice.requestsFor(callId, 'NOTIFY');
+  assert.deepEqual(
+    notifies.map((n) => n.body.toString().trim()),
+    ['SIP/2.0 100 Trying', 'SIP/2.0 200 OK'],
+  );
+  for (const n of notifies) {
+    assert.equal(n.get('Event'), `refer;id=${refer.request.cseq.seq}`);
+    assert.match(n.get('Content-Type') ?? '', /^message\/sipfrag/);
+    assert.equal(n.toTag, refer.request.fromTag, "the NOTIFY's To tag is the REFER's From tag");
+    assert.equal(n.fromTag, refer.final.toTag, "the NOTIFY's From tag is the 202's To tag");
+  }
+  assert.match(notifies[0]!.get('Subscription-State') ?? '', /^active/);
+  assert.ok(isFinal(notifies[1]!), 'the last NOTIFY ends the implicit subscription');
   await conf.dialog!.bye();
   for (const d of carol.dialogs.values()) await d.bye();
   await waitFor(() => stack.focus.conferences.registry.size === 0, 'conference over');

@@ -31,7 +31,10 @@ export class Dialog extends EnhancedEventEmitter<DialogEvents> {
   /** drachtio dialog id: `<Call-ID>;from-tag=<From tag of the dialog-creating request>`. */
   readonly id: string;
   readonly role: 'uas' | 'uac';
-  /** Method that created the dialog: INVITE or SUBSCRIBE (REFER subscriptions live in the INVITE dialog). */
+  /**
+   * Method that created the dialog: INVITE, SUBSCRIBE, or REFER (one from outside a dialog; a REFER in an
+   * INVITE dialog keeps its subscription in that dialog).
+   */
   readonly method: string;
   readonly callId: string;
   readonly localTag: string;
@@ -111,7 +114,7 @@ export class Dialog extends EnhancedEventEmitter<DialogEvents> {
     });
   }
 
-  /** The dialog our response `out` to an INVITE or SUBSCRIBE from the network creates (RFC 3261 §12.1.1). */
+  /** The dialog our response `out` to an INVITE, SUBSCRIBE or REFER from the network creates (RFC 3261 §12.1.1). */
   static forUas(st: ServerTransaction, app: AppConnection, out: SipResponse): Dialog {
     const req = st.request;
     const remoteTag = req.fromTag ?? '';
@@ -220,11 +223,16 @@ export class Dialog extends EnhancedEventEmitter<DialogEvents> {
     return out;
   }
 
-  /** A request the app sends that ends the dialog whatever the answer: BYE, or a subscription's final NOTIFY. */
+  /**
+   * A request that ends the dialog once answered: BYE, or the final NOTIFY (Subscription-State: terminated)
+   * of a subscription dialog — one a SUBSCRIBE or an out-of-dialog REFER created (RFC 6665 §4.1.3).
+   */
   endedBy(req: SipRequest): boolean {
     if (req.method === 'BYE') return true;
     return (
-      req.method === 'NOTIFY' && this.method === 'SUBSCRIBE' && /terminated/i.test(req.get('subscription-state') ?? '')
+      req.method === 'NOTIFY' &&
+      (this.method === 'SUBSCRIBE' || this.method === 'REFER') &&
+      /terminated/i.test(req.get('subscription-state') ?? '')
     );
   }
 

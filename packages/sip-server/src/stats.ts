@@ -19,7 +19,7 @@ export interface SipServerStats {
   pendingRequests: number;
   /** Source addresses with unanswered requests (the per-source limit's table). */
   pendingSources: number;
-  /** Dialogs (INVITE and SUBSCRIBE, early or confirmed) the server keeps for its apps. */
+  /** Dialogs (INVITE, SUBSCRIBE and out-of-dialog REFER; early or confirmed) the server keeps for its apps. */
   dialogs: number;
   /** Proxy operations (srf.proxyRequest, Record-Route relays) still forwarding. */
   proxyOperations: number;

@@ -10,6 +10,13 @@ import type { ServerTransaction } from './transactions.ts';
 import { wireTransport, type Flow } from './transport/flow.ts';
 
 /**
+ * Requests that create a dialog when the app answers them 2xx (or with a provisional carrying a To tag):
+ * INVITE, SUBSCRIBE, and REFER outside a dialog — its 2xx creates the implicit subscription the refer
+ * NOTIFYs go in (RFC 3515 §2.4.4, RFC 6665 §4.2), exactly as a SUBSCRIBE's does.
+ */
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
+/**
  * The server side of the apps' calls: requests from the network go to their app on a server transaction
  * (new ones with the address they arrived on, in-dialog ones with their dialog id), ACK and CANCEL are
  * matched to their INVITE, and the app's responses go out with the dialog they create. A 2xx nobody ACKs
@@ -172,8 +179,10 @@ export class Uas {
     const { out, reliable } = buildAppResponse(st, res);
 
     let dialog: Dialog | undefined;
-    const isInitialDialogRequest = !st.dialogId && (st.method === 'INVITE' || st.method === 'SUBSCRIBE');
-    if (isInitialDialogRequest && status > 100 && status < 300) {
+    const isInitialDialogRequest = !st.dialogId && DIALOG_CREATING.has(st.method);
+    // A REFER accepted with `Refer-Sub: false` has no implicit subscription, hence no dialog (RFC 4488 §4).
+    const noSubscription = st.method === 'REFER' && /^\s*false\b/i.test(out.get('refer-sub') ?? '');
+    if (isInitialDialogRequest && !noSubscription && status > 100 && status < 300) {
       dialog = this.#upsertDialog(st, out, status < 200 ? 'early' : 'confirmed');
     } else if (st.dialogId) {
       dialog = dialogs.get(st.dialogId);
@@ -198,7 +207,7 @@ export class Uas {
     if (dialog && st.method === 'NOTIFY' && status < 300 && dialog.endedBy(req)) dialog.close();
   }
 
-  /** The dialog the app's response to an INVITE or SUBSCRIBE creates (early for a provisional). */
+  /** The dialog the app's response to an INVITE, SUBSCRIBE or REFER creates (early for a provisional). */
   #upsertDialog(st: ServerTransaction, out: SipResponse, state: 'early' | 'confirmed'): Dialog | undefined {
     if (!st.app) return undefined;
     const req = st.request;

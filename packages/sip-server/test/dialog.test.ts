@@ -136,30 +136,32 @@ test('UAC: the last ACK is re-sent for a retransmitted 2xx of the same INVITE on
   assert.deepEqual(flow.sent.map(String), ['ACK 4']);
 });
 
-test('a BYE ends any dialog, a terminating NOTIFY only a subscription', () => {
+test('a BYE ends any dialog, a terminating NOTIFY only a subscription (SUBSCRIBE or out-of-dialog REFER)', () => {
   const flow = fakeFlow('udp', 6000);
   const d = uasDialog(flow);
   const notify = request('NOTIFY', 2, ['Event: refer', 'Subscription-State: terminated;reason=noresource']);
   assert.equal(d.endedBy(request('BYE', 2)), true);
   assert.equal(d.endedBy(notify), false, 'a REFER subscription lives in the INVITE dialog');
-  const sub = new Dialog({
-    id: 'sub',
-    role: 'uac',
-    method: 'SUBSCRIBE',
-    callId: 'dlg-test',
-    localTag: 'local1',
-    remoteTag: 'remote1',
-    localHeader: '',
-    remoteHeader: '',
-    remoteTarget: 'sip:alice@127.0.0.1',
-    routeSet: [],
-    localSeq: 1,
-    remoteSeq: 0,
-    flow,
-    app,
-  });
-  assert.equal(sub.endedBy(notify), true);
-  assert.equal(sub.endedBy(request('NOTIFY', 3, ['Subscription-State: active'])), false);
+  for (const method of ['SUBSCRIBE', 'REFER']) {
+    const sub = new Dialog({
+      id: 'sub',
+      role: 'uac',
+      method,
+      callId: 'dlg-test',
+      localTag: 'local1',
+      remoteTag: 'remote1',
+      localHeader: '',
+      remoteHeader: '',
+      remoteTarget: 'sip:alice@127.0.0.1',
+      routeSet: [],
+      localSeq: 1,
+      remoteSeq: 0,
+      flow,
+      app,
+    });
+    assert.equal(sub.endedBy(notify), true, method);
+    assert.equal(sub.endedBy(request('NOTIFY', 3, ['Subscription-State: active'])), false, method);
+  }
 });
 
 test('UAS: the 2xx waits for its ACK (CSeq 0 INVITEs accept any ACK CSeq); no ACK means ackTimeout', async () => {

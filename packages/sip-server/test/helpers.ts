@@ -114,6 +114,7 @@ export interface LooseSrf {
   options(h: Handler): void;
   register(h: Handler): void;
   subscribe(h: Handler): void;
+  refer(h: Handler): void;
   message(h: Handler): void;
   createUAS(req: AppReq, res: AppRes, opts: any): Promise<AppDialog>;
   createUAC(uri: string, opts: any, cbs?: any): Promise<AppDialog>;
