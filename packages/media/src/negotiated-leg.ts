@@ -389,13 +389,14 @@ export abstract class NegotiatedLeg<T extends LegTransport, E extends EventMap<E
 
   #watchRouter(transport: T): void {
     // Both transport kinds have this event; TypeScript cannot call `on` on their union.
-    (transport as ms.Transport).on('routerclose', () => {
+    const common: ms.Transport = transport;
+    common.on('routerclose', () => {
       if (transport === this.#transport && !this.#closed) this.#link.routerClosed(this);
     });
   }
 
   /** The events every leg kind has (E extends them, so emitting them is always valid). */
   #events(): EnhancedEventEmitter<MediaLegEvents> {
-    return this as unknown as EnhancedEventEmitter<MediaLegEvents>;
+    return this;
   }
 }

@@ -54,6 +54,43 @@ export interface AnswerPlan {
   rtcpMux: boolean;
 }
 
+/** The phone as negotiated: where we send, in which codec, and what it may send us. */
+export interface PlainRemote {
+  address: string;
+  port: number;
+  direction: Direction;
+  /** What we send (the first codec of the answer, or the one we answered). */
+  codec: PlainCodec;
+  /** What the phone may send: every negotiated codec (an answer may keep several of our offer's). */
+  receivable: PlainCodec[];
+  /** What the phone sends now: learnt from its packets' payload type. */
+  uplink: PlainCodec;
+  dtmf?: DtmfCodec;
+}
+
+/** The phone after a completed description (`before`: as it was). */
+export function negotiatedRemote(
+  before: PlainRemote | undefined,
+  audio: PlainAudioSection,
+  codec: PlainCodec,
+  receivable: PlainCodec[],
+  dtmf: DtmfCodec | undefined,
+): PlainRemote {
+  // The phone keeps sending what it sent if that is still negotiated; else we expect our codec.
+  const sending = before?.uplink;
+  const uplink =
+    (sending && receivable.find((c) => c.name === sending.name && c.payloadType === sending.payloadType)) ?? codec;
+  return {
+    address: audio.address,
+    port: audio.port,
+    direction: audio.direction,
+    codec,
+    receivable,
+    uplink,
+    ...(dtmf ? { dtmf } : {}),
+  };
+}
+
 /** What our outstanding offer listed. */
 export interface OfferedMedia {
   codecs: PlainCodec[];

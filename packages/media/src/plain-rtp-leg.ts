@@ -26,12 +26,10 @@
  * arrived for `rtpTimeoutMs` is reported 'vanished' ('no-media').
  */
 import type dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
 import type * as ms from 'mediasoup/types';
 import type { Logger } from '@conclave/log';
 import type { RouterLease } from './router-registry.ts';
 import type { LegRoomLink, MediaLegEvents, PlainRtpLegStats } from './leg-types.ts';
-import type { Direction } from './sdp/remote-description.ts';
 import { NegotiatedLeg } from './negotiated-leg.ts';
 import { SdpNegotiationError } from './errors.ts';
 import { OPUS } from './codecs.ts';
@@ -45,12 +43,14 @@ import {
   SENDS,
   answerSections,
   codecLabel,
+  negotiatedRemote,
   offerMedia,
   planAnswer,
   readAnswer,
   type AnswerPlan,
   type OfferedMedia,
   type PlainLocalSection,
+  type PlainRemote,
 } from './plain-offer-answer.ts';
 import {
   PLAIN_CODEC_NAMES,
@@ -84,19 +84,6 @@ export interface PlainListenSettings {
   announcedAddress?: string;
   minPort: number;
   maxPort: number;
-}
-
-interface Remote {
-  address: string;
-  port: number;
-  direction: Direction;
-  /** What we send (the first codec of the answer, or the one we answered). */
-  codec: PlainCodec;
-  /** What the phone may send: every negotiated codec (an answer may keep several of our offer's). */
-  receivable: PlainCodec[];
-  /** What the phone sends now: learnt from its packets' payload type. */
-  uplink: PlainCodec;
-  dtmf?: DtmfCodec;
 }
 
 /** Default PlainRtpLeg 'no-media' threshold (LiveKit SIP ends a leg 15 s after its media stopped). */
@@ -133,7 +120,7 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
   #expecting = false;
   #silenceTimer: ReturnType<typeof setInterval> | undefined;
   #vanished = false;
-  #remote: Remote | undefined;
+  #remote: PlainRemote | undefined;
   #sections: PlainSectionShape[] = [];
   #audioIndex = 0;
   #rtcpMux = false;
@@ -169,7 +156,7 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
     });
     this.#phone = params.phone;
     this.#relay = params.relay;
-    this.#relayPort = (params.relay.address() as AddressInfo).port;
+    this.#relayPort = params.relay.address().port;
     this.#address = params.address;
     const codecs = params.options.codecs?.filter((c) => PLAIN_CODEC_NAMES.includes(c));
     if (params.options.codecs && (!codecs || codecs.length === 0)) {
@@ -267,7 +254,7 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
     try {
       phone = await RtpPortPair.bind(params.listen.ip, params.listen.minPort, params.listen.maxPort);
       relay = await bindLoopback();
-      await params.transport.connect({ ip: '127.0.0.1', port: (relay.address() as AddressInfo).port });
+      await params.transport.connect({ ip: '127.0.0.1', port: relay.address().port });
       return new PlainRtpLeg({
         ...params,
         phone,
@@ -504,19 +491,7 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
     dtmf: DtmfCodec | undefined,
   ): Promise<void> {
     const before = this.#remote?.codec;
-    // The phone keeps sending what it sent if that is still negotiated; else we expect our codec.
-    const sending = this.#remote?.uplink;
-    const uplink =
-      (sending && receivable.find((c) => c.name === sending.name && c.payloadType === sending.payloadType)) ?? codec;
-    this.#remote = {
-      address: audio.address,
-      port: audio.port,
-      direction: audio.direction,
-      codec,
-      receivable,
-      uplink,
-      ...(dtmf ? { dtmf } : {}),
-    };
+    this.#remote = negotiatedRemote(this.#remote, audio, codec, receivable, dtmf);
     if (!before || before.name !== codec.name || before.payloadType !== codec.payloadType || !this.#toPhone) {
       // Same SSRC for the phone, continuous sequence; the clock rate follows the codec.
       this.#toPhone = new RtpRewriter({

@@ -103,13 +103,13 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
     this.#audioLevels = params.speakerObservers !== undefined;
     this.#speaker = params.speakerObservers ? this.#newSpeakerDetector(params.speakerObservers) : undefined;
     this.#watchHome(this.#home);
-    const room = this;
+    const recovering = (): boolean => this.#recovery !== undefined;
     this.#link = {
       room: this,
       // Every router of every worker is created with the same codecs: the capabilities never change.
       routerCapabilities: this.#home.router.rtpCapabilities,
       get recovering() {
-        return room.#recovery !== undefined;
+        return recovering();
       },
       producerAdded: (leg, producer) => {
         // While recovering, the rebuild wires everyone to everyone once it is done.
