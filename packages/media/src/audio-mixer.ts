@@ -142,6 +142,10 @@ export class DownlinkMixer {
   output(buf: Buffer, ssrc: number): boolean {
     const next = this.#next;
     if (next && ssrc === next.ssrc) {
+      // A pipeline may speak before GstProcess.start() has resolved (its first RTP can overtake the
+      // line naming its ports): promoted then, the start would find it gone from #next and kill it,
+      // leaving the phone with no mixer at all (seen under load). Its output counts once it started.
+      if (!next.proc) return true;
       const now = Date.now();
       next.firstOutputAt ??= now;
       this.#measure(next, buf);

@@ -149,8 +149,8 @@ export class GstProcess {
           resolve(instance);
         }
       };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
       child.once('error', (err) => {
         live.delete(child);
         fail(`cannot start ${GST_LAUNCH}: ${err.message}`);

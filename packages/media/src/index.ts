@@ -9,24 +9,22 @@ export {
 } from './media-service.ts';
 export type { WorkerUsage } from './router-registry.ts';
 export { Room, type RoomOptions, type RoomEvents, type RoomCloseReason } from './room.ts';
-export {
-  WebRtcLeg,
-  type WebRtcLegOptions,
-  type WebRtcLegEvents,
-  type SignalingState,
-  type LegCloseReason,
-  type LegStats,
-  type SectionStats,
-  type StreamCounters,
-} from './webrtc-leg.ts';
+export { WebRtcLeg, type WebRtcLegOptions, type WebRtcLegEvents } from './webrtc-leg.ts';
 export { SdpNegotiationError, NegotiationStateError, MediaClosedError } from './errors.ts';
 export type { WorkerLogLevel } from './worker-pool.ts';
 export type { Direction } from './sdp/remote-description.ts';
-export {
-  PlainRtpLeg,
-  type PlainRtpLegOptions,
-  type PlainRtpLegEvents,
-  type PlainRtpLegStats,
-} from './plain-rtp-leg.ts';
-export type { MediaLeg, MediaLegEvents } from './leg.ts';
+export { PlainRtpLeg, type PlainRtpLegOptions, type PlainRtpLegEvents } from './plain-rtp-leg.ts';
+export type {
+  MediaLeg,
+  MediaLegEvents,
+  MediaRoom,
+  LegKind,
+  LegCapabilities,
+  SignalingState,
+  LegCloseReason,
+  LegStats,
+  SectionStats,
+  StreamCounters,
+  PlainRtpLegStats,
+} from './leg-types.ts';
 export { legKindForOffer, isPlainRtpOffer, type PlainCodecName } from './sdp/plain-description.ts';

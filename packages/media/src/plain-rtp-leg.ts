@@ -26,22 +26,32 @@
  * arrived for `rtpTimeoutMs` is reported 'vanished' ('no-media').
  */
 import type dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
 import type * as ms from 'mediasoup/types';
 import type { Logger } from '@conclave/log';
-import type { Room } from './room.ts';
 import type { RouterLease } from './router-registry.ts';
-import type { MediaLegEvents } from './leg.ts';
-import type { LegCloseReason, LegRoomLink, SignalingState } from './webrtc-leg.ts';
-import type { Direction } from './sdp/remote-description.ts';
-import { EnhancedEventEmitter, SerialQueue } from '@conclave/events';
-import { MediaClosedError, NegotiationStateError, SdpNegotiationError } from './errors.ts';
+import type { LegRoomLink, MediaLegEvents, PlainRtpLegStats } from './leg-types.ts';
+import { NegotiatedLeg } from './negotiated-leg.ts';
+import { SdpNegotiationError } from './errors.ts';
 import { OPUS } from './codecs.ts';
 import { RtpPortPair, bindLoopback } from './rtp-port.ts';
 import { RtpRewriter, isRtcp, randomSsrc, readRtpHeader } from './rtp-packet.ts';
 import { UplinkTranscoder } from './uplink-transcoder.ts';
-import { DownlinkMixer } from './audio-mixer.ts';
-import { PTIME_MS } from './audio-pipelines.ts';
+import { PlainLegMixer } from './plain-leg-mixer.ts';
+import {
+  DEFAULT_OFFER,
+  RECEIVES,
+  SENDS,
+  answerSections,
+  codecLabel,
+  negotiatedRemote,
+  offerMedia,
+  planAnswer,
+  readAnswer,
+  type AnswerPlan,
+  type OfferedMedia,
+  type PlainLocalSection,
+  type PlainRemote,
+} from './plain-offer-answer.ts';
 import {
   PLAIN_CODEC_NAMES,
   isPlainRtpOffer,
@@ -51,10 +61,11 @@ import {
   type PlainAudioSection,
   type PlainCodec,
   type PlainCodecName,
-  type PlainLocalAudio,
-  type PlainLocalRejected,
   type PlainSectionShape,
 } from './sdp/plain-description.ts';
+
+// Compatible export: the stats type moved to the leg contract (leg-types.ts).
+export type { PlainRtpLegStats } from './leg-types.ts';
 
 export interface PlainRtpLegOptions {
   label: string;
@@ -67,44 +78,6 @@ export interface PlainRtpLegOptions {
 
 export type PlainRtpLegEvents = MediaLegEvents;
 
-export interface PlainRtpLegStats {
-  kind: 'plain';
-  legId: string;
-  label: string;
-  held: boolean;
-  mutedByFocus: boolean;
-  heldByFocus: boolean;
-  workerPid: number;
-  signalingState: SignalingState;
-  /** Negotiated codec, e.g. 'PCMU/8000'. */
-  codec?: string;
-  /** Where the phone sends (our SDP's c=/m=). */
-  local: { address: string; port: number };
-  /** Where we send (the phone's SDP) and the phone's direction. */
-  remote?: { address: string; port: number; direction: Direction };
-  /** RTP from the phone. `dropped`: wrong source or payload type, DTMF, or received while held. */
-  fromPhone: { packets: number; bytes: number; dropped: number; dtmf: number };
-  toPhone: { packets: number; bytes: number };
-  /** RTP of the producer (the phone as the room hears it) and of the consumers (what the mixer gets). */
-  packetsIn: number;
-  packetsOut: number;
-  producer?: { id: string; ssrc: number; paused: boolean; packets: number; bytes: number };
-  consumers: {
-    id: string;
-    sourceLegId: string;
-    sourceLabel: string;
-    paused: boolean;
-    packets: number;
-    bytes: number;
-  }[];
-  /** GStreamer processes of this leg (pids are those in use now) and the CPU they used so far. */
-  pipelines: {
-    uplink?: { pid: number; restarts: number };
-    mixer?: { pid: number; inputs: number; restarts: number };
-    cpuSeconds: number;
-  };
-}
-
 /** @internal Where phones reach us: the service's listen IP, announced address and RTC port range. */
 export interface PlainListenSettings {
   ip: string;
@@ -113,73 +86,18 @@ export interface PlainListenSettings {
   maxPort: number;
 }
 
-interface Remote {
-  address: string;
-  port: number;
-  direction: Direction;
-  /** What we send (the first codec of the answer, or the one we answered). */
-  codec: PlainCodec;
-  /** What the phone may send: every negotiated codec (an answer may keep several of our offer's). */
-  receivable: PlainCodec[];
-  /** What the phone sends now: learnt from its packets' payload type. */
-  uplink: PlainCodec;
-  dtmf?: DtmfCodec;
-}
-
-interface AnswerPlan {
-  sections: PlainSectionShape[];
-  index: number;
-  codec: PlainCodec;
-  dtmf?: DtmfCodec;
-  direction: Direction;
-  rtcpMux: boolean;
-}
-
-interface ConsumerEntry {
-  consumer: ms.Consumer;
-  sourceLegId: string;
-  sourceLabel: string;
-}
-
-/** Our payload types when we offer (static ones are fixed by RFC 3551). */
-const OFFER_CODECS: Record<PlainCodecName, PlainCodec> = {
-  PCMU: { name: 'PCMU', payloadType: 0, clockRate: 8000, channels: 1 },
-  PCMA: { name: 'PCMA', payloadType: 8, clockRate: 8000, channels: 1 },
-  opus: { name: 'opus', payloadType: 111, clockRate: 48000, channels: 2, fmtp: 'minptime=10;useinbandfec=1' },
-};
-const OFFER_DTMF: Record<number, DtmfCodec> = {
-  8000: { payloadType: 101, clockRate: 8000, fmtp: '0-16' },
-  48000: { payloadType: 110, clockRate: 48000, fmtp: '0-16' },
-};
-const DEFAULT_OFFER: PlainCodecName[] = ['PCMU', 'PCMA'];
 /** Default PlainRtpLeg 'no-media' threshold (LiveKit SIP ends a leg 15 s after its media stopped). */
 export const DEFAULT_RTP_TIMEOUT_MS = 15_000;
 
-const RECEIVES = (d: Direction): boolean => d === 'sendrecv' || d === 'recvonly';
-const SENDS = (d: Direction): boolean => d === 'sendrecv' || d === 'sendonly';
-const REVERSE: Record<Direction, Direction> = {
-  sendrecv: 'sendrecv',
-  sendonly: 'recvonly',
-  recvonly: 'sendonly',
-  inactive: 'inactive',
-};
-
-function codecLabel(c: PlainCodec): string {
-  return `${c.name}/${c.clockRate}${c.channels > 1 ? `/${c.channels}` : ''}`;
-}
-
-export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
+export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEvents> {
   /** True when the offer is for a PlainRtpLeg (RTP/AVP, no DTLS); see legKindForOffer(). */
   static isPlainRtpOffer(sdp: string): boolean {
     return isPlainRtpOffer(sdp);
   }
 
-  readonly id: string;
-  readonly label: string;
-  readonly #log: Logger;
-  #transport: ms.PlainTransport;
-  #lease: RouterLease;
-  #link: LegRoomLink;
+  readonly kind = 'plain' as const;
+  /** A phone's audio carries no RFC 6464 level: never named active speaker. */
+  readonly capabilities = { speakerDetection: false } as const;
   readonly #phone: RtpPortPair;
   readonly #relay: dgram.Socket;
   readonly #relayPort: number;
@@ -187,27 +105,14 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
   readonly #accept: PlainCodecName[];
   readonly #offer: PlainCodecName[];
   readonly #opusPt: number;
-  readonly #opusCapability: ms.RtpCodecCapability;
-  readonly #queue = new SerialQueue();
-  readonly #wiring = new SerialQueue();
   readonly #uplink: UplinkTranscoder;
-  readonly #mixer: DownlinkMixer;
+  /** What the phone hears: the mix of every other party (replaceable by a per-room mixer). */
+  readonly #mix: PlainLegMixer;
   readonly #producerSsrc = randomSsrc();
   readonly #toProducer: RtpRewriter;
   #toPhone: RtpRewriter | undefined;
   readonly #phoneSsrc = randomSsrc();
 
-  #state: SignalingState = 'stable';
-  #negotiated = false;
-  #closed = false;
-  #held = false;
-  #mutedByFocus = false;
-  #heldByFocus = false;
-  #transportEpoch = 0;
-  /** What our last description carried, and what the last completed exchange carried. */
-  #written = { epoch: 0, heldByFocus: false };
-  #announced = { epoch: 0, heldByFocus: false };
-  #renegotiationRequested = false;
   /** 'no-media' detection: the last datagram from the phone (or the last time it was not expected to send). */
   readonly #rtpTimeoutMs: number;
   #lastHeardAt = Date.now();
@@ -215,20 +120,13 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
   #expecting = false;
   #silenceTimer: ReturnType<typeof setInterval> | undefined;
   #vanished = false;
-  #remote: Remote | undefined;
+  #remote: PlainRemote | undefined;
   #sections: PlainSectionShape[] = [];
   #audioIndex = 0;
   #rtcpMux = false;
   #answerPlan: AnswerPlan | undefined;
-  #offered: { codecs: PlainCodec[]; dtmf: DtmfCodec[]; sections: (PlainLocalAudio | PlainLocalRejected)[] } | undefined;
+  #offered: OfferedMedia | undefined;
   #producer: ms.Producer | undefined;
-  readonly #consumers = new Map<string, ConsumerEntry>();
-  readonly #consumerBySsrc = new Map<number, ms.Consumer>();
-  /** Producers of other legs this leg was asked to hear (a consumer is being made or exists). */
-  readonly #wanted = new Set<string>();
-  readonly #sessionId = String(Math.floor(Math.random() * 2 ** 52));
-  #sessionVersion = 0;
-  #lastBody = '';
   readonly #fromPhone = { packets: 0, bytes: 0, dropped: 0, dtmf: 0 };
   readonly #toPhoneCount = { packets: 0, bytes: 0 };
   #strangerLogged = false;
@@ -247,16 +145,18 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
     rtpTimeoutMs?: number;
   }) {
     const log = params.log.child({ leg: params.options.label, legId: params.id, plain: true });
-    super(log);
-    this.id = params.id;
-    this.label = params.options.label;
-    this.#log = log;
-    this.#transport = params.transport;
-    this.#lease = params.lease;
-    this.#link = params.link;
+    super({
+      id: params.id,
+      label: params.options.label,
+      log,
+      transport: params.transport,
+      lease: params.lease,
+      link: params.link,
+      requests: 'each-change',
+    });
     this.#phone = params.phone;
     this.#relay = params.relay;
-    this.#relayPort = (params.relay.address() as AddressInfo).port;
+    this.#relayPort = params.relay.address().port;
     this.#address = params.address;
     const codecs = params.options.codecs?.filter((c) => PLAIN_CODEC_NAMES.includes(c));
     if (params.options.codecs && (!codecs || codecs.length === 0)) {
@@ -266,7 +166,6 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
     this.#offer = codecs ? [...new Set(codecs)] : [...DEFAULT_OFFER];
     const opus = (params.link.routerCapabilities.codecs ?? []).find((c) => c.mimeType.toLowerCase() === OPUS);
     if (!opus) throw new Error('the router has no Opus codec');
-    this.#opusCapability = opus;
     this.#opusPt = opus.preferredPayloadType;
     this.#toProducer = new RtpRewriter({ ssrc: this.#producerSsrc, clockRate: 48000, payloadType: this.#opusPt });
     const send = (buf: Buffer, port: number): void => this.#relay.send(buf, port, '127.0.0.1');
@@ -277,10 +176,15 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
       send,
       deliver: (buf, key) => this.#toMediasoup(buf, key),
     });
-    this.#mixer = new DownlinkMixer({
+    this.#mix = new PlainLegMixer({
       log,
+      legId: this.id,
       relayPort: this.#relayPort,
-      inputPayloadType: this.#opusPt,
+      opusCapability: opus,
+      transport: () => this.transport,
+      closed: () => this.closed,
+      shouldPause: () => this.#consumersShouldPause(),
+      changed: () => this.#syncMedia(),
       send,
       deliver: (buf, key) => this.#sendToPhone(buf, key),
     });
@@ -290,9 +194,8 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
     });
     this.#relay.on('message', (buf, rinfo) => this.#onRelay(buf, rinfo));
     for (const s of [this.#phone.rtp, this.#phone.rtcp, this.#relay]) {
-      s.on('error', (err) => this.#log.warn('socket error', { err }));
+      s.on('error', (err) => this.log.warn('socket error', { err }));
     }
-    this.#watchTransport(this.#transport);
     this.#rtpTimeoutMs = params.rtpTimeoutMs ?? DEFAULT_RTP_TIMEOUT_MS;
     if (this.#rtpTimeoutMs > 0) {
       this.#silenceTimer = setInterval(
@@ -303,21 +206,15 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
     }
   }
 
-  #watchTransport(transport: ms.PlainTransport): void {
-    transport.on('routerclose', () => {
-      if (transport === this.#transport && !this.#closed) this.#link.routerClosed(this);
-    });
-  }
-
   /** Whether the phone should be sending now: negotiated, neither side holds, its direction sends. */
   #expectsMedia(): boolean {
     const remote = this.#remote;
     return (
-      this.#negotiated &&
+      this.negotiated &&
       !!remote &&
       SENDS(remote.direction) &&
-      !this.#held &&
-      !this.#heldByFocus &&
+      !this.held &&
+      !this.heldByFocus &&
       remote.address !== '0.0.0.0'
     );
   }
@@ -330,13 +227,13 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
   }
 
   #checkSilence(): void {
-    if (this.#closed || this.#vanished) return;
+    if (this.closed || this.#vanished) return;
     this.#noteExpectation();
     if (!this.#expecting) return;
     const silentMs = Date.now() - this.#lastHeardAt;
     if (silentMs < this.#rtpTimeoutMs) return;
     this.#vanished = true;
-    this.#log.warn('party vanished: no RTP from the phone', { silentMs });
+    this.log.warn('party vanished: no RTP from the phone', { silentMs });
     this.safeEmit('vanished', 'no-media');
   }
 
@@ -357,7 +254,7 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
     try {
       phone = await RtpPortPair.bind(params.listen.ip, params.listen.minPort, params.listen.maxPort);
       relay = await bindLoopback();
-      await params.transport.connect({ ip: '127.0.0.1', port: (relay.address() as AddressInfo).port });
+      await params.transport.connect({ ip: '127.0.0.1', port: relay.address().port });
       return new PlainRtpLeg({
         ...params,
         phone,
@@ -371,39 +268,6 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
     }
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-  get held(): boolean {
-    return this.#held;
-  }
-  get mutedByFocus(): boolean {
-    return this.#mutedByFocus;
-  }
-  /** The focus holds the phone (setOnHoldByFocus). */
-  get heldByFocus(): boolean {
-    return this.#heldByFocus;
-  }
-  get room(): Room {
-    return this.#link.room;
-  }
-  get workerPid(): number {
-    return this.#lease.worker.pid;
-  }
-  /** @internal */
-  get routerLease(): RouterLease {
-    return this.#lease;
-  }
-  get signalingState(): SignalingState {
-    return this.#state;
-  }
-  /**
-   * A phone's SDP does not change when parties join or leave (it hears a mix): true only when the hold
-   * state by the focus, or the transport (worker crash), changed since the last exchange.
-   */
-  get needsRenegotiation(): boolean {
-    return this.#needsOffer();
-  }
   /** The phone as the room hears it: one Opus producer, once negotiated. */
   get producers(): ms.Producer[] {
     return this.#producer && !this.#producer.closed ? [this.#producer] : [];
@@ -414,243 +278,112 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
   }
   /** PIDs of this leg's GStreamer processes (tests, admin). */
   get pipelinePids(): number[] {
-    return [...this.#uplink.pids, ...this.#mixer.pids];
+    return [...this.#uplink.pids, ...this.#mix.pids];
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Offer/answer API (the same as WebRtcLeg's)
+  // Offer/answer (the shell checks the state first: NegotiatedLeg). A phone's SDP does not change when
+  // parties join or leave (it hears a mix): it needs a re-offer only when the hold state by the focus,
+  // or the transport (worker crash), changed since the last exchange.
   // ---------------------------------------------------------------------------------------------
 
-  /** Applies the phone's offer (INVITE, re-INVITE: hold/resume, new address or codec). @throws SdpNegotiationError */
-  applyRemoteOffer(sdp: string): Promise<void> {
-    return this.#queue.push(async () => {
-      this.#assertOpen('applyRemoteOffer');
-      if (this.#state === 'have-local-offer') {
-        throw new NegotiationStateError('glare: a server-originated offer is outstanding on this leg');
-      }
-      if (this.#state === 'have-remote-offer') {
-        throw new NegotiationStateError('the previous remote offer has not been answered yet');
-      }
-      const desc = parsePlainDescription(sdp, 'offer', this.#accept);
-      if (desc.sections.length < this.#sections.length) {
-        throw new SdpNegotiationError(
-          `the offer has ${desc.sections.length} m-lines but ${this.#sections.length} were negotiated; m-lines cannot be removed`,
-        );
-      }
-      const audio = desc.audio;
-      // Keep the current codec when the phone still offers it: no pipeline restart on a hold re-INVITE.
-      const current = this.#remote?.codec;
-      const codec =
-        (current && audio.codecs.find((c) => c.name === current.name && c.payloadType === current.payloadType)) ??
-        audio.codecs[0]!;
-      const dtmf = audio.telephoneEvents.find((t) => t.clockRate === codec.clockRate);
-      this.#answerPlan = {
-        sections: desc.sections,
-        index: audio.index,
-        codec,
-        ...(dtmf ? { dtmf } : {}),
-        direction: REVERSE[audio.direction],
-        rtcpMux: audio.rtcpMux,
-      };
-      this.#sections = desc.sections;
-      this.#audioIndex = audio.index;
-      this.#rtcpMux = audio.rtcpMux;
-      await this.#applyRemote(audio, codec, [codec], dtmf);
-      this.#state = 'have-remote-offer';
-      this.#updateHeld(audio.direction);
-      this.#syncMedia();
-      this.#log.info('remote offer applied', {
-        codec: codecLabel(codec),
-        remote: `${audio.address}:${audio.port}`,
-        direction: audio.direction,
-        held: this.#held,
-      });
-    });
-  }
-
-  /** Answers the applied offer: one codec (the phone's first that we accept), the phone's telephone-event. */
-  createLocalAnswer(): Promise<string> {
-    return this.#queue.push(async () => {
-      this.#assertOpen('createLocalAnswer');
-      const plan = this.#answerPlan;
-      if (this.#state !== 'have-remote-offer' || !plan) {
-        throw new NegotiationStateError(`createLocalAnswer() needs a remote offer (state ${this.#state})`);
-      }
-      const sections = plan.sections.map((s, i): PlainLocalAudio | PlainLocalRejected =>
-        i === plan.index
-          ? {
-              closed: false,
-              port: this.#phone.port,
-              codecs: [plan.codec],
-              telephoneEvents: plan.dtmf ? [plan.dtmf] : [],
-              // Holding the phone: we no longer receive (sendrecv → sendonly, recvonly → inactive).
-              direction: this.#heldByFocus ? (SENDS(plan.direction) ? 'sendonly' : 'inactive') : plan.direction,
-              rtcpMux: plan.rtcpMux,
-              ptime: PTIME_MS,
-            }
-          : { closed: true, mediaType: s.mediaType, protocol: s.protocol, formats: s.formats },
+  /** The phone's offer (INVITE, re-INVITE: hold/resume, new address or codec). */
+  protected async takeRemoteOffer(sdp: string): Promise<void> {
+    const desc = parsePlainDescription(sdp, 'offer', this.#accept);
+    if (desc.sections.length < this.#sections.length) {
+      throw new SdpNegotiationError(
+        `the offer has ${desc.sections.length} m-lines but ${this.#sections.length} were negotiated; m-lines cannot be removed`,
       );
-      const sdp = this.#write(sections);
-      this.#answerPlan = undefined;
-      this.#state = 'stable';
-      this.#completeNegotiation();
-      this.#maybeRequestRenegotiation();
-      return sdp;
+    }
+    const audio = desc.audio;
+    const plan = planAnswer(desc, this.#remote?.codec);
+    this.#answerPlan = plan;
+    this.#sections = desc.sections;
+    this.#audioIndex = audio.index;
+    this.#rtcpMux = audio.rtcpMux;
+    await this.#applyRemote(audio, plan.codec, [plan.codec], plan.dtmf);
+    this.state = 'have-remote-offer';
+    this.setHeld(!RECEIVES(audio.direction));
+    this.#syncMedia();
+    this.log.info('remote offer applied', {
+      codec: codecLabel(plan.codec),
+      remote: `${audio.address}:${audio.port}`,
+      direction: audio.direction,
+      held: this.held,
     });
   }
 
-  /**
-   * Our offer to the phone (the focus dials out, or re-INVITEs). Lists the leg's codecs (default PCMU,
-   * PCMA) with telephone-event; a re-offer puts the negotiated codec first and keeps every m-line.
-   */
-  createLocalOffer(): Promise<string> {
-    return this.#queue.push(async () => {
-      this.#assertOpen('createLocalOffer');
-      if (this.#state !== 'stable') {
-        throw new NegotiationStateError(`createLocalOffer() needs a stable leg (state ${this.#state})`);
-      }
-      let codecs = this.#offer.map((n) => OFFER_CODECS[n]);
-      const current = this.#remote?.codec;
-      if (current) codecs = [current, ...codecs.filter((c) => c.name !== current.name)];
-      const rates = [...new Set(codecs.map((c) => c.clockRate))];
-      const used = new Set(codecs.map((c) => c.payloadType));
-      const dtmf = rates.map((r) => {
-        const t = current?.clockRate === r && this.#remote?.dtmf ? this.#remote.dtmf : OFFER_DTMF[r]!;
-        // A phone-chosen codec PT (a re-offer) may already use our usual telephone-event PT.
-        let pt = t.payloadType;
-        while (used.has(pt)) pt = pt >= 127 ? 96 : pt + 1;
-        used.add(pt);
-        return { ...t, payloadType: pt };
-      });
-      // Holding the phone (RFC 3264 §8.4): sendonly, or inactive when it holds us too.
-      const dir: Direction = this.#heldByFocus ? (this.#held ? 'inactive' : 'sendonly') : 'sendrecv';
-      const audio: PlainLocalAudio = {
-        closed: false,
-        port: this.#phone.port,
-        codecs,
-        telephoneEvents: dtmf,
-        direction: dir,
-        rtcpMux: false,
-        ptime: PTIME_MS,
-      };
-      const sections =
-        this.#sections.length > 0
-          ? this.#sections.map((s, i): PlainLocalAudio | PlainLocalRejected =>
-              i === this.#audioIndex
-                ? { ...audio, rtcpMux: this.#rtcpMux }
-                : { closed: true, mediaType: s.mediaType, protocol: s.protocol, formats: s.formats },
-            )
-          : [audio];
-      const sdp = this.#write(sections);
-      this.#offered = { codecs, dtmf, sections };
-      this.#state = 'have-local-offer';
-      return sdp;
-    });
+  protected writeLocalAnswer(): Promise<string> {
+    const plan = this.#answerPlan;
+    if (!plan) throw this.noRemoteOffer();
+    const sdp = this.#write(answerSections(plan, this.#phone.port, this.heldByFocus));
+    this.#answerPlan = undefined;
+    this.state = 'stable';
+    this.#completeNegotiation();
+    this.maybeRequestRenegotiation();
+    return Promise.resolve(sdp);
   }
 
-  /** Applies the phone's answer to createLocalOffer(). On SdpNegotiationError the offer is rolled back. */
-  applyRemoteAnswer(sdp: string): Promise<void> {
-    return this.#queue.push(async () => {
-      this.#assertOpen('applyRemoteAnswer');
-      const offered = this.#offered;
-      if (this.#state !== 'have-local-offer' || !offered) {
-        throw new NegotiationStateError(`applyRemoteAnswer() needs an outstanding local offer (state ${this.#state})`);
-      }
-      let audio: PlainAudioSection;
-      let codec: PlainCodec;
-      let receivable: PlainCodec[];
-      let sections: PlainSectionShape[];
-      try {
-        const desc = parsePlainDescription(sdp, 'answer', [...new Set(offered.codecs.map((c) => c.name))]);
-        if (desc.sections.length !== offered.sections.length) {
-          throw new SdpNegotiationError(
-            `the answer has ${desc.sections.length} m-lines but the offer had ${offered.sections.length}`,
-          );
-        }
-        const audioIndex = offered.sections.findIndex((s) => !s.closed);
-        if (desc.audio.index !== audioIndex) {
-          throw new SdpNegotiationError(
-            `the answer carries audio on m-line ${desc.audio.index}, the offer on m-line ${audioIndex}`,
-          );
-        }
-        audio = desc.audio;
-        receivable = audio.codecs.filter((c) => offered.codecs.some((o) => o.name === c.name));
-        const match = receivable[0];
-        if (!match) {
-          throw new SdpNegotiationError(
-            `the answer keeps none of the offered codecs (answered: ${audio.offeredCodecNames.join(', ') || 'none'})`,
-          );
-        }
-        codec = match;
-        sections = desc.sections;
-      } catch (err) {
-        this.#offered = undefined;
-        this.#state = 'stable';
-        throw err;
-      }
-      const dtmf = audio.telephoneEvents.find((t) => t.clockRate === codec.clockRate);
-      this.#sections = sections;
-      this.#audioIndex = audio.index;
-      this.#rtcpMux = audio.rtcpMux;
-      await this.#applyRemote(audio, codec, receivable, dtmf);
+  /** Lists the leg's codecs (default PCMU, PCMA) with telephone-event; a re-offer keeps every m-line. */
+  protected writeLocalOffer(): Promise<string> {
+    const offered = offerMedia({
+      names: this.#offer,
+      remote: this.#remote,
+      port: this.#phone.port,
+      held: this.held,
+      heldByFocus: this.heldByFocus,
+      session: { sections: this.#sections, audioIndex: this.#audioIndex, rtcpMux: this.#rtcpMux },
+    });
+    const sdp = this.#write(offered.sections);
+    this.#offered = offered;
+    return Promise.resolve(sdp);
+  }
+
+  protected async takeRemoteAnswer(sdp: string): Promise<void> {
+    const offered = this.#offered;
+    if (!offered) throw this.noLocalOffer();
+    let answer: ReturnType<typeof readAnswer>;
+    try {
+      answer = readAnswer(sdp, offered);
+    } catch (err) {
       this.#offered = undefined;
-      this.#state = 'stable';
-      this.#completeNegotiation();
-      this.#log.info('remote answer applied', {
-        codec: codecLabel(codec),
-        remote: `${audio.address}:${audio.port}`,
-        direction: audio.direction,
-      });
-      this.#maybeRequestRenegotiation();
+      this.state = 'stable';
+      throw err;
+    }
+    const { audio, codec, receivable, sections } = answer;
+    const dtmf = audio.telephoneEvents.find((t) => t.clockRate === codec.clockRate);
+    this.#sections = sections;
+    this.#audioIndex = audio.index;
+    this.#rtcpMux = audio.rtcpMux;
+    await this.#applyRemote(audio, codec, receivable, dtmf);
+    this.#offered = undefined;
+    this.state = 'stable';
+    this.#completeNegotiation();
+    this.log.info('remote answer applied', {
+      codec: codecLabel(codec),
+      remote: `${audio.address}:${audio.port}`,
+      direction: audio.direction,
     });
+    this.maybeRequestRenegotiation();
   }
 
-  /** Forgets the outstanding local offer (the re-INVITE failed, or glare). Nothing else changes. */
-  rollbackLocalOffer(): Promise<void> {
-    return this.#queue.push(async () => {
-      this.#assertOpen('rollbackLocalOffer');
-      if (this.#state !== 'have-local-offer') {
-        throw new NegotiationStateError(`nothing to roll back (state ${this.#state})`);
-      }
-      this.#offered = undefined;
-      this.#state = 'stable';
-      this.#log.info('local offer rolled back');
-    });
+  /** Nothing else changes. */
+  protected rollback(): void {
+    this.#offered = undefined;
+    this.state = 'stable';
+    this.log.info('local offer rolled back');
   }
 
-  /** Nobody hears the phone (its producer is paused); no SDP change. Survives hold/resume and adoption. */
-  setMutedByFocus(muted: boolean): Promise<void> {
-    const want = muted === true;
-    return this.#queue.push(async () => {
-      this.#assertOpen('setMutedByFocus');
-      if (this.#mutedByFocus === want) return;
-      this.#mutedByFocus = want;
-      this.#log.info(want ? 'muted by the focus' : 'unmuted by the focus');
-      await this.#syncPauses();
-      this.safeEmit('mutedbyfocuschange', want);
-      this.#link.activityChanged(this);
-    });
+  protected heldByFocusChanged(): void {
+    this.#syncMedia();
   }
 
-  /**
-   * Holds the phone from our side (see MediaLeg.setOnHoldByFocus): nobody hears it, our next offer or
-   * answer says sendonly (inactive if it holds us too); a change asks for a re-offer.
-   */
-  setOnHoldByFocus(held: boolean): Promise<void> {
-    const want = held === true;
-    return this.#queue.push(async () => {
-      this.#assertOpen('setOnHoldByFocus');
-      if (this.#heldByFocus === want) return;
-      this.#heldByFocus = want;
-      this.#log.info(want ? 'held by the focus' : 'no longer held by the focus');
-      this.#syncMedia();
-      this.#link.activityChanged(this);
-      this.#maybeRequestRenegotiation();
-    });
+  protected hasUnofferedChanges(): boolean {
+    return false;
   }
 
   async getStats(): Promise<PlainRtpLegStats> {
-    this.#assertOpen('getStats');
+    this.assertOpen('getStats');
     const sum = (stats: { type: string; packetCount: number; byteCount: number }[], type: string) => ({
       packets: stats.filter((x) => x.type === type).reduce((n, x) => n + x.packetCount, 0),
       bytes: stats.filter((x) => x.type === type).reduce((n, x) => n + x.byteCount, 0),
@@ -661,32 +394,24 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
       const counts = sum(await p.getStats().catch(() => []), 'inbound-rtp');
       producer = { id: p.id, ssrc: this.#producerSsrc, paused: p.paused, ...counts };
     }
-    const consumers = await Promise.all(
-      [...this.#consumers.values()].map(async (e) => ({
-        id: e.consumer.id,
-        sourceLegId: e.sourceLegId,
-        sourceLabel: e.sourceLabel,
-        paused: e.consumer.paused,
-        ...sum(await e.consumer.getStats().catch(() => []), 'outbound-rtp'),
-      })),
-    );
+    const consumers = await this.#mix.consumerStats((stats) => sum(stats, 'outbound-rtp'));
     const remote = this.#remote;
     const stats: PlainRtpLegStats = {
       kind: 'plain',
       legId: this.id,
       label: this.label,
-      held: this.#held,
-      mutedByFocus: this.#mutedByFocus,
-      heldByFocus: this.#heldByFocus,
-      workerPid: this.#lease.worker.pid,
-      signalingState: this.#state,
+      held: this.held,
+      mutedByFocus: this.mutedByFocus,
+      heldByFocus: this.heldByFocus,
+      workerPid: this.workerPid,
+      signalingState: this.state,
       local: { address: this.#address, port: this.#phone.port },
       fromPhone: { ...this.#fromPhone },
       toPhone: { ...this.#toPhoneCount },
       packetsIn: producer?.packets ?? 0,
       packetsOut: consumers.reduce((n, c) => n + c.packets, 0),
       consumers,
-      pipelines: { cpuSeconds: this.#uplink.cpuSeconds() + this.#mixer.cpuSeconds() },
+      pipelines: { cpuSeconds: this.#uplink.cpuSeconds() + this.#mix.cpuSeconds() },
     };
     if (remote) {
       stats.codec = codecLabel(remote.codec);
@@ -695,37 +420,22 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
     if (producer) stats.producer = producer;
     if (this.#uplink.pid !== undefined)
       stats.pipelines.uplink = { pid: this.#uplink.pid, restarts: this.#uplink.restarts };
-    if (this.#mixer.pid !== undefined)
-      stats.pipelines.mixer = {
-        pid: this.#mixer.pid,
-        inputs: this.#mixer.inputs.length,
-        restarts: this.#mixer.restarts,
-      };
+    const mixer = this.#mix.pipelineStats();
+    if (mixer) stats.pipelines.mixer = mixer;
     return stats;
   }
 
-  /** Kills the pipelines, closes the sockets and the transport (its producer and consumers). Idempotent. */
-  close(reason: LegCloseReason = 'closed'): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#wanted.clear();
+  /** Kills the pipelines and closes the sockets (the shell closes the transport: producer, consumers). */
+  protected releaseMedia(): void {
     if (this.#silenceTimer) clearInterval(this.#silenceTimer);
     this.#uplink.close();
-    this.#mixer.close();
+    this.#mix.close();
     this.#phone.close();
     try {
       this.#relay.close();
     } catch {
       /* already closed */
     }
-    try {
-      if (!this.#transport.closed) this.#transport.close();
-    } catch (err) {
-      this.#log.warn('transport close failed', { err });
-    }
-    this.#log.info('leg closed', { reason });
-    this.#link.legClosed(this);
-    this.safeEmit('closed', reason);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -734,147 +444,39 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
 
   /** @internal */
   wantProducer(producer: ms.Producer): void {
-    if (this.#closed || producer.closed || producer.kind !== 'audio') return;
-    if (this.#wanted.has(producer.id)) return;
-    this.#wanted.add(producer.id);
-    void this.#wiring.push(() => this.#consume(producer));
+    this.#mix.want(producer);
   }
 
   /** @internal */
   forgetProducer(producerId: string): void {
-    this.#wanted.delete(producerId);
+    this.#mix.forget(producerId);
   }
 
   /** @internal */
   dropProducer(producerId: string): void {
-    this.#wanted.delete(producerId);
-    const entry = this.#consumers.get(producerId);
-    if (entry) {
-      if (!entry.consumer.closed) entry.consumer.close();
-      this.#onConsumerGone(entry.consumer);
-    }
+    this.#mix.drop(producerId);
   }
 
-  /** @internal Another room adopted the leg: stop hearing the old room (the new one wires itself in). */
-  moveTo(link: LegRoomLink): void {
-    this.#link = link;
-    this.#wanted.clear();
-    for (const { consumer } of [...this.#consumers.values()]) {
-      if (!consumer.closed) consumer.close();
-      this.#onConsumerGone(consumer);
-    }
+  /** Another room adopted the leg: stop hearing the old room (the new one wires itself in). */
+  protected leftRoom(): void {
+    this.#mix.dropAll();
   }
 
   /**
-   * @internal The worker under the PlainTransport died: a new one (on `lease`) towards the same relay,
-   * and the producer again with the same SSRC. The phone's port is ours and stays; consumers come back
-   * as the room offers its producers again.
+   * The worker under the PlainTransport died: the shell swapped in a new one (on `lease`); it connects to
+   * the same relay, and the producer comes back with the same SSRC. The phone's port is ours and stays;
+   * consumers come back as the room offers its producers again.
    */
-  rebuild(transport: ms.PlainTransport, lease: RouterLease): Promise<void> {
-    return this.#queue.push(async () => {
-      if (this.#closed) {
-        transport.close();
-        throw new MediaClosedError(`leg '${this.label}' closed before its rebuild`);
-      }
-      const old = this.#transport;
-      this.#transport = transport;
-      this.#lease = lease;
-      this.#transportEpoch += 1;
-      this.#watchTransport(transport);
-      if (!old.closed) old.close();
-      this.#wanted.clear();
-      for (const { consumer } of [...this.#consumers.values()]) this.#onConsumerGone(consumer);
-      await transport.connect({ ip: '127.0.0.1', port: this.#relayPort });
-      this.#assertOpen('rebuild');
-      if (this.#producer) {
-        this.#producer = undefined;
-        await this.#createProducer();
-      }
-      this.#syncMedia();
-      this.#log.info('leg rebuilt on a new transport', { pid: lease.worker.pid, port: this.#phone.port });
-    });
-  }
-
-  /** @internal */
-  renegotiateIfNeeded(): void {
-    this.#maybeRequestRenegotiation();
-  }
-
-  #needsOffer(): boolean {
-    return (
-      this.#negotiated &&
-      (this.#announced.epoch !== this.#transportEpoch || this.#announced.heldByFocus !== this.#heldByFocus)
-    );
-  }
-
-  #maybeRequestRenegotiation(): void {
-    if (
-      this.#closed ||
-      this.#state !== 'stable' ||
-      this.#renegotiationRequested ||
-      this.#link.recovering ||
-      !this.#needsOffer()
-    )
-      return;
-    this.#renegotiationRequested = true;
-    // Asynchronous on purpose: the caller may be in the middle of sending an answer.
-    setImmediate(() => {
-      this.#renegotiationRequested = false;
-      if (this.#closed || this.#state !== 'stable' || this.#link.recovering || !this.#needsOffer()) return;
-      this.#log.info('renegotiation needed');
-      this.safeEmit('renegotiationneeded');
-      this.#link.renegotiationNeeded(this);
-    });
-  }
-
-  async #consume(producer: ms.Producer): Promise<void> {
-    if (this.#closed || producer.closed || !this.#wanted.has(producer.id) || this.#consumers.has(producer.id)) return;
-    let consumer: ms.Consumer;
-    try {
-      consumer = await this.#transport.consume({
-        producerId: producer.id,
-        rtpCapabilities: { codecs: [{ ...this.#opusCapability, rtcpFeedback: [] }], headerExtensions: [] },
-        paused: this.#consumersShouldPause(),
-        appData: { legId: this.id },
-      });
-    } catch (err) {
-      if (!this.#closed && !producer.closed)
-        this.#log.warn('cannot consume producer for the mixer; skipping it', { producerId: producer.id, err });
-      return;
+  protected async rebuildOn(transport: ms.PlainTransport, lease: RouterLease): Promise<void> {
+    this.#mix.transportGone();
+    await transport.connect({ ip: '127.0.0.1', port: this.#relayPort });
+    this.assertOpen('rebuild');
+    if (this.#producer) {
+      this.#producer = undefined;
+      await this.#createProducer();
     }
-    if (this.#closed || !this.#wanted.has(producer.id)) {
-      consumer.close();
-      return;
-    }
-    const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
-    if (ssrc === undefined) {
-      consumer.close();
-      return;
-    }
-    const source = producer.appData as { legId?: string; legLabel?: string };
-    this.#consumers.set(producer.id, {
-      consumer,
-      sourceLegId: String(source.legId ?? ''),
-      sourceLabel: String(source.legLabel ?? ''),
-    });
-    this.#consumerBySsrc.set(ssrc, consumer);
-    consumer.on('producerclose', () => this.#onConsumerGone(consumer));
-    consumer.on('transportclose', () => this.#onConsumerGone(consumer));
-    // A paused source (muted, held) leaves the mix: a silent input would make the mixer wait for it.
-    consumer.on('producerpause', () => this.#syncMedia());
-    consumer.on('producerresume', () => this.#syncMedia());
-    this.#log.info('consumer created', { source: source.legLabel, ssrc });
     this.#syncMedia();
-  }
-
-  #onConsumerGone(consumer: ms.Consumer): void {
-    const entry = this.#consumers.get(consumer.producerId);
-    if (!entry || entry.consumer !== consumer) return;
-    this.#consumers.delete(consumer.producerId);
-    for (const [ssrc, c] of this.#consumerBySsrc) if (c === consumer) this.#consumerBySsrc.delete(ssrc);
-    if (this.#closed) return;
-    this.#log.info('remote party left the mix', { source: entry.sourceLabel });
-    this.#syncMedia();
+    this.log.info('leg rebuilt on a new transport', { pid: lease.worker.pid, port: this.#phone.port });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -889,19 +491,7 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
     dtmf: DtmfCodec | undefined,
   ): Promise<void> {
     const before = this.#remote?.codec;
-    // The phone keeps sending what it sent if that is still negotiated; else we expect our codec.
-    const sending = this.#remote?.uplink;
-    const uplink =
-      (sending && receivable.find((c) => c.name === sending.name && c.payloadType === sending.payloadType)) ?? codec;
-    this.#remote = {
-      address: audio.address,
-      port: audio.port,
-      direction: audio.direction,
-      codec,
-      receivable,
-      uplink,
-      ...(dtmf ? { dtmf } : {}),
-    };
+    this.#remote = negotiatedRemote(this.#remote, audio, codec, receivable, dtmf);
     if (!before || before.name !== codec.name || before.payloadType !== codec.payloadType || !this.#toPhone) {
       // Same SSRC for the phone, continuous sequence; the clock rate follows the codec.
       this.#toPhone = new RtpRewriter({
@@ -916,7 +506,7 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
   async #createProducer(): Promise<void> {
     let producer: ms.Producer;
     try {
-      producer = await this.#transport.produce({
+      producer = await this.transport.produce({
         kind: 'audio',
         rtpParameters: {
           codecs: [
@@ -937,44 +527,33 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
         appData: { legId: this.id, legLabel: this.label, mid: 'plain' },
       });
     } catch (err) {
-      this.#assertOpen('applyRemoteDescription');
+      this.assertOpen('applyRemoteDescription');
       throw new Error(`cannot create the producer of plain leg '${this.label}': ${(err as Error).message}`, {
         cause: err,
       });
     }
     this.#producer = producer;
-    this.#log.info('producer created', { ssrc: this.#producerSsrc, producerId: producer.id });
-    this.#link.producerAdded(this, producer);
+    this.log.info('producer created', { ssrc: this.#producerSsrc, producerId: producer.id });
+    this.link.producerAdded(this, producer);
   }
 
   #completeNegotiation(): void {
-    const first = !this.#negotiated;
-    this.#negotiated = true;
-    this.#announced = { ...this.#written };
+    const first = this.markNegotiated();
     this.#syncMedia();
     if (first)
-      this.#log.info('negotiated', {
+      this.log.info('negotiated', {
         codec: this.#remote ? codecLabel(this.#remote.codec) : undefined,
         port: this.#phone.port,
       });
   }
 
-  #updateHeld(direction: Direction): void {
-    const held = !RECEIVES(direction);
-    if (held === this.#held) return;
-    this.#held = held;
-    this.#log.info(held ? 'party put the call on hold' : 'party resumed the call');
-    this.safeEmit(held ? 'held' : 'resumed');
-    this.#link.activityChanged(this);
-  }
-
   #producerShouldPause(): boolean {
-    return this.#held || this.#heldByFocus || this.#mutedByFocus;
+    return this.held || this.heldByFocus || this.mutedByFocus;
   }
 
   /** Consumers feed the mixer only while the phone can hear it. */
   #consumersShouldPause(): boolean {
-    return !this.#negotiated || this.#held || !this.#remote || !RECEIVES(this.#remote.direction);
+    return !this.negotiated || this.held || !this.#remote || !RECEIVES(this.#remote.direction);
   }
 
   /** Whether the phone gets the mix: negotiated, not held, and it receives. */
@@ -984,22 +563,20 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
 
   /** Starts/stops/re-plumbs the pipelines and applies pauses, from the current state. */
   #syncMedia(): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     this.#noteExpectation();
     const remote = this.#remote;
     const codec = remote?.codec;
     // The uplink runs while the phone sends G.711 to a room that may hear it (not on hold).
     const sent = remote?.uplink;
-    const uplink =
-      remote && sent && sent.name !== 'opus' && SENDS(remote.direction) && !this.#held && !this.#heldByFocus;
+    const uplink = remote && sent && sent.name !== 'opus' && SENDS(remote.direction) && !this.held && !this.heldByFocus;
     this.#uplink.configure(uplink ? { codec: sent.name as 'PCMU' | 'PCMA', payloadType: sent.payloadType } : undefined);
     const listens = this.#phoneListens();
-    const inputs = [...this.#consumerBySsrc].flatMap(([ssrc, c]) => (c.closed || c.producerPaused ? [] : [ssrc]));
-    this.#mixer.configure(listens && codec ? { codec: codec.name, payloadType: codec.payloadType } : undefined, inputs);
-    void this.#syncPauses();
+    this.#mix.configure(listens && codec ? { codec: codec.name, payloadType: codec.payloadType } : undefined);
+    void this.syncPauses();
   }
 
-  async #syncPauses(): Promise<void> {
+  protected async syncPauses(): Promise<void> {
     const ops: Promise<void>[] = [];
     const p = this.#producer;
     if (p && !p.closed) {
@@ -1007,15 +584,10 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
       if (pause && !p.paused) ops.push(p.pause());
       else if (!pause && p.paused) ops.push(p.resume());
     }
-    const pauseConsumers = this.#consumersShouldPause();
-    for (const { consumer } of this.#consumers.values()) {
-      if (consumer.closed) continue;
-      if (pauseConsumers && !consumer.paused) ops.push(consumer.pause());
-      else if (!pauseConsumers && consumer.paused) ops.push(consumer.resume());
-    }
+    ops.push(...this.#mix.syncPauses());
     const results = await Promise.allSettled(ops);
     for (const r of results) {
-      if (r.status === 'rejected' && !this.#closed) this.#log.warn('pause/resume failed', { err: r.reason });
+      if (r.status === 'rejected' && !this.closed) this.log.warn('pause/resume failed', { err: r.reason });
     }
   }
 
@@ -1025,14 +597,14 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
 
   /** RTP from the phone: to the uplink pipeline (G.711) or straight to the producer (opus). */
   #onPhoneRtp(buf: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     const remote = this.#remote;
     // Only the party in the SDP may talk (phones send from the address they announce; no NAT latching).
     if (!remote || rinfo.address !== remote.address) {
       this.#fromPhone.dropped += 1;
       if (!this.#strangerLogged) {
         this.#strangerLogged = true;
-        this.#log.warn('dropping RTP from an address the SDP does not name', {
+        this.log.warn('dropping RTP from an address the SDP does not name', {
           from: `${rinfo.address}:${rinfo.port}`,
           expected: remote?.address,
         });
@@ -1060,14 +632,14 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
         this.#fromPhone.dropped += 1;
         return;
       }
-      this.#log.info('the phone sends another negotiated codec', {
+      this.log.info('the phone sends another negotiated codec', {
         from: codecLabel(remote.uplink),
         to: codecLabel(other),
       });
       remote.uplink = other;
       this.#syncMedia();
     }
-    if (this.#held || this.#heldByFocus || this.#mutedByFocus) {
+    if (this.held || this.heldByFocus || this.mutedByFocus) {
       this.#fromPhone.dropped += 1;
       return;
     }
@@ -1077,50 +649,38 @@ export class PlainRtpLeg extends EnhancedEventEmitter<PlainRtpLegEvents> {
 
   /** Datagrams on the loopback relay: consumers' RTP from mediasoup, or a pipeline's output. */
   #onRelay(buf: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (this.#closed) return;
-    const tuple = this.#transport.tuple;
+    if (this.closed) return;
+    const tuple = this.transport.tuple;
     if (rinfo.port === tuple.localPort && rinfo.address === tuple.localAddress) {
       if (isRtcp(buf)) return;
       const header = readRtpHeader(buf);
-      if (header && header.payloadType === this.#opusPt && this.#consumerBySsrc.has(header.ssrc))
-        this.#mixer.input(buf, header.ssrc);
+      if (header) this.#mix.input(buf, header.payloadType, header.ssrc);
       return;
     }
     if (rinfo.address !== '127.0.0.1') return;
     const header = readRtpHeader(buf);
     if (!header) return;
-    if (!this.#uplink.output(buf, header.ssrc)) this.#mixer.output(buf, header.ssrc);
+    if (!this.#uplink.output(buf, header.ssrc)) this.#mix.output(buf, header.ssrc);
   }
 
   /** Opus RTP for the producer: our SSRC, continuous across uplink restarts. */
   #toMediasoup(buf: Buffer, source: string): void {
-    if (this.#closed) return;
-    const tuple = this.#transport.tuple;
+    if (this.closed) return;
+    const tuple = this.transport.tuple;
     this.#relay.send(this.#toProducer.rewrite(buf, source), tuple.localPort, tuple.localAddress);
   }
 
   #sendToPhone(buf: Buffer, source: string): void {
     const remote = this.#remote;
     const rewriter = this.#toPhone;
-    if (this.#closed || !remote || !rewriter || !this.#phoneListens()) return;
+    if (this.closed || !remote || !rewriter || !this.#phoneListens()) return;
     this.#phone.rtp.send(rewriter.rewrite(buf, source), remote.port, remote.address);
     this.#toPhoneCount.packets += 1;
     this.#toPhoneCount.bytes += buf.length;
   }
 
-  #write(sections: (PlainLocalAudio | PlainLocalRejected)[]): string {
-    const body = { sessionId: this.#sessionId, address: this.#address, sections };
-    // RFC 3264 §8: the version only moves when the description changes.
-    const key = JSON.stringify(body);
-    if (key !== this.#lastBody) {
-      this.#sessionVersion += 1;
-      this.#lastBody = key;
-    }
-    this.#written = { epoch: this.#transportEpoch, heldByFocus: this.#heldByFocus };
-    return writePlainDescription({ ...body, sessionVersion: this.#sessionVersion });
-  }
-
-  #assertOpen(op: string): void {
-    if (this.#closed) throw new MediaClosedError(`${op}() on closed leg '${this.label}'`);
+  #write(sections: PlainLocalSection[]): string {
+    const body = { sessionId: this.sessionId, address: this.#address, sections };
+    return writePlainDescription({ ...body, sessionVersion: this.sessionVersionFor(body) });
   }
 }

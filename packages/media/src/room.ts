@@ -23,45 +23,27 @@ import { MediaClosedError } from './errors.ts';
 import { ProducerPipes } from './producer-pipes.ts';
 import { SpeakerDetector, createSpeakerObservers, type SpeakerObservers } from './speaker-detector.ts';
 import type { RouterLease, RouterRegistry } from './router-registry.ts';
-import { WebRtcLeg, type LegRoomLink, type LegStats, type WebRtcLegOptions } from './webrtc-leg.ts';
-import {
-  PlainRtpLeg,
-  type PlainListenSettings,
-  type PlainRtpLegOptions,
-  type PlainRtpLegStats,
-} from './plain-rtp-leg.ts';
+import { WebRtcLeg, type WebRtcLegOptions } from './webrtc-leg.ts';
+import { PlainRtpLeg, type PlainListenSettings, type PlainRtpLegOptions } from './plain-rtp-leg.ts';
 import { checkGstreamer } from './gst-process.ts';
-import type { MediaLeg, RoomLeg } from './leg.ts';
+import type { LegTransport } from './negotiated-leg.ts';
+import type {
+  LegKind,
+  LegRoomLink,
+  LegStats,
+  MediaLeg,
+  MediaRoom,
+  PlainRtpLegStats,
+  RoomCloseReason,
+  RoomEvents,
+  RoomLeg,
+} from './leg-types.ts';
+
+// Compatible exports: these types moved to the leg contract (leg-types.ts).
+export type { RoomCloseReason, RoomEvents } from './leg-types.ts';
 
 /** Rebuild passes after a worker crash before the room gives up (each pass follows another worker dying under the rebuild). */
 const MAX_RECOVERY_ROUNDS = 5;
-
-export type RoomCloseReason = 'closed' | 'worker-died' | 'service-closed';
-
-export type RoomEvents = {
-  /**
-   * The leg must be re-offered: leg.createLocalOffer() + applyRemoteAnswer(). Any leg kind: a WebRtcLeg
-   * when participants join or leave, either kind after a worker crash (new transport) or when
-   * setOnHoldByFocus() changed. The leg emits its own 'renegotiationneeded' at the same moment.
-   */
-  renegotiationneeded: [MediaLeg];
-  legclosed: [MediaLeg];
-  /** Another room adopted the leg (room.adoptLeg); it is no longer in this room's `legs`. */
-  legmoved: [MediaLeg, Room];
-  /**
-   * The dominant speaker changed (at most ~2 changes per second); undefined when nobody may speak.
-   * Muted and held legs are never named. Needs the MediaService option `speakerDetection`.
-   * Plain RTP legs (phones) are never named: their audio carries no RFC 6464 level.
-   */
-  activespeaker: [WebRtcLeg | undefined];
-  /**
-   * The room survived a mediasoup worker crash: it runs on a live worker again. `legs`: legs that got a
-   * new transport; `ms`: time from the crash to the rebuilt room (before the re-offers). Every affected
-   * leg emits 'renegotiationneeded' right after.
-   */
-  recovered: [info: { legs: number; ms: number }];
-  closed: [RoomCloseReason];
-};
 
 export interface RoomOptions {
   label: string;
@@ -77,7 +59,7 @@ export interface TransportSettings {
   plainRtpTimeoutMs: number;
 }
 
-export class Room extends EnhancedEventEmitter<RoomEvents> {
+export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom {
   readonly id: string;
   readonly label: string;
   #home: RouterLease;
@@ -90,7 +72,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   readonly #legs = new Map<string, RoomLeg>();
   readonly #link: LegRoomLink;
   readonly #pipes: ProducerPipes;
-  #speaker: SpeakerDetector<WebRtcLeg> | undefined;
+  #speaker: SpeakerDetector<RoomLeg> | undefined;
   /** Transport placement, one at a time, so that concurrent joins count each other. */
   readonly #placement = new SerialQueue();
   /** The rebuild after a worker crash, while it runs (legs hold their re-offer requests meanwhile). */
@@ -121,13 +103,13 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     this.#audioLevels = params.speakerObservers !== undefined;
     this.#speaker = params.speakerObservers ? this.#newSpeakerDetector(params.speakerObservers) : undefined;
     this.#watchHome(this.#home);
-    const room = this;
+    const recovering = (): boolean => this.#recovery !== undefined;
     this.#link = {
       room: this,
       // Every router of every worker is created with the same codecs: the capabilities never change.
       routerCapabilities: this.#home.router.rtpCapabilities,
       get recovering() {
-        return room.#recovery !== undefined;
+        return recovering();
       },
       producerAdded: (leg, producer) => {
         // While recovering, the rebuild wires everyone to everyone once it is done.
@@ -150,6 +132,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
         else if (leg.routerLease === this.#home) this.#shutdown('service-closed');
         else leg.close('service-closed');
       },
+      release: (leg, to) => this.#release(leg, to),
     };
   }
 
@@ -170,46 +153,27 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     return [...pids];
   }
   /** The last speaker reported by 'activespeaker'. */
-  get activeSpeaker(): WebRtcLeg | undefined {
+  get activeSpeaker(): MediaLeg | undefined {
     const leg = this.#speaker?.current;
     return leg && this.#legs.get(leg.id) === leg ? leg : undefined;
   }
 
-  async createWebRtcLeg(options: WebRtcLegOptions): Promise<WebRtcLeg> {
-    if (this.#closed) throw new MediaClosedError(`room '${this.label}' is closed`);
-    const id = randomUUID();
-    if (this.#recovery) await this.#recovery;
-    const { lease, transport } = await this.#placement.push(async () => {
-      const lease = await this.#leaseForNewTransport();
-      const transport = await this.#newWebRtcTransport(lease, id, options.label);
-      return { lease, transport };
+  createWebRtcLeg(options: WebRtcLegOptions): Promise<WebRtcLeg> {
+    return this.#join({
+      kind: 'webrtc',
+      label: options.label,
+      newTransport: (lease, id) => this.#newWebRtcTransport(lease, id, options.label),
+      newLeg: (id, lease, transport) =>
+        new WebRtcLeg({
+          id,
+          options,
+          transport,
+          lease,
+          link: this.#link,
+          log: this.#log,
+          audioLevels: this.#audioLevels,
+        }),
     });
-    if (this.#closed) {
-      transport.close();
-      throw new MediaClosedError(`room '${this.label}' closed while creating leg '${options.label}'`);
-    }
-    const leg = new WebRtcLeg({
-      id,
-      options,
-      transport,
-      lease,
-      link: this.#link,
-      log: this.#log,
-      audioLevels: this.#audioLevels,
-    });
-    const piping: Promise<void>[] = [];
-    for (const other of this.#legs.values()) {
-      for (const producer of other.producers) {
-        const wait = this.#deliver(other, producer, leg);
-        if (wait) piping.push(wait);
-      }
-    }
-    this.#legs.set(id, leg);
-    this.#log.info('leg created', { leg: options.label, legs: this.#legs.size, pid: lease.worker.pid });
-    // The first offer of a leg on another router must already carry everyone.
-    if (piping.length > 0) await Promise.all(piping);
-    if (leg.closed) throw new MediaClosedError(`leg '${options.label}' closed while joining room '${this.label}'`);
-    return leg;
   }
 
   /**
@@ -221,36 +185,59 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     if (this.#closed) throw new MediaClosedError(`room '${this.label}' is closed`);
     await checkGstreamer();
     const listen = this.#plainListenSettings();
+    return this.#join({
+      kind: 'plain',
+      label: options.label,
+      newTransport: (lease, id) => this.#newPlainTransport(lease, id, options.label),
+      newLeg: (id, lease, transport) =>
+        PlainRtpLeg.create({
+          id,
+          options,
+          transport,
+          lease,
+          link: this.#link,
+          log: this.#log,
+          listen,
+          rtpTimeoutMs: this.#transportSettings.plainRtpTimeoutMs,
+        }),
+      logged: (leg) => ({ port: leg.localPort }),
+    });
+  }
+
+  /**
+   * The one way into a room: a transport where there is room for it (one placement at a time), the
+   * leg on it, and every producer of the room offered to the leg before the leg is returned.
+   */
+  async #join<T extends LegTransport, L extends RoomLeg>(join: {
+    kind: LegKind;
+    label: string;
+    newTransport: (lease: RouterLease, legId: string) => Promise<T>;
+    newLeg: (legId: string, lease: RouterLease, transport: T) => L | Promise<L>;
+    logged?: (leg: L) => Record<string, unknown>;
+  }): Promise<L> {
+    const label = join.label;
+    if (this.#closed) throw new MediaClosedError(`room '${this.label}' is closed`);
     const id = randomUUID();
     if (this.#recovery) await this.#recovery;
     const { lease, transport } = await this.#placement.push(async () => {
       const lease = await this.#leaseForNewTransport();
-      const transport = await this.#newPlainTransport(lease, id, options.label);
+      const transport = await join.newTransport(lease, id);
       return { lease, transport };
     });
     if (this.#closed) {
       transport.close();
-      throw new MediaClosedError(`room '${this.label}' closed while creating leg '${options.label}'`);
+      throw new MediaClosedError(`room '${this.label}' closed while creating leg '${label}'`);
     }
-    let leg: PlainRtpLeg;
+    let leg: L;
     try {
-      leg = await PlainRtpLeg.create({
-        id,
-        options,
-        transport,
-        lease,
-        link: this.#link,
-        log: this.#log,
-        listen,
-        rtpTimeoutMs: this.#transportSettings.plainRtpTimeoutMs,
-      });
+      leg = await join.newLeg(id, lease, transport);
     } catch (err) {
       transport.close();
       throw err;
     }
     if (this.#closed) {
       leg.close('room-closed');
-      throw new MediaClosedError(`room '${this.label}' closed while creating leg '${options.label}'`);
+      throw new MediaClosedError(`room '${this.label}' closed while creating leg '${label}'`);
     }
     const piping: Promise<void>[] = [];
     for (const other of this.#legs.values()) {
@@ -260,14 +247,15 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
       }
     }
     this.#legs.set(id, leg);
-    this.#log.info('plain leg created', {
-      leg: options.label,
+    this.#log.info(join.kind === 'plain' ? 'plain leg created' : 'leg created', {
+      leg: label,
       legs: this.#legs.size,
       pid: lease.worker.pid,
-      port: leg.localPort,
+      ...join.logged?.(leg),
     });
+    // The first offer of a leg on another router must already carry everyone.
     if (piping.length > 0) await Promise.all(piping);
-    if (leg.closed) throw new MediaClosedError(`leg '${options.label}' closed while joining room '${this.label}'`);
+    if (leg.closed) throw new MediaClosedError(`leg '${label}' closed while joining room '${this.label}'`);
     return leg;
   }
 
@@ -289,7 +277,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     if (leg.closed) return Promise.reject(new MediaClosedError(`cannot adopt closed leg '${leg.label}'`));
     if (leg.room === this) return Promise.resolve();
     const from = leg.room;
-    from.#release(leg, this);
+    leg.roomLink.release(leg, this);
     leg.moveTo(this.#link);
     this.#legs.set(leg.id, leg);
     // Producers on a shared router are consumed at once; those across routers wait for their pipes.
@@ -369,7 +357,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   }
 
   /** A leg moved to another room: both sides stop consuming each other. */
-  #release(leg: RoomLeg, to: Room): void {
+  #release(leg: RoomLeg, to: MediaRoom): void {
     this.#legs.delete(leg.id);
     for (const producer of leg.producers) {
       const piped = this.#pipes.readyFor(producer.id);
@@ -405,9 +393,9 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     const speaker = this.#speaker;
     if (!speaker || this.#closed) return;
     const home = this.#home.router;
-    const wanted = new Map<string, { producer: ms.Producer; who: WebRtcLeg }>();
+    const wanted = new Map<string, { producer: ms.Producer; who: RoomLeg }>();
     for (const leg of this.#legs.values()) {
-      if (!(leg instanceof WebRtcLeg) || leg.closed || leg.held || leg.heldByFocus || leg.mutedByFocus) continue;
+      if (!leg.capabilities.speakerDetection || leg.closed || leg.held || leg.heldByFocus || leg.mutedByFocus) continue;
       for (const p of leg.producers) {
         if (p.kind !== 'audio') continue;
         const from = leg.routerLease.router;
@@ -465,8 +453,8 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   // Surviving a worker crash
   // ---------------------------------------------------------------------------------------------
 
-  #newSpeakerDetector(observers: SpeakerObservers): SpeakerDetector<WebRtcLeg> {
-    return new SpeakerDetector<WebRtcLeg>(observers, this.#log, (leg) => {
+  #newSpeakerDetector(observers: SpeakerObservers): SpeakerDetector<RoomLeg> {
+    return new SpeakerDetector<RoomLeg>(observers, this.#log, (leg) => {
       if (this.#closed) return;
       this.#log.debug('active speaker', { leg: leg?.label });
       this.safeEmit('activespeaker', leg);
@@ -479,6 +467,13 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
       if (worker.died) this.#scheduleRecovery(worker.pid);
       else if (home === this.#home) this.#shutdown('service-closed');
     });
+  }
+
+  /** A transport of the kind the leg needs (a leg whose worker died gets the same kind again). */
+  #newTransport(kind: LegKind, lease: RouterLease, legId: string, label: string): Promise<LegTransport> {
+    return kind === 'webrtc'
+      ? this.#newWebRtcTransport(lease, legId, label)
+      : this.#newPlainTransport(lease, legId, label);
   }
 
   async #newWebRtcTransport(lease: RouterLease, legId: string, label: string): Promise<ms.WebRtcTransport> {
@@ -604,10 +599,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
       dead.map(async (leg) => {
         const { lease, transport } = await this.#placement.push(async () => {
           const lease = await this.#leaseForNewTransport();
-          const transport =
-            leg instanceof WebRtcLeg
-              ? await this.#newWebRtcTransport(lease, leg.id, leg.label)
-              : await this.#newPlainTransport(lease, leg.id, leg.label);
+          const transport = await this.#newTransport(leg.kind, lease, leg.id, leg.label);
           return { lease, transport };
         });
         if (this.#closed || leg.closed) {

@@ -4,7 +4,6 @@
  * send from the RTP port, so a phone sees symmetric RTP (RFC 4961).
  */
 import dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
 
 const MAX_ATTEMPTS = 64;
 
@@ -34,7 +33,7 @@ export class RtpPortPair {
     this.ip = ip;
     this.rtp = rtp;
     this.rtcp = rtcp;
-    this.port = (rtp.address() as AddressInfo).port;
+    this.port = rtp.address().port;
   }
 
   /** Binds an even/odd pair at a random place in [minPort, maxPort]. */

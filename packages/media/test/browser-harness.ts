@@ -168,7 +168,7 @@ export class BrowserPeer {
         const api = (globalThis as unknown as { peer: Record<string, (...a: unknown[]) => unknown> }).peer;
         return api[method]!(...args);
       },
-      { method, args: args as unknown[] },
+      { method, args: args },
     ) as Promise<ReturnType<PeerApi[K]>>;
   }
 

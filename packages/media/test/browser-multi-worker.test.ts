@@ -130,7 +130,7 @@ describe('browser ⇄ media: a room spanning two workers', { timeout: 90_000 }, 
     for (const n of Object.keys(TONES) as Name[]) if (legs[n].needsRenegotiation) await reoffer(n);
     for (const n of Object.keys(TONES) as Name[]) await hearsEveryone(n, t);
     t.diagnostic(
-      `rebuilt after the worker death: ${onVictim.join(', ')} in ${recovered!.ms} ms; workers now ${room.workerPids.join(', ')}`,
+      `rebuilt after the worker death: ${onVictim.join(', ')} in ${recovered.ms} ms; workers now ${room.workerPids.join(', ')}`,
     );
 
     room.close();

@@ -4,7 +4,6 @@
  * which tones it hears, how loud, and when a tone first arrived (latency). Real UDP, real RTP.
  */
 import dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
 import { parse } from 'sdp-transform';
 
 // ITU-T G.711 µ-law.
@@ -121,7 +120,7 @@ export class FakePhone {
   private constructor(name: string, socket: dgram.Socket, toneHz: number, amplitude: number) {
     this.name = name;
     this.socket = socket;
-    this.port = (socket.address() as AddressInfo).port;
+    this.port = socket.address().port;
     this.toneHz = toneHz;
     this.#amplitude = amplitude;
     socket.on('message', (buf) => this.#onRtp(buf));

@@ -74,7 +74,7 @@ describe('plain RTP legs: phones mixed through a room', { timeout: 120_000 }, ()
     room = await media.createRoom({ label: 'phones' });
   });
 
-  after(async () => {
+  after(() => {
     for (const p of phones) p.close();
     media?.close();
   });

@@ -77,7 +77,7 @@ let fakeSsrc = 5000;
  */
 export function fakeAnswer(offer: string, options: { sendOn?: string[]; setup?: string } = {}): string {
   const desc = parse(offer);
-  const firstMid = desc.media[0]?.mid === undefined ? undefined : String(desc.media[0]!.mid);
+  const firstMid = desc.media[0]?.mid === undefined ? undefined : String(desc.media[0].mid);
   const sendOn = new Set(options.sendOn ?? (firstMid !== undefined ? [firstMid] : []));
   delete desc.icelite;
   desc.origin = { username: '-', sessionId: 1, sessionVersion: 1, netType: 'IN', ipVer: 4, address: '127.0.0.1' };
@@ -88,7 +88,7 @@ export function fakeAnswer(offer: string, options: { sendOn?: string[]; setup?: 
       type: 'sha-256',
       hash: '15:CA:46:E9:4E:B5:A2:2A:10:F7:59:C3:6C:1D:F0:66:2D:EC:5A:EB:AA:AD:47:7D:B7:04:D1:41:F3:AE:B7:47',
     };
-    m.setup = (options.setup ?? 'active') as 'active';
+    m.setup = options.setup ?? 'active';
     delete m.candidates;
     delete m.endOfCandidates;
     delete m.msid;

@@ -5,7 +5,6 @@
  */
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 
 interface Message {
   startLine: string;
@@ -76,9 +75,7 @@ export class SipStub {
   readonly port: number;
   readonly log: string[] = [];
   /** Answer an incoming INVITE: return the SDP for the 200, or throw (→ 488, Warning: message). */
-  onInvite: (invite: IncomingInvite) => Promise<string> = async () => {
-    throw new Error('no handler');
-  };
+  onInvite: (invite: IncomingInvite) => Promise<string> = () => Promise.reject(new Error('no handler'));
   onBye: (callId: string) => void = () => undefined;
   readonly #dialogs = new Map<string, Dialog>();
   /** Responses to server transactions, by Via branch (retransmitted requests get the same answer). */
@@ -89,7 +86,7 @@ export class SipStub {
 
   private constructor(socket: dgram.Socket) {
     this.socket = socket;
-    this.port = (socket.address() as AddressInfo).port;
+    this.port = socket.address().port;
     socket.on('message', (buf, rinfo) => this.#onMessage(buf.toString(), rinfo));
   }
 
