@@ -185,6 +185,18 @@ export function endDialog(dialog: SrfDialog | undefined, reason?: string): void 
   }
 }
 
+/**
+ * Forgets the dialog an out-of-dialog REFER's 202 created, once its final NOTIFY has been answered:
+ * drachtio-srf drops SUBSCRIBE dialogs on their final NOTIFY but keeps REFER ones for ever (its
+ * destroy() knows only INVITE and SUBSCRIBE dialogs), one leaked Dialog per such REFER.
+ */
+export function forgetReferDialog(dialog: SrfDialog): void {
+  const inner = dialog as unknown as { connected: boolean; srf?: { removeDialog?(d: unknown): void } };
+  inner.connected = false;
+  inner.srf?.removeDialog?.(dialog);
+  dialog.removeAllListeners();
+}
+
 /** Resolves once every BYE sent by endDialog has been answered, or after `timeoutMs`. */
 export async function dialogsEnded(timeoutMs: number): Promise<void> {
   if (endingDialogs.size === 0) return;

@@ -100,6 +100,8 @@ export interface MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
   readonly workerPid: number;
   readonly signalingState: SignalingState;
   readonly needsRenegotiation: boolean;
+  /** What the party sends into the room now (its live producers), e.g. for the roster's <media>. */
+  readonly producers: readonly ms.Producer[];
   applyRemoteOffer(sdp: string): Promise<void>;
   createLocalAnswer(): Promise<string>;
   createLocalOffer(): Promise<string>;

@@ -172,10 +172,16 @@ export class ConferenceFocus implements ConferenceControl {
         await this.#referInCall(origin.call, origin.side, req, res);
         return;
       case 'member':
-        await this.#referToFocus(req, res, origin.session, () => {
-          reply(res, 202, 'Accepted');
-          return origin.member.dialog;
-        });
+        await this.#referToFocus(
+          req,
+          res,
+          origin.session,
+          () => {
+            reply(res, 202, 'Accepted');
+            return origin.member.dialog;
+          },
+          false,
+        );
         return;
       case 'out-of-dialog': {
         const session = this.#sessionFor(req.uri);
@@ -184,8 +190,12 @@ export class ConferenceFocus implements ConferenceControl {
           return;
         }
         // Accepted with a dialog of its own for the progress NOTIFYs.
-        await this.#referToFocus(req, res, session, () =>
-          acceptDialog(this.#opts.srf, req, res, { Contact: session.focusContact }),
+        await this.#referToFocus(
+          req,
+          res,
+          session,
+          () => acceptDialog(this.#opts.srf, req, res, { Contact: session.focusContact }),
+          true,
         );
         return;
       }
@@ -223,13 +233,14 @@ export class ConferenceFocus implements ConferenceControl {
   /**
    * REFER addressed to the focus: Refer-To a party → the focus calls it (dial-out, Replaces honoured);
    * Refer-To `<party;method=BYE>` → the focus removes it. `accept` sends the 202 and returns the dialog
-   * that carries the progress NOTIFYs.
+   * that carries the progress NOTIFYs; `ownsDialog`: that dialog exists only for this REFER.
    */
   async #referToFocus(
     req: SrfRequest,
     res: SrfResponse,
     session: ConferenceSession,
     accept: () => Promise<SrfDialog> | SrfDialog,
+    ownsDialog: boolean,
   ): Promise<void> {
     const user = authenticatedUser(req) ?? this.#memberUser(session, req);
     const target = parseReferTo(req.get('Refer-To'));
@@ -253,7 +264,7 @@ export class ConferenceFocus implements ConferenceControl {
         reply(res, 404, 'Not Found - no such participant');
         return;
       }
-      const progress = new ReferProgress(await accept(), req, this.#log);
+      const progress = new ReferProgress(await accept(), req, this.#log, { ownsDialog });
       for (const v of victims) session.removeParticipant(v.id, by);
       progress.final(200);
       return;
@@ -274,7 +285,7 @@ export class ConferenceFocus implements ConferenceControl {
       reply(res, 480, 'Temporarily Unavailable - user is offline');
       return;
     }
-    const progress = new ReferProgress(await accept(), req, this.#log);
+    const progress = new ReferProgress(await accept(), req, this.#log, { ownsDialog });
     progress.trying();
     const joiner: Joiner = isLocal
       ? this.#joiner(targetUser)

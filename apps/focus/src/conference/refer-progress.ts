@@ -6,7 +6,7 @@
 import { SerialQueue } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import { reasonPhrase } from '@conclave/sip-message';
-import { dialogConnected, requestInDialog, type SrfDialog, type SrfRequest } from '../srf.ts';
+import { dialogConnected, forgetReferDialog, requestInDialog, type SrfDialog, type SrfRequest } from '../srf.ts';
 
 export class ReferProgress {
   readonly #dialog: SrfDialog;
@@ -14,10 +14,15 @@ export class ReferProgress {
   readonly #event: string;
   #done = false;
   readonly #queue = new SerialQueue();
+  readonly #ownsDialog: boolean;
 
-  /** `referRequest` is the REFER; its CSeq becomes the `id` of the refer event (RFC 3515 §2.4.6). */
-  constructor(dialog: SrfDialog, referRequest: SrfRequest, logger: Logger) {
+  /**
+   * `referRequest` is the REFER; its CSeq becomes the `id` of the refer event (RFC 3515 §2.4.6).
+   * `ownsDialog`: the dialog exists only for this REFER's subscription (a REFER outside any dialog).
+   */
+  constructor(dialog: SrfDialog, referRequest: SrfRequest, logger: Logger, { ownsDialog = false } = {}) {
     this.#dialog = dialog;
+    this.#ownsDialog = ownsDialog;
     this.#log = logger;
     const cseq = parseInt(referRequest.get('CSeq'), 10);
     this.#event = Number.isFinite(cseq) ? `refer;id=${cseq}` : 'refer';
@@ -36,6 +41,7 @@ export class ReferProgress {
     if (this.#done) return;
     this.#done = true;
     this.#notify(status, 'terminated;reason=noresource', reason);
+    if (this.#ownsDialog) void this.#queue.push(() => Promise.resolve(forgetReferDialog(this.#dialog)));
   }
 
   #notify(status: number, state: string, reason = reasonPhrase(status)): void {

@@ -14,7 +14,7 @@
  * The mapping part is pure (`describeStreams`); `StreamDescriber` keeps the roster up to date.
  */
 import type { Conference, ParticipantMedia } from '@conclave/conference';
-import { PlainRtpLeg, WebRtcLeg, type MediaLeg, type Room } from '@conclave/media';
+import type { MediaLeg, Room } from '@conclave/media';
 
 /** What a leg sends into the room, as the description needs it. */
 export interface LegStreams {
@@ -58,9 +58,8 @@ export function describeStreams(leg: LegStreams): ParticipantMedia[] {
 
 /** Reads what a media leg sends (its live producers). */
 export function legStreams(leg: MediaLeg): LegStreams {
-  const producers = leg instanceof WebRtcLeg || leg instanceof PlainRtpLeg ? leg.producers : [];
   const sources: StreamSource[] = [];
-  for (const p of producers) {
+  for (const p of leg.producers) {
     if (p.closed || (p.kind !== 'audio' && p.kind !== 'video')) continue;
     const mid = (p.appData as { mid?: unknown }).mid;
     sources.push({
