@@ -205,7 +205,7 @@ export class Harness {
   async app(setup?: (srf: LooseSrf) => void): Promise<ConnectedApp> {
     const app = await connectApp({ host: '127.0.0.1', port: this.tap.port, secret: this.control.secret }, setup);
     this.#apps.add(app);
-    const close = app.close;
+    const close = app.close.bind(app);
     app.close = () => {
       this.#apps.delete(app);
       close();

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { WebSocket as WsWebSocket } from 'ws';
 import { jssipBundle } from './jssip-bundle.ts';
-import { jssipDriver, type JssipDriver } from './jssip-driver.ts';
+import { jssipDriver, type JssipApi, type JssipDriver } from './jssip-driver.ts';
 import { EventLog, type Peer, type PeerCapabilities, type PeerKind, type PeerTransport } from './peer.ts';
 import { installRtcShim } from './rtc-shim.ts';
 
@@ -108,9 +108,10 @@ export class JssipNodePeer extends JssipPeerBase {
     return peer;
   }
 
-  protected async exec(cmd: keyof JssipDriver, arg?: string): Promise<unknown> {
+  protected exec(cmd: keyof JssipDriver, arg?: string): Promise<unknown> {
     const d = this.#driver!;
-    return (d[cmd] as (a?: string) => unknown)(arg);
+    // Through an executor so that a driver that throws (no call to transfer, ...) rejects, as in Chromium.
+    return new Promise((resolve) => resolve((d[cmd] as (a?: string) => unknown)(arg)));
   }
 
   async close(): Promise<void> {
@@ -141,6 +142,14 @@ async function patchTimerH(): Promise<void> {
     clearTimeout(this.H);
     timerI.call(this);
   };
+}
+
+/** What start() puts into the page: JsSIP, the driver, the UAs by user, the event callback. */
+interface DriverPage {
+  JsSIP: JssipApi;
+  __jssipDriver: typeof jssipDriver;
+  __peers: Record<string, JssipDriver>;
+  __conformanceEvent(id: string, type: string, detail?: string): void;
 }
 
 /** One Chromium with one page that hosts any number of JsSIP UAs. */
@@ -217,11 +226,11 @@ export class JssipBrowser {
     this.#logs.set(opts.user, peer.log);
     await this.page.evaluate(
       ({ wsUrl, user, contactUri }) => {
-        const w = (globalThis as unknown as { window: Record<string, any> }).window; // eslint-disable-line @typescript-eslint/no-explicit-any
-        w['__peers'][user] = w['__jssipDriver'](
-          w['JsSIP'],
+        const w = globalThis as unknown as DriverPage;
+        w.__peers[user] = w.__jssipDriver(
+          w.JsSIP,
           { wsUrl, uri: `sip:${user}@127.0.0.1`, contactUri, mediaConstraints: { audio: true, video: false } },
-          (type: string, detail?: string) => w['__conformanceEvent'](user, type, detail),
+          (type: string, detail?: string) => w.__conformanceEvent(user, type, detail),
         );
       },
       { wsUrl: opts.wsUrl, user: opts.user, contactUri: peer.uri },
@@ -230,11 +239,11 @@ export class JssipBrowser {
     return peer;
   }
 
-  exec(user: string, cmd: string, arg?: string): Promise<unknown> {
+  exec(user: string, cmd: keyof JssipDriver, arg?: string): Promise<unknown> {
     return this.page.evaluate(
       ({ user, cmd, arg }) => {
-        const w = (globalThis as unknown as { window: Record<string, any> }).window; // eslint-disable-line @typescript-eslint/no-explicit-any
-        return w['__peers'][user][cmd](arg);
+        const w = globalThis as unknown as DriverPage;
+        return (w.__peers[user]![cmd] as (a?: string) => unknown)(arg);
       },
       { user, cmd, arg },
     );
