@@ -2,7 +2,8 @@
  * One user's browser and page, driven through the page's documented data-testid contract.
  */
 import { chromium, expect, type Browser, type Page } from '@playwright/test';
-import { CHROMIUM, E2E_BASE_URL } from './env.ts';
+import { CHROMIUM, chromiumArgs } from '@conclave/test-peers';
+import { E2E_BASE_URL } from './env.ts';
 import { TONES, toneFile, type UserName } from './tones.ts';
 
 export interface UserPage {
@@ -15,23 +16,7 @@ export interface UserPage {
 export async function openUserPage(user: UserName, path = '/', baseURL = E2E_BASE_URL): Promise<UserPage> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      `--use-file-for-fake-audio-capture=${toneFile(user)}`,
-      '--autoplay-policy=no-user-gesture-required',
-      '--allow-loopback-in-peer-connection',
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-      // Render audio to Chromium's fake output stream, paced by a timer: WebAudio analysis (the tone
-      // checks) then never depends on the machine's sound devices, which CI machines lack or starve.
-      '--disable-audio-output',
-    ],
+    args: chromiumArgs({ audioFile: toneFile(user), fakeAudioOutput: true }),
   });
   const context = await browser.newContext({ baseURL, permissions: ['microphone', 'camera'] });
   const page = await context.newPage();
@@ -48,14 +33,7 @@ export async function openAdminPage(
 ): Promise<{ browser: Browser; page: Page; close(): Promise<void> }> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: chromiumArgs({ media: false }),
   });
   const page = await (await browser.newContext({ baseURL })).newPage();
   await page.goto('/admin');

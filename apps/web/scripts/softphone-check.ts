@@ -23,6 +23,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium, type Browser, type Page } from '@playwright/test';
+import { CHROMIUM, chromiumArgs } from '@conclave/test-peers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const webRoot = resolve(here, '..');
@@ -66,21 +67,8 @@ interface UserPage {
 
 async function open(user: User, viewport = DESKTOP): Promise<UserPage> {
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      `--use-file-for-fake-audio-capture=${toneFile(user)}`,
-      '--autoplay-policy=no-user-gesture-required',
-      '--allow-loopback-in-peer-connection',
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-    ],
+    executablePath: CHROMIUM,
+    args: chromiumArgs({ audioFile: toneFile(user) }),
   });
   const context = await browser.newContext({ baseURL: BASE, viewport, permissions: ['microphone', 'camera'] });
   const page = await context.newPage();
@@ -544,16 +532,14 @@ async function devices(): Promise<void> {
 }
 
 async function tilesOf(p: UserPage) {
-  return p.page
-    .getByTestId('video-tile')
-    .evaluateAll((els) =>
-      els.map((e) => ({
-        party: e.getAttribute('data-party'),
-        local: e.getAttribute('data-local'),
-        live: e.getAttribute('data-live'),
-        speaking: e.getAttribute('data-speaking'),
-      })),
-    );
+  return p.page.getByTestId('video-tile').evaluateAll((els) =>
+    els.map((e) => ({
+      party: e.getAttribute('data-party'),
+      local: e.getAttribute('data-local'),
+      live: e.getAttribute('data-live'),
+      speaking: e.getAttribute('data-speaking'),
+    })),
+  );
 }
 
 async function video(): Promise<void> {

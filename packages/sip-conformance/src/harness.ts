@@ -22,7 +22,7 @@ import {
   type RawEntry,
 } from './transcript.ts';
 import { WireCapture } from './wire/wire-capture.ts';
-import type { Peer } from './peers/peer.ts';
+import type { Peer } from '@conclave/test-peers';
 
 export const GOLDEN_DIR = process.env['GOLDEN_DIR'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'golden');
 

@@ -5,9 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import type { AppDialog, AppReq, AppRes } from './app.ts';
-import type { Peer } from './peers/peer.ts';
 import type { Harness, RecordingResult } from './harness.ts';
-import { ScriptedUac } from './peers/scripted-uac.ts';
+import { ScriptedUac, type Peer } from '@conclave/test-peers';
 import { closeApp, recorded, serverIdle } from './scenarios.ts';
 import { plainSdp } from './sdp.ts';
 import { sleep, waitFor } from './util.ts';

@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { WebSocket as WsWebSocket } from 'ws';
+import { CHROMIUM, chromiumArgs } from './chromium.ts';
 import { jssipBundle } from './jssip-bundle.ts';
 import { jssipDriver, type JssipApi, type JssipDriver } from './jssip-driver.ts';
 import { EventLog, type Peer, type PeerCapabilities, type PeerKind, type PeerTransport } from './peer.ts';
@@ -28,8 +29,6 @@ export const JSSIP_CAPS: PeerCapabilities = {
       'JsSIP answers a re-INVITE that crosses its own, and ends the call (BYE, 500 "Media Renegotiation Failed" cause) when its own re-INVITE gets 491, instead of retrying',
   },
 };
-
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
 abstract class JssipPeerBase implements Peer {
   abstract readonly kind: PeerKind;
@@ -183,18 +182,7 @@ export class JssipBrowser {
     const browser = await chromium
       .launch({
         executablePath: CHROMIUM,
-        args: [
-          '--disable-gpu',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--use-fake-device-for-media-stream',
-          '--use-fake-ui-for-media-stream',
-          '--allow-loopback-in-peer-connection',
-          '--disable-features=WebRtcHideLocalIpsWithMdns',
-          '--autoplay-policy=no-user-gesture-required',
-        ],
+        args: chromiumArgs(),
       })
       .catch(async (err: Error) => {
         await new Promise((r) => server.close(() => r(undefined)));
