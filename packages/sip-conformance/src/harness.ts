@@ -10,7 +10,8 @@ import { createLogger, type Logger } from '@conclave/log';
 import { SipServer as EmbeddedSipServer, type SipServerOptions, type SipTimerOptions } from '@conclave/sip-server';
 import { connectApp, parseHostports, type ConnectedApp, type LooseSrf } from './app.ts';
 import { ControlTap } from './control-tap.ts';
-import { allocatePorts, PEER_PORT_RANGE } from './ports.ts';
+import { reservePortBlock } from '@conclave/test-peers';
+import { PEER_PORT_RANGE } from './ports.ts';
 import {
   diffShapes,
   normalise,
@@ -128,7 +129,7 @@ export class Harness {
       // transcripts of both servers use the same placeholders.
       let addrs: Awaited<ReturnType<EmbeddedSipServer['start']>> | undefined;
       for (let attempt = 0; !addrs; attempt++) {
-        const port = await allocatePorts(1);
+        const { base: port } = await reservePortBlock(1, PEER_PORT_RANGE);
         server = new SipServer({
           listen: {
             udp: { host: '127.0.0.1', port },
