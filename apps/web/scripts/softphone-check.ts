@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { CHROMIUM, chromiumArgs } from '@conclave/test-peers';
+import { tonesIn } from '../../../e2e/support/page-tones.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const webRoot = resolve(here, '..');
@@ -143,59 +144,9 @@ async function call(from: UserPage, to: UserPage, opts: { video?: boolean } = {}
   await waitAttr(to, line(to, from.user), 'data-state', 'active');
 }
 
-/** Peaks (Hz) of everything the page receives, over `ms` (as the e2e helper does). */
-async function heard(p: UserPage, ms = 1500): Promise<number[]> {
-  return p.page.evaluate(async (duration) => {
-    const els = [...document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')];
-    const ctx = new AudioContext();
-    await ctx.resume();
-    const analysers: AnalyserNode[] = [];
-    for (const el of els) {
-      if (!(el.srcObject instanceof MediaStream)) continue;
-      const a = ctx.createAnalyser();
-      a.fftSize = 8192;
-      ctx.createMediaStreamSource(el.srcObject).connect(a);
-      analysers.push(a);
-    }
-    if (analysers.length === 0) return [];
-    const bins = analysers[0]!.frequencyBinCount;
-    const sum = new Float64Array(bins);
-    let frames = 0;
-    const end = performance.now() + duration;
-    while (performance.now() < end) {
-      await new Promise((r) => setTimeout(r, 100));
-      for (const a of analysers) {
-        const d = new Float32Array(bins);
-        a.getFloatFrequencyData(d);
-        for (let i = 0; i < bins; i++) sum[i]! += Math.pow(10, d[i]! / 10);
-      }
-      frames++;
-    }
-    const rate = ctx.sampleRate;
-    await ctx.close();
-    const db = Array.from(sum, (v) => 10 * Math.log10(v / frames + 1e-20));
-    const median = [...db].sort((a, b) => a - b)[Math.floor(db.length / 2)]!;
-    const hz = (i: number) => (i * rate) / 8192;
-    let max = -Infinity;
-    for (let i = 0; i < bins; i++) if (hz(i) > 100 && hz(i) < 8000) max = Math.max(max, db[i]!);
-    const peaks: number[] = [];
-    for (let i = 2; i < bins - 2; i++) {
-      const v = db[i]!;
-      if (
-        v > median + 30 &&
-        v > max - 20 &&
-        v >= db[i - 1]! &&
-        v >= db[i + 1]! &&
-        v >= db[i - 2]! &&
-        v >= db[i + 2]! &&
-        hz(i) > 100 &&
-        hz(i) < 8000
-      ) {
-        peaks.push(Math.round(hz(i)));
-      }
-    }
-    return peaks;
-  }, ms);
+/** Peaks (Hz) of everything the page receives, over `ms` (the e2e helper). */
+function heard(p: UserPage, ms = 1500): Promise<number[]> {
+  return tonesIn(p.page, 'remote-elements', ms);
 }
 
 const near = (peaks: number[], f: number, tol = 20) => peaks.some((p) => Math.abs(p - f) <= tol);
