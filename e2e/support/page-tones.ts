@@ -1,5 +1,6 @@
 /**
- * What a Playwright page hears: the tones (Hz) in its audio, found with WebAudio inside the page. Used
+ * What a Playwright page hears, found with WebAudio inside the page: the tones (Hz) in its audio, and the
+ * level of a DTMF digit's two frequencies. Used
  * by the e2e tests and the page scripts (apps/web/scripts/softphone-check.ts) alike: it imports nothing
  * but Playwright's types, so either project can compile it.
  */
@@ -89,4 +90,60 @@ export async function tonesIn(page: Page, source: ToneSource, ms = 1500): Promis
 /** True when one of the peaks is within `tolerance` Hz of `freq`. */
 export function hasTone(peaks: number[], freq: number, tolerance = 20): boolean {
   return peaks.some((p) => Math.abs(p - freq) <= tolerance);
+}
+
+/** A level (dB) before a tone starts and at its peak. */
+export interface ToneLevel {
+  before: number;
+  peak: number;
+}
+
+/** DTMF "1": 697 Hz and 1209 Hz. */
+export const DTMF_1: readonly [low: number, high: number] = [697, 1209];
+
+/**
+ * Level (dB) at a DTMF digit's two frequencies on everything the page receives: the highest in the
+ * first 200 ms (before the tone) and the peak afterwards, over `ms`. No smoothing, a look every 40 ms:
+ * Chromium plays a received event out loudly at its start.
+ */
+export async function dtmfLevels(
+  page: Page,
+  ms: number,
+  freqs: readonly [low: number, high: number] = DTMF_1,
+): Promise<{ low: ToneLevel; high: ToneLevel }> {
+  return page.evaluate(
+    async ({ duration, freqs }) => {
+      const ctx = new AudioContext();
+      await ctx.resume();
+      const an = ctx.createAnalyser();
+      an.fftSize = 8192;
+      an.smoothingTimeConstant = 0;
+      for (const el of document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')) {
+        if (el.srcObject instanceof MediaStream) ctx.createMediaStreamSource(el.srcObject).connect(an);
+      }
+      const d = new Float32Array(an.frequencyBinCount);
+      const at = (f: number) => {
+        const i = Math.round((f * 8192) / ctx.sampleRate);
+        return Math.max(d[i - 1]!, d[i]!, d[i + 1]!);
+      };
+      const low = { before: -200, peak: -200 };
+      const high = { before: -200, peak: -200 };
+      const start = performance.now();
+      while (performance.now() - start < duration) {
+        await new Promise((r) => setTimeout(r, 40));
+        an.getFloatFrequencyData(d);
+        const early = performance.now() - start < 200;
+        for (const [o, f] of [
+          [low, freqs[0]],
+          [high, freqs[1]],
+        ] as const) {
+          if (early) o.before = Math.max(o.before, at(f));
+          else o.peak = Math.max(o.peak, at(f));
+        }
+      }
+      await ctx.close();
+      return { low, high };
+    },
+    { duration: ms, freqs },
+  );
 }

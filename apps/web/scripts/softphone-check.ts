@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { CHROMIUM, chromiumArgs } from '@conclave/test-peers';
-import { tonesIn } from '../../../e2e/support/page-tones.ts';
+import { dtmfLevels, tonesIn } from '../../../e2e/support/page-tones.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const webRoot = resolve(here, '..');
@@ -151,49 +151,6 @@ function heard(p: UserPage, ms = 1500): Promise<number[]> {
 
 const near = (peaks: number[], f: number, tol = 20) => peaks.some((p) => Math.abs(p - f) <= tol);
 
-/**
- * Level (dB) at DTMF "1"'s two frequencies on everything `p` receives: the mean over the first 200 ms
- * (before the tone is sent) and the peak over `ms`. No smoothing, a look every 40 ms: Chromium plays
- * a received event out loudly at its start.
- */
-async function dtmfLevels(
-  p: UserPage,
-  ms: number,
-): Promise<{ low: { before: number; peak: number }; high: { before: number; peak: number } }> {
-  return p.page.evaluate(async (duration) => {
-    const ctx = new AudioContext();
-    await ctx.resume();
-    const an = ctx.createAnalyser();
-    an.fftSize = 8192;
-    an.smoothingTimeConstant = 0;
-    for (const el of document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')) {
-      if (el.srcObject instanceof MediaStream) ctx.createMediaStreamSource(el.srcObject).connect(an);
-    }
-    const d = new Float32Array(an.frequencyBinCount);
-    const at = (f: number) => {
-      const i = Math.round((f * 8192) / ctx.sampleRate);
-      return Math.max(d[i - 1]!, d[i]!, d[i + 1]!);
-    };
-    const low = { before: -200, peak: -200 };
-    const high = { before: -200, peak: -200 };
-    const start = performance.now();
-    while (performance.now() - start < duration) {
-      await new Promise((r) => setTimeout(r, 40));
-      an.getFloatFrequencyData(d);
-      const early = performance.now() - start < 200;
-      for (const [o, f] of [
-        [low, 697],
-        [high, 1209],
-      ] as const) {
-        if (early) o.before = Math.max(o.before, at(f));
-        else o.peak = Math.max(o.peak, at(f));
-      }
-    }
-    await ctx.close();
-    return { low, high };
-  }, ms);
-}
-
 async function hangUpAll(...pages: UserPage[]): Promise<void> {
   for (const p of pages) {
     for (const b of await p.page.getByTestId('hangup-button').all()) await b.click().catch(() => {});
@@ -234,7 +191,7 @@ async function dtmf(): Promise<void> {
     await shot(alice, 'dtmf-keypad-desktop');
     // A "1" through the same JsSIP call the keypad makes: bob's jitter buffer plays received events
     // out as the DTMF pair. Bob listens (no smoothing, every 40 ms) from just before alice sends.
-    const listening = dtmfLevels(bob, 1500);
+    const listening = dtmfLevels(bob.page, 1500);
     await alice.page.waitForTimeout(200);
     await alice.page.evaluate(() => {
       const phone = window.conclave!.phone;
