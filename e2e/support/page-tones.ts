@@ -1,8 +1,8 @@
 /**
- * What a Playwright page hears, found with WebAudio inside the page: the tones (Hz) in its audio, and the
- * level of a DTMF digit's two frequencies. Used
- * by the e2e tests and the page scripts (apps/web/scripts/softphone-check.ts) alike: it imports nothing
- * but Playwright's types, so either project can compile it.
+ * What a Playwright page hears, found with WebAudio inside the page: the tones (Hz) in its audio, and
+ * the level of a DTMF digit's two frequencies. Used by the e2e tests and the page scripts
+ * (apps/web/scripts/softphone-check.ts) alike: it imports nothing but Playwright's types, so either
+ * project can compile it.
  */
 import type { Page } from '@playwright/test';
 
