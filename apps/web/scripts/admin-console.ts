@@ -22,8 +22,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chromium, type Browser, type Page } from '@playwright/test';
-import { CHROMIUM, chromiumArgs } from '@conclave/test-peers';
+import type { Browser, Page } from '@playwright/test';
+import { launch, mergeThree, signIn } from './page-steps.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const webRoot = resolve(here, '..');
@@ -72,10 +72,6 @@ async function expect(what: string, p: Promise<unknown>): Promise<boolean> {
 function storedToken(raw: string): string {
   const session = JSON.parse(raw) as { token?: unknown };
   return typeof session.token === 'string' ? session.token : '';
-}
-
-function launch(tone?: string): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: chromiumArgs({ audioFile: tone }) });
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -127,10 +123,7 @@ async function softphone(url: string, user: string, tone: string, viewport = DES
   const page = await browser.newPage({ viewport });
   page.on('pageerror', (e) => process.stderr.write(`[${user}] pageerror: ${e.message}\n`));
   await page.goto(url);
-  await page.getByTestId('login-user').fill(user);
-  await page.getByTestId('login-password').fill(`${user}-secret`);
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('registration-status').filter({ hasText: 'registered' }).waitFor({ timeout: 15000 });
+  await signIn(page, user);
   return page;
 }
 
@@ -210,16 +203,7 @@ async function main(): Promise<void> {
   const uri = (u: string) => `sip:${u}@${domain}`;
   const line = (page: Page, user: string, state?: string) =>
     page.locator(`[data-testid="line"][data-party="${uri(user)}"]${state ? `[data-state="${state}"]` : ''}`);
-  await alice.getByTestId('dial-input').fill('bob');
-  await alice.getByTestId('dial-button').click();
-  await bob.getByTestId('answer-button').click();
-  await line(alice, 'bob', 'active').getByTestId('hold-button').click();
-  await line(alice, 'bob', 'held').waitFor();
-  await alice.getByTestId('dial-input').fill('carol');
-  await alice.getByTestId('dial-button').click();
-  await carol.getByTestId('answer-button').click();
-  await line(alice, 'carol', 'active').waitFor();
-  await alice.getByTestId('conference-button').click();
+  await mergeThree(alice, bob, carol, line);
   const confUri = await alice
     .waitForFunction(
       () => document.querySelector('[data-testid="conference"]')?.getAttribute('data-uri') || null,
