@@ -2,18 +2,32 @@
  * The user name, password and "remember me" fields of a sign-in form: the phone's (LoginForm) and the
  * admin console's (AdminLogin). Test ids are `<testIdPrefix>-user`, `-password` and `-remember`.
  */
-export interface CredentialFieldsProps {
-  /** The form's useId(): the inputs' ids derive from it. */
-  id: string;
-  testIdPrefix: string;
-  userLabel: string;
-  userPlaceholder: string;
+import { useState } from 'react';
+
+/** What the fields hold, and their setters (useCredentials). */
+export interface Credentials {
   user: string;
   onUser(value: string): void;
   password: string;
   onPassword(value: string): void;
   remember: boolean;
   onRemember(value: boolean): void;
+}
+
+/** The fields' state: the user name starts as the last one signed in, the password empty. */
+export function useCredentials(lastUser: string): Credentials {
+  const [user, onUser] = useState(lastUser);
+  const [password, onPassword] = useState('');
+  const [remember, onRemember] = useState(false);
+  return { user, onUser, password, onPassword, remember, onRemember };
+}
+
+export interface CredentialFieldsProps extends Credentials {
+  /** The form's useId(): the inputs' ids derive from it. */
+  id: string;
+  testIdPrefix: string;
+  userLabel: string;
+  userPlaceholder: string;
 }
 
 export function CredentialFields(props: CredentialFieldsProps) {

@@ -1,11 +1,10 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, type FormEvent } from 'react';
 import type { Phone, PhoneSnapshot } from '../phone/phone.ts';
-import { CredentialFields } from './CredentialFields.tsx';
+import { CredentialFields, useCredentials } from './CredentialFields.tsx';
 
 export function LoginForm({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }) {
-  const [user, setUser] = useState(snap.lastUser);
-  const [password, setPassword] = useState('');
-  const [remember, setRemember] = useState(false);
+  const credentials = useCredentials(snap.lastUser);
+  const { user, password, remember } = credentials;
   const id = useId();
 
   // Signing in: the agent exists but has not registered yet (connecting, or waiting for the server).
@@ -25,18 +24,7 @@ export function LoginForm({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }
       <p className="muted">
         Calls and conferences at <span className="mono">{snap.config.domain}</span>
       </p>
-      <CredentialFields
-        id={id}
-        testIdPrefix="login"
-        userLabel="User name"
-        userPlaceholder="alice"
-        user={user}
-        onUser={setUser}
-        password={password}
-        onPassword={setPassword}
-        remember={remember}
-        onRemember={setRemember}
-      />
+      <CredentialFields id={id} testIdPrefix="login" userLabel="User name" userPlaceholder="alice" {...credentials} />
       {remember && <p className="hint">Your password will be stored in this browser until you sign out.</p>}
       {snap.loginError !== null && (
         <p className="form-error" role="alert" data-testid="login-error">

@@ -1,11 +1,10 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, type FormEvent } from 'react';
 import type { AdminConsole, AdminSnapshot } from '../admin-console.ts';
-import { CredentialFields } from '../../ui/CredentialFields.tsx';
+import { CredentialFields, useCredentials } from '../../ui/CredentialFields.tsx';
 
 export function AdminLogin({ admin, snap }: { admin: AdminConsole; snap: AdminSnapshot }) {
-  const [user, setUser] = useState(snap.lastUser);
-  const [password, setPassword] = useState('');
-  const [remember, setRemember] = useState(false);
+  const credentials = useCredentials(snap.lastUser);
+  const { user, password, remember } = credentials;
   const id = useId();
   const pending = snap.phase === 'signing-in';
 
@@ -35,12 +34,7 @@ export function AdminLogin({ admin, snap }: { admin: AdminConsole; snap: AdminSn
         testIdPrefix="admin-login"
         userLabel="Administrator"
         userPlaceholder="admin"
-        user={user}
-        onUser={setUser}
-        password={password}
-        onPassword={setPassword}
-        remember={remember}
-        onRemember={setRemember}
+        {...credentials}
       />
       <p className="hint">
         {remember
