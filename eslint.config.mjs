@@ -53,4 +53,10 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // Playwright reads a fixture's dependencies from its first parameter's destructuring pattern, so a
+    // fixture that needs none must still write `async ({}, use) => …`.
+    files: ['e2e/**/*.ts'],
+    rules: { 'no-empty-pattern': 'off' },
+  },
 );

@@ -68,7 +68,9 @@ export class B2buaApp {
       });
       // srf emits 'error' for socket problems; without a listener it would throw.
       srf.on('error', (err) => opts.log.warn('drachtio-srf error', { err }));
-      srf.connect({ host: opts.control.host, port: opts.control.port, secret: opts.control.secret });
+      // The typings say Promise, but connect() returns the app and never settles anything: the outcome
+      // is the 'connect' event above.
+      void srf.connect({ host: opts.control.host, port: opts.control.port, secret: opts.control.secret });
     });
   }
 

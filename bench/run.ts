@@ -38,10 +38,10 @@ function sippVersion(): string {
     return /SIPp v[\w.-]+/.exec(out)?.[0] ?? 'SIPp';
   } catch (err) {
     // `sipp -v` exits non-zero on some versions but still prints.
-    const out = String((err as { stdout?: unknown }).stdout ?? '');
+    const out = (err as { stdout?: string }).stdout ?? ''; // encoding 'utf8': a string
     const m = /SIPp v[\w.-]+/.exec(out);
     if (m) return m[0];
-    throw new Error('sipp not found: apt-get install -y sip-tester (or run pnpm setup as root)');
+    throw new Error('sipp not found: apt-get install -y sip-tester (or run pnpm setup as root)', { cause: err });
   }
 }
 

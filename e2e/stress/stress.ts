@@ -231,8 +231,8 @@ async function main(): Promise<number> {
     throw new Error(`--parties must be 4..${ALL_USERS.length}, got ${values.parties}`);
   for (const m of modes)
     if (!(m in CONFIG)) throw new Error(`--mode must be intercept, pass-through or both, got ${m}`);
-  for (const s of scenarios)
-    if (s !== 'central' && s !== 'growth') throw new Error(`--scenario must be central, growth or both, got ${s}`);
+  if (!['central', 'growth', 'both'].includes(values.scenario))
+    throw new Error(`--scenario must be central, growth or both, got ${values.scenario}`);
 
   ensureToneFiles();
   const lines: string[] = [];

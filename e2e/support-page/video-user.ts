@@ -6,7 +6,8 @@ import { chromium, type Page } from '@playwright/test';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHROMIUM, E2E_BASE_URL } from '../support/env.ts';
+import { CHROMIUM, chromiumArgs } from '@conclave/test-peers';
+import { E2E_BASE_URL } from '../support/env.ts';
 import { toneFile, type UserName } from '../support/tones.ts';
 import { tonesIn, type UserPage } from '../support/phone.ts';
 
@@ -63,21 +64,7 @@ export function cameraFile(user: UserName): string {
 export async function openVideoUserPage(user: UserName, baseURL = E2E_BASE_URL): Promise<UserPage> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      `--use-file-for-fake-audio-capture=${toneFile(user)}`,
-      `--use-file-for-fake-video-capture=${cameraFile(user)}`,
-      '--autoplay-policy=no-user-gesture-required',
-      '--allow-loopback-in-peer-connection',
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-    ],
+    args: chromiumArgs({ audioFile: toneFile(user), videoFile: cameraFile(user) }),
   });
   const context = await browser.newContext({
     baseURL,

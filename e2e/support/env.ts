@@ -15,7 +15,7 @@ export const E2E_WS_URL = fromEnv('E2E_WS_URL');
 /** A second instance whose focus passes REFERs on to the party (conference.referMode "pass-through"). */
 export const E2E_PASSTHROUGH_URL = fromEnv('E2E_PASSTHROUGH_URL');
 export const E2E_DOMAIN = '127.0.0.1';
-export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+export { CHROMIUM } from '@conclave/test-peers';
 /** Process ids of the two instances (for fault injection: their mediasoup workers are its children). */
 export const E2E_PID = Number(process.env['E2E_PID'] ?? 0);
 export const E2E_PASSTHROUGH_PID = Number(process.env['E2E_PASSTHROUGH_PID'] ?? 0);

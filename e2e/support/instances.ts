@@ -57,7 +57,7 @@ export class ConclaveInstance {
       stdio: ['ignore', process.env['E2E_SERVER_LOGS'] ? 'inherit' : 'ignore', 'pipe'],
     });
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-8000);
       if (process.env['E2E_SERVER_LOGS']) process.stderr.write(d);
     });
@@ -84,7 +84,7 @@ export class ConclaveInstance {
     } catch (err) {
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
-      throw new Error(`conclave ${name} (${configFile}): ${(err as Error).message}\n${stderr}`);
+      throw new Error(`conclave ${name} (${configFile}): ${(err as Error).message}\n${stderr}`, { cause: err });
     }
   }
 

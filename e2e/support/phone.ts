@@ -2,8 +2,13 @@
  * One user's browser and page, driven through the page's documented data-testid contract.
  */
 import { chromium, expect, type Browser, type Page } from '@playwright/test';
-import { CHROMIUM, E2E_BASE_URL } from './env.ts';
+import { CHROMIUM, chromiumArgs } from '@conclave/test-peers';
+import { E2E_BASE_URL } from './env.ts';
+import { hasTone, tonesIn } from './page-tones.ts';
 import { TONES, toneFile, type UserName } from './tones.ts';
+
+// The tone analysis lives in page-tones.ts (shared with apps/web/scripts); the specs import it from here.
+export { hasTone, tonesIn, type ToneSource } from './page-tones.ts';
 
 export interface UserPage {
   user: UserName;
@@ -15,23 +20,7 @@ export interface UserPage {
 export async function openUserPage(user: UserName, path = '/', baseURL = E2E_BASE_URL): Promise<UserPage> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      `--use-file-for-fake-audio-capture=${toneFile(user)}`,
-      '--autoplay-policy=no-user-gesture-required',
-      '--allow-loopback-in-peer-connection',
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-      // Render audio to Chromium's fake output stream, paced by a timer: WebAudio analysis (the tone
-      // checks) then never depends on the machine's sound devices, which CI machines lack or starve.
-      '--disable-audio-output',
-    ],
+    args: chromiumArgs({ audioFile: toneFile(user), fakeAudioOutput: true }),
   });
   const context = await browser.newContext({ baseURL, permissions: ['microphone', 'camera'] });
   const page = await context.newPage();
@@ -48,14 +37,7 @@ export async function openAdminPage(
 ): Promise<{ browser: Browser; page: Page; close(): Promise<void> }> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: chromiumArgs({ media: false }),
   });
   const page = await (await browser.newContext({ baseURL })).newPage();
   await page.goto('/admin');
@@ -89,95 +71,9 @@ export function line(p: UserPage, party: string) {
   return p.page.locator(`[data-testid="line"][data-party*="${party}"]`);
 }
 
-/** Where a page's audio is listened to: every remote audio element, or what the page plays (its mix after every participant's volume and local mute). */
-export type ToneSource = 'remote-elements' | 'played-mix';
-
-/**
- * Listens to a page's audio for `ms` and returns the frequencies (Hz) whose level stands well above
- * the spectrum's median and close to its strongest component: the tones in it.
- */
-export async function tonesIn(page: Page, source: ToneSource, ms = 1500): Promise<number[]> {
-  return page.evaluate(
-    async ({ duration, source }) => {
-      let streams: MediaStream[] = [];
-      if (source === 'played-mix') {
-        const phone = (window as unknown as { conclave: { phone: { audioOutput(): MediaStream | null } } }).conclave
-          .phone;
-        const mix = phone.audioOutput();
-        if (mix) streams = [mix];
-      } else {
-        for (const el of document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')) {
-          const stream = el.srcObject;
-          if (stream instanceof MediaStream && stream.getAudioTracks().length > 0) streams.push(stream);
-        }
-      }
-      if (streams.length === 0) return [];
-      const ctx = new AudioContext();
-      await ctx.resume();
-      const analysers = streams.map((stream) => {
-        const analyser = ctx.createAnalyser();
-        analyser.fftSize = 8192;
-        analyser.smoothingTimeConstant = 0.5;
-        ctx.createMediaStreamSource(stream).connect(analyser);
-        return analyser;
-      });
-      const bins = analysers[0]!.frequencyBinCount;
-      const sum = new Float64Array(bins);
-      let frames = 0;
-      const end = performance.now() + duration;
-      while (performance.now() < end) {
-        await new Promise((r) => setTimeout(r, 100));
-        for (const a of analysers) {
-          const data = new Float32Array(bins);
-          a.getFloatFrequencyData(data);
-          // Sum power (not dB) across streams: a tone on any of them counts.
-          for (let i = 0; i < bins; i++) sum[i]! += Math.pow(10, data[i]! / 10);
-        }
-        frames++;
-      }
-      // Bin width follows the context's real rate (headless Chromium often runs at 44.1 kHz, not 48).
-      const sampleRate = ctx.sampleRate;
-      await ctx.close();
-      const db = Array.from(sum, (v) => 10 * Math.log10(v / frames + 1e-20));
-      const sorted = [...db].sort((a, b) => a - b);
-      const median = sorted[Math.floor(sorted.length / 2)]!;
-      const hz = (i: number) => (i * sampleRate) / 8192;
-      // A tone is a local maximum well above the noise floor and close to the strongest component
-      // (tones of similar level mix in a conference; codec artefacts sit far below them).
-      let max = -Infinity;
-      for (let i = 0; i < bins; i++) if (hz(i) > 100 && hz(i) < 8000) max = Math.max(max, db[i]!);
-      // An absolute floor too: silence (everything at gain 0) has no "strongest component".
-      if (max < -90) return [];
-      const peaks: number[] = [];
-      for (let i = 2; i < bins - 2; i++) {
-        const v = db[i]!;
-        if (
-          v > median + 30 &&
-          v > max - 20 &&
-          v >= db[i - 1]! &&
-          v >= db[i + 1]! &&
-          v >= db[i - 2]! &&
-          v >= db[i + 2]! &&
-          hz(i) > 100 &&
-          hz(i) < 8000
-        ) {
-          peaks.push(Math.round(hz(i)));
-        }
-      }
-      return peaks;
-    },
-    { duration: ms, source },
-  );
-}
-
 /** The tones this page receives (every remote audio element). */
 export function receivedTones(p: UserPage, ms = 1500): Promise<number[]> {
   return tonesIn(p.page, 'remote-elements', ms);
-}
-
-/** True when one of the peaks is within `tolerance` Hz of `freq`. */
-export function hasTone(peaks: number[], freq: number, tolerance = 20): boolean {
-  return peaks.some((p) => Math.abs(p - freq) <= tolerance);
 }
 
 /** Waits until the page receives `freq` (media takes a moment to flow after the answer). */

@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { toneWav } from '@conclave/test-peers';
 
 export const TONE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '.tones');
 
@@ -22,28 +22,11 @@ export function toneFile(user: UserName): string {
   return join(TONE_DIR, `${user}-${TONES[user]}.wav`);
 }
 
-/** Makes one tone file per user (sox), so every browser's fake microphone is recognisable by FFT. */
+/** Makes one tone file per user (48 kHz, 120 s), so every browser's fake microphone is recognisable by FFT. */
 export function ensureToneFiles(): void {
   mkdirSync(TONE_DIR, { recursive: true });
   for (const [user, freq] of Object.entries(TONES)) {
     const file = join(TONE_DIR, `${user}-${freq}.wav`);
-    if (!existsSync(file)) {
-      execFileSync('sox', [
-        '-n',
-        '-r',
-        '48000',
-        '-c',
-        '1',
-        '-b',
-        '16',
-        file,
-        'synth',
-        '120',
-        'sine',
-        String(freq),
-        'vol',
-        '0.5',
-      ]);
-    }
+    if (!existsSync(file)) writeFileSync(file, toneWav(freq, 120, { rate: 48_000, amplitude: 0.5 }));
   }
 }

@@ -42,8 +42,8 @@ test('alice calls bob: each hears the other, hang-up returns both to idle', asyn
   const bobHears = await expectHears(bob, TONES.alice);
   const aliceHears = await expectHears(alice, TONES.bob);
   // Each side hears the other, not itself: no echo of one's own tone comes back through the focus.
-  expect(hasTone(bobHears, TONES.bob), `bob hears his own tone: ${bobHears}`).toBe(false);
-  expect(hasTone(aliceHears, TONES.alice), `alice hears her own tone: ${aliceHears}`).toBe(false);
+  expect(hasTone(bobHears, TONES.bob), `bob hears his own tone: ${bobHears.join(', ')}`).toBe(false);
+  expect(hasTone(aliceHears, TONES.alice), `alice hears her own tone: ${aliceHears.join(', ')}`).toBe(false);
   console.log(
     `bob hears [${bobHears.join(', ')}] Hz (alice's tone ${TONES.alice}); alice hears [${aliceHears.join(', ')}] Hz (bob's tone ${TONES.bob})`,
   );

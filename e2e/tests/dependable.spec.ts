@@ -19,7 +19,8 @@ import {
   mergeIntoConference,
   type UserPage,
 } from '../support/phone.ts';
-import { CHROMIUM, E2E_BASE_URL, E2E_PASSTHROUGH_URL, E2E_PID } from '../support/env.ts';
+import { CHROMIUM, chromiumArgs } from '@conclave/test-peers';
+import { E2E_BASE_URL, E2E_PASSTHROUGH_URL, E2E_PID } from '../support/env.ts';
 import { TONES, toneFile, type UserName } from '../support/tones.ts';
 
 /** The growth test's parties, in the order they join (the issue's proof: five parties, both modes). */
@@ -78,16 +79,7 @@ test.describe('faults', () => {
     // carol's browser runs as a separate server process so that the test can kill it outright.
     const server = await chromium.launchServer({
       executablePath: CHROMIUM,
-      args: [
-        '--disable-gpu',
-        '--no-first-run',
-        '--use-fake-device-for-media-stream',
-        '--use-fake-ui-for-media-stream',
-        `--use-file-for-fake-audio-capture=${toneFile('carol')}`,
-        '--autoplay-policy=no-user-gesture-required',
-        '--allow-loopback-in-peer-connection',
-        '--disable-features=WebRtcHideLocalIpsWithMdns',
-      ],
+      args: chromiumArgs({ audioFile: toneFile('carol') }),
     });
     const browser = await chromium.connect(server.wsEndpoint());
     const context = await browser.newContext({ baseURL: E2E_BASE_URL, permissions: ['microphone'] });

@@ -38,9 +38,10 @@ test('a locked conference refuses a dial-in and the page says it is locked', asy
   // An admin locks it through the admin API.
   const list = await request.get(`${E2E_BASE_URL}/api/conferences`, { headers: adminAuth });
   expect(list.status()).toBe(200);
-  const conference = (await list.json()).conferences.find((c: { uri: string }) => c.uri === uri);
+  const { conferences } = (await list.json()) as { conferences: { id: string; uri: string }[] };
+  const conference = conferences.find((c) => c.uri === uri);
   expect(conference).toBeTruthy();
-  const lock = await request.post(`${E2E_BASE_URL}/api/conferences/${conference.id}/lock`, { headers: adminAuth });
+  const lock = await request.post(`${E2E_BASE_URL}/api/conferences/${conference!.id}/lock`, { headers: adminAuth });
   expect(lock.status()).toBe(204);
 
   await dial(dave, uri);

@@ -19,6 +19,7 @@ import {
   receivedTones,
   type UserPage,
 } from '../support/phone.ts';
+import { dtmfLevels } from '../support/page-tones.ts';
 import { TONES } from '../support/tones.ts';
 
 /** The page's debugging handle (apps/web README: window.conclave.phone), as far as these tests use it. */
@@ -35,9 +36,6 @@ declare global {
     conclave?: { phone: DebugPhone };
   }
 }
-
-/** DTMF "1" is 697 Hz + 1209 Hz. */
-const DTMF_1 = [697, 1209] as const;
 
 async function answeredCall(from: UserPage, to: UserPage): Promise<void> {
   await dial(from, to.user);
@@ -98,7 +96,7 @@ test.describe('DTMF keypad', () => {
     await expectHears(bob, TONES.alice);
     // Bob listens to what his page plays from just before alice presses "1" on her keypad: her page
     // sends it as SIP INFO, the focus relays it, bob's page plays the tone pair into its output.
-    const listening = dtmfLevels(bob, 1500);
+    const listening = dtmfLevels(bob.page, 1500);
     await alice.page.waitForTimeout(200);
     await line(alice, 'bob').locator('[data-testid="dtmf-key"][data-key="1"]').click();
     const { low, high } = await listening;
@@ -110,51 +108,6 @@ test.describe('DTMF keypad', () => {
     );
   });
 });
-
-/**
- * Level (dB) at DTMF "1"'s frequencies in what `p` plays (the played mix: remote audio and the tones
- * of received keys): the highest in the first 200 ms (before the tone) and the peak afterwards, over
- * `ms`. No smoothing, a look every 40 ms: a key's tone lasts 160 ms.
- */
-async function dtmfLevels(
-  p: UserPage,
-  ms: number,
-): Promise<{ low: { before: number; peak: number }; high: { before: number; peak: number } }> {
-  return p.page.evaluate(
-    async ({ duration, freqs }) => {
-      const ctx = new AudioContext();
-      await ctx.resume();
-      const an = ctx.createAnalyser();
-      an.fftSize = 8192;
-      an.smoothingTimeConstant = 0;
-      const mix = window.conclave!.phone.audioOutput();
-      if (mix) ctx.createMediaStreamSource(mix).connect(an);
-      const d = new Float32Array(an.frequencyBinCount);
-      const at = (f: number) => {
-        const i = Math.round((f * 8192) / ctx.sampleRate);
-        return Math.max(d[i - 1]!, d[i]!, d[i + 1]!);
-      };
-      const low = { before: -200, peak: -200 };
-      const high = { before: -200, peak: -200 };
-      const start = performance.now();
-      while (performance.now() - start < duration) {
-        await new Promise((r) => setTimeout(r, 40));
-        an.getFloatFrequencyData(d);
-        const early = performance.now() - start < 200;
-        for (const [o, f] of [
-          [low, freqs[0]],
-          [high, freqs[1]],
-        ] as const) {
-          if (early) o.before = Math.max(o.before, at(f));
-          else o.peak = Math.max(o.peak, at(f));
-        }
-      }
-      await ctx.close();
-      return { low, high };
-    },
-    { duration: ms, freqs: DTMF_1 },
-  );
-}
 
 test.describe('blind transfer', () => {
   let alice: UserPage;

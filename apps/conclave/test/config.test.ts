@@ -82,5 +82,6 @@ test('the conclave command answers --help and refuses a bad config with its reas
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /refusing to start/);
   const printed = spawnSync(process.execPath, [main, '--print-config'], { encoding: 'utf8' });
-  assert.equal(JSON.parse(printed.stdout).sip.wsPort, 8088);
+  const printedConfig = JSON.parse(printed.stdout) as { sip: { wsPort: number } };
+  assert.equal(printedConfig.sip.wsPort, 8088);
 });

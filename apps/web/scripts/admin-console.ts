@@ -22,7 +22,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chromium, type Browser, type Page } from '@playwright/test';
+import type { Browser, Page } from '@playwright/test';
+import { launch, mergeThree, signIn } from './page-steps.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const webRoot = resolve(here, '..');
@@ -67,25 +68,10 @@ async function expect(what: string, p: Promise<unknown>): Promise<boolean> {
   );
 }
 
-function launch(tone?: string): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      ...(tone ? [`--use-file-for-fake-audio-capture=${tone}`] : []),
-      '--autoplay-policy=no-user-gesture-required',
-      '--allow-loopback-in-peer-connection',
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-    ],
-  });
+/** The API token in the console's stored session (src/admin/session-store.ts), '' when there is none. */
+function storedToken(raw: string): string {
+  const session = JSON.parse(raw) as { token?: unknown };
+  return typeof session.token === 'string' ? session.token : '';
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -137,15 +123,12 @@ async function softphone(url: string, user: string, tone: string, viewport = DES
   const page = await browser.newPage({ viewport });
   page.on('pageerror', (e) => process.stderr.write(`[${user}] pageerror: ${e.message}\n`));
   await page.goto(url);
-  await page.getByTestId('login-user').fill(user);
-  await page.getByTestId('login-password').fill(`${user}-secret`);
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('registration-status').filter({ hasText: 'registered' }).waitFor({ timeout: 15000 });
+  await signIn(page, user);
   return page;
 }
 
-async function adminLogin(page: Page, password = values['admin-password']!): Promise<void> {
-  await page.getByTestId('admin-login-user').fill(values.admin!);
+async function adminLogin(page: Page, password = values['admin-password']): Promise<void> {
+  await page.getByTestId('admin-login-user').fill(values.admin);
   await page.getByTestId('admin-login-password').fill(password);
   await page.getByTestId('admin-login-submit').click();
 }
@@ -208,7 +191,7 @@ async function main(): Promise<void> {
     admin.locator('[data-testid="admin-sip-status"][data-state="connected"]').waitFor({ timeout: 10000 }),
   );
   const stored = await admin.evaluate(() => sessionStorage.getItem('conclave.admin.session'));
-  check(stored !== null && JSON.parse(stored).token.length > 20, 'token kept in sessionStorage');
+  check(stored !== null && storedToken(stored).length > 20, 'token kept in sessionStorage');
   await shot(admin, 'admin-empty-desktop');
   await watchArrivals(admin);
 
@@ -220,16 +203,7 @@ async function main(): Promise<void> {
   const uri = (u: string) => `sip:${u}@${domain}`;
   const line = (page: Page, user: string, state?: string) =>
     page.locator(`[data-testid="line"][data-party="${uri(user)}"]${state ? `[data-state="${state}"]` : ''}`);
-  await alice.getByTestId('dial-input').fill('bob');
-  await alice.getByTestId('dial-button').click();
-  await bob.getByTestId('answer-button').click();
-  await line(alice, 'bob', 'active').getByTestId('hold-button').click();
-  await line(alice, 'bob', 'held').waitFor();
-  await alice.getByTestId('dial-input').fill('carol');
-  await alice.getByTestId('dial-button').click();
-  await carol.getByTestId('answer-button').click();
-  await line(alice, 'carol', 'active').waitFor();
-  await alice.getByTestId('conference-button').click();
+  await mergeThree(alice, bob, carol, line);
   const confUri = await alice
     .waitForFunction(
       () => document.querySelector('[data-testid="conference"]')?.getAttribute('data-uri') || null,

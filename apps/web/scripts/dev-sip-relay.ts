@@ -12,7 +12,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 
 const { values } = parseArgs({
   options: {
@@ -181,9 +181,15 @@ const wss = new WebSocketServer({
   port,
   handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
 });
+/** A frame's text (ws hands out a Buffer by default, fragments or an ArrayBuffer on request). */
+function frameText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString();
+  return (Buffer.isBuffer(data) ? data : Buffer.from(data)).toString();
+}
+
 wss.on('connection', (ws) => {
   ws.on('message', (data) => {
-    const raw = data.toString();
+    const raw = frameText(data);
     if (raw.trim() === '') return; // keep-alive
     const m = parse(raw);
     if (!m) return;

@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chromium, type Browser, type Page } from '@playwright/test';
+import type { Browser, Page } from '@playwright/test';
+import { launch, mergeThree, signIn } from './page-steps.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const webRoot = resolve(here, '..');
@@ -42,27 +43,6 @@ mkdirSync(outDir, { recursive: true });
 
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
-
-function launch(tone?: string): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      ...(tone ? [`--use-file-for-fake-audio-capture=${tone}`] : []),
-      '--autoplay-policy=no-user-gesture-required',
-      '--allow-loopback-in-peer-connection',
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-    ],
-  });
-}
 
 async function startPreview(): Promise<{ url: string; child: ChildProcess }> {
   const port = 4199;
@@ -92,13 +72,6 @@ async function shot(page: Page, name: string): Promise<void> {
   const file = join(outDir, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   process.stdout.write(`wrote ${file}\n`);
-}
-
-async function login(page: Page, user: string): Promise<void> {
-  await page.getByTestId('login-user').fill(user);
-  await page.getByTestId('login-password').fill(`${user}-secret`);
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('registration-status').filter({ hasText: 'registered' }).waitFor({ timeout: 15000 });
 }
 
 async function main(): Promise<void> {
@@ -140,7 +113,7 @@ async function main(): Promise<void> {
         await page.waitForTimeout(2500);
         await shot(page, `login-attempt-${label}`);
       } else if (values.scenario === 'registered') {
-        await login(page, 'alice');
+        await signIn(page, 'alice');
         await shot(page, `registered-${label}`);
       }
       await page.close();
@@ -187,7 +160,7 @@ function opener(url: string, browsers: Browser[]) {
     const page = await browser.newPage({ viewport });
     page.on('pageerror', (e) => process.stderr.write(`[${user}] pageerror: ${e.message}\n`));
     await page.goto(url);
-    await login(page, user);
+    await signIn(page, user);
     return page;
   };
 }
@@ -279,16 +252,7 @@ async function conferenceScenario(url: string, browsers: Browser[]): Promise<voi
   const line = (page: Page, user: string, state?: string) =>
     page.locator(`[data-testid="line"][data-party="sip:${user}@${domain}"]${state ? `[data-state="${state}"]` : ''}`);
 
-  await alice.getByTestId('dial-input').fill('bob');
-  await alice.getByTestId('dial-button').click();
-  await bob.getByTestId('answer-button').click();
-  await line(alice, 'bob', 'active').getByTestId('hold-button').click();
-  await line(alice, 'bob', 'held').waitFor();
-  await alice.getByTestId('dial-input').fill('carol');
-  await alice.getByTestId('dial-button').click();
-  await carol.getByTestId('answer-button').click();
-  await line(alice, 'carol', 'active').waitFor();
-  await alice.getByTestId('conference-button').click();
+  await mergeThree(alice, bob, carol, line);
   const confLine = alice.locator('[data-testid="line"][data-role="conference"][data-state="active"]');
   await confLine.waitFor({ timeout: 15000 });
   check(true, `conference line active (party ${await confLine.getAttribute('data-party')})`);

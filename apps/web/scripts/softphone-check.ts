@@ -23,6 +23,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium, type Browser, type Page } from '@playwright/test';
+import { CHROMIUM, chromiumArgs } from '@conclave/test-peers';
+import { dtmfLevels, tonesIn } from '../../../e2e/support/page-tones.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const webRoot = resolve(here, '..');
@@ -66,21 +68,8 @@ interface UserPage {
 
 async function open(user: User, viewport = DESKTOP): Promise<UserPage> {
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      `--use-file-for-fake-audio-capture=${toneFile(user)}`,
-      '--autoplay-policy=no-user-gesture-required',
-      '--allow-loopback-in-peer-connection',
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-    ],
+    executablePath: CHROMIUM,
+    args: chromiumArgs({ audioFile: toneFile(user) }),
   });
   const context = await browser.newContext({ baseURL: BASE, viewport, permissions: ['microphone', 'camera'] });
   const page = await context.newPage();
@@ -155,106 +144,12 @@ async function call(from: UserPage, to: UserPage, opts: { video?: boolean } = {}
   await waitAttr(to, line(to, from.user), 'data-state', 'active');
 }
 
-/** Peaks (Hz) of everything the page receives, over `ms` (as the e2e helper does). */
-async function heard(p: UserPage, ms = 1500): Promise<number[]> {
-  return p.page.evaluate(async (duration) => {
-    const els = [...document.querySelectorAll<HTMLAudioElement>('audio[data-testid="remote-audio"]')];
-    const ctx = new AudioContext();
-    await ctx.resume();
-    const analysers: AnalyserNode[] = [];
-    for (const el of els) {
-      if (!(el.srcObject instanceof MediaStream)) continue;
-      const a = ctx.createAnalyser();
-      a.fftSize = 8192;
-      ctx.createMediaStreamSource(el.srcObject).connect(a);
-      analysers.push(a);
-    }
-    if (analysers.length === 0) return [];
-    const bins = analysers[0]!.frequencyBinCount;
-    const sum = new Float64Array(bins);
-    let frames = 0;
-    const end = performance.now() + duration;
-    while (performance.now() < end) {
-      await new Promise((r) => setTimeout(r, 100));
-      for (const a of analysers) {
-        const d = new Float32Array(bins);
-        a.getFloatFrequencyData(d);
-        for (let i = 0; i < bins; i++) sum[i]! += Math.pow(10, d[i]! / 10);
-      }
-      frames++;
-    }
-    const rate = ctx.sampleRate;
-    await ctx.close();
-    const db = Array.from(sum, (v) => 10 * Math.log10(v / frames + 1e-20));
-    const median = [...db].sort((a, b) => a - b)[Math.floor(db.length / 2)]!;
-    const hz = (i: number) => (i * rate) / 8192;
-    let max = -Infinity;
-    for (let i = 0; i < bins; i++) if (hz(i) > 100 && hz(i) < 8000) max = Math.max(max, db[i]!);
-    const peaks: number[] = [];
-    for (let i = 2; i < bins - 2; i++) {
-      const v = db[i]!;
-      if (
-        v > median + 30 &&
-        v > max - 20 &&
-        v >= db[i - 1]! &&
-        v >= db[i + 1]! &&
-        v >= db[i - 2]! &&
-        v >= db[i + 2]! &&
-        hz(i) > 100 &&
-        hz(i) < 8000
-      ) {
-        peaks.push(Math.round(hz(i)));
-      }
-    }
-    return peaks;
-  }, ms);
+/** Peaks (Hz) of everything the page receives, over `ms` (the e2e helper). */
+function heard(p: UserPage, ms = 1500): Promise<number[]> {
+  return tonesIn(p.page, 'remote-elements', ms);
 }
 
 const near = (peaks: number[], f: number, tol = 20) => peaks.some((p) => Math.abs(p - f) <= tol);
-
-/**
- * Level (dB) at DTMF "1"'s two frequencies in what `p` plays (the played mix: remote audio and the
- * tones of received keys): the highest over the first 200 ms (before the key is sent) and the peak
- * over `ms`. No smoothing, a look every 40 ms: a key's tone lasts 160 ms.
- */
-async function dtmfLevels(
-  p: UserPage,
-  ms: number,
-): Promise<{ low: { before: number; peak: number }; high: { before: number; peak: number } }> {
-  return p.page.evaluate(async (duration) => {
-    const ctx = new AudioContext();
-    await ctx.resume();
-    const an = ctx.createAnalyser();
-    an.fftSize = 8192;
-    an.smoothingTimeConstant = 0;
-    const mix = (
-      window as unknown as { conclave: { phone: { audioOutput(): MediaStream | null } } }
-    ).conclave.phone.audioOutput();
-    if (mix) ctx.createMediaStreamSource(mix).connect(an);
-    const d = new Float32Array(an.frequencyBinCount);
-    const at = (f: number) => {
-      const i = Math.round((f * 8192) / ctx.sampleRate);
-      return Math.max(d[i - 1]!, d[i]!, d[i + 1]!);
-    };
-    const low = { before: -200, peak: -200 };
-    const high = { before: -200, peak: -200 };
-    const start = performance.now();
-    while (performance.now() - start < duration) {
-      await new Promise((r) => setTimeout(r, 40));
-      an.getFloatFrequencyData(d);
-      const early = performance.now() - start < 200;
-      for (const [o, f] of [
-        [low, 697],
-        [high, 1209],
-      ] as const) {
-        if (early) o.before = Math.max(o.before, at(f));
-        else o.peak = Math.max(o.peak, at(f));
-      }
-    }
-    await ctx.close();
-    return { low, high };
-  }, ms);
-}
 
 async function hangUpAll(...pages: UserPage[]): Promise<void> {
   for (const p of pages) {
@@ -286,7 +181,7 @@ async function dtmf(): Promise<void> {
     await shot(alice, 'dtmf-keypad-desktop');
     // SIP INFO, not RFC 4733: mediasoup consumers drop telephone-event. Bob's page plays the key's tone
     // pair into its output; bob listens (no smoothing, every 40 ms) from just before alice presses "1".
-    const listening = dtmfLevels(bob, 1500);
+    const listening = dtmfLevels(bob.page, 1500);
     await alice.page.waitForTimeout(200);
     await l.locator('[data-testid="dtmf-key"][data-key="1"]').click();
     const lv = await listening;

@@ -68,8 +68,15 @@ test('initials, gains and stored listening values', () => {
 });
 
 test('speaker view: the speaking remote tile is large, else the previous one, else the first remote', () => {
-  const tile = (key: string, speaking = false, local = false): VideoTile =>
-    ({ key, local, speaking, party: key, name: key, streamId: key, track: {} as MediaStreamTrack }) as VideoTile;
+  const tile = (key: string, speaking = false, local = false): VideoTile => ({
+    key,
+    local,
+    speaking,
+    party: key,
+    name: key,
+    streamId: key,
+    track: {} as MediaStreamTrack,
+  });
   assert.equal(mainTileKey([tile('me', false, true), tile('a'), tile('b', true)], 'a'), 'b');
   assert.equal(mainTileKey([tile('a'), tile('b')], 'b'), 'b');
   assert.equal(mainTileKey([tile('me', true, true), tile('a'), tile('b')], 'gone'), 'a');

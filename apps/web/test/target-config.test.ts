@@ -45,16 +45,14 @@ test('config: partial and malformed values fall back to defaults', () => {
 });
 
 test('loadConfig never throws: 404, SPA fallback HTML, network error', async () => {
-  const respond = (status: number, body: string) => async () => new Response(body, { status });
-  assert.equal((await loadConfig('/config.json', respond(404, 'no') as typeof fetch)).warning?.includes('404'), true);
-  const html = await loadConfig('/config.json', respond(200, '<!doctype html><html></html>') as typeof fetch);
+  const respond = (status: number, body: string) => () => Promise.resolve(new Response(body, { status }));
+  assert.equal((await loadConfig('/config.json', respond(404, 'no'))).warning?.includes('404'), true);
+  const html = await loadConfig('/config.json', respond(200, '<!doctype html><html></html>'));
   assert.deepEqual(html.config, DEFAULT_CONFIG);
   assert.match(html.warning ?? '', /not JSON/);
-  const down = await loadConfig('/config.json', (async () => {
-    throw new TypeError('fetch failed');
-  }) as typeof fetch);
+  const down = await loadConfig('/config.json', () => Promise.reject(new TypeError('fetch failed')));
   assert.deepEqual(down.config, DEFAULT_CONFIG);
-  const ok = await loadConfig('/config.json', respond(200, JSON.stringify({ domain: 'd.example' })) as typeof fetch);
+  const ok = await loadConfig('/config.json', respond(200, JSON.stringify({ domain: 'd.example' })));
   assert.equal(ok.config.domain, 'd.example');
   assert.equal(ok.warning, null);
 });

@@ -66,7 +66,8 @@ const HIER = `(?://${AUTHORITY}(?:/${PCHAR}*)*|/(?:${PCHAR}+(?:/${PCHAR}*)*)?|${
 const NOSCHEME_SEGMENT = `(?:[A-Za-z0-9\\-._~!$&'()*+,;=@]|${PCT})+`;
 const RELATIVE = `(?://${AUTHORITY}(?:/${PCHAR}*)*|/(?:${PCHAR}+(?:/${PCHAR}*)*)?|${NOSCHEME_SEGMENT}(?:/${PCHAR}*)*|)`;
 const URI_REFERENCE_RE = new RegExp(`^(?:[A-Za-z][A-Za-z0-9+.-]*:${HIER}|${RELATIVE})${TAIL}$`);
-const TOLERATED_RE = /[\u0000-\u001f\u007f-\u{10ffff} <>"{}|\\^`]/gu;
+// Controls (\p{Cc}: U+0000-001F, U+007F-009F), everything beyond ASCII, and the excluded ASCII characters.
+const TOLERATED_RE = /[\p{Cc}\u007f-\u{10ffff} <>"{}|\\^`]/gu;
 
 function isAcceptedUri(value: string): boolean {
   return URI_REFERENCE_RE.test(value.replace(TOLERATED_RE, '_'));

@@ -380,7 +380,7 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
         Object.entries({ when: new Date(now).toISOString(), reason: request.reason, by: request.by }).filter(
           ([, v]) => v !== undefined,
         ),
-      ) as ExecutionInfo,
+      ),
       joinedAt: now,
       onHold: false,
       mutedByFocus: false,
@@ -426,7 +426,7 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
         Object.entries({ when: new Date(now).toISOString(), reason: options.reason, by: options.by }).filter(
           ([, v]) => v !== undefined,
         ),
-      ) as ExecutionInfo,
+      ),
       leftAt: now,
     };
     this.#participants.delete(participantId);

@@ -469,7 +469,7 @@ test('toConferenceInfo: users group endpoints by entity, conference-state, descr
   assert.equal(withDeparted.conferenceState?.userCount, 2, 'departed users are not counted');
   validator.record(serialize(info));
   validator.record(serialize(withDeparted));
-  const json = JSON.parse(JSON.stringify(c));
+  const json = JSON.parse(JSON.stringify(c)) as { id: string; participants: unknown[]; activeSpeaker?: string };
   assert.equal(json.id, 'cf_1');
   assert.equal(json.participants.length, 3);
   assert.equal(json.activeSpeaker, a1.id);

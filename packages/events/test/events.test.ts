@@ -69,9 +69,9 @@ test('SerialQueue runs tasks one after another; a failing task does not stop the
     order.push('a end');
     return 1;
   });
-  const b = q.push(async () => {
+  const b = q.push(() => {
     order.push('b');
-    throw new Error('b failed');
+    return Promise.reject(new Error('b failed'));
   });
   const c = q.push(() => {
     order.push('c');
@@ -87,7 +87,10 @@ test('SerialQueue: the first task waits for the gate, settled either way', async
   let open!: () => void;
   const q = new SerialQueue(new Promise<void>((r) => (open = r)));
   let ran = false;
-  const t = q.push(async () => void (ran = true));
+  const t = q.push(() => {
+    ran = true;
+    return Promise.resolve();
+  });
   await new Promise((r) => setTimeout(r, 5));
   assert.equal(ran, false);
   open();

@@ -9,5 +9,5 @@ test('child loggers carry scope and call-id, and levels filter', () => {
   call.debug('hidden');
   call.info('answered', { status: 200, reason: 'OK then' });
   assert.equal(lines.length, 1);
-  assert.match(lines[0]!, /INFO  \[focus\/call\] answered callId=abc@127.0.0.1 status=200 reason="OK then"$/);
+  assert.match(lines[0]!, /INFO {2}\[focus\/call\] answered callId=abc@127.0.0.1 status=200 reason="OK then"$/);
 });

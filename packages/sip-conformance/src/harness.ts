@@ -10,7 +10,8 @@ import { createLogger, type Logger } from '@conclave/log';
 import { SipServer as EmbeddedSipServer, type SipServerOptions, type SipTimerOptions } from '@conclave/sip-server';
 import { connectApp, parseHostports, type ConnectedApp, type LooseSrf } from './app.ts';
 import { ControlTap } from './control-tap.ts';
-import { allocatePorts, PEER_PORT_RANGE } from './ports.ts';
+import { reservePortBlock } from '@conclave/test-peers';
+import { PEER_PORT_RANGE } from './ports.ts';
 import {
   diffShapes,
   normalise,
@@ -22,7 +23,7 @@ import {
   type RawEntry,
 } from './transcript.ts';
 import { WireCapture } from './wire/wire-capture.ts';
-import type { Peer } from './peers/peer.ts';
+import type { Peer } from '@conclave/test-peers';
 
 export const GOLDEN_DIR = process.env['GOLDEN_DIR'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'golden');
 
@@ -128,7 +129,7 @@ export class Harness {
       // transcripts of both servers use the same placeholders.
       let addrs: Awaited<ReturnType<EmbeddedSipServer['start']>> | undefined;
       for (let attempt = 0; !addrs; attempt++) {
-        const port = await allocatePorts(1);
+        const { base: port } = await reservePortBlock(1, PEER_PORT_RANGE);
         server = new SipServer({
           listen: {
             udp: { host: '127.0.0.1', port },
@@ -205,7 +206,7 @@ export class Harness {
   async app(setup?: (srf: LooseSrf) => void): Promise<ConnectedApp> {
     const app = await connectApp({ host: '127.0.0.1', port: this.tap.port, secret: this.control.secret }, setup);
     this.#apps.add(app);
-    const close = app.close;
+    const close = app.close.bind(app);
     app.close = () => {
       this.#apps.delete(app);
       close();

@@ -33,18 +33,24 @@ export {
   type RawEntry,
   type Shape,
 } from './transcript.ts';
+// The peer contract, the JsSIP peers and the scripted UAC are @conclave/test-peers'; baresip and
+// linphonec get this suite's port ranges (peers/).
 export {
   EventLog,
+  JssipNodePeer,
+  JssipBrowser,
+  JssipBrowserPeer,
+  JSSIP_CAPS,
+  LINPHONE_CAPS,
+  ScriptedUac,
   type Peer,
   type PeerCapabilities,
   type PeerEvent,
   type PeerEventType,
   type PeerKind,
   type PeerTransport,
-} from './peers/peer.ts';
+} from '@conclave/test-peers';
 export { BaresipPeer } from './peers/baresip.ts';
-export { LinphonePeer, LINPHONE_CAPS } from './peers/linphone.ts';
-export { JssipNodePeer, JssipBrowser, JssipBrowserPeer, JSSIP_CAPS } from './peers/jssip.ts';
-export { ScriptedUac } from './peers/scripted-uac.ts';
+export { LinphonePeer } from './peers/linphone.ts';
 export * as scenarios from './scenarios.ts';
 export * as scriptedScenarios from './scripted-scenarios.ts';

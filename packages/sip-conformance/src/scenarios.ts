@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { AppDialog, AppReq, AppRes, ConnectedApp } from './app.ts';
 import type { Harness, RecordingResult } from './harness.ts';
-import type { Peer } from './peers/peer.ts';
+import type { Peer } from '@conclave/test-peers';
 import { answerTo, isWebrtc, offerFor } from './sdp.ts';
 
 import { sleep, waitFor } from './util.ts';

@@ -24,7 +24,7 @@ const server = new SipServer({
     tcp: { host: '127.0.0.1', port: Number(values.sip) },
     ws: { host: '127.0.0.1', port: Number(values.ws) },
   },
-  control: { host: '127.0.0.1', port: Number(values.control), secret: values.secret! },
+  control: { host: '127.0.0.1', port: Number(values.control), secret: values.secret },
   logger: createLogger('sip-server', { level: 'warn' }),
 });
 const addrs = await server.start();

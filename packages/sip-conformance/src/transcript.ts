@@ -304,7 +304,7 @@ class Normaliser {
 
 /** `len|transport|addr|port|time|…` starting at index i: the length varies with placeholders. */
 function normaliseSipLeader(f: string[], i: number): void {
-  if (f[i] !== undefined && /^\d+$/.test(f[i]!)) f[i] = '<len>';
+  if (f[i] !== undefined && /^\d+$/.test(f[i])) f[i] = '<len>';
 }
 
 function escapeRe(s: string): string {

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import { missing } from '../src/environment.ts';
 import { Harness } from '../src/harness.ts';
-import { JSSIP_CAPS, JssipBrowser, type JssipBrowserPeer } from '../src/peers/jssip.ts';
+import { JSSIP_CAPS, JssipBrowser, type JssipBrowserPeer } from '@conclave/test-peers';
 import { assertGolden, b2bua, cancel, glare, proxy, refer, subscribe, uac, uas } from '../src/scenarios.ts';
 
 describe('JsSIP in Chromium', { skip: missing(process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium') }, () => {

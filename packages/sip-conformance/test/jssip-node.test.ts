@@ -1,7 +1,7 @@
 /** JsSIP 3.13.8 in Node (ws as the WebSocket) through the server's WebSocket transport, driven by real drachtio-srf apps. */
 import { after, before, test } from 'node:test';
 import { Harness } from '../src/harness.ts';
-import { JSSIP_CAPS, JssipNodePeer } from '../src/peers/jssip.ts';
+import { JSSIP_CAPS, JssipNodePeer } from '@conclave/test-peers';
 import { assertGolden, b2bua, cancel, glare, proxy, refer, subscribe, uac, uas } from '../src/scenarios.ts';
 
 let h: Harness;

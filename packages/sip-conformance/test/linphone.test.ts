@@ -2,7 +2,8 @@
 import { after, before, describe, test } from 'node:test';
 import { missing } from '../src/environment.ts';
 import { Harness } from '../src/harness.ts';
-import { LINPHONE_CAPS, LinphonePeer } from '../src/peers/linphone.ts';
+import { LINPHONE_CAPS } from '@conclave/test-peers';
+import { LinphonePeer } from '../src/peers/linphone.ts';
 import {
   assertGolden,
   b2bua,

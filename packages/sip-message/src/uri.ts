@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.ts';
-import { formatParams, parseParams, ParamError, type Params } from './params.ts';
+import { formatParams, parseParams, type ParamError, type Params } from './params.ts';
 
 /** A parsed sip:/sips: URI (RFC 3261 §19.1). `user`/`password` are unescaped. */
 export interface SipUri {
@@ -50,7 +50,7 @@ export function isValidHost(host: string): boolean {
 /** Parse a host[:port] pair; throws SipParseError. */
 export function parseHostPort(text: string): { host: string; port?: number } {
   let host: string;
-  let rest = '';
+  let rest: string;
   if (text.startsWith('[')) {
     const end = text.indexOf(']');
     if (end < 0) throw new SipParseError('Bad host', `unterminated IPv6 reference in '${text}'`);

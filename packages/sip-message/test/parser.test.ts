@@ -189,8 +189,8 @@ test('every SIP message of the reference transcripts parses and serialises back 
       const text = ev.text.replace(/^\r?\n/, '');
       const m = parseMessage(text);
       assert.equal(m.toString(), text, `${f}: ${ev.what}`);
-      m.callId;
-      m.cseq;
+      assert.ok(m.callId);
+      assert.ok(m.cseq);
       assert.ok(m.topVia);
       n++;
     }
@@ -360,8 +360,9 @@ test('a seeded mutation fuzz of the parser never throws anything but SipParseErr
     }
     try {
       const m = parseMessage(buf);
-      m.vias;
-      m.contacts;
+      // The header getters parse on access: they too may throw only SipParseError.
+      void m.vias;
+      void m.contacts;
       m.toString();
     } catch (err) {
       assert.ok(err instanceof SipParseError, `iteration ${i}: ${(err as Error).stack}`);

@@ -4,8 +4,8 @@
  * challenge says). Loopback only, so it does not retransmit; it does ACK, as a UAC must.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { EnhancedEventEmitter } from '@conclave/events';
 import { computeDigestResponse, parseDigestParams, type DigestAlgorithm } from '@conclave/sip-digest';
 import { parseMessage, SipRequest, SipResponse, tagOf, type SipMessage } from '@conclave/sip-message';
 import { answerFor, identityOf, newAnswerIdentity, type AnswerIdentity } from './sdp.ts';
@@ -48,7 +48,7 @@ type UaEvents = { request: [incoming: IncomingRequest] };
 
 const rand = (n: number) => randomBytes(n).toString('hex');
 
-export class SipTestUa extends EventEmitter<UaEvents> {
+export class SipTestUa extends EnhancedEventEmitter<UaEvents> {
   readonly options: SipTestUaOptions;
   readonly aor: string;
   readonly #socket: Socket;
@@ -349,7 +349,7 @@ export class SipTestUa extends EventEmitter<UaEvents> {
 type DialogEvents = { bye: [request: SipRequest]; notify: [request: SipRequest]; reinvite: [request: SipRequest] };
 
 /** The UA's view of one dialog: enough to send in-dialog requests and see what arrives. */
-export class SipTestDialog extends EventEmitter<DialogEvents> {
+export class SipTestDialog extends EnhancedEventEmitter<DialogEvents> {
   readonly callId: string;
   readonly localUri: string;
   readonly remoteUri: string;

@@ -20,6 +20,7 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { readWav, toneWav } from './audio.ts';
 import { EventLog, type Peer, type PeerCapabilities, type PeerTransport } from './peer.ts';
 import {
@@ -258,7 +259,7 @@ export class BaresipPeer implements Peer {
     this.output += text;
     if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
     // presence module: "<sip:…> changed status from Online to Offline", "presence: subscriber closed <sip:…>: noresource"
-    const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
+    const plain = stripVTControlCharacters(text);
     for (const m of plain.matchAll(/> changed status from (\S+) to (\S+)/g)) this.log.push('notify', m[2]);
     for (const m of plain.matchAll(/presence: subscriber closed <[^>]*>: (\S+)/g)) this.log.push('unsubscribed', m[1]);
     for (const w of [...this.#outputWaiters]) w();

@@ -18,6 +18,7 @@ export { LinphonePeer, LINPHONE_CAPS, type LinphoneOptions } from './linphone.ts
 export { JssipNodePeer, JssipBrowser, JssipBrowserPeer, JSSIP_CAPS } from './jssip.ts';
 export { jssipDriver, type JssipDriver, type JssipDriverOptions } from './jssip-driver.ts';
 export { jssipBundle } from './jssip-bundle.ts';
+export { CHROMIUM, chromiumArgs, type ChromiumArgsOptions } from './chromium.ts';
 export { installRtcShim } from './rtc-shim.ts';
 export { ScriptedUac, SCRIPTED_SDP, sipText } from './scripted-uac.ts';
 export {

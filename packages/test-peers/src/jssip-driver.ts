@@ -1,8 +1,18 @@
 /**
  * Drives one JsSIP UA (register, auto-answer, call, hang up, re-INVITE, REFER, SUBSCRIBE) and reports
  * normalised events. The same function runs in Node and, serialised with Function#toString, inside a
- * Chromium page: it must stay self-contained (no imports, no closures over module scope).
+ * Chromium page: it must stay self-contained (no imports, no closures over module scope; type-only
+ * imports are erased).
  */
+import type { UA, WebSocketInterface } from 'jssip';
+import type { RTCSession } from 'jssip/lib/RTCSession.js';
+import type { Subscriber } from 'jssip/lib/Subscriber.js';
+
+/** The part of JsSIP the driver uses: the module in Node, `window.JsSIP` in a page. */
+export interface JssipApi {
+  UA: typeof UA;
+  WebSocketInterface: typeof WebSocketInterface;
+}
 
 export interface JssipDriverOptions {
   wsUrl: string;
@@ -22,9 +32,8 @@ export interface JssipDriver {
   stop(): void;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 export function jssipDriver(
-  JsSIP: any,
+  JsSIP: JssipApi,
   opts: JssipDriverOptions,
   emit: (type: string, detail?: string) => void,
 ): JssipDriver {
@@ -36,20 +45,20 @@ export function jssipDriver(
     register: true,
     session_timers: false,
   });
-  let session: any = null;
-  let subscriber: any = null;
+  let session: RTCSession | null = null;
+  let subscriber: Subscriber | null = null;
   ua.on('registered', () => emit('registered'));
-  ua.on('registrationFailed', (e: any) => emit('registration-failed', String(e && e.cause)));
-  ua.on('newRTCSession', (e: any) => {
+  ua.on('registrationFailed', (e) => emit('registration-failed', String(e.cause)));
+  ua.on('newRTCSession', (e: { session: RTCSession; originator: string }) => {
     const s = e.session;
+    const outgoing = e.originator === 'local';
     session = s;
-    s.on('progress', (ev: any) => {
-      if (s.direction === 'outgoing' && ev.originator === 'remote')
-        emit('ringing', ev.response ? String(ev.response.status_code) : '');
+    s.on('progress', (ev: { originator: string; response?: { status_code: number } }) => {
+      if (outgoing && ev.originator === 'remote') emit('ringing', ev.response ? String(ev.response.status_code) : '');
     });
     s.on('confirmed', () => emit('established'));
-    const ended = (ev: any) => {
-      emit('closed', String(ev && ev.cause));
+    const ended = (ev: { cause?: string }) => {
+      emit('closed', String(ev.cause));
       if (session === s) session = null;
     };
     s.on('ended', ended);
@@ -76,9 +85,10 @@ export function jssipDriver(
       session.refer(target, {
         eventHandlers: {
           requestSucceeded: () => emit('refer-202'),
-          requestFailed: (ev: any) => emit('transfer-failed', String(ev && ev.cause)),
+          requestFailed: (ev: { cause?: string }) => emit('transfer-failed', String(ev.cause)),
           accepted: () => emit('transfer-ok'),
-          failed: (ev: any) => emit('transfer-failed', String(ev && ev.status_line ? ev.status_line.status_code : '')),
+          failed: (ev: { status_line?: { status_code: number } }) =>
+            emit('transfer-failed', String(ev.status_line ? ev.status_line.status_code : '')),
         },
       });
     },
@@ -100,4 +110,3 @@ export function jssipDriver(
     },
   };
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */

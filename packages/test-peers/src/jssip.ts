@@ -11,8 +11,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { WebSocket as WsWebSocket } from 'ws';
+import { CHROMIUM, chromiumArgs } from './chromium.ts';
 import { jssipBundle } from './jssip-bundle.ts';
-import { jssipDriver, type JssipDriver } from './jssip-driver.ts';
+import { jssipDriver, type JssipApi, type JssipDriver } from './jssip-driver.ts';
 import { EventLog, type Peer, type PeerCapabilities, type PeerKind, type PeerTransport } from './peer.ts';
 import { installRtcShim } from './rtc-shim.ts';
 
@@ -28,8 +29,6 @@ export const JSSIP_CAPS: PeerCapabilities = {
       'JsSIP answers a re-INVITE that crosses its own, and ends the call (BYE, 500 "Media Renegotiation Failed" cause) when its own re-INVITE gets 491, instead of retrying',
   },
 };
-
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
 abstract class JssipPeerBase implements Peer {
   abstract readonly kind: PeerKind;
@@ -108,9 +107,10 @@ export class JssipNodePeer extends JssipPeerBase {
     return peer;
   }
 
-  protected async exec(cmd: keyof JssipDriver, arg?: string): Promise<unknown> {
+  protected exec(cmd: keyof JssipDriver, arg?: string): Promise<unknown> {
     const d = this.#driver!;
-    return (d[cmd] as (a?: string) => unknown)(arg);
+    // Through an executor so that a driver that throws (no call to transfer, ...) rejects, as in Chromium.
+    return new Promise((resolve) => resolve((d[cmd] as (a?: string) => unknown)(arg)));
   }
 
   async close(): Promise<void> {
@@ -141,6 +141,14 @@ async function patchTimerH(): Promise<void> {
     clearTimeout(this.H);
     timerI.call(this);
   };
+}
+
+/** What start() puts into the page: JsSIP, the driver, the UAs by user, the event callback. */
+interface DriverPage {
+  JsSIP: JssipApi;
+  __jssipDriver: typeof jssipDriver;
+  __peers: Record<string, JssipDriver>;
+  __conformanceEvent(id: string, type: string, detail?: string): void;
 }
 
 /** One Chromium with one page that hosts any number of JsSIP UAs. */
@@ -174,18 +182,7 @@ export class JssipBrowser {
     const browser = await chromium
       .launch({
         executablePath: CHROMIUM,
-        args: [
-          '--disable-gpu',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--use-fake-device-for-media-stream',
-          '--use-fake-ui-for-media-stream',
-          '--allow-loopback-in-peer-connection',
-          '--disable-features=WebRtcHideLocalIpsWithMdns',
-          '--autoplay-policy=no-user-gesture-required',
-        ],
+        args: chromiumArgs(),
       })
       .catch(async (err: Error) => {
         await new Promise((r) => server.close(() => r(undefined)));
@@ -217,11 +214,11 @@ export class JssipBrowser {
     this.#logs.set(opts.user, peer.log);
     await this.page.evaluate(
       ({ wsUrl, user, contactUri }) => {
-        const w = (globalThis as unknown as { window: Record<string, any> }).window; // eslint-disable-line @typescript-eslint/no-explicit-any
-        w['__peers'][user] = w['__jssipDriver'](
-          w['JsSIP'],
+        const w = globalThis as unknown as DriverPage;
+        w.__peers[user] = w.__jssipDriver(
+          w.JsSIP,
           { wsUrl, uri: `sip:${user}@127.0.0.1`, contactUri, mediaConstraints: { audio: true, video: false } },
-          (type: string, detail?: string) => w['__conformanceEvent'](user, type, detail),
+          (type: string, detail?: string) => w.__conformanceEvent(user, type, detail),
         );
       },
       { wsUrl: opts.wsUrl, user: opts.user, contactUri: peer.uri },
@@ -230,11 +227,11 @@ export class JssipBrowser {
     return peer;
   }
 
-  exec(user: string, cmd: string, arg?: string): Promise<unknown> {
+  exec(user: string, cmd: keyof JssipDriver, arg?: string): Promise<unknown> {
     return this.page.evaluate(
       ({ user, cmd, arg }) => {
-        const w = (globalThis as unknown as { window: Record<string, any> }).window; // eslint-disable-line @typescript-eslint/no-explicit-any
-        return w['__peers'][user][cmd](arg);
+        const w = globalThis as unknown as DriverPage;
+        return (w.__peers[user]![cmd] as (a?: string) => unknown)(arg);
       },
       { user, cmd, arg },
     );

@@ -183,31 +183,38 @@ export class LinphonePeer implements Peer {
     }
   }
 
-  async call(target: string): Promise<void> {
-    this.send(`call ${target}`);
+  /** A console command for the Peer contract: a refusal (linphonec gone, ...) comes back as a rejection. */
+  #command(line: () => string): Promise<void> {
+    return new Promise((resolve) => resolve(this.send(line())));
   }
 
-  async hangup(): Promise<void> {
-    this.send('terminate');
+  call(target: string): Promise<void> {
+    return this.#command(() => `call ${target}`);
   }
 
-  async reinvite(): Promise<void> {
-    this.send('pause');
+  hangup(): Promise<void> {
+    return this.#command(() => 'terminate');
   }
 
-  async transfer(target: string): Promise<void> {
-    this.send(`transfer ${target}`);
+  reinvite(): Promise<void> {
+    return this.#command(() => 'pause');
   }
 
-  async subscribe(target: string): Promise<void> {
-    if (target.includes(';')) {
-      throw new Error(
-        'linphonec 5.1 stops reading commands after `friend add` of an address with URI parameters (e.g. ;transport=tcp)',
-      );
-    }
-    // Always with the scheme: linphonec 5.1 stops responding to stdin after `friend add` of an address
-    // without "sip:" (its help says the scheme is optional).
-    this.send(`friend add "presence" ${target.startsWith('sip:') ? target : `sip:${target}`}`);
+  transfer(target: string): Promise<void> {
+    return this.#command(() => `transfer ${target}`);
+  }
+
+  subscribe(target: string): Promise<void> {
+    return this.#command(() => {
+      if (target.includes(';')) {
+        throw new Error(
+          'linphonec 5.1 stops reading commands after `friend add` of an address with URI parameters (e.g. ;transport=tcp)',
+        );
+      }
+      // Always with the scheme: linphonec 5.1 stops responding to stdin after `friend add` of an address
+      // without "sip:" (its help says the scheme is optional).
+      return `friend add "presence" ${target.startsWith('sip:') ? target : `sip:${target}`}`;
+    });
   }
 
   /** Drop friends (subscriptions) and calls left by an earlier scenario. */

@@ -43,26 +43,35 @@ export class ShimRTCPeerConnection extends EventTarget {
   readonly #session = ++sessionCounter;
   #version = 1;
 
-  async createOffer(): Promise<SessionDescriptionInit> {
-    return { type: 'offer', sdp: plainAudio(this.#version++, this.#session) };
+  // The WebRTC methods are asynchronous: a state error rejects, as in a browser (run in an executor).
+  createOffer(): Promise<SessionDescriptionInit> {
+    return new Promise((resolve) => resolve({ type: 'offer', sdp: plainAudio(this.#version++, this.#session) }));
   }
 
-  async createAnswer(): Promise<SessionDescriptionInit> {
-    if (this.signalingState !== 'have-remote-offer') throw new Error(`createAnswer in state ${this.signalingState}`);
-    return { type: 'answer', sdp: plainAudio(this.#version++, this.#session) };
+  createAnswer(): Promise<SessionDescriptionInit> {
+    return new Promise((resolve) => {
+      if (this.signalingState !== 'have-remote-offer') throw new Error(`createAnswer in state ${this.signalingState}`);
+      resolve({ type: 'answer', sdp: plainAudio(this.#version++, this.#session) });
+    });
   }
 
-  async setLocalDescription(d: SessionDescriptionInit): Promise<void> {
-    this.localDescription = new ShimRTCSessionDescription(d);
-    this.signalingState = d.type === 'offer' ? 'have-local-offer' : 'stable';
+  setLocalDescription(d: SessionDescriptionInit): Promise<void> {
+    return new Promise((resolve) => {
+      this.localDescription = new ShimRTCSessionDescription(d);
+      this.signalingState = d.type === 'offer' ? 'have-local-offer' : 'stable';
+      resolve();
+    });
   }
 
-  async setRemoteDescription(d: SessionDescriptionInit): Promise<void> {
-    if (d.type === 'answer' && this.signalingState !== 'have-local-offer')
-      throw new Error(`remote answer in state ${this.signalingState}`);
-    // An offer while we have one of our own: implicit rollback, as Chromium does.
-    this.remoteDescription = new ShimRTCSessionDescription(d);
-    this.signalingState = d.type === 'offer' ? 'have-remote-offer' : 'stable';
+  setRemoteDescription(d: SessionDescriptionInit): Promise<void> {
+    return new Promise((resolve) => {
+      if (d.type === 'answer' && this.signalingState !== 'have-local-offer')
+        throw new Error(`remote answer in state ${this.signalingState}`);
+      // An offer while we have one of our own: implicit rollback, as Chromium does.
+      this.remoteDescription = new ShimRTCSessionDescription(d);
+      this.signalingState = d.type === 'offer' ? 'have-remote-offer' : 'stable';
+      resolve();
+    });
   }
 
   getSenders(): unknown[] {

@@ -48,10 +48,10 @@ test('a port another process holds is skipped by the probe', async () => {
 
 test('startOnPortBlocks retries on PortInUseError with a new block, and passes other errors through', async () => {
   const seen: number[] = [];
-  const result = await startOnPortBlocks([{ count: 2, range: [21700, 21799] }], async ([block]: PortBlock[]) => {
+  const result = await startOnPortBlocks([{ count: 2, range: [21700, 21799] }], ([block]: PortBlock[]) => {
     seen.push(block!.base);
-    if (seen.length < 3) throw new PortInUseError(`port ${block!.base} taken`);
-    return block!.base;
+    if (seen.length < 3) return Promise.reject(new PortInUseError(`port ${block!.base} taken`));
+    return Promise.resolve(block!.base);
   });
   assert.equal(seen.length, 3);
   assert.equal(result, seen[2]);

@@ -1,10 +1,10 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, type FormEvent } from 'react';
 import type { Phone, PhoneSnapshot } from '../phone/phone.ts';
+import { CredentialFields, useCredentials } from './CredentialFields.tsx';
 
 export function LoginForm({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }) {
-  const [user, setUser] = useState(snap.lastUser);
-  const [password, setPassword] = useState('');
-  const [remember, setRemember] = useState(false);
+  const credentials = useCredentials(snap.lastUser);
+  const { user, password, remember } = credentials;
   const id = useId();
 
   // Signing in: the agent exists but has not registered yet (connecting, or waiting for the server).
@@ -24,45 +24,7 @@ export function LoginForm({ phone, snap }: { phone: Phone; snap: PhoneSnapshot }
       <p className="muted">
         Calls and conferences at <span className="mono">{snap.config.domain}</span>
       </p>
-      <div className="field">
-        <label htmlFor={`${id}-user`}>User name</label>
-        <input
-          id={`${id}-user`}
-          data-testid="login-user"
-          name="username"
-          autoComplete="username"
-          autoCapitalize="none"
-          autoCorrect="off"
-          spellCheck={false}
-          autoFocus
-          required
-          value={user}
-          onChange={(e) => setUser(e.target.value)}
-          placeholder="alice"
-        />
-      </div>
-      <div className="field">
-        <label htmlFor={`${id}-password`}>Password</label>
-        <input
-          id={`${id}-password`}
-          data-testid="login-password"
-          type="password"
-          name="password"
-          autoComplete="current-password"
-          required
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
-      </div>
-      <label className="check">
-        <input
-          type="checkbox"
-          data-testid="login-remember"
-          checked={remember}
-          onChange={(e) => setRemember(e.target.checked)}
-        />
-        <span>Remember me on this browser</span>
-      </label>
+      <CredentialFields id={id} testIdPrefix="login" userLabel="User name" userPlaceholder="alice" {...credentials} />
       {remember && <p className="hint">Your password will be stored in this browser until you sign out.</p>}
       {snap.loginError !== null && (
         <p className="form-error" role="alert" data-testid="login-error">

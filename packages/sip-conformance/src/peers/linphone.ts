@@ -5,7 +5,7 @@
 import { LinphonePeer as Driver, type LinphoneOptions } from '@conclave/test-peers';
 import { MEDIA_PORT_RANGE, PEER_PORT_RANGE } from '../ports.ts';
 
-export { LINPHONE_CAPS, type LinphoneOptions } from '@conclave/test-peers';
+export type { LinphoneOptions } from '@conclave/test-peers';
 export type LinphonePeer = Driver;
 export const LinphonePeer = {
   start: (opts: LinphoneOptions): Promise<Driver> =>

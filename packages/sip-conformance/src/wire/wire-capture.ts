@@ -70,8 +70,8 @@ export class WireCapture {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const cap = new WireCapture(child, ports);
-    child.stderr!.on('data', (d: Buffer) => (cap.stderr += d.toString()));
-    const lines = createInterface({ input: child.stdout! });
+    child.stderr.on('data', (d: Buffer) => (cap.stderr += d.toString()));
+    const lines = createInterface({ input: child.stdout });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`wire sniffer did not start: ${cap.stderr}`)), 5000);
       child.once('exit', (code) => {

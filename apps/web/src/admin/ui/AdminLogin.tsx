@@ -1,10 +1,10 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, type FormEvent } from 'react';
 import type { AdminConsole, AdminSnapshot } from '../admin-console.ts';
+import { CredentialFields, useCredentials } from '../../ui/CredentialFields.tsx';
 
 export function AdminLogin({ admin, snap }: { admin: AdminConsole; snap: AdminSnapshot }) {
-  const [user, setUser] = useState(snap.lastUser);
-  const [password, setPassword] = useState('');
-  const [remember, setRemember] = useState(false);
+  const credentials = useCredentials(snap.lastUser);
+  const { user, password, remember } = credentials;
   const id = useId();
   const pending = snap.phase === 'signing-in';
 
@@ -29,45 +29,13 @@ export function AdminLogin({ admin, snap }: { admin: AdminConsole; snap: AdminSn
       <p id={`${id}-what`} className="muted">
         Watch and moderate every conference at <span className="mono">{snap.config.domain}</span>
       </p>
-      <div className="field">
-        <label htmlFor={`${id}-user`}>Administrator</label>
-        <input
-          id={`${id}-user`}
-          data-testid="admin-login-user"
-          name="username"
-          autoComplete="username"
-          autoCapitalize="none"
-          autoCorrect="off"
-          spellCheck={false}
-          autoFocus
-          required
-          value={user}
-          onChange={(e) => setUser(e.target.value)}
-          placeholder="admin"
-        />
-      </div>
-      <div className="field">
-        <label htmlFor={`${id}-password`}>Password</label>
-        <input
-          id={`${id}-password`}
-          data-testid="admin-login-password"
-          type="password"
-          name="password"
-          autoComplete="current-password"
-          required
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
-      </div>
-      <label className="check">
-        <input
-          type="checkbox"
-          data-testid="admin-login-remember"
-          checked={remember}
-          onChange={(e) => setRemember(e.target.checked)}
-        />
-        <span>Remember me on this browser</span>
-      </label>
+      <CredentialFields
+        id={id}
+        testIdPrefix="admin-login"
+        userLabel="Administrator"
+        userPlaceholder="admin"
+        {...credentials}
+      />
       <p className="hint">
         {remember
           ? 'Your password stays in this browser until you sign out (the console also signs in to SIP with it).'
