@@ -68,7 +68,8 @@ export class B2buaApp {
       });
       // srf emits 'error' for socket problems; without a listener it would throw.
       srf.on('error', (err) => opts.log.warn('drachtio-srf error', { err }));
-      srf.connect({ host: opts.control.host, port: opts.control.port, secret: opts.control.secret });
+      // failures come as 'error' events (above); the connection is awaited by 'connect'
+      void srf.connect({ host: opts.control.host, port: opts.control.port, secret: opts.control.secret });
     });
   }
 

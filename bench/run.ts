@@ -38,10 +38,11 @@ function sippVersion(): string {
     return /SIPp v[\w.-]+/.exec(out)?.[0] ?? 'SIPp';
   } catch (err) {
     // `sipp -v` exits non-zero on some versions but still prints.
-    const out = String((err as { stdout?: unknown }).stdout ?? '');
+    const stdout = (err as { stdout?: unknown }).stdout;
+    const out = typeof stdout === 'string' ? stdout : Buffer.isBuffer(stdout) ? stdout.toString('utf8') : '';
     const m = /SIPp v[\w.-]+/.exec(out);
     if (m) return m[0];
-    throw new Error('sipp not found: apt-get install -y sip-tester (or run pnpm setup as root)');
+    throw new Error('sipp not found: apt-get install -y sip-tester (or run pnpm setup as root)', { cause: err });
   }
 }
 
@@ -125,6 +126,8 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args[0] === '--') args.shift();
   if (args[0] === 'mixer') return (await import('./mixer/run-mixer.ts')).runMixerBench(args.slice(1));
+  // `pnpm bench cluster [...]`: conferences per second through the cluster's edge, 1 vs 3 nodes (bench/cluster/).
+  if (args[0] === 'cluster') return (await import('./cluster/run-cluster.ts')).runClusterBench(args.slice(1));
   let opts: BenchOptions | 'help';
   try {
     opts = parseOptions(process.argv.slice(2));

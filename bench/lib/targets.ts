@@ -259,11 +259,14 @@ export class KamailioTarget implements Target {
     return this.#child.pid ? processTree(this.#child.pid) : [];
   }
 
-  async memory(): Promise<TargetMemory> {
-    const mem: TargetMemory = memory(this.pids());
-    const inUse = this.#allocated();
-    if (inUse !== undefined) mem.inUse = inUse;
-    return mem;
+  memory(): Promise<TargetMemory> {
+    // synchronous readings (/proc, kamcmd), returned as a promise like the other targets' (a failure rejects)
+    return new Promise((resolve) => {
+      const mem: TargetMemory = memory(this.pids());
+      const inUse = this.#allocated();
+      if (inUse !== undefined) mem.inUse = inUse;
+      resolve(mem);
+    });
   }
 
   /** shm real_used + sum of pkg real_used, from Kamailio's own allocators (kamcmd over the ctl socket). */

@@ -40,7 +40,7 @@ async function setup(phones: PhoneSpec[]): Promise<void> {
       kind: 'audio',
       rtpParameters: {
         codecs: [{ mimeType: 'audio/PCMU', clockRate: 8000, payloadType: 0, channels: 1 }],
-        encodings: [{ ssrc: spec.ssrc! }],
+        encodings: [{ ssrc: spec.ssrc }],
       },
     });
     producers.set(spec.id, producer);
