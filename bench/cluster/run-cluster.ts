@@ -10,6 +10,7 @@
  * (digest challenge answered, plain RTP offer) → 200 + ACK; a joiner INVITEs the conference URI → 200 +
  * ACK; both hang up (BYE). One iteration = one conference created and joined.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SipTestUa } from '../../packages/sip-test-ua/src/index.ts';
 import { clusterSkipReason, startTestCluster, type TestCluster } from '../../scripts/cluster/harness.ts';
@@ -20,6 +21,7 @@ const HELP = `pnpm bench cluster [-- options]
   --concurrency <n>      parallel create-and-join loops (default 8)
   --latency-samples <n>  sequential INVITEs for the edge's added latency, per path (default 30)
   --sizes <list>         node counts, comma-separated (default 1,3)
+  --rounds <n>           measure the sizes in turn this many times (default 2; medians are compared)
   --json <file>          also write the results as JSON
 `;
 
@@ -33,6 +35,16 @@ interface Figures {
   createMs: Stats;
   joinMs: Stats;
   latency: { edgeMs: Stats; directMs: Stats } | undefined;
+  /** Share of the machine's CPU time that was busy during the load (every process, not only ours). */
+  machineBusy: number;
+}
+
+/** /proc/stat's first line: [busy, total] jiffies of all cores. */
+function cpuTimes(): [number, number] {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const total = f.reduce((a, b) => a + b, 0);
+  return [total - idle, total];
 }
 
 interface Stats {
@@ -170,6 +182,7 @@ async function measureCluster(
     let failures = 0;
     let done = 0;
     const started = performance.now();
+    const cpuBefore = cpuTimes();
     const end = started + opts.duration * 1000;
     const workers = Array.from({ length: opts.concurrency }, async (_, w) => {
       const creator = await ua(USERS[w % USERS.length]!, server, ready.domain);
@@ -190,6 +203,8 @@ async function measureCluster(
     });
     await Promise.all(workers);
     const seconds = (performance.now() - started) / 1000;
+    const cpuAfter = cpuTimes();
+    const machineBusy = (cpuAfter[0] - cpuBefore[0]) / Math.max(1, cpuAfter[1] - cpuBefore[1]);
     say(`${nodes} node(s): ${done} conferences created and joined in ${seconds.toFixed(1)} s, ${failures} failed`);
     const latency = opts.latencySamples > 0 ? await measureLatency(cluster, opts.latencySamples) : undefined;
     return {
@@ -201,6 +216,7 @@ async function measureCluster(
       createMs: stats(createMs),
       joinMs: stats(joinMs),
       latency,
+      machineBusy,
     };
   } finally {
     for (const a of agents) a.close();
@@ -213,20 +229,30 @@ const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
 function render(results: Figures[]): string {
   const lines = [
     '',
-    '| nodes | conferences created+joined | failed | seconds | per second | create p50/p90 ms | join p50/p90 ms | INVITE via edge p50 | direct p50 | edge adds (p50) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| nodes | conferences created+joined | failed | seconds | per second | create p50/p90 ms | join p50/p90 ms | INVITE via edge p50 | direct p50 | edge adds (p50) | machine CPU busy |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of results) {
     const l = r.latency;
     lines.push(
-      `| ${r.nodes} | ${r.conferences} | ${r.failures} | ${f1(r.seconds)} | ${f1(r.perSecond)} | ${f1(r.createMs.p50)} / ${f1(r.createMs.p90)} | ${f1(r.joinMs.p50)} / ${f1(r.joinMs.p90)} | ${l ? f1(l.edgeMs.p50) : '-'} | ${l ? f1(l.directMs.p50) : '-'} | ${l ? f1(l.edgeMs.p50 - l.directMs.p50) : '-'} |`,
+      `| ${r.nodes} | ${r.conferences} | ${r.failures} | ${f1(r.seconds)} | ${f1(r.perSecond)} | ${f1(r.createMs.p50)} / ${f1(r.createMs.p90)} | ${f1(r.joinMs.p50)} / ${f1(r.joinMs.p90)} | ${l ? f1(l.edgeMs.p50) : '-'} | ${l ? f1(l.directMs.p50) : '-'} | ${l ? f1(l.edgeMs.p50 - l.directMs.p50) : '-'} | ${Math.round(r.machineBusy * 100)}% |`,
     );
   }
-  const one = results.find((r) => r.nodes === 1);
-  const three = results.find((r) => r.nodes === 3);
-  if (one && three && one.perSecond > 0) {
-    const ratio = three.perSecond / one.perSecond;
-    lines.push('', `3 nodes / 1 node: ${ratio.toFixed(2)}x (target >= 2.5x) ${ratio >= 2.5 ? 'MET' : 'NOT MET'}`);
+  const median = (nodes: number) => {
+    const rates = results
+      .filter((r) => r.nodes === nodes)
+      .map((r) => r.perSecond)
+      .sort((a, b) => a - b);
+    return rates.length === 0 ? undefined : rates[Math.floor((rates.length - 1) / 2)]!;
+  };
+  const one = median(1);
+  const three = median(3);
+  if (one !== undefined && three !== undefined && one > 0) {
+    const ratio = three / one;
+    lines.push(
+      '',
+      `median conferences/s: 1 node ${f1(one)}, 3 nodes ${f1(three)}; 3 nodes / 1 node: ${ratio.toFixed(2)}x (target >= 2.5x) ${ratio >= 2.5 ? 'MET' : 'NOT MET'}`,
+    );
   }
   lines.push(
     '',
@@ -246,6 +272,7 @@ export async function runClusterBench(argv: string[]): Promise<number> {
         concurrency: { type: 'string', default: '8' },
         'latency-samples': { type: 'string', default: '30' },
         sizes: { type: 'string', default: '1,3' },
+        rounds: { type: 'string', default: '2' },
         json: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -268,11 +295,12 @@ export async function runClusterBench(argv: string[]): Promise<number> {
     concurrency: Number(values['concurrency']),
     latencySamples: Number(values['latency-samples']),
   };
+  const rounds = Number(values['rounds']);
   const sizes = String(values['sizes'])
     .split(',')
     .map((s) => Number(s.trim()));
   if (
-    [opts.duration, opts.concurrency, ...sizes].some((n) => !Number.isInteger(n) || n < 1) ||
+    [opts.duration, opts.concurrency, rounds, ...sizes].some((n) => !Number.isInteger(n) || n < 1) ||
     !Number.isInteger(opts.latencySamples) ||
     opts.latencySamples < 0
   ) {
@@ -280,7 +308,9 @@ export async function runClusterBench(argv: string[]): Promise<number> {
     return 2;
   }
   const results: Figures[] = [];
-  for (const nodes of sizes) results.push(await measureCluster(nodes, opts));
+  // In turn (1, 3, 1, 3...): the machine's load drifts over all sizes alike.
+  for (let round = 0; round < rounds; round++)
+    for (const nodes of sizes) results.push(await measureCluster(nodes, opts));
   process.stdout.write(render(results) + '\n');
   if (typeof values['json'] === 'string') {
     const { writeFileSync } = await import('node:fs');
