@@ -320,11 +320,36 @@ test(
       assert.equal(forged.status, 401);
       assert.equal((await api(a, '/conferences/cf_nosuchconference')).status, 404);
 
+      // A's event stream (the console's feed) shows B's conference live, relayed from B's stream.
+      const events = new AbortController();
+      const stream = await fetch(`http://127.0.0.1:${a.ready.http.port}/api/events`, {
+        headers: { Authorization: `Basic ${Buffer.from('admin:admin-secret').toString('base64')}` },
+        signal: events.signal,
+      });
+      assert.equal(stream.status, 200);
+      let received = '';
+      const reading = (async () => {
+        const decoder = new TextDecoder();
+        for await (const chunk of stream.body!) received += decoder.decode(chunk as Uint8Array, { stream: true });
+      })().catch(() => {});
+      await waitFor(
+        () => received.includes(`"id":"${id}"`),
+        10_000,
+        () => `B's conference on A's event stream:\n${received}`,
+      );
+
       // Ended from A: alice gets B's BYE, the conference leaves every list.
       const bye = new Promise((ok) => call.dialog!.once('bye', ok));
       const end = await api(a, `/conferences/${id}/end`, { method: 'POST' });
       assert.equal(end.status, 204, await end.text());
       await Promise.race([bye, timeout(5000, 'BYE after the end forwarded to node B')]);
+      await waitFor(
+        () => new RegExp(`event: conference-ended\ndata: \\{"id":"${id}"`).test(received),
+        5000,
+        () => `conference-ended of ${id} on A's stream:\n${received}`,
+      );
+      events.abort();
+      await reading;
       assert.deepEqual(((await (await api(a, '/conferences')).json()) as Listed).conferences, []);
     } finally {
       alice?.close();

@@ -20,6 +20,7 @@ import fastifySwagger from '@fastify/swagger';
 import { ConferenceError, type Conference } from '@conclave/conference';
 import type { Logger } from '@conclave/log';
 import { AdminAuthentication, type Principal } from './authentication.ts';
+import { ClusterEventRelay } from './cluster-events.ts';
 import { NODE_ADMIN_HEADER, NODE_KEY_HEADER, claimIdOfUri, type AdminCluster, type ClusterPeer } from './cluster.ts';
 import type { Actor, AdminAuthenticator, ConferenceControl } from './control.ts';
 import { ApiError, COMMON_HEADERS, apiErrorFromConference } from './errors.ts';
@@ -69,6 +70,7 @@ const CLUSTER_OPERATIONS: ReadonlySet<AdminOperation> = new Set([
   'lockConference',
   'unlockConference',
   'endConference',
+  'events',
 ]);
 
 interface Params {
@@ -94,6 +96,7 @@ export class AdminApi {
   readonly #ready: Promise<void>;
   readonly #maxBody: number;
   readonly #cluster: AdminCluster | undefined;
+  readonly #relay: ClusterEventRelay | undefined;
   /** Requests another node forwarded: answered here, never forwarded again. */
   readonly #forwarded = new WeakSet<FastifyRequest>();
   /** Set by the authentication hook; absent only for the login route. */
@@ -116,7 +119,17 @@ export class AdminApi {
       sessionTtlMs: options.sessionTtlMs,
       loginThrottle: options.loginThrottle,
     });
-    this.#events = new AdminEventHub({ registry: options.control.registry, logger: this.#log, ...options.events });
+    const relay = options.cluster
+      ? new ClusterEventRelay({ cluster: options.cluster, basePath, logger: this.#log })
+      : undefined;
+    this.#relay = relay;
+    this.#events = new AdminEventHub({
+      registry: options.control.registry,
+      logger: this.#log,
+      ...options.events,
+      ...(relay ? { remoteConferences: () => relay.conferences() } : {}),
+    });
+    relay?.start(this.#events);
     this.#handlers = {
       login: (request, reply) => this.#login(request, reply),
       sessionInfo: (request, reply) => this.#sessionInfo(request, reply),
@@ -179,6 +192,7 @@ export class AdminApi {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#relay?.close();
     this.#events.close();
     this.#authentication.clear();
   }
@@ -495,6 +509,7 @@ export class AdminApi {
       user,
       token,
       isAuthorized: () => token === undefined || this.#authentication.session(token) !== undefined,
+      localOnly: this.#forwarded.has(request),
     });
     this.#log.info('admin watching events', { user, remote: remoteOf(request) });
   }
