@@ -125,6 +125,8 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args[0] === '--') args.shift();
   if (args[0] === 'mixer') return (await import('./mixer/run-mixer.ts')).runMixerBench(args.slice(1));
+  // `pnpm bench cluster [...]`: conferences per second through the cluster's edge, 1 vs 3 nodes (bench/cluster/).
+  if (args[0] === 'cluster') return (await import('./cluster/run-cluster.ts')).runClusterBench(args.slice(1));
   let opts: BenchOptions | 'help';
   try {
     opts = parseOptions(process.argv.slice(2));

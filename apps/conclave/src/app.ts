@@ -149,6 +149,8 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
       auth: directoryAuthenticator(focus.directory),
       domain: config.domain,
       logger: log.child('admin-api'),
+      // every node's conferences, moderation forwarded to the hosting node (needs the shared secret)
+      cluster: cluster && config.cluster?.nonceSecret ? cluster.adminCluster(config.cluster.nonceSecret) : undefined,
     });
 
     const metrics = new Metrics({

@@ -11,7 +11,15 @@
  */
 import type { Logger } from '@conclave/log';
 import type { Focus } from '@conclave/focus';
-import { ConferenceClaims, NodeMembership, connectRedis, type RedisTarget } from '@conclave/cluster';
+import { AdminCluster } from '@conclave/admin-api';
+import {
+  ConferenceClaims,
+  NodeMembership,
+  connectRedis,
+  getNode,
+  listNodes,
+  type RedisTarget,
+} from '@conclave/cluster';
 import type { ClusterConfig } from './config.ts';
 
 /** The conferences the focus hosts (its registry: 'created' and 'ended' events, end()). */
@@ -74,6 +82,25 @@ export class ClusterMode {
   static async start(options: ClusterModeOptions): Promise<ClusterMode> {
     const redis = await connectRedis(redisTarget(options.config.redis), options.logger);
     return new ClusterMode(options, redis);
+  }
+
+  /**
+   * The admin API across the nodes (see packages/admin-api/src/cluster.ts): the other live nodes from
+   * their records, a conference's node from its claim. `secret` is the cluster's shared secret.
+   */
+  adminCluster(secret: string): AdminCluster {
+    return new AdminCluster({
+      secret,
+      peers: async () =>
+        (await listNodes(this.#redis)).filter((n) => n.id !== this.nodeId).map(({ id, http }) => ({ id, http })),
+      ownerOf: async (claimId) => {
+        // not a conference id this cluster could have claimed (owner() refuses it): no node has it
+        const owner = await this.#claims.owner(claimId).catch(() => null);
+        if (owner === null || owner === this.nodeId) return undefined;
+        const node = await getNode(this.#redis, owner);
+        return node ? { id: node.id, http: node.http } : undefined;
+      },
+    });
   }
 
   /** Announces this node (its record in Redis, kept alive until close()) once it serves everything. */

@@ -258,6 +258,108 @@ test(
   },
 );
 
+test(
+  'admin across nodes: GET /api/conferences on node A lists the conference of node B, and A ends it on B',
+  { skip },
+  async () => {
+    const log = createLogger('test', { level: 'silent' });
+    const redisServer = await RedisServerProcess.start({ log });
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-cluster-admin-'));
+    const shared = { redis: `unix:${redisServer.socketPath!}`, nonceSecret: 'shared-secret-of-the-admin-test' };
+    const [a, b] = await Promise.all([
+      startNode(dir, 'node-a', shared, 46300),
+      startNode(dir, 'node-b', shared, 46400),
+    ]);
+    let alice: SipTestUa | undefined;
+    try {
+      alice = await SipTestUa.create({
+        user: 'alice',
+        password: 'alice-secret',
+        domain: '127.0.0.1',
+        server: { host: '127.0.0.1', port: b.ready.sip.udp.port },
+      });
+      const call = await alice.invite('sip:conference@127.0.0.1', webrtcLikeOffer());
+      assert.equal(call.final.status, 200);
+      const uri = call.dialog!.remoteTarget;
+      const api = (node: { ready: Ready }, path: string, init: RequestInit = {}) =>
+        fetch(`http://127.0.0.1:${node.ready.http.port}/api${path}`, {
+          ...init,
+          headers: { Authorization: `Basic ${Buffer.from('admin:admin-secret').toString('base64')}` },
+        });
+      type Listed = { conferences: Array<{ id: string; uri: string; participantCount: number }> };
+
+      // Listed on A (and on B itself), with B's id and roster count.
+      const onB = ((await (await api(b, '/conferences')).json()) as Listed).conferences;
+      assert.equal(onB.length, 1);
+      const listed = await api(a, '/conferences');
+      assert.equal(listed.status, 200);
+      const onA = ((await listed.json()) as Listed).conferences;
+      assert.deepEqual(onA, onB, 'node A lists node B’s conference as B does');
+      const id = onB[0]!.id;
+
+      // Its detail, by id and by URI, through A.
+      const detail = await api(a, `/conferences/${id}`);
+      assert.equal(detail.status, 200);
+      assert.equal(((await detail.json()) as { uri: string }).uri, onB[0]!.uri);
+      assert.equal((await api(a, `/conferences/${encodeURIComponent(uri.replace(/;.*$/, ''))}`)).status, 200);
+
+      // Moderation through A reaches B: alice muted by the focus on B.
+      const pid = ((await (await api(b, `/conferences/${id}`)).json()) as { participants: Array<{ id: string }> })
+        .participants[0]!.id;
+      assert.equal((await api(a, `/conferences/${id}/participants/${pid}/mute`, { method: 'POST' })).status, 204);
+      const muted = (await (await api(b, `/conferences/${id}`)).json()) as {
+        participants: Array<{ mutedByFocus: boolean }>;
+      };
+      assert.equal(muted.participants[0]!.mutedByFocus, true, 'muted on node B');
+      assert.equal((await api(a, `/conferences/${id}/participants/p_nosuch/kick`, { method: 'POST' })).status, 404);
+
+      // A wrong node key is refused; an unknown conference is still 404.
+      const forged = await fetch(`http://127.0.0.1:${b.ready.http.port}/api/conferences`, {
+        headers: { 'x-conclave-node-key': '0'.repeat(64), 'x-conclave-admin': 'admin' },
+      });
+      assert.equal(forged.status, 401);
+      assert.equal((await api(a, '/conferences/cf_nosuchconference')).status, 404);
+
+      // A's event stream (the console's feed) shows B's conference live, relayed from B's stream.
+      const events = new AbortController();
+      const stream = await fetch(`http://127.0.0.1:${a.ready.http.port}/api/events`, {
+        headers: { Authorization: `Basic ${Buffer.from('admin:admin-secret').toString('base64')}` },
+        signal: events.signal,
+      });
+      assert.equal(stream.status, 200);
+      let received = '';
+      const reading = (async () => {
+        const decoder = new TextDecoder();
+        for await (const chunk of stream.body!) received += decoder.decode(chunk as Uint8Array, { stream: true });
+      })().catch(() => {});
+      await waitFor(
+        () => received.includes(`"id":"${id}"`),
+        10_000,
+        () => `B's conference on A's event stream:\n${received}`,
+      );
+
+      // Ended from A: alice gets B's BYE, the conference leaves every list.
+      const bye = new Promise((ok) => call.dialog!.once('bye', ok));
+      const end = await api(a, `/conferences/${id}/end`, { method: 'POST' });
+      assert.equal(end.status, 204, await end.text());
+      await Promise.race([bye, timeout(5000, 'BYE after the end forwarded to node B')]);
+      await waitFor(
+        () => new RegExp(`event: conference-ended\ndata: \\{"id":"${id}"`).test(received),
+        5000,
+        () => `conference-ended of ${id} on A's stream:\n${received}`,
+      );
+      events.abort();
+      await reading;
+      assert.deepEqual(((await (await api(a, '/conferences')).json()) as Listed).conferences, []);
+    } finally {
+      alice?.close();
+      await Promise.all([a.stop(), b.stop()]);
+      await redisServer.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 /** The conclave command in cluster mode on ports from the OS; resolves once its ready file is there. */
 async function startNode(
   dir: string,

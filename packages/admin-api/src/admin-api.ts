@@ -20,12 +20,14 @@ import fastifySwagger from '@fastify/swagger';
 import { ConferenceError, type Conference } from '@conclave/conference';
 import type { Logger } from '@conclave/log';
 import { AdminAuthentication, type Principal } from './authentication.ts';
+import { ClusterEventRelay } from './cluster-events.ts';
+import { NODE_ADMIN_HEADER, NODE_KEY_HEADER, claimIdOfUri, type AdminCluster, type ClusterPeer } from './cluster.ts';
 import type { Actor, AdminAuthenticator, ConferenceControl } from './control.ts';
 import { ApiError, COMMON_HEADERS, apiErrorFromConference } from './errors.ts';
 import { AdminEventHub } from './event-stream.ts';
 import { remoteKey, type LoginThrottleOptions } from './login-throttle.ts';
 import { OPENAPI_PATH, openApiOptions } from './openapi.ts';
-import { conferenceDetail, conferenceSummary } from './representation.ts';
+import { conferenceDetail, conferenceSummary, type ConferenceSummary } from './representation.ts';
 import {
   ADMIN_ROUTES,
   ADMIN_ROUTE_SPECS,
@@ -51,7 +53,25 @@ export interface AdminApiOptions {
   /** Request bodies beyond this are refused with 413, default 16 KiB. */
   maxBodyBytes?: number;
   events?: { coalesceMs?: number; keepAliveMs?: number };
+  /**
+   * Cluster mode: list the conferences of every node, forward requests for conferences hosted
+   * elsewhere (cluster.ts). Absent: this node's conferences only (the single-machine product).
+   */
+  cluster?: AdminCluster | undefined;
 }
+
+/** The routes that act on or show conferences: the ones a node may forward to another. */
+const CLUSTER_OPERATIONS: ReadonlySet<AdminOperation> = new Set([
+  'listConferences',
+  'getConference',
+  'muteParticipant',
+  'unmuteParticipant',
+  'kickParticipant',
+  'lockConference',
+  'unlockConference',
+  'endConference',
+  'events',
+]);
 
 interface Params {
   id: string;
@@ -75,6 +95,10 @@ export class AdminApi {
   readonly #app: FastifyInstance;
   readonly #ready: Promise<void>;
   readonly #maxBody: number;
+  readonly #cluster: AdminCluster | undefined;
+  readonly #relay: ClusterEventRelay | undefined;
+  /** Requests another node forwarded: answered here, never forwarded again. */
+  readonly #forwarded = new WeakSet<FastifyRequest>();
   /** Set by the authentication hook; absent only for the login route. */
   readonly #principals = new WeakMap<FastifyRequest, Principal>();
   readonly #handlers: Record<AdminOperation, Handler>;
@@ -88,18 +112,29 @@ export class AdminApi {
     this.#control = options.control;
     this.#domain = options.domain;
     this.#log = options.logger;
+    this.#cluster = options.cluster;
     this.#authentication = new AdminAuthentication({
       auth: options.auth,
       logger: this.#log,
       sessionTtlMs: options.sessionTtlMs,
       loginThrottle: options.loginThrottle,
     });
-    this.#events = new AdminEventHub({ registry: options.control.registry, logger: this.#log, ...options.events });
+    const relay = options.cluster
+      ? new ClusterEventRelay({ cluster: options.cluster, basePath, logger: this.#log })
+      : undefined;
+    this.#relay = relay;
+    this.#events = new AdminEventHub({
+      registry: options.control.registry,
+      logger: this.#log,
+      ...options.events,
+      ...(relay ? { remoteConferences: () => relay.conferences() } : {}),
+    });
+    relay?.start(this.#events);
     this.#handlers = {
       login: (request, reply) => this.#login(request, reply),
       sessionInfo: (request, reply) => this.#sessionInfo(request, reply),
       logout: (request, reply) => this.#logout(request, reply),
-      listConferences: (_request, reply) => this.#listConferences(reply),
+      listConferences: (request, reply) => this.#listConferences(request, reply),
       getConference: (request, reply) => this.#getConference(request, reply),
       muteParticipant: (request, reply) => this.#participantAction(request, reply, 'mute'),
       unmuteParticipant: (request, reply) => this.#participantAction(request, reply, 'unmute'),
@@ -157,6 +192,7 @@ export class AdminApi {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#relay?.close();
     this.#events.close();
     this.#authentication.clear();
   }
@@ -225,6 +261,7 @@ export class AdminApi {
           schema: route.schema,
           onRequest: guard((request) => {
             if (auth === 'none') this.#authentication.checkThrottle(remoteOf(request));
+            else if (CLUSTER_OPERATIONS.has(route.operation) && this.#fromNode(request)) return;
             else this.#principals.set(request, this.#authenticate(request, auth));
           }),
           handler: this.#handlers[route.operation],
@@ -268,6 +305,29 @@ export class AdminApi {
     );
   }
 
+  /**
+   * A request another node forwarded (its node key and the admin's name): true and the principal set.
+   * A node key that does not verify is refused, not ignored.
+   */
+  #fromNode(request: FastifyRequest): boolean {
+    const key = request.headers[NODE_KEY_HEADER];
+    if (key === undefined) return false;
+    const admin = request.headers[NODE_ADMIN_HEADER];
+    if (!this.#cluster?.verify(typeof key === 'string' ? key : undefined) || typeof admin !== 'string') {
+      this.#log.warn('admin API: a request with a wrong node key', { remote: remoteOf(request) });
+      throw new ApiError(401, 'unauthorized', 'wrong node key');
+    }
+    let user: string;
+    try {
+      user = decodeURIComponent(admin);
+    } catch {
+      throw new ApiError(400, 'invalid-request', `malformed ${NODE_ADMIN_HEADER}`);
+    }
+    this.#principals.set(request, { user, token: undefined, method: 'node' });
+    this.#forwarded.add(request);
+    return true;
+  }
+
   #principal(request: FastifyRequest): Principal {
     const principal = this.#principals.get(request);
     if (!principal) throw new Error('no principal: the route did not authenticate');
@@ -309,12 +369,29 @@ export class AdminApi {
 
   // --- conferences -------------------------------------------------------------------------------
 
-  #listConferences(reply: FastifyReply): FastifyReply {
-    return reply.send({ conferences: this.#control.registry.list().map(conferenceSummary) });
+  async #listConferences(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const conferences = this.#control.registry.list().map(conferenceSummary);
+    const cluster = this.#cluster;
+    if (!cluster || this.#forwarded.has(request)) return reply.send({ conferences });
+    // Every other node's own list (a node that does not answer in time is left out, and logged).
+    const user = this.#principal(request).user;
+    const lists = await Promise.all(
+      (await cluster.peers()).map(async (peer) => {
+        const res = await this.#toPeer(peer, 'GET', `${this.basePath}/conferences`, user);
+        if (res?.status !== 200) return [];
+        return ((JSON.parse(res.body) as { conferences?: ConferenceSummary[] }).conferences ?? []).filter(
+          (c) => !conferences.some((mine) => mine.id === c.id),
+        );
+      }),
+    );
+    const all = [...conferences, ...lists.flat()].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return reply.send({ conferences: all });
   }
 
-  #getConference(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-    return reply.send(conferenceDetail(this.#conference(request.params as Params)));
+  async #getConference(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const conference = await this.#conferenceOrForward(request, reply);
+    if (!conference) return reply;
+    return reply.send(conferenceDetail(conference));
   }
 
   async #participantAction(
@@ -323,7 +400,8 @@ export class AdminApi {
     action: 'mute' | 'unmute' | 'kick',
   ): Promise<FastifyReply> {
     const params = request.params as Params;
-    const conference = this.#conference(params);
+    const conference = await this.#conferenceOrForward(request, reply);
+    if (!conference) return reply;
     const participantId = params.pid;
     const notFound = () =>
       new ApiError(404, 'participant-not-found', `no participant ${participantId} in conference ${conference.id}`);
@@ -345,7 +423,8 @@ export class AdminApi {
     reply: FastifyReply,
     action: 'lock' | 'unlock' | 'end',
   ): Promise<FastifyReply> {
-    const conference = this.#conference(request.params as Params);
+    const conference = await this.#conferenceOrForward(request, reply);
+    if (!conference) return reply;
     const actor = this.#actor(this.#principal(request));
     this.#log.info('admin action', { user: actor.user, action, conference: conference.id });
     await this.#control[action](conference, actor);
@@ -357,6 +436,63 @@ export class AdminApi {
     const conference = this.#control.registry.find(params.id);
     if (!conference || conference.ended) throw new ApiError(404, 'conference-not-found', `no conference ${params.id}`);
     return conference;
+  }
+
+  /**
+   * The conference of {id} on this node; in a cluster, one hosted by another node gets the request
+   * forwarded there and its answer sent (undefined: answered). 404 when no node has it.
+   */
+  async #conferenceOrForward(request: FastifyRequest, reply: FastifyReply): Promise<Conference | undefined> {
+    const { id } = request.params as Params;
+    const conference = this.#control.registry.find(id);
+    if (conference && !conference.ended) return conference;
+    const cluster = this.#cluster;
+    if (!cluster || this.#forwarded.has(request)) return this.#conference({ id });
+    const user = this.#principal(request).user;
+    const peer = await this.#hostOf(cluster, id, user);
+    if (!peer) return this.#conference({ id });
+    const res = await this.#toPeer(peer, request.method, request.url.split('?', 1)[0]!, user);
+    if (!res) throw new ApiError(503, 'unavailable', `node ${peer.id}, which hosts ${id}, did not answer`);
+    this.#log.info('admin request forwarded', { user, method: request.method, conference: id, node: peer.id });
+    void reply.code(res.status);
+    if (res.status === 204 || res.body === '') await reply.send();
+    else await reply.type(res.contentType ?? 'application/json; charset=utf-8').send(res.body);
+    return undefined;
+  }
+
+  /** The node hosting a conference: by its claim for a URI, else by asking each node for the id. */
+  async #hostOf(cluster: AdminCluster, id: string, user: string): Promise<ClusterPeer | undefined> {
+    const claimId = claimIdOfUri(id);
+    if (claimId !== undefined) return cluster.ownerOf(claimId);
+    const peers = await cluster.peers();
+    const found = await Promise.all(
+      peers.map(async (peer) => {
+        const res = await this.#toPeer(peer, 'GET', `${this.basePath}/conferences/${encodeURIComponent(id)}`, user);
+        return res?.status === 200 ? peer : undefined;
+      }),
+    );
+    return found.find((p) => p !== undefined);
+  }
+
+  /** A request to another node on behalf of `user`; undefined when it did not answer. */
+  async #toPeer(
+    peer: ClusterPeer,
+    method: string,
+    path: string,
+    user: string,
+  ): Promise<{ status: number; body: string; contentType: string | undefined } | undefined> {
+    const cluster = this.#cluster!;
+    try {
+      const res = await fetch(new URL(path, peer.http), {
+        method,
+        headers: cluster.headers(user),
+        signal: AbortSignal.timeout(cluster.timeoutMs),
+      });
+      return { status: res.status, body: await res.text(), contentType: res.headers.get('content-type') ?? undefined };
+    } catch (error) {
+      this.#log.warn('admin API: another node did not answer', { node: peer.id, http: peer.http, method, path, error });
+      return undefined;
+    }
   }
 
   #actor(principal: Principal): Actor {
@@ -373,6 +509,7 @@ export class AdminApi {
       user,
       token,
       isAuthorized: () => token === undefined || this.#authentication.session(token) !== undefined,
+      localOnly: this.#forwarded.has(request),
     });
     this.#log.info('admin watching events', { user, remote: remoteOf(request) });
   }

@@ -14,7 +14,8 @@ export interface Principal {
   user: string;
   /** The bearer token (header or query), absent for HTTP Basic. */
   token: string | undefined;
-  method: 'bearer' | 'basic';
+  /** `node`: a request another node of the cluster forwarded for this admin (cluster.ts). */
+  method: 'bearer' | 'basic' | 'node';
 }
 
 export interface AdminAuthenticationOptions {

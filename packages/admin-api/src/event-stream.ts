@@ -12,7 +12,7 @@ import type { ServerResponse } from 'node:http';
 import type { Conference, ConferenceRegistry } from '@conclave/conference';
 import type { Logger } from '@conclave/log';
 import { COMMON_HEADERS } from './errors.ts';
-import { conferenceDetail } from './representation.ts';
+import { conferenceDetail, type ConferenceDetail } from './representation.ts';
 
 export type AdminEventName = 'snapshot' | 'conference-created' | 'conference-updated' | 'conference-ended';
 
@@ -25,6 +25,8 @@ export interface AdminEventHubOptions {
   keepAliveMs?: number;
   /** A client with more than this many bytes unsent is dropped, default 1 MiB. */
   maxBufferedBytes?: number;
+  /** Cluster mode: the other nodes' conferences, added to every snapshot (cluster-events.ts). */
+  remoteConferences?: () => ConferenceDetail[];
 }
 
 export interface EventStreamClient {
@@ -34,6 +36,8 @@ export interface EventStreamClient {
   token: string | undefined;
   /** Whether the client's credentials are still good (checked at every keep-alive). */
   isAuthorized: () => boolean;
+  /** Another node's relay: this node's own conferences only (no remote ones, no relayed events). */
+  localOnly?: boolean;
 }
 
 interface OpenStream extends EventStreamClient {
@@ -57,6 +61,7 @@ export class AdminEventHub {
   readonly #watches = new Map<Conference, Watch>();
   #keepAlive: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #remote: (() => ConferenceDetail[]) | undefined;
 
   constructor(options: AdminEventHubOptions) {
     this.#registry = options.registry;
@@ -64,6 +69,7 @@ export class AdminEventHub {
     this.#coalesceMs = options.coalesceMs ?? 200;
     this.#keepAliveMs = options.keepAliveMs ?? 15_000;
     this.#maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
+    this.#remote = options.remoteConferences;
     this.#registry.on('created', this.#onCreated);
     this.#registry.on('ended', this.#onEnded);
     for (const conference of this.#registry.list()) this.#watch(conference);
@@ -91,9 +97,18 @@ export class AdminEventHub {
       if (this.#streams.size === 0) this.#stopKeepAlive();
     });
     this.#write(stream, 'retry: 3000\n\n');
-    this.#write(stream, frame('snapshot', { conferences: this.#registry.list().map(conferenceDetail) }));
+    const conferences = this.#registry.list().map(conferenceDetail);
+    if (this.#remote && !client.localOnly) conferences.push(...this.#remote());
+    this.#write(stream, frame('snapshot', { conferences }));
     this.#startKeepAlive();
     this.#log.debug('admin event stream opened', { user: stream.user, streams: this.#streams.size });
+  }
+
+  /** An event of another node's conference (cluster-events.ts), to every stream but other nodes'. */
+  relay(event: AdminEventName, data: unknown): void {
+    if (this.#streams.size === 0) return;
+    const text = frame(event, data);
+    for (const stream of [...this.#streams]) if (!stream.localOnly) this.#write(stream, text);
   }
 
   /** Ends the streams opened with a token (logout). */

@@ -5,3 +5,10 @@ export { directoryAuthenticator, type AdminDirectory } from './directory-authent
 export { ApiError, type ApiErrorCode } from './errors.ts';
 export { ADMIN_ROUTES, type AdminOperation, type AdminRoute } from './routes.ts';
 export type { ConferenceDetail, ConferenceSummary, MediaView, ParticipantView } from './representation.ts';
+export {
+  AdminCluster,
+  NODE_ADMIN_HEADER,
+  NODE_KEY_HEADER,
+  type AdminClusterOptions,
+  type ClusterPeer,
+} from './cluster.ts';

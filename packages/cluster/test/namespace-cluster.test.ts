@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createLogger } from '@conclave/log';
 import { SipTestUa, webrtcLikeOffer } from '@conclave/sip-test-ua';
+import type { SipTestDialog } from '@conclave/sip-test-ua';
 import { connectRedis } from '../src/index.ts';
 import { clusterSkipReason, startTestCluster } from '../../../scripts/cluster/harness.ts';
 import { sipCheck } from '../../../scripts/cluster/sip-check.ts';
@@ -22,6 +23,8 @@ const skip = clusterSkipReason();
 const CLAIM_TTL_MS = 2000;
 /** The node record's TTL (NodeMembership's default). */
 const NODE_TTL_MS = 3000;
+/** The dead node's parties get their BYE within this (deploy/kamailio.cfg event_route[dispatcher:dst-down]). */
+const PARTIES_ENDED_WITHIN_MS = 8000;
 
 test(
   'namespace cluster: conferences are claimed by the node they land on, reached there by URI, and survive a node loss',
@@ -68,6 +71,17 @@ test(
       const victim = ready.nodes.find((n) => n.id === ownerId);
       const survivor = ready.nodes.find((n) => n.id !== ownerId)!;
       assert.ok(victim, `the conference is claimed by a node of the cluster (${ownerId})`);
+      // a second party joins it by URI; a conference on the other node must not be touched
+      const frank = await ua('bob');
+      const joined = await frank.invite(`sip:${conferenceId}@${ready.domain}`, webrtcLikeOffer());
+      assert.equal(joined.final.status, 200, `join by URI: ${joined.final.status} ${joined.final.reason}`);
+      const other = await otherNodeConference(ua, ready.domain, redis, survivor.id);
+      const partyEnded = (dialog: SipTestDialog) =>
+        new Promise<number>((ok) => dialog.once('bye', () => ok(Date.now() - killedAt)));
+      const carolEnded = partyEnded(live.dialog!);
+      const frankEnded = partyEnded(joined.dialog!);
+      let otherEnded = false;
+      other.dialog.once('bye', () => (otherEnded = true));
       const killedAt = Date.now();
       process.kill(victim.pid, 'SIGKILL');
 
@@ -99,6 +113,21 @@ test(
       );
       const expiredAfter = Date.now() - killedAt;
       assert.ok(expiredAfter < Math.max(NODE_TTL_MS, CLAIM_TTL_MS) + 2000, `expired after ${expiredAfter} ms`);
+      // The dead node's parties get a BYE from the edge (dispatcher:dst-down → their dialogs time out):
+      // within probe interval 1 s + probe timeout 2 s + grace 3 s + timer step 1 s (+ 2 s for the load).
+      const ended = await Promise.race([
+        Promise.all([carolEnded, frankEnded]),
+        new Promise<undefined>((ok) => setTimeout(() => ok(undefined), PARTIES_ENDED_WITHIN_MS + 2000).unref()),
+      ]);
+      assert.ok(ended, `both parties of the dead node's conference got a BYE\n--- edge:\n${cluster.edgeLog(3000)}`);
+      console.log(`node loss: parties ended ${ended.join(' ms, ')} ms after the kill`);
+      assert.ok(Math.max(...ended) < PARTIES_ENDED_WITHIN_MS, `ended within ${PARTIES_ENDED_WITHIN_MS} ms`);
+      // the survivor's conference was not ended and still answers in-dialog requests
+      assert.equal(otherEnded, false, 'the other node’s conference keeps its party');
+      const rejoin = await dave.invite(`sip:${other.id}@${ready.domain}`, webrtcLikeOffer());
+      assert.equal(rejoin.final.status, 200, `joining the other node's conference: ${rejoin.final.status}`);
+      await rejoin.dialog!.bye();
+      await other.dialog.bye();
       const erin = await ua('erin');
       const late = await erin.invite(`sip:${conferenceId}@${ready.domain}`, webrtcLikeOffer());
       assert.equal(late.final.status, 404, 'the dead node’s conference is gone (not routed to a dead node)');
@@ -119,6 +148,27 @@ test(
     }
   },
 );
+
+/**
+ * A conference created at the factory that landed on the given node (the dispatcher hashes over the
+ * Call-ID, so a few tries find one); the others are hung up.
+ */
+async function otherNodeConference(
+  ua: (user: string) => Promise<SipTestUa>,
+  domain: string,
+  redis: { get(key: string): Promise<string | null> },
+  nodeId: string,
+): Promise<{ dialog: SipTestDialog; id: string }> {
+  const gina = await ua('alice');
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const created = await gina.invite(`sip:conference@${domain}`, webrtcLikeOffer());
+    assert.equal(created.final.status, 200, `factory INVITE: ${created.final.status}`);
+    const id = /^sip:(conf-[a-z0-9]+)@/.exec(created.dialog!.remoteTarget)![1]!;
+    if ((await redis.get(`conclave:conference:${id}`)) === nodeId) return { dialog: created.dialog!, id };
+    await created.dialog!.bye();
+  }
+  throw new Error(`no conference landed on ${nodeId} in 20 tries`);
+}
 
 /** Polls state held by other processes (Redis, files): there is nothing to subscribe to. */
 async function until(predicate: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {

@@ -18,6 +18,8 @@ export interface SipTestUaOptions {
   /** The SIP server (UDP). */
   server: { host: string; port: number };
   userAgent?: string;
+  /** The address to bind and to put in Via and Contact, default 127.0.0.1. */
+  localAddress?: string;
 }
 
 export interface RequestOptions {
@@ -70,14 +72,19 @@ export class SipTestUa extends EnhancedEventEmitter<UaEvents> {
 
   static async create(options: SipTestUaOptions): Promise<SipTestUa> {
     const ua = new SipTestUa(options);
-    await new Promise<void>((ok) => ua.#socket.bind(0, '127.0.0.1', () => ok()));
+    await new Promise<void>((ok) => ua.#socket.bind(0, options.localAddress ?? '127.0.0.1', () => ok()));
     ua.#port = ua.#socket.address().port;
     return ua;
   }
 
   get contact(): string {
     // +sip.ice: this agent speaks ICE/DTLS media like a browser (RFC 5768), so the focus offers it WebRTC.
-    return `<sip:${this.options.user}@127.0.0.1:${this.#port};transport=udp>;+sip.ice`;
+    return `<sip:${this.options.user}@${this.host}:${this.#port};transport=udp>;+sip.ice`;
+  }
+
+  /** The address this agent sends from (Via, Contact). */
+  get host(): string {
+    return this.options.localAddress ?? '127.0.0.1';
   }
 
   get port(): number {
@@ -160,7 +167,7 @@ export class SipTestUa extends EnhancedEventEmitter<UaEvents> {
     this.#localTagByCallId.set(callId, fromTag);
     const build = (auth?: string) => {
       const req = new SipRequest(method, uri);
-      req.append('Via', `SIP/2.0/UDP 127.0.0.1:${this.#port};rport;branch=z9hG4bK${rand(8)}`);
+      req.append('Via', `SIP/2.0/UDP ${this.host}:${this.#port};rport;branch=z9hG4bK${rand(8)}`);
       req.append('Max-Forwards', '70');
       const display = this.options.displayName ? `"${this.options.displayName}" ` : '';
       req.append('From', `${display}<${this.aor}>;tag=${fromTag}`);
@@ -413,7 +420,7 @@ export class SipTestDialog extends EnhancedEventEmitter<DialogEvents> {
 
   build(method: string, options: RequestOptions = {}, cseq = this.#ua.nextCSeq()): SipRequest {
     const req = new SipRequest(method, this.remoteTarget);
-    req.append('Via', `SIP/2.0/UDP 127.0.0.1:${this.#ua.port};rport;branch=z9hG4bK${rand(8)}`);
+    req.append('Via', `SIP/2.0/UDP ${this.#ua.host}:${this.#ua.port};rport;branch=z9hG4bK${rand(8)}`);
     req.append('Max-Forwards', '70');
     req.append('From', `${this.localUri};tag=${this.localTag}`);
     req.append('To', `${this.remoteUri};tag=${this.remoteTag}`);
