@@ -94,7 +94,8 @@ for (const { mode, label } of MODES) {
         const answered = Date.now() - t0;
         const bobHears = await expectHears(b, TONES.alice, 20_000);
         const aliceHears = await expectHears(a, TONES.bob, 20_000);
-        expect(hasTone(bobHears, TONES.bob), `bob hears his own tone: ${bobHears}`).toBe(false);
+        expect(hasTone(bobHears, TONES.bob), `bob hears his own tone: ${bobHears.join(', ')}`).toBe(false);
+        expect(hasTone(aliceHears, TONES.alice), `alice hears her own tone: ${aliceHears.join(', ')}`).toBe(false);
         console.log(
           `[cluster] alice -> bob: rang after ${rang} ms, active after ${answered} ms (incl. the click); ` +
             `edge relays: ${invitesByNode(cluster!).join(', ')}`,
