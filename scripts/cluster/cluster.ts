@@ -357,6 +357,8 @@ async function main(): Promise<void> {
           // the page's phone registers and calls through the edge, never a node directly
           wsUri: `ws://${args.edgeIp}:${args.wsPort}`,
           edgeSipPort: args.sipPort,
+          // the focus calls users through the edge (its lookup finds them), on the edge's bridge address
+          edgeProxy: `sip:${net.edgeNetIp}:${args.sipPort};transport=tcp;lr`,
           nonceSecret,
         },
       };

@@ -121,11 +121,16 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
           config.domain,
           config.cluster?.edgeSipPort ?? bound.sip.udp?.port ?? config.sip.udpPort,
         ),
+        conferencesOnOtherNodes: config.cluster !== null,
       },
       sessionTimer: { expires: config.sip.sessionExpires, minSE: config.sip.minSessionExpires },
       ringTimeoutMs: config.sip.ringTimeout * 1000,
       ...(config.cluster?.nonceSecret
         ? { nonceKey: createHash('sha256').update(config.cluster.nonceSecret).digest() }
+        : {}),
+      // Users register at the edge: a node finds them in the edge's location store (ClusterMode).
+      ...(config.cluster
+        ? { locateUser: (user: string) => cluster?.locateUser(user) ?? Promise.resolve(undefined) }
         : {}),
       logger: log.child('focus'),
     });
@@ -134,6 +139,7 @@ export async function runConclave(config: ConclaveConfig): Promise<BoundAddresse
       // Before the focus takes requests: every conference it creates is claimed.
       cluster = await ClusterMode.start({
         config: config.cluster,
+        domain: config.domain,
         conferences: focus.conferences.registry,
         logger: log.child('cluster'),
       });

@@ -8,9 +8,13 @@
  *   next request to the conference URI), renewed by a heartbeat, and released when the conference ends.
  *   A conference whose claim fails (Redis unreachable, id taken) or is lost later (expired during a
  *   partition, taken by another node) is ended: nobody could reach it through the edge any more.
+ * - Calls to users (callees, dial-outs): users register at the edge, so the focus's own registrar is
+ *   empty here. locateUser() reads the user's contacts from the edge's usrloc in Redis, only to choose
+ *   the media to offer (a browser needs WebRTC, a phone plain RTP, and the focus offers first); the
+ *   INVITE goes to the user's address of record through the edge, whose lookup() routes it.
  */
 import type { Logger } from '@conclave/log';
-import type { Focus } from '@conclave/focus';
+import type { CallTarget, Focus } from '@conclave/focus';
 import { AdminCluster } from '@conclave/admin-api';
 import {
   ConferenceClaims,
@@ -18,6 +22,7 @@ import {
   connectRedis,
   getNode,
   listNodes,
+  readUserLocations,
   type RedisTarget,
 } from '@conclave/cluster';
 import type { ClusterConfig } from './config.ts';
@@ -29,6 +34,8 @@ type Redis = Awaited<ReturnType<typeof connectRedis>>;
 
 export interface ClusterModeOptions {
   config: ClusterConfig;
+  /** The SIP domain users register in (their usrloc rows are keyed by user and domain). */
+  domain: string;
   conferences: HostedConferences;
   logger: Logger;
 }
@@ -50,6 +57,8 @@ export class ClusterMode {
   readonly #claims: ConferenceClaims;
   readonly #conferences: HostedConferences;
   readonly #log: Logger;
+  readonly #domain: string;
+  readonly #edgeProxy: string;
   /** claim id → registry id of the conferences this node hosts. */
   readonly #hosted = new Map<string, string>();
   readonly #onCreated = (conference: HostedConference) => void this.#claim(conference);
@@ -61,6 +70,9 @@ export class ClusterMode {
     this.#redis = redis;
     this.#conferences = options.conferences;
     this.#log = options.logger;
+    this.#domain = options.domain;
+    this.#edgeProxy =
+      options.config.edgeProxy ?? `sip:${options.domain}:${options.config.edgeSipPort};transport=tcp;lr`;
     this.#claims = new ConferenceClaims({
       redis,
       nodeId: this.nodeId,
@@ -101,6 +113,16 @@ export class ClusterMode {
         return node ? { id: node.id, http: node.http } : undefined;
       },
     });
+  }
+
+  /**
+   * Where the focus calls `user`: its address of record through the edge, with the media its newest
+   * registration needs; undefined (the focus answers 480) when the user has no live registration.
+   */
+  async locateUser(user: string): Promise<CallTarget | undefined> {
+    const newest = (await readUserLocations(this.#redis, user, this.#domain))[0];
+    if (!newest) return undefined;
+    return { contact: `sip:${user}@${this.#domain}`, proxy: this.#edgeProxy, media: newest.media };
   }
 
   /** Announces this node (its record in Redis, kept alive until close()) once it serves everything. */

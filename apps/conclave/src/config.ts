@@ -33,6 +33,11 @@ export interface ClusterConfig {
   edgeSipPort: number;
   /** Digest nonce secret shared by every node (a nonce one node issued verifies on another); null = per process. */
   nonceSecret: string | null;
+  /**
+   * The edge as this node reaches it: outbound proxy of the focus's calls to users (the edge finds them
+   * in its location store); null = sip:<domain>:<edgeSipPort>;transport=tcp;lr.
+   */
+  edgeProxy: string | null;
 }
 
 export interface ConclaveConfig {
@@ -139,6 +144,7 @@ function defaultClusterConfig(): ClusterConfig {
     claimTtlMs: 6000,
     edgeSipPort: 5060,
     nonceSecret: null,
+    edgeProxy: null,
   };
 }
 
@@ -248,6 +254,8 @@ function validateClusterConfig(config: ConclaveConfig, cluster: ClusterConfig): 
     throw new ConfigError(`"cluster.httpUrl" must be an http(s) URL, got ${JSON.stringify(cluster.httpUrl)}`);
   if (cluster.wsUri !== null && !/^wss?:\/\/[^\s/]+/.test(cluster.wsUri))
     throw new ConfigError(`"cluster.wsUri" must be a ws(s) URL, got ${JSON.stringify(cluster.wsUri)}`);
+  if (cluster.edgeProxy !== null && !/^sips?:[^\s]+$/i.test(cluster.edgeProxy))
+    throw new ConfigError(`"cluster.edgeProxy" must be a SIP URI, got ${JSON.stringify(cluster.edgeProxy)}`);
   if (cluster.nonceSecret !== null && cluster.nonceSecret.length < 16)
     throw new ConfigError('"cluster.nonceSecret" must be at least 16 characters (or null)');
   if (!Number.isInteger(cluster.edgeSipPort) || cluster.edgeSipPort < 1 || cluster.edgeSipPort > 65535)

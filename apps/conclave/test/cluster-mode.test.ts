@@ -46,6 +46,7 @@ test('cluster config: off by default, defaults filled in, bad values refused wit
       claimTtlMs: 6000,
       edgeSipPort: 5060,
       nonceSecret: null,
+      edgeProxy: null,
     },
   );
   const refused = (cluster: unknown, message: RegExp) =>
@@ -58,6 +59,10 @@ test('cluster config: off by default, defaults filled in, bad values refused wit
   refused({ nodeId: 'n1' }, /"cluster\.redis" must be redis:\/\/host:port/);
   refused({ nodeId: 'n1', redis: 'unix:/tmp/r.sock', claimTtlMs: 10 }, /"cluster\.claimTtlMs" must be an integer/);
   refused({ nodeId: 'n1', redis: 'unix:/tmp/r.sock', sipUri: 'http://x' }, /"cluster\.sipUri" must be a SIP URI/);
+  refused(
+    { nodeId: 'n1', redis: 'unix:/tmp/r.sock', edgeProxy: '198.18.0.1' },
+    /"cluster\.edgeProxy" must be a SIP URI/,
+  );
   refused({ nodeId: 'n1', redis: 'unix:/tmp/r.sock', nodes: 3 }, /unknown option "cluster\.nodes"/);
   refused('yes', /"cluster" must be an object/);
   // One container per node: identity and Redis from the environment (deploy/docker-compose.yml).

@@ -15,7 +15,7 @@ import { SdpNegotiationError, type MediaLeg, type MediaService, type Room } from
 import { onDtmfInfo, sendDtmfInfo } from './dtmf.ts';
 import { createLegForOffer, createLegForTarget } from './legs.ts';
 import { MediaDialog } from './media-dialog.ts';
-import type { Binding } from './registrar.ts';
+import type { CallTarget } from './user-locator.ts';
 import {
   agreementFromAnswer,
   intervalAfter422,
@@ -68,7 +68,7 @@ export interface CallOptions {
   domain: string;
   caller: CallParty;
   callee: CallParty;
-  target: Binding;
+  target: CallTarget;
   sessionTimer: SessionTimerSettings;
   /** How long the callee may ring before the focus CANCELs and tells the caller "no answer". */
   ringTimeoutMs: number;
@@ -242,7 +242,7 @@ export class Call extends EnhancedEventEmitter<CallEvents> {
       const offerB = await this.#legB.createLocalOffer();
       if (this.#cancelled) return;
 
-      this.#log.info('calling callee', { contact: this.#opts.target.contact });
+      this.#log.info('calling callee', { contact: this.#opts.target.contact, via: this.#opts.target.proxy });
       const ringTimer = setTimeout(() => {
         this.#noAnswer = true;
         this.#log.info('callee did not answer in time, cancelling', { ringTimeoutMs: this.#opts.ringTimeoutMs });
@@ -264,8 +264,10 @@ export class Call extends EnhancedEventEmitter<CallEvents> {
           reason,
           error: isSipFailure(err) ? undefined : (err as Error).message,
         });
-        // A timeout towards a registered contact means the user is not reachable there (any more).
-        if (status === 408 || status === 503) reply(res, 480, 'Temporarily Unavailable - user not reachable');
+        // A timeout towards a registered contact means the user is not reachable there (any more); through
+        // a proxy (the cluster edge), a 404 means its location lookup found no contact: offline, as here.
+        if (status === 408 || status === 503 || (status === 404 && this.#opts.target.proxy))
+          reply(res, 480, 'Temporarily Unavailable - user not reachable');
         else if (reason) reply(res, status, reason);
         else reply(res, status);
         this.#end(`callee answered ${status}`);
@@ -335,6 +337,7 @@ export class Call extends EnhancedEventEmitter<CallEvents> {
           this.#opts.target.contact,
           {
             localSdp: offer,
+            ...(this.#opts.target.proxy ? { proxy: this.#opts.target.proxy } : {}),
             headers: {
               From: `${quoteDisplayName(this.caller.displayName)} <${this.caller.aor}>`,
               To: `<${this.callee.aor}>`,

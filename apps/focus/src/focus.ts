@@ -12,6 +12,7 @@ import { DEFAULT_SESSION_TIMER, type SessionTimerSettings } from './session-time
 import { ConferenceFocus, type ReferMode } from './conference/conference-focus.ts';
 import { UserDirectory, type DirectoryUserInput } from './directory.ts';
 import { Registrar } from './registrar.ts';
+import { registrarLocator, type UserLocator } from './user-locator.ts';
 import { authenticatedUser, createSipAuth } from './sip-auth.ts';
 import { userOf } from './sip-uri.ts';
 import { createSrf, dialogsEnded, methodHandlers, type Srf, type SrfRequest, type SrfResponse, reply } from './srf.ts';
@@ -36,6 +37,8 @@ export interface FocusOptions {
     maxParticipants: number;
     allowExternalDialOut: boolean;
     conferenceHost?: string;
+    /** A cluster node: conferences may live on other nodes (see ConferenceFocusOptions). */
+    conferencesOnOtherNodes?: boolean;
   };
   /** RFC 4028 session timers on every dialog the focus holds (default 600 s, Min-SE 90 s). */
   sessionTimer?: SessionTimerSettings;
@@ -43,6 +46,11 @@ export interface FocusOptions {
   ringTimeoutMs?: number;
   /** Digest nonce key shared by the nodes of a cluster (a nonce from one node verifies on another). */
   nonceKey?: Buffer;
+  /**
+   * Where users the focus calls are (callees, dial-outs); default: its own registrar. A cluster node
+   * looks them up in the edge's location store and calls them through the edge.
+   */
+  locateUser?: UserLocator;
   logger: Logger;
 }
 
@@ -78,6 +86,7 @@ export class Focus extends EnhancedEventEmitter<FocusEvents> {
   readonly #opts: FocusOptions;
   readonly #log: Logger;
   readonly #calls = new Map<string, Call>();
+  readonly #locateUser: UserLocator;
   #closed = false;
 
   constructor(options: FocusOptions) {
@@ -86,12 +95,13 @@ export class Focus extends EnhancedEventEmitter<FocusEvents> {
     this.#log = options.logger;
     this.directory = new UserDirectory(options.users, options.admins);
     this.registrar = new Registrar({ logger: this.#log.child('registrar') });
+    this.#locateUser = options.locateUser ?? registrarLocator(this.registrar);
     this.#srf = createSrf();
     this.conferences = new ConferenceFocus({
       srf: this.#srf,
       media: options.media,
       directory: this.directory,
-      registrar: this.registrar,
+      locateUser: this.#locateUser,
       domain: options.domain,
       ...options.conference,
       sessionTimer: options.sessionTimer ?? DEFAULT_SESSION_TIMER,
@@ -172,7 +182,7 @@ export class Focus extends EnhancedEventEmitter<FocusEvents> {
     for (const method of ['register', 'invite', 'subscribe', 'refer', 'message']) srf.use(method, auth);
 
     handlers.register((req, res) => this.registrar.handle(req, res));
-    handlers.invite((req, res) => this.#onInvite(req, res));
+    handlers.invite((req, res) => this.#guard(req, res, () => this.#onInvite(req, res)));
     handlers.subscribe((req, res) => this.#guard(req, res, () => this.conferences.handleSubscribe(req, res)));
     handlers.refer((req, res) =>
       this.#guard(req, res, () => this.conferences.handleRefer({ kind: 'out-of-dialog' }, req, res)),
@@ -189,12 +199,12 @@ export class Focus extends EnhancedEventEmitter<FocusEvents> {
     return { user, displayName: entry?.displayName ?? user, aor: `sip:${user}@${this.#opts.domain}` };
   }
 
-  #onInvite(req: SrfRequest, res: SrfResponse): void {
+  async #onInvite(req: SrfRequest, res: SrfResponse): Promise<void> {
     const callId = req.get('Call-ID');
     const log = this.#log.child({ callId });
     const caller = authenticatedUser(req)!;
     if (this.conferences.serves(req.uri)) {
-      this.#guard(req, res, () => this.conferences.handleInvite(req, res));
+      await this.conferences.handleInvite(req, res);
       return;
     }
     const target = userOf(req.uri);
@@ -207,7 +217,10 @@ export class Focus extends EnhancedEventEmitter<FocusEvents> {
       reply(res, 486, 'Busy Here - you cannot call yourself');
       return;
     }
-    const binding = this.registrar.lookup(target);
+    let cancelled = false;
+    req.on('cancel', () => (cancelled = true));
+    const binding = await this.#locateUser(target);
+    if (cancelled) return; // answered 487 by the SIP server while the location was read
     if (!binding) {
       log.info('callee offline', { caller, callee: target });
       reply(res, 480, 'Temporarily Unavailable - user is offline');

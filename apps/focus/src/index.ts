@@ -3,6 +3,7 @@ export type { FocusOptions, FocusStats } from './focus.ts';
 export { Call, mediaWarning } from './call.ts';
 export type { CallParty, CallSide, CallState } from './call.ts';
 export { Registrar } from './registrar.ts';
+export type { CallTarget, UserLocator } from './user-locator.ts';
 export type { Binding } from './registrar.ts';
 export { UserDirectory } from './directory.ts';
 export { ConferenceFocus, parseReferTo } from './conference/conference-focus.ts';

@@ -12,3 +12,5 @@ export { RedisServerProcess } from './redis-server.ts';
 export type { RedisServerOptions } from './redis-server.ts';
 export { KamailioEdge, checkEdgeConfig, redisServerParam, EDGE_CONFIG_PATH } from './kamailio-edge.ts';
 export type { KamailioEdgeOptions, DispatcherTarget } from './kamailio-edge.ts';
+export { readUserLocations, mediaOfLocation, locationKeys, ICE_CONTACT_BFLAG } from './user-locations.ts';
+export type { UserLocation } from './user-locations.ts';

@@ -25,6 +25,9 @@ import {
   checkEdgeConfig,
   connectRedis,
   writeEdgeTables,
+  readUserLocations,
+  mediaOfLocation,
+  ICE_CONTACT_BFLAG,
 } from '../src/index.ts';
 
 const log = createLogger('test', { level: 'silent' });
@@ -219,6 +222,35 @@ test('REGISTER is challenged and stored by the edge, in Redis (usrloc db_mode 3)
   const wrong = await (await ua('bob', 'nope')).register(120);
   assert.equal(wrong.final.status, 401, 'a wrong password is challenged again');
 });
+
+test(
+  "readUserLocations: a node reads a user's registrations from usrloc in Redis, with the media to offer",
+  { skip },
+  async (t) => {
+    const bob = await ua('bob', 'bob-pw');
+    assert.equal((await bob.register(120)).final.status, 200);
+    const rows = await readUserLocations(redis, 'bob', edgeIp);
+    const mine = rows.find((r) => r.contact.includes(`bob@127.0.0.1:${bob.port}`));
+    assert.ok(mine, `bob's row: ${JSON.stringify(rows)}`);
+    // the test agent registers with +sip.ice: the edge keeps it as a branch flag, the node offers WebRTC
+    assert.equal(mine.media, 'webrtc');
+    assert.ok(
+      mine.expiresAt > Date.now() + 60_000 && mine.expiresAt <= Date.now() + 121_000,
+      `expires ${mine.expiresAt}`,
+    );
+    t.diagnostic(`usrloc row: ${JSON.stringify(mine)}`);
+    assert.deepEqual(await readUserLocations(redis, 'nobody', edgeIp), []);
+    assert.equal((await bob.register(0)).final.status, 200);
+    assert.equal(
+      (await readUserLocations(redis, 'bob', edgeIp)).find((r) => r.contact === mine.contact),
+      undefined,
+    );
+    assert.equal(mediaOfLocation({ contact: 'sip:x@h.invalid;transport=ws' }), 'webrtc');
+    assert.equal(mediaOfLocation({ contact: 'sip:x@h.invalid', received: 'sip:127.0.0.1:5;transport=wss' }), 'webrtc');
+    assert.equal(mediaOfLocation({ contact: 'sip:x@127.0.0.1:5060', cflags: 1 << 6 }), 'plain');
+    assert.equal(mediaOfLocation({ contact: 'sip:x@127.0.0.1:5060', cflags: 1 << ICE_CONTACT_BFLAG }), 'webrtc');
+  },
+);
 
 test('a request from a node to a registered user reaches the user through the edge’s location', { skip }, async () => {
   const bob = await ua('bob', 'bob-pw');

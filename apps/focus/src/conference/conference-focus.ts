@@ -10,7 +10,7 @@ import type { MediaService } from '@conclave/media';
 import type { Actor, ConferenceControl } from '@conclave/admin-api';
 import type { Call, CallSide } from '../call.ts';
 import type { UserDirectory } from '../directory.ts';
-import type { Registrar } from '../registrar.ts';
+import type { UserLocator } from '../user-locator.ts';
 import { authenticatedUser } from '../sip-auth.ts';
 import { parseNameAddr, userOf } from '../sip-uri.ts';
 import { acceptDialog, reply, type Srf, type SrfDialog, type SrfRequest, type SrfResponse } from '../srf.ts';
@@ -26,7 +26,8 @@ export interface ConferenceFocusOptions {
   srf: Srf;
   media: MediaService;
   directory: UserDirectory;
-  registrar: Registrar;
+  /** Where users the focus dials out to are (and which media to offer them). */
+  locateUser: UserLocator;
   domain: string;
   /**
    * host[:port] of conference URIs. They are dialled and REFERred to, so they must route to this
@@ -37,6 +38,12 @@ export interface ConferenceFocusOptions {
   referMode: ReferMode;
   maxParticipants: number;
   allowExternalDialOut: boolean;
+  /**
+   * A cluster node: other nodes host conferences too. A REFER in a call to a conference URI hosted
+   * elsewhere is relayed to the other party (as in pass-through mode), which dials in through the edge
+   * to the conference's node, instead of 404.
+   */
+  conferencesOnOtherNodes?: boolean;
   sessionTimer: SessionTimerSettings;
   /** How long a dialled-out party may ring before the focus gives up. */
   ringTimeoutMs: number;
@@ -215,6 +222,15 @@ export class ConferenceFocus implements ConferenceControl {
       return;
     }
     if (!session) {
+      if (this.#opts.conferencesOnOtherNodes) {
+        // Hosted by another node (or by none: that node answers the party's INVITE 404).
+        this.#log.info('conference hosted elsewhere: REFER relayed to the party, which dials in', {
+          conference: target.uri,
+          callId: call.id,
+        });
+        call.relayRefer(side, req, res);
+        return;
+      }
       reply(res, 404, 'Not Found - no such conference');
       return;
     }
@@ -274,9 +290,8 @@ export class ConferenceFocus implements ConferenceControl {
       return;
     }
     const targetUser = userOf(target.uri);
-    const binding =
-      targetUser && this.#opts.directory.get(targetUser) ? this.#opts.registrar.lookup(targetUser) : undefined;
     const isLocal = targetUser !== undefined && this.#opts.directory.get(targetUser) !== undefined;
+    const binding = isLocal ? await this.#opts.locateUser(targetUser) : undefined;
     if (!isLocal && !this.#opts.allowExternalDialOut) {
       reply(res, 403, 'Forbidden - the focus only calls local users');
       return;
@@ -292,13 +307,7 @@ export class ConferenceFocus implements ConferenceControl {
       : { aor: target.uri, user: undefined, displayName: undefined };
     const headers: Record<string, string> = target.replaces ? { Replaces: target.replaces, Require: 'replaces' } : {};
     // External targets (allowExternalDialOut) are assumed to be plain SIP phones.
-    const status = await session.dialOut(
-      binding?.contact ?? target.uri,
-      binding?.media ?? 'plain',
-      joiner,
-      by,
-      headers,
-    );
+    const status = await session.dialOut(binding ?? { contact: target.uri, media: 'plain' }, joiner, by, headers);
     progress.final(status);
   }
 

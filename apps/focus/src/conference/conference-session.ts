@@ -9,6 +9,7 @@ import { CONFERENCE_INFO_CONTENT_TYPE } from '@conclave/conference-info';
 import { SdpNegotiationError, type MediaLeg, type Room } from '@conclave/media';
 import { createLegForOffer, createLegForTarget } from '../legs.ts';
 import { MediaDialog, type GoneCause } from '../media-dialog.ts';
+import type { CallTarget } from '../user-locator.ts';
 import { Subscription } from '../events/subscription.ts';
 import {
   agreementFromAnswer,
@@ -248,8 +249,7 @@ export class ConferenceSession {
 
   /** The focus calls a party (REFER to the focus). Resolves with the final status of the INVITE. */
   async dialOut(
-    target: string,
-    media: 'webrtc' | 'plain',
+    target: CallTarget,
     joiner: Joiner,
     by: string,
     extraHeaders: Record<string, string> = {},
@@ -264,7 +264,7 @@ export class ConferenceSession {
     let leg: MediaLeg | undefined;
     let dialog: SrfDialog | undefined;
     try {
-      leg = await createLegForTarget(this.room, media, joiner.user ?? joiner.aor);
+      leg = await createLegForTarget(this.room, target.media, joiner.user ?? joiner.aor);
       const offer = await leg.createLocalOffer();
       dialog = await this.#inviteWithTimer(target, offer, joiner, participant, extraHeaders);
       if (this.#ended || !this.conference.participant(participant.id)) {
@@ -292,7 +292,9 @@ export class ConferenceSession {
     } catch (err) {
       leg?.close();
       endDialog(dialog, 'could not join the conference');
-      const status = isSipFailure(err) ? err.status : 500;
+      const failed = isSipFailure(err) ? err.status : 500;
+      // Through a proxy (the cluster edge) a 404 means its location lookup found no contact: offline.
+      const status = failed === 404 && target.proxy ? 480 : failed;
       log.info('dial-out failed', { status, error: (err as Error).message });
       this.#leaveRoster(participant.id, status === 486 || status === 600 ? 'busy' : 'failed', `${status}`);
       this.#endIfEmpty();
@@ -302,7 +304,7 @@ export class ConferenceSession {
 
   /** INVITE for a dial-out, with session timers (one retry after 422), cancellable by end(). */
   async #inviteWithTimer(
-    target: string,
+    target: CallTarget,
     offer: string,
     joiner: Joiner,
     participant: Participant,
@@ -339,7 +341,7 @@ export class ConferenceSession {
   }
 
   async #inviteAttempts(
-    target: string,
+    target: CallTarget,
     offer: string,
     joiner: Joiner,
     participant: Participant,
@@ -351,9 +353,10 @@ export class ConferenceSession {
       let sent: SrfRequest | undefined;
       try {
         return await this.#srf.createUAC(
-          target,
+          target.contact,
           {
             localSdp: offer,
+            ...(target.proxy ? { proxy: target.proxy } : {}),
             headers: {
               From: `<${this.conference.uri}>`,
               To: `<${joiner.aor}>`,

@@ -6,7 +6,7 @@ import { createLogger } from '@conclave/log';
 import { MediaService } from '@conclave/media';
 import { SipServer } from '@conclave/sip-server';
 import { SipTestUa } from '@conclave/sip-test-ua';
-import { Focus, conferenceHostFor } from '../../src/index.ts';
+import { Focus, conferenceHostFor, type UserLocator } from '../../src/index.ts';
 
 export const DOMAIN = '127.0.0.1';
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'].map((name) => ({ name, password: `${name}-secret` }));
@@ -21,7 +21,7 @@ export interface TestStack {
 }
 
 export async function startStack(
-  options: { referMode?: 'intercept' | 'pass-through'; ringTimeoutMs?: number } = {},
+  options: { referMode?: 'intercept' | 'pass-through'; ringTimeoutMs?: number; locateUser?: UserLocator } = {},
 ): Promise<TestStack> {
   const logger = createLogger('test', { level: (process.env['CONCLAVE_LOG_LEVEL'] as 'debug' | undefined) ?? 'warn' });
   const media = await MediaService.create({
@@ -51,6 +51,7 @@ export async function startStack(
       conferenceHost: conferenceHostFor(DOMAIN, addrs.udp!.port),
     },
     ...(options.ringTimeoutMs !== undefined ? { ringTimeoutMs: options.ringTimeoutMs } : {}),
+    ...(options.locateUser ? { locateUser: options.locateUser } : {}),
     logger: logger.child('focus'),
   });
   await focus.start();
