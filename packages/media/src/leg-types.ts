@@ -10,6 +10,7 @@
  */
 import type * as ms from 'mediasoup/types';
 import type { EnhancedEventEmitter } from '@conclave/events';
+import type { MixerInputStats, RoomMixer } from '@conclave/mixer';
 import type { RouterLease } from './router-registry.ts';
 import type { Direction } from './sdp/remote-description.ts';
 
@@ -130,6 +131,8 @@ export interface RoomLeg extends MediaLeg {
   moveTo(link: LegRoomLink): void;
   /** Its worker died: carry on with a new transport (on `lease`), re-creating its producers. */
   rebuild(transport: ms.WebRtcTransport | ms.PlainTransport, lease: RouterLease): Promise<void>;
+  /** The room's mixer came or went (`LegRoomLink.roomMixer`): a phone's leg joins or leaves it. */
+  mixerChanged?(): void;
   /** Emits 'renegotiationneeded' if a re-offer would change something (held back while the room recovers). */
   renegotiateIfNeeded(): void;
   close(reason?: LegCloseReason): void;
@@ -141,6 +144,8 @@ export interface LegRoomLink {
   readonly routerCapabilities: ms.RtpCapabilities;
   /** The room is rebuilding after a worker crash: legs hold their re-offer requests until it asks (renegotiateIfNeeded). */
   readonly recovering: boolean;
+  /** The room's audio mixer for its phones (one per room with a plain leg), if it has one now. */
+  readonly roomMixer: RoomMixer | undefined;
   producerAdded(leg: RoomLeg, producer: ms.Producer): void;
   renegotiationNeeded(leg: RoomLeg): void;
   legClosed(leg: RoomLeg): void;
@@ -210,7 +215,7 @@ export interface PlainRtpLegStats {
   /** RTP from the phone. `dropped`: wrong source or payload type, DTMF, or received while held. */
   fromPhone: { packets: number; bytes: number; dropped: number; dtmf: number };
   toPhone: { packets: number; bytes: number };
-  /** RTP of the producer (the phone as the room hears it) and of the consumers (what the mixer gets). */
+  /** RTP of the producer (the phone as the room hears it) and sent to the phone (its mix). */
   packetsIn: number;
   packetsOut: number;
   producer?: { id: string; ssrc: number; paused: boolean; packets: number; bytes: number };
@@ -222,10 +227,14 @@ export interface PlainRtpLegStats {
     packets: number;
     bytes: number;
   }[];
-  /** GStreamer processes of this leg (pids are those in use now) and the CPU they used so far. */
+  /** GStreamer processes of this leg (the uplink to browsers; its pid now) and the CPU they used so far. */
   pipelines: {
     uplink?: { pid: number; restarts: number };
-    mixer?: { pid: number; inputs: number; restarts: number };
     cpuSeconds: number;
   };
+  /**
+   * The leg in its room's mixer: the mixer's input count (phones and browsers), the phone's input
+   * (jitter buffer, concealment) and the packets made for the phone. Undefined outside a mixer.
+   */
+  mix?: { inputs: number; input?: MixerInputStats; outputPackets: number };
 }

@@ -152,9 +152,10 @@ export class MixerInput {
   push(timestamp: number, payload: Uint8Array, arrivalMs = performance.now()): void {
     if (this.#closed || payload.length === 0) return;
     this.stats.packets++;
+    // Late: it ends before what plays next (a packet overlapping it is misaligned, not late: see pull()).
     if (
       this.#playing &&
-      tsDiff(timestamp, this.#nextTs) < 0 &&
+      tsDiff(timestamp, this.#nextTs) <= -this.#rtpPerFrame &&
       tsDiff(this.#nextTs, timestamp) < this.#rtpPerFrame * 50
     ) {
       this.stats.late++;
@@ -184,7 +185,7 @@ export class MixerInput {
     }
     while (this.#fifoLength < FRAME_SAMPLES) {
       let head = buffer.peek();
-      while (head && tsDiff(head.ts, this.#nextTs) < 0) {
+      while (head && tsDiff(head.ts, this.#nextTs) <= -this.#rtpPerFrame) {
         buffer.shift();
         this.stats.late++;
         head = buffer.peek();
@@ -193,12 +194,15 @@ export class MixerInput {
         this.#nextTs = head.ts;
         continue;
       }
-      if (head && head.ts === this.#nextTs) {
+      // Within a frame of where playout is: play it and follow its timestamps. Senders whose packets are
+      // not spaced exactly by their duration exist (GStreamer's first Opus packet is shorter by the
+      // encoder's look-ahead): requiring an exact match would call every later packet late.
+      if (head && Math.abs(tsDiff(head.ts, this.#nextTs)) < this.#rtpPerFrame) {
         buffer.shift();
         const pcm = this.#decoder.decode(head.payload);
         if (pcm && pcm.length > 0) {
           this.#append(pcm);
-          this.#nextTs = (this.#nextTs + Math.round(pcm.length * this.#rtpPerSample)) >>> 0;
+          this.#nextTs = (head.ts + Math.round(pcm.length * this.#rtpPerSample)) >>> 0;
           this.#concealed = 0;
           continue;
         }
