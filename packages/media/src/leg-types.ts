@@ -43,6 +43,11 @@ export type MediaLegEvents = {
    * per transport; the leg stays open (the focus ends the call and closes it).
    */
   vanished: [reason: string];
+  /**
+   * The party sent a DTMF digit in its media (RFC 4733 telephone-event), once per digit, in order.
+   * Plain RTP legs (phones that negotiated telephone-event); browsers send theirs as SIP INFO.
+   */
+  dtmf: [digit: string];
   closed: [LegCloseReason];
 };
 
@@ -115,6 +120,13 @@ export interface MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
    * nobody hears it; clearing it restores sendrecv. A change asks for a re-offer ('renegotiationneeded').
    */
   setOnHoldByFocus(held: boolean): Promise<void>;
+  /**
+   * Sends DTMF digits (0-9, *, #, A-D) to the party in its media as RFC 4733 telephone-events. Resolves
+   * true once all were sent; false when the party cannot take them in media (it negotiated no
+   * telephone-event, it is held, a browser leg): then the focus sends SIP INFO. Rejects (RangeError) on
+   * other characters.
+   */
+  sendDtmf(digits: string, options?: { durationMs?: number; gapMs?: number }): Promise<boolean>;
   getStats(): Promise<LegStats | PlainRtpLegStats>;
   close(): void;
 }

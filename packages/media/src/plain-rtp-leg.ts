@@ -182,6 +182,10 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
       legId: this.id,
       ssrc: randomSsrc(),
       send: (packet) => this.#sendToPhone(packet),
+      onDtmf: (digit) => {
+        this.log.info('DTMF from the phone', { digit });
+        this.safeEmit('dtmf', digit);
+      },
     });
     this.#phone.rtp.on('message', (buf, rinfo) => this.#onPhoneRtp(buf, rinfo));
     this.#phone.rtcp.on('message', (_buf, rinfo) => {
@@ -419,6 +423,16 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
     return stats;
   }
 
+  /**
+   * DTMF to the phone as RFC 4733 telephone-events in its stream (see MediaLeg.sendDtmf): false when it
+   * negotiated no telephone-event or does not listen now (held); then the focus sends SIP INFO.
+   */
+  sendDtmf(digits: string, options?: { durationMs?: number; gapMs?: number }): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    this.log.info('DTMF to the phone', { digits });
+    return this.#mix.sendDtmf(digits, options);
+  }
+
   /** Kills the pipelines and closes the sockets (the shell closes the transport: producer, consumers). */
   protected releaseMedia(): void {
     if (this.#silenceTimer) clearInterval(this.#silenceTimer);
@@ -563,6 +577,10 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
           }
         : undefined,
       output: negotiated ? { name: codec.name, payloadType: codec.payloadType } : undefined,
+      telephoneEvent:
+        negotiated && remote.dtmf && remote.dtmf.clockRate === codec.clockRate
+          ? { payloadType: remote.dtmf.payloadType, clockRate: remote.dtmf.clockRate }
+          : undefined,
       muted: this.#producerShouldPause(),
       listens: this.#phoneListens(),
     });
