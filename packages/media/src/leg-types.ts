@@ -25,7 +25,8 @@ export type LegKind = 'webrtc' | 'plain';
 export interface LegCapabilities {
   /**
    * Its audio producers carry RFC 6464 ssrc-audio-level (when the service detects speakers): the
-   * room's speaker detector may name it. Plain RTP phones' audio carries no level.
+   * room's speaker detector observes them. Plain RTP phones' audio carries no level: the room mixer
+   * measures theirs instead.
    */
   readonly speakerDetection: boolean;
 }
@@ -64,7 +65,8 @@ export type RoomEvents = {
   /**
    * The dominant speaker changed (at most ~2 changes per second); undefined when nobody may speak.
    * Muted and held legs are never named. Needs the MediaService option `speakerDetection`.
-   * Only legs with `capabilities.speakerDetection` are named: plain RTP legs (phones) never are.
+   * Browsers are named from their RFC 6464 levels (legs with `capabilities.speakerDetection`), phones
+   * (plain RTP legs) from the levels the room mixer measures on their audio.
    */
   activespeaker: [MediaLeg | undefined];
   /**

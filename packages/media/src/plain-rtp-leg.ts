@@ -99,7 +99,7 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
   }
 
   readonly kind = 'plain' as const;
-  /** A phone's audio carries no RFC 6464 level: never named active speaker. */
+  /** A phone's producer carries no RFC 6464 level: the room mixer's levels name it active speaker instead. */
   readonly capabilities = { speakerDetection: false } as const;
   readonly #phone: RtpPortPair;
   readonly #relay: dgram.Socket;

@@ -21,7 +21,12 @@ import type { Logger } from '@conclave/log';
 import { EnhancedEventEmitter, SerialQueue } from '@conclave/events';
 import { MediaClosedError } from './errors.ts';
 import { ProducerPipes } from './producer-pipes.ts';
-import { SpeakerDetector, createSpeakerObservers, type SpeakerObservers } from './speaker-detector.ts';
+import {
+  LEVEL_INTERVAL_MS,
+  SpeakerDetector,
+  createSpeakerObservers,
+  type SpeakerObservers,
+} from './speaker-detector.ts';
 import type { RouterLease, RouterRegistry } from './router-registry.ts';
 import { WebRtcLeg, type WebRtcLegOptions } from './webrtc-leg.ts';
 import { PlainRtpLeg, type PlainListenSettings, type PlainRtpLegOptions } from './plain-rtp-leg.ts';
@@ -77,6 +82,8 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
   /** The mixer of the room's phones (while it has a plain leg): every browser's audio in once, a mix-minus per phone. */
   #audio: RoomAudio | undefined;
   #audioStarting: Promise<RoomAudio> | undefined;
+  /** Feeds the phones' levels (measured by the mixer) to the speaker detector. */
+  #levelTimer: ReturnType<typeof setInterval> | undefined;
   /** Transport placement, one at a time, so that concurrent joins count each other. */
   readonly #placement = new SerialQueue();
   /** The rebuild after a worker crash, while it runs (legs hold their re-offer requests meanwhile). */
@@ -367,6 +374,11 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
       }
       this.#audio = audio;
       this.#log.info('room mixer started');
+      if (this.#speaker) {
+        this.#levelTimer = setInterval(() => this.#reportPhoneLevels(), LEVEL_INTERVAL_MS);
+        this.#levelTimer.unref();
+      }
+      this.#syncSpeakers();
       await this.#feedAllAudio();
       return audio;
     })().finally(() => {
@@ -399,9 +411,24 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
     await audio.addSource(producer.id, local, source);
   }
 
+  /** The mean level of every phone over the last interval, from its mixer input, for the speaker detector. */
+  #reportPhoneLevels(): void {
+    const audio = this.#audio;
+    const speaker = this.#speaker;
+    if (!audio || !speaker || this.#closed) return;
+    const levels = new Map<string, number>();
+    for (const leg of this.#legs.values()) {
+      const input = leg.kind === 'plain' ? audio.mixer.inputs.get(leg.id) : undefined;
+      if (input) levels.set(`mix:${leg.id}`, input.takeMeanLevel());
+    }
+    speaker.reportLevels(levels);
+  }
+
   /** No phone is left: the mixer goes. */
   #stopAudioIfUnused(): void {
     if (!this.#audio || [...this.#legs.values()].some((l) => l.kind === 'plain')) return;
+    clearInterval(this.#levelTimer);
+    this.#levelTimer = undefined;
     this.#audio.close();
     this.#audio = undefined;
     this.#log.info('room mixer stopped: no phone left');
@@ -474,8 +501,12 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
     if (!speaker || this.#closed) return;
     const home = this.#home.router;
     const wanted = new Map<string, { producer: ms.Producer; who: RoomLeg }>();
+    // Phones are measured by the room mixer (their producers carry no RFC 6464 level).
+    const levelSources = new Map<string, RoomLeg>();
     for (const leg of this.#legs.values()) {
-      if (!leg.capabilities.speakerDetection || leg.closed || leg.held || leg.heldByFocus || leg.mutedByFocus) continue;
+      if (leg.closed || leg.held || leg.heldByFocus || leg.mutedByFocus) continue;
+      if (leg.kind === 'plain' && this.#audio) levelSources.set(`mix:${leg.id}`, leg);
+      if (!leg.capabilities.speakerDetection) continue;
       for (const p of leg.producers) {
         if (p.kind !== 'audio') continue;
         const from = leg.routerLease.router;
@@ -484,6 +515,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
         else void this.#pipes.pipe(p, from, home).then((piped) => piped && this.#syncSpeakers());
       }
     }
+    speaker.setLevelSources(levelSources);
     speaker.setProducers(wanted);
   }
 
@@ -710,6 +742,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
     this.#closed = true;
     const legReason = reason === 'closed' ? 'room-closed' : reason;
     this.#speaker?.close();
+    clearInterval(this.#levelTimer);
     this.#audio?.close();
     this.#audio = undefined;
     for (const leg of [...this.#legs.values()]) leg.close(legReason);

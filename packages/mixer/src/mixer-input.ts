@@ -86,6 +86,9 @@ export class MixerInput {
   #minQueued = Infinity;
   #window = 0;
   #level = SILENCE_DBOV;
+  /** Mean square of the frames since takeMeanLevel() was last called (active-speaker windows). */
+  #powerSum = 0;
+  #powerFrames = 0;
   #talking = false;
   #hangover = 0;
   #closed = false;
@@ -124,6 +127,17 @@ export class MixerInput {
   /** Level of the last frame, dBov (0 = full scale, -127 = silence), after gain. */
   get level(): number {
     return this.#level;
+  }
+
+  /**
+   * The level over every frame since the last call, dBov (mean power, as RFC 6464 averages), then starts
+   * a new window: what an active-speaker detector polls every few hundred ms. -127 without frames.
+   */
+  takeMeanLevel(): number {
+    const mean = this.#powerFrames > 0 ? this.#powerSum / this.#powerFrames : 0;
+    this.#powerSum = 0;
+    this.#powerFrames = 0;
+    return mean > 0 ? Math.max(SILENCE_DBOV, Math.min(0, 10 * Math.log10(mean))) : SILENCE_DBOV;
   }
 
   /** Whether this input is summed into the mix this frame (talking and not muted). */
@@ -263,6 +277,8 @@ export class MixerInput {
 
   #setLevel(energy: number): void {
     const meanSquare = energy / FRAME_SAMPLES / (32768 * 32768);
+    this.#powerSum += meanSquare;
+    this.#powerFrames++;
     this.#level = meanSquare > 0 ? Math.max(SILENCE_DBOV, Math.min(0, 10 * Math.log10(meanSquare))) : SILENCE_DBOV;
     if (this.#level > this.#talkThreshold && !this.muted) {
       this.#talking = true;

@@ -281,6 +281,30 @@ test("timestamps not spaced by the frame (GStreamer's first Opus packet) are fol
   }
 });
 
+test('takeMeanLevel(): the mean level of the frames since the last call, for active-speaker windows', () => {
+  const mixer = new RoomMixer({ log });
+  try {
+    const loud = mixer.addInput('loud', 'PCMU');
+    const quiet = mixer.addInput('quiet', 'PCMU');
+    const senders = [new TonePhone(loud, 'PCMU', 500, 16000), new TonePhone(quiet, 'PCMU', 900, 160)];
+    run(mixer, 15, senders);
+    loud.takeMeanLevel();
+    quiet.takeMeanLevel();
+    run(mixer, 15, senders);
+    const l = loud.takeMeanLevel();
+    const q = quiet.takeMeanLevel();
+    // A sine of amplitude 16000 is -9.2 dBov; of 160, -49.2 dBov.
+    assert.ok(Math.abs(l + 9.2) < 1, `loud ${l}`);
+    assert.ok(Math.abs(q + 49.2) < 2, `quiet ${q}`);
+    assert.equal(loud.takeMeanLevel(), -127, 'no frame since: silence');
+    loud.muted = true;
+    run(mixer, 5, senders);
+    assert.equal(loud.takeMeanLevel(), -127, 'a muted input is silent');
+  } finally {
+    mixer.close();
+  }
+});
+
 test('joins and leaves never disturb what the others hear', () => {
   const mixer = new RoomMixer({ log });
   try {
