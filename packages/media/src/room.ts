@@ -311,7 +311,13 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
     }
     if (leg.kind === 'plain') {
       // Its phone joins this room's mixer (made now if the room had no phone).
-      const joining = this.#startAudio().then(() => leg.mixerChanged?.());
+      const joining = this.#startAudio().then(
+        () => leg.mixerChanged?.(),
+        (err: unknown) => {
+          // The leg is adopted all the same; it hears nothing until the room has a mixer.
+          if (!this.#closed) this.#log.warn('cannot start the room mixer for an adopted phone', { err });
+        },
+      );
       piping.push(joining);
     }
     this.#log.info('leg adopted', { leg: leg.label, from: from.label, legs: this.#legs.size, pid: leg.workerPid });
