@@ -1,5 +1,5 @@
 /**
- * DTMF of plain RTP legs both ways (RFC 4733), with simulated phones (fake-phone.ts: G.711 and
+ * DTMF of plain RTP legs both ways (RFC 4733) and their stream across a codec change, with simulated phones (fake-phone.ts: G.711 and
  * telephone-event over real UDP) and a real mediasoup worker:
  * - a phone's digits become the leg's 'dtmf' events, once each and in order, never mixed as audio;
  * - leg.sendDtmf() puts telephone-events into the phone's stream: same SSRC, sequence continuing, the
@@ -123,5 +123,22 @@ describe('plain RTP legs: DTMF both ways (RFC 4733)', { timeout: 60_000 }, () =>
     await annLeg.applyRemoteOffer(ann.offer('sendrecv'));
     await annLeg.createLocalAnswer();
     assert.equal(await annLeg.sendDtmf('5'), true);
+  });
+
+  it("a re-INVITE that changes the codec (PCMU → PCMA): the phone's stream keeps its SSRC, the sequence continues", async () => {
+    const [ann] = phones as [FakePhone];
+    const annLeg = legs[0]!;
+    const ssrcs = [...ann.ssrcs];
+    const jumps = ann.seqJumps;
+    await annLeg.applyRemoteOffer(ann.offer().replace('RTP/AVP 0 8 101', 'RTP/AVP 8 101'));
+    const answer = await annLeg.createLocalAnswer();
+    assert.match(answer, /^m=audio \d+ RTP\/AVP 8 101\r$/m);
+    ann.useRemote(answer);
+    await until('PCMA arrives', () => ann.payloadTypes.has(8));
+    await waitForPhoneTones(ann, [1100]);
+    assert.deepEqual([...ann.ssrcs], ssrcs, 'one SSRC across the codec change');
+    assert.ok(ann.seqJumps - jumps <= 1, `sequence numbers continue (${ann.seqJumps - jumps} jumps)`);
+    assert.equal((await annLeg.getStats()).codec, 'PCMA/8000');
+    assert.equal(await annLeg.sendDtmf('7'), true, 'telephone-event still negotiated');
   });
 });
