@@ -138,7 +138,8 @@ describe('plain RTP legs: DTMF both ways (RFC 4733)', { timeout: 60_000 }, () =>
     await waitForPhoneTones(ann, [1100]);
     assert.deepEqual([...ann.ssrcs], ssrcs, 'one SSRC across the codec change');
     assert.ok(ann.seqJumps - jumps <= 1, `sequence numbers continue (${ann.seqJumps - jumps} jumps)`);
-    assert.equal((await annLeg.getStats()).codec, 'PCMA/8000');
+    const stats = await annLeg.getStats();
+    assert.ok('codec' in stats && stats.codec === 'PCMA/8000', 'PCMA negotiated');
     assert.equal(await annLeg.sendDtmf('7'), true, 'telephone-event still negotiated');
   });
 });
