@@ -10,6 +10,7 @@
  */
 import type * as ms from 'mediasoup/types';
 import type { EnhancedEventEmitter } from '@conclave/events';
+import type { MixerInputStats, RoomMixer } from '@conclave/mixer';
 import type { RouterLease } from './router-registry.ts';
 import type { Direction } from './sdp/remote-description.ts';
 
@@ -24,7 +25,8 @@ export type LegKind = 'webrtc' | 'plain';
 export interface LegCapabilities {
   /**
    * Its audio producers carry RFC 6464 ssrc-audio-level (when the service detects speakers): the
-   * room's speaker detector may name it. Plain RTP phones' audio carries no level.
+   * room's speaker detector observes them. Plain RTP phones' audio carries no level: the room mixer
+   * measures theirs instead.
    */
   readonly speakerDetection: boolean;
 }
@@ -42,6 +44,11 @@ export type MediaLegEvents = {
    * per transport; the leg stays open (the focus ends the call and closes it).
    */
   vanished: [reason: string];
+  /**
+   * The party sent a DTMF digit in its media (RFC 4733 telephone-event), once per digit, in order.
+   * Plain RTP legs (phones that negotiated telephone-event); browsers send theirs as SIP INFO.
+   */
+  dtmf: [digit: string];
   closed: [LegCloseReason];
 };
 
@@ -58,7 +65,8 @@ export type RoomEvents = {
   /**
    * The dominant speaker changed (at most ~2 changes per second); undefined when nobody may speak.
    * Muted and held legs are never named. Needs the MediaService option `speakerDetection`.
-   * Only legs with `capabilities.speakerDetection` are named: plain RTP legs (phones) never are.
+   * Browsers are named from their RFC 6464 levels (legs with `capabilities.speakerDetection`), phones
+   * (plain RTP legs) from the levels the room mixer measures on their audio.
    */
   activespeaker: [MediaLeg | undefined];
   /**
@@ -114,6 +122,13 @@ export interface MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
    * nobody hears it; clearing it restores sendrecv. A change asks for a re-offer ('renegotiationneeded').
    */
   setOnHoldByFocus(held: boolean): Promise<void>;
+  /**
+   * Sends DTMF digits (0-9, *, #, A-D) to the party in its media as RFC 4733 telephone-events. Resolves
+   * true once all were sent; false when the party cannot take them in media (it negotiated no
+   * telephone-event, it is held, a browser leg): then the focus sends SIP INFO. Rejects (RangeError) on
+   * other characters.
+   */
+  sendDtmf(digits: string, options?: { durationMs?: number; gapMs?: number }): Promise<boolean>;
   getStats(): Promise<LegStats | PlainRtpLegStats>;
   close(): void;
 }
@@ -130,6 +145,8 @@ export interface RoomLeg extends MediaLeg {
   moveTo(link: LegRoomLink): void;
   /** Its worker died: carry on with a new transport (on `lease`), re-creating its producers. */
   rebuild(transport: ms.WebRtcTransport | ms.PlainTransport, lease: RouterLease): Promise<void>;
+  /** The room's mixer came or went (`LegRoomLink.roomMixer`): a phone's leg joins or leaves it. */
+  mixerChanged?(): void;
   /** Emits 'renegotiationneeded' if a re-offer would change something (held back while the room recovers). */
   renegotiateIfNeeded(): void;
   close(reason?: LegCloseReason): void;
@@ -141,6 +158,8 @@ export interface LegRoomLink {
   readonly routerCapabilities: ms.RtpCapabilities;
   /** The room is rebuilding after a worker crash: legs hold their re-offer requests until it asks (renegotiateIfNeeded). */
   readonly recovering: boolean;
+  /** The room's audio mixer for its phones (one per room with a plain leg), if it has one now. */
+  readonly roomMixer: RoomMixer | undefined;
   producerAdded(leg: RoomLeg, producer: ms.Producer): void;
   renegotiationNeeded(leg: RoomLeg): void;
   legClosed(leg: RoomLeg): void;
@@ -210,7 +229,7 @@ export interface PlainRtpLegStats {
   /** RTP from the phone. `dropped`: wrong source or payload type, DTMF, or received while held. */
   fromPhone: { packets: number; bytes: number; dropped: number; dtmf: number };
   toPhone: { packets: number; bytes: number };
-  /** RTP of the producer (the phone as the room hears it) and of the consumers (what the mixer gets). */
+  /** RTP of the producer (the phone as the room hears it) and sent to the phone (its mix). */
   packetsIn: number;
   packetsOut: number;
   producer?: { id: string; ssrc: number; paused: boolean; packets: number; bytes: number };
@@ -222,10 +241,14 @@ export interface PlainRtpLegStats {
     packets: number;
     bytes: number;
   }[];
-  /** GStreamer processes of this leg (pids are those in use now) and the CPU they used so far. */
+  /** GStreamer processes of this leg (the uplink to browsers; its pid now) and the CPU they used so far. */
   pipelines: {
     uplink?: { pid: number; restarts: number };
-    mixer?: { pid: number; inputs: number; restarts: number };
     cpuSeconds: number;
   };
+  /**
+   * The leg in its room's mixer: the mixer's input count (phones and browsers), the phone's input
+   * (jitter buffer, concealment) and the packets made for the phone. Undefined outside a mixer.
+   */
+  mix?: { inputs: number; input?: MixerInputStats; outputPackets: number };
 }

@@ -130,6 +130,7 @@ export abstract class NegotiatedLeg<T extends LegTransport, E extends EventMap<E
   /** The party's producers, as the room hears/sees it. */
   abstract get producers(): ms.Producer[];
   abstract getStats(): Promise<LegStats | PlainRtpLegStats>;
+  abstract sendDtmf(digits: string, options?: { durationMs?: number; gapMs?: number }): Promise<boolean>;
 
   protected get transport(): T {
     return this.#transport;

@@ -2,22 +2,25 @@
  * One plain SIP phone's media (baresip, linphone, desk phones): RTP/AVP with G.711 (or opus), no ICE,
  * no DTLS, no a=ssrc, rtcp-mux optional. The phone is anchored in the room's router like a browser,
  * but it cannot take part in the SFU: it sends one G.711 stream with an SSRC nobody signals, and it
- * can only play one stream. So the leg is a relay in this process plus two GStreamer processes:
+ * can only play one stream. So the leg is a relay in this process, a place in its room's mixer and, for
+ * G.711 phones, one GStreamer process:
  *
- *   phone ⇄ UDP port pair (MediaService RTC range) ⇄ relay (this class) ⇄ loopback PlainTransport
- *     uplink:   phone G.711 RTP → UplinkTranscoder (→ Opus, our SSRC) → relay → producer (Opus, PT 111)
- *     downlink: consumers (Opus of every other party) → relay → DownlinkMixer (mix → G.711) → relay → phone
+ *   phone ⇄ UDP port pair (MediaService RTC range) ⇄ relay (this class)
+ *     to the room's mixer: phone RTP → the leg's mixer input (decoded once, with every other party)
+ *     to browsers:         phone G.711 RTP → UplinkTranscoder (→ Opus, our SSRC) → relay → loopback
+ *                          PlainTransport → producer (Opus, PT 111)
+ *     what it hears:       the leg's mixer output (everyone but itself, in its codec) → phone
  *
- * The relay owns every socket, so it can drop what must not pass (hold, DTMF, unknown payload types,
- * strangers), keep the phone's and the producer's streams continuous when a pipeline is replaced
- * (RtpRewriter), and send from the port the phone sends to (symmetric RTP). Opus phones skip the
- * uplink pipeline: the relay forwards their RTP with our SSRC and the router's payload type.
+ * The relay owns every socket, so it can drop what must not pass (hold, unknown payload types,
+ * strangers), keep the producer's stream continuous when the uplink pipeline is replaced (RtpRewriter),
+ * and send from the port the phone sends to (symmetric RTP). Opus phones skip the uplink pipeline: the
+ * relay forwards their RTP with our SSRC and the router's payload type.
  *
  * To the focus it is a leg like WebRtcLeg: same offer/answer calls and events. Its SDP never changes
  * when parties join or leave (the mix changes instead); it asks for a re-offer only when the focus holds
  * it (setOnHoldByFocus) and after its worker died.
  *
- * A worker crash takes the loopback PlainTransport (its producer and consumers) but not the phone's
+ * A worker crash takes the loopback PlainTransport (its producer) but not the phone's
  * port pair, which this process owns: rebuild() makes a new PlainTransport towards the same relay and
  * re-creates the producer with the same SSRC, so the phone's audio resumes without waiting for the
  * re-offer (which then carries the same port).
@@ -36,7 +39,7 @@ import { OPUS } from './codecs.ts';
 import { RtpPortPair, bindLoopback } from './rtp-port.ts';
 import { RtpRewriter, isRtcp, randomSsrc, readRtpHeader } from './rtp-packet.ts';
 import { UplinkTranscoder } from './uplink-transcoder.ts';
-import { PlainLegMixer } from './plain-leg-mixer.ts';
+import { PlainLegMix } from './plain-leg-mixer.ts';
 import {
   DEFAULT_OFFER,
   RECEIVES,
@@ -96,7 +99,7 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
   }
 
   readonly kind = 'plain' as const;
-  /** A phone's audio carries no RFC 6464 level: never named active speaker. */
+  /** A phone's producer carries no RFC 6464 level: the room mixer's levels name it active speaker instead. */
   readonly capabilities = { speakerDetection: false } as const;
   readonly #phone: RtpPortPair;
   readonly #relay: dgram.Socket;
@@ -106,12 +109,10 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
   readonly #offer: PlainCodecName[];
   readonly #opusPt: number;
   readonly #uplink: UplinkTranscoder;
-  /** What the phone hears: the mix of every other party (replaceable by a per-room mixer). */
-  readonly #mix: PlainLegMixer;
+  /** The phone in its room's mixer: its audio in, what it hears out. */
+  readonly #mix: PlainLegMix;
   readonly #producerSsrc = randomSsrc();
   readonly #toProducer: RtpRewriter;
-  #toPhone: RtpRewriter | undefined;
-  readonly #phoneSsrc = randomSsrc();
 
   /** 'no-media' detection: the last datagram from the phone (or the last time it was not expected to send). */
   readonly #rtpTimeoutMs: number;
@@ -176,17 +177,15 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
       send,
       deliver: (buf, key) => this.#toMediasoup(buf, key),
     });
-    this.#mix = new PlainLegMixer({
+    this.#mix = new PlainLegMix({
       log,
       legId: this.id,
-      relayPort: this.#relayPort,
-      opusCapability: opus,
-      transport: () => this.transport,
-      closed: () => this.closed,
-      shouldPause: () => this.#consumersShouldPause(),
-      changed: () => this.#syncMedia(),
-      send,
-      deliver: (buf, key) => this.#sendToPhone(buf, key),
+      ssrc: randomSsrc(),
+      send: (packet) => this.#sendToPhone(packet),
+      onDtmf: (digit) => {
+        this.log.info('DTMF from the phone', { digit });
+        this.safeEmit('dtmf', digit);
+      },
     });
     this.#phone.rtp.on('message', (buf, rinfo) => this.#onPhoneRtp(buf, rinfo));
     this.#phone.rtcp.on('message', (_buf, rinfo) => {
@@ -278,7 +277,7 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
   }
   /** PIDs of this leg's GStreamer processes (tests, admin). */
   get pipelinePids(): number[] {
-    return [...this.#uplink.pids, ...this.#mix.pids];
+    return [...this.#uplink.pids];
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -394,7 +393,6 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
       const counts = sum(await p.getStats().catch(() => []), 'inbound-rtp');
       producer = { id: p.id, ssrc: this.#producerSsrc, paused: p.paused, ...counts };
     }
-    const consumers = await this.#mix.consumerStats((stats) => sum(stats, 'outbound-rtp'));
     const remote = this.#remote;
     const stats: PlainRtpLegStats = {
       kind: 'plain',
@@ -409,9 +407,9 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
       fromPhone: { ...this.#fromPhone },
       toPhone: { ...this.#toPhoneCount },
       packetsIn: producer?.packets ?? 0,
-      packetsOut: consumers.reduce((n, c) => n + c.packets, 0),
-      consumers,
-      pipelines: { cpuSeconds: this.#uplink.cpuSeconds() + this.#mix.cpuSeconds() },
+      packetsOut: this.#toPhoneCount.packets,
+      consumers: [],
+      pipelines: { cpuSeconds: this.#uplink.cpuSeconds() },
     };
     if (remote) {
       stats.codec = codecLabel(remote.codec);
@@ -420,9 +418,19 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
     if (producer) stats.producer = producer;
     if (this.#uplink.pid !== undefined)
       stats.pipelines.uplink = { pid: this.#uplink.pid, restarts: this.#uplink.restarts };
-    const mixer = this.#mix.pipelineStats();
-    if (mixer) stats.pipelines.mixer = mixer;
+    const mix = this.#mix.stats();
+    if (mix) stats.mix = mix;
     return stats;
+  }
+
+  /**
+   * DTMF to the phone as RFC 4733 telephone-events in its stream (see MediaLeg.sendDtmf): false when it
+   * negotiated no telephone-event or does not listen now (held); then the focus sends SIP INFO.
+   */
+  sendDtmf(digits: string, options?: { durationMs?: number; gapMs?: number }): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    this.log.info('DTMF to the phone', { digits });
+    return this.#mix.sendDtmf(digits, options);
   }
 
   /** Kills the pipelines and closes the sockets (the shell closes the transport: producer, consumers). */
@@ -439,27 +447,26 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Room wiring (internal): the leg consumes every other leg's audio, for its mixer.
+  // Room wiring (internal): the phone hears the room through the room's mixer, not through consumers.
   // ---------------------------------------------------------------------------------------------
 
-  /** @internal */
-  wantProducer(producer: ms.Producer): void {
-    this.#mix.want(producer);
-  }
+  /** @internal A phone consumes nothing: the room's mixer takes every browser's audio once. */
+  wantProducer(_producer: ms.Producer): void {}
 
   /** @internal */
-  forgetProducer(producerId: string): void {
-    this.#mix.forget(producerId);
-  }
+  forgetProducer(_producerId: string): void {}
 
   /** @internal */
-  dropProducer(producerId: string): void {
-    this.#mix.drop(producerId);
+  dropProducer(_producerId: string): void {}
+
+  /** @internal The room's mixer came or went. */
+  mixerChanged(): void {
+    this.#syncMedia();
   }
 
-  /** Another room adopted the leg: stop hearing the old room (the new one wires itself in). */
+  /** Another room adopted the leg: it leaves the old room's mixer for the new one's. */
   protected leftRoom(): void {
-    this.#mix.dropAll();
+    this.#syncMedia();
   }
 
   /**
@@ -468,7 +475,6 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
    * consumers come back as the room offers its producers again.
    */
   protected async rebuildOn(transport: ms.PlainTransport, lease: RouterLease): Promise<void> {
-    this.#mix.transportGone();
     await transport.connect({ ip: '127.0.0.1', port: this.#relayPort });
     this.assertOpen('rebuild');
     if (this.#producer) {
@@ -492,14 +498,8 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
   ): Promise<void> {
     const before = this.#remote?.codec;
     this.#remote = negotiatedRemote(this.#remote, audio, codec, receivable, dtmf);
-    if (!before || before.name !== codec.name || before.payloadType !== codec.payloadType || !this.#toPhone) {
-      // Same SSRC for the phone, continuous sequence; the clock rate follows the codec.
-      this.#toPhone = new RtpRewriter({
-        ssrc: this.#phoneSsrc,
-        clockRate: codec.clockRate,
-        payloadType: codec.payloadType,
-      });
-    }
+    if (before && (before.name !== codec.name || before.payloadType !== codec.payloadType))
+      this.log.info('codec towards the phone changed', { from: codecLabel(before), to: codecLabel(codec) });
     if (!this.#producer) await this.#createProducer();
   }
 
@@ -551,14 +551,10 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
     return this.held || this.heldByFocus || this.mutedByFocus;
   }
 
-  /** Consumers feed the mixer only while the phone can hear it. */
-  #consumersShouldPause(): boolean {
-    return !this.negotiated || this.held || !this.#remote || !RECEIVES(this.#remote.direction);
-  }
-
   /** Whether the phone gets the mix: negotiated, not held, and it receives. */
   #phoneListens(): boolean {
-    return !this.#consumersShouldPause() && this.#remote!.address !== '0.0.0.0';
+    const remote = this.#remote;
+    return this.negotiated && !this.held && !!remote && RECEIVES(remote.direction) && remote.address !== '0.0.0.0';
   }
 
   /** Starts/stops/re-plumbs the pipelines and applies pauses, from the current state. */
@@ -571,8 +567,23 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
     const sent = remote?.uplink;
     const uplink = remote && sent && sent.name !== 'opus' && SENDS(remote.direction) && !this.held && !this.heldByFocus;
     this.#uplink.configure(uplink ? { codec: sent.name as 'PCMU' | 'PCMA', payloadType: sent.payloadType } : undefined);
-    const listens = this.#phoneListens();
-    this.#mix.configure(listens && codec ? { codec: codec.name, payloadType: codec.payloadType } : undefined);
+    const negotiated = this.negotiated && remote && codec && sent;
+    this.#mix.configure(this.link.roomMixer, {
+      input: negotiated
+        ? {
+            name: sent.name,
+            payloadType: sent.payloadType,
+            telephoneEventPayloadType: remote.dtmf?.payloadType,
+          }
+        : undefined,
+      output: negotiated ? { name: codec.name, payloadType: codec.payloadType } : undefined,
+      telephoneEvent:
+        negotiated && remote.dtmf && remote.dtmf.clockRate === codec.clockRate
+          ? { payloadType: remote.dtmf.payloadType, clockRate: remote.dtmf.clockRate }
+          : undefined,
+      muted: this.#producerShouldPause(),
+      listens: this.#phoneListens(),
+    });
     void this.syncPauses();
   }
 
@@ -584,7 +595,6 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
       if (pause && !p.paused) ops.push(p.pause());
       else if (!pause && p.paused) ops.push(p.resume());
     }
-    ops.push(...this.#mix.syncPauses());
     const results = await Promise.allSettled(ops);
     for (const r of results) {
       if (r.status === 'rejected' && !this.closed) this.log.warn('pause/resume failed', { err: r.reason });
@@ -621,8 +631,9 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
     this.#fromPhone.packets += 1;
     this.#fromPhone.bytes += buf.length;
     if (remote.dtmf && header.payloadType === remote.dtmf.payloadType) {
-      // RFC 4733 DTMF is not surfaced yet: dropped (counted).
+      // RFC 4733 DTMF: the mixer input reads the digits (never mixed as audio).
       this.#fromPhone.dtmf += 1;
+      this.#mix.push(buf);
       return;
     }
     if (header.payloadType !== remote.uplink.payloadType) {
@@ -643,24 +654,19 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
       this.#fromPhone.dropped += 1;
       return;
     }
+    this.#mix.push(buf);
     if (remote.uplink.name === 'opus') this.#toMediasoup(buf, `phone-${header.ssrc}`);
     else this.#uplink.input(buf);
   }
 
-  /** Datagrams on the loopback relay: consumers' RTP from mediasoup, or a pipeline's output. */
+  /** Datagrams on the loopback relay: the uplink pipeline's output (mediasoup sends nothing: no consumers). */
   #onRelay(buf: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.closed) return;
     const tuple = this.transport.tuple;
-    if (rinfo.port === tuple.localPort && rinfo.address === tuple.localAddress) {
-      if (isRtcp(buf)) return;
-      const header = readRtpHeader(buf);
-      if (header) this.#mix.input(buf, header.payloadType, header.ssrc);
-      return;
-    }
+    if (rinfo.port === tuple.localPort && rinfo.address === tuple.localAddress) return;
     if (rinfo.address !== '127.0.0.1') return;
     const header = readRtpHeader(buf);
-    if (!header) return;
-    if (!this.#uplink.output(buf, header.ssrc)) this.#mix.output(buf, header.ssrc);
+    if (header) this.#uplink.output(buf, header.ssrc);
   }
 
   /** Opus RTP for the producer: our SSRC, continuous across uplink restarts. */
@@ -670,11 +676,11 @@ export class PlainRtpLeg extends NegotiatedLeg<ms.PlainTransport, PlainRtpLegEve
     this.#relay.send(this.#toProducer.rewrite(buf, source), tuple.localPort, tuple.localAddress);
   }
 
-  #sendToPhone(buf: Buffer, source: string): void {
+  /** A packet of the phone's mix (its SSRC and numbering come from the mixer output's packetizer). */
+  #sendToPhone(buf: Buffer): void {
     const remote = this.#remote;
-    const rewriter = this.#toPhone;
-    if (this.closed || !remote || !rewriter || !this.#phoneListens()) return;
-    this.#phone.rtp.send(rewriter.rewrite(buf, source), remote.port, remote.address);
+    if (this.closed || !remote || !this.#phoneListens()) return;
+    this.#phone.rtp.send(buf, remote.port, remote.address);
     this.#toPhoneCount.packets += 1;
     this.#toPhoneCount.bytes += buf.length;
   }

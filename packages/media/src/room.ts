@@ -21,11 +21,17 @@ import type { Logger } from '@conclave/log';
 import { EnhancedEventEmitter, SerialQueue } from '@conclave/events';
 import { MediaClosedError } from './errors.ts';
 import { ProducerPipes } from './producer-pipes.ts';
-import { SpeakerDetector, createSpeakerObservers, type SpeakerObservers } from './speaker-detector.ts';
+import {
+  LEVEL_INTERVAL_MS,
+  SpeakerDetector,
+  createSpeakerObservers,
+  type SpeakerObservers,
+} from './speaker-detector.ts';
 import type { RouterLease, RouterRegistry } from './router-registry.ts';
 import { WebRtcLeg, type WebRtcLegOptions } from './webrtc-leg.ts';
 import { PlainRtpLeg, type PlainListenSettings, type PlainRtpLegOptions } from './plain-rtp-leg.ts';
 import { checkGstreamer } from './gst-process.ts';
+import { RoomAudio } from './room-audio.ts';
 import type { LegTransport } from './negotiated-leg.ts';
 import type {
   LegKind,
@@ -73,6 +79,11 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
   readonly #link: LegRoomLink;
   readonly #pipes: ProducerPipes;
   #speaker: SpeakerDetector<RoomLeg> | undefined;
+  /** The mixer of the room's phones (while it has a plain leg): every browser's audio in once, a mix-minus per phone. */
+  #audio: RoomAudio | undefined;
+  #audioStarting: Promise<RoomAudio> | undefined;
+  /** Feeds the phones' levels (measured by the mixer) to the speaker detector. */
+  #levelTimer: ReturnType<typeof setInterval> | undefined;
   /** Transport placement, one at a time, so that concurrent joins count each other. */
   readonly #placement = new SerialQueue();
   /** The rebuild after a worker crash, while it runs (legs hold their re-offer requests meanwhile). */
@@ -104,12 +115,16 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
     this.#speaker = params.speakerObservers ? this.#newSpeakerDetector(params.speakerObservers) : undefined;
     this.#watchHome(this.#home);
     const recovering = (): boolean => this.#recovery !== undefined;
+    const roomMixer = (): RoomAudio['mixer'] | undefined => this.#audio?.mixer;
     this.#link = {
       room: this,
       // Every router of every worker is created with the same codecs: the capabilities never change.
       routerCapabilities: this.#home.router.rtpCapabilities,
       get recovering() {
         return recovering();
+      },
+      get roomMixer() {
+        return roomMixer();
       },
       producerAdded: (leg, producer) => {
         // While recovering, the rebuild wires everyone to everyone once it is done.
@@ -184,6 +199,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
   async createPlainRtpLeg(options: PlainRtpLegOptions): Promise<PlainRtpLeg> {
     if (this.#closed) throw new MediaClosedError(`room '${this.label}' is closed`);
     await checkGstreamer();
+    await this.#startAudio();
     const listen = this.#plainListenSettings();
     return this.#join({
       kind: 'plain',
@@ -293,6 +309,17 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
         if (wait) piping.push(wait);
       }
     }
+    if (leg.kind === 'plain') {
+      // Its phone joins this room's mixer (made now if the room had no phone).
+      const joining = this.#startAudio().then(
+        () => leg.mixerChanged?.(),
+        (err: unknown) => {
+          // The leg is adopted all the same; it hears nothing until the room has a mixer.
+          if (!this.#closed) this.#log.warn('cannot start the room mixer for an adopted phone', { err });
+        },
+      );
+      piping.push(joining);
+    }
     this.#log.info('leg adopted', { leg: leg.label, from: from.label, legs: this.#legs.size, pid: leg.workerPid });
     // Its transport died with a worker before the move: this room rebuilds it now.
     if (leg.routerLease.closed && leg.routerLease.worker.died) this.#scheduleRecovery(leg.routerLease.worker.pid);
@@ -327,7 +354,90 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
     for (const leg of this.#legs.values()) {
       if (leg !== source) void this.#deliver(source, producer, leg);
     }
+    if (this.#audio && source.kind === 'webrtc') void this.#feedAudio(source, producer);
     this.#syncSpeakers();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The phones' mixer
+  // ---------------------------------------------------------------------------------------------
+
+  /** The room's mixer, made with its first phone: a loopback transport on the home router, every browser in. */
+  #startAudio(): Promise<RoomAudio> {
+    if (this.#audio) return Promise.resolve(this.#audio);
+    this.#audioStarting ??= (async () => {
+      const audio = await RoomAudio.create(this.#log);
+      try {
+        if (this.#recovery) await this.#recovery;
+        await audio.attach(this.#home.router);
+      } catch (err) {
+        audio.close();
+        throw err;
+      }
+      if (this.#closed) {
+        audio.close();
+        throw new MediaClosedError(`room '${this.label}' is closed`);
+      }
+      this.#audio = audio;
+      this.#log.info('room mixer started');
+      if (this.#speaker) {
+        this.#levelTimer = setInterval(() => this.#reportPhoneLevels(), LEVEL_INTERVAL_MS);
+        this.#levelTimer.unref();
+      }
+      this.#syncSpeakers();
+      await this.#feedAllAudio();
+      return audio;
+    })().finally(() => {
+      this.#audioStarting = undefined;
+    });
+    return this.#audioStarting;
+  }
+
+  /** Every browser's audio producer into the mixer (those already in are skipped). */
+  async #feedAllAudio(): Promise<void> {
+    const feeding: Promise<void>[] = [];
+    for (const leg of this.#legs.values()) {
+      if (leg.kind !== 'webrtc') continue;
+      for (const producer of leg.producers) feeding.push(this.#feedAudio(leg, producer));
+    }
+    await Promise.all(feeding);
+  }
+
+  /** A browser's audio producer into the mixer, through a pipe to the home router if needed. */
+  async #feedAudio(source: RoomLeg, producer: ms.Producer): Promise<void> {
+    const audio = this.#audio;
+    if (!audio || producer.closed || producer.kind !== 'audio') return;
+    const from = source.routerLease.router;
+    const home = this.#home.router;
+    const local =
+      from === home
+        ? producer
+        : (this.#pipes.ready(producer.id, home.id) ?? (await this.#pipes.pipe(producer, from, home)));
+    if (!local || this.#closed || this.#audio !== audio || this.#legs.get(source.id) !== source) return;
+    await audio.addSource(producer.id, local, source);
+  }
+
+  /** The mean level of every phone over the last interval, from its mixer input, for the speaker detector. */
+  #reportPhoneLevels(): void {
+    const audio = this.#audio;
+    const speaker = this.#speaker;
+    if (!audio || !speaker || this.#closed) return;
+    const levels = new Map<string, number>();
+    for (const leg of this.#legs.values()) {
+      const input = leg.kind === 'plain' ? audio.mixer.inputs.get(leg.id) : undefined;
+      if (input) levels.set(`mix:${leg.id}`, input.takeMeanLevel());
+    }
+    speaker.reportLevels(levels);
+  }
+
+  /** No phone is left: the mixer goes. */
+  #stopAudioIfUnused(): void {
+    if (!this.#audio || [...this.#legs.values()].some((l) => l.kind === 'plain')) return;
+    clearInterval(this.#levelTimer);
+    this.#levelTimer = undefined;
+    this.#audio.close();
+    this.#audio = undefined;
+    this.#log.info('room mixer stopped: no phone left');
   }
 
   /**
@@ -335,7 +445,8 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
    * through a pipe producer on the target's router. Returns a promise only when a pipe is being made.
    */
   #deliver(source: RoomLeg, producer: ms.Producer, target: RoomLeg): Promise<void> | undefined {
-    if (producer.closed || target.closed) return undefined;
+    // A phone consumes nothing: it hears the room through the room's mixer.
+    if (producer.closed || target.closed || target.kind === 'plain') return undefined;
     const from = source.routerLease.router;
     const to = target.routerLease.router;
     const local = from === to ? producer : this.#pipes.ready(producer.id, to.id);
@@ -360,6 +471,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
   #release(leg: RoomLeg, to: MediaRoom): void {
     this.#legs.delete(leg.id);
     for (const producer of leg.producers) {
+      this.#audio?.dropSource(producer.id);
       const piped = this.#pipes.readyFor(producer.id);
       for (const other of this.#legs.values()) {
         other.dropProducer(producer.id);
@@ -380,7 +492,8 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
       routers.add(leg.routerLease.router.id);
       for (const p of leg.producers) sources.set(p.id, leg);
     }
-    if (this.#speaker) routers.add(this.#home.router.id);
+    if (this.#speaker || this.#audio) routers.add(this.#home.router.id);
+    this.#stopAudioIfUnused();
     this.#pipes.prune((sourceId, routerId) => {
       const source = sources.get(sourceId);
       return source !== undefined && routers.has(routerId) && source.routerLease.router.id !== routerId;
@@ -394,8 +507,12 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
     if (!speaker || this.#closed) return;
     const home = this.#home.router;
     const wanted = new Map<string, { producer: ms.Producer; who: RoomLeg }>();
+    // Phones are measured by the room mixer (their producers carry no RFC 6464 level).
+    const levelSources = new Map<string, RoomLeg>();
     for (const leg of this.#legs.values()) {
-      if (!leg.capabilities.speakerDetection || leg.closed || leg.held || leg.heldByFocus || leg.mutedByFocus) continue;
+      if (leg.closed || leg.held || leg.heldByFocus || leg.mutedByFocus) continue;
+      if (leg.kind === 'plain' && this.#audio) levelSources.set(`mix:${leg.id}`, leg);
+      if (!leg.capabilities.speakerDetection) continue;
       for (const p of leg.producers) {
         if (p.kind !== 'audio') continue;
         const from = leg.routerLease.router;
@@ -404,6 +521,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
         else void this.#pipes.pipe(p, from, home).then((piped) => piped && this.#syncSpeakers());
       }
     }
+    speaker.setLevelSources(levelSources);
     speaker.setProducers(wanted);
   }
 
@@ -562,6 +680,13 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
     }
     await Promise.all(piping);
     if (this.#closed) return;
+    const audio = this.#audio;
+    if (audio) {
+      // The mixer's transport died with the home router, or its browsers' producers were re-created.
+      await audio.attach(this.#home.router);
+      await this.#feedAllAudio();
+      if (this.#closed) return;
+    }
     const ms = Date.now() - this.#recoveryStartedAt;
     this.#recovery = undefined;
     this.#syncSpeakers();
@@ -623,6 +748,9 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
     this.#closed = true;
     const legReason = reason === 'closed' ? 'room-closed' : reason;
     this.#speaker?.close();
+    clearInterval(this.#levelTimer);
+    this.#audio?.close();
+    this.#audio = undefined;
     for (const leg of [...this.#legs.values()]) leg.close(legReason);
     this.#legs.clear();
     this.#pipes.closeAll();

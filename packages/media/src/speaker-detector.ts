@@ -20,6 +20,11 @@
  *
  * The observers read RFC 6464 ssrc-audio-level from the RTP, so this only works for legs that
  * negotiated that extension (MediaService option `speakerDetection`).
+ *
+ * Other sources (phones, whose levels the room mixer measures) are given as *level sources*: their mean
+ * level is reported every LEVEL_INTERVAL_MS (reportLevels) and counts like an AudioLevelObserver volume.
+ * The observer's dominant producer wins only while no level source is louder than it (the observer
+ * cannot compare what it does not see).
  */
 import type * as ms from 'mediasoup/types';
 import type { Logger } from '@conclave/log';
@@ -63,6 +68,8 @@ export class SpeakerDetector<Who> {
   #observed = new Set<string>();
   /** What the observers should contain: producer id → producer and who speaks through it. */
   #wanted = new Map<string, { producer: ms.Producer; who: Who }>();
+  /** Level sources outside the observers (reportLevels): source id → who speaks through it. */
+  #levelSources = new Map<string, Who>();
   /** The producer mediasoup last named dominant. */
   #dominantId: string | undefined;
   /** Last time (and level) each producer was audible. */
@@ -97,11 +104,33 @@ export class SpeakerDetector<Who> {
   setProducers(wanted: Map<string, { producer: ms.Producer; who: Who }>): void {
     if (this.#closed) return;
     this.#wanted = wanted;
-    for (const id of [...this.#audible.keys()]) if (!wanted.has(id)) this.#audible.delete(id);
-    const eligible = new Set([...wanted.values()].map((w) => w.who));
+    this.#forgetIneligible();
+    void this.#queue.push(() => this.#apply());
+  }
+
+  /** Sets the level sources that may speak (source id → who); their levels come through reportLevels(). */
+  setLevelSources(sources: Map<string, Who>): void {
+    if (this.#closed) return;
+    this.#levelSources = sources;
+    this.#forgetIneligible();
+  }
+
+  /** Mean levels (dBov) of level sources over the last interval; quieter than AUDIBLE_DBOV is not speech. */
+  reportLevels(levels: Map<string, number>): void {
+    if (this.#closed) return;
+    const now = Date.now();
+    for (const [id, dbov] of levels)
+      if (this.#levelSources.has(id) && dbov > AUDIBLE_DBOV) this.#audible.set(id, { at: now, dbov });
+    this.#evaluate();
+  }
+
+  #forgetIneligible(): void {
+    for (const id of [...this.#audible.keys()])
+      if (!this.#wanted.has(id) && !this.#levelSources.has(id)) this.#audible.delete(id);
+    const eligible = new Set([...this.#wanted.values()].map((w) => w.who));
+    for (const who of this.#levelSources.values()) eligible.add(who);
     if (this.#candidate !== undefined && !eligible.has(this.#candidate)) this.#propose(undefined);
     this.#evaluate();
-    void this.#queue.push(() => this.#apply());
   }
 
   close(): void {
@@ -120,12 +149,18 @@ export class SpeakerDetector<Who> {
     };
     // A producer removed a moment ago may still be named by the observer: only wanted ones count.
     const dominant = this.#dominantId !== undefined ? this.#wanted.get(this.#dominantId) : undefined;
-    if (dominant && audible(this.#dominantId!) !== undefined) {
+    const dominantDbov = dominant ? audible(this.#dominantId!) : undefined;
+    let louderSource = false;
+    if (dominantDbov !== undefined)
+      for (const id of this.#levelSources.keys()) louderSource ||= (audible(id) ?? -Infinity) > dominantDbov;
+    if (dominant && dominantDbov !== undefined && !louderSource) {
       if (dominant.who !== this.#candidate) this.#propose(dominant.who);
       return;
     }
     let loudest: { who: Who; dbov: number } | undefined;
-    for (const [id, { who }] of this.#wanted) {
+    const candidates: [string, Who][] = [...[...this.#wanted].map(([id, w]): [string, Who] => [id, w.who])];
+    for (const entry of this.#levelSources) candidates.push(entry);
+    for (const [id, who] of candidates) {
       const dbov = audible(id);
       if (dbov === undefined) continue;
       if (who === this.#candidate) return; // the current speaker is still audible: keep it

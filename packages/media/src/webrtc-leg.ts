@@ -266,6 +266,16 @@ export class WebRtcLeg extends NegotiatedLeg<ms.WebRtcTransport, WebRtcLegEvents
     this.maybeRequestRenegotiation();
   }
 
+  /**
+   * A browser takes no DTMF in its media here (mediasoup forwards no telephone-event to it): always false,
+   * the focus sends SIP INFO. Other characters than DTMF digits reject, as for phones.
+   */
+  sendDtmf(digits: string, _options?: { durationMs?: number; gapMs?: number }): Promise<boolean> {
+    if (!/^[0-9*#A-D]+$/i.test(digits))
+      return Promise.reject(new RangeError(`not DTMF digits: ${JSON.stringify(digits)} (0-9, *, #, A-D)`));
+    return Promise.resolve(false);
+  }
+
   async getStats(): Promise<LegStats> {
     this.assertOpen('getStats');
     const transport = this.transport;

@@ -5,6 +5,7 @@
  */
 import dgram from 'node:dgram';
 import { parse } from 'sdp-transform';
+import { parseTelephoneEvent, telephoneEventPayloads } from '@conclave/mixer';
 
 // ITU-T G.711 µ-law.
 const BIAS = 0x84;
@@ -115,6 +116,21 @@ export class FakePhone {
   readonly payloadTypes = new Set<number>();
   /** Sequence numbers must follow on from each other: count the jumps. */
   seqJumps = 0;
+  /** RFC 4733 telephone-event packets received (any payload type other than PCMU/PCMA). */
+  readonly events: {
+    at: number;
+    payloadType: number;
+    ssrc: number;
+    seq: number;
+    ts: number;
+    marker: boolean;
+    digit: string | undefined;
+    end: boolean;
+    duration: number;
+  }[] = [];
+  /** Digits still to send as RFC 4733 (PT 101), and the event being sent. */
+  readonly #dtmfDigits: string[] = [];
+  #dtmfEvent: { payloads: Buffer[]; next: number; ts: number } | undefined;
   #lastSeq: number | undefined;
 
   private constructor(name: string, socket: dgram.Socket, toneHz: number, amplitude: number) {
@@ -201,8 +217,54 @@ export class FakePhone {
     this.#timer = undefined;
   }
 
+  /** Sends `digits` as RFC 4733 telephone-events (PT 101, 100 ms each, in place of the tone's packets). */
+  sendDtmf(digits: string): void {
+    this.#dtmfDigits.push(...digits);
+  }
+
+  /** Digits received as telephone-events, each once (by event timestamp), in order. */
+  receivedDigits(): string[] {
+    const seen = new Set<number>();
+    const out: string[] = [];
+    for (const e of this.events) {
+      if (seen.has(e.ts) || e.digit === undefined) continue;
+      seen.add(e.ts);
+      out.push(e.digit);
+    }
+    return out;
+  }
+
+  /** The next telephone-event packet instead of audio, while digits are being sent. */
+  #dtmfPacket(): Buffer | undefined {
+    if (!this.#dtmfEvent) {
+      const digit = this.#dtmfDigits.shift();
+      if (digit === undefined) return undefined;
+      this.#dtmfEvent = { payloads: telephoneEventPayloads(digit, 100), next: 0, ts: this.#ts };
+    }
+    const event = this.#dtmfEvent;
+    const payload = event.payloads[event.next]!;
+    const pkt = Buffer.alloc(12 + payload.length);
+    pkt[0] = 0x80;
+    pkt[1] = (event.next === 0 ? 0x80 : 0) | 101;
+    pkt.writeUInt16BE(this.#seq, 2);
+    pkt.writeUInt32BE(event.ts >>> 0, 4);
+    pkt.writeUInt32BE(this.#ssrc, 8);
+    payload.copy(pkt, 12);
+    event.next++;
+    if (event.next >= event.payloads.length) this.#dtmfEvent = undefined;
+    return pkt;
+  }
+
   #sendFrame(): void {
     if (!this.#remote) return;
+    const dtmf = this.#dtmfPacket();
+    if (dtmf) {
+      this.#seq = (this.#seq + 1) & 0xffff;
+      this.#ts = (this.#ts + 160) % 2 ** 32;
+      this.socket.send(dtmf, this.#remote.port, this.#remote.address);
+      this.packetsSent++;
+      return;
+    }
     const pkt = Buffer.alloc(12 + 160);
     pkt[0] = 0x80;
     pkt[1] = this.#payloadType;
@@ -232,7 +294,22 @@ export class FakePhone {
     const seq = buf.readUInt16BE(2);
     if (this.#lastSeq !== undefined && seq !== ((this.#lastSeq + 1) & 0xffff)) this.seqJumps++;
     this.#lastSeq = seq;
-    if (pt !== 0 && pt !== 8) return;
+    if (pt !== 0 && pt !== 8) {
+      const ev = parseTelephoneEvent(buf.subarray(12 + (buf[0]! & 0x0f) * 4));
+      if (ev)
+        this.events.push({
+          at: Date.now(),
+          payloadType: pt,
+          ssrc: buf.readUInt32BE(8),
+          seq,
+          ts: buf.readUInt32BE(4),
+          marker: (buf[1]! & 0x80) !== 0,
+          digit: ev.digit,
+          end: ev.end,
+          duration: ev.duration,
+        });
+      return;
+    }
     const decode = pt === 8 ? alawToLinear : ulawToLinear;
     let offset = 12 + (buf[0]! & 0x0f) * 4;
     if (buf[0]! & 0x10) offset += 4 + buf.readUInt16BE(offset + 2) * 4;

@@ -111,9 +111,9 @@ describe('plain RTP legs: phones mixed through a room', { timeout: 120_000 }, ()
     assert.equal(stats.kind, 'plain');
     assert.equal(stats.codec, 'PCMU/8000');
     assert.ok(stats.producer && stats.producer.packets > 20, 'the producer receives the transcoded uplink');
-    assert.equal(stats.consumers.length, 1);
-    assert.equal(stats.consumers[0]!.sourceLabel, 'bob');
-    assert.ok(stats.pipelines.uplink && stats.pipelines.mixer, 'two pipelines');
+    assert.equal(stats.consumers.length, 0, 'a phone consumes nothing: it hears the room mixer');
+    assert.equal(stats.mix?.inputs, 2, 'the room mixer has both phones');
+    assert.ok(stats.pipelines.uplink, 'the uplink pipeline (to browsers) runs');
     assert.equal(ann.ssrcs.size, 1, 'one SSRC towards the phone');
   });
 
@@ -157,8 +157,7 @@ describe('plain RTP legs: phones mixed through a room', { timeout: 120_000 }, ()
     assert.deepEqual([...ann.ssrcs], ssrcBefore, 'the mixer restart is invisible: same SSRC');
     assert.ok(ann.seqJumps - jumpsBefore <= 1, `sequence continues (${ann.seqJumps - jumpsBefore} jumps)`);
     const s = await legs.ann!.getStats();
-    assert.equal(s.pipelines.mixer?.inputs, 2);
-    assert.ok((s.pipelines.mixer?.restarts ?? 0) >= 1);
+    assert.equal(s.mix?.inputs, 3, 'one room mixer: three phones in, nothing restarted');
   });
 
   it('hold: a sendonly re-offer holds the phone (nobody hears it, it gets nothing); resume undoes it', async () => {
@@ -201,7 +200,7 @@ describe('plain RTP legs: phones mixed through a room', { timeout: 120_000 }, ()
   it('a leaving phone drops out of the mix; closing kills every pipeline', async () => {
     const [ann, , cid] = phones as [FakePhone, FakePhone, FakePhone];
     const pids = Object.values(legs).flatMap((l) => l.pipelinePids);
-    assert.ok(pids.length >= 6, `pipelines: ${pids.join(' ')}`);
+    assert.ok(pids.length >= 3, `pipelines: ${pids.join(' ')}`);
     legs.cid!.close();
     cid.stopSending();
     await until('ann no longer hears cid', () => ann.levels([1700])[1700]! < -50);
@@ -296,7 +295,7 @@ describe('plain RTP legs: adoption into a conference, worker crash', { timeout: 
     assert.equal(ann.leg.needsRenegotiation, false);
     await waitForPhoneTones(ann.phone, [1700]);
     const cidStats = await cid.leg.getStats();
-    assert.ok(cidStats.pipelines.uplink && cidStats.pipelines.mixer, 'cid keeps its pipelines');
+    assert.ok(cidStats.pipelines.uplink && cidStats.mix, 'cid keeps its uplink and its place in the mixer');
     call.close();
     conf.close();
     await until('no pipeline left', () => liveGstPids().length === 0);

@@ -86,6 +86,9 @@ export class MixerInput {
   #minQueued = Infinity;
   #window = 0;
   #level = SILENCE_DBOV;
+  /** Mean square of the frames since takeMeanLevel() was last called (active-speaker windows). */
+  #powerSum = 0;
+  #powerFrames = 0;
   #talking = false;
   #hangover = 0;
   #closed = false;
@@ -126,6 +129,17 @@ export class MixerInput {
     return this.#level;
   }
 
+  /**
+   * The level over every frame since the last call, dBov (mean power, as RFC 6464 averages), then starts
+   * a new window: what an active-speaker detector polls every few hundred ms. -127 without frames.
+   */
+  takeMeanLevel(): number {
+    const mean = this.#powerFrames > 0 ? this.#powerSum / this.#powerFrames : 0;
+    this.#powerSum = 0;
+    this.#powerFrames = 0;
+    return mean > 0 ? Math.max(SILENCE_DBOV, Math.min(0, 10 * Math.log10(mean))) : SILENCE_DBOV;
+  }
+
   /** Whether this input is summed into the mix this frame (talking and not muted). */
   get talking(): boolean {
     return this.#talking;
@@ -152,9 +166,10 @@ export class MixerInput {
   push(timestamp: number, payload: Uint8Array, arrivalMs = performance.now()): void {
     if (this.#closed || payload.length === 0) return;
     this.stats.packets++;
+    // Late: it ends before what plays next (a packet overlapping it is misaligned, not late: see pull()).
     if (
       this.#playing &&
-      tsDiff(timestamp, this.#nextTs) < 0 &&
+      tsDiff(timestamp, this.#nextTs) <= -this.#rtpPerFrame &&
       tsDiff(this.#nextTs, timestamp) < this.#rtpPerFrame * 50
     ) {
       this.stats.late++;
@@ -184,7 +199,7 @@ export class MixerInput {
     }
     while (this.#fifoLength < FRAME_SAMPLES) {
       let head = buffer.peek();
-      while (head && tsDiff(head.ts, this.#nextTs) < 0) {
+      while (head && tsDiff(head.ts, this.#nextTs) <= -this.#rtpPerFrame) {
         buffer.shift();
         this.stats.late++;
         head = buffer.peek();
@@ -193,12 +208,15 @@ export class MixerInput {
         this.#nextTs = head.ts;
         continue;
       }
-      if (head && head.ts === this.#nextTs) {
+      // Within a frame of where playout is: play it and follow its timestamps. Senders whose packets are
+      // not spaced exactly by their duration exist (GStreamer's first Opus packet is shorter by the
+      // encoder's look-ahead): requiring an exact match would call every later packet late.
+      if (head && Math.abs(tsDiff(head.ts, this.#nextTs)) < this.#rtpPerFrame) {
         buffer.shift();
         const pcm = this.#decoder.decode(head.payload);
         if (pcm && pcm.length > 0) {
           this.#append(pcm);
-          this.#nextTs = (this.#nextTs + Math.round(pcm.length * this.#rtpPerSample)) >>> 0;
+          this.#nextTs = (head.ts + Math.round(pcm.length * this.#rtpPerSample)) >>> 0;
           this.#concealed = 0;
           continue;
         }
@@ -259,6 +277,8 @@ export class MixerInput {
 
   #setLevel(energy: number): void {
     const meanSquare = energy / FRAME_SAMPLES / (32768 * 32768);
+    this.#powerSum += meanSquare;
+    this.#powerFrames++;
     this.#level = meanSquare > 0 ? Math.max(SILENCE_DBOV, Math.min(0, 10 * Math.log10(meanSquare))) : SILENCE_DBOV;
     if (this.#level > this.#talkThreshold && !this.muted) {
       this.#talking = true;

@@ -40,19 +40,36 @@ export function parseRtp(buf: Uint8Array): RtpPacket | undefined {
 /** Numbers one outgoing stream. */
 export class RtpPacketizer {
   readonly ssrc: number;
-  readonly payloadType: number;
-  readonly clockRate: number;
+  #payloadType: number;
+  #clockRate: number;
   #seq: number;
   #ts: number;
   #first = true;
   packets = 0;
 
   constructor(params: { payloadType: number; clockRate: number; ssrc?: number }) {
-    this.payloadType = params.payloadType;
-    this.clockRate = params.clockRate;
+    this.#payloadType = params.payloadType;
+    this.#clockRate = params.clockRate;
     this.ssrc = (params.ssrc ?? Math.floor(Math.random() * 0xfffffffe) + 1) >>> 0;
     this.#seq = Math.floor(Math.random() * 0x10000);
     this.#ts = Math.floor(Math.random() * 0x100000000);
+  }
+
+  get payloadType(): number {
+    return this.#payloadType;
+  }
+
+  get clockRate(): number {
+    return this.#clockRate;
+  }
+
+  /**
+   * Another codec from now on (a re-INVITE changed it): same SSRC, the sequence numbers and the timestamp
+   * continue, so the receiver sees one stream whose payload type changes (RFC 3550 §5.1).
+   */
+  setCodec(payloadType: number, clockRate: number): void {
+    this.#payloadType = payloadType;
+    this.#clockRate = clockRate;
   }
 
   /** The timestamp the next audio packet gets (an RFC 4733 event starting now uses it). */
@@ -62,7 +79,7 @@ export class RtpPacketizer {
 
   /** Advances the timestamp without a packet (audio not sent while a telephone-event is). */
   skip(durationMs: number): void {
-    this.#ts = (this.#ts + (durationMs * this.clockRate) / 1000) >>> 0;
+    this.#ts = (this.#ts + (durationMs * this.#clockRate) / 1000) >>> 0;
   }
 
   /**
@@ -86,14 +103,14 @@ export class RtpPacketizer {
   packetize(payload: Uint8Array, durationMs: number): Buffer {
     const buf = Buffer.allocUnsafe(12 + payload.length);
     buf[0] = 0x80;
-    buf[1] = (this.#first ? 0x80 : 0) | this.payloadType;
+    buf[1] = (this.#first ? 0x80 : 0) | this.#payloadType;
     buf.writeUInt16BE(this.#seq, 2);
     buf.writeUInt32BE(this.#ts, 4);
     buf.writeUInt32BE(this.ssrc, 8);
     buf.set(payload, 12);
     this.#first = false;
     this.#seq = (this.#seq + 1) & 0xffff;
-    this.#ts = (this.#ts + (durationMs * this.clockRate) / 1000) >>> 0;
+    this.#ts = (this.#ts + (durationMs * this.#clockRate) / 1000) >>> 0;
     this.packets++;
     return buf;
   }

@@ -257,6 +257,54 @@ test('reordered packets are played in order without concealment', () => {
   }
 });
 
+test("timestamps not spaced by the frame (GStreamer's first Opus packet) are followed, not called late", () => {
+  for (const offset of [-312, 312]) {
+    const mixer = new RoomMixer({ log });
+    try {
+      const input = mixer.addInput('o', 'opus', { payloadType: 96 });
+      const ear = new Ear('PCMU');
+      mixer.addOutput('l', 'PCMU', { onPayload: ear.sink });
+      const phone = new TonePhone(input, 'opus', 700, 8000);
+      for (let k = 0; k < 50; k++) {
+        const now = (k + 1) * 20;
+        phone.send(now - 5);
+        // After the first packet every timestamp is off by `offset` (GStreamer: 960 - 312 look-ahead).
+        if (k === 0) phone.ts = (phone.ts + offset) >>> 0;
+        mixer.tick(now);
+      }
+      assert.equal(input.stats.late, 0, `offset ${offset}: late packets`);
+      assert.ok(input.stats.concealedFrames <= 1, `offset ${offset}: ${input.stats.concealedFrames} frames concealed`);
+      assert.ok(toneAmplitude(ear.tail(20), 700) > 3000, `offset ${offset}: the tone is heard`);
+    } finally {
+      mixer.close();
+    }
+  }
+});
+
+test('takeMeanLevel(): the mean level of the frames since the last call, for active-speaker windows', () => {
+  const mixer = new RoomMixer({ log });
+  try {
+    const loud = mixer.addInput('loud', 'PCMU');
+    const quiet = mixer.addInput('quiet', 'PCMU');
+    const senders = [new TonePhone(loud, 'PCMU', 500, 16000), new TonePhone(quiet, 'PCMU', 900, 160)];
+    run(mixer, 15, senders);
+    loud.takeMeanLevel();
+    quiet.takeMeanLevel();
+    run(mixer, 15, senders);
+    const l = loud.takeMeanLevel();
+    const q = quiet.takeMeanLevel();
+    // A sine of amplitude 16000 is -9.2 dBov; of 160, -49.2 dBov.
+    assert.ok(Math.abs(l + 9.2) < 1, `loud ${l}`);
+    assert.ok(Math.abs(q + 49.2) < 2, `quiet ${q}`);
+    assert.equal(loud.takeMeanLevel(), -127, 'no frame since: silence');
+    loud.muted = true;
+    run(mixer, 5, senders);
+    assert.equal(loud.takeMeanLevel(), -127, 'a muted input is silent');
+  } finally {
+    mixer.close();
+  }
+});
+
 test('joins and leaves never disturb what the others hear', () => {
   const mixer = new RoomMixer({ log });
   try {
