@@ -12,7 +12,7 @@
 import { EnhancedEventEmitter } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import { SdpNegotiationError, type MediaLeg, type MediaService, type Room } from '@conclave/media';
-import { onDtmfInfo, sendDtmfInfo } from './dtmf.ts';
+import { onDtmf, sendDtmf } from './dtmf.ts';
 import { createLegForOffer, createLegForTarget } from './legs.ts';
 import { MediaDialog } from './media-dialog.ts';
 import type { CallTarget } from './user-locator.ts';
@@ -401,8 +401,16 @@ export class Call extends EnhancedEventEmitter<CallEvents> {
     // the hold, and sendrecv again on resume.
     md.on('held', () => this.#relayHold(OTHER[side], true));
     md.on('resumed', () => this.#relayHold(OTHER[side], false));
-    // Keys sent as SIP INFO go on to the other party, in order (dtmf.ts).
-    onDtmfInfo(md, (key) => void sendDtmfInfo(this.dialogOf(OTHER[side]), key, this.#log), this.#log);
+    // Keys (SIP INFO or RFC 4733) go on to the other party in order, in its media when it can take
+    // them there, else as INFO (dtmf.ts).
+    onDtmf(
+      md,
+      (key) => {
+        const other = this.#released.has(OTHER[side]) ? undefined : this.#sides.get(OTHER[side]);
+        void sendDtmf(other, key, this.#log);
+      },
+      this.#log,
+    );
   }
 
   #relayHold(toward: CallSide, held: boolean): void {

@@ -1,7 +1,9 @@
 /**
- * DTMF over SIP INFO at the focus (issue 9 items 3-4). Browsers send keypad digits as INFO because
- * mediasoup forwards only media codecs: RFC 4733 telephone-event packets from an RTCDTMFSender never
- * reach the other leg. Phones may send INFO too.
+ * DTMF at the focus (issue 9 items 3-4). Browsers send keypad digits as SIP INFO because mediasoup
+ * forwards only media codecs: RFC 4733 telephone-event packets from an RTCDTMFSender never reach the
+ * other leg. Plain-RTP phones send RFC 4733 telephone-events in their RTP (the leg's `dtmf` event) or
+ * INFO. Both arrive as one DtmfEvent stream per dialog (`source` tells which). Keys the focus sends
+ * go into the party's media as RFC 4733 when its leg can (`leg.sendDtmf`), else as SIP INFO.
  *
  * Bodies: `application/dtmf-relay` (the de-facto format: `Signal=5\r\nDuration=160`; Cisco's numeric
  * events 10-15 for * # A-D accepted) and `application/dtmf` (the digit alone). An empty INFO is a
@@ -28,7 +30,7 @@ export interface DtmfDigit {
 export interface DtmfEvent extends DtmfDigit {
   /** Call-ID of the dialog it came in. */
   callId: string;
-  source: 'info';
+  source: 'info' | 'rfc4733';
 }
 
 export type DtmfListener = (event: DtmfEvent) => void;
@@ -114,23 +116,47 @@ interface OwnerEntry {
 const listeners = new WeakMap<MediaDialog, Map<string, OwnerEntry>>();
 
 /**
- * Calls `listener` for every key the party of `media` sends as SIP INFO while the media dialog's
- * current owner is the one it has now. INFOs are answered here (200, 400 or 415); every key is logged
- * with the Call-ID.
+ * Calls `listener` for every key the party of `media` sends — as SIP INFO or as RFC 4733 in its RTP —
+ * while the media dialog's current owner is the one it has now. INFOs are answered here (200, 400 or
+ * 415); every key is logged with the Call-ID and its source.
  */
-export function onDtmfInfo(media: MediaDialog, listener: DtmfListener, log: Logger): void {
+export function onDtmf(media: MediaDialog, listener: DtmfListener, log: Logger): void {
   let byOwner = listeners.get(media);
   if (!byOwner) {
     const owners = new Map<string, OwnerEntry>();
     byOwner = owners;
     listeners.set(media, owners);
     const firstLog = log;
+    const logOf = (entry: OwnerEntry | undefined) => (entry?.log ?? firstLog).child({ callId: media.callId });
     media.dialog.on('info', (req: SrfRequest, res: SrfResponse) => {
       const entry = owners.get(media.owner);
-      receiveInfo(media, entry, req, res, (entry?.log ?? firstLog).child({ callId: media.callId }));
+      receiveInfo(media, entry, req, res, logOf(entry));
+    });
+    media.leg.on('dtmf', (digit) => {
+      const entry = owners.get(media.owner);
+      const event: DtmfEvent = { digit, durationMs: DEFAULT_DTMF_DURATION_MS, callId: media.callId, source: 'rfc4733' };
+      deliver(media, entry, event, logOf(entry));
     });
   }
   byOwner.set(media.owner, { listener, log });
+}
+
+/** The former name (INFO was the only source): same as onDtmf. */
+export const onDtmfInfo = onDtmf;
+
+function deliver(media: MediaDialog, owner: OwnerEntry | undefined, event: DtmfEvent, log: Logger): void {
+  log.info('DTMF received', {
+    digit: event.digit,
+    durationMs: event.durationMs,
+    source: event.source,
+    owner: media.owner,
+  });
+  if (!owner) return;
+  try {
+    owner.listener(event);
+  } catch (err) {
+    log.error('DTMF listener failed', { error: (err as Error).message });
+  }
 }
 
 function receiveInfo(
@@ -154,18 +180,20 @@ function receiveInfo(
   }
   reply(res, 200);
   if (parsed.kind === 'empty') return;
-  const event: DtmfEvent = { ...parsed.digit, callId: media.callId, source: 'info' };
-  log.info('DTMF received', { digit: event.digit, durationMs: event.durationMs, owner: media.owner });
-  if (!owner) return;
-  try {
-    owner.listener(event);
-  } catch (err) {
-    log.error('DTMF listener failed', { error: (err as Error).message });
-  }
+  deliver(media, owner, { ...parsed.digit, callId: media.callId, source: 'info' }, log);
 }
 
 /** Outgoing INFOs of one dialog, one at a time: each waits for the previous one's answer (order kept). */
 const outgoing = new WeakMap<SrfDialog, SerialQueue>();
+
+function queueOf(dialog: SrfDialog): SerialQueue {
+  let queue = outgoing.get(dialog);
+  if (!queue) {
+    queue = new SerialQueue();
+    outgoing.set(dialog, queue);
+  }
+  return queue;
+}
 
 /**
  * Sends one key to a party as SIP INFO (dtmf-relay), after the keys queued before it for that dialog.
@@ -173,26 +201,51 @@ const outgoing = new WeakMap<SrfDialog, SerialQueue>();
  */
 export function sendDtmfInfo(dialog: SrfDialog | undefined, digit: DtmfDigit, log: Logger): Promise<number> {
   if (!dialog) return Promise.resolve(0);
-  let queue = outgoing.get(dialog);
-  if (!queue) {
-    queue = new SerialQueue();
-    outgoing.set(dialog, queue);
-  }
-  return queue.push(async () => {
-    if (!dialogConnected(dialog)) return 0;
+  return queueOf(dialog).push(() => infoOnce(dialog, digit, log));
+}
+
+/**
+ * Sends one key to the party of `media`, after the keys queued before it for that dialog: as RFC 4733
+ * telephone-events in its RTP when its leg can (a phone that negotiated telephone-event and listens),
+ * else as SIP INFO. Resolves with how it went out (undefined: not at all); never rejects.
+ */
+export function sendDtmf(
+  media: MediaDialog | undefined,
+  digit: DtmfDigit,
+  log: Logger,
+): Promise<'rfc4733' | 'info' | undefined> {
+  if (!media) return Promise.resolve(undefined);
+  const dialog = media.dialog;
+  return queueOf(dialog).push(async () => {
+    let inMedia = false;
     try {
-      const res = (await dialog.request({
-        method: 'INFO',
-        headers: { 'Content-Type': DTMF_RELAY },
-        body: dtmfRelayBody(digit),
-      } as unknown as SrfRequest)) as unknown as { status?: number };
-      const status = res?.status ?? 0;
-      if (status >= 300) log.warn('DTMF INFO refused', { digit: digit.digit, status });
-      return status;
+      inMedia = await media.leg.sendDtmf(digit.digit, { durationMs: digit.durationMs });
     } catch (err) {
-      const status = isSipFailure(err) ? err.status : 0;
-      log.warn('DTMF INFO not delivered', { digit: digit.digit, status, error: (err as Error).message });
-      return status;
+      log.warn('DTMF not sent in media', { digit: digit.digit, error: (err as Error).message });
     }
+    if (inMedia) {
+      log.info('DTMF sent', { digit: digit.digit, callId: media.callId, source: 'rfc4733' });
+      return 'rfc4733';
+    }
+    const status = await infoOnce(dialog, digit, log);
+    return status >= 200 && status < 300 ? 'info' : undefined;
   });
+}
+
+async function infoOnce(dialog: SrfDialog, digit: DtmfDigit, log: Logger): Promise<number> {
+  if (!dialogConnected(dialog)) return 0;
+  try {
+    const res = (await dialog.request({
+      method: 'INFO',
+      headers: { 'Content-Type': DTMF_RELAY },
+      body: dtmfRelayBody(digit),
+    } as unknown as SrfRequest)) as unknown as { status?: number };
+    const status = res?.status ?? 0;
+    if (status >= 300) log.warn('DTMF INFO refused', { digit: digit.digit, status });
+    return status;
+  } catch (err) {
+    const status = isSipFailure(err) ? err.status : 0;
+    log.warn('DTMF INFO not delivered', { digit: digit.digit, status, error: (err as Error).message });
+    return status;
+  }
 }

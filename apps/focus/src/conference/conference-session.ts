@@ -34,7 +34,7 @@ import {
 } from '../srf.ts';
 import { Member } from './member.ts';
 import { ConferenceDtmfMenu } from './dtmf-menu.ts';
-import { onDtmfInfo } from '../dtmf.ts';
+import { onDtmf } from '../dtmf.ts';
 import { StreamDescriber, describeStreams, legStreams } from './stream-description.ts';
 
 export interface ConferenceSessionOptions {
@@ -493,7 +493,7 @@ export class ConferenceSession {
     media.on('resumed', () => this.conference.participant(participantId) && this.conference.resume(participantId));
     // Keys are commands for the focus here (*6 mute toggle), never relayed to the others.
     const menu = new ConferenceDtmfMenu({ conference: this.conference, member, logger: this.#log });
-    onDtmfInfo(media, (key) => void menu.press(key), this.#log);
+    onDtmf(media, (key) => void menu.press(key), this.#log);
     if (connectNow) {
       this.conference.batch(() => {
         this.conference.connect(participantId);
