@@ -17,7 +17,15 @@
 import { SerialQueue } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import type { MediaDialog } from './media-dialog.ts';
-import { dialogConnected, isSipFailure, reply, type SrfDialog, type SrfRequest, type SrfResponse } from './srf.ts';
+import {
+  dialogConnected,
+  isSipFailure,
+  reply,
+  requestInDialog,
+  type SrfDialog,
+  type SrfRequest,
+  type SrfResponse,
+} from './srf.ts';
 
 /** One key as the focus received it (or sends it). */
 export interface DtmfDigit {
@@ -235,11 +243,11 @@ export function sendDtmf(
 async function infoOnce(dialog: SrfDialog, digit: DtmfDigit, log: Logger): Promise<number> {
   if (!dialogConnected(dialog)) return 0;
   try {
-    const res = (await dialog.request({
+    const res = await requestInDialog(dialog, {
       method: 'INFO',
       headers: { 'Content-Type': DTMF_RELAY },
       body: dtmfRelayBody(digit),
-    } as unknown as SrfRequest)) as unknown as { status?: number };
+    });
     const status = res?.status ?? 0;
     if (status >= 300) log.warn('DTMF INFO refused', { digit: digit.digit, status });
     return status;
