@@ -2,6 +2,9 @@
  * Phone: the softphone's state store. Owns the signed-in SipAgent, the Lines and the conference
  * sessions, and publishes immutable PhoneSnapshots (React reads them with useSyncExternalStore).
  * All user intents are methods here; the UI never touches JsSIP.
+ *
+ * Beside it: its published types (phone-types.ts), the snapshot's composition (phone-snapshot.ts),
+ * per-participant listening storage (listening-store.ts), new sessions' lines (call-setup.ts).
  */
 import { AudioPlayback } from './audio-playback.ts';
 import { playedDuration } from './dtmf-info.ts';
