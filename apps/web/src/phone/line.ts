@@ -2,11 +2,9 @@
  * Line: one call (a JsSIP RTCSession) as the softphone shows it: who, what state, how long,
  * held / muted, why it ended, and which remote tracks to play.
  *
- * Remote media: every track announced by the RTCPeerConnection 'track' event is kept (deduplicated
- * by id), including tracks added later by re-INVITEs (a conference focus adds and removes m-lines).
- * A track is dropped when its transceiver stops (m-line removed / port 0) or the track ends.
+ * Split by concern: the published data (line-types.ts), remote media tracks (line-tracks.ts), keypad
+ * over SIP INFO (line-dtmf.ts). Hold/resume, transfer and the call's life stay here.
  */
-import { msidByMid } from './sdp-msid.ts';
 import type {
   EndEvent,
   HoldEvent,
@@ -18,12 +16,13 @@ import type {
 } from 'jssip/lib/RTCSession';
 import type { IncomingRequest, IncomingResponse } from 'jssip/lib/SIPMessage';
 import type { NameAddrHeader } from 'jssip/lib/NameAddrHeader';
-import type { DTMF_TRANSPORT } from 'jssip/lib/Constants';
 import { EnhancedEventEmitter } from '@conclave/events';
 import type { Logger } from './log.ts';
-import { DTMF_ACCEPT, readDtmfInfo } from './dtmf-info.ts';
+import { DTMF_HISTORY, DTMF_KEYS, interceptInfo, sendDtmfInfo } from './line-dtmf.ts';
+import { callEndOf, identityOf, sendRefer } from './line-sip.ts';
+import { RemoteTracks } from './line-tracks.ts';
+import type { LinePhase, LineRole, LineSnapshot, LineState, TransferSnapshot } from './line-types.ts';
 import { stopStream } from './media.ts';
-import { userPart } from './target.ts';
 import {
   describeCallEnd,
   describeDtmfProblem,
@@ -34,79 +33,6 @@ import {
   type EndDescription,
   type TransferPhase,
 } from './words.ts';
-
-/** The public, test-visible state of a line (data-state). */
-export type LineState = 'ringing' | 'active' | 'held' | 'ended';
-
-/** Finer-grained progress for the UI text. */
-export type LinePhase = 'calling' | 'ringing' | 'answering' | 'connected' | 'ended';
-
-/** What the line is for: a plain call, or our leg to a conference focus. */
-export type LineRole = 'call' | 'conference';
-
-export interface LineSnapshot {
-  readonly id: string;
-  readonly direction: 'incoming' | 'outgoing';
-  /** Remote SIP URI, e.g. "sip:bob@127.0.0.1" (data-party). */
-  readonly party: string;
-  /** Display name, or the user part of the URI. */
-  readonly displayName: string;
-  readonly state: LineState;
-  readonly phase: LinePhase;
-  readonly role: LineRole;
-  readonly createdAt: number;
-  /** When the call was answered (duration counts from here). */
-  readonly answeredAt: number | null;
-  readonly endedAt: number | null;
-  readonly muted: boolean;
-  readonly localHold: boolean;
-  /** The other side (or the focus) put us on hold. */
-  readonly remoteHold: boolean;
-  /** A hold/resume re-INVITE is in flight. */
-  readonly holdPending: boolean;
-  /** Early media (183) or ringback (180) received. */
-  readonly remoteRinging: boolean;
-  /** Incoming offer carries video. */
-  readonly offersVideo: boolean;
-  readonly video: boolean;
-  /** Present once ended: why. */
-  readonly end: EndDescription | null;
-  /** A problem on a live line (hold failed, media renegotiation failed, transfer failed...). */
-  readonly error: string | null;
-  /** Conference URI if the answer's Contact carried ";isfocus" (RFC 4579). */
-  readonly focusUri: string | null;
-  readonly remoteTracks: readonly MediaStreamTrack[];
-  /** Per remote track id: the msid stream id (a conference focus names the source leg there) and the m-line's mid. */
-  readonly remoteTrackSources: ReadonlyMap<string, RemoteTrackSource>;
-  readonly localStream: MediaStream | null;
-  /** The microphone track this call sends (changes when the microphone is switched). */
-  readonly localAudioTrack: MediaStreamTrack | null;
-  /** The camera track this call sends, if any. */
-  readonly localVideoTrack: MediaStreamTrack | null;
-  /** Keypad digits sent so far (SIP INFO), newest last; at most DTMF_HISTORY characters. */
-  readonly dtmfSent: string;
-  /** Keys the other side sent us (SIP INFO, played as tones), newest last; at most DTMF_HISTORY. */
-  readonly dtmfReceived: string;
-  /** Why the last keypad press could not be sent. */
-  readonly dtmfError: string | null;
-  /** A blind transfer we asked for (REFER), while it runs and after it failed. */
-  readonly transfer: TransferSnapshot | null;
-}
-
-export interface RemoteTrackSource {
-  readonly streamId: string | null;
-  readonly mid: string | null;
-}
-
-export interface TransferSnapshot {
-  /** Refer-To URI. */
-  readonly target: string;
-  readonly targetName: string;
-  readonly phase: TransferPhase;
-  /** The words for the phase. */
-  readonly text: string;
-  readonly done: boolean;
-}
 
 export interface IncomingRefer {
   readonly line: Line;
@@ -126,15 +52,6 @@ export type LineEvents = {
   dtmf: [digit: string, durationMs: number];
 };
 
-/** JsSIP's incoming in-dialog request, as far as the INFO handling uses it (its typings lack reply). */
-interface InDialogRequest {
-  method: string;
-  body?: string;
-  hasHeader(name: string): boolean;
-  getHeader(name: string): string;
-  reply(code: number, reason?: string, extraHeaders?: string[]): void;
-}
-
 export interface LineInit {
   readonly session: RTCSession;
   readonly direction: 'incoming' | 'outgoing';
@@ -147,35 +64,21 @@ export interface LineInit {
   readonly log: Logger;
 }
 
+export type {
+  LinePhase,
+  LineRole,
+  LineSnapshot,
+  LineState,
+  RemoteTrackSource,
+  TransferSnapshot,
+} from './line-types.ts';
+export { DTMF_HISTORY } from './line-dtmf.ts';
+
 let lineCounter = 0;
-
-function isResponse(message: unknown): message is IncomingResponse {
-  return (
-    typeof message === 'object' &&
-    message !== null &&
-    typeof (message as { status_code?: unknown }).status_code === 'number'
-  );
-}
-
-function identityOf(header: NameAddrHeader | undefined): { uri: string; name: string } {
-  if (!header) return { uri: 'sip:unknown', name: 'unknown' };
-  const uri = header.uri.clone();
-  // Identity for humans and tests: scheme, user, host[, port]; no transport or other params.
-  uri.clearParams();
-  uri.clearHeaders();
-  const text = uri.toString();
-  const display = (header.display_name ?? '').trim();
-  return { uri: text, name: display || userPart(text) };
-}
 
 const HOLD_RETRY_MS = 250;
 const HOLD_MAX_TRIES = 40;
 
-export const DTMF_HISTORY = 24;
-/** Keypad tone length and gap between INFOs (ms): long enough for any IVR, short enough for quick typing. */
-const DTMF_DURATION_MS = 160;
-const DTMF_GAP_MS = 70;
-const DTMF_KEYS = /^[0-9*#]+$/;
 const TRANSFER_RANK: Record<TransferPhase, number> = {
   requesting: 0,
   accepted: 1,
@@ -213,9 +116,7 @@ export class Line {
   #video: boolean;
   #focusUri: string | null = null;
   #localStream: MediaStream | null;
-  #pc: RTCPeerConnection | null = null;
-  #tracks = new Map<string, MediaStreamTrack>();
-  #trackSources = new Map<string, RemoteTrackSource>();
+  #remote: RemoteTracks;
   #dtmfSent = '';
   #dtmfReceived = '';
   #dtmfError: string | null = null;
@@ -240,6 +141,7 @@ export class Line {
     this.party = who.uri;
     this.displayName = who.name;
     this.#log = init.log.child({ line: this.id, party: this.party });
+    this.#remote = new RemoteTracks({ log: this.#log, ended: () => this.ended, changed: () => this.#changed() });
     this.events = new EnhancedEventEmitter<LineEvents>((error, event) => {
       this.#log.error('line listener failed', { event: String(event), error: String(error) });
     });
@@ -291,8 +193,8 @@ export class Line {
       end: this.#end,
       error: this.#error,
       focusUri: this.#focusUri,
-      remoteTracks: Object.freeze([...this.#tracks.values()]),
-      remoteTrackSources: new Map(this.#trackSources),
+      remoteTracks: this.#remote.tracks(),
+      remoteTrackSources: this.#remote.sources(),
       localStream: this.#localStream,
       localAudioTrack: this.#localStream?.getAudioTracks()[0] ?? null,
       localVideoTrack: this.#localStream?.getVideoTracks()[0] ?? null,
@@ -383,36 +285,7 @@ export class Line {
 
   /** Sends an in-dialog REFER (RFC 3515). Resolves on a 2xx NOTIFY sipfrag, rejects otherwise. */
   refer(target: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const settle = (error: Error | null): void => {
-        if (settled) return;
-        settled = true;
-        if (error) reject(error);
-        else resolve();
-      };
-      try {
-        this.#session.refer(target, {
-          eventHandlers: {
-            requestFailed: (e: { response?: IncomingResponse; cause?: string }) =>
-              settle(
-                new Error(
-                  `REFER to ${this.party} refused: ${e.response ? `${e.response.status_code} ${e.response.reason_phrase}` : (e.cause ?? 'no answer')}`,
-                ),
-              ),
-            accepted: () => settle(null),
-            failed: (e: { status_line?: { status_code?: number; reason_phrase?: string } }) =>
-              settle(
-                new Error(
-                  `${this.displayName} could not join: ${e.status_line ? `${e.status_line.status_code ?? ''} ${e.status_line.reason_phrase ?? ''}`.trim() : 'failed'}`,
-                ),
-              ),
-          },
-        });
-      } catch (error) {
-        settle(new Error(`REFER to ${this.party} failed: ${String(error)}`));
-      }
-    });
+    return sendRefer(this.#session, target, this.party, this.displayName);
   }
 
   /**
@@ -429,11 +302,7 @@ export class Line {
       return;
     }
     try {
-      this.#session.sendDTMF(tones, {
-        transportType: 'INFO' as DTMF_TRANSPORT,
-        duration: DTMF_DURATION_MS,
-        interToneGap: DTMF_GAP_MS,
-      });
+      sendDtmfInfo(this.#session, tones);
       if (this.#dtmfError !== null) {
         this.#dtmfError = null;
         this.#changed();
@@ -536,7 +405,7 @@ export class Line {
    * one is stopped. Returns false (and stops `track`) when this call sends no media of that kind.
    */
   async replaceLocalTrack(track: MediaStreamTrack): Promise<boolean> {
-    const pc = this.#pc;
+    const pc = this.#remote.pc;
     const stream = this.#localStream;
     const senders =
       this.ended || !pc || pc.signalingState === 'closed'
@@ -565,34 +434,9 @@ export class Line {
     return true;
   }
 
-  /**
-   * What the receivers say right now: the audio level (0..1) per remote msid stream id, and the SSRC
-   * per remote track id. For matching conference video tiles to speakers; cheap, no stats round trip
-   * unless the RFC 6464 audio level is not in the RTP.
-   */
-  async remoteMediaInfo(): Promise<{ audioLevels: Map<string, number>; ssrcs: Map<string, number> }> {
-    const audioLevels = new Map<string, number>();
-    const ssrcs = new Map<string, number>();
-    const pc = this.#pc;
-    if (!pc || this.ended || pc.signalingState === 'closed') return { audioLevels, ssrcs };
-    for (const t of pc.getTransceivers()) {
-      const track = t.receiver.track;
-      if (!this.#tracks.has(track.id)) continue;
-      const sources = t.receiver.getSynchronizationSources();
-      const first = sources[0];
-      if (first) ssrcs.set(track.id, first.source);
-      const streamId = this.#trackSources.get(track.id)?.streamId;
-      if (track.kind !== 'audio' || !streamId) continue;
-      let level = first?.audioLevel;
-      if (level === undefined) {
-        const stats = await t.receiver.getStats();
-        stats.forEach((r: { type?: string; audioLevel?: number }) => {
-          if (r.type === 'inbound-rtp' && typeof r.audioLevel === 'number') level = r.audioLevel;
-        });
-      }
-      audioLevels.set(streamId, Math.max(audioLevels.get(streamId) ?? 0, level ?? 0));
-    }
-    return { audioLevels, ssrcs };
+  /** Receiver audio levels per msid stream and SSRCs per track (see RemoteTracks.remoteMediaInfo). */
+  remoteMediaInfo(): Promise<{ audioLevels: Map<string, number>; ssrcs: Map<string, number> }> {
+    return this.#remote.remoteMediaInfo();
   }
 
   /** Shows a problem on this line without ending it. */
@@ -647,8 +491,8 @@ export class Line {
 
   #wire(): void {
     const s = this.#session;
-    if (s.connection) this.#attachPeerConnection(s.connection);
-    s.on('peerconnection', (e: PeerConnectionEvent) => this.#attachPeerConnection(e.peerconnection));
+    if (s.connection) this.#remote.attach(s.connection);
+    s.on('peerconnection', (e: PeerConnectionEvent) => this.#remote.attach(e.peerconnection));
     s.on('progress', (e: { response?: IncomingResponse }) => {
       if (this.direction !== 'outgoing') return;
       const code = e.response?.status_code ?? 0;
@@ -718,7 +562,15 @@ export class Line {
     s.on('newDTMF', (e: IncomingDTMFEvent | OutgoingDTMFEvent) => {
       if (String(e.originator) === 'local') this.#onDtmfSent(e as OutgoingDTMFEvent);
     });
-    this.#interceptInfo(s);
+    interceptInfo(s, {
+      log: this.#log,
+      connected: () => this.#phase === 'connected',
+      digit: (digit, durationMs) => {
+        this.#dtmfReceived = (this.#dtmfReceived + digit).slice(-DTMF_HISTORY);
+        this.#changed();
+        this.events.safeEmit('dtmf', digit, durationMs);
+      },
+    });
   }
 
   /** A key's INFO went out (JsSIP sends them in order): shown at once; a refusal shows on the line. */
@@ -736,41 +588,11 @@ export class Line {
     });
   }
 
-  /**
-   * Incoming INFO on an established call, before JsSIP (which answers any INFO with a body 200):
-   * a key is answered 200, recorded and played (the 'dtmf' event); an empty INFO (keep-alive) is 200;
-   * a broken DTMF body 400; any other body 415 with Accept. Other requests, and INFO before the call
-   * is up, go to JsSIP unchanged.
-   */
-  #interceptInfo(s: RTCSession): void {
-    const session = s as unknown as { receiveRequest(request: InDialogRequest): void };
-    const jssip = session.receiveRequest.bind(session);
-    session.receiveRequest = (request: InDialogRequest): void => {
-      if (request.method !== 'INFO' || this.#phase !== 'connected') {
-        jssip(request);
-        return;
-      }
-      const contentType = request.hasHeader('Content-Type') ? request.getHeader('Content-Type') : undefined;
-      const read = readDtmfInfo(contentType, request.body);
-      if (read.kind === 'refused') {
-        this.#log.info('INFO refused', { status: read.status, contentType });
-        request.reply(read.status, read.reason, read.status === 415 ? [`Accept: ${DTMF_ACCEPT}`] : []);
-        return;
-      }
-      request.reply(200);
-      if (read.kind === 'empty') return;
-      this.#log.info('DTMF received', { digit: read.digit, durationMs: read.durationMs });
-      this.#dtmfReceived = (this.#dtmfReceived + read.digit).slice(-DTMF_HISTORY);
-      this.#changed();
-      this.events.safeEmit('dtmf', read.digit, read.durationMs);
-    };
-  }
-
   #connected(): void {
     if (this.#phase === 'ended') return;
     if (this.#answeredAt === null) this.#answeredAt = Date.now();
     this.#phase = 'connected';
-    this.#pruneTracks();
+    this.#remote.prune();
     this.#changed();
   }
 
@@ -815,24 +637,7 @@ export class Line {
   }
 
   #onEnd(e: EndEvent, failedEvent: boolean): void {
-    const message: unknown = e.message;
-    const response = isResponse(message) ? message : null;
-    let warning: string | null;
-    try {
-      warning = response?.getHeader('Warning') || null;
-    } catch {
-      warning = null;
-    }
-    this.#finish({
-      originator: (['local', 'remote', 'system'].includes(String(e.originator))
-        ? String(e.originator)
-        : 'system') as CallEnd['originator'],
-      cause: String(e.cause ?? 'Terminated'),
-      statusCode: response?.status_code ?? null,
-      reasonPhrase: response?.reason_phrase ?? null,
-      warning,
-      failed: failedEvent && this.#answeredAt === null,
-    });
+    this.#finish(callEndOf(e, failedEvent && this.#answeredAt === null));
   }
 
   #finish(end: CallEnd): void {
@@ -862,83 +667,9 @@ export class Line {
     }
     this.#log.info('call ended', { ...end, text: this.#end.text });
     this.#holdPending = false;
-    this.#tracks.clear();
-    this.#trackSources.clear();
+    this.#remote.clear();
     stopStream(this.#localStream);
     this.#changed();
     this.events.safeEmit('ended');
-  }
-
-  #attachPeerConnection(pc: RTCPeerConnection): void {
-    if (this.#pc === pc) return;
-    this.#pc = pc;
-    pc.addEventListener('track', (e: RTCTrackEvent) =>
-      this.#addTrack(e.track, e.streams[0]?.id ?? null, e.transceiver?.mid ?? null),
-    );
-    pc.addEventListener('signalingstatechange', () => {
-      if (pc.signalingState !== 'stable') return;
-      this.#pruneTracks();
-      this.#refreshStreamIds();
-    });
-    // Tracks that were already flowing before we looked (e.g. a late attach).
-    for (const t of pc.getTransceivers()) {
-      const dir = t.currentDirection;
-      if (dir === 'sendrecv' || dir === 'recvonly') this.#addTrack(t.receiver.track, null, t.mid);
-    }
-  }
-
-  #addTrack(track: MediaStreamTrack, streamId: string | null, mid: string | null): void {
-    if (this.ended) return;
-    if (this.#tracks.has(track.id)) {
-      // The same transceiver re-used for another source (the focus re-offers an m-line with a new msid).
-      const known = this.#trackSources.get(track.id);
-      if (streamId !== null && (known?.streamId !== streamId || known?.mid !== mid)) {
-        this.#trackSources.set(track.id, { streamId, mid });
-        this.#changed();
-      }
-      return;
-    }
-    streamId ??= mid !== null ? (msidByMid(this.#pc?.remoteDescription?.sdp).get(mid) ?? null) : null;
-    this.#tracks.set(track.id, track);
-    this.#trackSources.set(track.id, { streamId, mid });
-    track.addEventListener('ended', () => this.#pruneTracks());
-    this.#log.info('remote track', { kind: track.kind, track: track.id });
-    this.#changed();
-  }
-
-  /** Stream ids (msid) as the current remote description says, per m-line (see sdp-msid.ts). */
-  #refreshStreamIds(): void {
-    const pc = this.#pc;
-    if (!pc || this.ended || pc.signalingState === 'closed') return;
-    const byMid = msidByMid(pc.remoteDescription?.sdp);
-    let changed = false;
-    for (const t of pc.getTransceivers()) {
-      const track = t.receiver.track;
-      if (!this.#tracks.has(track.id) || t.mid === null) continue;
-      const streamId = byMid.get(t.mid) ?? null;
-      const known = this.#trackSources.get(track.id);
-      if (streamId !== null && (known?.streamId !== streamId || known?.mid !== t.mid)) {
-        this.#trackSources.set(track.id, { streamId, mid: t.mid });
-        changed = true;
-      }
-    }
-    if (changed) this.#changed();
-  }
-
-  #pruneTracks(): void {
-    const pc = this.#pc;
-    if (!pc || this.#tracks.size === 0) return;
-    let removed = false;
-    const transceivers = pc.signalingState === 'closed' ? [] : pc.getTransceivers();
-    for (const [id, track] of this.#tracks) {
-      const t = transceivers.find((x) => x.receiver.track === track);
-      const stopped = !t || t.currentDirection === 'stopped' || (t as { stopped?: boolean }).stopped === true;
-      if (stopped || track.readyState === 'ended') {
-        this.#tracks.delete(id);
-        this.#trackSources.delete(id);
-        removed = true;
-      }
-    }
-    if (removed) this.#changed();
   }
 }

@@ -2,152 +2,40 @@
  * Phone: the softphone's state store. Owns the signed-in SipAgent, the Lines and the conference
  * sessions, and publishes immutable PhoneSnapshots (React reads them with useSyncExternalStore).
  * All user intents are methods here; the UI never touches JsSIP.
+ *
+ * Beside it: its published types (phone-types.ts), the snapshot's composition (phone-snapshot.ts),
+ * per-participant listening storage (listening-store.ts), new sessions' lines (call-setup.ts).
  */
 import { AudioPlayback } from './audio-playback.ts';
 import { playedDuration } from './dtmf-info.ts';
-import { DEFAULT_LISTENING, parseListening, type Listening } from './participant-media.ts';
+import { DEFAULT_LISTENING, type Listening } from './participant-media.ts';
 import type { CallOptions } from 'jssip/lib/UA';
 import type { RTCSession } from 'jssip/lib/RTCSession';
-import type { NameAddrHeader } from 'jssip/lib/NameAddrHeader';
 import type { IncomingRequest } from 'jssip/lib/SIPMessage';
 import { SipAgent, type NewSession } from './agent.ts';
-import { ConferenceSession, type ConferenceSnapshot } from './conference.ts';
+import { hangUpWhenAnswered, incomingLine, PC_CONFIG } from './call-setup.ts';
+import { ConferenceSession } from './conference.ts';
 import type { PhoneConfig } from './config.ts';
 import { CredentialStore } from './credentials.ts';
-import { Line, type IncomingRefer, type LineRole, type LineSnapshot } from './line.ts';
+import { Line, type IncomingRefer, type LineRole } from './line.ts';
+import { listeningKey, loadListening, saveListening } from './listening-store.ts';
 import type { Logger } from './log.ts';
-import { DeviceManager, type DeviceKind, type DevicesSnapshot } from './devices.ts';
+import { DeviceManager, type DeviceKind } from './devices.ts';
 import { acquireLocalMedia, acquireTrack, stopStream, type LocalMedia, type MediaChoice } from './media.ts';
 import { createConferenceInfoReader } from './conference-info-reader.ts';
+import { buildPhoneSnapshot } from './phone-snapshot.ts';
+import type { CallPreferences, PhoneOptions, PhoneSnapshot } from './phone-types.ts';
 import type { ConferenceInfoReaderFactory } from './roster.ts';
 import { normalizeTarget, userPart } from './target.ts';
-import { describeStatus, type AgentStatus } from './words.ts';
+import type { AgentStatus } from './words.ts';
 
-/** Participants are remembered by their user URI, parameters and case ignored. */
-function listeningKey(entity: string): string {
-  return entity
-    .replace(/^sips?:/i, '')
-    .replace(/[;?].*$/, '')
-    .toLowerCase();
-}
-
-/** Remembered for the browser session (this tab), like the call itself. */
-function loadListening(): Map<string, Listening> {
-  const out = new Map<string, Listening>();
-  try {
-    const raw: unknown = JSON.parse(globalThis.sessionStorage?.getItem(LISTENING_KEY) ?? '{}');
-    if (typeof raw !== 'object' || raw === null) return out;
-    for (const [k, v] of Object.entries(raw)) {
-      const parsed = parseListening(v);
-      if (parsed) out.set(k, Object.freeze(parsed));
-    }
-  } catch {
-    // No storage or a damaged entry: start from the defaults.
-  }
-  return out;
-}
-
-function saveListening(map: ReadonlyMap<string, Listening>): void {
-  try {
-    globalThis.sessionStorage?.setItem(LISTENING_KEY, JSON.stringify(Object.fromEntries(map)));
-  } catch {
-    // Storage full or forbidden: the choice still holds until the page is closed.
-  }
-}
-
-export interface Account {
-  /** "alice" */
-  readonly user: string;
-  /** "sip:alice@127.0.0.1" */
-  readonly uri: string;
-}
-
-export interface PhoneSnapshot {
-  readonly config: PhoneConfig;
-  /** Set when /config.json could not be used. */
-  readonly configWarning: string | null;
-  /** An agent exists (signing in, signed in, or reconnecting). */
-  readonly account: Account | null;
-  /** The agent has registered at least once: show the phone (even while reconnecting). */
-  readonly signedIn: boolean;
-  readonly status: AgentStatus;
-  /** The registration-status text. */
-  readonly statusText: string;
-  /** Why the last sign-in attempt failed. */
-  readonly loginError: string | null;
-  /** Pre-fill for the login form. */
-  readonly lastUser: string;
-  /** Global error banner. */
-  readonly error: string | null;
-  /** Inline problem with what was typed in the dial box. */
-  readonly dialError: string | null;
-  /** Acquiring the microphone / placing a call. */
-  readonly dialing: boolean;
-  readonly lines: readonly LineSnapshot[];
-  /** No call left (ended lines still fading out do not count). */
-  readonly idle: boolean;
-  /** The conference button may be pressed. */
-  readonly canConference: boolean;
-  /** A conference exists already (the button adds calls to it). */
-  readonly conferenceExists: boolean;
-  readonly conference: ConferenceSnapshot | null;
-  /** Microphones, cameras and speakers, and the chosen ones. */
-  readonly devices: DevicesSnapshot;
-  /** What the microphone level meter measures. */
-  readonly microphone: MicrophoneSnapshot;
-  /** A device switch is in progress. */
-  readonly switchingDevice: DeviceKind | null;
-  /** This listener's volume / local mute per participant entity (only entries that differ from the default). */
-  readonly listening: ReadonlyMap<string, Listening>;
-}
-
-/**
- * The level meter follows the microphone track of the first active (not held) call; with no call,
- * the "test microphone" track while that is on; otherwise nothing is captured.
- */
-export interface MicrophoneSnapshot {
-  readonly track: MediaStreamTrack | null;
-  readonly source: 'call' | 'test' | null;
-  /** The call's mute button is on (the meter shows "muted" and 0). */
-  readonly muted: boolean;
-  /** The microphone test is on (only offered while idle). */
-  readonly testing: boolean;
-}
-
-export interface PhoneOptions {
-  readonly config: PhoneConfig;
-  readonly configWarning?: string | null;
-  readonly log: Logger;
-  readonly credentials?: CredentialStore;
-  /** Reads conference-info NOTIFY bodies (default: @conclave/conference-info). */
-  readonly conferenceInfoReader?: ConferenceInfoReaderFactory;
-  /** How long an ended line stays visible. */
-  readonly endedLingerMs?: number;
-  readonly devices?: DeviceManager;
-}
-
-export interface CallPreferences {
-  /** Send video if a camera is available. */
-  readonly video?: boolean;
-  /** Put the currently active call(s) on hold first. The user's explicit choice; never implied. */
-  readonly holdOthers?: boolean;
-  /** Join muted: the microphone stays off until the user unmutes. */
-  readonly muted?: boolean;
-}
-
-const LISTENING_KEY = 'conclave.listening';
+export type { Account, CallPreferences, MicrophoneSnapshot, PhoneOptions, PhoneSnapshot } from './phone-types.ts';
 
 interface PendingOutgoing {
   readonly media: LocalMedia | null;
   readonly role: LineRole;
   /** Hang this line up once the new call is answered (REFER-initiated transfer). */
   readonly replaces: Line | null;
-}
-
-const PC_CONFIG: RTCConfiguration = { iceServers: [] };
-
-function hasVideoOffer(sdp: string | undefined): boolean {
-  return typeof sdp === 'string' && /^m=video [1-9]/m.test(sdp);
 }
 
 export class Phone {
@@ -636,22 +524,7 @@ export class Phone {
     this.#stopMicTest();
     let line: Line;
     if (originator === 'remote') {
-      const incoming = request as IncomingRequest;
-      let focusUri: string | null = null;
-      try {
-        const contact = incoming.parseHeader<NameAddrHeader>('contact');
-        if (contact?.hasParam('isfocus')) focusUri = contact.uri.toString();
-      } catch {
-        focusUri = null;
-      }
-      line = new Line({
-        session,
-        direction: 'incoming',
-        offersVideo: hasVideoOffer(incoming.body),
-        focusUri,
-        role: focusUri ? 'conference' : 'call',
-        log: this.#log,
-      });
+      line = incomingLine(session, request as IncomingRequest, this.#log);
     } else {
       const pending = this.#pendingOutgoing;
       this.#pendingOutgoing = null;
@@ -663,7 +536,7 @@ export class Phone {
         role: pending?.role ?? 'call',
         log: this.#log,
       });
-      if (pending?.replaces) this.#hangUpWhenAnswered(line, pending.replaces);
+      if (pending?.replaces) hangUpWhenAnswered(line, pending.replaces);
     }
     this.#lines.set(line.id, line);
     line.events.on('change', () => {
@@ -717,22 +590,6 @@ export class Phone {
         stopStream(media.stream);
       }
     }
-  }
-
-  #hangUpWhenAnswered(next: Line, old: Line): void {
-    const onChange = (): void => {
-      if (next.state === 'active' || next.state === 'held') {
-        next.events.off('change', onChange);
-        const note =
-          next.role === 'conference'
-            ? 'moved into the conference'
-            : `${old.displayName} transferred you to ${next.displayName}`;
-        if (!old.ended) old.hangup(note);
-      } else if (next.ended) {
-        next.events.off('change', onChange);
-      }
-    };
-    next.events.on('change', onChange);
   }
 
   #conferenceFor(line: Line): ConferenceSession {
@@ -796,50 +653,25 @@ export class Phone {
   }
 
   #buildSnapshot(): PhoneSnapshot {
-    const lines = [...this.#lines.values()].map((l) => l.snapshot);
-    const live = lines.filter((l) => l.state !== 'ended');
-    const connected = live.filter((l) => l.state === 'active' || l.state === 'held');
-    const confLine = connected.find((l) => l.role === 'conference' && l.focusUri !== null) ?? null;
-    const creating = live.some((l) => l.role === 'conference' && l.focusUri === null);
-    const calls = connected.filter((l) => l.role === 'call');
-    const canConference = confLine
-      ? calls.length > 0
-      : !creating && calls.some((l) => l.state === 'held') && calls.some((l) => l.state === 'active');
-    const conferenceLine =
-      [...this.#lines.values()].reverse().find((l) => this.#conferences.has(l.id) && !l.ended) ??
-      [...this.#lines.values()].reverse().find((l) => this.#conferences.has(l.id)) ??
-      null;
     const agent = this.#agent;
-    const metered = lines.find((l) => l.state === 'active' && l.localAudioTrack !== null) ?? null;
-    const microphone: MicrophoneSnapshot = metered
-      ? { track: metered.localAudioTrack, source: 'call', muted: metered.muted, testing: false }
-      : {
-          track: this.#micTest,
-          source: this.#micTest ? 'test' : null,
-          muted: false,
-          testing: this.#micTest !== null || this.#micTestPending,
-        };
-    return Object.freeze({
+    return buildPhoneSnapshot({
       config: this.config,
       configWarning: this.#configWarning,
       account: agent ? { user: agent.user, uri: agent.uri } : null,
       signedIn: agent !== null && this.#signedIn,
       status: this.#status,
-      statusText: describeStatus(this.#status, this.config.wsUri),
       loginError: this.#loginError,
       lastUser: this.#credentials.lastUser(),
       error: this.#error,
       dialError: this.#dialError,
       dialing: this.#dialing > 0,
-      lines: Object.freeze(lines),
-      idle: live.length === 0,
-      canConference,
-      conferenceExists: confLine !== null,
-      conference: conferenceLine ? (this.#conferences.get(conferenceLine.id)?.snapshot ?? null) : null,
+      lines: [...this.#lines.values()],
+      conferences: this.#conferences,
       devices: this.#devices.snapshot,
-      microphone,
+      micTest: this.#micTest,
+      micTestPending: this.#micTestPending,
       switchingDevice: this.#switchingDevice,
-      listening: new Map(this.#listening),
+      listening: this.#listening,
     });
   }
 }
