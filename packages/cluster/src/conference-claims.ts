@@ -7,8 +7,8 @@
  * node whose claim expired and was taken by another can never extend or delete the new owner's claim;
  * it hears 'lost' instead.
  */
-import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
+import { EnhancedEventEmitter } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import { checkId, clusterKeys, type ClusterKeys } from './keys.ts';
 
@@ -70,7 +70,7 @@ end
 if not owner then redis.call('ZREM', KEYS[2], ARGV[2]) end
 return 0`;
 
-export class ConferenceClaims extends EventEmitter<ClaimsEvents> {
+export class ConferenceClaims extends EnhancedEventEmitter<ClaimsEvents> {
   readonly nodeId: string;
   readonly ttlMs: number;
   readonly heartbeatMs: number;
@@ -83,8 +83,10 @@ export class ConferenceClaims extends EventEmitter<ClaimsEvents> {
   #closed = false;
 
   constructor(options: ConferenceClaimsOptions) {
-    super();
     checkId('node', options.nodeId);
+    const log = options.log.child('claims', { nodeId: options.nodeId });
+    // A listener that throws is logged: it must not stop the heartbeat nor hide the other lost claims.
+    super(log);
     this.nodeId = options.nodeId;
     this.ttlMs = options.ttlMs ?? 6000;
     this.heartbeatMs = options.heartbeatMs ?? Math.floor(this.ttlMs / 3);
@@ -92,7 +94,7 @@ export class ConferenceClaims extends EventEmitter<ClaimsEvents> {
       throw new RangeError(`claim heartbeat ${this.heartbeatMs} ms must be at most half the TTL ${this.ttlMs} ms`);
     }
     this.#redis = options.redis;
-    this.#log = options.log.child('claims', { nodeId: this.nodeId });
+    this.#log = log;
     this.#keys = clusterKeys(options.keyPrefix);
     this.#timer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
     this.#timer.unref();
@@ -157,14 +159,14 @@ export class ConferenceClaims extends EventEmitter<ClaimsEvents> {
         this.#held.delete(id);
         const current = value === -1 ? await this.owner(id) : null;
         this.#log.warn('conference claim lost', { conferenceId: id, currentOwner: current });
-        this.emit('lost', id, current);
+        this.safeEmit('lost', id, current);
       }
     } catch (err) {
       const error = new Error(`claim heartbeat of node ${this.nodeId} failed: ${(err as Error).message}`, {
         cause: err,
       });
       this.#log.warn('claim heartbeat failed', { error: (err as Error).message });
-      if (this.listenerCount('error') > 0) this.emit('error', error);
+      if (this.listenerCount('error') > 0) this.safeEmit('error', error);
     } finally {
       this.#beating = false;
     }

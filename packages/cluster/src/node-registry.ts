@@ -4,8 +4,8 @@
  * missing record as a dead node (480) even before the node's claims expire; the admin reads `http` to
  * reach the hosting node's moderation API.
  */
-import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
+import { EnhancedEventEmitter } from '@conclave/events';
 import type { Logger } from '@conclave/log';
 import { checkId, clusterKeys, type ClusterKeys } from './keys.ts';
 
@@ -41,7 +41,7 @@ redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[1])
 return 1`;
 
 /** This node's membership: registers on start(), renews on a heartbeat, deregisters on close(). */
-export class NodeMembership extends EventEmitter<MembershipEvents> {
+export class NodeMembership extends EnhancedEventEmitter<MembershipEvents> {
   readonly record: NodeRecord;
   readonly ttlMs: number;
   readonly heartbeatMs: number;
@@ -52,8 +52,10 @@ export class NodeMembership extends EventEmitter<MembershipEvents> {
   #closed = false;
 
   constructor(options: NodeMembershipOptions) {
-    super();
     checkId('node', options.node.id);
+    const log = options.log.child('node-registry', { nodeId: options.node.id });
+    // A listener that throws is logged: it must not stop the heartbeat.
+    super(log);
     if (!/^sips?:/i.test(options.node.sip))
       throw new TypeError(`node ${options.node.id}: sip must be a SIP URI, got ${JSON.stringify(options.node.sip)}`);
     this.record = { ...options.node, startedAt: Date.now() };
@@ -63,7 +65,7 @@ export class NodeMembership extends EventEmitter<MembershipEvents> {
       throw new RangeError(`node heartbeat ${this.heartbeatMs} ms must be at most half the TTL ${this.ttlMs} ms`);
     }
     this.#redis = options.redis;
-    this.#log = options.log.child('node-registry', { nodeId: this.record.id });
+    this.#log = log;
     this.#keys = clusterKeys(options.keyPrefix);
   }
 
@@ -78,7 +80,7 @@ export class NodeMembership extends EventEmitter<MembershipEvents> {
     this.#timer ??= setInterval(() => {
       this.#write().catch((err: Error) => {
         this.#log.warn('node heartbeat failed', { error: err.message });
-        if (this.listenerCount('error') > 0) this.emit('error', err);
+        if (this.listenerCount('error') > 0) this.safeEmit('error', err);
       });
     }, this.heartbeatMs);
     this.#timer.unref();

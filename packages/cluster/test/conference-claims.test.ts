@@ -6,7 +6,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import { createLogger } from '@conclave/log';
 import {
@@ -104,7 +103,7 @@ test(
     // Simulate expiry while a was partitioned away, then b takes the conference.
     await redis.del('conclave:conference:conf-lost');
     assert.equal(await b.claim('conf-lost'), true);
-    const lost = once(a, 'lost');
+    const lost = new Promise<unknown[]>((ok) => a.once('lost', (...args) => ok(args)));
     await a.heartbeat();
     assert.deepEqual(await lost, ['conf-lost', 'lost-b']);
     assert.equal(a.held.has('conf-lost'), false);

@@ -9,8 +9,6 @@ import type {
   AvailableMediaEntry,
   ConferenceInfo,
   DisconnectionMethod,
-  Endpoint,
-  ExecutionInfo,
   HostInfo,
   JoiningMethod,
   SipDialogId,
@@ -19,8 +17,6 @@ import type {
 import { conferenceUriKey, randomId } from './conference-uri.ts';
 import { ConferenceError } from './errors.ts';
 import {
-  effectiveMediaStatus,
-  endpointStatusOf,
   PARTICIPANT_STATUSES,
   type DepartedParticipant,
   type Participant,
@@ -29,6 +25,16 @@ import {
   type ParticipantStatus,
 } from './participant.ts';
 import { EnhancedEventEmitter } from '@conclave/events';
+import {
+  checkMedia,
+  endpointOf,
+  freezeDeparted,
+  freezeParticipant,
+  JOINING_METHODS,
+  LEAVE_METHODS,
+  type DepartedRecord,
+  type ParticipantRecord,
+} from './participant-records.ts';
 
 export type ConferenceEvents = {
   participantJoined: [participant: Participant];
@@ -115,85 +121,6 @@ export interface ConferenceSnapshot {
   maxParticipants: number;
   participants: Participant[];
   activeSpeaker: string | undefined;
-}
-
-interface ParticipantRecord {
-  id: string;
-  entity: string;
-  endpointEntity: string;
-  displayName: string | undefined;
-  status: ParticipantStatus;
-  joiningMethod: JoiningMethod;
-  joiningInfo: ExecutionInfo;
-  joinedAt: number;
-  onHold: boolean;
-  mutedByFocus: boolean;
-  mutedBy: string | undefined;
-  speaking: boolean;
-  media: ParticipantMedia[];
-  roles: string[];
-  callInfo: SipDialogId | undefined;
-}
-
-interface DepartedRecord extends ParticipantRecord {
-  disconnectionMethod: DisconnectionMethod;
-  disconnectionInfo: ExecutionInfo;
-  leftAt: number;
-}
-
-const JOINING_METHODS: readonly JoiningMethod[] = ['dialed-in', 'dialed-out', 'focus-owner'];
-const LEAVE_METHODS: readonly DisconnectionMethod[] = ['departed', 'booted', 'failed', 'busy'];
-
-function copyMedia(media: readonly ParticipantMedia[]): ParticipantMedia[] {
-  return media.map((m) => Object.freeze({ ...m }));
-}
-
-function freezeParticipant(r: ParticipantRecord): Participant {
-  return Object.freeze({
-    id: r.id,
-    entity: r.entity,
-    endpointEntity: r.endpointEntity,
-    displayName: r.displayName,
-    status: r.status,
-    endpointStatus: endpointStatusOf(r),
-    joiningMethod: r.joiningMethod,
-    joiningInfo: Object.freeze({ ...r.joiningInfo }),
-    joinedAt: r.joinedAt,
-    onHold: r.onHold,
-    mutedByFocus: r.mutedByFocus,
-    mutedBy: r.mutedBy,
-    speaking: r.speaking,
-    media: Object.freeze(copyMedia(r.media)),
-    roles: Object.freeze([...r.roles]),
-    callInfo: r.callInfo && Object.freeze({ ...r.callInfo }),
-  });
-}
-
-function freezeDeparted(r: DepartedRecord): DepartedParticipant {
-  return Object.freeze({
-    ...freezeParticipant(r),
-    endpointStatus: 'disconnected' as const,
-    disconnectionMethod: r.disconnectionMethod,
-    disconnectionInfo: Object.freeze({ ...r.disconnectionInfo }),
-    leftAt: r.leftAt,
-  });
-}
-
-function checkMedia(
-  media: readonly ParticipantMedia[] | undefined,
-  context: Record<string, string>,
-): ParticipantMedia[] {
-  const list = media ?? [];
-  const ids = new Set<string>();
-  for (const m of list) {
-    if (typeof m?.id !== 'string' || m.id === '')
-      throw new ConferenceError('invalid-argument', 'media need a non-empty id', context);
-    if (ids.has(m.id)) throw new ConferenceError('invalid-argument', `duplicate media id ${m.id}`, context);
-    if (!['sendrecv', 'sendonly', 'recvonly', 'inactive'].includes(m.status))
-      throw new ConferenceError('invalid-argument', `bad media status ${String(m.status)}`, context);
-    ids.add(m.id);
-  }
-  return copyMedia(list);
 }
 
 export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
@@ -662,10 +589,10 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
       if (user.displayText === undefined && r.displayName !== undefined) user.displayText = r.displayName;
       return user;
     };
-    for (const r of this.#participants.values()) userOf(r).endpoints.push(this.#endpoint(r));
+    for (const r of this.#participants.values()) userOf(r).endpoints.push(endpointOf(r));
     if (options.includeDeparted) {
       for (const d of [...this.#departed].reverse()) {
-        const endpoint = this.#endpoint(d);
+        const endpoint = endpointOf(d);
         endpoint.status = 'disconnected';
         endpoint.disconnectionMethod = d.disconnectionMethod;
         endpoint.disconnectionInfo = { ...d.disconnectionInfo };
@@ -710,31 +637,6 @@ export class Conference extends EnhancedEventEmitter<ConferenceEvents> {
   }
 
   // --- internals -----------------------------------------------------------------------------
-
-  #endpoint(r: ParticipantRecord): Endpoint {
-    const endpoint: Endpoint = {
-      entity: r.endpointEntity,
-      status: endpointStatusOf(r),
-      joiningMethod: r.joiningMethod,
-      joiningInfo: { ...r.joiningInfo },
-      media: r.media.map((m) => {
-        const media: Endpoint['media'][number] = {
-          id: m.id,
-          type: m.type,
-          status: effectiveMediaStatus(m, r.mutedByFocus),
-        };
-        if (m.displayText !== undefined) media.displayText = m.displayText;
-        if (m.label !== undefined) media.label = m.label;
-        if (m.srcId !== undefined) media.srcId = m.srcId;
-        return media;
-      }),
-      speaking: r.speaking,
-      mutedByFocus: r.mutedByFocus,
-    };
-    if (r.displayName !== undefined) endpoint.displayText = r.displayName;
-    if (r.callInfo) endpoint.callInfo = { ...r.callInfo };
-    return endpoint;
-  }
 
   #assertOpen(): void {
     if (this.#ended) throw new ConferenceError('ended', `conference ${this.uri} has ended`, { conference: this.id });

@@ -29,9 +29,17 @@ import {
 } from './speaker-detector.ts';
 import type { RouterLease, RouterRegistry } from './router-registry.ts';
 import { WebRtcLeg, type WebRtcLegOptions } from './webrtc-leg.ts';
-import { PlainRtpLeg, type PlainListenSettings, type PlainRtpLegOptions } from './plain-rtp-leg.ts';
+import { PlainRtpLeg, type PlainRtpLegOptions } from './plain-rtp-leg.ts';
 import { checkGstreamer } from './gst-process.ts';
 import { RoomAudio } from './room-audio.ts';
+import {
+  newPlainTransport,
+  newTransport,
+  newWebRtcTransport,
+  placeTransport,
+  plainListenSettings,
+  type TransportSettings,
+} from './room-transports.ts';
 import type { LegTransport } from './negotiated-leg.ts';
 import type {
   LegKind,
@@ -47,22 +55,13 @@ import type {
 
 // Compatible exports: these types moved to the leg contract (leg-types.ts).
 export type { RoomCloseReason, RoomEvents } from './leg-types.ts';
+export type { TransportSettings } from './room-transports.ts';
 
 /** Rebuild passes after a worker crash before the room gives up (each pass follows another worker dying under the rebuild). */
 const MAX_RECOVERY_ROUNDS = 5;
 
 export interface RoomOptions {
   label: string;
-}
-
-/** @internal How the service tells a room to build transports. */
-export interface TransportSettings {
-  listenInfos: ms.TransportListenInfo[];
-  initialAvailableOutgoingBitrate?: number;
-  /** WebRtcTransport iceConsentTimeout (s): a browser that stops answering consent checks is 'vanished'. */
-  iceConsentTimeout: number;
-  /** A plain leg whose phone sends nothing for this long is 'vanished' (ms; 0 = never). */
-  plainRtpTimeoutMs: number;
 }
 
 export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom {
@@ -177,7 +176,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
     return this.#join({
       kind: 'webrtc',
       label: options.label,
-      newTransport: (lease, id) => this.#newWebRtcTransport(lease, id, options.label),
+      newTransport: (lease, id) => newWebRtcTransport(this.#transportSettings, lease, id, options.label),
       newLeg: (id, lease, transport) =>
         new WebRtcLeg({
           id,
@@ -200,11 +199,11 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
     if (this.#closed) throw new MediaClosedError(`room '${this.label}' is closed`);
     await checkGstreamer();
     await this.#startAudio();
-    const listen = this.#plainListenSettings();
+    const listen = plainListenSettings(this.#transportSettings);
     return this.#join({
       kind: 'plain',
       label: options.label,
-      newTransport: (lease, id) => this.#newPlainTransport(lease, id, options.label),
+      newTransport: (lease, id) => newPlainTransport(lease, id, options.label),
       newLeg: (id, lease, transport) =>
         PlainRtpLeg.create({
           id,
@@ -525,46 +524,17 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
     speaker.setProducers(wanted);
   }
 
-  /** Where phones reach plain RTP legs: the UDP listen info of the service (IP, announced address, RTC range). */
-  #plainListenSettings(): PlainListenSettings {
-    const info =
-      this.#transportSettings.listenInfos.find((l) => l.protocol === 'udp') ?? this.#transportSettings.listenInfos[0];
-    if (!info?.portRange) throw new Error('the media service has no UDP port range for plain RTP legs');
-    return {
-      ip: info.ip,
-      ...(info.announcedAddress ? { announcedAddress: info.announcedAddress } : {}),
-      minPort: info.portRange.min,
-      maxPort: info.portRange.max,
-    };
-  }
-
   /** Where a new leg's transport goes: the home router unless its worker is full (maxTransportsPerWorker). */
-  async #leaseForNewTransport(): Promise<RouterLease> {
-    const registry = this.#registry;
-    if (registry.hasRoomOn(this.#home.worker)) return this.#home;
-    const open = this.#overflow.filter((l) => !l.closed);
-    const withRoom = open.filter((l) => registry.hasRoomOn(l.worker));
-    withRoom.sort((a, b) => registry.transportsOn(a.worker) - registry.transportsOn(b.worker));
-    if (withRoom[0]) return withRoom[0];
-    const used = new Set([this.#home.worker, ...open.map((l) => l.worker)]);
-    const lease = await registry.create(this, (w) => !used.has(w) && registry.hasRoomOn(w));
-    if (lease) {
-      if (this.#closed) {
-        lease.release(this);
-        throw new MediaClosedError(`room '${this.label}' is closed`);
-      }
-      this.#overflow.push(lease);
-      this.#log.info('room spans another worker', { pid: lease.worker.pid, max: registry.maxTransportsPerWorker });
-      return lease;
-    }
-    // Every worker is full: overload the least busy router of the room rather than refuse the call.
-    const all = [this.#home, ...open];
-    all.sort((a, b) => registry.transportsOn(a.worker) - registry.transportsOn(b.worker));
-    this.#log.warn('every worker hosts maxTransportsPerWorker transports; overloading one', {
-      max: registry.maxTransportsPerWorker,
-      pid: all[0]!.worker.pid,
+  #leaseForNewTransport(): Promise<RouterLease> {
+    return placeTransport({
+      holder: this,
+      registry: this.#registry,
+      log: this.#log,
+      home: () => this.#home,
+      overflow: () => this.#overflow,
+      addOverflow: (lease) => this.#overflow.push(lease),
+      closed: () => this.#closed,
     });
-    return all[0]!;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -585,39 +555,6 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
       if (worker.died) this.#scheduleRecovery(worker.pid);
       else if (home === this.#home) this.#shutdown('service-closed');
     });
-  }
-
-  /** A transport of the kind the leg needs (a leg whose worker died gets the same kind again). */
-  #newTransport(kind: LegKind, lease: RouterLease, legId: string, label: string): Promise<LegTransport> {
-    return kind === 'webrtc'
-      ? this.#newWebRtcTransport(lease, legId, label)
-      : this.#newPlainTransport(lease, legId, label);
-  }
-
-  async #newWebRtcTransport(lease: RouterLease, legId: string, label: string): Promise<ms.WebRtcTransport> {
-    const settings = this.#transportSettings;
-    const transport = await lease.router.createWebRtcTransport({
-      listenInfos: settings.listenInfos,
-      ...(settings.initialAvailableOutgoingBitrate !== undefined
-        ? { initialAvailableOutgoingBitrate: settings.initialAvailableOutgoingBitrate }
-        : {}),
-      iceConsentTimeout: settings.iceConsentTimeout,
-      appData: { legId, label },
-    });
-    lease.addTransport(transport);
-    return transport;
-  }
-
-  async #newPlainTransport(lease: RouterLease, legId: string, label: string): Promise<ms.PlainTransport> {
-    // Loopback only: it talks to this process's relay, never to the phone.
-    const transport = await lease.router.createPlainTransport({
-      listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
-      rtcpMux: true,
-      comedia: false,
-      appData: { legId, label },
-    });
-    lease.addTransport(transport);
-    return transport;
   }
 
   /**
@@ -724,7 +661,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> implements MediaRoom 
       dead.map(async (leg) => {
         const { lease, transport } = await this.#placement.push(async () => {
           const lease = await this.#leaseForNewTransport();
-          const transport = await this.#newTransport(leg.kind, lease, leg.id, leg.label);
+          const transport = await newTransport(this.#transportSettings, leg.kind, lease, leg.id, leg.label);
           return { lease, transport };
         });
         if (this.#closed || leg.closed) {
